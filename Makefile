@@ -1,0 +1,44 @@
+# Every target installs what it needs first (make install is a no-op when the venv is current).
+SHELL := /bin/bash
+PY := .venv/bin/python
+DATA_DIR ?= $(or $(PADA_DATA_DIR),$(abspath ../shared/data))
+# Offline by default on CPU hosts: nothing below needs a network.
+export HF_HUB_OFFLINE ?= 1
+export TRANSFORMERS_OFFLINE ?= 1
+export HF_DATASETS_OFFLINE ?= 1
+export WANDB_MODE ?= offline
+export TOKENIZERS_PARALLELISM ?= false
+export HF_HOME ?= $(abspath .cache/hf)
+
+.PHONY: install demo test test-slow test-all lint format bench clean
+
+install: .venv/.installed
+
+.venv/.installed: requirements-cpu.lock.txt requirements-dev.lock.txt pyproject.toml
+	python3 -m venv .venv
+	.venv/bin/pip install --quiet --no-cache-dir -r requirements-cpu.lock.txt -r requirements-dev.lock.txt
+	.venv/bin/pip install --quiet --no-deps -e .
+	touch $@
+
+demo: install  ## the smallest real pipeline: tiny random model, GSM8K from local files, SFT (not a result)
+	.venv/bin/pada run experiment=smoke_gsm8k paths.data_dir=$(DATA_DIR)
+
+test: install  ## the fast suite (< 10 min on 2 cores)
+	PADA_DATA_DIR=$(DATA_DIR) $(PY) -m pytest -q
+
+test-slow: install
+	PADA_DATA_DIR=$(DATA_DIR) $(PY) -m pytest -q -m slow
+
+test-all: install
+	PADA_DATA_DIR=$(DATA_DIR) $(PY) -m pytest -q -m ""
+
+lint: install
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+format: install
+	.venv/bin/ruff check --fix .
+	.venv/bin/ruff format .
+
+clean:
+	rm -rf runs .cache outputs

@@ -1,0 +1,1 @@
+"""Comparison methods, one self-contained module each, all behind pada.methods.Method."""

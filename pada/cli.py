@@ -1,0 +1,55 @@
+"""``pada <subcommand>``: run (one cell or a Hydra sweep); later: analyze, data, exec, preflight, bench."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from pada.errors import PadaError
+
+# Config groups whose choice names a file: checked up front so a typo gets one line, not a Hydra trace.
+_CHECKED_GROUPS = ("task", "method", "model", "trainer", "eval", "teacher", "launcher", "experiment", "paths")
+
+
+def _check_overrides(overrides: list[str], conf_dir: Path) -> None:
+    for override in overrides:
+        key, sep, value = override.lstrip("+~").partition("=")
+        if not sep or key not in _CHECKED_GROUPS:
+            continue
+        known = sorted(p.stem for p in (conf_dir / key).glob("*.yaml"))
+        for choice in value.split(","):  # a -m sweep lists several
+            if choice and choice != "null" and choice not in known:
+                raise PadaError(f"unknown {key} '{choice}'; choose one of: {', '.join(known)}")
+
+
+def _run(overrides: list[str]) -> int:
+    from pada.run.app import CONF_DIR, hydra_main
+
+    _check_overrides([o for o in overrides if not o.startswith("-")], CONF_DIR)
+    sys.argv = ["pada run", *overrides]
+    hydra_main()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="pada", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser(
+        "run", help="run one cell, or a sweep with -m (all arguments are Hydra overrides)", add_help=False
+    )
+    if argv[:1] == ["run"]:
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        try:
+            return _run(argv[1:])
+        except PadaError as error:
+            print(f"pada: error: {error}", file=sys.stderr)
+            return 2
+    parser.parse_args(argv)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""The method interface: from one iteration's state, propose new training examples.
+
+A method sees the current training data, the student's per-item records on the training and validation
+sets, a teacher handle and a seeded rng. It never trains or evaluates; the runner does that, identically
+for every method, so comparisons differ only in the data each method proposes.
+"""
+
+from __future__ import annotations
+
+import importlib
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pada.errors import PadaError
+from pada.tasks.base import Task
+from pada.types import EvalRecord, Example
+
+
+@dataclass
+class IterationState:
+    iteration: int
+    task: Task
+    seed_data: list[Example]
+    train_data: list[Example]  # seeds plus everything added so far
+    train_records: list[EvalRecord]  # empty unless the method sets needs_train_eval
+    val_records: list[EvalRecord]  # empty unless the method sets needs_val_eval
+    teacher: Any  # a pada teacher client, or None for methods that need none
+    rng: random.Random
+    workdir: Path  # where the method may write reports (patterns, strategies)
+
+
+class Method(ABC):
+    """Subclasses set the class attributes; ``cfg`` is the method's config node (conf/method/)."""
+
+    name: str
+    needs_train_eval: bool = False
+    needs_val_eval: bool = False
+
+    def __init__(self, cfg: Any):
+        self.cfg = cfg
+
+    @property
+    def iterations(self) -> int:
+        """Augmentation rounds; the student is trained iterations + 1 times."""
+        return int(self.cfg.get("iterations", 0))
+
+    @abstractmethod
+    def propose(self, state: IterationState) -> list[Example]:
+        """New training examples for the next round (may be empty)."""
+
+
+_METHODS: dict[str, Callable[[Any], Method]] = {}
+# Modules that register methods when imported; users add theirs with method.module=<dotted.path>.
+_BUILTIN_MODULES = ("baselines.sft",)
+
+
+def register_method(name: str):
+    def decorator(cls):
+        _METHODS[name] = cls
+        return cls
+
+    return decorator
+
+
+def build_method(cfg: Any) -> Method:
+    for module in (*_BUILTIN_MODULES, *([cfg.module] if cfg.get("module") else [])):
+        importlib.import_module(module)
+    if cfg.name not in _METHODS:
+        raise PadaError(f"unknown method '{cfg.name}'; known methods: {', '.join(sorted(_METHODS))}")
+    return _METHODS[cfg.name](cfg)

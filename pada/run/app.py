@@ -1,0 +1,35 @@
+"""The Hydra application behind ``pada run``: one call per cell (or per sweep job with ``-m``)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+from pada.errors import PadaError
+
+CONF_DIR = Path(os.environ.get("PADA_CONF_DIR", Path(__file__).resolve().parents[2] / "conf"))
+log = logging.getLogger("pada")
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
+def hydra_main(cfg: DictConfig) -> float | None:
+    from pada.run.runner import run_cell
+    from pada.run.stages import StopRequested
+
+    try:
+        results = run_cell(cfg)
+    except StopRequested as stop:
+        log.info("stopped after stage %s as requested (run.stop_after)", stop)
+        return None
+    except PadaError as error:
+        print(f"pada: error: {error}", file=sys.stderr)
+        sys.exit(2)
+    tag = " [SIMULATION]" if results["simulation"] else ""
+    log.info("%s%s test accuracy %s", results["cell"]["name"], tag, results["metrics"]["test"]["accuracy"])
+    print(f"results: {Path(cfg.paths.runs_dir).resolve() / results['cell']['name'] / 'results.json'}")
+    return results["metrics"]["test"]["accuracy"]  # a sweeper can optimise on it

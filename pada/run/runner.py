@@ -1,0 +1,235 @@
+"""One cell = (task, budget, seed, method): seed sampling, then train_i → eval_i → augment_i, then test.
+
+Every stage is idempotent (see stages.py), so a killed or requeued job resumes where it stopped, and a
+finished cell re-runs in seconds. The run dir is named by a hash of the resolved config, never by time.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from pada.errors import PadaError
+from pada.inference.base import Backend, build_backend
+from pada.io import read_jsonl, stable_hash, write_json, write_jsonl
+from pada.methods.base import IterationState, build_method
+from pada.models.loading import resolve_model_path
+from pada.run.provenance import provenance
+from pada.run.stages import Stages
+from pada.run.tracking import tracking
+from pada.tasks.base import Task, build_task, sample_seed_set
+from pada.types import EvalRecord, Example, SamplingParams
+
+log = logging.getLogger("pada")
+
+# Config nodes that say where and how a cell runs, not what it computes: excluded from the cell's identity.
+NON_IDENTITY_KEYS = ("paths", "wandb", "run")
+
+
+def identity(cfg: DictConfig) -> dict[str, Any]:
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    return {k: v for k, v in resolved.items() if k not in NON_IDENTITY_KEYS}
+
+
+def cell_name(cfg: DictConfig) -> str:
+    digest = stable_hash(identity(cfg))[:10]
+    return f"{cfg.task.name}-b{cfg.budget}-{cfg.method.name}-s{cfg.seed}-{digest}"
+
+
+def _data_dir(cfg: DictConfig) -> Path | None:
+    if cfg.paths.data_dir in (None, ""):
+        return None
+    path = Path(cfg.paths.data_dir).expanduser().resolve()
+    if not path.is_dir():
+        raise PadaError(
+            f"data dir {path} does not exist; set paths.data_dir (or PADA_DATA_DIR) to the benchmark files"
+        )
+    return path
+
+
+def _limit(examples: list[Example], limit: int | None) -> list[Example]:
+    return examples if limit in (None, 0) else examples[:limit]
+
+
+def _load(path: Path) -> list[Example]:
+    return [Example.from_dict(r) for r in read_jsonl(path)]
+
+
+def _records(path: Path) -> list[EvalRecord]:
+    return [EvalRecord.from_dict(r) for r in read_jsonl(path)] if path.is_file() else []
+
+
+def accuracy(records: list[EvalRecord]) -> dict[str, Any]:
+    n = len(records)
+    return {"accuracy": sum(r.correct for r in records) / n if n else None, "n": n}
+
+
+class Cell:
+    """The state of one cell's run; ``run()`` executes or resumes it and returns results.json's content."""
+
+    def __init__(self, cfg: DictConfig):
+        self.cfg = cfg
+        self.task: Task = build_task(cfg.task)
+        self.method = build_method(cfg.method)
+        self.run_dir = Path(cfg.paths.runs_dir).expanduser().resolve() / cell_name(cfg)
+        self.splits = self.task.load(_data_dir(cfg))
+        sample_seed_set(self.splits.pool, cfg.budget, cfg.seed)  # fail on a bad budget before any work
+        self.model_path = resolve_model_path(cfg.model, Path(cfg.paths.cache_dir).expanduser().resolve())
+        self.stages = Stages(self.run_dir, cfg.run.stop_after)
+        self._backend: Backend | None = None
+        self.system_prompt = cfg.task.get("system_prompt")
+
+    # -- stages ---------------------------------------------------------------------------------
+    def _seed_stage(self):
+        def work(out: Path) -> dict[str, Any]:
+            seed = sample_seed_set(self.splits.pool, self.cfg.budget, self.cfg.seed)
+            val = _limit(self.splits.val, self.cfg.task.limits.val)
+            test = _limit(self.splits.test, self.cfg.task.limits.test)
+            for name, rows in (("seed", seed), ("val", val), ("test", test)):
+                write_jsonl(out / f"{name}.jsonl", (ex.to_dict() for ex in rows))
+            return {"seed": len(seed), "val": len(val), "test": len(test), "pool": len(self.splits.pool)}
+
+        return self.stages.run("seed", {"cell": identity(self.cfg), "files": self.splits.files}, work)
+
+    def _train_stage(self, i: int, train_data: list[Example], upstream: str, previous: Path | None):
+        from pada.training.train import fit
+
+        def work(out: Path) -> dict[str, Any]:
+            init_from = str(previous / "model") if previous is not None else None
+            return fit(self.cfg.trainer, self.model_path, train_data, out, self.cfg.seed + i,
+                       self.system_prompt, init_from, self.tracker.log)  # fmt: skip
+
+        return self.stages.run(f"train_{i}", {"upstream": upstream, "n": len(train_data)}, work)
+
+    def _eval_stage(self, name: str, splits: dict[str, list[Example]], train_key: str, adapter: Path):
+        def work(out: Path) -> dict[str, Any]:
+            info = {}
+            for split, examples in splits.items():
+                records = self.evaluate(examples, adapter)
+                write_jsonl(out / f"{split}.jsonl", (r.to_dict() for r in records))
+                info[split] = accuracy(records)
+            return info
+
+        inputs = {"train": train_key, "eval": OmegaConf.to_container(self.cfg.eval), "splits": sorted(splits)}
+        return self.stages.run(name, inputs, work)
+
+    def _augment_stage(self, i: int, state: IterationState, eval_key: str):
+        def work(out: Path) -> dict[str, Any]:
+            state.workdir = out
+            new = self.method.propose(state)
+            write_jsonl(out / "new.jsonl", (ex.to_dict() for ex in new))
+            return {"new_examples": len(new)}
+
+        return self.stages.run(f"augment_{i}", {"eval": eval_key}, work)
+
+    # -- helpers ----------------------------------------------------------------------------------
+    @property
+    def backend(self) -> Backend:
+        if self._backend is None:  # built lazily: a fully cached re-run never loads the model
+            self._backend = build_backend(self.model_path, self.cfg.eval)
+        return self._backend
+
+    def evaluate(self, examples: list[Example], adapter: Path) -> list[EvalRecord]:
+        params = SamplingParams(
+            max_new_tokens=self.cfg.eval.max_new_tokens or self.cfg.task.max_new_tokens,
+            temperature=self.cfg.eval.temperature,
+            stop=tuple(self.cfg.task.stop),
+            seed=self.cfg.seed,
+        )
+        system = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
+        chats = [[*system, {"role": "user", "content": ex.prompt}] for ex in examples]
+        completions = self.backend.generate(chats, params, adapter=str(adapter))
+        return [self.task.record(ex, c.text) for ex, c in zip(examples, completions, strict=True)]
+
+    # -- the loop ---------------------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        config = OmegaConf.to_container(self.cfg, resolve=True)
+        with tracking(self.cfg.wandb, self.run_dir, self.run_dir.name, config) as self.tracker:
+            results = self._run_loop(config)
+            self.tracker.summary({"test/accuracy": results["metrics"]["test"]["accuracy"]})
+        return results
+
+    def _run_loop(self, config: dict[str, Any]) -> dict[str, Any]:
+        seed_stage = self._seed_stage()
+        seed_data = _load(seed_stage.path / "seed.jsonl")
+        val, test = _load(seed_stage.path / "val.jsonl"), _load(seed_stage.path / "test.jsonl")
+        train_data, upstream, previous, iterations = list(seed_data), seed_stage.key, None, []
+        for i in range(self.method.iterations + 1):
+            train = self._train_stage(i, train_data, upstream, previous)
+            previous = train.path if self.cfg.trainer.init_from == "previous" else None
+            splits = {"val": val} if self.cfg.run.eval_val else {}
+            last = i == self.method.iterations
+            if not last and self.method.needs_train_eval:
+                splits["train"] = train_data
+            evaluated = self._eval_stage(f"eval_{i}", splits, train.key, train.path / "model")
+            row = {"iteration": i, "train_examples": len(train_data), **train.info,
+                   **{f"{s}_accuracy": m["accuracy"] for s, m in evaluated.info.items()}}  # fmt: skip
+            self.tracker.log({f"iteration/{k}": v for k, v in row.items() if isinstance(v, int | float)})
+            iterations.append(row)
+            if last:
+                break
+            state = IterationState(
+                iteration=i, task=self.task, seed_data=seed_data, train_data=train_data,
+                train_records=_records(evaluated.path / "train.jsonl"),
+                val_records=_records(evaluated.path / "val.jsonl"),
+                teacher=None, rng=random.Random(stable_hash([self.cfg.seed, i])), workdir=self.run_dir,
+            )  # fmt: skip
+            augment = self._augment_stage(i, state, evaluated.key)
+            train_data = train_data + _load(augment.path / "new.jsonl")
+            upstream = augment.key
+        test_stage = self._eval_stage("test", {"test": test}, train.key, train.path / "model")
+        return self._write_results(
+            config, seed_data, train_data, val, test, iterations, evaluated, test_stage
+        )
+
+    def _write_results(self, config, seed_data, train_data, val, test, iterations, last_eval, test_stage):
+        results = {
+            "cell": {
+                "task": self.cfg.task.name,
+                "budget": self.cfg.budget,
+                "method": self.cfg.method.name,
+                "seed": self.cfg.seed,
+                "name": self.run_dir.name,
+            },  # fmt: skip
+            "simulation": bool(self.cfg.get("simulation", False)),
+            "metrics": {
+                "test": test_stage.info["test"],
+                **({"val": last_eval.info["val"]} if "val" in last_eval.info else {}),
+            },
+            "iterations": iterations,
+            "data": {
+                "seed": len(seed_data),
+                "synthetic": len(train_data) - len(seed_data),
+                "final_train": len(train_data),
+                "val": len(val),
+                "test": len(test),
+            },  # fmt: skip
+            "timings": {
+                n: {"seconds": r.seconds, "cached": r.cached} for n, r in self.stages.results.items()
+            },
+            "teacher_usage": {},
+            "predictions": {
+                n: sorted(p.name for p in r.path.glob("*.jsonl"))
+                for n, r in self.stages.results.items()
+                if n.startswith(("eval_", "test"))
+            },  # fmt: skip
+            "provenance": provenance(config, self.splits.files),
+        }
+        write_json(self.run_dir / "results.json", results)
+        return results
+
+    def close(self) -> None:
+        if self._backend is not None:
+            self._backend.close()
+
+
+def run_cell(cfg: DictConfig) -> dict[str, Any]:
+    cell = Cell(cfg)
+    try:
+        return cell.run()
+    finally:
+        cell.close()

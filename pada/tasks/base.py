@@ -1,0 +1,114 @@
+"""What a task is: splits, a prompt, answer extraction and a failure criterion.
+
+A task is a small declarative definition (lm-eval style): the knobs live in ``conf/task/<name>.yaml``;
+the code here and in each task module supplies only what cannot be declared (parsing a file format,
+extracting an answer). Tasks register themselves by name so users can plug their own in.
+"""
+
+from __future__ import annotations
+
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pada.errors import PadaError
+from pada.types import EvalRecord, Example
+
+
+@dataclass
+class Splits:
+    """``pool`` is what seed sets are drawn from; validation never overlaps it."""
+
+    pool: list[Example]
+    val: list[Example]
+    test: list[Example]
+    files: dict[str, str] = field(default_factory=dict)  # file name -> sha256, for provenance
+
+
+class Task(ABC):
+    """Base class; ``cfg`` is the task's config node (see conf/task/)."""
+
+    name: str
+    version: str
+
+    def __init__(self, cfg: Any):
+        self.cfg = cfg
+
+    @abstractmethod
+    def load(self, data_dir: Path | None) -> Splits:
+        """Load every split from ``data_dir`` (original file format) or, if None, from the Hub."""
+
+    @abstractmethod
+    def extract(self, output: str) -> str | None:
+        """The answer in a model output, or None if none can be found."""
+
+    @abstractmethod
+    def is_correct(self, extracted: str | None, example: Example) -> bool:
+        """The task's failure criterion, negated."""
+
+    def user_prompt(self, question: str) -> str:
+        return self.cfg.prompt_template.format(question=question)
+
+    def record(self, example: Example, output: str) -> EvalRecord:
+        extracted = self.extract(output)
+        return EvalRecord(
+            item_id=example.id,
+            prompt=example.prompt,
+            output=output,
+            extracted=extracted,
+            gold=example.answer,
+            correct=self.is_correct(extracted, example),
+        )
+
+
+def sample_seed_set(pool: list[Example], budget: int, seed: int) -> list[Example]:
+    """The first ``budget`` items of a seed-specific permutation of the pool.
+
+    Seed sets are nested across budgets (budget 100 is a subset of budget 200 for the same seed), so a
+    budget sweep varies only the amount of data.
+    """
+    if budget > len(pool):
+        raise PadaError(
+            f"budget={budget} is larger than the seed pool ({len(pool)} items); choose budget<={len(pool)}"
+        )
+    if budget <= 0:
+        raise PadaError(f"budget={budget} must be a positive number of seed examples")
+    order = list(range(len(pool)))
+    random.Random(seed).shuffle(order)
+    return [pool[i] for i in order[:budget]]
+
+
+def carve_validation(
+    train: list[Example], val_size: int, split_seed: int
+) -> tuple[list[Example], list[Example]]:
+    """Split ``train`` into (pool, val) with a fixed permutation shared by every run, seed and method."""
+    if val_size >= len(train):
+        raise PadaError(f"task.val_size={val_size} leaves no training pool ({len(train)} train items)")
+    order = list(range(len(train)))
+    random.Random(split_seed).shuffle(order)
+    val_ids = set(order[:val_size])
+    pool = [ex for i, ex in enumerate(train) if i not in val_ids]
+    val = [train[i] for i in sorted(val_ids)]
+    return pool, val
+
+
+_TASKS: dict[str, Callable[[Any], Task]] = {}
+
+
+def register_task(name: str):
+    def decorator(cls):
+        _TASKS[name] = cls
+        return cls
+
+    return decorator
+
+
+def build_task(cfg: Any) -> Task:
+    import pada.tasks  # noqa: F401  (registers the built-in tasks)
+
+    if cfg.name not in _TASKS:
+        raise PadaError(f"unknown task '{cfg.name}'; known tasks: {', '.join(sorted(_TASKS))}")
+    return _TASKS[cfg.name](cfg)

@@ -1,0 +1,93 @@
+"""GSM8K (reasoning). Validation is carved from train; the official test split is the test set.
+
+Scoring follows lm-eval's gsm8k task: the strict ``#### <number>`` match, else (``extraction: flexible``)
+the last number in the output; numbers are compared after removing ``,`` ``$`` and a trailing ``.``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pada.errors import PadaError
+from pada.io import read_jsonl, sha256_file
+from pada.tasks.base import Splits, Task, carve_validation, register_task
+from pada.types import Example
+
+_STRICT = re.compile(r"#### (\-?[0-9\.\,]+)")
+_NUMBER = re.compile(r"(-?[$0-9.,]{2,})|(-?[0-9]+)")
+_CALCULATOR = re.compile(r"<<[^>]*>>")  # GSM8K's calculator annotations, not natural text
+
+
+def normalise_number(text: str) -> str:
+    text = text.strip().replace(",", "").replace("$", "").rstrip(".")
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return str(int(value)) if value.is_integer() else str(value)
+
+
+def gold_answer(solution: str) -> str:
+    match = _STRICT.search(solution)
+    if match is None:
+        raise PadaError(f"GSM8K solution without a '#### <answer>' line: {solution[-80:]!r}")
+    return normalise_number(match.group(1))
+
+
+@register_task("gsm8k")
+class GSM8K(Task):
+    name = "gsm8k"
+    version = "1.0"
+    files = ("train.jsonl", "test.jsonl")
+
+    def _rows_to_examples(self, rows: list[dict], split: str) -> list[Example]:
+        examples = []
+        for i, row in enumerate(rows):
+            solution = _CALCULATOR.sub("", row["answer"])
+            examples.append(
+                Example(
+                    id=f"gsm8k/{split}/{i}",
+                    prompt=self.user_prompt(row["question"]),
+                    target=solution,
+                    answer=gold_answer(row["answer"]),
+                    meta={"question": row["question"]},
+                )
+            )
+        return examples
+
+    def _read(self, data_dir: Path | None) -> tuple[dict[str, list[dict]], dict[str, str]]:
+        if data_dir is None:
+            from datasets import load_dataset
+
+            dataset = load_dataset(self.cfg.hub_id, self.cfg.hub_config)
+            return {s: list(dataset[s]) for s in ("train", "test")}, {}
+        folder = Path(data_dir) / self.cfg.local_subdir
+        missing = [f for f in self.files if not (folder / f).is_file()]
+        if missing:
+            raise PadaError(
+                f"GSM8K files {missing} not found in {folder}; set paths.data_dir (or PADA_DATA_DIR) "
+                f"to a folder holding {self.cfg.local_subdir}/train.jsonl and test.jsonl"
+            )
+        rows = {f.removesuffix(".jsonl"): read_jsonl(folder / f) for f in self.files}
+        hashes = {f"{self.cfg.local_subdir}/{f}": sha256_file(folder / f) for f in self.files}
+        return rows, hashes
+
+    def load(self, data_dir: Path | None) -> Splits:
+        rows, hashes = self._read(data_dir)
+        train = self._rows_to_examples(rows["train"], "train")
+        test = self._rows_to_examples(rows["test"], "test")
+        pool, val = carve_validation(train, self.cfg.val_size, self.cfg.split_seed)
+        return Splits(pool=pool, val=val, test=test, files=hashes)
+
+    def extract(self, output: str) -> str | None:
+        strict = _STRICT.findall(output)
+        if strict:
+            return normalise_number(strict[0])
+        if self.cfg.extraction != "flexible":
+            return None
+        numbers = [m for groups in _NUMBER.findall(output) for m in groups if m]
+        return normalise_number(numbers[-1]) if numbers else None
+
+    def is_correct(self, extracted: str | None, example: Example) -> bool:
+        return extracted is not None and extracted == example.answer

@@ -1,0 +1,65 @@
+"""Plain records passed between tasks, methods, trainers and evaluators."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Example:
+    """One training or evaluation item.
+
+    ``prompt`` is the user turn (plain content; the model's chat template wraps it), ``target`` the
+    assistant turn the student is trained on, ``answer`` the gold answer the scorer compares with.
+    """
+
+    id: str
+    prompt: str
+    target: str
+    answer: str
+    source: str = "seed"  # seed | synthetic:<method> ; synthetic data is never re-augmented as a seed
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, row: dict[str, Any]) -> Example:
+        return cls(**row)
+
+
+@dataclass(frozen=True)
+class EvalRecord:
+    """The student's answer to one item and whether the task's criterion counts it correct."""
+
+    item_id: str
+    prompt: str
+    output: str
+    extracted: str | None
+    gold: str
+    correct: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, row: dict[str, Any]) -> EvalRecord:
+        return cls(**row)
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    max_new_tokens: int
+    temperature: float = 0.0  # 0 = greedy, the reproducible default for scoring
+    top_p: float = 1.0
+    stop: tuple[str, ...] = ()
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    prompt_tokens: int
+    output_tokens: int
+    finish_reason: str  # "stop" (EOS or stop string) | "length"
