@@ -1,0 +1,1 @@
+"""PaDA-Agent: pattern analysis, strategy drafting, targeted generation and quality control."""
