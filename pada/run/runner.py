@@ -11,6 +11,7 @@ import random
 from pathlib import Path
 from typing import Any
 
+import torch
 from omegaconf import DictConfig, OmegaConf
 
 from pada.errors import PadaError
@@ -80,6 +81,8 @@ class Cell:
         sample_seed_set(self.splits.pool, cfg.budget, cfg.seed)  # fail on a bad budget before any work
         self.model_path = resolve_model_path(cfg.model, Path(cfg.paths.cache_dir).expanduser().resolve())
         self.stages = Stages(self.run_dir, cfg.run.stop_after)
+        if cfg.model.get("cpu_threads"):
+            torch.set_num_threads(cfg.model.cpu_threads)
         self._backend: Backend | None = None
         self.system_prompt = cfg.task.get("system_prompt")
 
@@ -195,7 +198,7 @@ class Cell:
                 "seed": self.cfg.seed,
                 "name": self.run_dir.name,
             },  # fmt: skip
-            "simulation": bool(self.cfg.get("simulation", False)),
+            "simulation": bool(self.cfg.get("simulation") or self.cfg.task.get("simulation")),
             "metrics": {
                 "test": test_stage.info["test"],
                 **({"val": last_eval.info["val"]} if "val" in last_eval.info else {}),
