@@ -47,7 +47,23 @@ def main(argv: list[str] | None = None) -> int:
         except PadaError as error:
             print(f"pada: error: {error}", file=sys.stderr)
             return 2
-    parser.parse_args(argv)
+    data = sub.add_parser("data", help="inspect benchmark data").add_subparsers(
+        dest="data_command", required=True
+    )
+    data_check = data.add_parser("check", help="load every split, count it, score every gold answer")
+    data_check.add_argument("task", help="a task name (conf/task/<name>.yaml)")
+    data_check.add_argument(
+        "--data-dir", help="folder with the original files (default: $PADA_DATA_DIR, else the Hub)"
+    )
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "data":
+            from pada.data_check import main as data_check_main
+
+            return data_check_main(args.task, args.data_dir)
+    except PadaError as error:
+        print(f"pada: error: {error}", file=sys.stderr)
+        return 2
     return 0
 
 
