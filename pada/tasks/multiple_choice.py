@@ -6,7 +6,7 @@ items use "1".."4"); the gold answer is the letter at the gold label's position,
 labels are digits ("The answer is 2" -> the second option).
 
 Extraction, first rule that matches wins:
-1. the last ``answer is X`` / ``answer: X`` (X optionally in parentheses or bold, followed by no letter);
+1. the last ``answer is X`` / ``answer: X`` (X optionally quoted, bold or in brackets; no letter after);
 2. the whole output is one option letter, optionally with punctuation ("C", "(C)", "C.");
 3. the last parenthesised letter "(X)", as lm-eval's ``multi_choice_regex`` flexible filter;
 4. the first "X." / "X)" at the start of the output (an answer that starts with its option).
@@ -23,9 +23,8 @@ from pada.types import Example
 
 LETTERS = string.ascii_uppercase[:8]  # ARC has up to 5 options, MMLU 4; 8 leaves room for user tasks
 _OPTION = r"[A-H1-8]"
-_ANSWER_IS = re.compile(
-    rf"answer(?: is|:)\s*:?\s*(?:\*\*)?\s*\(?\s*({_OPTION})\s*\)?(?![A-Za-z0-9])", re.IGNORECASE
-)
+# A lower-case letter counts only at the end of its line: "the answer is a wooden stick" names no option.
+_ANSWER_IS = re.compile(rf"(?i:answer)(?: is|:)\s*:?[\s*\"'(\[]*({_OPTION}|[a-h](?=\W*(?:$|\n)))(?![A-Za-z0-9])")
 _ALONE = re.compile(rf"^\W*({_OPTION})\W*$")
 _PARENTHESISED = re.compile(rf"\(({_OPTION})\)")
 _LEADING = re.compile(rf"^\s*({_OPTION})[.)]\s")
