@@ -89,8 +89,9 @@ def _failures(task: Task, examples: list[Example]) -> list[tuple[str, str]]:
     return failures
 
 
-def check(task_name: str, data_dir: str | None) -> CheckReport:
-    cfg = load_task_config(task_name)
+def check(task_name: str, data_dir: str | None, overrides: dict | None = None) -> CheckReport:
+    """``overrides``: config values to change (tests check small fixture files against their own sizes)."""
+    cfg = OmegaConf.merge(load_task_config(task_name), overrides or {})
     task = build_task(cfg)
     splits = task.load(resolve_data_dir(data_dir))
     named = splits.named()
