@@ -22,8 +22,14 @@ def arc_row(item_id: str, answer: str) -> dict:
 @pytest.fixture
 def arc_dir(tmp_path):
     (tmp_path / "arc").mkdir()
-    for part, rows in {"Train": [arc_row("a", "A"), arc_row("b", "D")], "Dev": [arc_row("c", "B")], "Test": []}.items():
-        (tmp_path / "arc" / f"ARC-Challenge-{part}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    for part, rows in {
+        "Train": [arc_row("a", "A"), arc_row("b", "D")],
+        "Dev": [arc_row("c", "B")],
+        "Test": [],
+    }.items():
+        (tmp_path / "arc" / f"ARC-Challenge-{part}.jsonl").write_text(
+            "".join(json.dumps(r) + "\n" for r in rows)
+        )
     return tmp_path
 
 
@@ -45,15 +51,25 @@ def test_gold_answers_all_extract(arc_dir):
 
 def test_a_gold_answer_that_does_not_extract_is_listed(arc_dir):
     # A target template whose letter the extractor cannot find: every gold answer fails, by id.
-    report = check("arc_challenge", str(arc_dir), {"target_template": "Option {text}", "expected_sizes": None})
+    report = check(
+        "arc_challenge", str(arc_dir), {"target_template": "Option {text}", "expected_sizes": None}
+    )
     assert not report.ok
     assert [item for item, _ in report.failures] == ["arc/a", "arc/b", "arc/c"]
     assert report.failures[0][1] == "gold output extracts to None, gold answer 'A'"
 
 
 def test_failing_reference_solutions_are_listed(tmp_path):
-    codes = {1: "def f(x):\n    return 2 * x", 11: "def f(x):\n    return x + 3", 601: "while True:\n    pass"}
-    report = check("mbpp", str(mbpp_dir(tmp_path, codes)), {"expected_sizes": None, "sandbox": {"timeout_s": 1, "cpu_s": 1}})
+    codes = {
+        1: "def f(x):\n    return 2 * x",
+        11: "def f(x):\n    return x + 3",
+        601: "while True:\n    pass",
+    }
+    report = check(
+        "mbpp",
+        str(mbpp_dir(tmp_path, codes)),
+        {"expected_sizes": None, "sandbox": {"timeout_s": 1, "cpu_s": 1}},
+    )
     assert report.checked == 3
     assert [item for item, _ in report.failures] == ["mbpp/601", "mbpp/11"]  # split order: pool, val, test
     assert report.failures[0][1].split(":")[0] in ("timeout", "cpu_limit")
@@ -70,8 +86,14 @@ def test_cli_exits_1_and_names_wrong_split_sizes(arc_dir, capsys):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["data", "check", "cifar10"], "pada: error: unknown task 'cifar10'; choose one of: arc_challenge, gsm8k,"),
-        (["data", "check", "mbpp", "--data-dir", "/nonexistent"], "pada: error: data directory /nonexistent does not"),
+        (
+            ["data", "check", "cifar10"],
+            "pada: error: unknown task 'cifar10'; choose one of: arc_challenge, gsm8k,",
+        ),
+        (
+            ["data", "check", "mbpp", "--data-dir", "/nonexistent"],
+            "pada: error: data directory /nonexistent does not",
+        ),
     ],
 )
 def test_cli_bad_input_is_one_line_and_exit_2(argv, message, capsys):

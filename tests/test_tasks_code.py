@@ -46,7 +46,16 @@ def mbpp_dir(tmp_path):
 
 @pytest.mark.parametrize(
     ("task_id", "split"),
-    [(1, "fewshot"), (10, "fewshot"), (11, "test"), (510, "test"), (511, "val"), (600, "val"), (601, "pool"), (974, "pool")],
+    [
+        (1, "fewshot"),
+        (10, "fewshot"),
+        (11, "test"),
+        (510, "test"),
+        (511, "val"),
+        (600, "val"),
+        (601, "pool"),
+        (974, "pool"),
+    ],
 )
 def test_mbpp_official_split_boundaries(task_id, split):
     assert split_of(task_id) == split

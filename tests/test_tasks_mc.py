@@ -23,7 +23,11 @@ def task(name: str):
 
 def arc_row(item_id: str, labels: list[str], answer: str) -> dict:
     choices = [{"text": f"option {label}", "label": label} for label in labels]
-    return {"id": item_id, "question": {"stem": f"Question {item_id}?", "choices": choices}, "answerKey": answer}
+    return {
+        "id": item_id,
+        "question": {"stem": f"Question {item_id}?", "choices": choices},
+        "answerKey": answer,
+    }
 
 
 def write_arc(root: Path, rows: dict[str, list[dict]]) -> Path:
@@ -106,7 +110,10 @@ def test_arc_loglikelihood_request(arc_dir):
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda rows: rows["Train"].append(arc_row("t1", list("ABCD"), "A")), "duplicate ids in ARC train: ['t1']"),
+        (
+            lambda rows: rows["Train"].append(arc_row("t1", list("ABCD"), "A")),
+            "duplicate ids in ARC train: ['t1']",
+        ),
         (lambda rows: rows["Dev"].append(arc_row("d9", list("ABCD"), "Z")), "answer label 'Z' is not one of"),
     ],
 )

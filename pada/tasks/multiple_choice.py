@@ -24,7 +24,9 @@ from pada.types import Example
 LETTERS = string.ascii_uppercase[:8]  # ARC has up to 5 options, MMLU 4; 8 leaves room for user tasks
 _OPTION = r"[A-H1-8]"
 # A lower-case letter counts only at the end of its line: "the answer is a wooden stick" names no option.
-_ANSWER_IS = re.compile(rf"(?i:answer)(?: is|:)\s*:?[\s*\"'(\[]*({_OPTION}|[a-h](?=\W*(?:$|\n)))(?![A-Za-z0-9])")
+_ANSWER_IS = re.compile(
+    rf"(?i:answer)(?: is|:)\s*:?[\s*\"'(\[]*({_OPTION}|[a-h](?=\W*(?:$|\n)))(?![A-Za-z0-9])"
+)
 _ALONE = re.compile(rf"^\W*({_OPTION})\W*$")
 _PARENTHESISED = re.compile(rf"\(({_OPTION})\)")
 _LEADING = re.compile(rf"^\s*({_OPTION})[.)]\s")
