@@ -160,3 +160,21 @@ def test_bad_isolation_and_workers_are_clear_errors():
         run_program("pass\n", FAST, "chroot")
     with pytest.raises(PadaError, match="workers=0"):
         run_programs(["pass\n"], FAST, workers=0)
+
+
+def test_pada_exec_prints_a_json_verdict(tmp_path, capsys):
+    import json
+
+    from pada.cli import main
+
+    solution, tests = tmp_path / "solution.py", tmp_path / "tests.py"
+    solution.write_text("def f(x):\n    return 2 * x\n")
+    tests.write_text("assert f(2) == 4\n")
+    assert main(["exec", str(solution), "--tests", str(tests), "--timeout", "5"]) == 0
+    verdict = json.loads(capsys.readouterr().out)
+    assert (verdict["passed"], verdict["kind"], verdict["returncode"]) == (True, "passed", 0)
+    tests.write_text("assert f(2) == 5\n")
+    assert main(["exec", str(solution), "--tests", str(tests)]) == 1
+    assert json.loads(capsys.readouterr().out)["kind"] == "failed"
+    assert main(["exec", str(tmp_path / "missing.py"), "--tests", str(tests)]) == 2
+    assert capsys.readouterr().err.startswith("pada: error: solution file ")

@@ -28,7 +28,9 @@ def serial_baseline(programs: list[str]) -> tuple[float, int]:
     start, passed = time.monotonic(), 0
     with tempfile.TemporaryDirectory() as tmp:
         for program in programs:
-            done = subprocess.run([sys.executable, "-I", "-c", program], cwd=tmp, capture_output=True, timeout=30)
+            done = subprocess.run(
+                [sys.executable, "-I", "-c", program], cwd=tmp, capture_output=True, timeout=30
+            )
             passed += done.returncode == 0
     return time.monotonic() - start, passed
 
