@@ -73,15 +73,15 @@ class Verdict:
 
 
 def _world_reachable(path: str) -> bool:
-    """Whether user ``nobody`` can execute ``path`` (every parent directory traversable by others)."""
+    """Whether user ``nobody`` can execute or enter ``path`` (it and every parent have the x bit for others)."""
     target = Path(os.path.realpath(path))
-    if not target.stat().st_mode & stat.S_IXOTH:
-        return False
-    return all(p.stat().st_mode & stat.S_IXOTH for p in target.parents)
+    return all(p.stat().st_mode & stat.S_IXOTH for p in (target, *target.parents))
 
 
-def _sandbox_python() -> str:
-    """The harness's own interpreter if ``nobody`` can run it, else the system one (stdlib only is needed)."""
+def _sandbox_python(isolation: str) -> str:
+    """The harness's own interpreter if the sandbox user can run it, else the system one (stdlib suffices)."""
+    if isolation == "guarded":
+        return sys.executable
     for candidate in (sys.executable, shutil.which("python3.11"), "/usr/bin/python3"):
         if candidate and Path(candidate).exists() and _world_reachable(candidate):
             return candidate
@@ -97,7 +97,7 @@ def isolation_level() -> str:
         or not shutil.which("unshare")
     ):
         return "guarded"
-    probe = [*_namespace_prefix(), _sandbox_python(), "-I", "-c", "pass"]
+    probe = [*_namespace_prefix(), _sandbox_python("namespaces"), "-I", "-c", "pass"]
     try:
         done = subprocess.run(probe, capture_output=True, timeout=30, cwd="/")
     except (OSError, subprocess.TimeoutExpired):
@@ -174,7 +174,7 @@ def _command(work: Path, limits: Limits, isolation: str, marker_fd: int) -> list
         "program": str(work / "program.py"),
     }
     prefix = _namespace_prefix() if isolation == "namespaces" else []
-    return [*prefix, _sandbox_python(), "-I", "-c", _BOOT, json.dumps(spec)]
+    return [*prefix, _sandbox_python(isolation), "-I", "-c", _BOOT, json.dumps(spec)]
 
 
 def _child_env(work: Path) -> dict[str, str]:
@@ -196,7 +196,9 @@ def run_program(program: str, limits: Limits = Limits(), isolation: str | None =
     if isolation not in ("namespaces", "guarded"):
         raise PadaError(f"unknown sandbox isolation '{isolation}'; choose namespaces or guarded")
     nonce = secrets.token_hex(16)
-    with tempfile.TemporaryDirectory(prefix="pada-sandbox-") as tmp:
+    # The sandbox user must be able to enter its work dir: a private $TMPDIR would lock it out.
+    parent = tempfile.gettempdir() if _world_reachable(tempfile.gettempdir()) else "/tmp"
+    with tempfile.TemporaryDirectory(prefix="pada-sandbox-", dir=parent) as tmp:
         base = Path(tmp)
         work = _prepare(base, program, isolation)
         io = base / "io"
