@@ -26,17 +26,19 @@ class CheckReport:
     task: str
     counts: dict[str, int]
     size_errors: list[str] = field(default_factory=list)
+    skipped_rows: list[str] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)  # (item id, why)
     checked: int = 0
     seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
-        return not self.size_errors and not self.failures
+        return not self.size_errors and not self.failures and not self.skipped_rows
 
     def lines(self) -> list[str]:
         out = [f"{self.task}: " + ", ".join(f"{split} {n}" for split, n in self.counts.items())]
         out += [f"  size mismatch: {e}" for e in self.size_errors]
+        out += [f"  skipped malformed row: {row}" for row in self.skipped_rows]
         passed = self.checked - len(self.failures)
         out.append(f"  gold outputs scored correct: {passed}/{self.checked} ({self.seconds:.1f} s)")
         out += [f"  FAIL {item}: {why}" for item, why in self.failures]
@@ -97,6 +99,7 @@ def check(task_name: str, data_dir: str | None, overrides: dict | None = None) -
     named = splits.named()
     report = CheckReport(task_name, {split: len(items) for split, items in named.items()})
     report.size_errors = _size_errors(report.counts, cfg.get("expected_sizes"))
+    report.skipped_rows = list(task.skipped_rows)
     examples = [e for items in named.values() for e in items]
     start = time.monotonic()
     report.failures = _failures(task, examples)

@@ -108,3 +108,22 @@ def test_cli_bad_input_is_one_line_and_exit_2(argv, message, capsys):
 def test_real_data_checks_clean(name, capsys):
     assert main(["data", "check", name, "--data-dir", DATA]) == 0
     assert capsys.readouterr().out.rstrip().endswith("OK")
+
+
+def test_bad_rows_skip_policy_counts_and_lists_them(arc_dir):
+    path = arc_dir / "arc" / "ARC-Challenge-Train.jsonl"
+    path.write_text(path.read_text() + "{broken\n" + json.dumps({"id": "x"}) + "\n")
+    report = check(
+        "arc_challenge",
+        str(arc_dir),
+        {"bad_rows": "skip", "expected_sizes": {"pool": 2, "val": 1, "test": 0}},
+    )
+    assert report.counts["pool"] == 2 and not report.failures
+    assert [row.split(": ", 1)[1] for row in report.skipped_rows] == [
+        "not valid JSON (Expecting property name enclosed in double quotes)",
+        "row lacks the field(s) ['question', 'answerKey']",
+    ]
+    assert report.skipped_rows[0].endswith(
+        "ARC-Challenge-Train.jsonl:3: not valid JSON (Expecting property name enclosed in double quotes)"
+    )
+    assert not report.ok  # data check reports them even when loading tolerates them

@@ -24,7 +24,7 @@ class ARCChallenge(MultipleChoiceTask):
         require_files(folder, list(names.values()), "ARC", f"{self.cfg.local_subdir}/{names['train']} etc.")
         rows = {}
         for split, name in names.items():
-            raw = read_jsonl_rows(folder / name, ("id", "question", "answerKey"))
+            raw = read_jsonl_rows(folder / name, ("id", "question", "answerKey"), self.bad_rows_sink)
             rows[split] = [
                 {
                     "id": r["id"],

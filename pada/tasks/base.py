@@ -44,6 +44,15 @@ class Task(ABC):
 
     def __init__(self, cfg: Any):
         self.cfg = cfg
+        self.skipped_rows: list[str] = []  # malformed rows left out under ``bad_rows: skip``
+
+    @property
+    def bad_rows_sink(self) -> list[str] | None:
+        """Where file readers put malformed rows: None (raise, the default) or ``skipped_rows``."""
+        policy = self.cfg.get("bad_rows", "error") if hasattr(self.cfg, "get") else "error"
+        if policy not in ("error", "skip"):
+            raise PadaError(f"task.bad_rows={policy!r}; choose error or skip")
+        return self.skipped_rows if policy == "skip" else None
 
     @abstractmethod
     def load(self, data_dir: Path | None) -> Splits:

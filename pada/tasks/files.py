@@ -21,8 +21,17 @@ def require_files(folder: Path, names: list[str], task: str, layout: str) -> Non
         )
 
 
-def read_jsonl_rows(path: Path, keys: tuple[str, ...]) -> list[dict[str, Any]]:
-    """Rows of a (optionally gzipped) JSON-lines file; a bad line is an error naming ``path:line``."""
+def _bad(message: str, skipped: list[str] | None) -> None:
+    if skipped is None:
+        raise PadaError(message + " (task.bad_rows=skip skips and counts such rows)")
+    skipped.append(message)
+
+
+def read_jsonl_rows(
+    path: Path, keys: tuple[str, ...], skipped: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """Rows of a (optionally gzipped) JSON-lines file; a bad line is an error naming ``path:line``, or,
+    given a ``skipped`` list, is left out and described there."""
     opener = gzip.open if path.suffix == ".gz" else open
     rows = []
     with opener(path, "rt", encoding="utf-8") as handle:
@@ -32,22 +41,27 @@ def read_jsonl_rows(path: Path, keys: tuple[str, ...]) -> list[dict[str, Any]]:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as error:
-                raise PadaError(f"{path}:{number}: not valid JSON ({error.msg})") from None
+                _bad(f"{path}:{number}: not valid JSON ({error.msg})", skipped)
+                continue
             missing = [k for k in keys if k not in row]
             if missing:
-                raise PadaError(f"{path}:{number}: row lacks the field(s) {missing}")
+                _bad(f"{path}:{number}: row lacks the field(s) {missing}", skipped)
+                continue
             rows.append(row)
     return rows
 
 
-def read_csv_rows(path: Path, columns: int) -> list[list[str]]:
-    """Rows of a headerless CSV file with exactly ``columns`` fields each."""
+def read_csv_rows(path: Path, columns: int, skipped: list[str] | None = None) -> list[list[str]]:
+    """Rows of a headerless CSV file with exactly ``columns`` fields each (bad rows as in read_jsonl_rows)."""
     with open(path, encoding="utf-8", newline="") as handle:
         rows = list(csv.reader(handle))
+    good = []
     for number, row in enumerate(rows, start=1):
         if len(row) != columns:
-            raise PadaError(f"{path}:{number}: expected {columns} columns, found {len(row)}")
-    return rows
+            _bad(f"{path}:{number}: expected {columns} columns, found {len(row)}", skipped)
+            continue
+        good.append(row)
+    return good
 
 
 def hashes(folder: Path, names: list[str], prefix: str) -> dict[str, str]:

@@ -29,7 +29,9 @@ class HumanEval(CodeTask):
         folder = Path(data_dir) / self.cfg.local_subdir
         name = self.cfg.file if (folder / self.cfg.file).is_file() else f"{self.cfg.file}.gz"
         require_files(folder, [name], "HumanEval", f"{self.cfg.local_subdir}/{self.cfg.file}[.gz]")
-        return read_jsonl_rows(folder / name, _KEYS), hashes(folder, [name], self.cfg.local_subdir)
+        return read_jsonl_rows(folder / name, _KEYS, self.bad_rows_sink), hashes(
+            folder, [name], self.cfg.local_subdir
+        )
 
     def _example(self, row: dict) -> Example:
         return Example(

@@ -35,7 +35,7 @@ class MBPP(CodeTask):
             return [dict(r) for split in dataset.values() for r in split], {}
         folder = Path(data_dir) / self.cfg.local_subdir
         require_files(folder, [self.cfg.file], "MBPP", f"{self.cfg.local_subdir}/{self.cfg.file}")
-        rows = read_jsonl_rows(folder / self.cfg.file, _KEYS)
+        rows = read_jsonl_rows(folder / self.cfg.file, _KEYS, self.bad_rows_sink)
         return rows, hashes(folder, [self.cfg.file], self.cfg.local_subdir)
 
     def _example(self, row: dict) -> Example:

@@ -43,7 +43,7 @@ class MMLU(MultipleChoiceTask):
                     "answer": r[5],
                 }
                 for path in paths
-                for r in read_csv_rows(path, 6)
+                for r in read_csv_rows(path, 6, self.bad_rows_sink)
             ]
             files |= hashes(folder, [p.name for p in paths], f"{self.cfg.local_subdir}/{folder_name}")
         return rows, files
