@@ -178,3 +178,14 @@ def test_pada_exec_prints_a_json_verdict(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["kind"] == "failed"
     assert main(["exec", str(tmp_path / "missing.py"), "--tests", str(tests)]) == 2
     assert capsys.readouterr().err.startswith("pada: error: solution file ")
+
+
+def test_host_processes_are_invisible():
+    if "namespaces" not in LEVELS:
+        pytest.skip("the guarded level runs as the harness user, who may read its own /proc/PID/environ")
+    program = "import os\nprint(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))\n"
+    program += f"open('/proc/{os.getpid()}/environ', 'rb').read()\n"
+    verdict = run_program(program, FAST, "namespaces")
+    assert verdict.stdout.strip() == "[1, 2]"  # the namespace's init and the program itself
+    assert (verdict.passed, verdict.kind) == (False, "failed")
+    assert "FileNotFoundError" in verdict.stderr or "PermissionError" in verdict.stderr

@@ -4,7 +4,7 @@ Two isolation levels; ``isolation_level()`` says which one is in force on this h
 
 * ``namespaces`` (root, util-linux ``unshare``): the child runs in fresh network and PID namespaces as
   the unprivileged user ``nobody``. No network device but loopback-down exists, no host process is visible
-  or killable, every process the program starts dies with it, and it can write only to its own temp dir and
+  (a fresh /proc) or killable, every process the program starts dies with it, and it can write only to its own temp dir and
   to world-writable directories (``/tmp``, ``/var/tmp``, ``/dev/shm``).
 * ``guarded`` (anything else): same user as the harness; an audit hook inside the child refuses socket
   connects/binds and signals to other processes; the process group is killed on timeout. Audit hooks stop
@@ -108,7 +108,16 @@ def isolation_level() -> str:
 def _namespace_prefix() -> list[str]:
     # --kill-child: if unshare dies (killpg on timeout), its child, PID 1 of the namespace, dies, and with it
     # every process in the namespace, even ones that called setsid() to leave the process group.
-    return ["unshare", "--net", "--pid", "--kill-child", f"--setuid={_NOBODY}", f"--setgid={_NOBODY}"]
+    # --mount-proc: a /proc of the namespace only, so host processes' command lines are not listed.
+    return [
+        "unshare",
+        "--net",
+        "--pid",
+        "--mount-proc",
+        "--kill-child",
+        f"--setuid={_NOBODY}",
+        f"--setgid={_NOBODY}",
+    ]
 
 
 def _rlimits(limits: Limits, isolation: str) -> dict[str, int]:
