@@ -47,7 +47,35 @@ def main(argv: list[str] | None = None) -> int:
         except PadaError as error:
             print(f"pada: error: {error}", file=sys.stderr)
             return 2
-    parser.parse_args(argv)
+    data = sub.add_parser("data", help="inspect benchmark data").add_subparsers(
+        dest="data_command", required=True
+    )
+    data_check = data.add_parser("check", help="load every split, count it, score every gold answer")
+    data_check.add_argument("task", help="a task name (conf/task/<name>.yaml)")
+    data_check.add_argument(
+        "--data-dir", help="folder with the original files (default: $PADA_DATA_DIR, else the Hub)"
+    )
+    run_code = sub.add_parser(
+        "exec", help="run a solution against its tests in the sandbox; print a JSON verdict"
+    )
+    run_code.add_argument("solution", help="the Python file under test")
+    run_code.add_argument("--tests", required=True, help="Python asserts run after the solution")
+    run_code.add_argument(
+        "--timeout", type=float, default=10.0, help="wall-time limit in seconds (default 10)"
+    )
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "exec":
+            from pada.sandbox.cli import exec_main
+
+            return exec_main(args.solution, args.tests, args.timeout)
+        if args.command == "data":
+            from pada.data_check import main as data_check_main
+
+            return data_check_main(args.task, args.data_dir)
+    except PadaError as error:
+        print(f"pada: error: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

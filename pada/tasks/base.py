@@ -20,12 +20,20 @@ from pada.types import EvalRecord, Example
 
 @dataclass
 class Splits:
-    """``pool`` is what seed sets are drawn from; validation never overlaps it."""
+    """``pool`` is what seed sets are drawn from; validation never overlaps it.
+
+    Evaluation-only benchmarks (MMLU, HumanEval) have an empty ``pool``: nothing is trained on them.
+    ``fewshot`` holds the items in-context examples are drawn from (MBPP task_ids 1-10, MMLU dev).
+    """
 
     pool: list[Example]
     val: list[Example]
     test: list[Example]
     files: dict[str, str] = field(default_factory=dict)  # file name -> sha256, for provenance
+    fewshot: list[Example] = field(default_factory=list)
+
+    def named(self) -> dict[str, list[Example]]:
+        return {"pool": self.pool, "val": self.val, "test": self.test, "fewshot": self.fewshot}
 
 
 class Task(ABC):
@@ -36,6 +44,15 @@ class Task(ABC):
 
     def __init__(self, cfg: Any):
         self.cfg = cfg
+        self.skipped_rows: list[str] = []  # malformed rows left out under ``bad_rows: skip``
+
+    @property
+    def bad_rows_sink(self) -> list[str] | None:
+        """Where file readers put malformed rows: None (raise, the default) or ``skipped_rows``."""
+        policy = self.cfg.get("bad_rows", "error") if hasattr(self.cfg, "get") else "error"
+        if policy not in ("error", "skip"):
+            raise PadaError(f"task.bad_rows={policy!r}; choose error or skip")
+        return self.skipped_rows if policy == "skip" else None
 
     @abstractmethod
     def load(self, data_dir: Path | None) -> Splits:
@@ -51,6 +68,36 @@ class Task(ABC):
 
     def user_prompt(self, question: str) -> str:
         return self.cfg.prompt_template.format(question=question)
+
+    def gold_output(self, example: Example) -> str:
+        """A model output that must score correct: the training target (``pada data check`` scores it)."""
+        return example.target
+
+    def fewshot_examples(self, example: Example, splits: Splits) -> list[Example]:
+        """In-context examples for ``example`` under the config's ``fewshot`` policy (default: none).
+
+        ``fewshot.source``: pool | fewshot; ``fewshot.n``: how many, first-n in file order as lm-eval's
+        ``first_n`` sampler; ``fewshot.same``: a meta key (e.g. ``subject``) the shots must share.
+        """
+        policy = self.cfg.get("fewshot") if hasattr(self.cfg, "get") else None
+        if not policy or not policy.get("n"):
+            return []
+        candidates = getattr(splits, policy.get("source", "fewshot"))
+        key = policy.get("same")
+        if key:
+            candidates = [c for c in candidates if c.meta.get(key) == example.meta.get(key)]
+        return [c for c in candidates if c.id != example.id][: policy["n"]]
+
+    def messages(self, example: Example, shots: list[Example]) -> list[dict[str, str]]:
+        """The chat for ``example``: each shot as a user/assistant pair, then the question."""
+        chat = []
+        for shot in shots:
+            chat += [{"role": "user", "content": shot.prompt}, {"role": "assistant", "content": shot.target}]
+        return [*chat, {"role": "user", "content": example.prompt}]
+
+    def score(self, examples: list[Example], outputs: list[str]) -> list[EvalRecord]:
+        """Records for many outputs at once; code tasks override it to run programs in parallel."""
+        return [self.record(e, o) for e, o in zip(examples, outputs, strict=True)]
 
     def record(self, example: Example, output: str) -> EvalRecord:
         extracted = self.extract(output)
@@ -70,6 +117,10 @@ def sample_seed_set(pool: list[Example], budget: int, seed: int) -> list[Example
     Seed sets are nested across budgets (budget 100 is a subset of budget 200 for the same seed), so a
     budget sweep varies only the amount of data.
     """
+    if not pool:
+        raise PadaError(
+            "this task is evaluation-only (no seed pool); use it as an eval task, not for training"
+        )
     if budget > len(pool):
         raise PadaError(
             f"budget={budget} is larger than the seed pool ({len(pool)} items); choose budget<={len(pool)}"

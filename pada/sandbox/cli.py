@@ -1,0 +1,25 @@
+"""``pada exec SOLUTION.py --tests TESTS.py``: run a solution against its tests as the coding tasks do."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pada.errors import PadaError
+from pada.sandbox.runner import Limits, run_program
+
+
+def _read(path: str, what: str) -> str:
+    if not Path(path).is_file():
+        raise PadaError(f"{what} file {path} not found; pass an existing Python file")
+    return Path(path).read_text(encoding="utf-8")
+
+
+def exec_main(solution: str, tests: str, timeout_s: float) -> int:
+    """Prints the JSON verdict; exit status 0 when the tests pass, 1 when they do not."""
+    if timeout_s <= 0:
+        raise PadaError(f"--timeout {timeout_s} must be a positive number of seconds")
+    program = f"{_read(solution, 'solution')}\n\n{_read(tests, 'tests')}\n"  # as CodeTask.program, no setup
+    verdict = run_program(program, Limits(timeout_s=timeout_s, cpu_s=max(1, int(timeout_s))))
+    print(json.dumps(verdict.to_dict(), indent=2))
+    return 0 if verdict.passed else 1

@@ -1,0 +1,68 @@
+"""ARC-Challenge (knowledge): AI2's Train / Dev / Test files are the pool / validation / test splits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pada.tasks.base import Splits, register_task
+from pada.tasks.files import check_unique_ids, hashes, read_jsonl_rows, require_files
+from pada.tasks.multiple_choice import MultipleChoiceTask
+from pada.types import Example
+
+_LOCAL = {"train": "Train", "val": "Dev", "test": "Test"}
+_HUB = {"train": "train", "val": "validation", "test": "test"}
+
+
+@register_task("arc_challenge")
+class ARCChallenge(MultipleChoiceTask):
+    name = "arc_challenge"
+    version = "1.0"
+
+    def _local_rows(self, data_dir: Path) -> tuple[dict[str, list[dict]], dict[str, str]]:
+        folder = Path(data_dir) / self.cfg.local_subdir
+        names = {split: f"{self.cfg.file_prefix}-{part}.jsonl" for split, part in _LOCAL.items()}
+        require_files(folder, list(names.values()), "ARC", f"{self.cfg.local_subdir}/{names['train']} etc.")
+        rows = {}
+        for split, name in names.items():
+            raw = read_jsonl_rows(folder / name, ("id", "question", "answerKey"), self.bad_rows_sink)
+            rows[split] = [
+                {
+                    "id": r["id"],
+                    "question": r["question"]["stem"],
+                    "texts": [c["text"] for c in r["question"]["choices"]],
+                    "labels": [c["label"] for c in r["question"]["choices"]],
+                    "answerKey": r["answerKey"],
+                }
+                for r in raw
+            ]
+        return rows, hashes(folder, list(names.values()), self.cfg.local_subdir)
+
+    def _hub_rows(self) -> dict[str, list[dict]]:
+        from datasets import load_dataset
+
+        dataset = load_dataset(self.cfg.hub_id, self.cfg.hub_config)
+        return {
+            split: [
+                {
+                    "id": r["id"],
+                    "question": r["question"],
+                    "texts": list(r["choices"]["text"]),
+                    "labels": list(r["choices"]["label"]),
+                    "answerKey": r["answerKey"],
+                }
+                for r in dataset[hub_split]
+            ]
+            for split, hub_split in _HUB.items()
+        }
+
+    def _examples(self, rows: list[dict], split: str) -> list[Example]:
+        check_unique_ids([r["id"] for r in rows], f"ARC {split}")
+        return [
+            self.make_example(f"arc/{r['id']}", r["question"], r["texts"], r["labels"], r["answerKey"])
+            for r in rows
+        ]
+
+    def load(self, data_dir: Path | None) -> Splits:
+        rows, files = self._local_rows(data_dir) if data_dir is not None else (self._hub_rows(), {})
+        examples = {split: self._examples(r, split) for split, r in rows.items()}
+        return Splits(pool=examples["train"], val=examples["val"], test=examples["test"], files=files)

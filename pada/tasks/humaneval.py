@@ -1,0 +1,57 @@
+"""HumanEval (coding, evaluation-only): 164 test problems, pass@1 by running ``check`` in the sandbox.
+
+A completion that does not define the entry point itself is appended to the prompt (the function header
+and docstring), as lm-eval's ``humaneval`` builds its predictions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pada.tasks.base import Splits, register_task
+from pada.tasks.code import CodeTask
+from pada.tasks.files import check_unique_ids, hashes, read_jsonl_rows, require_files
+from pada.types import Example
+
+_KEYS = ("task_id", "prompt", "canonical_solution", "test", "entry_point")
+
+
+@register_task("humaneval")
+class HumanEval(CodeTask):
+    name = "humaneval"
+    version = "1.0"
+
+    def _rows(self, data_dir: Path | None) -> tuple[list[dict], dict[str, str]]:
+        if data_dir is None:
+            from datasets import load_dataset
+
+            return [dict(r) for r in load_dataset(self.cfg.hub_id)["test"]], {}
+        folder = Path(data_dir) / self.cfg.local_subdir
+        name = self.cfg.file if (folder / self.cfg.file).is_file() else f"{self.cfg.file}.gz"
+        require_files(folder, [name], "HumanEval", f"{self.cfg.local_subdir}/{self.cfg.file}[.gz]")
+        return read_jsonl_rows(folder / name, _KEYS, self.bad_rows_sink), hashes(
+            folder, [name], self.cfg.local_subdir
+        )
+
+    def _example(self, row: dict) -> Example:
+        return Example(
+            id=row["task_id"],
+            prompt=self.cfg.prompt_template.format(prompt=row["prompt"]),
+            target=f"```python\n{row['prompt']}{row['canonical_solution']}```",
+            answer=row["canonical_solution"],
+            meta={
+                "tests": f"{row['test']}\ncheck({row['entry_point']})",
+                "entry_point": row["entry_point"],
+                "header": row["prompt"],
+            },
+        )
+
+    def program(self, code: str, example: Example) -> str:
+        if f"def {example.meta['entry_point']}" not in code:
+            code = example.meta["header"] + code
+        return super().program(code, example)
+
+    def load(self, data_dir: Path | None) -> Splits:
+        rows, files = self._rows(data_dir)
+        check_unique_ids([r["task_id"] for r in rows], "HumanEval")
+        return Splits(pool=[], val=[], test=[self._example(r) for r in rows], files=files)

@@ -1,0 +1,63 @@
+"""MBPP (coding) with the official split by task_id: 1-10 few-shot, 11-510 test, 511-600 validation,
+601-974 train (the seed pool). An item fails when the generated code fails its asserts in the sandbox."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pada.errors import PadaError
+from pada.tasks.base import Splits, register_task
+from pada.tasks.code import CodeTask
+from pada.tasks.files import check_unique_ids, hashes, read_jsonl_rows, require_files
+from pada.types import Example
+
+_KEYS = ("task_id", "text", "code", "test_list", "test_setup_code")
+_SPLITS = {"fewshot": (1, 10), "test": (11, 510), "val": (511, 600), "pool": (601, 974)}
+
+
+def split_of(task_id: int) -> str:
+    for split, (low, high) in _SPLITS.items():
+        if low <= task_id <= high:
+            return split
+    raise PadaError(f"MBPP task_id {task_id} is outside the official range 1-974")
+
+
+@register_task("mbpp")
+class MBPP(CodeTask):
+    name = "mbpp"
+    version = "1.0"
+
+    def _rows(self, data_dir: Path | None) -> tuple[list[dict], dict[str, str]]:
+        if data_dir is None:
+            from datasets import load_dataset
+
+            dataset = load_dataset(self.cfg.hub_id, self.cfg.hub_config)
+            return [dict(r) for split in dataset.values() for r in split], {}
+        folder = Path(data_dir) / self.cfg.local_subdir
+        require_files(folder, [self.cfg.file], "MBPP", f"{self.cfg.local_subdir}/{self.cfg.file}")
+        rows = read_jsonl_rows(folder / self.cfg.file, _KEYS, self.bad_rows_sink)
+        return rows, hashes(folder, [self.cfg.file], self.cfg.local_subdir)
+
+    def _example(self, row: dict) -> Example:
+        code = row["code"].replace("\r\n", "\n")
+        tests = "\n".join(row["test_list"])
+        return Example(
+            id=f"mbpp/{row['task_id']}",
+            prompt=self.cfg.prompt_template.format(text=row["text"], tests=tests),
+            target=f"```python\n{code}\n```",
+            answer=code,
+            meta={
+                "task_id": row["task_id"],
+                "tests": tests,
+                "setup": row["test_setup_code"],
+                "text": row["text"],
+            },
+        )
+
+    def load(self, data_dir: Path | None) -> Splits:
+        rows, files = self._rows(data_dir)
+        check_unique_ids([str(r["task_id"]) for r in rows], "MBPP")
+        splits: dict[str, list[Example]] = {name: [] for name in _SPLITS}
+        for row in sorted(rows, key=lambda r: r["task_id"]):
+            splits[split_of(row["task_id"])].append(self._example(row))
+        return Splits(files=files, **splits)

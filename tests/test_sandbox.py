@@ -1,0 +1,191 @@
+"""The sandbox scores hostile programs as failures and leaves the host untouched."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from pada.errors import PadaError
+from pada.sandbox import Limits, isolation_level, run_program, run_programs
+
+FAST = Limits(timeout_s=2.0, cpu_s=2)
+LEVELS = ["guarded"] + (["namespaces"] if isolation_level() == "namespaces" else [])
+
+
+@pytest.fixture(params=LEVELS)
+def level(request):
+    return request.param
+
+
+def _alive_with(token: str) -> list[int]:
+    """Host processes whose command line holds ``token``."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if token in (proc / "cmdline").read_bytes().decode(errors="replace"):
+                    pids.append(int(proc.name))
+            except OSError:
+                continue
+    return pids
+
+
+def test_passing_and_failing_asserts_are_scored(level):
+    ok = run_program("def add(a, b):\n    return a + b\nassert add(2, 3) == 5\n", FAST, level)
+    bad = run_program("def add(a, b):\n    return a * b\nassert add(2, 3) == 5\n", FAST, level)
+    assert (ok.passed, ok.kind, ok.returncode) == (True, "passed", 0)
+    assert (bad.passed, bad.kind) == (False, "failed")
+    assert "AssertionError" in bad.stderr
+    assert ok.isolation == level
+
+
+def test_infinite_loop_is_stopped(level):
+    verdict = run_program("while True:\n    pass\n", Limits(timeout_s=1.5, cpu_s=1), level)
+    assert not verdict.passed
+    assert verdict.kind in ("timeout", "cpu_limit")
+    assert verdict.duration_s < 4
+
+
+def test_sleep_past_the_wall_clock_is_a_timeout(level):
+    verdict = run_program("import time\ntime.sleep(30)\n", Limits(timeout_s=1.0), level)
+    assert (verdict.passed, verdict.kind) == (False, "timeout")
+    assert verdict.duration_s < 3
+
+
+def test_memory_bomb_is_stopped(level):
+    verdict = run_program("x = bytearray(4 * 1024**3)\n", Limits(memory_mb=256), level)
+    assert (verdict.passed, verdict.kind) == (False, "memory")
+
+
+def test_early_exit_before_the_asserts_fails(level):
+    for early in ("import sys\nsys.exit(0)\n", "import os\nos._exit(0)\n"):
+        verdict = run_program(early + "assert False\n", FAST, level)
+        assert (verdict.passed, verdict.kind, verdict.returncode) == (False, "exited_early", 0)
+
+
+def test_flooding_stdout_is_capped(level):
+    verdict = run_program("print('x' * 10**8)\n", Limits(file_size_mb=1, output_chars=100), level)
+    assert (verdict.passed, verdict.kind) == (False, "output_limit")
+    assert verdict.stdout == "x" * 100 and verdict.truncated
+
+
+def test_crashing_the_interpreter_fails(level):
+    verdict = run_program("import ctypes\nctypes.string_at(0)\n", FAST, level)
+    assert (verdict.passed, verdict.kind) == (False, "crashed")
+
+
+def test_parent_secrets_do_not_reach_the_program(level, monkeypatch):
+    secret = "sk-" + secrets.token_hex(8)
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    program = f"import os\nprint(sorted(os.environ))\nassert {secret!r} not in str(os.environ)\n"
+    verdict = run_program(program, FAST, level)
+    assert verdict.passed, verdict.stderr
+    assert verdict.stdout.strip() == "['HOME', 'LANG', 'PATH', 'TMPDIR']"
+
+
+def test_network_connect_fails(level):
+    # A listening socket on the host: without the sandbox the connect would succeed.
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        program = f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=1).close()\n"
+        verdict = run_program(program, FAST, level)
+    assert not verdict.passed
+    assert ("PermissionError" if level == "guarded" else "OSError") in verdict.stderr
+
+
+def test_killing_the_harness_fails_and_harness_survives(level):
+    program = f"import os, signal\nos.kill({os.getpid()}, signal.SIGKILL)\n"
+    verdict = run_program(program, FAST, level)
+    assert not verdict.passed  # and we are still here to assert it
+
+
+def test_forked_sleeper_is_killed_with_the_program(level):
+    token = f"{secrets.randbelow(10**6)}.{secrets.randbelow(10**6)}"
+    # Under namespaces the grandchild even leaves the process group (setsid); the PID namespace still ends it.
+    detach = "os.setsid()\n    " if level == "namespaces" else ""
+    program = f"import os\nif os.fork() == 0:\n    {detach}os.execv('/bin/sleep', ['sleep', '{token}'])\nassert True\n"
+    verdict = run_program(program, FAST, level)
+    assert verdict.passed, verdict.stderr
+    time.sleep(0.2)
+    assert _alive_with(token) == []
+
+
+def test_fork_bomb_is_contained():
+    if "namespaces" not in LEVELS:
+        pytest.skip("RLIMIT_NPROC needs the namespaces level (a dedicated user)")
+    program = "import os\nwhile True:\n    os.fork()\n"
+    verdict = run_program(program, Limits(timeout_s=2.0, nproc=32), "namespaces")
+    assert not verdict.passed
+    assert "BlockingIOError" in verdict.stderr or verdict.kind == "timeout"
+
+
+def test_writes_and_deletes_outside_the_temp_dir_fail(tmp_path):
+    if "namespaces" not in LEVELS:
+        pytest.skip("the guarded level runs as the harness user: it contains the cwd, not the file system")
+    victim = tmp_path / "keep.txt"
+    victim.write_text("precious")
+    target = tmp_path / "new.txt"
+    for action in (f"open({str(target)!r}, 'w').write('x')", f"import os\nos.remove({str(victim)!r})"):
+        verdict = run_program(action + "\n", FAST, "namespaces")
+        assert (verdict.passed, verdict.kind) == (False, "failed")
+        assert "PermissionError" in verdict.stderr
+    assert victim.read_text() == "precious" and not target.exists()
+
+
+def test_relative_writes_land_in_a_fresh_temp_dir(level):
+    program = "import os\nopen('out.txt', 'w').write('x')\nprint(os.getcwd(), os.environ['HOME'])\n"
+    first = run_program(program, FAST, level)
+    second = run_program("import os\nassert not os.path.exists('out.txt')\n", FAST, level)
+    cwd, home = first.stdout.split()
+    assert first.passed and second.passed and cwd == home and "pada-sandbox-" in cwd
+    assert not Path(cwd).exists()  # removed afterwards
+
+
+def test_run_programs_keeps_order_and_runs_in_parallel():
+    programs = ["import time\ntime.sleep(0.8)\nassert True\n"] * 4 + ["assert False\n"]
+    start = time.monotonic()
+    verdicts = run_programs(programs, FAST, workers=5)
+    elapsed = time.monotonic() - start
+    assert [v.passed for v in verdicts] == [True, True, True, True, False]
+    assert elapsed < 0.8 * 4  # serially it would take >= 3.2 s
+
+
+def test_bad_isolation_and_workers_are_clear_errors():
+    with pytest.raises(PadaError, match="unknown sandbox isolation 'chroot'"):
+        run_program("pass\n", FAST, "chroot")
+    with pytest.raises(PadaError, match="workers=0"):
+        run_programs(["pass\n"], FAST, workers=0)
+
+
+def test_pada_exec_prints_a_json_verdict(tmp_path, capsys):
+    import json
+
+    from pada.cli import main
+
+    solution, tests = tmp_path / "solution.py", tmp_path / "tests.py"
+    solution.write_text("def f(x):\n    return 2 * x\n")
+    tests.write_text("assert f(2) == 4\n")
+    assert main(["exec", str(solution), "--tests", str(tests), "--timeout", "5"]) == 0
+    verdict = json.loads(capsys.readouterr().out)
+    assert (verdict["passed"], verdict["kind"], verdict["returncode"]) == (True, "passed", 0)
+    tests.write_text("assert f(2) == 5\n")
+    assert main(["exec", str(solution), "--tests", str(tests)]) == 1
+    assert json.loads(capsys.readouterr().out)["kind"] == "failed"
+    assert main(["exec", str(tmp_path / "missing.py"), "--tests", str(tests)]) == 2
+    assert capsys.readouterr().err.startswith("pada: error: solution file ")
+
+
+def test_host_processes_are_invisible():
+    if "namespaces" not in LEVELS:
+        pytest.skip("the guarded level runs as the harness user, who may read its own /proc/PID/environ")
+    program = "import os\nprint(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))\n"
+    program += f"open('/proc/{os.getpid()}/environ', 'rb').read()\n"
+    verdict = run_program(program, FAST, "namespaces")
+    assert verdict.stdout.strip() == "[1, 2]"  # the namespace's init and the program itself
+    assert (verdict.passed, verdict.kind) == (False, "failed")
+    assert "FileNotFoundError" in verdict.stderr or "PermissionError" in verdict.stderr
