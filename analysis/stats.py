@@ -6,6 +6,7 @@ Conventions: ``a`` and ``b`` are (seeds × items) 0/1 matrices for two methods, 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,13 +90,17 @@ def mcnemar_per_seed(a: np.ndarray, b: np.ndarray) -> list[McNemarResult]:
 
 def paired_t(a_means: np.ndarray, b_means: np.ndarray) -> tuple[float, float]:
     """Paired t-test across seeds (seed s of a paired with seed s of b): (t, two-sided p)."""
-    result = stats.ttest_rel(a_means, b_means)
+    with warnings.catch_warnings():  # identical seeds give a NaN t; it is reported, not warned about
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = stats.ttest_rel(a_means, b_means)
     return float(result.statistic), float(result.pvalue)
 
 
 def welch_t(a_means: np.ndarray, b_means: np.ndarray) -> tuple[float, float]:
     """Welch's unequal-variance t-test across seeds: (t, two-sided p)."""
-    result = stats.ttest_ind(a_means, b_means, equal_var=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = stats.ttest_ind(a_means, b_means, equal_var=False)
     return float(result.statistic), float(result.pvalue)
 
 

@@ -33,6 +33,26 @@ def _run(overrides: list[str]) -> int:
     return 0
 
 
+def _analyze(args: argparse.Namespace) -> int:
+    from analysis.report import analyze
+
+    written = analyze(args.runs_dir, args.out, args.wandb_project, args.resamples, args.seed)
+    for name, paths in written.items():
+        print(f"{name}: {len(paths)} files under {args.out}")
+    return 0
+
+
+def _add_analyze(sub) -> None:
+    from analysis.report import N_RESAMPLES, SEED
+
+    cmd = sub.add_parser("analyze", help="Table 2, ablation, significance tests and plots from a runs dir")
+    cmd.add_argument("runs_dir", nargs="?", type=Path, help="the runs dir (paths.runs_dir) to scan")
+    cmd.add_argument("--out", type=Path, required=True, help="where tables, parquet and plots go")
+    cmd.add_argument("--wandb-project", help="entity/project to read instead when no runs dir is given")
+    cmd.add_argument("--resamples", type=int, default=N_RESAMPLES, help="bootstrap resamples")
+    cmd.add_argument("--seed", type=int, default=SEED, help="bootstrap Generator seed")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="pada", description=__doc__)
@@ -47,8 +67,13 @@ def main(argv: list[str] | None = None) -> int:
         except PadaError as error:
             print(f"pada: error: {error}", file=sys.stderr)
             return 2
-    parser.parse_args(argv)
-    return 0
+    _add_analyze(sub)
+    args = parser.parse_args(argv)
+    try:
+        return _analyze(args) if args.command == "analyze" else 0
+    except PadaError as error:
+        print(f"pada: error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
