@@ -25,6 +25,9 @@ LABELS = {
 REL_ROW, DELTA_ROW = "rel_improvement", "delta"
 ROW_LABELS = {REL_ROW: "Rel. improvement vs best baseline", DELTA_ROW: "Δ vs best baseline [95% CI]"}
 COST_COLUMN = "Teacher cost ($/run)"
+# Methods whose result does not depend on the training seed (greedy eval of the untouched base model):
+# one run of them is paired with every seed of the other method.
+SEED_INDEPENDENT = {"base"}
 ALPHA = 0.05  # the marker's family-wise error rate after Holm
 
 
@@ -80,11 +83,11 @@ def _matrix(items: pd.DataFrame, task: str, budget: int, method: str) -> pd.Data
 
 
 def paired_matrices(items: pd.DataFrame, task: str, budget: int, a: str, b: str):
-    """Seeds × items 0/1 matrices of a and b on their shared seeds and items. A single-seed b with no seed
-    in common (e.g. the base model, evaluated once) is paired with every seed of a."""
+    """Seeds × items 0/1 matrices of a and b on their shared seeds and items. A seed-independent b run once
+    (the base model) is paired with every seed of a."""
     ma, mb = _matrix(items, task, budget, a), _matrix(items, task, budget, b)
     seeds = ma.index.intersection(mb.index)
-    if len(seeds) == 0 and len(mb) == 1 and len(ma):
+    if b in SEED_INDEPENDENT and len(mb) == 1 and len(ma):
         mb, seeds = pd.DataFrame([mb.iloc[0]] * len(ma), index=ma.index), ma.index
     shared = ma.columns.intersection(mb.columns)
     return ma.loc[seeds, shared].to_numpy(float), mb.loc[seeds, shared].to_numpy(float)
@@ -228,7 +231,8 @@ def _label_prefix(collected: Collected) -> str:
 
 
 def _caption(collected: Collected, summary: pd.DataFrame, comparisons: pd.DataFrame, kind: str) -> str:
-    seeds = sorted(summary["n_seeds"].unique().tolist()) if len(summary) else [0]
+    finished = summary["n_seeds"][summary["n_seeds"] > 0]
+    seeds = sorted(finished.unique().tolist()) or [0]
     n_seeds = f"{seeds[-1]}" if len(seeds) == 1 else f"{seeds[0]}–{seeds[-1]}"
     resamples = int(comparisons["n_resamples"].iloc[0]) if len(comparisons) else 0
     test = (f"two-level paired bootstrap over seeds and test items ({resamples:,} resamples), "

@@ -1,0 +1,133 @@
+"""Table 2 and the ablation table: golden files for rendering, plus the rules behind bold, † and '—'."""
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from analysis import render, tables
+from analysis.collect import collect_runs
+
+sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
+from analysis_tree import make_tree  # noqa: E402
+
+GOLDEN = Path(__file__).parent / "fixtures" / "golden"
+RESAMPLES = 2000  # enough for the fixture's effects; keeps the test fast
+UPDATE = os.environ.get("PADA_UPDATE_GOLDEN") == "1"  # regenerate after an intended rendering change
+
+
+@pytest.fixture(scope="module")
+def collected(tmp_path_factory):
+    return collect_runs(make_tree(tmp_path_factory.mktemp("runs")))
+
+
+@pytest.fixture(scope="module")
+def table2(collected):
+    return tables.table2(collected, np.random.default_rng(0), RESAMPLES)
+
+
+@pytest.fixture(scope="module")
+def ablation(collected):
+    return tables.ablation(collected, np.random.default_rng(0), RESAMPLES)
+
+
+def _golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if UPDATE:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    assert text == path.read_text()
+
+
+@pytest.mark.parametrize("fmt", ["md", "tex", "csv"])
+def test_table2_golden(table2, fmt):
+    _golden(f"table2.{fmt}", {"md": render.to_markdown, "tex": render.to_latex, "csv": render.to_csv}[fmt](table2))
+
+
+@pytest.mark.parametrize("fmt", ["md", "tex"])
+def test_ablation_golden(ablation, fmt):
+    _golden(f"ablation.{fmt}", {"md": render.to_markdown, "tex": render.to_latex}[fmt](ablation))
+
+
+def test_failed_cell_is_marked_not_dropped(table2):
+    cell = table2.cells[("llm2llm", "gsm8k b64")]
+    assert cell.notes == ["a"] and cell.mean == pytest.approx(0.40)
+    assert table2.notes["a"].startswith("LLM2LLM, gsm8k b64: 2 of 3 seeds finished (s2 incomplete")
+    assert "40.0 ± 4.7<sup>a</sup>" in render.to_markdown(table2)
+
+
+def test_cell_with_no_finished_seed_is_a_dash_with_reason(tmp_path):
+    root = make_tree(tmp_path, methods=("sft", "pada"))
+    for cell in root.glob("gsm8k-b128-sft-*"):
+        (cell / "results.json").unlink()
+    table = tables.table2(collect_runs(root), np.random.default_rng(0), 200)
+    md = render.to_markdown(table)
+    assert "| —<sup>a</sup> " in md
+    assert "SFT, gsm8k b128: 0 of 3 seeds finished (s0 incomplete: no results.json; last finished stage eval_0; s1" in md
+    assert table.cells[("pada", "gsm8k b128")].marker is False  # nothing to compare against
+    assert table.cells[(tables.REL_ROW, "gsm8k b128")].text == "—"
+
+
+def test_best_second_and_marker(table2):
+    col = "gsm8k b128"
+    styles = {m: table2.cells[(m, col)].style for m in tables.TABLE2_METHODS}
+    assert styles["pada"] == "best" and styles["llms_as_instructors"] == "second"
+    assert [m for m in tables.TABLE2_METHODS if table2.cells[(m, col)].marker] == ["pada"]
+    comparisons = table2.comparisons
+    assert len(comparisons) == 15 and set(comparisons["n_resamples"]) == {RESAMPLES}
+
+
+def test_relative_improvement_row(table2):
+    col = "gsm8k b64"
+    pada, best = table2.cells[("pada", col)].mean, table2.cells[("llms_as_instructors", col)].mean
+    assert table2.cells[(tables.REL_ROW, col)].text == f"{(pada - best) / best * 100:+.1f}%"
+
+
+def test_marker_follows_holm_not_raw_p(collected, monkeypatch):
+    # With every raw p at 0.02 across 15 comparisons, Holm keeps none below 0.05: no † anywhere.
+    monkeypatch.setattr(tables.stats, "paired_bootstrap", _fixed_p(0.02))
+    table = tables.table2(collected, np.random.default_rng(0), 200)
+    assert not any(c.marker for c in table.cells.values())
+    assert table.comparisons["p_holm"].round(6).tolist() == [0.3] * 15
+
+
+def _fixed_p(p):
+    real = tables.stats.paired_bootstrap
+
+    def fake(a, b, rng, n_resamples=10_000, confidence=0.95):
+        result = real(a, b, rng, n_resamples, confidence)
+        return tables.stats.BootstrapResult(**{**result.__dict__, "p_value": p})
+
+    return fake
+
+
+def test_captions_label_simulation_only_when_present(tmp_path):
+    real = collect_runs(make_tree(tmp_path / "real", simulation=False, methods=("sft", "pada")))
+    real.cells["fixture"] = False  # as if these were measured results
+    caption = tables.table2(real, np.random.default_rng(0), 200).caption
+    assert caption.startswith("Test accuracy (%), mean ± sample std (ddof=1) over 3 seeds.")
+    sim = collect_runs(make_tree(tmp_path / "sim", simulation=True, methods=("sft", "pada")))
+    assert tables.table2(sim, np.random.default_rng(0), 200).caption.startswith(
+        "SIMULATION (not a measured result). FIXTURE (made-up numbers).")  # fmt: skip
+
+
+def test_no_ablation_runs_no_ablation_table(tmp_path):
+    assert tables.ablation(collect_runs(make_tree(tmp_path, methods=("sft", "pada"))), np.random.default_rng(0)) is None
+
+
+def test_base_model_with_one_seed_pairs_with_every_seed(tmp_path):
+    root = make_tree(tmp_path, methods=("base", "pada"))
+    for cell in root.glob("*-base-s[12]-*"):
+        shutil.rmtree(cell)
+    a, b = tables.paired_matrices(collect_runs(root).items, "gsm8k", 64, "pada", "base")
+    assert a.shape == b.shape == (3, 60) and (b == b[0]).all()
+
+
+def test_latex_is_booktabs_with_escapes(table2):
+    tex = render.to_latex(table2)
+    assert "\\toprule" in tex and "\\midrule" in tex and "\\bottomrule" in tex
+    assert "\\textbf{" in tex and "\\underline{" in tex and "$^\\dagger$" in tex
+    assert "arc\\_challenge b64" in tex and "±" not in tex
