@@ -113,7 +113,9 @@ def _last_stage(done: list[str]) -> str:
 
     def rank(name: str) -> tuple[int, int]:
         kind, _, i = name.partition("_")
-        return order.get(name, (int(i) if i.isdigit() else 0, {"train": 1, "eval": 2, "augment": 3}.get(kind, 0)))
+        return order.get(
+            name, (int(i) if i.isdigit() else 0, {"train": 1, "eval": 2, "augment": 3}.get(kind, 0))
+        )
 
     return max(done, key=rank)
 
@@ -131,7 +133,9 @@ def _read_cell(cell_dir: Path, keys: dict[str, Any]) -> tuple[list[dict], dict |
         return [{**base, "metric": "test/accuracy", "value": math.nan, "n": None, "status": "failed",
                  "reason": f"unreadable results.json ({error})"}], None  # fmt: skip
     base.update({k: results.get("cell", {}).get(k, v) for k, v in keys.items()})
-    base.update(simulation=bool(results.get("simulation", False)), fixture=bool(results.get("fixture", False)))
+    base.update(
+        simulation=bool(results.get("simulation", False)), fixture=bool(results.get("fixture", False))
+    )
     rows = []
     for row in _metric_rows(results):
         missing = row["metric"] == "test/accuracy" and math.isnan(row["value"])

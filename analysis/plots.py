@@ -87,6 +87,8 @@ def pattern_accuracy(collected: Collected, out: Path) -> list[Path]:
 
 
 def all_plots(collected: Collected, out: Path) -> list[Path]:
-    return accuracy_vs_budget(collected, out) + iteration_curves(collected, out) + pattern_accuracy(collected, out)
-
-
+    return (
+        accuracy_vs_budget(collected, out)
+        + iteration_curves(collected, out)
+        + pattern_accuracy(collected, out)
+    )

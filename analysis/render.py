@@ -98,7 +98,9 @@ def write_table(table: Table, out: Path) -> list[Path]:
     paths = {out / f"{table.name}.md": to_markdown(table), out / f"{table.name}.tex": to_latex(table),
              out / f"{table.name}.csv": to_csv(table)}  # fmt: skip
     if len(table.comparisons):
-        paths[out / f"{table.name}_comparisons.csv"] = table.comparisons.to_csv(index=False, float_format="%.6g")
+        paths[out / f"{table.name}_comparisons.csv"] = table.comparisons.to_csv(
+            index=False, float_format="%.6g"
+        )
     for path, text in paths.items():
         atomic_write_text(path, text)
     return list(paths)

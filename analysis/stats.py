@@ -85,7 +85,9 @@ def mcnemar_exact(a: np.ndarray, b: np.ndarray) -> McNemarResult:
 
 
 def mcnemar_per_seed(a: np.ndarray, b: np.ndarray) -> list[McNemarResult]:
-    return [mcnemar_exact(row_a, row_b) for row_a, row_b in zip(np.atleast_2d(a), np.atleast_2d(b), strict=True)]
+    return [
+        mcnemar_exact(row_a, row_b) for row_a, row_b in zip(np.atleast_2d(a), np.atleast_2d(b), strict=True)
+    ]
 
 
 def paired_t(a_means: np.ndarray, b_means: np.ndarray) -> tuple[float, float]:

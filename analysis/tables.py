@@ -197,7 +197,11 @@ class _Builder:
         rel = (means[FOCUS] - others[best]) / others[best] * 100 if others[best] else float("nan")
         self.cells[(REL_ROW, col)] = Cell(text=f"{rel:+.1f}%")
         row = _comparison(self.comparisons, task, budget, best)
-        delta = "—" if row is None else f"{row['diff'] * 100:+.1f} [{row['ci_low'] * 100:+.1f}, {row['ci_high'] * 100:+.1f}]"
+        delta = (
+            "—"
+            if row is None
+            else f"{row['diff'] * 100:+.1f} [{row['ci_low'] * 100:+.1f}, {row['ci_high'] * 100:+.1f}]"
+        )
         self.cells[(DELTA_ROW, col)] = Cell(text=delta)
 
     def extra_column(self, col: str, values: dict[str, str]) -> None:
@@ -221,7 +225,9 @@ def _pm(mean: float, std: float | None) -> str:
 
 
 def _costs(collected: Collected, methods: list[str]) -> dict[str, str]:
-    rows = collected.cells[(collected.cells["metric"] == "teacher/dollars") & collected.cells["method"].isin(methods)]
+    rows = collected.cells[
+        (collected.cells["metric"] == "teacher/dollars") & collected.cells["method"].isin(methods)
+    ]
     return {m: f"${v.mean():.2f}" for m, v in rows.groupby("method")["value"]}
 
 

@@ -49,8 +49,12 @@ def collect_wandb(project: str, api: Any | None = None) -> Collected:
     try:
         runs = list(api.runs(project))
     except Exception as error:  # the SDK raises its own CommError/ValueError types for a bad path or auth
-        raise PadaError(f"cannot list wandb runs of '{project}' ({error}); check the name and WANDB_API_KEY")
+        raise PadaError(
+            f"cannot list wandb runs of '{project}' ({error}); check the name and WANDB_API_KEY"
+        ) from error
     rows = [r for r in map(_row, runs) if r is not None]
     if not rows:
-        raise PadaError(f"wandb project '{project}' has no pada cells (runs with task/budget/method/seed config)")
+        raise PadaError(
+            f"wandb project '{project}' has no pada cells (runs with task/budget/method/seed config)"
+        )
     return Collected(cells=pd.DataFrame(rows, columns=CELL_COLUMNS))

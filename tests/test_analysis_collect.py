@@ -23,7 +23,12 @@ def collected(tmp_path_factory):
 
 
 def test_parse_cell_dir_names():
-    assert parse_cell_dir("gsm8k-b64-sft-s0-5cdbe96762") == {"task": "gsm8k", "budget": 64, "method": "sft", "seed": 0}
+    assert parse_cell_dir("gsm8k-b64-sft-s0-5cdbe96762") == {
+        "task": "gsm8k",
+        "budget": 64,
+        "method": "sft",
+        "seed": 0,
+    }
     assert parse_cell_dir("arc-easy-b128-pada_no_qc-s12-0123456789")["task"] == "arc-easy"
     assert parse_cell_dir("multirun.yaml") is None and parse_cell_dir("gsm8k-b64-sft-s0-XYZ") is None
 
@@ -38,13 +43,19 @@ def test_cells_are_tidy_with_every_cell_present(collected):
 
 def test_unfinished_cell_is_marked_with_reason(collected):
     bad = collected.cells[collected.cells["status"] != "ok"]
-    assert bad[["task", "budget", "method", "seed", "status"]].values.tolist() == [["gsm8k", 64, "llm2llm", 2, "incomplete"]]
+    assert bad[["task", "budget", "method", "seed", "status"]].values.tolist() == [
+        ["gsm8k", 64, "llm2llm", 2, "incomplete"]
+    ]
     assert math.isnan(bad["value"].iloc[0])
-    assert bad["reason"].iloc[0] == ("no results.json; stage eval_0 did not finish; last finished stage train_0")
+    assert bad["reason"].iloc[0] == (
+        "no results.json; stage eval_0 did not finish; last finished stage train_0"
+    )
 
 
 def test_items_match_the_accuracy_in_results(collected):
-    acc = collected.cells[(collected.cells["metric"] == "test/accuracy") & (collected.cells["status"] == "ok")]
+    acc = collected.cells[
+        (collected.cells["metric"] == "test/accuracy") & (collected.cells["status"] == "ok")
+    ]
     per_cell = collected.items.groupby(["task", "budget", "method", "seed"])["correct"].mean()
     joined = acc.set_index(["task", "budget", "method", "seed"])["value"]
     assert per_cell.reindex(joined.index).tolist() == pytest.approx(joined.tolist())
@@ -52,7 +63,9 @@ def test_items_match_the_accuracy_in_results(collected):
 
 
 def test_iterations_and_patterns(collected):
-    pada = collected.iterations[(collected.iterations["method"] == "pada") & (collected.iterations["seed"] == 0)]
+    pada = collected.iterations[
+        (collected.iterations["method"] == "pada") & (collected.iterations["seed"] == 0)
+    ]
     assert pada.groupby(["task", "budget"]).size().tolist() == [3, 3, 3]
     assert set(collected.patterns["method"]) == {"pada"}
     assert set(collected.patterns["pattern"]) == {"arithmetic slip", "misread question"}
@@ -117,7 +130,9 @@ class _FakeApi:
 
 def _run(name, state, acc, method="pada", seed=0):
     config = {"task": {"name": "gsm8k"}, "budget": 64, "method": {"name": method}, "seed": seed}
-    return SimpleNamespace(name=name, state=state, config=config, summary={"test/accuracy": acc} if acc is not None else {})
+    return SimpleNamespace(
+        name=name, state=state, config=config, summary={"test/accuracy": acc} if acc is not None else {}
+    )
 
 
 def test_wandb_source_through_the_api_boundary():
@@ -125,7 +140,10 @@ def test_wandb_source_through_the_api_boundary():
                     SimpleNamespace(name="x", state="finished", config={"other": 1}, summary={})])  # fmt: skip
     got = collect_wandb("team/pada", api=api)
     assert api.asked == ["team/pada"]
-    assert got.cells[["cell", "status", "value"]].fillna(-1).values.tolist() == [["a", "ok", 0.5], ["b", "failed", -1]]
+    assert got.cells[["cell", "status", "value"]].fillna(-1).values.tolist() == [
+        ["a", "ok", 0.5],
+        ["b", "failed", -1],
+    ]
     assert "crashed" in got.cells["reason"].iloc[1]
 
 

@@ -19,7 +19,10 @@ def _pair(seed: int, n_seeds: int, n_items: int, pa: float, pb: float):
 def test_mcnemar_exact_equals_statsmodels(seed):
     a, b = _pair(seed, 1, 40 + 10 * seed, 0.6, 0.5)
     ours = stats.mcnemar_exact(a[0], b[0])
-    table = [[np.sum((a[0] == 1) & (b[0] == 1)), ours.a_only], [ours.b_only, np.sum((a[0] == 0) & (b[0] == 0))]]
+    table = [
+        [np.sum((a[0] == 1) & (b[0] == 1)), ours.a_only],
+        [ours.b_only, np.sum((a[0] == 0) & (b[0] == 0))],
+    ]
     assert ours.p_value == pytest.approx(mcnemar(table, exact=True).pvalue, rel=1e-12)
 
 

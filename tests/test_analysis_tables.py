@@ -44,7 +44,9 @@ def _golden(name: str, text: str) -> None:
 
 @pytest.mark.parametrize("fmt", ["md", "tex", "csv"])
 def test_table2_golden(table2, fmt):
-    _golden(f"table2.{fmt}", {"md": render.to_markdown, "tex": render.to_latex, "csv": render.to_csv}[fmt](table2))
+    _golden(
+        f"table2.{fmt}", {"md": render.to_markdown, "tex": render.to_latex, "csv": render.to_csv}[fmt](table2)
+    )
 
 
 @pytest.mark.parametrize("fmt", ["md", "tex"])
@@ -66,7 +68,10 @@ def test_cell_with_no_finished_seed_is_a_dash_with_reason(tmp_path):
     table = tables.table2(collect_runs(root), np.random.default_rng(0), 200)
     md = render.to_markdown(table)
     assert "| —<sup>a</sup> " in md
-    assert "SFT, gsm8k b128: 0 of 3 seeds finished (s0 incomplete: no results.json; last finished stage eval_0; s1" in md
+    assert (
+        "SFT, gsm8k b128: 0 of 3 seeds finished (s0 incomplete: no results.json; last finished stage eval_0; s1"
+        in md
+    )
     assert table.cells[("pada", "gsm8k b128")].marker is False  # nothing to compare against
     assert table.cells[(tables.REL_ROW, "gsm8k b128")].text == "—"
 
@@ -115,7 +120,10 @@ def test_captions_label_simulation_only_when_present(tmp_path):
 
 
 def test_no_ablation_runs_no_ablation_table(tmp_path):
-    assert tables.ablation(collect_runs(make_tree(tmp_path, methods=("sft", "pada"))), np.random.default_rng(0)) is None
+    assert (
+        tables.ablation(collect_runs(make_tree(tmp_path, methods=("sft", "pada"))), np.random.default_rng(0))
+        is None
+    )
 
 
 def test_base_model_with_one_seed_pairs_with_every_seed(tmp_path):
