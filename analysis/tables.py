@@ -164,7 +164,9 @@ class _Builder:
         for method in self.methods:
             hit = rows[rows["method"] == method]
             if hit.empty:
-                self.cells[(method, col)] = Cell(notes=[self.note(f"{row_label(method)}, {col}: not run")])
+                self.cells[(method, col)] = Cell(
+                    notes=[self.note(f"{row_label(method)}: no run in this column")]
+                )
                 continue
             r = hit.iloc[0]
             cell = Cell(mean=r["mean"] if r["n_seeds"] else None, std=r["std"] if r["n_seeds"] > 1 else None)
@@ -228,7 +230,10 @@ def _costs(collected: Collected, methods: list[str]) -> dict[str, str]:
     rows = collected.cells[
         (collected.cells["metric"] == "teacher/dollars") & collected.cells["method"].isin(methods)
     ]
-    return {m: f"${v.mean():.2f}" for m, v in rows.groupby("method")["value"]}
+    return {
+        m: f"${rows[rows['method'] == m]['value'].mean():.2f}" if m in set(rows["method"]) else "—"
+        for m in methods
+    }
 
 
 def _label_prefix(collected: Collected) -> str:
@@ -240,17 +245,24 @@ def _caption(collected: Collected, summary: pd.DataFrame, comparisons: pd.DataFr
     finished = summary["n_seeds"][summary["n_seeds"] > 0]
     seeds = sorted(finished.unique().tolist()) or [0]
     n_seeds = f"{seeds[-1]}" if len(seeds) == 1 else f"{seeds[0]}–{seeds[-1]}"
-    resamples = int(comparisons["n_resamples"].iloc[0]) if len(comparisons) else 0
-    test = (f"two-level paired bootstrap over seeds and test items ({resamples:,} resamples), "
-            f"Holm-adjusted over {len(comparisons)} comparisons, p<{ALPHA}")  # fmt: skip
-    marker = {"focus": f"† PaDA-Agent beats the best baseline ({test}); Δ: PaDA-Agent minus the best "
-                       "baseline in points with its 95% percentile bootstrap CI.",
-              "others": f"† Full PaDA-Agent beats this ablation ({test})."}[kind]  # fmt: skip
-    return (f"{_label_prefix(collected)}Test accuracy (%), mean ± sample std (ddof=1) over {n_seeds} seeds. "
+    marker = _marker_caption(comparisons, kind)
+    plural = "" if n_seeds == "1" else "s"
+    return (f"{_label_prefix(collected)}Test accuracy (%), mean ± sample std (ddof=1) over {n_seeds} seed{plural}. "
             f"Bold: best; underlined: second best per column. {marker} Per-seed exact McNemar, paired t and "
             f"Welch t across seeds are in the comparisons CSV (Wilcoxon is not used: with ≤5 seeds its "
             f"smallest p is 0.0625). Teacher cost: mean teacher spend per run in USD. "
             f"— : no finished seed; letters refer to the notes below.")  # fmt: skip
+
+
+def _marker_caption(comparisons: pd.DataFrame, kind: str) -> str:
+    if comparisons.empty:
+        return "† not computed: it needs per-item test predictions of PaDA-Agent and of another row."
+    resamples = int(comparisons["n_resamples"].iloc[0])
+    test = (f"two-level paired bootstrap over seeds and test items ({resamples:,} resamples), "
+            f"Holm-adjusted over {len(comparisons)} comparisons, p<{ALPHA}")  # fmt: skip
+    return {"focus": f"† PaDA-Agent beats the best baseline ({test}); Δ: PaDA-Agent minus the best "
+                       "baseline in points with its 95% percentile bootstrap CI.",
+              "others": f"† Full PaDA-Agent beats this ablation ({test})."}[kind]  # fmt: skip
 
 
 def _numbers(builder: _Builder, comparisons: pd.DataFrame) -> pd.DataFrame:
@@ -266,23 +278,23 @@ def build_table(collected: Collected, name: str, methods: list[str], mark: str, 
                 n_resamples: int = 10_000, improvement_rows: bool = True) -> Table:  # fmt: skip
     """``mark='focus'``: † on PaDA where it beats the best other row; ``'others'``: † on each row PaDA beats."""
     summary = summarize(collected)
-    present = [m for m in methods if m in set(summary["method"])] or methods
+    present = [m for m in methods if m in set(summary["method"])]  # rows with runs; every row is shown
     others = [m for m in present if m != FOCUS]
     comparisons = compare(collected, FOCUS, others, rng, n_resamples) if FOCUS in present else pd.DataFrame()
-    builder = _Builder(name, present, summary, comparisons)
+    builder = _Builder(name, methods, summary, comparisons)
     pairs = sorted({(t, int(b)) for t, b in zip(summary["task"], summary["budget"], strict=True)})
-    rows = list(present)
+    rows = list(methods)
     for task, budget in pairs:
         builder.accuracy_column(task, budget, mark)
         if improvement_rows and FOCUS in present:
             builder.improvement_rows(task, budget)
     if improvement_rows and FOCUS in present and pairs:
         rows += [REL_ROW, DELTA_ROW]
-    extra = {**_lm_eval_columns(collected, present), COST_COLUMN: _costs(collected, present)}
+    extra = {**_lm_eval_columns(collected, present), COST_COLUMN: _costs(collected, methods)}
     for col, values in extra.items():
         builder.extra_column(col, values)
     columns = [column_label(t, b) for t, b in pairs] + list(extra)
-    return Table(name, rows, columns, builder.cells, _caption(collected, summary[summary["method"].isin(present)],
+    return Table(name, rows, columns, builder.cells, _caption(collected, summary[summary["method"].isin(methods)],
                  comparisons, mark), builder.notes, _numbers(builder, comparisons), comparisons)  # fmt: skip
 
 

@@ -139,3 +139,14 @@ def test_latex_is_booktabs_with_escapes(table2):
     assert "\\toprule" in tex and "\\midrule" in tex and "\\bottomrule" in tex
     assert "\\textbf{" in tex and "\\underline{" in tex and "$^\\dagger$" in tex
     assert "arc\\_challenge b64" in tex and "±" not in tex
+
+
+def test_every_table2_row_is_shown_even_without_runs(tmp_path):
+    table = tables.table2(collect_runs(make_tree(tmp_path, methods=("sft",))), np.random.default_rng(0), 200)
+    assert table.rows == tables.TABLE2_METHODS  # no PaDA: no improvement rows either
+    assert (
+        table.cells[("auggpt", "gsm8k b64")].notes == ["a"]
+        and table.notes["a"] == "AugGPT: no run in this column"
+    )
+    assert table.cells[("pada", tables.COST_COLUMN)].text == "—"
+    assert "† not computed" in table.caption and table.comparisons.empty
