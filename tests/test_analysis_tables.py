@@ -144,9 +144,9 @@ def test_latex_is_booktabs_with_escapes(table2):
 def test_every_table2_row_is_shown_even_without_runs(tmp_path):
     table = tables.table2(collect_runs(make_tree(tmp_path, methods=("sft",))), np.random.default_rng(0), 200)
     assert table.rows == tables.TABLE2_METHODS  # no PaDA: no improvement rows either
-    assert (
-        table.cells[("auggpt", "gsm8k b64")].notes == ["a"]
-        and table.notes["a"] == "AugGPT: no run in this column"
-    )
+    assert table.cells[("base", "gsm8k b64")].notes == ["a"]
+    assert table.cells[("auggpt", "gsm8k b128")].notes == ["b"]
+    missing = ["Base (no FT)", "AugGPT", "LLM2LLM", "LLMs-as-Instructors", "PaDA-Agent"]
+    assert table.notes == {k: f"{m}: no run in this column" for k, m in zip("abcde", missing, strict=True)}
     assert table.cells[("pada", tables.COST_COLUMN)].text == "—"
     assert "† not computed" in table.caption and table.comparisons.empty
