@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from analysis import render, tables
@@ -80,7 +81,10 @@ def test_best_second_and_marker(table2):
     col = "gsm8k b128"
     styles = {m: table2.cells[(m, col)].style for m in tables.TABLE2_METHODS}
     assert styles["pada"] == "best" and styles["llms_as_instructors"] == "second"
-    assert [m for m in tables.TABLE2_METHODS if table2.cells[(m, col)].marker] == ["pada"]
+    marked = {
+        c: [m for m in tables.TABLE2_METHODS if table2.cells[(m, c)].marker] for c in table2.columns[:3]
+    }
+    assert marked == {"arc_challenge b64": [], "gsm8k b64": ["pada"], "gsm8k b128": []}
     comparisons = table2.comparisons
     assert len(comparisons) == 15 and set(comparisons["n_resamples"]) == {RESAMPLES}
 
@@ -94,9 +98,23 @@ def test_relative_improvement_row(table2):
 def test_marker_follows_holm_not_raw_p(collected, monkeypatch):
     # With every raw p at 0.02 across 15 comparisons, Holm keeps none below 0.05: no † anywhere.
     monkeypatch.setattr(tables.stats, "paired_bootstrap", _fixed_p(0.02))
+    monkeypatch.setattr(tables.stats, "paired_t", lambda a, b: (5.0, 0.001))
     table = tables.table2(collected, np.random.default_rng(0), 200)
     assert not any(c.marker for c in table.cells.values())
     assert table.comparisons["p_holm"].round(6).tolist() == [0.3] * 15
+
+
+def test_marker_needs_the_paired_t_too(collected, monkeypatch):
+    monkeypatch.setattr(tables.stats, "paired_bootstrap", _fixed_p(0.0001))
+    monkeypatch.setattr(tables.stats, "paired_t", lambda a, b: (1.0, 0.2))
+    table = tables.table2(collected, np.random.default_rng(0), 200)
+    assert set(table.comparisons["p_combined"]) == {0.2} and not any(c.marker for c in table.cells.values())
+
+
+def test_combined_p_is_the_max_or_the_bootstrap_alone():
+    frame = pd.DataFrame({"p_bootstrap": [0.01, 0.3, 0.02], "paired_t_p": [0.04, 0.1, np.nan]})
+    assert tables.combined_p(frame).tolist() == [0.04, 0.3, 0.02]
+    assert tables.combined_p(frame[["p_bootstrap"]]).tolist() == [0.01, 0.3, 0.02]
 
 
 def _fixed_p(p):
