@@ -32,14 +32,16 @@ class BootstrapResult:
 def _resampled_diffs(d: np.ndarray, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
     """Crossed two-level bootstrap: each replicate draws seeds and items with replacement; the same item
     draw applies to every drawn seed, since the test items are shared across seeds (crossed, not nested).
-    With multinomial counts w_s, w_i the replicate mean is w_s · d · w_i / (S·I)."""
+    Seed draws become multinomial weights (w_s · d / S is the replicate's per-item mean over seeds), item
+    draws are gathered by index."""
     n_seeds, n_items = d.shape
     out = np.empty(n_resamples)
     for start in range(0, n_resamples, _BLOCK):
         size = min(_BLOCK, n_resamples - start)
         w_seed = rng.multinomial(n_seeds, np.full(n_seeds, 1 / n_seeds), size=size)
-        w_item = rng.multinomial(n_items, np.full(n_items, 1 / n_items), size=size)
-        out[start : start + size] = np.einsum("bs,si,bi->b", w_seed, d, w_item) / (n_seeds * n_items)
+        per_item = w_seed @ d / n_seeds
+        items = rng.integers(0, n_items, size=(size, n_items))
+        out[start : start + size] = np.take_along_axis(per_item, items, axis=1).mean(axis=1)
     return out
 
 

@@ -168,3 +168,16 @@ def test_every_table2_row_is_shown_even_without_runs(tmp_path):
     assert table.notes == {k: f"{m}: no run in this column" for k, m in zip("abcde", missing, strict=True)}
     assert table.cells[("pada", tables.COST_COLUMN)].text == "—"
     assert "† not computed" in table.caption and table.comparisons.empty
+
+
+def test_pairing_keeps_shared_seeds_and_fully_answered_items():
+    rows = [("pada", 0, "q1", 1), ("pada", 0, "q2", 0), ("pada", 1, "q1", 1), ("pada", 1, "q2", 1),
+            ("sft", 0, "q1", 0), ("sft", 0, "q2", 0), ("sft", 1, "q1", 0), ("sft", 2, "q1", 1),
+            ("pada", 0, "q3", 1), ("sft", 0, "q3", 1)]  # fmt: skip
+    items = pd.DataFrame(
+        [{"task": "t", "budget": 8, "method": m, "seed": s, "split": "test", "item_id": i, "correct": bool(c)}
+         for m, s, i, c in rows]
+    )  # fmt: skip
+    a, b = tables.paired_matrices(items, "t", 8, "pada", "sft")
+    # seeds {0, 1} are shared; q2 is missing for sft seed 1 and q3 for seed 1 of both: only q1 is complete
+    assert a.tolist() == [[1.0], [1.0]] and b.tolist() == [[0.0], [0.0]]
