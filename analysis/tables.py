@@ -89,10 +89,8 @@ def paired_matrices(items: pd.DataFrame, task: str, budget: int, a: str, b: str)
     seeds = ma.index.intersection(mb.index)
     if b in SEED_INDEPENDENT and len(mb) == 1 and len(ma):
         mb, seeds = pd.DataFrame([mb.iloc[0]] * len(ma), index=ma.index), ma.index
-    ma, mb = (
-        ma.loc[seeds, ma.columns.intersection(mb.columns)],
-        mb.loc[seeds, ma.columns.intersection(mb.columns)],
-    )
+    shared = ma.columns.intersection(mb.columns)
+    ma, mb = ma.loc[seeds, shared], mb.loc[seeds, shared]
     complete = ma.notna().all() & mb.notna().all()  # items every paired seed of both methods answered
     return ma.loc[:, complete].to_numpy(float), mb.loc[:, complete].to_numpy(float)
 
