@@ -128,7 +128,7 @@ def compare(collected: Collected, focus: str, others: list[str], rng: np.random.
 
 def combined_p(frame: pd.DataFrame) -> pd.Series:
     """max(bootstrap p, paired-t p): a difference counts only when both tests reject. With 3–5 seeds the
-    bootstrap alone over-rejects when seed-to-seed variance dominates (17.7% false positives at α=0.05 with 3
+    bootstrap alone over-rejects when seed-to-seed variance dominates (18.0% false positives at α=0.05 with 3
     seeds, experiments/bench/analysis_calibration.py); the max stays at ≤5.3% there. A max of valid p-values
     is a valid p-value, so Holm applies to it unchanged. With one seed (no t-test) the bootstrap p is used."""
     t_p = frame["paired_t_p"] if "paired_t_p" in frame else pd.Series(np.nan, index=frame.index)
