@@ -9,6 +9,7 @@ A cell dir without results.json is kept with status ``incomplete`` (never droppe
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ import pandas as pd
 
 from pada.errors import PadaError
 from pada.io import read_json, read_jsonl
+
+log = logging.getLogger("pada")
 
 # runs/<task>-b<budget>-<method>-s<seed>-<hash>: the name the runner gives each cell (runner.cell_name).
 CELL_DIR = re.compile(r"^(?P<task>.+)-b(?P<budget>\d+)-(?P<method>.+)-s(?P<seed>\d+)-(?P<hash>[0-9a-f]{10})$")
@@ -192,6 +195,10 @@ def collect_runs(runs_dir: Path) -> Collected:
     for cell_dir in sorted(p for p in runs_dir.iterdir() if p.is_dir()):
         keys = parse_cell_dir(cell_dir.name)
         if keys is None:
+            if (
+                cell_dir / "results.json"
+            ).is_file():  # a result we cannot place: say so, never drop it quietly
+                log.warning("skipping %s: results.json in a dir not named like a cell", cell_dir)
             continue  # not a cell (e.g. hydra's multirun bookkeeping)
         rows, results = _read_cell(cell_dir, keys)
         cells += rows

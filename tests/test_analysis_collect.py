@@ -89,6 +89,13 @@ def test_unreadable_results_is_failed(tmp_path):
     assert row["status"] == "failed" and row["reason"].startswith("unreadable results.json")
 
 
+def test_unplaceable_results_are_reported(tmp_path, caplog):
+    make_tree(tmp_path, methods=("sft",))
+    write_json(tmp_path / "renamed-cell" / "results.json", {})
+    collect_runs(tmp_path)
+    assert "skipping" in caplog.text and "renamed-cell" in caplog.text
+
+
 def test_missing_or_empty_runs_dir_is_one_error(tmp_path):
     with pytest.raises(PadaError, match="does not exist"):
         collect_runs(tmp_path / "nope")
