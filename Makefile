@@ -23,6 +23,7 @@ install: .venv/.installed
 demo: install  ## the smallest real pipeline: tiny random model, GSM8K from local files, SFT (not a result)
 	.venv/bin/pada run experiment=smoke_gsm8k paths.data_dir=$(DATA_DIR)
 
+# RUNS_DIR: where `pada run` writes cells by default (paths.runs_dir); OUT: generated, safe to delete.
 RUNS_DIR ?= runs
 OUT ?= reports/table2
 .PHONY: table2
