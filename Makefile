@@ -23,6 +23,13 @@ install: .venv/.installed
 demo: install  ## the smallest real pipeline: tiny random model, GSM8K from local files, SFT (not a result)
 	.venv/bin/pada run experiment=smoke_gsm8k paths.data_dir=$(DATA_DIR)
 
+# RUNS_DIR: where `pada run` writes cells by default (paths.runs_dir); OUT: generated, safe to delete.
+RUNS_DIR ?= runs
+OUT ?= reports/table2
+.PHONY: table2
+table2: install  ## Table 2, ablation, significance tests and plots from RUNS_DIR into OUT (no GPU needed)
+	$(PY) -m pada.cli analyze $(RUNS_DIR) --out $(OUT)
+
 test: install  ## the fast suite (< 10 min on 2 cores)
 	PADA_DATA_DIR=$(DATA_DIR) $(PY) -m pytest -q
 

@@ -33,26 +33,33 @@ def _run(overrides: list[str]) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(prog="pada", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser(
-        "run", help="run one cell, or a sweep with -m (all arguments are Hydra overrides)", add_help=False
-    )
-    if argv[:1] == ["run"]:
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        try:
-            return _run(argv[1:])
-        except PadaError as error:
-            print(f"pada: error: {error}", file=sys.stderr)
-            return 2
+def _analyze(args: argparse.Namespace) -> int:
+    from analysis.report import analyze
+
+    written = analyze(args.runs_dir, args.out, args.wandb_project, args.resamples, args.seed)
+    for name, paths in written.items():
+        print(f"{name}: {len(paths)} files under {args.out}")
+    return 0
+
+
+def _add_analyze(sub) -> None:
+    from analysis.report import N_RESAMPLES, SEED
+
+    cmd = sub.add_parser("analyze", help="Table 2, ablation, significance tests and plots from a runs dir")
+    cmd.add_argument("runs_dir", nargs="?", type=Path, help="the runs dir (paths.runs_dir) to scan")
+    cmd.add_argument("--out", type=Path, required=True, help="where tables, parquet and plots go")
+    cmd.add_argument("--wandb-project", help="entity/project to read instead when no runs dir is given")
+    cmd.add_argument("--resamples", type=int, default=N_RESAMPLES, help="bootstrap resamples")
+    cmd.add_argument("--seed", type=int, default=SEED, help="bootstrap Generator seed")
+
+
+def _add_data_and_exec(sub) -> None:
     data = sub.add_parser("data", help="inspect benchmark data").add_subparsers(
         dest="data_command", required=True
     )
-    data_check = data.add_parser("check", help="load every split, count it, score every gold answer")
-    data_check.add_argument("task", help="a task name (conf/task/<name>.yaml)")
-    data_check.add_argument(
+    check = data.add_parser("check", help="load every split, count it, score every gold answer")
+    check.add_argument("task", help="a task name (conf/task/<name>.yaml)")
+    check.add_argument(
         "--data-dir", help="folder with the original files (default: $PADA_DATA_DIR, else the Hub)"
     )
     run_code = sub.add_parser(
@@ -63,20 +70,39 @@ def main(argv: list[str] | None = None) -> int:
     run_code.add_argument(
         "--timeout", type=float, default=10.0, help="wall-time limit in seconds (default 10)"
     )
-    args = parser.parse_args(argv)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "exec":
+        from pada.sandbox.cli import exec_main
+
+        return exec_main(args.solution, args.tests, args.timeout)
+    if args.command == "data":
+        from pada.data_check import main as data_check_main
+
+        return data_check_main(args.task, args.data_dir)
+    if args.command == "analyze":
+        return _analyze(args)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="pada", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser(
+        "run", help="run one cell, or a sweep with -m (all arguments are Hydra overrides)", add_help=False
+    )
+    _add_data_and_exec(sub)
+    _add_analyze(sub)
     try:
-        if args.command == "exec":
-            from pada.sandbox.cli import exec_main
-
-            return exec_main(args.solution, args.tests, args.timeout)
-        if args.command == "data":
-            from pada.data_check import main as data_check_main
-
-            return data_check_main(args.task, args.data_dir)
+        if argv[:1] == ["run"]:  # everything after 'run' belongs to Hydra
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+            return _run(argv[1:])
+        return _dispatch(parser.parse_args(argv))
     except PadaError as error:
         print(f"pada: error: {error}", file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,216 @@
+"""Scan a runs directory (or a wandb project) into tidy tables.
+
+``cells``: one row per (cell, metric): task, budget, method, seed, metric, value, n, status, reason.
+A cell dir without results.json is kept with status ``incomplete`` (never dropped) so tables can show it.
+``items``: one row per (cell, test item): the per-item correctness the paired tests need.
+``iterations``: per-iteration validation accuracy; ``patterns``: per-pattern accuracy when reported.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pada.errors import PadaError
+from pada.io import read_json, read_jsonl
+
+log = logging.getLogger("pada")
+
+# runs/<task>-b<budget>-<method>-s<seed>-<hash>: the name the runner gives each cell (runner.cell_name).
+CELL_DIR = re.compile(r"^(?P<task>.+)-b(?P<budget>\d+)-(?P<method>.+)-s(?P<seed>\d+)-(?P<hash>[0-9a-f]{10})$")
+KEYS = ["task", "budget", "method", "seed"]
+CELL_COLUMNS = [*KEYS, "cell", "metric", "value", "n", "status", "reason", "simulation", "fixture"]
+ITEM_COLUMNS = [*KEYS, "split", "item_id", "correct"]
+ITER_COLUMNS = [*KEYS, "iteration", "val_accuracy", "train_examples"]
+PATTERN_COLUMNS = [*KEYS, "iteration", "pattern", "n", "accuracy"]
+
+
+@dataclass
+class Collected:
+    cells: pd.DataFrame
+    items: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ITEM_COLUMNS))
+    iterations: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ITER_COLUMNS))
+    patterns: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PATTERN_COLUMNS))
+
+    @property
+    def simulation(self) -> bool:
+        return bool(self.cells["simulation"].fillna(False).astype(bool).any())
+
+    @property
+    def fixture(self) -> bool:
+        return bool(self.cells["fixture"].fillna(False).astype(bool).any())
+
+    def save(self, out: Path) -> None:
+        out.mkdir(parents=True, exist_ok=True)
+        for name in ("cells", "items", "iterations", "patterns"):
+            _atomic_parquet(getattr(self, name), out / f"{name}.parquet")
+
+
+def _atomic_parquet(frame: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    frame.to_parquet(tmp, index=False)
+    tmp.replace(path)
+
+
+def parse_cell_dir(name: str) -> dict[str, Any] | None:
+    match = CELL_DIR.match(name)
+    if match is None:
+        return None
+    return {"task": match["task"], "budget": int(match["budget"]), "method": match["method"],
+            "seed": int(match["seed"])}  # fmt: skip
+
+
+def teacher_dollars(usage: dict[str, Any]) -> float:
+    """Total teacher spend of one cell: ``total.dollars`` when logged, else the sum over roles."""
+    if not usage:
+        return 0.0
+    if isinstance(usage.get("total"), dict) and "dollars" in usage["total"]:
+        return float(usage["total"]["dollars"] or 0.0)
+    return float(sum((v or {}).get("dollars", 0.0) or 0.0 for v in usage.values() if isinstance(v, dict)))
+
+
+def _flatten(prefix: str, obj: Any) -> dict[str, float]:
+    if isinstance(obj, dict):
+        out: dict[str, float] = {}
+        for key, value in obj.items():
+            out.update(_flatten(f"{prefix}/{key}", value))
+        return out
+    is_number = isinstance(obj, int | float) and not isinstance(obj, bool)
+    return {prefix: float(obj)} if is_number else {}
+
+
+def _metric_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    metrics = results.get("metrics", {})
+    rows = []
+    for split in ("test", "val"):
+        if split in metrics:
+            m = metrics[split]
+            value = m.get("accuracy")
+            rows.append({"metric": f"{split}/accuracy", "value": math.nan if value is None else value,
+                         "n": m.get("n")})  # fmt: skip
+    for name, value in _flatten("lm_eval", metrics.get("lm_eval", {})).items():
+        rows.append({"metric": name, "value": value, "n": None})
+    rows.append({"metric": "teacher/dollars", "value": teacher_dollars(results.get("teacher_usage", {})),
+                 "n": None})  # fmt: skip
+    return rows
+
+
+def _unfinished_reason(cell_dir: Path) -> str:
+    done = sorted(p.parent.name for p in cell_dir.glob("*/.done.json"))
+    partial = sorted(p.name.strip(".").removesuffix(".partial") for p in cell_dir.glob(".*.partial"))
+    reason = "no results.json"
+    if partial:
+        reason += f"; stage {', '.join(partial)} did not finish"
+    return reason + (f"; last finished stage {_last_stage(done)}" if done else "; no stage finished")
+
+
+def _last_stage(done: list[str]) -> str:
+    order = {"seed": (0, 0), "test": (10**6, 0)}
+
+    def rank(name: str) -> tuple[int, int]:
+        kind, _, i = name.partition("_")
+        return order.get(
+            name, (int(i) if i.isdigit() else 0, {"train": 1, "eval": 2, "augment": 3}.get(kind, 0))
+        )
+
+    return max(done, key=rank)
+
+
+def _read_cell(cell_dir: Path, keys: dict[str, Any]) -> tuple[list[dict], dict | None]:
+    """The metric rows of one cell and its parsed results (None when the cell did not finish)."""
+    base = {**keys, "cell": cell_dir.name, "simulation": None, "fixture": None}
+    path = cell_dir / "results.json"
+    if not path.is_file():
+        return [{**base, "metric": "test/accuracy", "value": math.nan, "n": None, "status": "incomplete",
+                 "reason": _unfinished_reason(cell_dir)}], None  # fmt: skip
+    try:
+        results = read_json(path)
+    except (OSError, json.JSONDecodeError) as error:
+        return [{**base, "metric": "test/accuracy", "value": math.nan, "n": None, "status": "failed",
+                 "reason": f"unreadable results.json ({error})"}], None  # fmt: skip
+    base.update({k: results.get("cell", {}).get(k, v) for k, v in keys.items()})
+    base.update(
+        simulation=bool(results.get("simulation", False)), fixture=bool(results.get("fixture", False))
+    )
+    rows = []
+    for row in _metric_rows(results):
+        missing = row["metric"] == "test/accuracy" and math.isnan(row["value"])
+        rows.append({**base, **row, "status": "failed" if missing else "ok",
+                     "reason": "empty test set" if missing else ""})  # fmt: skip
+    return rows, results
+
+
+def _item_rows(cell_dir: Path, keys: dict[str, Any]) -> list[dict[str, Any]]:
+    path = cell_dir / "test" / "test.jsonl"
+    if not path.is_file():
+        return []
+    return [{**keys, "split": "test", "item_id": r["item_id"], "correct": bool(r["correct"])}
+            for r in read_jsonl(path)]  # fmt: skip
+
+
+def _iteration_rows(results: dict[str, Any], keys: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{**keys, "iteration": it["iteration"], "val_accuracy": it.get("val_accuracy"),
+             "train_examples": it.get("train_examples")} for it in results.get("iterations", [])]  # fmt: skip
+
+
+def _pattern_accuracy(entry: dict[str, Any], later_val: dict[str, bool]) -> tuple[int | None, float | None]:
+    if entry.get("accuracy") is not None:
+        return entry.get("n"), float(entry["accuracy"])
+    ids = [i for i in entry.get("item_ids", []) if i in later_val]
+    return (len(ids), sum(later_val[i] for i in ids) / len(ids)) if ids else (None, None)
+
+
+def _pattern_rows(cell_dir: Path, keys: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows from ``augment_<i>/patterns.json`` (written by the pada method; absent for other methods).
+
+    Each pattern gives ``accuracy`` directly, or ``item_ids`` (the validation items it was mined from),
+    scored against the next iteration's ``eval_<i+1>/val.jsonl``: did the retrained model fix them?
+    """
+    rows = []
+    for path in sorted(cell_dir.glob("augment_*/patterns.json")):
+        i = int(path.parent.name.split("_")[1])
+        doc = read_json(path)
+        entries = doc.get("patterns", []) if isinstance(doc, dict) else doc
+        val_path = cell_dir / f"eval_{i + 1}" / "val.jsonl"
+        later = {r["item_id"]: bool(r["correct"]) for r in read_jsonl(val_path)} if val_path.is_file() else {}
+        for k, entry in enumerate(entries):
+            n, acc = _pattern_accuracy(entry, later)
+            name = entry.get("name") or entry.get("label") or str(entry.get("id", k))
+            rows.append({**keys, "iteration": i, "pattern": name, "n": n, "accuracy": acc})
+    return rows
+
+
+def collect_runs(runs_dir: Path) -> Collected:
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        raise PadaError(f"runs dir {runs_dir} does not exist; pass the paths.runs_dir your runs wrote to")
+    cells, items, iterations, patterns = [], [], [], []
+    for cell_dir in sorted(p for p in runs_dir.iterdir() if p.is_dir()):
+        keys = parse_cell_dir(cell_dir.name)
+        if keys is None:
+            if (
+                cell_dir / "results.json"
+            ).is_file():  # a result we cannot place: say so, never drop it quietly
+                log.warning("skipping %s: results.json in a dir not named like a cell", cell_dir)
+            continue  # not a cell (e.g. hydra's multirun bookkeeping)
+        rows, results = _read_cell(cell_dir, keys)
+        cells += rows
+        if results is not None:
+            items += _item_rows(cell_dir, keys)
+            iterations += _iteration_rows(results, keys)
+            patterns += _pattern_rows(cell_dir, keys)
+    if not cells:
+        raise PadaError(f"no cell dirs (<task>-b<budget>-<method>-s<seed>-<hash>) under {runs_dir}")
+    return Collected(
+        cells=pd.DataFrame(cells, columns=CELL_COLUMNS),
+        items=pd.DataFrame(items, columns=ITEM_COLUMNS),
+        iterations=pd.DataFrame(iterations, columns=ITER_COLUMNS),
+        patterns=pd.DataFrame(patterns, columns=PATTERN_COLUMNS),
+    )

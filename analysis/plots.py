@@ -1,0 +1,94 @@
+"""Figures (matplotlib, Agg): accuracy vs budget, per-iteration validation curves, per-pattern accuracy.
+
+Each figure is written as PNG and PDF; titles carry the SIMULATION / FIXTURE label when the data do.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: analysis runs on login nodes and in CI
+
+import matplotlib.pyplot as plt  # noqa: E402
+
+from analysis.collect import Collected  # noqa: E402
+from analysis.tables import row_label, summarize  # noqa: E402
+
+FORMATS = ("png", "pdf")
+
+
+def _label(collected: Collected) -> str:
+    return ("SIMULATION " if collected.simulation else "") + ("FIXTURE " if collected.fixture else "")
+
+
+def _save(fig: plt.Figure, out: Path, stem: str) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    for ax in fig.axes:
+        ax.title.set_fontsize(9)  # titles carry the data label and the column name: keep them on one line
+    paths = []
+    for fmt in FORMATS:
+        path = out / f"{stem}.{fmt}"
+        tmp = path.with_name(f".{path.name}.tmp")
+        fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight")
+        tmp.replace(path)
+        paths.append(path)
+    plt.close(fig)
+    return paths
+
+
+def accuracy_vs_budget(collected: Collected, out: Path) -> list[Path]:
+    summary = summarize(collected).dropna(subset=["mean"])
+    paths = []
+    for task, rows in summary.groupby("task", sort=True):
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        for method, group in rows.groupby("method", sort=True):
+            group = group.sort_values("budget")
+            ax.errorbar(group["budget"], group["mean"] * 100, yerr=group["std"].fillna(0) * 100,
+                        marker="o", capsize=3, label=row_label(method))  # fmt: skip
+        ax.set_xscale("log", base=2)
+        ax.set(xlabel="seed budget (examples)", ylabel="test accuracy (%)",
+               title=f"{_label(collected)}{task}: mean ± std (ddof=1) over seeds")  # fmt: skip
+        ax.legend(fontsize=7)
+        paths += _save(fig, out, f"accuracy_vs_budget_{task}")
+    return paths
+
+
+def iteration_curves(collected: Collected, out: Path) -> list[Path]:
+    rows = collected.iterations.dropna(subset=["val_accuracy"])
+    paths = []
+    for (task, budget), group in rows.groupby(["task", "budget"], sort=True):
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        for method, by_method in group.groupby("method", sort=True):
+            curve = by_method.groupby("iteration")["val_accuracy"].agg(["mean", "std"]).reset_index()
+            ax.errorbar(curve["iteration"], curve["mean"] * 100, yerr=curve["std"].fillna(0) * 100,
+                        marker="o", capsize=3, label=row_label(method))  # fmt: skip
+        ax.set(xlabel="iteration", ylabel="validation accuracy (%)",
+               title=f"{_label(collected)}{task} b{budget}: validation accuracy per iteration")  # fmt: skip
+        ax.legend(fontsize=7)
+        paths += _save(fig, out, f"iterations_{task}_b{budget}")
+    return paths
+
+
+def pattern_accuracy(collected: Collected, out: Path) -> list[Path]:
+    """Bars per pattern and iteration; skipped (no files) when no method wrote patterns.json."""
+    rows = collected.patterns.dropna(subset=["accuracy"])
+    paths = []
+    for (task, budget, method), group in rows.groupby(["task", "budget", "method"], sort=True):
+        table = group.groupby(["pattern", "iteration"])["accuracy"].mean().unstack("iteration") * 100
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        table.plot.barh(ax=ax)
+        ax.set(xlabel="accuracy on the pattern's items at the next iteration (%)", ylabel="",
+               title=f"{_label(collected)}{task} b{budget} {row_label(method)}: per-pattern accuracy")  # fmt: skip
+        ax.legend(title="iteration", fontsize=7)
+        paths += _save(fig, out, f"patterns_{task}_b{budget}_{method}")
+    return paths
+
+
+def all_plots(collected: Collected, out: Path) -> list[Path]:
+    return (
+        accuracy_vs_budget(collected, out)
+        + iteration_curves(collected, out)
+        + pattern_accuracy(collected, out)
+    )

@@ -1,0 +1,165 @@
+"""collect: a runs tree (and a fake wandb API) into tidy tables; unfinished cells are kept and explained."""
+
+import math
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from analysis.collect import collect_runs, parse_cell_dir, teacher_dollars
+from analysis.wandb_source import collect_wandb
+from pada.errors import PadaError
+from pada.io import write_json
+
+sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
+from analysis_tree import N_TEST, SEEDS, make_tree  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def collected(tmp_path_factory):
+    return collect_runs(make_tree(tmp_path_factory.mktemp("runs"), methods=("sft", "llm2llm", "pada")))
+
+
+def test_parse_cell_dir_names():
+    assert parse_cell_dir("gsm8k-b64-sft-s0-5cdbe96762") == {
+        "task": "gsm8k",
+        "budget": 64,
+        "method": "sft",
+        "seed": 0,
+    }
+    assert parse_cell_dir("arc-easy-b128-pada_no_qc-s12-0123456789")["task"] == "arc-easy"
+    assert parse_cell_dir("multirun.yaml") is None and parse_cell_dir("gsm8k-b64-sft-s0-XYZ") is None
+
+
+def test_cells_are_tidy_with_every_cell_present(collected):
+    acc = collected.cells[collected.cells["metric"] == "test/accuracy"]
+    assert len(acc) == 3 * 3 * len(SEEDS)  # columns × methods × seeds: the failed cell is not dropped
+    assert set(collected.cells["metric"]) == {"test/accuracy", "val/accuracy", "teacher/dollars",
+                                              "lm_eval/gsm8k/exact_match,strict-match"}  # fmt: skip
+    assert (acc[acc["status"] == "ok"]["n"] == N_TEST).all()
+
+
+def test_unfinished_cell_is_marked_with_reason(collected):
+    bad = collected.cells[collected.cells["status"] != "ok"]
+    assert bad[["task", "budget", "method", "seed", "status"]].values.tolist() == [
+        ["gsm8k", 64, "llm2llm", 2, "incomplete"]
+    ]
+    assert math.isnan(bad["value"].iloc[0])
+    assert bad["reason"].iloc[0] == (
+        "no results.json; stage eval_0 did not finish; last finished stage train_0"
+    )
+
+
+def test_items_match_the_accuracy_in_results(collected):
+    acc = collected.cells[
+        (collected.cells["metric"] == "test/accuracy") & (collected.cells["status"] == "ok")
+    ]
+    per_cell = collected.items.groupby(["task", "budget", "method", "seed"])["correct"].mean()
+    joined = acc.set_index(["task", "budget", "method", "seed"])["value"]
+    assert per_cell.reindex(joined.index).tolist() == pytest.approx(joined.tolist())
+    assert set(collected.items["split"]) == {"test"}
+
+
+def test_iterations_and_patterns(collected):
+    pada = collected.iterations[
+        (collected.iterations["method"] == "pada") & (collected.iterations["seed"] == 0)
+    ]
+    assert pada.groupby(["task", "budget"]).size().tolist() == [3, 3, 3]
+    assert set(collected.patterns["method"]) == {"pada"}
+    assert set(collected.patterns["pattern"]) == {"arithmetic slip", "misread question"}
+    assert collected.patterns["accuracy"].between(0, 1).all()
+
+
+def test_flags_and_parquet_round_trip(collected, tmp_path):
+    assert collected.simulation and collected.fixture
+    collected.save(tmp_path)
+    back = pd.read_parquet(tmp_path / "items.parquet")
+    assert len(back) == len(collected.items) and back["correct"].dtype == bool
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "cells.parquet", "items.parquet", "iterations.parquet", "patterns.parquet"]  # fmt: skip
+
+
+def test_unreadable_results_is_failed(tmp_path):
+    cell = tmp_path / "gsm8k-b64-sft-s0-0123456789"
+    cell.mkdir()
+    (cell / "results.json").write_text("{not json")
+    row = collect_runs(tmp_path).cells.iloc[0]
+    assert row["status"] == "failed" and row["reason"].startswith("unreadable results.json")
+
+
+def test_unplaceable_results_are_reported(tmp_path, caplog):
+    make_tree(tmp_path, methods=("sft",))
+    write_json(tmp_path / "renamed-cell" / "results.json", {})
+    collect_runs(tmp_path)
+    assert "skipping" in caplog.text and "renamed-cell" in caplog.text
+
+
+def test_missing_or_empty_runs_dir_is_one_error(tmp_path):
+    with pytest.raises(PadaError, match="does not exist"):
+        collect_runs(tmp_path / "nope")
+    with pytest.raises(PadaError, match="no cell dirs"):
+        collect_runs(tmp_path)
+
+
+def test_teacher_dollars_total_or_sum():
+    assert teacher_dollars({}) == 0.0
+    assert teacher_dollars({"a": {"dollars": 0.5}, "b": {"dollars": 0.25}}) == 0.75
+    assert teacher_dollars({"a": {"dollars": 0.5}, "total": {"dollars": 0.6}}) == 0.6
+
+
+def test_real_results_json_shape(tmp_path):
+    # The shape pada/run/runner.py writes (abridged from a smoke run): no lm_eval, empty teacher usage.
+    cell = tmp_path / "gsm8k-b64-sft-s0-5cdbe96762"
+    write_json(cell / "results.json", {
+        "cell": {"budget": 64, "method": "sft", "name": cell.name, "seed": 0, "task": "gsm8k"},
+        "metrics": {"test": {"accuracy": 0.25, "n": 64}, "val": {"accuracy": 0.0, "n": 32}},
+        "iterations": [{"iteration": 0, "train_examples": 64, "val_accuracy": 0.0}],
+        "simulation": False, "teacher_usage": {},
+    })  # fmt: skip
+    got = collect_runs(tmp_path)
+    assert got.cells.set_index("metric")["value"].to_dict() == {"test/accuracy": 0.25, "val/accuracy": 0.0,
+                                                                "teacher/dollars": 0.0}  # fmt: skip
+    assert not got.simulation and got.items.empty and len(got.iterations) == 1
+
+
+class _FakeApi:
+    """Stands in for wandb.Api: records the path asked for and returns run-like objects."""
+
+    def __init__(self, runs):
+        self._runs, self.asked = runs, []
+
+    def runs(self, path):
+        self.asked.append(path)
+        return self._runs
+
+
+def _run(name, state, acc, method="pada", seed=0):
+    config = {"task": {"name": "gsm8k"}, "budget": 64, "method": {"name": method}, "seed": seed}
+    return SimpleNamespace(
+        name=name, state=state, config=config, summary={"test/accuracy": acc} if acc is not None else {}
+    )
+
+
+def test_wandb_source_through_the_api_boundary():
+    api = _FakeApi([_run("a", "finished", 0.5), _run("b", "crashed", None, seed=1),
+                    SimpleNamespace(name="x", state="finished", config={"other": 1}, summary={})])  # fmt: skip
+    got = collect_wandb("team/pada", api=api)
+    assert api.asked == ["team/pada"]
+    assert got.cells[["cell", "status", "value"]].fillna(-1).values.tolist() == [
+        ["a", "ok", 0.5],
+        ["b", "failed", -1],
+    ]
+    assert "crashed" in got.cells["reason"].iloc[1]
+
+
+def test_wandb_source_errors_are_one_line():
+    class Broken:
+        def runs(self, path):
+            raise ValueError("Could not find project")
+
+    with pytest.raises(PadaError, match="cannot list wandb runs of 'team/x'"):
+        collect_wandb("team/x", api=Broken())
+    with pytest.raises(PadaError, match="has no pada cells"):
+        collect_wandb("team/x", api=_FakeApi([]))

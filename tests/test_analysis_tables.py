@@ -1,0 +1,183 @@
+"""Table 2 and the ablation table: golden files for rendering, plus the rules behind bold, † and '—'."""
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import render, tables
+from analysis.collect import collect_runs
+
+sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
+from analysis_tree import make_tree  # noqa: E402
+
+GOLDEN = Path(__file__).parent / "fixtures" / "golden"
+RESAMPLES = 2000  # enough for the fixture's effects; keeps the test fast
+UPDATE = os.environ.get("PADA_UPDATE_GOLDEN") == "1"  # regenerate after an intended rendering change
+
+
+@pytest.fixture(scope="module")
+def collected(tmp_path_factory):
+    return collect_runs(make_tree(tmp_path_factory.mktemp("runs")))
+
+
+@pytest.fixture(scope="module")
+def table2(collected):
+    return tables.table2(collected, np.random.default_rng(0), RESAMPLES)
+
+
+@pytest.fixture(scope="module")
+def ablation(collected):
+    return tables.ablation(collected, np.random.default_rng(0), RESAMPLES)
+
+
+def _golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if UPDATE:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    assert text == path.read_text()
+
+
+@pytest.mark.parametrize("fmt", ["md", "tex", "csv"])
+def test_table2_golden(table2, fmt):
+    _golden(
+        f"table2.{fmt}", {"md": render.to_markdown, "tex": render.to_latex, "csv": render.to_csv}[fmt](table2)
+    )
+
+
+@pytest.mark.parametrize("fmt", ["md", "tex"])
+def test_ablation_golden(ablation, fmt):
+    _golden(f"ablation.{fmt}", {"md": render.to_markdown, "tex": render.to_latex}[fmt](ablation))
+
+
+def test_failed_cell_is_marked_not_dropped(table2):
+    cell = table2.cells[("llm2llm", "gsm8k b64")]
+    assert cell.notes == ["a"] and cell.mean == pytest.approx(0.40)
+    assert table2.notes["a"].startswith("LLM2LLM, gsm8k b64: 2 of 3 seeds finished (s2 incomplete")
+    assert "40.0 ± 4.7<sup>a</sup>" in render.to_markdown(table2)
+
+
+def test_cell_with_no_finished_seed_is_a_dash_with_reason(tmp_path):
+    root = make_tree(tmp_path, methods=("sft", "pada"))
+    for cell in root.glob("gsm8k-b128-sft-*"):
+        (cell / "results.json").unlink()
+    table = tables.table2(collect_runs(root), np.random.default_rng(0), 200)
+    md = render.to_markdown(table)
+    assert "| —<sup>a</sup> " in md
+    assert (
+        "SFT, gsm8k b128: 0 of 3 seeds finished (s0 incomplete: no results.json; last finished stage eval_0; s1"
+        in md
+    )
+    assert table.cells[("pada", "gsm8k b128")].marker is False  # nothing to compare against
+    assert table.cells[(tables.REL_ROW, "gsm8k b128")].text == "—"
+
+
+def test_best_second_and_marker(table2):
+    col = "gsm8k b128"
+    styles = {m: table2.cells[(m, col)].style for m in tables.TABLE2_METHODS}
+    assert styles["pada"] == "best" and styles["llms_as_instructors"] == "second"
+    marked = {
+        c: [m for m in tables.TABLE2_METHODS if table2.cells[(m, c)].marker] for c in table2.columns[:3]
+    }
+    assert marked == {"arc_challenge b64": [], "gsm8k b64": ["pada"], "gsm8k b128": []}
+    comparisons = table2.comparisons
+    assert len(comparisons) == 15 and set(comparisons["n_resamples"]) == {RESAMPLES}
+
+
+def test_relative_improvement_row(table2):
+    col = "gsm8k b64"
+    pada, best = table2.cells[("pada", col)].mean, table2.cells[("llms_as_instructors", col)].mean
+    assert table2.cells[(tables.REL_ROW, col)].text == f"{(pada - best) / best * 100:+.1f}%"
+
+
+def test_marker_follows_holm_not_raw_p(collected, monkeypatch):
+    # With every raw p at 0.02 across 15 comparisons, Holm keeps none below 0.05: no † anywhere.
+    monkeypatch.setattr(tables.stats, "paired_bootstrap", _fixed_p(0.02))
+    monkeypatch.setattr(tables.stats, "paired_t", lambda a, b: (5.0, 0.001))
+    table = tables.table2(collected, np.random.default_rng(0), 200)
+    assert not any(c.marker for c in table.cells.values())
+    assert table.comparisons["p_holm"].round(6).tolist() == [0.3] * 15
+
+
+def test_marker_needs_the_paired_t_too(collected, monkeypatch):
+    monkeypatch.setattr(tables.stats, "paired_bootstrap", _fixed_p(0.0001))
+    monkeypatch.setattr(tables.stats, "paired_t", lambda a, b: (1.0, 0.2))
+    table = tables.table2(collected, np.random.default_rng(0), 200)
+    assert set(table.comparisons["p_combined"]) == {0.2} and not any(c.marker for c in table.cells.values())
+
+
+def test_combined_p_is_the_max_or_the_bootstrap_alone():
+    frame = pd.DataFrame({"p_bootstrap": [0.01, 0.3, 0.02], "paired_t_p": [0.04, 0.1, np.nan]})
+    assert tables.combined_p(frame).tolist() == [0.04, 0.3, 0.02]
+    assert tables.combined_p(frame[["p_bootstrap"]]).tolist() == [0.01, 0.3, 0.02]
+
+
+def _fixed_p(p):
+    real = tables.stats.paired_bootstrap
+
+    def fake(a, b, rng, n_resamples=10_000, confidence=0.95):
+        result = real(a, b, rng, n_resamples, confidence)
+        return tables.stats.BootstrapResult(**{**result.__dict__, "p_value": p})
+
+    return fake
+
+
+def test_captions_label_simulation_only_when_present(tmp_path):
+    real = collect_runs(make_tree(tmp_path / "real", simulation=False, methods=("sft", "pada")))
+    real.cells["fixture"] = False  # as if these were measured results
+    caption = tables.table2(real, np.random.default_rng(0), 200).caption
+    assert caption.startswith("Test accuracy (%), mean ± sample std (ddof=1) over 3 seeds.")
+    sim = collect_runs(make_tree(tmp_path / "sim", simulation=True, methods=("sft", "pada")))
+    assert tables.table2(sim, np.random.default_rng(0), 200).caption.startswith(
+        "SIMULATION (not a measured result). FIXTURE (made-up numbers).")  # fmt: skip
+
+
+def test_no_ablation_runs_no_ablation_table(tmp_path):
+    assert (
+        tables.ablation(collect_runs(make_tree(tmp_path, methods=("sft", "pada"))), np.random.default_rng(0))
+        is None
+    )
+
+
+def test_base_model_with_one_seed_pairs_with_every_seed(tmp_path):
+    root = make_tree(tmp_path, methods=("base", "pada"))
+    for cell in root.glob("*-base-s[12]-*"):
+        shutil.rmtree(cell)
+    a, b = tables.paired_matrices(collect_runs(root).items, "gsm8k", 64, "pada", "base")
+    assert a.shape == b.shape == (3, 60) and (b == b[0]).all()
+
+
+def test_latex_is_booktabs_with_escapes(table2):
+    tex = render.to_latex(table2)
+    assert "\\toprule" in tex and "\\midrule" in tex and "\\bottomrule" in tex
+    assert "\\textbf{" in tex and "\\underline{" in tex and "$^\\dagger$" in tex
+    assert "arc\\_challenge b64" in tex and "±" not in tex
+
+
+def test_every_table2_row_is_shown_even_without_runs(tmp_path):
+    table = tables.table2(collect_runs(make_tree(tmp_path, methods=("sft",))), np.random.default_rng(0), 200)
+    assert table.rows == tables.TABLE2_METHODS  # no PaDA: no improvement rows either
+    assert table.cells[("base", "gsm8k b64")].notes == ["a"]
+    assert table.cells[("auggpt", "gsm8k b128")].notes == ["b"]
+    missing = ["Base (no FT)", "AugGPT", "LLM2LLM", "LLMs-as-Instructors", "PaDA-Agent"]
+    assert table.notes == {k: f"{m}: no run in this column" for k, m in zip("abcde", missing, strict=True)}
+    assert table.cells[("pada", tables.COST_COLUMN)].text == "—"
+    assert "† not computed" in table.caption and table.comparisons.empty
+
+
+def test_pairing_keeps_shared_seeds_and_fully_answered_items():
+    rows = [("pada", 0, "q1", 1), ("pada", 0, "q2", 0), ("pada", 1, "q1", 1), ("pada", 1, "q2", 1),
+            ("sft", 0, "q1", 0), ("sft", 0, "q2", 0), ("sft", 1, "q1", 0), ("sft", 2, "q1", 1),
+            ("pada", 0, "q3", 1), ("sft", 0, "q3", 1)]  # fmt: skip
+    items = pd.DataFrame(
+        [{"task": "t", "budget": 8, "method": m, "seed": s, "split": "test", "item_id": i, "correct": bool(c)}
+         for m, s, i, c in rows]
+    )  # fmt: skip
+    a, b = tables.paired_matrices(items, "t", 8, "pada", "sft")
+    # seeds {0, 1} are shared; q2 is missing for sft seed 1 and q3 for seed 1 of both: only q1 is complete
+    assert a.tolist() == [[1.0], [1.0]] and b.tolist() == [[0.0], [0.0]]
