@@ -81,6 +81,8 @@ def build_tiny_model(out_dir: Path, cfg: Any) -> Path:
     )
     torch.manual_seed(cfg.init_seed)
     model = LlamaForCausalLM(config)
+    if cfg.get("pretrain"):
+        pretrain(model, tokenizer, cfg.pretrain)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
     try:
@@ -93,3 +95,36 @@ def build_tiny_model(out_dir: Path, cfg: Any) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out_dir
+
+
+def _corpus_fn(spec: str):
+    import importlib
+
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def pretrain(model, tokenizer, cfg: Any) -> None:
+    """Briefly pre-train the random model on a corpus (``module:function(rng, n)`` -> chats or strings).
+
+    LoRA on a random base barely learns; a short causal-LM pre-training gives the student a prior to adapt.
+    """
+    import random
+
+    corpus = _corpus_fn(cfg.corpus)
+    rng = random.Random(cfg.seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
+    model.train()
+    for _ in range(cfg.steps):
+        texts = [
+            tokenizer.apply_chat_template(item, tokenize=False)
+            if isinstance(item, list)
+            else tokenizer.bos_token + item + tokenizer.eos_token
+            for item in corpus(rng, cfg.batch_size)
+        ]
+        batch = tokenizer(texts, padding=True, return_tensors="pt", add_special_tokens=False)
+        labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
+        model(**batch, labels=labels).loss.backward()  # Llama has no dropout: no torch rng is consumed
+        optimizer.step()
+        optimizer.zero_grad()
+    model.eval()

@@ -102,16 +102,20 @@ def parse(text: str) -> Problem | None:
     return None
 
 
-def pretraining_corpus(rng: random.Random, n: int) -> list[str]:
-    """The simulated base model's prior: worked equations, half of them after a plainly phrased question.
+def pretraining_corpus(rng: random.Random, n: int) -> list[list[dict[str, str]] | str]:
+    """The simulated base model's prior: bare equations, and plainly phrased questions answered in chat form.
 
-    Skills and magnitudes are uniform; only the plain phrasing (index 0) appears. Like a real base model, the
-    student arrives knowing some arithmetic and the plainest question form, not the task's other phrasings
-    or its chat format; fine-tuning must map those onto what it knows, and rare phrasings may stay unmapped.
+    Skills and magnitudes are uniform; only the plain phrasing (index 0) appears. Like a real instruct model,
+    the student arrives knowing some arithmetic, the chat format and the plainest question form, but not the
+    task's other phrasings; fine-tuning must map those onto what it knows, and rare ones may stay unmapped.
+    Items are chats (lists of messages) or plain strings.
     """
-    lines = []
+    items: list[list[dict[str, str]] | str] = []
     for _ in range(n):
         problem = make_problem(rng, rng.choice(list(SKILLS)), 0, rng.choice(list(MAGNITUDES)))
-        equation = problem.solution.split("\n")[0]
-        lines.append(f"{problem.question} {equation}" if rng.random() < 0.5 else equation)
-    return lines
+        if rng.random() < 0.5:
+            items.append([{"role": "user", "content": problem.question},
+                          {"role": "assistant", "content": problem.solution}])  # fmt: skip
+        else:
+            items.append(problem.solution.split("\n")[0])
+    return items
