@@ -1,0 +1,237 @@
+"""One teacher client for every role: cached, rate-limited, retried, accounted, optionally schema-parsed.
+
+The public API is synchronous (methods are plain Python); underneath, one event loop on a background
+thread runs every request, so concurrency limits, rate limits and SDK connection pools are shared by all
+calls of a run. Failures are never dropped silently: a request that exhausts its retries or never parses
+comes back as ``None`` from ``complete_many`` and is counted in ``usage()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+from pada.io import stable_hash
+from pada.teacher.cache import ResponseCache
+from pada.teacher.limits import RateLimiter
+from pada.teacher.prompts import Prompt
+from pada.teacher.providers import Call, Provider, TransientError, build_provider
+from pada.teacher.structured import StructuredOutputError, parse_structured
+from pada.teacher.usage import Usage
+from pada.types import Completion, SamplingParams
+
+log = logging.getLogger("pada.teacher")
+
+Messages = list[dict[str, str]] | Prompt
+
+
+class TeacherCallFailed(Exception):
+    """A request still failed after every retry (the run goes on; the failure is counted)."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """One answer wanted from the teacher. ``sample_index`` separates n samples of the same prompt."""
+
+    role: str
+    messages: Messages
+    sample_index: int = 0
+    schema: type[BaseModel] | None = None
+    max_tokens: int | None = None  # None = the role's (or the teacher's) configured default
+    temperature: float | None = None
+
+
+class _LoopThread:
+    """A private event loop on a daemon thread; the sync facade submits coroutines to it."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="pada-teacher", daemon=True)
+        self.thread.start()
+
+    def run(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join()
+        self.loop.close()
+
+
+def _as_tuple(messages: Messages) -> tuple[tuple[str, str], ...]:
+    if isinstance(messages, Prompt):
+        return messages.messages
+    return tuple((m["role"], m["content"]) for m in messages)
+
+
+class Teacher:
+    """Built from a teacher config node (conf/teacher/); see ``build_teacher``."""
+
+    def __init__(self, cfg: Any, cache_path: Path | None, provider: Provider | None = None):
+        self.cfg = cfg
+        client = cfg.client
+        self.provider = provider or build_provider(cfg)
+        self.cache = ResponseCache(cache_path, client.cache.mode)
+        pricing = cfg.get("pricing") or {}
+        self._usage = Usage(pricing.get("input_per_mtok", 0.0), pricing.get("output_per_mtok", 0.0))
+        self._loop = _LoopThread()
+        self._semaphore = asyncio.Semaphore(int(client.max_concurrency))
+        rpm, tpm = client.get("requests_per_minute"), client.get("tokens_per_minute")
+        self._requests_limit = RateLimiter(rpm) if rpm else None
+        self._tokens_limit = RateLimiter(tpm) if tpm else None
+
+    # -- public, synchronous ------------------------------------------------------------------------
+    def complete(self, role: str, messages: Messages, *, sample_index: int = 0,
+                 schema: type[BaseModel] | None = None, **overrides: Any) -> str | BaseModel:  # fmt: skip
+        """One answer: text, or a ``schema`` instance. Raises StructuredOutputError / TeacherCallFailed."""
+        request = Request(role, messages, sample_index, schema, **overrides)
+        return self._loop.run(self._answer(request))
+
+    def complete_many(self, requests: list[Request]) -> list[str | BaseModel | None]:
+        """Answers in request order, fetched concurrently; ``None`` marks a counted failure."""
+        return self._loop.run(self._answer_all(requests))
+
+    def samples(self, role: str, messages: Messages, n: int, *, schema: type[BaseModel] | None = None,
+                **overrides: Any) -> list[str | BaseModel | None]:  # fmt: skip
+        """``n`` independent samples of one prompt (sample indices 0..n-1, each cached on its own)."""
+        return self.complete_many([Request(role, messages, i, schema, **overrides) for i in range(n)])
+
+    def usage(self) -> dict[str, Any]:
+        report = self._usage.report()
+        report["cache"] = {"hits": self.cache.hits, "misses": self.cache.misses, "mode": self.cache.mode}
+        report["provider"], report["model"] = self.cfg.provider, self.provider.model_id
+        return report
+
+    def close(self) -> None:
+        self._loop.run(self.provider.aclose())
+        self._loop.close()
+        self.cache.close()
+
+    def __enter__(self) -> Teacher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- async core -----------------------------------------------------------------------------------
+    async def _answer_all(self, requests: list[Request]) -> list[str | BaseModel | None]:
+        async with asyncio.TaskGroup() as group:  # a fatal error (bad key) cancels the rest at once
+            tasks = [group.create_task(self._answer_or_none(r)) for r in requests]
+        return [t.result() for t in tasks]
+
+    async def _answer_or_none(self, request: Request) -> str | BaseModel | None:
+        try:
+            return await self._answer(request)
+        except (StructuredOutputError, TeacherCallFailed) as failure:
+            log.warning("teacher %s", failure)
+            return None
+
+    async def _answer(self, request: Request) -> str | BaseModel:
+        call = Call(
+            role=request.role,
+            messages=_as_tuple(request.messages),
+            params=self._params(request),
+            sample_index=request.sample_index,
+            prompt_version=request.messages.version if isinstance(request.messages, Prompt) else None,
+        )
+        reasks = int(self.cfg.client.structured_reasks) if request.schema else 0
+        for attempt in range(reasks + 1):
+            completion = await self._fetch(call)
+            if request.schema is None:
+                return completion.text
+            try:
+                return parse_structured(completion.text, request.schema)
+            except ValueError as error:
+                reason = f"{error} (finish_reason={completion.finish_reason})"
+            if attempt < reasks:
+                self._usage.add(request.role, reasks=1)
+                call = self._reask(call, completion.text, reason, attempt + 1)
+        self._usage.add(request.role, parse_failures=1)
+        raise StructuredOutputError(request.role, reason, completion.text)
+
+    def _params(self, request: Request) -> SamplingParams:
+        sampling = self.cfg.sampling
+        role = (self.cfg.get("roles") or {}).get(request.role) or {}
+        temperature = request.temperature if request.temperature is not None else role.get("temperature")
+        return SamplingParams(
+            max_new_tokens=int(request.max_tokens or role.get("max_tokens") or sampling.max_tokens),
+            temperature=float(sampling.temperature if temperature is None else temperature),
+            top_p=float(sampling.top_p),
+            stop=tuple(sampling.get("stop") or ()),
+            seed=int(sampling.seed) + request.sample_index,  # distinct samples where the provider honours seeds
+        )
+
+    @staticmethod
+    def _reask(call: Call, bad: str, reason: str, attempt: int) -> Call:
+        """A new request (new cache key): the bad answer and why it failed, then a request to fix it."""
+        feedback = (f"Your answer could not be parsed: {reason}. Reply again with only the JSON object, "
+                    "following the schema exactly.")  # fmt: skip
+        return replace(call, messages=(*call.messages, ("assistant", bad), ("user", feedback)), attempt=attempt)
+
+    def cache_key(self, call: Call) -> str:
+        return stable_hash({
+            "provider": self.cfg.provider, "model": self.provider.model_id, "role": call.role,
+            "messages": call.messages, "params": asdict(call.params), "sample_index": call.sample_index,
+            "attempt": call.attempt, "prompt_version": call.prompt_version,
+        })  # fmt: skip
+
+    async def _fetch(self, call: Call) -> Completion:
+        key = self.cache_key(call)
+        self._usage.add(call.role, requests=1)
+        cached = self.cache.get(key)
+        if cached is not None:
+            self._usage.add(call.role, cache_hits=1)
+            return cached
+        self.cache.require_writable(key, call.role)
+        async with self._semaphore:
+            await self._rate_limit(call)
+            completion = await self._with_retries(call)
+        self.cache.put(key, completion)
+        self._usage.record_call(call.role, completion)
+        if completion.finish_reason == "length":
+            self._usage.add(call.role, truncated=1)
+        return completion
+
+    async def _rate_limit(self, call: Call) -> None:
+        if self._requests_limit:
+            await self._requests_limit.acquire(1)
+        if self._tokens_limit:  # estimate: ~4 characters a token, plus the most the answer may use
+            chars = sum(len(content) for _, content in call.messages)
+            await self._tokens_limit.acquire(chars / 4 + call.params.max_new_tokens)
+
+    async def _with_retries(self, call: Call) -> Completion:
+        retry = self.cfg.client.retry
+        timeout = float(self.cfg.client.timeout_s)
+
+        def count_retry(state: Any) -> None:
+            self._usage.add(call.role, retries=1)
+            log.info("teacher retry %d for role %s: %s", state.attempt_number, call.role, state.outcome.exception())
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(int(retry.max_attempts)),
+            wait=wait_random_exponential(multiplier=float(retry.initial_wait_s), max=float(retry.max_wait_s)),
+            retry=retry_if_exception_type(TransientError),
+            before_sleep=count_retry,
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await self._timed(call, timeout)
+        except TransientError as error:
+            self._usage.add(call.role, errors=1)
+            raise TeacherCallFailed(f"role '{call.role}' failed after {retry.max_attempts} attempts: {error}") from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _timed(self, call: Call, timeout: float) -> Completion:
+        try:
+            return await asyncio.wait_for(self.provider.complete(call), timeout)
+        except TimeoutError:
+            raise TransientError(f"no answer within teacher.client.timeout_s={timeout:g}") from None

@@ -1,0 +1,117 @@
+"""TEST DOUBLE: a real local HTTP server speaking the OpenAI Chat Completions and Anthropic Messages shapes.
+
+Faults are injected per request from a queue (``"429"``, ``"500"``, ``"401"``, ``"timeout"``, ``"truncate"``,
+``"garbage"``), and latency per request, so tests and benchmarks exercise the real SDKs end to end over
+HTTP. The server records every request body and the peak number of requests in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+Responder = Callable[[str], str]  # last user message -> answer text
+
+
+def _echo(prompt: str) -> str:
+    return f"echo: {prompt}"
+
+
+class FakeLLMServer:
+    def __init__(self, latency_s: float = 0.0, responder: Responder = _echo, hang_s: float = 5.0):
+        self.latency_s, self.responder, self.hang_s = latency_s, responder, hang_s
+        self.faults: deque[str] = deque()
+        self.bodies: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.in_flight = self.max_in_flight = 0
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self.port = 0
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+    def __enter__(self) -> FakeLLMServer:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+
+    async def _start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._openai)
+        app.router.add_post("/v1/messages", self._anthropic)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    # -- handlers ------------------------------------------------------------------------------------
+    async def _serve(self, request: web.Request, last_user: Callable[[dict], str]) -> tuple[str | web.Response, str]:
+        body = await request.json()
+        self.bodies.append(body)
+        self.headers.append(dict(request.headers))
+        fault = self.faults.popleft() if self.faults else None
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(self.hang_s if fault == "timeout" else self.latency_s)
+        finally:
+            self.in_flight -= 1
+        if fault in ("429", "500", "401", "400"):
+            error = {"error": {"type": "test_fault", "message": f"injected {fault}"}, "type": "error"}
+            return web.json_response(error, status=int(fault)), "error"
+        text = "{ this is not json" if fault == "garbage" else self.responder(last_user(body))
+        if fault == "truncate":
+            return text[: max(1, len(text) // 2)], "length"
+        return text, "stop"
+
+    async def _openai(self, request: web.Request) -> web.Response:
+        text, finish = await self._serve(request, lambda b: b["messages"][-1]["content"])
+        if isinstance(text, web.Response):
+            return text
+        prompt_tokens = sum(len(m["content"].split()) for m in self.bodies[-1]["messages"])
+        return web.json_response({
+            "id": "chatcmpl-test", "object": "chat.completion", "created": 0, "model": self.bodies[-1]["model"],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(text.split()),
+                      "total_tokens": prompt_tokens + len(text.split())},
+        })  # fmt: skip
+
+    async def _anthropic(self, request: web.Request) -> web.Response:
+        text, finish = await self._serve(request, lambda b: b["messages"][-1]["content"])
+        if isinstance(text, web.Response):
+            return text
+        body = self.bodies[-1]
+        prompt_tokens = sum(len(m["content"].split()) for m in body["messages"]) + len(body.get("system", "").split())
+        return web.json_response({
+            "id": "msg_test", "type": "message", "role": "assistant", "model": body["model"],
+            "content": [{"type": "text", "text": text}],
+            "stop_reason": "max_tokens" if finish == "length" else "end_turn", "stop_sequence": None,
+            "usage": {"input_tokens": prompt_tokens, "output_tokens": len(text.split())},
+        })  # fmt: skip
+
+
+def responder_from_json(answers: dict[str, str]) -> Responder:
+    """Answer a prompt containing a key with that key's value (JSON-encoded if not a string)."""
+
+    def respond(prompt: str) -> str:
+        for needle, answer in answers.items():
+            if needle in prompt:
+                return answer if isinstance(answer, str) else json.dumps(answer)
+        return _echo(prompt)
+
+    return respond

@@ -1,0 +1,91 @@
+"""OpenAI Chat Completions through ``openai.AsyncOpenAI``: OpenAI itself, a `vllm serve` endpoint, any base URL."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pada.teacher.providers.base import (
+    Call,
+    FatalTeacherError,
+    Provider,
+    TransientError,
+    is_retryable_status,
+    redact,
+    require_env,
+)
+from pada.types import Completion
+
+_FINISH = {"stop": "stop", "length": "length"}
+
+
+class OpenAICompatible(Provider):
+    name = "openai"
+
+    def __init__(self, cfg: Any):
+        super().__init__(cfg)
+        import openai
+
+        self._openai = openai
+        self._key = self._api_key(cfg)
+        self.client = openai.AsyncOpenAI(
+            api_key=self._key,
+            base_url=cfg.get("base_url") or None,
+            max_retries=0,  # tenacity in the client owns retries
+            timeout=float(cfg.client.timeout_s),
+        )
+
+    @staticmethod
+    def _api_key(cfg: Any) -> str:
+        var = cfg.get("api_key_env")
+        # A local `vllm serve` without --api-key accepts any token; the SDK insists on a non-empty one.
+        return os.environ[var] if var else "EMPTY"
+
+    @classmethod
+    def check_credentials(cls, cfg: Any) -> None:
+        if cfg.get("api_key_env"):
+            require_env(cfg.api_key_env, cfg.provider, "teacher=vllm_serve for a local endpoint, or teacher=none")
+
+    def request(self, call: Call) -> dict[str, Any]:
+        """The exact keyword arguments sent to ``chat.completions.create``."""
+        params = call.params
+        request = {
+            "model": self.cfg.model,
+            "messages": call.chat(),
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            self.cfg.get("max_tokens_field", "max_tokens"): params.max_new_tokens,
+            "seed": params.seed,
+        }
+        if params.stop:
+            request["stop"] = list(params.stop)
+        return request
+
+    async def complete(self, call: Call) -> Completion:
+        errors = self._openai
+        try:
+            response = await self.client.chat.completions.create(**self.request(call))
+        except errors.APIStatusError as error:
+            message = f"teacher {self.cfg.provider} HTTP {error.status_code}: {redact(str(error), [self._key])}"
+            if is_retryable_status(error.status_code):
+                raise TransientError(message) from None
+            raise FatalTeacherError(self._fatal_hint(error.status_code, message)) from None
+        except (errors.APIConnectionError, errors.APITimeoutError) as error:
+            raise TransientError(f"teacher {self.cfg.provider}: {type(error).__name__}") from None
+        choice = response.choices[0]
+        usage = response.usage
+        return Completion(
+            text=choice.message.content or "",
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            output_tokens=usage.completion_tokens if usage else 0,
+            finish_reason=_FINISH.get(choice.finish_reason, str(choice.finish_reason)),
+        )
+
+    def _fatal_hint(self, status: int, message: str) -> str:
+        if status in (401, 403):
+            var = self.cfg.get("api_key_env") or "teacher.api_key_env"
+            return f"{message}; check {var} (or choose another teacher=...)"
+        return message
+
+    async def aclose(self) -> None:
+        await self.client.close()
