@@ -122,9 +122,14 @@ class Teacher:
 
     # -- async core -----------------------------------------------------------------------------------
     async def _answer_all(self, requests: list[Request]) -> list[str | BaseModel | None]:
-        async with asyncio.TaskGroup() as group:  # a fatal error (bad key) cancels the rest at once
-            tasks = [group.create_task(self._answer_or_none(r)) for r in requests]
-        return [t.result() for t in tasks]
+        tasks = [asyncio.ensure_future(self._answer_or_none(r)) for r in requests]
+        try:
+            return await asyncio.gather(*tasks)
+        except BaseException:  # a fatal error (bad key) cancels the rest at once
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
 
     async def _answer_or_none(self, request: Request) -> str | BaseModel | None:
         try:

@@ -16,7 +16,11 @@ from typing import Any
 
 from aiohttp import web
 
-Responder = Callable[[str], str]  # last user message -> answer text
+Responder = Callable[[str], str]  # every user turn, joined -> answer text
+
+
+def _user_text(body: dict[str, Any]) -> str:
+    return "\n".join(m["content"] for m in body["messages"] if m["role"] == "user")
 
 
 def _echo(prompt: str) -> str:
@@ -24,7 +28,7 @@ def _echo(prompt: str) -> str:
 
 
 class FakeLLMServer:
-    def __init__(self, latency_s: float = 0.0, responder: Responder = _echo, hang_s: float = 5.0):
+    def __init__(self, latency_s: float = 0.0, responder: Responder = _echo, hang_s: float = 1.0):
         self.latency_s, self.responder, self.hang_s = latency_s, responder, hang_s
         self.faults: deque[str] = deque()
         self.bodies: list[dict[str, Any]] = []
@@ -80,7 +84,7 @@ class FakeLLMServer:
         return text, "stop"
 
     async def _openai(self, request: web.Request) -> web.Response:
-        text, finish = await self._serve(request, lambda b: b["messages"][-1]["content"])
+        text, finish = await self._serve(request, _user_text)
         if isinstance(text, web.Response):
             return text
         prompt_tokens = sum(len(m["content"].split()) for m in self.bodies[-1]["messages"])
@@ -92,7 +96,7 @@ class FakeLLMServer:
         })  # fmt: skip
 
     async def _anthropic(self, request: web.Request) -> web.Response:
-        text, finish = await self._serve(request, lambda b: b["messages"][-1]["content"])
+        text, finish = await self._serve(request, _user_text)
         if isinstance(text, web.Response):
             return text
         body = self.bodies[-1]
