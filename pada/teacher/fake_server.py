@@ -2,7 +2,8 @@
 
 Faults are injected per request from a queue (``"429"``, ``"500"``, ``"401"``, ``"timeout"``, ``"truncate"``,
 ``"garbage"``), and latency per request, so tests and benchmarks exercise the real SDKs end to end over
-HTTP. The server records every request body and the peak number of requests in flight.
+HTTP. ``/model/<id>/invoke`` answers Claude-on-Bedrock requests (headers, including the SigV4 signature,
+are recorded). The server records every request body and the peak number of requests in flight.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class FakeLLMServer:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._openai)
         app.router.add_post("/v1/messages", self._anthropic)
+        app.router.add_post("/model/{model}/invoke", self._anthropic)  # Claude on Bedrock (InvokeModel)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -102,7 +104,8 @@ class FakeLLMServer:
         body = self.bodies[-1]
         prompt_tokens = sum(len(m["content"].split()) for m in body["messages"]) + len(body.get("system", "").split())
         return web.json_response({
-            "id": "msg_test", "type": "message", "role": "assistant", "model": body["model"],
+            "id": "msg_test", "type": "message", "role": "assistant",
+            "model": body.get("model", request.match_info.get("model")),
             "content": [{"type": "text", "text": text}],
             "stop_reason": "max_tokens" if finish == "length" else "end_turn", "stop_sequence": None,
             "usage": {"input_tokens": prompt_tokens, "output_tokens": len(text.split())},

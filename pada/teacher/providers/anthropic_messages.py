@@ -48,18 +48,18 @@ class AnthropicMessages(Provider):
         """The exact keyword arguments sent to ``messages.create``."""
         system, turns = call.split_system()
         params = call.params
-        request: dict[str, Any] = {
-            "model": self.cfg.model,
-            "messages": turns,
-            "max_tokens": params.max_new_tokens,
-            "temperature": params.temperature,
-        }
+        request: dict[str, Any] = {"model": self.cfg.model, "messages": turns, "max_tokens": params.max_new_tokens}
         if system:
             request["system"] = system
-        if params.top_p < 1.0:  # recent Claude models reject temperature and top_p together unless asked
-            request["top_p"] = params.top_p
         if params.stop:
             request["stop_sequences"] = list(params.stop)
+        if self.cfg.get("send_sampling", True):
+            # anthropic SDK 2.x has no typed sampling arguments; the API still takes them for the models
+            # configured here, so they travel as body fields. Newer models that refuse them: send_sampling=false.
+            sampling = {"temperature": params.temperature}
+            if params.top_p < 1.0:  # Claude 4.x refuses temperature and top_p together unless top_p is asked for
+                sampling["top_p"] = params.top_p
+            request["extra_body"] = sampling
         return request
 
     async def complete(self, call: Call) -> Completion:
