@@ -34,7 +34,11 @@ def test_samples_are_cached_separately_and_rerun_makes_zero_calls(tmp_path):
         usage = second.usage()
         assert second.provider.calls == 0  # the "network" was never touched
     assert again == answers
-    assert usage["roles"]["generation"] == usage["roles"]["generation"] | {"requests": 3, "calls": 0, "cache_hits": 3}
+    assert usage["roles"]["generation"] == usage["roles"]["generation"] | {
+        "requests": 3,
+        "calls": 0,
+        "cache_hits": 3,
+    }
     assert usage["cache"]["hits"] == 4
 
 

@@ -45,16 +45,23 @@ def test_converse_request_retry_and_usage(stubbed):
         assert teacher.complete("generation", CHAT) == "hello"  # a cache hit: the stubber has no more answers
         row = teacher.usage()["roles"]["generation"]
     stubber.assert_no_pending_responses()
-    assert (row["retries"], row["calls"], row["cache_hits"], row["tokens_in"], row["tokens_out"]) == (1, 1, 1, 12, 2)
+    assert (row["retries"], row["calls"], row["cache_hits"], row["tokens_in"], row["tokens_out"]) == (
+        1,
+        1,
+        1,
+        12,
+        2,
+    )
     assert row["dollars"] == pytest.approx((12 * 3.0 + 2 * 15.0) / 1e6)
 
 
 def test_converse_access_denied_is_fatal_and_not_retried(stubbed):
     cfg, client, stubber = stubbed
     stubber.add_client_error("converse", "AccessDeniedException", "no model access", 403)
-    with Teacher(cfg, cfg.client.cache.path, provider=BedrockConverse(cfg, client=client)) as teacher:
-        with pytest.raises(FatalTeacherError, match="AccessDeniedException.*check your AWS credentials"):
-            teacher.complete("generation", CHAT)
+    provider = BedrockConverse(cfg, client=client)
+    fatal = pytest.raises(FatalTeacherError, match="AccessDeniedException.*check your AWS credentials")
+    with Teacher(cfg, cfg.client.cache.path, provider=provider) as teacher, fatal:
+        teacher.complete("generation", CHAT)
     stubber.assert_no_pending_responses()
 
 
@@ -65,4 +72,8 @@ def test_converse_client_is_configured_for_one_attempt_and_the_region(tmp_path, 
     provider = BedrockConverse(cfg)
     config = provider.client.meta.config
     assert provider.client.meta.region_name == "ap-south-1"
-    assert (config.retries["total_max_attempts"], config.max_pool_connections, config.read_timeout) == (1, 7, 120)
+    assert (config.retries["total_max_attempts"], config.max_pool_connections, config.read_timeout) == (
+        1,
+        7,
+        120,
+    )

@@ -23,9 +23,7 @@ def no_aws(monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance-role probe in tests
 
 
-@pytest.mark.parametrize(
-    ("name", "var"), [("openai", "OPENAI_API_KEY"), ("anthropic", "ANTHROPIC_API_KEY")]
-)
+@pytest.mark.parametrize(("name", "var"), [("openai", "OPENAI_API_KEY"), ("anthropic", "ANTHROPIC_API_KEY")])
 def test_missing_api_key_names_the_variable(tmp_path, monkeypatch, name, var):
     monkeypatch.delenv(var, raising=False)
     with pytest.raises(PadaError) as error:

@@ -36,7 +36,9 @@ TEACHER_NON_IDENTITY_KEYS = ("client", "pricing")
 def identity(cfg: DictConfig) -> dict[str, Any]:
     resolved = OmegaConf.to_container(cfg, resolve=True)
     if isinstance(resolved.get("teacher"), dict):
-        resolved["teacher"] = {k: v for k, v in resolved["teacher"].items() if k not in TEACHER_NON_IDENTITY_KEYS}
+        resolved["teacher"] = {
+            k: v for k, v in resolved["teacher"].items() if k not in TEACHER_NON_IDENTITY_KEYS
+        }
     return {k: v for k, v in resolved.items() if k not in NON_IDENTITY_KEYS}
 
 

@@ -62,7 +62,8 @@ class ResponseCache:
             return None
         with self._lock:
             row = self._db.execute(
-                "SELECT text, prompt_tokens, output_tokens, finish_reason FROM completions WHERE key = ?", (key,)
+                "SELECT text, prompt_tokens, output_tokens, finish_reason FROM completions WHERE key = ?",
+                (key,),
             ).fetchone()
             if row is None:
                 self.misses += 1

@@ -170,7 +170,8 @@ class Teacher:
             temperature=float(sampling.temperature if temperature is None else temperature),
             top_p=float(sampling.top_p),
             stop=tuple(sampling.get("stop") or ()),
-            seed=int(sampling.seed) + request.sample_index,  # distinct samples where the provider honours seeds
+            seed=int(sampling.seed)
+            + request.sample_index,  # distinct samples where the provider honours seeds
         )
 
     @staticmethod
@@ -178,7 +179,9 @@ class Teacher:
         """A new request (new cache key): the bad answer and why it failed, then a request to fix it."""
         feedback = (f"Your answer could not be parsed: {reason}. Reply again with only the JSON object, "
                     "following the schema exactly.")  # fmt: skip
-        return replace(call, messages=(*call.messages, ("assistant", bad), ("user", feedback)), attempt=attempt)
+        return replace(
+            call, messages=(*call.messages, ("assistant", bad), ("user", feedback)), attempt=attempt
+        )
 
     def cache_key(self, call: Call) -> str:
         return stable_hash({
@@ -217,7 +220,9 @@ class Teacher:
 
         def count_retry(state: Any) -> None:
             self._usage.add(call.role, retries=1)
-            log.info("teacher retry %d for role %s: %s", state.attempt_number, call.role, state.outcome.exception())
+            log.info(
+                "teacher retry %d for role %s: %s", state.attempt_number, call.role, state.outcome.exception()
+            )
 
         retrying = AsyncRetrying(
             stop=stop_after_attempt(int(retry.max_attempts)),
@@ -232,7 +237,9 @@ class Teacher:
                     return await self._timed(call, timeout)
         except TransientError as error:
             self._usage.add(call.role, errors=1)
-            raise TeacherCallFailed(f"role '{call.role}' failed after {retry.max_attempts} attempts: {error}") from None
+            raise TeacherCallFailed(
+                f"role '{call.role}' failed after {retry.max_attempts} attempts: {error}"
+            ) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _timed(self, call: Call, timeout: float) -> Completion:

@@ -66,7 +66,9 @@ class FakeLLMServer:
         return f"http://127.0.0.1:{self.port}"
 
     # -- handlers ------------------------------------------------------------------------------------
-    async def _serve(self, request: web.Request, last_user: Callable[[dict], str]) -> tuple[str | web.Response, str]:
+    async def _serve(
+        self, request: web.Request, last_user: Callable[[dict], str]
+    ) -> tuple[str | web.Response, str]:
         body = await request.json()
         self.bodies.append(body)
         self.headers.append(dict(request.headers))
@@ -102,7 +104,9 @@ class FakeLLMServer:
         if isinstance(text, web.Response):
             return text
         body = self.bodies[-1]
-        prompt_tokens = sum(len(m["content"].split()) for m in body["messages"]) + len(body.get("system", "").split())
+        prompt_tokens = sum(len(m["content"].split()) for m in body["messages"]) + len(
+            body.get("system", "").split()
+        )
         return web.json_response({
             "id": "msg_test", "type": "message", "role": "assistant",
             "model": body.get("model", request.match_info.get("model")),

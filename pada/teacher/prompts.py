@@ -35,7 +35,9 @@ class Prompt:
 def _environment(directory: Path) -> jinja2.Environment:
     # StrictUndefined: a missing variable is a bug in the caller, not an empty string in a prompt.
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(directory), undefined=jinja2.StrictUndefined, keep_trailing_newline=False
+        loader=jinja2.FileSystemLoader(directory),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=False,
     )
 
 
@@ -48,7 +50,9 @@ def render(role: str, version: str = "v1", schema: type[BaseModel] | None = None
     """Render the system and user blocks; ``schema`` exposes its JSON schema as ``json_schema``."""
     name = f"{role}.{version}.j2"
     if not (directory / name).is_file():
-        raise PadaError(f"no prompt template {directory / name}; versions of '{role}': {versions(role, directory)}")
+        raise PadaError(
+            f"no prompt template {directory / name}; versions of '{role}': {versions(role, directory)}"
+        )
     template = _environment(directory).get_template(name)
     if schema is not None:
         variables["json_schema"] = json.dumps(schema.model_json_schema(), indent=1)

@@ -44,6 +44,10 @@ class Usage:
     def report(self) -> dict[str, Any]:
         """``{"roles": {role: counts}, "total": counts}``; dollars from the configured prices."""
         with self._lock:
-            roles = {name: asdict(row) | {"dollars": self.dollars(row)} for name, row in sorted(self.roles.items())}
-            total = RoleUsage(**{f.name: sum(getattr(r, f.name) for r in self.roles.values()) for f in fields(RoleUsage)})
+            roles = {
+                name: asdict(row) | {"dollars": self.dollars(row)} for name, row in sorted(self.roles.items())
+            }
+            total = RoleUsage(
+                **{f.name: sum(getattr(r, f.name) for r in self.roles.values()) for f in fields(RoleUsage)}
+            )
         return {"roles": roles, "total": asdict(total) | {"dollars": self.dollars(total)}}

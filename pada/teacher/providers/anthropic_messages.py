@@ -48,7 +48,11 @@ class AnthropicMessages(Provider):
         """The exact keyword arguments sent to ``messages.create``."""
         system, turns = call.split_system()
         params = call.params
-        request: dict[str, Any] = {"model": self.cfg.model, "messages": turns, "max_tokens": params.max_new_tokens}
+        request: dict[str, Any] = {
+            "model": self.cfg.model,
+            "messages": turns,
+            "max_tokens": params.max_new_tokens,
+        }
         if system:
             request["system"] = system
         if params.stop:
@@ -57,7 +61,9 @@ class AnthropicMessages(Provider):
             # anthropic SDK 2.x has no typed sampling arguments; the API still takes them for the models
             # configured here, so they travel as body fields. Newer models that refuse them: send_sampling=false.
             sampling = {"temperature": params.temperature}
-            if params.top_p < 1.0:  # Claude 4.x refuses temperature and top_p together unless top_p is asked for
+            if (
+                params.top_p < 1.0
+            ):  # Claude 4.x refuses temperature and top_p together unless top_p is asked for
                 sampling["top_p"] = params.top_p
             request["extra_body"] = sampling
         return request
@@ -67,7 +73,9 @@ class AnthropicMessages(Provider):
         try:
             response = await self.client.messages.create(**self.request(call))
         except errors.APIStatusError as error:
-            message = f"teacher {self.cfg.provider} HTTP {error.status_code}: {redact(str(error), self._secrets)}"
+            message = (
+                f"teacher {self.cfg.provider} HTTP {error.status_code}: {redact(str(error), self._secrets)}"
+            )
             if is_retryable_status(error.status_code):
                 raise TransientError(message) from None
             if error.status_code in (401, 403):

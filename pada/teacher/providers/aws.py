@@ -20,4 +20,6 @@ def check_aws(cfg: Any) -> None:
         raise PadaError(f"teacher '{cfg.provider}' needs AWS credentials (AWS_ACCESS_KEY_ID and "
                         "AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or an instance role); or choose another teacher=...")  # fmt: skip
     if not (region(cfg) or session.region_name):
-        raise PadaError(f"teacher '{cfg.provider}' needs an AWS region; export AWS_REGION or set teacher.region")
+        raise PadaError(
+            f"teacher '{cfg.provider}' needs an AWS region; export AWS_REGION or set teacher.region"
+        )

@@ -74,7 +74,7 @@ class Provider(ABC):
         version = self.cfg.get("model_version")
         return f"{self.cfg.model}@{version}" if version else str(self.cfg.model)
 
-    @classmethod
+    @classmethod  # noqa: B027 - an optional hook: the scripted provider needs no credentials
     def check_credentials(cls, cfg: Any) -> None:
         """Raise PadaError naming what to set; runs before any work, without a network call."""
 

@@ -74,7 +74,9 @@ class BedrockConverse(Provider):
             if code in _TRANSIENT_CODES:
                 raise TransientError(message) from None
             if code in ("AccessDeniedException", "UnrecognizedClientException", "ExpiredTokenException"):
-                message += "; check your AWS credentials and Bedrock model access (or choose another teacher=...)"
+                message += (
+                    "; check your AWS credentials and Bedrock model access (or choose another teacher=...)"
+                )
             raise FatalTeacherError(message) from None
         except (errors.ConnectionError, errors.ReadTimeoutError) as error:
             raise TransientError(f"teacher bedrock_converse: {type(error).__name__}") from None

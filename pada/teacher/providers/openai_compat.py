@@ -44,7 +44,9 @@ class OpenAICompatible(Provider):
     @classmethod
     def check_credentials(cls, cfg: Any) -> None:
         if cfg.get("api_key_env"):
-            require_env(cfg.api_key_env, cfg.provider, "teacher=vllm_serve for a local endpoint, or teacher=none")
+            require_env(
+                cfg.api_key_env, cfg.provider, "teacher=vllm_serve for a local endpoint, or teacher=none"
+            )
 
     def request(self, call: Call) -> dict[str, Any]:
         """The exact keyword arguments sent to ``chat.completions.create``."""
@@ -66,7 +68,9 @@ class OpenAICompatible(Provider):
         try:
             response = await self.client.chat.completions.create(**self.request(call))
         except errors.APIStatusError as error:
-            message = f"teacher {self.cfg.provider} HTTP {error.status_code}: {redact(str(error), [self._key])}"
+            message = (
+                f"teacher {self.cfg.provider} HTTP {error.status_code}: {redact(str(error), [self._key])}"
+            )
             if is_retryable_status(error.status_code):
                 raise TransientError(message) from None
             raise FatalTeacherError(self._fatal_hint(error.status_code, message)) from None
