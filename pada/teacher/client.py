@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from omegaconf import OmegaConf
 from pydantic import BaseModel
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
@@ -76,14 +77,18 @@ class Teacher:
 
     def __init__(self, cfg: Any, cache_path: Path | None, provider: Provider | None = None):
         self.cfg = cfg
-        client = cfg.client
-        self.provider = provider or build_provider(cfg)
-        self.cache = ResponseCache(cache_path, client.cache.mode)
-        pricing = cfg.get("pricing") or {}
+        self.provider = provider or build_provider(cfg)  # first: credentials fail before anything is created
+        # Plain copies of the settings read on every request (OmegaConf access costs ~10 us a key).
+        settings = OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else dict(cfg)
+        self._client, self._sampling = settings["client"], settings["sampling"]
+        self._roles = settings.get("roles") or {}
+        self._identity = {"provider": settings["provider"], "model": self.provider.model_id}
+        self.cache = ResponseCache(cache_path, self._client["cache"]["mode"])
+        pricing = settings.get("pricing") or {}
         self._usage = Usage(pricing.get("input_per_mtok", 0.0), pricing.get("output_per_mtok", 0.0))
         self._loop = _LoopThread()
-        self._semaphore = asyncio.Semaphore(int(client.max_concurrency))
-        rpm, tpm = client.get("requests_per_minute"), client.get("tokens_per_minute")
+        self._semaphore = asyncio.Semaphore(int(self._client["max_concurrency"]))
+        rpm, tpm = self._client.get("requests_per_minute"), self._client.get("tokens_per_minute")
         self._requests_limit = RateLimiter(rpm) if rpm else None
         self._tokens_limit = RateLimiter(tpm) if tpm else None
 
@@ -106,7 +111,7 @@ class Teacher:
     def usage(self) -> dict[str, Any]:
         report = self._usage.report()
         report["cache"] = {"hits": self.cache.hits, "misses": self.cache.misses, "mode": self.cache.mode}
-        report["provider"], report["model"] = self.cfg.provider, self.provider.model_id
+        report.update(self._identity)
         return report
 
     def close(self) -> None:
@@ -146,7 +151,7 @@ class Teacher:
             sample_index=request.sample_index,
             prompt_version=request.messages.version if isinstance(request.messages, Prompt) else None,
         )
-        reasks = int(self.cfg.client.structured_reasks) if request.schema else 0
+        reasks = int(self._client["structured_reasks"]) if request.schema else 0
         for attempt in range(reasks + 1):
             completion = await self._fetch(call)
             if request.schema is None:
@@ -162,16 +167,15 @@ class Teacher:
         raise StructuredOutputError(request.role, reason, completion.text)
 
     def _params(self, request: Request) -> SamplingParams:
-        sampling = self.cfg.sampling
-        role = (self.cfg.get("roles") or {}).get(request.role) or {}
+        sampling = self._sampling
+        role = self._roles.get(request.role) or {}
         temperature = request.temperature if request.temperature is not None else role.get("temperature")
         return SamplingParams(
-            max_new_tokens=int(request.max_tokens or role.get("max_tokens") or sampling.max_tokens),
-            temperature=float(sampling.temperature if temperature is None else temperature),
-            top_p=float(sampling.top_p),
+            max_new_tokens=int(request.max_tokens or role.get("max_tokens") or sampling["max_tokens"]),
+            temperature=float(sampling["temperature"] if temperature is None else temperature),
+            top_p=float(sampling["top_p"]),
             stop=tuple(sampling.get("stop") or ()),
-            seed=int(sampling.seed)
-            + request.sample_index,  # distinct samples where the provider honours seeds
+            seed=int(sampling["seed"]) + request.sample_index,  # distinct samples where seeds are honoured
         )
 
     @staticmethod
@@ -185,7 +189,7 @@ class Teacher:
 
     def cache_key(self, call: Call) -> str:
         return stable_hash({
-            "provider": self.cfg.provider, "model": self.provider.model_id, "role": call.role,
+            **self._identity, "role": call.role,
             "messages": call.messages, "params": asdict(call.params), "sample_index": call.sample_index,
             "attempt": call.attempt, "prompt_version": call.prompt_version,
         })  # fmt: skip
@@ -215,8 +219,8 @@ class Teacher:
             await self._tokens_limit.acquire(chars / 4 + call.params.max_new_tokens)
 
     async def _with_retries(self, call: Call) -> Completion:
-        retry = self.cfg.client.retry
-        timeout = float(self.cfg.client.timeout_s)
+        retry = self._client["retry"]
+        timeout = float(self._client["timeout_s"])
 
         def count_retry(state: Any) -> None:
             self._usage.add(call.role, retries=1)
@@ -225,8 +229,10 @@ class Teacher:
             )
 
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(int(retry.max_attempts)),
-            wait=wait_random_exponential(multiplier=float(retry.initial_wait_s), max=float(retry.max_wait_s)),
+            stop=stop_after_attempt(int(retry["max_attempts"])),
+            wait=wait_random_exponential(
+                multiplier=float(retry["initial_wait_s"]), max=float(retry["max_wait_s"])
+            ),
             retry=retry_if_exception_type(TransientError),
             before_sleep=count_retry,
             reraise=True,
@@ -238,7 +244,7 @@ class Teacher:
         except TransientError as error:
             self._usage.add(call.role, errors=1)
             raise TeacherCallFailed(
-                f"role '{call.role}' failed after {retry.max_attempts} attempts: {error}"
+                f"role '{call.role}' failed after {retry['max_attempts']} attempts: {error}"
             ) from None
         raise AssertionError("unreachable")  # pragma: no cover
 

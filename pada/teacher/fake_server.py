@@ -55,6 +55,7 @@ class FakeLLMServer:
         app.router.add_post("/v1/chat/completions", self._openai)
         app.router.add_post("/v1/messages", self._anthropic)
         app.router.add_post("/model/{model}/invoke", self._anthropic)  # Claude on Bedrock (InvokeModel)
+        app.router.add_get("/stats", self._stats)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -66,6 +67,9 @@ class FakeLLMServer:
         return f"http://127.0.0.1:{self.port}"
 
     # -- handlers ------------------------------------------------------------------------------------
+    async def _stats(self, request: web.Request) -> web.Response:
+        return web.json_response({"requests": len(self.bodies), "max_in_flight": self.max_in_flight})
+
     async def _serve(
         self, request: web.Request, last_user: Callable[[dict], str]
     ) -> tuple[str | web.Response, str]:
@@ -126,3 +130,13 @@ def responder_from_json(answers: dict[str, str]) -> Responder:
         return _echo(prompt)
 
     return respond
+
+
+def serve_forever(latency_s: float) -> None:
+    """Run a server in this process until killed, printing its URL (benchmarks use a separate process)."""
+    import time
+
+    with FakeLLMServer(latency_s=latency_s) as server:
+        print(server.url, flush=True)
+        while True:
+            time.sleep(3600)
