@@ -37,6 +37,17 @@ def test_anthropic_request_shape_retry_and_usage(server, tmp_path, monkeypatch):
     assert row["dollars"] == pytest.approx((4 * 3.0 + 3 * 15.0) / 1e6)
 
 
+@pytest.mark.parametrize("fault", ["timeout", "badbody", "cutbody"])
+def test_anthropic_transient_faults_are_retried(server, tmp_path, monkeypatch, fault):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-SECRET")
+    cfg = teacher_cfg("anthropic", tmp_path, base_url=server.url, **{"client.timeout_s": 0.3})
+    server.faults.append(fault)
+    with Teacher(cfg, cfg.client.cache.path) as teacher:
+        assert teacher.complete("generation", CHAT) == "echo: Say hello"
+        assert teacher.usage()["roles"]["generation"]["retries"] == 1
+    assert len(server.bodies) == 2
+
+
 def test_anthropic_401_names_the_variable(server, tmp_path, monkeypatch):
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-SECRET")
     cfg = teacher_cfg("anthropic", tmp_path, base_url=server.url)

@@ -48,7 +48,7 @@ def test_role_overrides_set_temperature(server, tmp_path):
     assert server.bodies[0]["temperature"] == 0.0
 
 
-@pytest.mark.parametrize("fault", ["429", "500", "timeout"])
+@pytest.mark.parametrize("fault", ["429", "500", "timeout", "badbody", "cutbody"])
 def test_transient_fault_is_retried_then_succeeds(server, tmp_path, fault):
     server.faults.extend([fault, fault])
     with _teacher(server, tmp_path, **{"client.timeout_s": 0.3}) as teacher:

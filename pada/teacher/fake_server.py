@@ -1,7 +1,7 @@
 """TEST DOUBLE: a real local HTTP server speaking the OpenAI Chat Completions and Anthropic Messages shapes.
 
-Faults are injected per request from a queue (``"429"``, ``"500"``, ``"401"``, ``"timeout"``, ``"truncate"``,
-``"garbage"``), and latency per request, so tests and benchmarks exercise the real SDKs end to end over
+Faults are injected per request from a queue (``"429"``, ``"500"``, ``"401"``, ``"400"``, ``"timeout"``,
+``"truncate"``, ``"garbage"`` answer text, ``"badbody"`` non-JSON body, ``"cutbody"`` body cut short), and latency per request, so tests and benchmarks exercise the real SDKs end to end over
 HTTP. ``/model/<id>/invoke`` answers Claude-on-Bedrock requests (headers, including the SigV4 signature,
 are recorded). The server records every request body and the peak number of requests in flight.
 """
@@ -83,6 +83,12 @@ class FakeLLMServer:
             await asyncio.sleep(self.hang_s if fault == "timeout" else self.latency_s)
         finally:
             self.in_flight -= 1
+        if fault == "badbody":  # a proxy or a crashing server answering 200 with something that is not JSON
+            return web.Response(text="<html>upstream error</html>", content_type="text/html"), "error"
+        if fault == "cutbody":  # the connection drops mid-answer
+            return web.Response(
+                text='{"id": "chatcmpl-test", "choi', content_type="application/json"
+            ), "error"
         if fault in ("429", "500", "401", "400"):
             error = {"error": {"type": "test_fault", "message": f"injected {fault}"}, "type": "error"}
             return web.json_response(error, status=int(fault)), "error"

@@ -70,8 +70,9 @@ class AnthropicMessages(Provider):
 
     async def complete(self, call: Call) -> Completion:
         errors = self._anthropic
+        request = self.request(call)
         try:
-            response = await self.client.messages.create(**self.request(call))
+            response = await self.client.messages.create(**request)
         except errors.APIStatusError as error:
             message = (
                 f"teacher {self.cfg.provider} HTTP {error.status_code}: {redact(str(error), self._secrets)}"
@@ -81,8 +82,11 @@ class AnthropicMessages(Provider):
             if error.status_code in (401, 403):
                 message += f"; check {self.credential_name()} (or choose another teacher=...)"
             raise FatalTeacherError(message) from None
-        except (errors.APIConnectionError, errors.APITimeoutError) as error:
+        except (errors.APIConnectionError, errors.APIResponseValidationError, ValueError) as error:
+            # ValueError: a body cut short or not JSON (a dropped connection, a proxy's error page)
             raise TransientError(f"teacher {self.cfg.provider}: {type(error).__name__}") from None
+        if not hasattr(response, "content"):  # the SDK hands back a non-JSON body as a plain str
+            raise TransientError(f"teacher {self.cfg.provider}: malformed response body")
         text = "".join(block.text for block in response.content if getattr(block, "type", "") == "text")
         return Completion(
             text=text,

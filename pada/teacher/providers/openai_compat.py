@@ -65,8 +65,9 @@ class OpenAICompatible(Provider):
 
     async def complete(self, call: Call) -> Completion:
         errors = self._openai
+        request = self.request(call)
         try:
-            response = await self.client.chat.completions.create(**self.request(call))
+            response = await self.client.chat.completions.create(**request)
         except errors.APIStatusError as error:
             message = (
                 f"teacher {self.cfg.provider} HTTP {error.status_code}: {redact(str(error), [self._key])}"
@@ -74,8 +75,11 @@ class OpenAICompatible(Provider):
             if is_retryable_status(error.status_code):
                 raise TransientError(message) from None
             raise FatalTeacherError(self._fatal_hint(error.status_code, message)) from None
-        except (errors.APIConnectionError, errors.APITimeoutError) as error:
+        except (errors.APIConnectionError, errors.APIResponseValidationError, ValueError) as error:
+            # ValueError: a body cut short or not JSON (a dropped connection, a proxy's error page)
             raise TransientError(f"teacher {self.cfg.provider}: {type(error).__name__}") from None
+        if not getattr(response, "choices", None):  # the SDK hands back a non-JSON body as a plain str
+            raise TransientError(f"teacher {self.cfg.provider}: malformed response body")
         choice = response.choices[0]
         usage = response.usage
         return Completion(
