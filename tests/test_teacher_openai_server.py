@@ -141,3 +141,14 @@ def test_key_never_reaches_logs_or_usage(server, tmp_path, monkeypatch, caplog):
         usage = teacher.usage()
     assert "SECRET" not in caplog.text + str(usage) + str(error.value)
     assert "SECRET" not in (tmp_path / "teacher.sqlite").read_bytes().decode("latin-1")
+
+
+def test_a_rejected_request_is_skipped_and_counted_not_retried(server, tmp_path):
+    server.faults.append("400")  # e.g. a prompt over the context length
+    limits = {"client.max_concurrency": 1}  # serial, so the fault hits the first request
+    with _teacher(server, tmp_path, **limits) as teacher:
+        answers = teacher.samples("generation", CHAT, 3)
+        row = teacher.usage()["roles"]["generation"]
+    assert answers == [None, "echo: Say hello", "echo: Say hello"]
+    assert (row["errors"], row["retries"], row["calls"]) == (1, 0, 2)
+    assert len(server.bodies) == 3

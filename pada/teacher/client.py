@@ -23,7 +23,7 @@ from pada.io import stable_hash
 from pada.teacher.cache import ResponseCache
 from pada.teacher.limits import RateLimiter
 from pada.teacher.prompts import Prompt
-from pada.teacher.providers import Call, Provider, TransientError, build_provider
+from pada.teacher.providers import Call, Provider, RequestRejected, TransientError, build_provider
 from pada.teacher.structured import StructuredOutputError, parse_structured
 from pada.teacher.usage import Usage
 from pada.types import Completion, SamplingParams
@@ -241,6 +241,9 @@ class Teacher:
             async for attempt in retrying:
                 with attempt:
                     return await self._timed(call, timeout)
+        except RequestRejected as error:
+            self._usage.add(call.role, errors=1)
+            raise TeacherCallFailed(f"role '{call.role}' request rejected: {error}") from None
         except TransientError as error:
             self._usage.add(call.role, errors=1)
             raise TeacherCallFailed(

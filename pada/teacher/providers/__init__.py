@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pada.errors import PadaError
-from pada.teacher.providers.base import Call, FatalTeacherError, Provider, TransientError
+from pada.teacher.providers.base import Call, FatalTeacherError, Provider, RequestRejected, TransientError
 from pada.teacher.providers.scripted import register_script
 
 
@@ -33,4 +33,12 @@ def build_provider(cfg: Any) -> Provider:
     return cls(cfg)
 
 
-__all__ = ["Call", "FatalTeacherError", "Provider", "TransientError", "build_provider", "register_script"]
+__all__ = [
+    "Call",
+    "FatalTeacherError",
+    "Provider",
+    "RequestRejected",
+    "TransientError",
+    "build_provider",
+    "register_script",
+]

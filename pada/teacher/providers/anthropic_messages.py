@@ -8,12 +8,11 @@ from typing import Any
 from pada.teacher.providers.aws import check_aws, region
 from pada.teacher.providers.base import (
     Call,
-    FatalTeacherError,
     Provider,
     TransientError,
-    is_retryable_status,
     redact,
     require_env,
+    status_error,
 )
 from pada.types import Completion
 
@@ -77,11 +76,7 @@ class AnthropicMessages(Provider):
             message = (
                 f"teacher {self.cfg.provider} HTTP {error.status_code}: {redact(str(error), self._secrets)}"
             )
-            if is_retryable_status(error.status_code):
-                raise TransientError(message) from None
-            if error.status_code in (401, 403):
-                message += f"; check {self.credential_name()} (or choose another teacher=...)"
-            raise FatalTeacherError(message) from None
+            raise status_error(error.status_code, message, self.credential_name()) from None
         except (errors.APIConnectionError, errors.APIResponseValidationError, ValueError) as error:
             # ValueError: a body cut short or not JSON (a dropped connection, a proxy's error page)
             raise TransientError(f"teacher {self.cfg.provider}: {type(error).__name__}") from None

@@ -1,8 +1,9 @@
 """The provider interface: one async call that turns a chat into a Completion.
 
-Providers translate SDK failures into two kinds: ``TransientError`` (rate limit, 5xx, timeout, dropped
-connection), which the client retries with backoff, and ``FatalTeacherError`` (bad key, bad request), which
-stops the run with one line. SDK-internal retries are switched off so one policy (tenacity) owns retrying.
+Providers translate SDK failures into three kinds: ``TransientError`` (rate limit, 5xx, timeout, dropped
+connection), which the client retries with backoff; ``RequestRejected`` (this one request is invalid, e.g.
+too long), counted and skipped; and ``FatalTeacherError`` (bad key, unknown model), which stops the run
+with one line. SDK-internal retries are switched off so one policy (tenacity) owns retrying.
 """
 
 from __future__ import annotations
@@ -23,8 +24,12 @@ class TransientError(Exception):
     """A failure that may succeed on a later attempt."""
 
 
+class RequestRejected(Exception):
+    """The provider refused this request (HTTP 400/413/422): no retry; the run goes on without it."""
+
+
 class FatalTeacherError(PadaError):
-    """A failure no retry can fix (authentication, permissions, a malformed request)."""
+    """A failure no retry can fix and every request would hit (authentication, permissions, unknown model)."""
 
 
 @dataclass(frozen=True)
@@ -47,8 +52,19 @@ class Call:
         return system, [{"role": r, "content": c} for r, c in self.messages if r != "system"]
 
 
-def is_retryable_status(status: int | None) -> bool:
-    return status is not None and (status in RETRYABLE_STATUS or status >= 500)
+# Statuses that concern one request's content, not the account or the model: skip that request only.
+REJECTED_STATUS = frozenset({400, 413, 422})
+
+
+def status_error(status: int | None, message: str, credential: str) -> Exception:
+    """The exception for an HTTP error status; ``credential`` names what to check on 401/403."""
+    if status is not None and (status in RETRYABLE_STATUS or status >= 500):
+        return TransientError(message)
+    if status in REJECTED_STATUS:
+        return RequestRejected(message)
+    if status in (401, 403):
+        message += f"; check {credential} (or choose another teacher=...)"
+    return FatalTeacherError(message)
 
 
 def redact(text: str, secrets: list[str | None]) -> str:

@@ -7,12 +7,11 @@ from typing import Any
 
 from pada.teacher.providers.base import (
     Call,
-    FatalTeacherError,
     Provider,
     TransientError,
-    is_retryable_status,
     redact,
     require_env,
+    status_error,
 )
 from pada.types import Completion
 
@@ -72,9 +71,8 @@ class OpenAICompatible(Provider):
             message = (
                 f"teacher {self.cfg.provider} HTTP {error.status_code}: {redact(str(error), [self._key])}"
             )
-            if is_retryable_status(error.status_code):
-                raise TransientError(message) from None
-            raise FatalTeacherError(self._fatal_hint(error.status_code, message)) from None
+            credential = self.cfg.get("api_key_env") or "teacher.api_key_env"
+            raise status_error(error.status_code, message, credential) from None
         except (errors.APIConnectionError, errors.APIResponseValidationError, ValueError) as error:
             # ValueError: a body cut short or not JSON (a dropped connection, a proxy's error page)
             raise TransientError(f"teacher {self.cfg.provider}: {type(error).__name__}") from None
@@ -88,12 +86,6 @@ class OpenAICompatible(Provider):
             output_tokens=usage.completion_tokens if usage else 0,
             finish_reason=_FINISH.get(choice.finish_reason, str(choice.finish_reason)),
         )
-
-    def _fatal_hint(self, status: int, message: str) -> str:
-        if status in (401, 403):
-            var = self.cfg.get("api_key_env") or "teacher.api_key_env"
-            return f"{message}; check {var} (or choose another teacher=...)"
-        return message
 
     async def aclose(self) -> None:
         await self.client.close()
