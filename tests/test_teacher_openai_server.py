@@ -152,3 +152,13 @@ def test_a_rejected_request_is_skipped_and_counted_not_retried(server, tmp_path)
     assert answers == [None, "echo: Say hello", "echo: Say hello"]
     assert (row["errors"], row["retries"], row["calls"]) == (1, 0, 2)
     assert len(server.bodies) == 3
+
+
+def test_retry_after_header_is_honoured(server, tmp_path):
+    server.retry_after_s = 0.4  # backoff alone would wait at most 0.01-0.02 s here
+    server.faults.append("429")
+    with _teacher(server, tmp_path, **{"client.retry.max_wait_s": 0.5}) as teacher:
+        start = time.perf_counter()
+        teacher.complete("generation", CHAT)
+        elapsed = time.perf_counter() - start
+    assert 0.4 <= elapsed < 2.0

@@ -228,11 +228,17 @@ class Teacher:
                 "teacher retry %d for role %s: %s", state.attempt_number, call.role, state.outcome.exception()
             )
 
+        backoff = wait_random_exponential(
+            multiplier=float(retry["initial_wait_s"]), max=float(retry["max_wait_s"])
+        )
+
+        def wait(state: Any) -> float:  # full-jitter backoff, but never sooner than the server asked
+            hint = getattr(state.outcome.exception(), "retry_after", None) or 0.0
+            return max(backoff(state), min(hint, float(retry["max_wait_s"])))
+
         retrying = AsyncRetrying(
             stop=stop_after_attempt(int(retry["max_attempts"])),
-            wait=wait_random_exponential(
-                multiplier=float(retry["initial_wait_s"]), max=float(retry["max_wait_s"])
-            ),
+            wait=wait,
             retry=retry_if_exception_type(TransientError),
             before_sleep=count_retry,
             reraise=True,

@@ -31,6 +31,7 @@ def _echo(prompt: str) -> str:
 class FakeLLMServer:
     def __init__(self, latency_s: float = 0.0, responder: Responder = _echo, hang_s: float = 1.0):
         self.latency_s, self.responder, self.hang_s = latency_s, responder, hang_s
+        self.retry_after_s: float | None = None  # sent with injected 429s when set
         self.faults: deque[str] = deque()
         self.bodies: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
@@ -91,7 +92,10 @@ class FakeLLMServer:
             ), "error"
         if fault in ("429", "500", "401", "400"):
             error = {"error": {"type": "test_fault", "message": f"injected {fault}"}, "type": "error"}
-            return web.json_response(error, status=int(fault)), "error"
+            headers = (
+                {"retry-after": str(self.retry_after_s)} if fault == "429" and self.retry_after_s else None
+            )
+            return web.json_response(error, status=int(fault), headers=headers), "error"
         text = "{ this is not json" if fault == "garbage" else self.responder(last_user(body))
         if fault == "truncate":
             return text[: max(1, len(text) // 2)], "length"

@@ -76,7 +76,9 @@ class AnthropicMessages(Provider):
             message = (
                 f"teacher {self.cfg.provider} HTTP {error.status_code}: {redact(str(error), self._secrets)}"
             )
-            raise status_error(error.status_code, message, self.credential_name()) from None
+            raise status_error(
+                error.status_code, message, self.credential_name(), error.response.headers
+            ) from None
         except (errors.APIConnectionError, errors.APIResponseValidationError, ValueError) as error:
             # ValueError: a body cut short or not JSON (a dropped connection, a proxy's error page)
             raise TransientError(f"teacher {self.cfg.provider}: {type(error).__name__}") from None

@@ -21,7 +21,11 @@ RETRYABLE_STATUS = frozenset({408, 409, 429})
 
 
 class TransientError(Exception):
-    """A failure that may succeed on a later attempt."""
+    """A failure that may succeed on a later attempt; ``retry_after`` is the server's hint in seconds."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class RequestRejected(Exception):
@@ -56,10 +60,18 @@ class Call:
 REJECTED_STATUS = frozenset({400, 413, 422})
 
 
-def status_error(status: int | None, message: str, credential: str) -> Exception:
+def retry_after(headers: Any) -> float | None:
+    """Seconds from a ``Retry-After`` header (the delta-seconds form; dates are rare for LLM APIs)."""
+    try:
+        return float(headers.get("retry-after")) if headers is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def status_error(status: int | None, message: str, credential: str, headers: Any = None) -> Exception:
     """The exception for an HTTP error status; ``credential`` names what to check on 401/403."""
     if status is not None and (status in RETRYABLE_STATUS or status >= 500):
-        return TransientError(message)
+        return TransientError(message, retry_after(headers))
     if status in REJECTED_STATUS:
         return RequestRejected(message)
     if status in (401, 403):

@@ -72,7 +72,7 @@ class OpenAICompatible(Provider):
                 f"teacher {self.cfg.provider} HTTP {error.status_code}: {redact(str(error), [self._key])}"
             )
             credential = self.cfg.get("api_key_env") or "teacher.api_key_env"
-            raise status_error(error.status_code, message, credential) from None
+            raise status_error(error.status_code, message, credential, error.response.headers) from None
         except (errors.APIConnectionError, errors.APIResponseValidationError, ValueError) as error:
             # ValueError: a body cut short or not JSON (a dropped connection, a proxy's error page)
             raise TransientError(f"teacher {self.cfg.provider}: {type(error).__name__}") from None
