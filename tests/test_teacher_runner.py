@@ -66,6 +66,9 @@ def test_cell_uses_the_teacher_then_replays_it_from_cache(tmp_path, monkeypatch)
     assert (replay["calls"], replay["cache_hits"]) == (0, 6)
     assert read_jsonl(run_dir / "augment_0" / "new.jsonl") == new
     assert (again["timings"]["augment_0"]["cached"], again["timings"]["train_1"]["cached"]) == (False, True)
+    stage = again["teacher_usage"]["by_stage"]["augment_0"]["roles"]["paraphrase"]
+    assert (stage["calls"], stage["cache_hits"], stage["requests"]) == (0, 6, 6)
+    assert first["teacher_usage"]["by_stage"]["augment_0"]["total"]["calls"] == 6
     assert read_json(run_dir / "results.json")["teacher_usage"]["provider"] == "scripted"
 
     files = [p for p in tmp_path.rglob("*") if p.is_file()]

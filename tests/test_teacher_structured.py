@@ -92,3 +92,18 @@ def test_every_role_template_renders_with_its_schema():
         assert [r for r, _ in prompt.messages] == ["system", "user"]
         assert prompt.version == f"{role}.v1"
         assert '"title"' in prompt.messages[1][1]  # the schema is in the user turn
+
+
+def test_usage_delta_isolates_one_stage(tmp_path):
+    from pada.teacher import usage_delta
+
+    chat = [{"role": "user", "content": "x"}]
+    with _teacher(tmp_path, "test_counter") as teacher:
+        teacher.complete("strategy", chat)
+        before = teacher.usage()
+        teacher.samples("generation", chat, 2)
+        teacher.complete("strategy", chat)  # a cache hit
+        delta = usage_delta(teacher.usage(), before)
+    assert sorted(delta["roles"]) == ["generation", "strategy"]
+    assert (delta["roles"]["strategy"]["calls"], delta["roles"]["strategy"]["cache_hits"]) == (0, 1)
+    assert (delta["total"]["calls"], delta["total"]["requests"]) == (2, 3)

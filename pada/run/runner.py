@@ -22,7 +22,7 @@ from pada.run.provenance import provenance
 from pada.run.stages import Stages
 from pada.run.tracking import tracking
 from pada.tasks.base import Task, build_task, sample_seed_set
-from pada.teacher import Teacher, build_teacher
+from pada.teacher import Teacher, build_teacher, usage_delta
 from pada.types import EvalRecord, Example, SamplingParams
 
 log = logging.getLogger("pada")
@@ -129,9 +129,12 @@ class Cell:
     def _augment_stage(self, i: int, state: IterationState, eval_key: str):
         def work(out: Path) -> dict[str, Any]:
             state.workdir = out
+            before = self.teacher.usage() if self.teacher is not None else None
             new = self.method.propose(state)
             write_jsonl(out / "new.jsonl", (ex.to_dict() for ex in new))
-            return {"new_examples": len(new)}
+            if before is None:
+                return {"new_examples": len(new)}
+            return {"new_examples": len(new), "teacher_usage": usage_delta(self.teacher.usage(), before)}
 
         return self.stages.run(f"augment_{i}", {"eval": eval_key}, work)
 
@@ -221,7 +224,7 @@ class Cell:
             "timings": {
                 n: {"seconds": r.seconds, "cached": r.cached} for n, r in self.stages.results.items()
             },
-            "teacher_usage": self.teacher.usage() if self.teacher is not None else {},
+            "teacher_usage": self._teacher_usage(),
             "predictions": {
                 n: sorted(p.name for p in r.path.glob("*.jsonl"))
                 for n, r in self.stages.results.items()
@@ -231,6 +234,15 @@ class Cell:
         }
         write_json(self.run_dir / "results.json", results)
         return results
+
+    def _teacher_usage(self) -> dict[str, Any]:
+        """This process's usage, plus each augment stage's own (kept in its done marker, so resumes keep it)."""
+        if self.teacher is None:
+            return {}
+        stages = {
+            n: r.info["teacher_usage"] for n, r in self.stages.results.items() if "teacher_usage" in r.info
+        }
+        return {**self.teacher.usage(), "by_stage": stages}
 
     def close(self) -> None:
         if self._backend is not None:

@@ -51,3 +51,14 @@ class Usage:
                 **{f.name: sum(getattr(r, f.name) for r in self.roles.values()) for f in fields(RoleUsage)}
             )
         return {"roles": roles, "total": asdict(total) | {"dollars": self.dollars(total)}}
+
+
+def usage_delta(after: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
+    """What happened between two ``report()``s, same shape: the usage of one stage of a run."""
+
+    def minus(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+        return {k: v - b.get(k, 0) for k, v in a.items() if isinstance(v, int | float)}
+
+    roles = {r: minus(row, before["roles"].get(r, {})) for r, row in after["roles"].items()}
+    return {"roles": {r: row for r, row in roles.items() if any(row.values())},
+            "total": minus(after["total"], before["total"])}  # fmt: skip
