@@ -18,9 +18,14 @@ def test_bucket_allows_a_burst_then_the_rate():
             await limiter.acquire(amount)
         return time.perf_counter() - start
 
-    limiter = RateLimiter(per_minute=600)  # 10 a second, burst 10
-    assert asyncio.run(take(limiter, 10, 1)) < 0.05
-    assert 0.45 <= asyncio.run(take(limiter, 5, 1)) < 0.9  # the bucket is empty: 5 more need ~0.5 s
+    async def burst_then_more() -> tuple[float, float]:
+        limiter = RateLimiter(per_minute=600)  # 10 a second, burst 10
+        burst = await take(limiter, 10, 1)
+        return burst, burst + await take(limiter, 5, 1)
+
+    burst, total = asyncio.run(burst_then_more())
+    assert burst < 0.3  # generous upper bounds: the test host is shared
+    assert 0.49 <= total < 2.5  # 15 units from a bucket of 10 refilled at 10/s take at least 0.5 s
 
 
 def test_token_limit_paces_requests_by_estimated_tokens(tmp_path):
@@ -31,4 +36,4 @@ def test_token_limit_paces_requests_by_estimated_tokens(tmp_path):
         start = time.perf_counter()
         teacher.samples("generation", [{"role": "user", "content": "hi"}], 8)
         elapsed = time.perf_counter() - start
-    assert 0.9 <= elapsed < 3.0
+    assert 0.9 <= elapsed < 6.0

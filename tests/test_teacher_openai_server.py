@@ -161,4 +161,4 @@ def test_retry_after_header_is_honoured(server, tmp_path):
         start = time.perf_counter()
         teacher.complete("generation", CHAT)
         elapsed = time.perf_counter() - start
-    assert 0.4 <= elapsed < 2.0
+    assert 0.4 <= elapsed < 5.0
