@@ -92,7 +92,7 @@ def test_exhausted_retries_are_counted_and_returned_as_none(server, tmp_path):
 
 def test_concurrency_limit_is_respected(tmp_path):
     with (
-        FakeLLMServer(latency_s=0.05) as server,
+        FakeLLMServer(latency_s=0.2) as server,
         _teacher(server, tmp_path, **{"client.max_concurrency": 4}) as teacher,
     ):
         answers = teacher.samples("generation", CHAT, 20)
