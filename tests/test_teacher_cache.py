@@ -98,3 +98,9 @@ def test_concurrent_processes_share_one_cache(tmp_path):
     assert db.execute("SELECT COUNT(*) FROM completions").fetchone()[0] == 200 + 3 * 200
     winners = {row[0] for row in db.execute("SELECT text FROM completions WHERE key LIKE 'shared-%'")}
     assert winners <= {"w0", "w1", "w2"}  # first writer wins per key; no row is torn or duplicated
+
+
+def test_close_is_idempotent(tmp_path):
+    teacher = _teacher(tmp_path)
+    teacher.close()
+    teacher.close()

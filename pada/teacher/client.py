@@ -86,7 +86,7 @@ class Teacher:
         self.cache = ResponseCache(cache_path, self._client["cache"]["mode"])
         pricing = settings.get("pricing") or {}
         self._usage = Usage(pricing.get("input_per_mtok", 0.0), pricing.get("output_per_mtok", 0.0))
-        self._loop = _LoopThread()
+        self._loop: _LoopThread | None = _LoopThread()
         self._semaphore = asyncio.Semaphore(int(self._client["max_concurrency"]))
         rpm, tpm = self._client.get("requests_per_minute"), self._client.get("tokens_per_minute")
         self._requests_limit = RateLimiter(rpm) if rpm else None
@@ -112,11 +112,16 @@ class Teacher:
         report = self._usage.report()
         report["cache"] = {"hits": self.cache.hits, "misses": self.cache.misses, "mode": self.cache.mode}
         report.update(self._identity)
+        report["pricing"] = {"input_per_mtok": self._usage.price_in, "output_per_mtok": self._usage.price_out}
         return report
 
     def close(self) -> None:
+        """Idempotent: the runner and a ``with`` block may both close the same teacher."""
+        if self._loop is None:
+            return
         self._loop.run(self.provider.aclose())
         self._loop.close()
+        self._loop = None
         self.cache.close()
 
     def __enter__(self) -> Teacher:
