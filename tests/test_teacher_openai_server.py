@@ -162,3 +162,15 @@ def test_retry_after_header_is_honoured(server, tmp_path):
         teacher.complete("generation", CHAT)
         elapsed = time.perf_counter() - start
     assert 0.4 <= elapsed < 5.0
+
+
+def test_openai_config_sends_max_completion_tokens_and_the_key(server, tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-SECRET-000")
+    cfg = teacher_cfg("openai", tmp_path, base_url=f"{server.url}/v1")
+    with Teacher(cfg, cfg.client.cache.path) as teacher:
+        teacher.complete("paraphrase", CHAT)
+    body = server.bodies[0]
+    assert (body["model"], body["max_completion_tokens"], "max_tokens" in body) == (
+        "gpt-4o-mini-2024-07-18", 1024, False,
+    )  # fmt: skip
+    assert server.headers[0]["Authorization"] == "Bearer sk-test-SECRET-000"
