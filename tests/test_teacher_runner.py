@@ -64,6 +64,11 @@ def test_cell_uses_the_teacher_then_replays_it_from_cache(tmp_path, monkeypatch)
     again = run_cell(_cfg(tmp_path, *small))
     replay = again["teacher_usage"]["roles"]["paraphrase"]
     assert (replay["calls"], replay["cache_hits"]) == (0, 6)
+    assert (replay["dollars"], replay["dollars_uncached"]) == (
+        0.0,
+        usage["dollars"],
+    )  # spent vs intrinsic cost
+    assert again["teacher_usage"]["this_process"]["cache"] == {"hits": 6, "misses": 0, "mode": "readwrite"}
     assert read_jsonl(run_dir / "augment_0" / "new.jsonl") == new
     assert (again["timings"]["augment_0"]["cached"], again["timings"]["train_1"]["cached"]) == (False, True)
     stage = again["teacher_usage"]["by_stage"]["augment_0"]["roles"]["paraphrase"]

@@ -107,3 +107,24 @@ def test_usage_delta_isolates_one_stage(tmp_path):
     assert sorted(delta["roles"]) == ["generation", "strategy"]
     assert (delta["roles"]["strategy"]["calls"], delta["roles"]["strategy"]["cache_hits"]) == (0, 1)
     assert (delta["total"]["calls"], delta["total"]["requests"]) == (2, 3)
+
+
+def test_usage_sum_adds_stages_and_prices_cached_tokens(tmp_path):
+    from pada.teacher import usage_delta, usage_sum
+
+    chat = [{"role": "user", "content": "a b c"}]
+    cfg = teacher_cfg("scripted", tmp_path, model="test_counter", **{"pricing.input_per_mtok": 1e6})
+    with Teacher(cfg, cfg.client.cache.path) as teacher:
+        start = teacher.usage()
+        teacher.complete("strategy", chat)  # 3 prompt tokens, by the script's word count
+        middle = teacher.usage()
+        teacher.complete("strategy", chat)  # a hit: no spend, but the same intrinsic cost
+        stages = [usage_delta(middle, start), usage_delta(teacher.usage(), middle)]
+    total = usage_sum(stages)["roles"]["strategy"]
+    assert (total["calls"], total["cache_hits"], total["tokens_in"], total["cached_tokens_in"]) == (
+        1,
+        1,
+        3,
+        3,
+    )
+    assert (total["dollars"], total["dollars_uncached"]) == (3.0, 6.0)

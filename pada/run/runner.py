@@ -22,7 +22,7 @@ from pada.run.provenance import provenance
 from pada.run.stages import Stages
 from pada.run.tracking import tracking
 from pada.tasks.base import Task, build_task, sample_seed_set
-from pada.teacher import Teacher, build_teacher, usage_delta
+from pada.teacher import Teacher, build_teacher, usage_delta, usage_sum
 from pada.types import EvalRecord, Example, SamplingParams
 
 log = logging.getLogger("pada")
@@ -236,13 +236,16 @@ class Cell:
         return results
 
     def _teacher_usage(self) -> dict[str, Any]:
-        """This process's usage, plus each augment stage's own (kept in its done marker, so resumes keep it)."""
+        """The cell's teacher usage: the sum of its augment stages' own usage, each kept in the stage's done
+        marker, so a resumed cell still counts stages done earlier. ``this_process``: this invocation only."""
         if self.teacher is None:
             return {}
         stages = {
             n: r.info["teacher_usage"] for n, r in self.stages.results.items() if "teacher_usage" in r.info
         }
-        return {**self.teacher.usage(), "by_stage": stages}
+        process = self.teacher.usage()
+        identity = {k: process.pop(k) for k in ("provider", "model", "pricing")}
+        return {**identity, **usage_sum(list(stages.values())), "by_stage": stages, "this_process": process}
 
     def close(self) -> None:
         if self._backend is not None:

@@ -9,7 +9,7 @@ from pada.teacher.client import Request, Teacher, TeacherCallFailed
 from pada.teacher.prompts import ROLES, Prompt, render
 from pada.teacher.providers import Call, FatalTeacherError, register_script
 from pada.teacher.structured import StructuredOutputError, parse_structured
-from pada.teacher.usage import usage_delta
+from pada.teacher.usage import usage_delta, usage_sum
 
 
 def cache_path(cfg: Any, cache_dir: Path | str | None) -> Path | None:
@@ -30,4 +30,5 @@ __all__ = [
     "ROLES", "Call", "FatalTeacherError", "Prompt", "Request", "StructuredOutputError", "Teacher",
     "TeacherCallFailed", "build_teacher", "cache_path", "parse_structured", "register_script", "render",
     "usage_delta",
+    "usage_sum",
 ]  # fmt: skip

@@ -204,7 +204,7 @@ class Teacher:
         self._usage.add(call.role, requests=1)
         cached = self.cache.get(key)
         if cached is not None:
-            self._usage.add(call.role, cache_hits=1)
+            self._usage.record_hit(call.role, cached)
             return cached
         self.cache.require_writable(key, call.role)
         async with self._semaphore:

@@ -16,6 +16,8 @@ class RoleUsage:
     cache_hits: int = 0
     tokens_in: int = 0  # provider-reported, for calls made by this process (cache hits cost nothing)
     tokens_out: int = 0
+    cached_tokens_in: int = 0  # tokens of answers served from the cache: what they cost when first asked
+    cached_tokens_out: int = 0
     retries: int = 0  # transient failures (429, 5xx, timeouts) retried with backoff
     errors: int = 0  # requests that still failed after every retry
     truncated: int = 0  # answers cut at max_tokens
@@ -38,19 +40,29 @@ class Usage:
     def record_call(self, role: str, completion: Completion) -> None:
         self.add(role, calls=1, tokens_in=completion.prompt_tokens, tokens_out=completion.output_tokens)
 
-    def dollars(self, row: RoleUsage) -> float:
-        return (row.tokens_in * self.price_in + row.tokens_out * self.price_out) / 1e6
+    def record_hit(self, role: str, completion: Completion) -> None:
+        self.add(role, cache_hits=1, cached_tokens_in=completion.prompt_tokens,
+                 cached_tokens_out=completion.output_tokens)  # fmt: skip
+
+    def _price(self, tokens_in: int, tokens_out: int) -> float:
+        return (tokens_in * self.price_in + tokens_out * self.price_out) / 1e6
+
+    def dollars(self, row: RoleUsage) -> dict[str, float]:
+        """``dollars``: spent by this process; ``dollars_uncached``: the method's cost without any cache."""
+        return {
+            "dollars": self._price(row.tokens_in, row.tokens_out),
+            "dollars_uncached": self._price(row.tokens_in + row.cached_tokens_in,
+                                            row.tokens_out + row.cached_tokens_out),
+        }  # fmt: skip
 
     def report(self) -> dict[str, Any]:
         """``{"roles": {role: counts}, "total": counts}``; dollars from the configured prices."""
         with self._lock:
-            roles = {
-                name: asdict(row) | {"dollars": self.dollars(row)} for name, row in sorted(self.roles.items())
-            }
+            roles = {name: asdict(row) | self.dollars(row) for name, row in sorted(self.roles.items())}
             total = RoleUsage(
                 **{f.name: sum(getattr(r, f.name) for r in self.roles.values()) for f in fields(RoleUsage)}
             )
-        return {"roles": roles, "total": asdict(total) | {"dollars": self.dollars(total)}}
+        return {"roles": roles, "total": asdict(total) | self.dollars(total)}
 
 
 def usage_delta(after: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
@@ -62,3 +74,14 @@ def usage_delta(after: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]
     roles = {r: minus(row, before["roles"].get(r, {})) for r, row in after["roles"].items()}
     return {"roles": {r: row for r, row in roles.items() if any(row.values())},
             "total": minus(after["total"], before["total"])}  # fmt: skip
+
+
+def usage_sum(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several ``{"roles", "total"}`` reports (e.g. one per stage) added up, same shape."""
+
+    def plus(rows: list[dict[str, Any]]) -> dict[str, Any]:
+        return {k: sum(row.get(k, 0) for row in rows) for k in sorted({k for row in rows for k in row})}
+
+    names = sorted({r for report in reports for r in report["roles"]})
+    roles = {n: plus([rep["roles"][n] for rep in reports if n in rep["roles"]]) for n in names}
+    return {"roles": roles, "total": plus([rep["total"] for rep in reports])}
