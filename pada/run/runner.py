@@ -23,16 +23,23 @@ from pada.run.provenance import provenance
 from pada.run.stages import Stages
 from pada.run.tracking import tracking
 from pada.tasks.base import Task, build_task, sample_seed_set
+from pada.teacher import Teacher, build_teacher, usage_delta, usage_sum
 from pada.types import EvalRecord, Example, SamplingParams
 
 log = logging.getLogger("pada")
 
 # Config nodes that say where and how a cell runs, not what it computes: excluded from the cell's identity.
 NON_IDENTITY_KEYS = ("paths", "wandb", "run")
+# Teacher settings that change how answers are fetched or priced, never what they are.
+TEACHER_NON_IDENTITY_KEYS = ("client", "pricing")
 
 
 def identity(cfg: DictConfig) -> dict[str, Any]:
     resolved = OmegaConf.to_container(cfg, resolve=True)
+    if isinstance(resolved.get("teacher"), dict):
+        resolved["teacher"] = {
+            k: v for k, v in resolved["teacher"].items() if k not in TEACHER_NON_IDENTITY_KEYS
+        }
     return {k: v for k, v in resolved.items() if k not in NON_IDENTITY_KEYS}
 
 
@@ -76,6 +83,8 @@ class Cell:
         self.cfg = cfg
         self.task: Task = build_task(cfg.task)
         self.method = build_method(cfg.method)
+        # Built first: missing credentials are one error line before any data is read or stage runs.
+        self.teacher: Teacher | None = build_teacher(cfg.get("teacher"), cfg.paths.cache_dir)
         self.run_dir = Path(cfg.paths.runs_dir).expanduser().resolve() / cell_name(cfg)
         self.splits = self.task.load(_data_dir(cfg))
         sample_seed_set(self.splits.pool, cfg.budget, cfg.seed)  # fail on a bad budget before any work
@@ -123,9 +132,12 @@ class Cell:
     def _augment_stage(self, i: int, state: IterationState, eval_key: str):
         def work(out: Path) -> dict[str, Any]:
             state.workdir = out
+            before = self.teacher.usage() if self.teacher is not None else None
             new = self.method.propose(state)
             write_jsonl(out / "new.jsonl", (ex.to_dict() for ex in new))
-            return {"new_examples": len(new)}
+            if before is None:
+                return {"new_examples": len(new)}
+            return {"new_examples": len(new), "teacher_usage": usage_delta(self.teacher.usage(), before)}
 
         return self.stages.run(f"augment_{i}", {"eval": eval_key}, work)
 
@@ -154,6 +166,7 @@ class Cell:
         with tracking(self.cfg.wandb, self.run_dir, self.run_dir.name, config) as self.tracker:
             results = self._run_loop(config)
             self.tracker.summary({"test/accuracy": results["metrics"]["test"]["accuracy"]})
+            self.tracker.summary(_flat("teacher", results["teacher_usage"]))
         return results
 
     def _run_loop(self, config: dict[str, Any]) -> dict[str, Any]:
@@ -179,7 +192,7 @@ class Cell:
                 iteration=i, task=self.task, seed_data=seed_data, train_data=train_data,
                 train_records=_records(evaluated.path / "train.jsonl"),
                 val_records=_records(evaluated.path / "val.jsonl"),
-                teacher=None, rng=random.Random(stable_hash([self.cfg.seed, i])), workdir=self.run_dir,
+                teacher=self.teacher, rng=random.Random(stable_hash([self.cfg.seed, i])), workdir=self.run_dir,
             )  # fmt: skip
             augment = self._augment_stage(i, state, evaluated.key)
             train_data = train_data + _load(augment.path / "new.jsonl")
@@ -214,7 +227,7 @@ class Cell:
             "timings": {
                 n: {"seconds": r.seconds, "cached": r.cached} for n, r in self.stages.results.items()
             },
-            "teacher_usage": {},
+            "teacher_usage": self._teacher_usage(),
             "predictions": {
                 n: sorted(p.name for p in r.path.glob("*.jsonl"))
                 for n, r in self.stages.results.items()
@@ -225,9 +238,34 @@ class Cell:
         write_json(self.run_dir / "results.json", results)
         return results
 
+    def _teacher_usage(self) -> dict[str, Any]:
+        """The cell's teacher usage: the sum of its augment stages' own usage, each kept in the stage's done
+        marker, so a resumed cell still counts stages done earlier. ``this_process``: this invocation only."""
+        if self.teacher is None:
+            return {}
+        stages = {
+            n: r.info["teacher_usage"] for n, r in self.stages.results.items() if "teacher_usage" in r.info
+        }
+        process = self.teacher.usage()
+        identity = {k: process.pop(k) for k in ("provider", "model", "pricing")}
+        return {**identity, **usage_sum(list(stages.values())), "by_stage": stages, "this_process": process}
+
     def close(self) -> None:
         if self._backend is not None:
             self._backend.close()
+        if self.teacher is not None:
+            self.teacher.close()
+
+
+def _flat(prefix: str, tree: dict[str, Any]) -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"prefix/a/b": 1}``: wandb summaries take flat numeric keys."""
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flat(f"{prefix}/{key}", value))
+        elif isinstance(value, int | float):
+            flat[f"{prefix}/{key}"] = value
+    return flat
 
 
 def run_cell(cfg: DictConfig) -> dict[str, Any]:

@@ -1,0 +1,270 @@
+"""One teacher client for every role: cached, rate-limited, retried, accounted, optionally schema-parsed.
+
+The public API is synchronous (methods are plain Python); underneath, one event loop on a background
+thread runs every request, so concurrency limits, rate limits and SDK connection pools are shared by all
+calls of a run. Failures are never dropped silently: a request that exhausts its retries or never parses
+comes back as ``None`` from ``complete_many`` and is counted in ``usage()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+from pydantic import BaseModel
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+from pada.io import stable_hash
+from pada.teacher.cache import ResponseCache
+from pada.teacher.limits import RateLimiter
+from pada.teacher.prompts import Prompt
+from pada.teacher.providers import Call, Provider, RequestRejected, TransientError, build_provider
+from pada.teacher.structured import StructuredOutputError, parse_structured
+from pada.teacher.usage import Usage
+from pada.types import Completion, SamplingParams
+
+log = logging.getLogger("pada.teacher")
+
+Messages = list[dict[str, str]] | Prompt
+
+
+class TeacherCallFailed(Exception):
+    """A request still failed after every retry (the run goes on; the failure is counted)."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """One answer wanted from the teacher. ``sample_index`` separates n samples of the same prompt."""
+
+    role: str
+    messages: Messages
+    sample_index: int = 0
+    schema: type[BaseModel] | None = None
+    max_tokens: int | None = None  # None = the role's (or the teacher's) configured default
+    temperature: float | None = None
+
+
+class _LoopThread:
+    """A private event loop on a daemon thread; the sync facade submits coroutines to it."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="pada-teacher", daemon=True)
+        self.thread.start()
+
+    def run(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join()
+        self.loop.close()
+
+
+def _as_tuple(messages: Messages) -> tuple[tuple[str, str], ...]:
+    if isinstance(messages, Prompt):
+        return messages.messages
+    return tuple((m["role"], m["content"]) for m in messages)
+
+
+class Teacher:
+    """Built from a teacher config node (conf/teacher/); see ``build_teacher``."""
+
+    def __init__(self, cfg: Any, cache_path: Path | None, provider: Provider | None = None):
+        self.cfg = cfg
+        self.provider = provider or build_provider(cfg)  # first: credentials fail before anything is created
+        # Plain copies of the settings read on every request (OmegaConf access costs ~10 us a key).
+        settings = OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else dict(cfg)
+        self._client, self._sampling = settings["client"], settings["sampling"]
+        self._roles = settings.get("roles") or {}
+        self._identity = {"provider": settings["provider"], "model": self.provider.model_id}
+        self.cache = ResponseCache(cache_path, self._client["cache"]["mode"])
+        pricing = settings.get("pricing") or {}
+        self._usage = Usage(pricing.get("input_per_mtok", 0.0), pricing.get("output_per_mtok", 0.0))
+        self._loop: _LoopThread | None = _LoopThread()
+        self._semaphore = asyncio.Semaphore(int(self._client["max_concurrency"]))
+        rpm, tpm = self._client.get("requests_per_minute"), self._client.get("tokens_per_minute")
+        self._requests_limit = RateLimiter(rpm) if rpm else None
+        self._tokens_limit = RateLimiter(tpm) if tpm else None
+
+    # -- public, synchronous ------------------------------------------------------------------------
+    def complete(self, role: str, messages: Messages, *, sample_index: int = 0,
+                 schema: type[BaseModel] | None = None, **overrides: Any) -> str | BaseModel:  # fmt: skip
+        """One answer: text, or a ``schema`` instance. Raises StructuredOutputError / TeacherCallFailed."""
+        request = Request(role, messages, sample_index, schema, **overrides)
+        return self._loop.run(self._answer(request))
+
+    def complete_many(self, requests: list[Request]) -> list[str | BaseModel | None]:
+        """Answers in request order, fetched concurrently; ``None`` marks a counted failure."""
+        return self._loop.run(self._answer_all(requests))
+
+    def samples(self, role: str, messages: Messages, n: int, *, schema: type[BaseModel] | None = None,
+                **overrides: Any) -> list[str | BaseModel | None]:  # fmt: skip
+        """``n`` independent samples of one prompt (sample indices 0..n-1, each cached on its own)."""
+        return self.complete_many([Request(role, messages, i, schema, **overrides) for i in range(n)])
+
+    def usage(self) -> dict[str, Any]:
+        report = self._usage.report()
+        report["cache"] = {"hits": self.cache.hits, "misses": self.cache.misses, "mode": self.cache.mode}
+        report.update(self._identity)
+        report["pricing"] = {"input_per_mtok": self._usage.price_in, "output_per_mtok": self._usage.price_out}
+        return report
+
+    def close(self) -> None:
+        """Idempotent: the runner and a ``with`` block may both close the same teacher."""
+        if self._loop is None:
+            return
+        self._loop.run(self.provider.aclose())
+        self._loop.close()
+        self._loop = None
+        self.cache.close()
+
+    def __enter__(self) -> Teacher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- async core -----------------------------------------------------------------------------------
+    async def _answer_all(self, requests: list[Request]) -> list[str | BaseModel | None]:
+        tasks = [asyncio.ensure_future(self._answer_or_none(r)) for r in requests]
+        try:
+            return await asyncio.gather(*tasks)
+        except BaseException:  # a fatal error (bad key) cancels the rest at once
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+
+    async def _answer_or_none(self, request: Request) -> str | BaseModel | None:
+        try:
+            return await self._answer(request)
+        except (StructuredOutputError, TeacherCallFailed) as failure:
+            log.warning("teacher %s", failure)
+            return None
+
+    async def _answer(self, request: Request) -> str | BaseModel:
+        call = Call(
+            role=request.role,
+            messages=_as_tuple(request.messages),
+            params=self._params(request),
+            sample_index=request.sample_index,
+            prompt_version=request.messages.version if isinstance(request.messages, Prompt) else None,
+        )
+        reasks = int(self._client["structured_reasks"]) if request.schema else 0
+        for attempt in range(reasks + 1):
+            completion = await self._fetch(call)
+            if request.schema is None:
+                return completion.text
+            try:
+                return parse_structured(completion.text, request.schema)
+            except ValueError as error:
+                reason = f"{error} (finish_reason={completion.finish_reason})"
+            if attempt < reasks:
+                self._usage.add(request.role, reasks=1)
+                call = self._reask(call, completion.text, reason, attempt + 1)
+        self._usage.add(request.role, parse_failures=1)
+        raise StructuredOutputError(request.role, reason, completion.text)
+
+    def _params(self, request: Request) -> SamplingParams:
+        sampling = self._sampling
+        role = self._roles.get(request.role) or {}
+        temperature = request.temperature if request.temperature is not None else role.get("temperature")
+        return SamplingParams(
+            max_new_tokens=int(request.max_tokens or role.get("max_tokens") or sampling["max_tokens"]),
+            temperature=float(sampling["temperature"] if temperature is None else temperature),
+            top_p=float(sampling["top_p"]),
+            stop=tuple(sampling.get("stop") or ()),
+            seed=int(sampling["seed"]) + request.sample_index,  # distinct samples where seeds are honoured
+        )
+
+    @staticmethod
+    def _reask(call: Call, bad: str, reason: str, attempt: int) -> Call:
+        """A new request (new cache key): the bad answer and why it failed, then a request to fix it."""
+        feedback = (f"Your answer could not be parsed: {reason}. Reply again with only the JSON object, "
+                    "following the schema exactly.")  # fmt: skip
+        return replace(
+            call, messages=(*call.messages, ("assistant", bad), ("user", feedback)), attempt=attempt
+        )
+
+    def cache_key(self, call: Call) -> str:
+        return stable_hash({
+            **self._identity, "role": call.role,
+            "messages": call.messages, "params": asdict(call.params), "sample_index": call.sample_index,
+            "attempt": call.attempt, "prompt_version": call.prompt_version,
+        })  # fmt: skip
+
+    async def _fetch(self, call: Call) -> Completion:
+        key = self.cache_key(call)
+        self._usage.add(call.role, requests=1)
+        cached = self.cache.get(key)
+        if cached is not None:
+            self._usage.record_hit(call.role, cached)
+            return cached
+        self.cache.require_writable(key, call.role)
+        async with self._semaphore:
+            await self._rate_limit(call)
+            completion = await self._with_retries(call)
+        self.cache.put(key, completion)
+        self._usage.record_call(call.role, completion)
+        if completion.finish_reason == "length":
+            self._usage.add(call.role, truncated=1)
+        return completion
+
+    async def _rate_limit(self, call: Call) -> None:
+        if self._requests_limit:
+            await self._requests_limit.acquire(1)
+        if self._tokens_limit:  # estimate: ~4 characters a token, plus the most the answer may use
+            chars = sum(len(content) for _, content in call.messages)
+            await self._tokens_limit.acquire(chars / 4 + call.params.max_new_tokens)
+
+    async def _with_retries(self, call: Call) -> Completion:
+        retry = self._client["retry"]
+        timeout = float(self._client["timeout_s"])
+
+        def count_retry(state: Any) -> None:
+            self._usage.add(call.role, retries=1)
+            log.info(
+                "teacher retry %d for role %s: %s", state.attempt_number, call.role, state.outcome.exception()
+            )
+
+        backoff = wait_random_exponential(
+            multiplier=float(retry["initial_wait_s"]), max=float(retry["max_wait_s"])
+        )
+
+        def wait(state: Any) -> float:  # full-jitter backoff, but never sooner than the server asked
+            hint = getattr(state.outcome.exception(), "retry_after", None) or 0.0
+            return max(backoff(state), min(hint, float(retry["max_wait_s"])))
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(int(retry["max_attempts"])),
+            wait=wait,
+            retry=retry_if_exception_type(TransientError),
+            before_sleep=count_retry,
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await self._timed(call, timeout)
+        except RequestRejected as error:
+            self._usage.add(call.role, errors=1)
+            raise TeacherCallFailed(f"role '{call.role}' request rejected: {error}") from None
+        except TransientError as error:
+            self._usage.add(call.role, errors=1)
+            raise TeacherCallFailed(
+                f"role '{call.role}' failed after {retry['max_attempts']} attempts: {error}"
+            ) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _timed(self, call: Call, timeout: float) -> Completion:
+        try:
+            async with asyncio.timeout(timeout):  # unlike wait_for, no extra task per request
+                return await self.provider.complete(call)
+        except TimeoutError:
+            raise TransientError(f"no answer within teacher.client.timeout_s={timeout:g}") from None

@@ -1,0 +1,66 @@
+"""Versioned prompt templates: ``pada/prompts/<role>.<version>.j2`` with ``system`` and ``user`` blocks.
+
+A template's text never changes once a run has used it: edit by adding ``<role>.v2.j2``. The version travels
+with the rendered messages into the cache key, so answers to different prompt versions never mix.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from pydantic import BaseModel
+
+from pada.errors import PadaError
+
+PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
+ROLES = ("error_analysis", "pattern_summary", "strategy", "generation", "paraphrase", "verification")
+
+
+@dataclass(frozen=True)
+class Prompt:
+    role: str
+    version: str  # "<role>.<version>", e.g. "generation.v1"
+    messages: tuple[tuple[str, str], ...]
+
+    def chat(self) -> list[dict[str, str]]:
+        return [{"role": r, "content": c} for r, c in self.messages]
+
+
+@cache
+def _environment(directory: Path) -> jinja2.Environment:
+    # StrictUndefined: a missing variable is a bug in the caller, not an empty string in a prompt.
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(directory),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=False,
+    )
+
+
+def versions(role: str, directory: Path = PROMPTS_DIR) -> list[str]:
+    return sorted(p.name.split(".")[1] for p in directory.glob(f"{role}.v*.j2"))
+
+
+def render(role: str, version: str = "v1", schema: type[BaseModel] | None = None,
+           directory: Path = PROMPTS_DIR, **variables: Any) -> Prompt:  # fmt: skip
+    """Render the system and user blocks; ``schema`` exposes its JSON schema as ``json_schema``."""
+    name = f"{role}.{version}.j2"
+    if not (directory / name).is_file():
+        raise PadaError(
+            f"no prompt template {directory / name}; versions of '{role}': {versions(role, directory)}"
+        )
+    template = _environment(directory).get_template(name)
+    if schema is not None:
+        variables["json_schema"] = json.dumps(schema.model_json_schema(), indent=1)
+    context = template.new_context(variables)
+    messages = []
+    for block in ("system", "user"):
+        if block in template.blocks:
+            text = "".join(template.blocks[block](context)).strip()
+            if text:
+                messages.append((block, text))
+    return Prompt(role=role, version=f"{role}.{version}", messages=tuple(messages))

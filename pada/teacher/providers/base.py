@@ -1,0 +1,121 @@
+"""The provider interface: one async call that turns a chat into a Completion.
+
+Providers translate SDK failures into three kinds: ``TransientError`` (rate limit, 5xx, timeout, dropped
+connection), which the client retries with backoff; ``RequestRejected`` (this one request is invalid, e.g.
+too long), counted and skipped; and ``FatalTeacherError`` (bad key, unknown model), which stops the run
+with one line. SDK-internal retries are switched off so one policy (tenacity) owns retrying.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+from pada.errors import PadaError
+from pada.types import Completion, SamplingParams
+
+# HTTP statuses worth retrying: timeout, conflict/lock, rate limit, and every server-side failure.
+RETRYABLE_STATUS = frozenset({408, 409, 429})
+
+
+class TransientError(Exception):
+    """A failure that may succeed on a later attempt; ``retry_after`` is the server's hint in seconds."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RequestRejected(Exception):
+    """The provider refused this request (HTTP 400/413/422): no retry; the run goes on without it."""
+
+
+class FatalTeacherError(PadaError):
+    """A failure no retry can fix and every request would hit (authentication, permissions, unknown model)."""
+
+
+@dataclass(frozen=True)
+class Call:
+    """Everything a provider needs for one request; also the material of the cache key."""
+
+    role: str
+    messages: tuple[tuple[str, str], ...]  # (role, content) pairs, hashable and order-preserving
+    params: SamplingParams
+    sample_index: int = 0
+    attempt: int = 0  # structured-output re-ask number; part of the cache key
+    prompt_version: str | None = None
+
+    def chat(self) -> list[dict[str, str]]:
+        return [{"role": r, "content": c} for r, c in self.messages]
+
+    def split_system(self) -> tuple[str | None, list[dict[str, str]]]:
+        """Anthropic and Converse take the system prompt apart from the turns."""
+        system = "\n\n".join(c for r, c in self.messages if r == "system") or None
+        return system, [{"role": r, "content": c} for r, c in self.messages if r != "system"]
+
+
+# Statuses that concern one request's content, not the account or the model: skip that request only.
+REJECTED_STATUS = frozenset({400, 413, 422})
+
+
+def retry_after(headers: Any) -> float | None:
+    """Seconds from a ``Retry-After`` header (the delta-seconds form; dates are rare for LLM APIs)."""
+    try:
+        return float(headers.get("retry-after")) if headers is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def status_error(status: int | None, message: str, credential: str, headers: Any = None) -> Exception:
+    """The exception for an HTTP error status; ``credential`` names what to check on 401/403."""
+    if status is not None and (status in RETRYABLE_STATUS or status >= 500):
+        return TransientError(message, retry_after(headers))
+    if status in REJECTED_STATUS:
+        return RequestRejected(message)
+    if status in (401, 403):
+        message += f"; check {credential} (or choose another teacher=...)"
+    return FatalTeacherError(message)
+
+
+def redact(text: str, secrets: list[str | None]) -> str:
+    """Remove secret values from an error message before it reaches a log or the terminal."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text[:300]
+
+
+class Provider(ABC):
+    """Subclasses set ``name``; ``cfg`` is the teacher config node (conf/teacher/)."""
+
+    name: str
+    credential_hint: str = ""  # what to set when credentials are missing
+
+    def __init__(self, cfg: Any):
+        self.cfg = cfg
+
+    @property
+    def model_id(self) -> str:
+        """Model plus its version: the provider-side identity that goes into the cache key."""
+        version = self.cfg.get("model_version")
+        return f"{self.cfg.model}@{version}" if version else str(self.cfg.model)
+
+    @classmethod  # noqa: B027 - an optional hook: the scripted provider needs no credentials
+    def check_credentials(cls, cfg: Any) -> None:
+        """Raise PadaError naming what to set; runs before any work, without a network call."""
+
+    @abstractmethod
+    async def complete(self, call: Call) -> Completion: ...
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        pass
+
+
+def require_env(var: str, provider: str, alternative: str) -> str:
+    value = os.environ.get(var)
+    if not value:
+        raise PadaError(f"teacher '{provider}' needs {var} in the environment; export it, or choose "
+                        f"another teacher ({alternative})")  # fmt: skip
+    return value

@@ -1,0 +1,97 @@
+"""Bedrock's model-agnostic Converse API through boto3 ``bedrock-runtime`` (sync SDK, run in worker threads)."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from pada.teacher.providers.aws import check_aws, region
+from pada.teacher.providers.base import Call, FatalTeacherError, Provider, TransientError, redact
+from pada.types import Completion
+
+_FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length"}
+# Error codes Bedrock documents as temporary (throttling, capacity, cold model, internal failure).
+_TRANSIENT_CODES = frozenset({
+    "ThrottlingException", "ServiceUnavailableException", "InternalServerException",
+    "ModelTimeoutException", "ModelNotReadyException", "ServiceQuotaExceededException",
+})  # fmt: skip
+
+
+class BedrockConverse(Provider):
+    name = "bedrock_converse"
+
+    def __init__(self, cfg: Any, client: Any = None):
+        super().__init__(cfg)
+        import botocore.config
+        import botocore.exceptions
+
+        self._botocore = botocore.exceptions
+        workers = int(cfg.client.max_concurrency)
+        self.client = client or self._make_client(cfg, workers, botocore.config.Config)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pada-converse")
+
+    @staticmethod
+    def _make_client(cfg: Any, workers: int, config_cls: Any) -> Any:
+        import boto3
+
+        config = config_cls(
+            retries={"total_max_attempts": 1},  # tenacity in the client owns retries
+            read_timeout=float(cfg.client.timeout_s),
+            max_pool_connections=workers,
+        )
+        return boto3.client("bedrock-runtime", region_name=region(cfg), config=config)
+
+    @classmethod
+    def check_credentials(cls, cfg: Any) -> None:
+        check_aws(cfg)
+
+    def request(self, call: Call) -> dict[str, Any]:
+        """The exact keyword arguments sent to ``converse``."""
+        system, turns = call.split_system()
+        params = call.params
+        inference: dict[str, Any] = {"maxTokens": params.max_new_tokens, "temperature": params.temperature}
+        if params.top_p < 1.0:
+            inference["topP"] = params.top_p
+        if params.stop:
+            inference["stopSequences"] = list(params.stop)
+        request: dict[str, Any] = {
+            "modelId": self.cfg.model,
+            "messages": [{"role": t["role"], "content": [{"text": t["content"]}]} for t in turns],
+            "inferenceConfig": inference,
+        }
+        if system:
+            request["system"] = [{"text": system}]
+        return request
+
+    def _converse(self, request: dict[str, Any]) -> dict[str, Any]:
+        errors = self._botocore
+        try:
+            return self.client.converse(**request)
+        except errors.ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            message = f"teacher bedrock_converse {code}: {redact(str(error), [])}"
+            if code in _TRANSIENT_CODES:
+                raise TransientError(message) from None
+            if code in ("AccessDeniedException", "UnrecognizedClientException", "ExpiredTokenException"):
+                message += (
+                    "; check your AWS credentials and Bedrock model access (or choose another teacher=...)"
+                )
+            raise FatalTeacherError(message) from None
+        except (errors.ConnectionError, errors.ReadTimeoutError) as error:
+            raise TransientError(f"teacher bedrock_converse: {type(error).__name__}") from None
+
+    async def complete(self, call: Call) -> Completion:
+        loop = asyncio.get_running_loop()
+        response = await loop.run_in_executor(self._pool, self._converse, self.request(call))
+        text = "".join(part.get("text", "") for part in response["output"]["message"]["content"])
+        usage = response.get("usage", {})
+        return Completion(
+            text=text,
+            prompt_tokens=usage.get("inputTokens", 0),
+            output_tokens=usage.get("outputTokens", 0),
+            finish_reason=_FINISH.get(response.get("stopReason"), str(response.get("stopReason"))),
+        )
+
+    async def aclose(self) -> None:
+        self._pool.shutdown(wait=False)

@@ -1,0 +1,86 @@
+"""A test double: answers come from a Python callable registered by name, deterministically, with no network.
+
+It goes through the same client as the real providers (cache, retries, accounting, schema parsing), so tests
+and the offline simulation exercise the real machinery. Register a script with ``@register_script("name")``
+and choose it with ``teacher=scripted teacher.model=<name>`` (``teacher.script_module`` imports your module).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pada.errors import PadaError
+from pada.teacher.providers.base import Call, Provider
+from pada.types import Completion
+
+Script = Callable[[Call], str]
+_SCRIPTS: dict[str, Script] = {}
+
+
+def register_script(name: str):
+    def decorator(fn: Script) -> Script:
+        _SCRIPTS[name] = fn
+        return fn
+
+    return decorator
+
+
+def _tokens(text: str) -> int:
+    return len(text.split())  # a stand-in count: deterministic and good enough for accounting tests
+
+
+class Scripted(Provider):
+    name = "scripted"
+
+    def __init__(self, cfg: Any):
+        super().__init__(cfg)
+        self.script = self.resolve(cfg)
+        self.calls = 0  # how many answers were produced (i.e. cache misses that reached the "network")
+
+    @staticmethod
+    def resolve(cfg: Any) -> Script:
+        if cfg.get("script_module"):
+            importlib.import_module(cfg.script_module)
+        if cfg.model == "fixture":
+            return _fixture_script(cfg.get("fixture"))
+        if cfg.model not in _SCRIPTS:
+            known = ", ".join(sorted([*_SCRIPTS, "fixture"]))
+            raise PadaError(f"unknown scripted teacher '{cfg.model}'; known: {known} "
+                            "(register one with pada.teacher.register_script and set teacher.script_module)")  # fmt: skip
+        return _SCRIPTS[cfg.model]
+
+    @classmethod
+    def check_credentials(cls, cfg: Any) -> None:
+        cls.resolve(cfg)  # an unknown script is a config error worth reporting before any work
+
+    async def complete(self, call: Call) -> Completion:
+        self.calls += 1
+        text = self.script(call)
+        prompt = " ".join(content for _, content in call.messages)
+        length = _tokens(text) >= call.params.max_new_tokens
+        return Completion(text, _tokens(prompt), _tokens(text), "length" if length else "stop")
+
+
+@register_script("echo")
+def echo(call: Call) -> str:
+    """Returns the last user turn: the smallest script that shows the plumbing works."""
+    return call.messages[-1][1]
+
+
+def _fixture_script(path: str | None) -> Script:
+    """A fixture table: JSON ``{role: [answer, ...]}``; sample i of a role gets answer i mod len."""
+    if not path or not Path(path).is_file():
+        raise PadaError(f"scripted teacher 'fixture' needs teacher.fixture=<json file>; got {path!r}")
+    table = json.loads(Path(path).read_text(encoding="utf-8"))
+
+    def answer(call: Call) -> str:
+        if call.role not in table:
+            raise PadaError(f"fixture {path} has no answers for role '{call.role}'")
+        answers = table[call.role]
+        return answers[(call.sample_index + call.attempt) % len(answers)]
+
+    return answer

@@ -1,0 +1,87 @@
+"""Per-role accounting of teacher traffic: calls, cache hits, tokens, dollars, retries and failures."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from pada.types import Completion
+
+
+@dataclass
+class RoleUsage:
+    requests: int = 0  # answers asked for by a method (including re-asks)
+    calls: int = 0  # requests that reached the provider (cache misses that succeeded)
+    cache_hits: int = 0
+    tokens_in: int = 0  # provider-reported, for calls made by this process (cache hits cost nothing)
+    tokens_out: int = 0
+    cached_tokens_in: int = 0  # tokens of answers served from the cache: what they cost when first asked
+    cached_tokens_out: int = 0
+    retries: int = 0  # transient failures (429, 5xx, timeouts) retried with backoff
+    errors: int = 0  # requests that still failed after every retry
+    truncated: int = 0  # answers cut at max_tokens
+    reasks: int = 0  # malformed structured answers asked again
+    parse_failures: int = 0  # structured answers that never parsed; returned as None, counted here
+
+
+class Usage:
+    def __init__(self, price_in_per_mtok: float = 0.0, price_out_per_mtok: float = 0.0):
+        self.price_in, self.price_out = float(price_in_per_mtok), float(price_out_per_mtok)
+        self.roles: dict[str, RoleUsage] = {}
+        self._lock = threading.Lock()
+
+    def add(self, role: str, **counts: int) -> None:
+        with self._lock:
+            row = self.roles.setdefault(role, RoleUsage())
+            for name, value in counts.items():
+                setattr(row, name, getattr(row, name) + value)
+
+    def record_call(self, role: str, completion: Completion) -> None:
+        self.add(role, calls=1, tokens_in=completion.prompt_tokens, tokens_out=completion.output_tokens)
+
+    def record_hit(self, role: str, completion: Completion) -> None:
+        self.add(role, cache_hits=1, cached_tokens_in=completion.prompt_tokens,
+                 cached_tokens_out=completion.output_tokens)  # fmt: skip
+
+    def _price(self, tokens_in: int, tokens_out: int) -> float:
+        return (tokens_in * self.price_in + tokens_out * self.price_out) / 1e6
+
+    def dollars(self, row: RoleUsage) -> dict[str, float]:
+        """``dollars``: spent by this process; ``dollars_uncached``: the method's cost without any cache."""
+        return {
+            "dollars": self._price(row.tokens_in, row.tokens_out),
+            "dollars_uncached": self._price(row.tokens_in + row.cached_tokens_in,
+                                            row.tokens_out + row.cached_tokens_out),
+        }  # fmt: skip
+
+    def report(self) -> dict[str, Any]:
+        """``{"roles": {role: counts}, "total": counts}``; dollars from the configured prices."""
+        with self._lock:
+            roles = {name: asdict(row) | self.dollars(row) for name, row in sorted(self.roles.items())}
+            total = RoleUsage(
+                **{f.name: sum(getattr(r, f.name) for r in self.roles.values()) for f in fields(RoleUsage)}
+            )
+        return {"roles": roles, "total": asdict(total) | self.dollars(total)}
+
+
+def usage_delta(after: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
+    """What happened between two ``report()``s, same shape: the usage of one stage of a run."""
+
+    def minus(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+        return {k: v - b.get(k, 0) for k, v in a.items() if isinstance(v, int | float)}
+
+    roles = {r: minus(row, before["roles"].get(r, {})) for r, row in after["roles"].items()}
+    return {"roles": {r: row for r, row in roles.items() if any(row.values())},
+            "total": minus(after["total"], before["total"])}  # fmt: skip
+
+
+def usage_sum(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several ``{"roles", "total"}`` reports (e.g. one per stage) added up, same shape."""
+
+    def plus(rows: list[dict[str, Any]]) -> dict[str, Any]:
+        return {k: sum(row.get(k, 0) for row in rows) for k in sorted({k for row in rows for k in row})}
+
+    names = sorted({r for report in reports for r in report["roles"]})
+    roles = {n: plus([rep["roles"][n] for rep in reports if n in rep["roles"]]) for n in names}
+    return {"roles": roles, "total": plus([rep["total"] for rep in reports])}

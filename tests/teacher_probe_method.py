@@ -1,0 +1,22 @@
+"""A test-only method that asks the teacher to paraphrase every seed (imported via method.module)."""
+
+from __future__ import annotations
+
+from pada.methods.base import IterationState, Method, register_method
+from pada.types import Example
+
+
+@register_method("teacher_probe")
+class TeacherProbe(Method):
+    name = "teacher_probe"
+
+    def propose(self, state: IterationState) -> list[Example]:
+        chats = [[{"role": "user", "content": ex.prompt}] for ex in state.seed_data]
+        from pada.teacher import Request
+
+        answers = state.teacher.complete_many([Request("paraphrase", chat) for chat in chats])
+        return [
+            Example(f"{ex.id}-para", text, ex.target, ex.answer, "synthetic:teacher_probe")
+            for ex, text in zip(state.seed_data, answers, strict=True)
+            if text is not None
+        ]
