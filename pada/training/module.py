@@ -36,6 +36,12 @@ def prepare_for_speed(model, cfg: Any):
     return model
 
 
+def model_inputs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The batch as the model takes it. use_cache=False matters for packing: with a KV cache present,
+    transformers skips the packed-sequence check and packed examples would attend to each other."""
+    return {**{k: v for k, v in batch.items() if k != "seq_lens"}, "use_cache": False}
+
+
 class SFTModule(L.LightningModule):
     def __init__(self, model, cfg: Any, total_steps: int, plan: BatchPlan | None = None):
         super().__init__()
@@ -46,8 +52,7 @@ class SFTModule(L.LightningModule):
         self.strict_loading = False  # resume checkpoints hold only the trained weights
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        inputs = {k: v for k, v in batch.items() if k != "seq_lens"}
-        loss = self.model(**inputs).loss
+        loss = self.model(**model_inputs(batch)).loss
         tokens = int((batch["labels"] != -100).sum())
         self.log("train/loss", loss, prog_bar=True, batch_size=tokens)
         return loss
