@@ -35,7 +35,7 @@ class TrainLog(L.Callback):
             "batch": len(self.rows),
             "step": trainer.global_step,
             "epoch": trainer.current_epoch,
-            "loss": float(outputs["loss"]) if isinstance(outputs, dict) else float(outputs),
+            "loss": float(outputs["batch_loss"]),
             "lr": self._lr,
             "tokens": tokens,
             "tokens_per_s": tokens / seconds if seconds > 0 else None,

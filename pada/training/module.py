@@ -51,11 +51,12 @@ class SFTModule(L.LightningModule):
         self.plan = plan
         self.strict_loading = False  # resume checkpoints hold only the trained weights
 
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
         loss = self.model(**model_inputs(batch)).loss
         tokens = int((batch["labels"] != -100).sum())
         self.log("train/loss", loss, prog_bar=True, batch_size=tokens)
-        return loss
+        # Lightning divides "loss" by accumulate_grad_batches before callbacks see it; the log wants the real one
+        return {"loss": loss, "batch_loss": loss.detach()}
 
     def configure_optimizers(self):
         trainable = [p for p in self.model.parameters() if p.requires_grad]
