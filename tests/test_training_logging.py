@@ -14,7 +14,12 @@ from pada.training.train import build_model, fit
 
 
 def _matmul_params(config) -> int:
-    d, inter, layers, vocab = config.hidden_size, config.intermediate_size, config.num_hidden_layers, config.vocab_size
+    d, inter, layers, vocab = (
+        config.hidden_size,
+        config.intermediate_size,
+        config.num_hidden_layers,
+        config.vocab_size,
+    )
     norms = layers * 2 * d + d
     return layers * (4 * d * d + 3 * d * inter) + norms + vocab * d  # + the (tied) LM head, not the embedding
 
@@ -38,11 +43,13 @@ def test_mfu_needs_a_peak():
 
 def test_every_batch_logs_loss_lr_throughput_and_mfu(tmp_path):
     sent: list[dict] = []
-    cfg = trainer_cfg("lora", lr=1e-2, max_steps=3, peak_flops=1e9, batching="packed", max_seq_len=128)
+    cfg = trainer_cfg("lora", lr=1e-2, max_steps=3, peak_flops=1e12, batching="packed", max_seq_len=128)
     summary = fit(cfg, tiny_model_dir(), arithmetic(), tmp_path, seed=0, log=sent.append)
     rows = list(read_jsonl(tmp_path / "loss_curve.jsonl"))
     assert len(sent) == len(rows) == 6  # 3 steps x accumulation 2
-    assert set(sent[0]) == {f"train/{k}" for k in ("batch", "step", "epoch", "loss", "lr", "tokens", "tokens_per_s", "mfu")}
+    assert set(sent[0]) == {
+        f"train/{k}" for k in ("batch", "step", "epoch", "loss", "lr", "tokens", "tokens_per_s", "mfu")
+    }
     for row, metrics in zip(rows, sent, strict=True):
         assert metrics["train/loss"] == row["loss"] and row["tokens_per_s"] > 0
         assert 0 < row["mfu"] < 1
@@ -55,5 +62,12 @@ def test_every_batch_logs_loss_lr_throughput_and_mfu(tmp_path):
 
 def test_no_peak_no_mfu(tmp_path):
     sent: list[dict] = []
-    fit(trainer_cfg("full", lr=1e-3, max_steps=1), tiny_model_dir(), arithmetic(8), tmp_path, 0, log=sent.append)
+    fit(
+        trainer_cfg("full", lr=1e-3, max_steps=1),
+        tiny_model_dir(),
+        arithmetic(8),
+        tmp_path,
+        0,
+        log=sent.append,
+    )
     assert sent and all("train/mfu" not in m for m in sent)

@@ -56,7 +56,9 @@ def test_padding_carries_no_labels_and_no_attention():
 
 
 def _per_token_losses(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    return torch.nn.functional.cross_entropy(logits[:-1], labels[1:], ignore_index=IGNORE_INDEX, reduction="none")
+    return torch.nn.functional.cross_entropy(
+        logits[:-1], labels[1:], ignore_index=IGNORE_INDEX, reduction="none"
+    )
 
 
 def test_packed_row_equals_examples_run_alone():
@@ -79,7 +81,10 @@ def test_packed_row_equals_examples_run_alone():
         segment = packed_logits[row, starts[i] : starts[i] + n]
         torch.testing.assert_close(segment, alone[i], atol=1e-5, rtol=1e-5)
         token_losses = _per_token_losses(alone[i], torch.tensor(feature.labels))
-        total, count = total + float(token_losses.sum()), count + sum(t != IGNORE_INDEX for t in feature.labels[1:])
+        total, count = (
+            total + float(token_losses.sum()),
+            count + sum(t != IGNORE_INDEX for t in feature.labels[1:]),
+        )
     assert abs(float(packed_loss) - total / count) < 1e-5  # the token-mean loss of the examples run alone
 
 

@@ -39,7 +39,11 @@ def _cfg(mode: str):
 
 
 def _weights(out: Path) -> dict[str, torch.Tensor]:
-    name = "adapter_model.safetensors" if (out / "model" / "adapter_model.safetensors").is_file() else "model.safetensors"
+    name = (
+        "adapter_model.safetensors"
+        if (out / "model" / "adapter_model.safetensors").is_file()
+        else "model.safetensors"
+    )
     return load_file(out / "model" / name)
 
 
@@ -49,7 +53,15 @@ def test_resume_mid_epoch_gives_identical_weights(tmp_path, mode):
     fit(cfg, tiny_model_dir(), arithmetic(), tmp_path / "straight", seed=0, ckpt_dir=tmp_path / "ckpt_a")
     ckpt = tmp_path / "ckpt_b"
     with pytest.raises(Killed):
-        fit(cfg, tiny_model_dir(), arithmetic(), tmp_path / "killed", seed=0, ckpt_dir=ckpt, callbacks=[KillAfter(5)])
+        fit(
+            cfg,
+            tiny_model_dir(),
+            arithmetic(),
+            tmp_path / "killed",
+            seed=0,
+            ckpt_dir=ckpt,
+            callbacks=[KillAfter(5)],
+        )
     saved = torch.load(ckpt / "last.ckpt", weights_only=False)
     assert saved["global_step"] == 4 and saved["pada"]["epoch"] == 1 and saved["pada"]["batches_done"] == 2
     if mode == "lora":  # resume checkpoints carry the trained weights only, never the frozen base
@@ -96,10 +108,20 @@ def test_slurm_requeue_checkpoints_requeues_and_resumes(tmp_path, monkeypatch):
     for key, value in {"SLURM_NTASKS": "1", "SLURM_JOB_NAME": "pada", "SLURM_JOB_ID": "4242",
                        "SLURM_PROCID": "0", "SLURM_LOCALID": "0", "SLURM_NODEID": "0"}.items():  # fmt: skip
         monkeypatch.setenv(key, value)
-    cfg = trainer_cfg("lora", lr=1e-2, max_steps=8, ckpt_every_n_steps=None, batching="length_grouped", megabatch=2)
+    cfg = trainer_cfg(
+        "lora", lr=1e-2, max_steps=8, ckpt_every_n_steps=None, batching="length_grouped", megabatch=2
+    )
     ckpt = tmp_path / "ckpt"
     with pytest.raises(Killed):
-        fit(cfg, tiny_model_dir(), arithmetic(), tmp_path / "killed", seed=0, ckpt_dir=ckpt, callbacks=[SignalAfter(3)])
+        fit(
+            cfg,
+            tiny_model_dir(),
+            arithmetic(),
+            tmp_path / "killed",
+            seed=0,
+            ckpt_dir=ckpt,
+            callbacks=[SignalAfter(3)],
+        )
     assert (tmp_path / "scontrol.log").read_text().split() == ["requeue", "4242"]
     assert [p.name for p in ckpt.glob("*.ckpt")] == ["hpc_ckpt_1.ckpt"]
     fit(cfg, tiny_model_dir(), arithmetic(), tmp_path / "resumed", seed=0, ckpt_dir=ckpt)

@@ -15,6 +15,10 @@ from pada.types import Example
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
+# One intra-op thread: on this 2-core machine shared by several jobs, OpenMP threads spin-wait on each other
+# and a tiny-model step gets ~20x slower with 2 threads (measured 24 ms vs 490 ms per batch under load).
+torch.set_num_threads(1)
+
 
 @functools.cache
 def tiny_model_dir() -> str:
@@ -44,8 +48,13 @@ def arithmetic(n: int = 24, offset: int = 0) -> list[Example]:
         a, b = 3 * i + 1, 7 * i % 13
         filler = " Think step by step." * (i % 4)
         rows.append(
-            Example(id=f"ex{i}", prompt=f"What is {a} + {b}?{filler}", target=f"{a} + {b} = {a + b}. #### {a + b}",
-                    answer=str(a + b), source="test")  # fmt: skip
+            Example(
+                id=f"ex{i}",
+                prompt=f"What is {a} + {b}?{filler}",
+                target=f"{a} + {b} = {a + b}. #### {a + b}",
+                answer=str(a + b),
+                source="test",
+            )  # fmt: skip
         )
     return rows
 

@@ -45,7 +45,9 @@ class BatchPlan(Sampler[list[list[int]]]):
         self.seed = seed
         self.strategy = strategy
         self.megabatch = megabatch
-        self.rows = pack_rows(self.lengths, capacity) if strategy == "packed" else [[i] for i in range(len(lengths))]
+        self.rows = (
+            pack_rows(self.lengths, capacity) if strategy == "packed" else [[i] for i in range(len(lengths))]
+        )
         self.epoch = 0
         self.skip: tuple[int, int] | None = None  # (epoch, batches already trained) after a resume
 
@@ -56,7 +58,8 @@ class BatchPlan(Sampler[list[list[int]]]):
         return -(-len(self.rows) // self.batch_size)
 
     def batches(self, epoch: int) -> list[list[list[int]]]:
-        rng = random.Random(f"{self.seed}/{epoch}")  # str seeds hash deterministically (sha512), not via hash()
+        # a str seed is hashed with sha512, not hash(): the same plan in every process
+        rng = random.Random(f"{self.seed}/{epoch}")
         order = list(range(len(self.rows)))
         rng.shuffle(order)
         if self.strategy == "length_grouped":

@@ -44,7 +44,9 @@ def flop_model(model: torch.nn.Module) -> FlopModel:
         else:
             frozen += param.numel()
     if head is embedding:  # tied: the LM head is still a matmul
-        trained, frozen = (trained + head.numel(), frozen) if head.requires_grad else (trained, frozen + head.numel())
+        trained, frozen = (
+            (trained + head.numel(), frozen) if head.requires_grad else (trained, frozen + head.numel())
+        )
     config = base.config
     return FlopModel(frozen, trained, config.num_hidden_layers, config.hidden_size)
 

@@ -36,7 +36,9 @@ def periodic_checkpoint(ckpt_dir: Path, every_n_steps: int | None) -> list[Model
     if not every_n_steps:
         return []
     # save_top_k=0 + save_last: one rolling last.ckpt, overwritten atomically by Lightning's filesystem write
-    return [ModelCheckpoint(dirpath=ckpt_dir, every_n_train_steps=every_n_steps, save_top_k=0, save_last=True)]
+    return [
+        ModelCheckpoint(dirpath=ckpt_dir, every_n_train_steps=every_n_steps, save_top_k=0, save_last=True)
+    ]
 
 
 def slurm_plugins(cfg: Any) -> list[SLURMEnvironment]:

@@ -50,7 +50,9 @@ def build_plan(cfg: Any, lengths: list[int], seed: int) -> BatchPlan:
     return BatchPlan(lengths, cfg.batch_size, seed, cfg.batching, cfg.megabatch, cfg.max_seq_len)
 
 
-def _fingerprint(cfg: Any, base_path: str, examples: list[Example], seed: int, system_prompt, init_from) -> str:
+def _fingerprint(
+    cfg: Any, base_path: str, examples: list[Example], seed: int, system_prompt, init_from
+) -> str:
     config = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
     rows = [ex.to_dict() for ex in examples]
     return stable_hash([config, base_path, rows, seed, system_prompt, init_from])
@@ -89,7 +91,9 @@ def fit(
     model = build_model(cfg, base_path, init_from)
     module = SFTModule(model, cfg, steps, plan)
     train_log = TrainLog(log, flop_model(model), cfg.peak_flops)
-    resume_from = resume.prepare(ckpt_dir, _fingerprint(cfg, base_path, examples, seed, system_prompt, init_from))
+    resume_from = resume.prepare(
+        ckpt_dir, _fingerprint(cfg, base_path, examples, seed, system_prompt, init_from)
+    )
     trainer = L.Trainer(
         accelerator=cfg.accelerator,
         devices=1,
