@@ -4,7 +4,7 @@
 
 Both loops run AdamW + cosine warmup, accumulation 2 and clipping 1.0 over identical batches from the same
 BatchPlan; both time the steady state (the median of per-batch intervals after 10 warm-up batches) and the
-whole loop. Also prints the peak RSS of this process. Goal: Lightning/plain <= 1.10.
+whole loop, alternating the two --repeats times. Also prints the peak RSS of this process. Goal: Lightning/plain <= 1.10.
 """
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--mode", default="lora")
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     torch.set_num_threads(1)  # see tests/test_training_support.py
     base, examples = tiny_model_dir(), arithmetic(64)
@@ -79,25 +80,21 @@ def main() -> None:
     n_batches = args.steps * cfg.grad_accum
     batches = [data[b] for e in range(n_batches // len(plan) + 1) for b in plan.batches(e)][:n_batches]
 
-    started = time.perf_counter()
-    plain = plain_loop(cfg, base, batches, seed=0)
-    plain_wall = time.perf_counter() - started
-    intervals = Intervals()
-    started = time.perf_counter()
-    fit(cfg, base, examples, Path(tempfile.mkdtemp()), seed=0, callbacks=[intervals])
-    lightning_wall = time.perf_counter() - started
-    intervals.stamps.append(time.perf_counter())
-    ratio = steady(intervals.stamps) / steady(plain)
+    plain_ms, lightning_ms = [], []
+    for _ in range(args.repeats):  # alternate the two loops: the shared CPU's load drifts over minutes
+        plain_ms.append(steady(plain_loop(cfg, base, batches, seed=0)) * 1e3)
+        intervals = Intervals()
+        fit(cfg, base, examples, Path(tempfile.mkdtemp()), seed=0, callbacks=[intervals])
+        intervals.stamps.append(time.perf_counter())
+        lightning_ms.append(steady(intervals.stamps) * 1e3)
+    plain, lightning = statistics.median(plain_ms), statistics.median(lightning_ms)
     print(
         f"mode={args.mode} batches={n_batches} (optimizer steps {args.steps}, accumulation {cfg.grad_accum})"
     )
-    print(f"plain loop : {steady(plain) * 1e3:.2f} ms/batch steady, {plain_wall:.2f} s total")
-    print(
-        f"lightning  : {steady(intervals.stamps) * 1e3:.2f} ms/batch steady, {lightning_wall:.2f} s total "
-        f"(fit incl. model load, trainer setup and save)"
-    )
-    print(f"steady-state ratio lightning/plain = {ratio:.3f} (goal <= 1.10)")
-    print(f"steps/s (lightning, steady) = {1 / (steady(intervals.stamps) * cfg.grad_accum):.1f}")
+    print(f"plain loop : {plain:.2f} ms/batch (median over runs {[round(x, 2) for x in plain_ms]})")
+    print(f"lightning  : {lightning:.2f} ms/batch (median over runs {[round(x, 2) for x in lightning_ms]})")
+    print(f"steady-state ratio lightning/plain = {lightning / plain:.3f} (goal <= 1.10)")
+    print(f"optimizer steps/s (lightning, steady) = {1e3 / (lightning * cfg.grad_accum):.1f}")
     print(f"peak RSS = {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 

@@ -42,7 +42,8 @@ class TrainLog(L.Callback):
             "mfu": mfu(flops, seconds, self.peak_flops),
         }
         self.rows.append(row)
-        pl_module.log("train/tok_s", row["tokens_per_s"] or 0.0, prog_bar=True, on_step=True)
+        if trainer.progress_bar_callback is not None:
+            pl_module.log("train/tok_s", row["tokens_per_s"] or 0.0, prog_bar=True, on_step=True)
         if self.sink is not None:
             self.sink({f"train/{k}": v for k, v in row.items() if v is not None})
 
