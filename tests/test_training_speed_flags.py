@@ -20,7 +20,8 @@ def test_gradient_checkpointing_changes_memory_not_results(tmp_path, mode):
     plain = _curve(tmp_path / "a", mode, lr=lr)
     checkpointed = _curve(tmp_path / "b", mode, lr=lr, gradient_checkpointing=True)
     assert checkpointed == pytest.approx(plain, abs=1e-5)  # recompute replays the same dropout masks
-    assert build_model(trainer_cfg(mode, gradient_checkpointing=True), tiny_model_dir(), None).is_gradient_checkpointing
+    model = build_model(trainer_cfg(mode, gradient_checkpointing=True), tiny_model_dir(), None)
+    assert model.is_gradient_checkpointing
 
 
 def test_gpu_trainer_recipe_runs_on_cpu_autocast(tmp_path):
