@@ -20,22 +20,27 @@ class TrainLog(L.Callback):
         self.sink = sink
         self.flops = flops
         self.peak_flops = peak_flops
-        self._started = 0.0
+        self._last_end: float | None = None
         self._lr = 0.0
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         self._lr = trainer.optimizers[0].param_groups[0]["lr"]  # the lr this batch's update will use
-        self._started = time.perf_counter()
+        if self._last_end is None:
+            self._last_end = time.perf_counter()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        seconds = time.perf_counter() - self._started
+        loss = float(outputs["batch_loss"])  # a host sync on GPU: this batch's forward has run
+        # end to end between batches, so each interval holds one batch's kernels (up to the queue the sync
+        # drains), data loading and Lightning's overhead: the throughput a run actually gets
+        now = time.perf_counter()
+        seconds, self._last_end = now - self._last_end, now
         flops = self.flops.batch_flops(batch["seq_lens"])
         tokens = int(batch["seq_lens"].sum())
         row = {
             "batch": len(self.rows),
             "step": trainer.global_step,
             "epoch": trainer.current_epoch,
-            "loss": float(outputs["batch_loss"]),
+            "loss": loss,
             "lr": self._lr,
             "tokens": tokens,
             "tokens_per_s": tokens / seconds if seconds > 0 else None,
