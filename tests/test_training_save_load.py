@@ -7,6 +7,7 @@ import torch
 from peft import PeftModel
 from test_training_support import arithmetic, logits, tiny_model_dir, trainer_cfg
 
+from pada.errors import PadaError
 from pada.io import read_jsonl
 from pada.models.loading import load_causal_lm, load_tokenizer
 from pada.training.data import PlannedBatches, build_feature
@@ -84,3 +85,10 @@ def test_continuing_from_previous_starts_where_it_stopped(tmp_path):
         continued = list(read_jsonl(tmp_path / mode / "it1" / "loss_curve.jsonl"))
         assert continued[0]["loss"] == pytest.approx(expected, abs=1e-5)
         assert expected < base - 1e-2
+
+
+@pytest.mark.parametrize(("key", "value"), [("mode", "qlora"), ("batching", "sorted"), ("init_from", "prev")])
+def test_mistyped_choice_is_one_clear_error(tmp_path, key, value):
+    with pytest.raises(PadaError, match=f"trainer.{key}='{value}' is not one of"):
+        fit(trainer_cfg("lora", **{key: value}), tiny_model_dir(), arithmetic(4), tmp_path, seed=0)
+    assert not any(tmp_path.iterdir())  # nothing half-written

@@ -14,15 +14,27 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 
+from pada.errors import PadaError
 from pada.io import stable_hash, write_json, write_jsonl
 from pada.models.loading import load_causal_lm, load_tokenizer
 from pada.training import resume
-from pada.training.batching import BatchPlan
+from pada.training.batching import STRATEGIES, BatchPlan
 from pada.training.callbacks import TrainLog
 from pada.training.data import IGNORE_INDEX, PlannedBatches, build_feature
 from pada.training.flops import flop_model
 from pada.training.module import SFTModule, apply_lora, prepare_for_speed
 from pada.types import Example
+
+CHOICES = {"mode": ("lora", "full"), "batching": STRATEGIES, "init_from": ("base", "previous")}
+
+
+def validate(cfg: Any) -> None:
+    """Fail before loading anything on a mistyped choice (one line, names the key and the options)."""
+    for key, options in CHOICES.items():
+        if cfg[key] not in options:
+            raise PadaError(
+                f"trainer.{key}={cfg[key]!r} is not one of {', '.join(options)}; fix the override"
+            )
 
 
 def build_model(cfg: Any, base_path: str, init_from: str | None):
@@ -75,6 +87,7 @@ def fit(
 
     ``ckpt_dir`` holds resume checkpoints (default ``out_dir/ckpt``); a matching one there is resumed from.
     """
+    validate(cfg)
     out_dir = Path(out_dir)
     ckpt_dir = Path(ckpt_dir) if ckpt_dir is not None else out_dir / "ckpt"
     L.seed_everything(seed, workers=True, verbose=False)  # data order, LoRA init and dropout
