@@ -43,7 +43,10 @@ def test_problems_are_found_in_order_of_appearance():
 def test_oracle_answers_each_role():
     problem = Problem("sub", 2, "large", 530, 120, "Mia", "cards")
     analysis = _answer("error_analysis", f"Problem:\n{problem.question}\n\nThe model's answer:\n#### 7")
-    assert analysis["missing_skill"] == "subtraction with three-digit numbers, asked as word problems about people"
+    assert (
+        analysis["missing_skill"]
+        == "subtraction with three-digit numbers, asked as word problems about people"
+    )
     summary = _answer("pattern_summary", f"1. {analysis['error']}\n2. {analysis['error']}")
     assert read_properties(summary["description"]) == {"skill": "sub", "phrasing": 2, "magnitude": "large"}
     strategy = _answer("strategy", summary["description"])["strategy"]
@@ -54,9 +57,13 @@ def test_oracle_answers_each_role():
     assert _answer("paraphrase", f"Problem:\n{problem.question}")["question"] == (
         "What is 530 minus 120?"  # same numbers, the next phrasing
     )
-    verdict = _answer("verification", f"Problem:\n{problem.question}\n\nProposed solution:\n530 - 120 = 410\n#### 410")
+    verdict = _answer(
+        "verification", f"Problem:\n{problem.question}\n\nProposed solution:\n530 - 120 = 410\n#### 410"
+    )
     assert verdict == {"valid": True, "answer": "410", "reason": ""}
-    assert not _answer("verification", f"Problem:\n{problem.question}\n\nProposed solution:\n#### 411")["valid"]
+    assert not _answer("verification", f"Problem:\n{problem.question}\n\nProposed solution:\n#### 411")[
+        "valid"
+    ]
 
 
 def test_generation_without_guidance_follows_the_given_problem_and_is_seeded():
