@@ -1,24 +1,28 @@
 """Reference backend: batched ``generate`` with left padding and the KV cache (the CPU path).
 
-Prompts are sorted by length so each batch pads little; rows that hit EOS or a stop string stop early.
+Prompts are sorted by length so each batch pads little. Each row stops at EOS (every id in the model's
+generation config, e.g. Llama 3's ``<|eot_id|>`` and ``<|end_of_text|>``) or at its first stop string;
+finished rows are padded while the rest of the batch continues, and the batch ends when all rows are done.
 """
 
 from __future__ import annotations
 
+import bisect
 from pathlib import Path
 from typing import Any
 
 import torch
 from tqdm.auto import tqdm
 
-from pada.inference.base import Backend, Chat, register_backend
+from pada.inference.base import Backend, Prompt, cut_at_stop, register_backend
 from pada.models.loading import load_causal_lm, load_tokenizer
 from pada.types import Completion, SamplingParams
 
 
-def _cut_at_stop(text: str, stops: tuple[str, ...]) -> tuple[str, bool]:
-    cuts = [text.index(s) for s in stops if s in text]
-    return (text[: min(cuts)], True) if cuts else (text, False)
+def eos_ids(model, tokenizer) -> list[int]:
+    configured = model.generation_config.eos_token_id
+    ids = configured if isinstance(configured, list) else [configured]
+    return sorted({i for i in [*ids, tokenizer.eos_token_id] if i is not None})
 
 
 @register_backend("transformers")
@@ -32,6 +36,7 @@ class TransformersBackend(Backend):
     def _model(self, adapter: str | None):
         if self._loaded is not None and self._loaded[0] == adapter:
             return self._loaded[1]
+        self._loaded = None  # free the previous model before loading the next
         if adapter is not None and not (Path(adapter) / "adapter_config.json").is_file():
             model = load_causal_lm(adapter, self.cfg.dtype)  # a fully fine-tuned model dir
         else:
@@ -44,22 +49,29 @@ class TransformersBackend(Backend):
         self._loaded = (adapter, model)
         return model
 
+    def encode(self, item: Prompt) -> list[int]:
+        text = (
+            item
+            if isinstance(item, str)
+            else self.tokenizer.apply_chat_template(item, add_generation_prompt=True, tokenize=False)
+        )
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]  # the template adds BOS
+
     def generate(
-        self, chats: list[Chat], params: SamplingParams, adapter: str | None = None
+        self, chats: list[Prompt], params: SamplingParams, adapter: str | None = None
     ) -> list[Completion]:
         model = self._model(adapter)
-        prompts = [
-            self.tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in chats
-        ]
-        encoded = [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+        encoded = [self.encode(c) for c in chats]
         order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))  # long first: OOM shows early
         results: list[Completion | None] = [None] * len(encoded)
-        batches = range(0, len(order), self.cfg.batch_size)
-        for start in tqdm(batches, desc="generate", disable=not self.cfg.progress_bar, leave=False):
-            idx = order[start : start + self.cfg.batch_size]
-            for i, completion in zip(
-                idx, self._generate_batch(model, [encoded[i] for i in idx], params), strict=True
-            ):
+        size = self.cfg.batch_size
+        batches = range(0, len(order), size)
+        for n, start in enumerate(tqdm(batches, desc="generate", disable=not self.cfg.progress_bar)):
+            idx = order[start : start + size]
+            if params.temperature > 0:  # one seed per batch: same seed, batch size and inputs, same samples
+                torch.manual_seed(params.seed + n)
+            batch = self._generate_batch(model, [encoded[i] for i in idx], params)
+            for i, completion in zip(idx, batch, strict=True):
                 results[i] = completion
         return results  # type: ignore[return-value]
 
@@ -67,30 +79,49 @@ class TransformersBackend(Backend):
     def _generate_batch(self, model, batch: list[list[int]], params: SamplingParams) -> list[Completion]:
         padded = self.tokenizer.pad({"input_ids": batch}, return_tensors="pt").to(self.cfg.device)
         sample = params.temperature > 0
-        if sample:
-            torch.manual_seed(params.seed)
+        eos = eos_ids(model, self.tokenizer)
         out = model.generate(
             **padded,
             max_new_tokens=params.max_new_tokens,
             do_sample=sample,
             temperature=params.temperature if sample else None,
             top_p=params.top_p if sample else None,
+            top_k=None,  # the model's generation config may set one; SamplingParams has none
             stop_strings=list(params.stop) or None,
             tokenizer=self.tokenizer,
             pad_token_id=self.tokenizer.pad_token_id,
-            eos_token_id=self.tokenizer.eos_token_id,
+            eos_token_id=eos,
+            use_cache=True,
         )
-        width = padded["input_ids"].shape[1]
-        completions = []
-        for row, prompt in zip(out, batch, strict=True):
-            new = row[width:]
-            new = new[new != self.tokenizer.pad_token_id]
-            hit_eos = bool((new == self.tokenizer.eos_token_id).any())
-            text, hit_stop = _cut_at_stop(self.tokenizer.decode(new, skip_special_tokens=True), params.stop)
-            n_out = len(new)
-            finished = hit_eos or hit_stop or n_out < params.max_new_tokens
-            completions.append(Completion(text, len(prompt), n_out, "stop" if finished else "length"))
-        return completions
+        new_tokens = out[:, padded["input_ids"].shape[1] :].tolist()
+        return [
+            self._completion(row, len(prompt), eos, params)
+            for row, prompt in zip(new_tokens, batch, strict=True)
+        ]
+
+    def _completion(
+        self, row: list[int], n_prompt: int, eos: list[int], params: SamplingParams
+    ) -> Completion:
+        ends = [k for k, t in enumerate(row) if t in eos]
+        hit_eos = bool(ends)
+        if hit_eos:  # the EOS token counts as generated but is not text; what follows it is padding
+            text_ids, row = row[: ends[0]], row[: ends[0] + 1]
+        else:
+            text_ids = row
+        text, hit_stop = cut_at_stop(self.tokenizer.decode(text_ids, skip_special_tokens=True), params.stop)
+        if hit_stop and not hit_eos:  # generate halts a row on the token that completes a stop string
+            row = _until_stop(row, self.tokenizer, params.stop)
+        stopped = hit_eos or hit_stop
+        return Completion(text, n_prompt, len(row), "stop" if stopped else "length")
 
     def close(self) -> None:
         self._loaded = None
+
+
+def _until_stop(row: list[int], tokenizer, stops: tuple[str, ...]) -> list[int]:
+    """The shortest prefix of ``row`` whose text contains a stop string (bisection: prefixes only grow)."""
+
+    def contains_stop(k: int) -> bool:
+        return cut_at_stop(tokenizer.decode(row[:k], skip_special_tokens=True), stops)[1]
+
+    return row[: bisect.bisect_left(range(len(row) + 1), True, key=contains_stop)]
