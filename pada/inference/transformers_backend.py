@@ -13,10 +13,28 @@ from typing import Any
 
 import torch
 from tqdm.auto import tqdm
+from transformers import StoppingCriteria
 
 from pada.inference.base import Backend, Prompt, cut_at_stop, register_backend
 from pada.models.loading import load_causal_lm, load_tokenizer
 from pada.types import Completion, SamplingParams
+
+
+class StopOnText(StoppingCriteria):
+    """Per row: done once a stop string appears in the generated text (vLLM's and lm-eval's semantics).
+
+    Only a tail of each row is decoded per step: a stop string first appears within its last few tokens.
+    """
+
+    def __init__(self, tokenizer, stops: tuple[str, ...], prompt_width: int):
+        self.tokenizer, self.stops, self.width = tokenizer, stops, prompt_width
+        self.window = 4 * max(len(s) for s in stops) + 2  # a character can take up to 4 byte-level tokens
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs) -> torch.Tensor:
+        tails = self.tokenizer.batch_decode(
+            input_ids[:, self.width :][:, -self.window :], skip_special_tokens=True
+        )
+        return torch.tensor([any(s in t for s in self.stops) for t in tails], device=input_ids.device)
 
 
 def eos_ids(model, tokenizer) -> list[int]:
@@ -87,8 +105,9 @@ class TransformersBackend(Backend):
             temperature=params.temperature if sample else None,
             top_p=params.top_p if sample else None,
             top_k=None,  # the model's generation config may set one; SamplingParams has none
-            stop_strings=list(params.stop) or None,
-            tokenizer=self.tokenizer,
+            stopping_criteria=[StopOnText(self.tokenizer, params.stop, padded["input_ids"].shape[1])]
+            if params.stop
+            else None,
             pad_token_id=self.tokenizer.pad_token_id,
             eos_token_id=eos,
             use_cache=True,
