@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from backend_fixtures import ROOT, build_lora, build_sharp_tiny
+from backend_fixtures import CHATS, ROOT, build_lora, build_sharp_tiny
 from omegaconf import OmegaConf
 
 from pada.errors import PadaError
@@ -154,3 +154,26 @@ def test_arc_challenge_runs_end_to_end_on_local_files(models, tmp_path):
     assert scores["arc_challenge"]["n"] == 8 and len(samples) == 8
     assert scores["arc_challenge"]["acc,none"] == sum(s["acc"] for s in samples) / 8
     assert samples[0]["doc"]["question"].startswith("An astronomer observes that a planet rotates faster")
+
+
+def test_hf_generate_until_equals_pada_backend_with_stops(models):
+    """lm-eval's HFLM.generate_until directly (no task machinery): same strings, stops and budget."""
+    from lm_eval.api.instance import Instance
+    from lm_eval.models.huggingface import HFLM
+
+    base, _ = models
+    ours = TransformersBackend(str(base), OmegaConf.create({"batch_size": 4, "device": "cpu", "dtype": "float32",
+                                                             "progress_bar": False}))  # fmt: skip
+    texts = [ours.tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in CHATS]
+    lm = HFLM(pretrained=str(base), dtype="float32", device="cpu", batch_size=4)
+    # Stops avoid letters of the special tokens' names (<|system|>, ...): lm-eval matches stops against the
+    # tail decoded WITH special tokens, so "e" would end a row at <|system|> although the returned text
+    # (decoded without them) has no "e". pada, like vLLM, matches the text it returns.
+    for stop in ([], ["h"], ["c", " w"]):
+        gen = {"until": stop, "max_gen_toks": MAX_NEW, "do_sample": False}
+        theirs = lm.generate_until(
+            [Instance("generate_until", {}, (t, gen), i) for i, t in enumerate(texts)], True
+        )
+        mine = ours.generate(texts, SamplingParams(max_new_tokens=MAX_NEW, stop=tuple(stop)))
+        assert [c.text for c in mine] == theirs
+    assert sum(c.finish_reason == "stop" for c in mine) >= 3  # the stops really cut rows
