@@ -1,46 +1,41 @@
-"""Reference backend: batched ``generate`` with left padding and the KV cache (the CPU path).
+"""Reference backend: batched greedy or seeded decoding with left padding and the KV cache (the CPU path).
 
 Prompts are sorted by length so each batch pads little. Each row stops at EOS (every id in the model's
-generation config, e.g. Llama 3's ``<|eot_id|>`` and ``<|end_of_text|>``) or at its first stop string;
-finished rows are padded while the rest of the batch continues, and the batch ends when all rows are done.
+generation config, e.g. Llama 3's ``<|eot_id|>`` and ``<|end_of_text|>``) or once a stop string appears in
+its text; a finished row is dropped from the batch and its KV cache, so it stops costing work.
 """
 
 from __future__ import annotations
 
-import bisect
 from pathlib import Path
 from typing import Any
 
 import torch
 from tqdm.auto import tqdm
-from transformers import StoppingCriteria
 
 from pada.inference.base import Backend, Prompt, cut_at_stop, register_backend
 from pada.models.loading import load_causal_lm, load_tokenizer
 from pada.types import Completion, SamplingParams
 
 
-class StopOnText(StoppingCriteria):
-    """Per row: done once a stop string appears in the generated text (vLLM's and lm-eval's semantics).
-
-    Only a tail of each row is decoded per step: a stop string first appears within its last few tokens.
-    """
-
-    def __init__(self, tokenizer, stops: tuple[str, ...], prompt_width: int):
-        self.tokenizer, self.stops, self.width = tokenizer, stops, prompt_width
-        self.window = 4 * max(len(s) for s in stops) + 2  # a character can take up to 4 byte-level tokens
-
-    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs) -> torch.Tensor:
-        tails = self.tokenizer.batch_decode(
-            input_ids[:, self.width :][:, -self.window :], skip_special_tokens=True
-        )
-        return torch.tensor([any(s in t for s in self.stops) for t in tails], device=input_ids.device)
-
-
 def eos_ids(model, tokenizer) -> list[int]:
     configured = model.generation_config.eos_token_id
     ids = configured if isinstance(configured, list) else [configured]
     return sorted({i for i in [*ids, tokenizer.eos_token_id] if i is not None})
+
+
+def next_tokens(
+    logits: torch.Tensor, params: SamplingParams, generator: torch.Generator | None
+) -> torch.Tensor:
+    """Greedy argmax, or temperature + nucleus (top-p) sampling drawn from the batch's seeded generator."""
+    if params.temperature <= 0:
+        return logits.argmax(-1)
+    probs = torch.softmax(logits.float() / params.temperature, -1)
+    if params.top_p < 1.0:
+        sorted_probs, order = probs.sort(-1, descending=True)
+        outside = sorted_probs.cumsum(-1) - sorted_probs > params.top_p  # always keeps the top token
+        probs = probs.scatter(-1, order, sorted_probs.masked_fill(outside, 0.0))
+    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
 
 
 @register_backend("transformers")
@@ -86,61 +81,73 @@ class TransformersBackend(Backend):
         batches = range(0, len(order), size)
         for n, start in enumerate(tqdm(batches, desc="generate", disable=not self.cfg.progress_bar)):
             idx = order[start : start + size]
-            if params.temperature > 0:  # one seed per batch: same seed, batch size and inputs, same samples
-                torch.manual_seed(params.seed + n)
-            batch = self._generate_batch(model, [encoded[i] for i in idx], params)
+            # One generator per batch: the same seed, batch size and inputs give the same samples.
+            generator = torch.Generator(self.cfg.device).manual_seed(params.seed + n)
+            batch = _Decoder(model, self.tokenizer, params, generator).run([encoded[i] for i in idx])
             for i, completion in zip(idx, batch, strict=True):
                 results[i] = completion
         return results  # type: ignore[return-value]
-
-    @torch.inference_mode()
-    def _generate_batch(self, model, batch: list[list[int]], params: SamplingParams) -> list[Completion]:
-        padded = self.tokenizer.pad({"input_ids": batch}, return_tensors="pt").to(self.cfg.device)
-        sample = params.temperature > 0
-        eos = eos_ids(model, self.tokenizer)
-        out = model.generate(
-            **padded,
-            max_new_tokens=params.max_new_tokens,
-            do_sample=sample,
-            temperature=params.temperature if sample else None,
-            top_p=params.top_p if sample else None,
-            top_k=None,  # the model's generation config may set one; SamplingParams has none
-            stopping_criteria=[StopOnText(self.tokenizer, params.stop, padded["input_ids"].shape[1])]
-            if params.stop
-            else None,
-            pad_token_id=self.tokenizer.pad_token_id,
-            eos_token_id=eos,
-            use_cache=True,
-        )
-        new_tokens = out[:, padded["input_ids"].shape[1] :].tolist()
-        return [
-            self._completion(row, len(prompt), eos, params)
-            for row, prompt in zip(new_tokens, batch, strict=True)
-        ]
-
-    def _completion(
-        self, row: list[int], n_prompt: int, eos: list[int], params: SamplingParams
-    ) -> Completion:
-        ends = [k for k, t in enumerate(row) if t in eos]
-        hit_eos = bool(ends)
-        if hit_eos:  # the EOS token counts as generated but is not text; what follows it is padding
-            text_ids, row = row[: ends[0]], row[: ends[0] + 1]
-        else:
-            text_ids = row
-        text, hit_stop = cut_at_stop(self.tokenizer.decode(text_ids, skip_special_tokens=True), params.stop)
-        if hit_stop and not hit_eos:  # generate halts a row on the token that completes a stop string
-            row = _until_stop(row, self.tokenizer, params.stop)
-        stopped = hit_eos or hit_stop
-        return Completion(text, n_prompt, len(row), "stop" if stopped else "length")
 
     def close(self) -> None:
         self._loaded = None
 
 
-def _until_stop(row: list[int], tokenizer, stops: tuple[str, ...]) -> list[int]:
-    """The shortest prefix of ``row`` whose text contains a stop string (bisection: prefixes only grow)."""
+class _Decoder:
+    """One batch: prefill, then one token per step for the rows still running."""
 
-    def contains_stop(k: int) -> bool:
-        return cut_at_stop(tokenizer.decode(row[:k], skip_special_tokens=True), stops)[1]
+    def __init__(self, model, tokenizer, params: SamplingParams, generator: torch.Generator):
+        self.model, self.tokenizer, self.params, self.generator = model, tokenizer, params, generator
+        self.eos = set(eos_ids(model, tokenizer))
+        # A stop string first shows up within a row's last few tokens (a character is at most 4 tokens).
+        self.window = 4 * max((len(s) for s in params.stop), default=0) + 2
 
-    return row[: bisect.bisect_left(range(len(row) + 1), True, key=contains_stop)]
+    def _stopped(self, rows: list[list[int]]) -> list[bool]:
+        done = [tokens[-1] in self.eos for tokens in rows]
+        if self.params.stop:  # one batched decode of every row's tail per step
+            tails = self.tokenizer.batch_decode([t[-self.window :] for t in rows], skip_special_tokens=True)
+            done = [d or cut_at_stop(tail, self.params.stop)[1] for d, tail in zip(done, tails, strict=True)]
+        return done
+
+    @torch.inference_mode()
+    def run(self, batch: list[list[int]]) -> list[Completion]:
+        device = self.model.device
+        padded = self.tokenizer.pad({"input_ids": batch}, return_tensors="pt").to(device)
+        mask = padded["attention_mask"]
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)  # left padding: each row's real tokens start at 0
+        out = self.model(
+            input_ids=padded["input_ids"],
+            attention_mask=mask,
+            position_ids=positions,
+            use_cache=True,
+            logits_to_keep=1,
+        )  # fmt: skip  (only the last position's logits)
+        cache, rows = out.past_key_values, list(range(len(batch)))
+        generated: list[list[int]] = [[] for _ in batch]
+        for step in range(self.params.max_new_tokens):
+            tokens = next_tokens(out.logits[:, -1, :], self.params, self.generator)
+            for row, token in zip(rows, tokens.tolist(), strict=True):
+                generated[row].append(token)
+            stopped = self._stopped([generated[row] for row in rows])
+            running = [j for j, done in enumerate(stopped) if not done]
+            if not running or step == self.params.max_new_tokens - 1:
+                break
+            if len(running) < len(rows):  # drop finished rows from the batch and the KV cache
+                keep = torch.tensor(running, device=device)
+                cache.batch_select_indices(keep)
+                mask, positions, tokens = mask[keep], positions[keep], tokens[keep]
+                rows = [rows[j] for j in running]
+            mask = torch.cat([mask, mask.new_ones(len(rows), 1)], dim=1)
+            positions = positions[:, -1:] + 1
+            out = self.model(input_ids=tokens[:, None], attention_mask=mask, position_ids=positions,
+                             past_key_values=cache, use_cache=True, logits_to_keep=1)  # fmt: skip
+        return [
+            self._completion(tokens, len(prompt)) for tokens, prompt in zip(generated, batch, strict=True)
+        ]
+
+    def _completion(self, tokens: list[int], n_prompt: int) -> Completion:
+        hit_eos = tokens[-1] in self.eos
+        text_ids = tokens[:-1] if hit_eos else tokens  # EOS counts as generated but is not text
+        text, hit_stop = cut_at_stop(
+            self.tokenizer.decode(text_ids, skip_special_tokens=True), self.params.stop
+        )
+        return Completion(text, n_prompt, len(tokens), "stop" if hit_eos or hit_stop else "length")
