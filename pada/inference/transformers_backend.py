@@ -7,6 +7,7 @@ its text; a finished row is dropped from the batch and its KV cache, so it stops
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +93,19 @@ class TransformersBackend(Backend):
         self._loaded = None
 
 
+@functools.lru_cache(maxsize=16)
+def stop_enders(tokenizer, stops: tuple[str, ...]) -> frozenset[int] | None:
+    """Token ids that can complete a stop string: those whose text holds a stop's last character, or a
+    partial UTF-8 byte (the character is finished by this token). Other tokens cannot, so their rows skip
+    the per-step decode. None (check every row) when a stop ends in whitespace, which some tokenizers
+    drop when decoding a lone token."""
+    if any(s[-1].isspace() for s in stops):
+        return None
+    last = {s[-1] for s in stops}
+    texts = tokenizer.batch_decode([[i] for i in range(len(tokenizer))], skip_special_tokens=True)
+    return frozenset(i for i, t in enumerate(texts) if "\ufffd" in t or any(c in t for c in last))
+
+
 class _Decoder:
     """One batch: prefill, then one token per step for the rows still running."""
 
@@ -100,12 +114,21 @@ class _Decoder:
         self.eos = set(eos_ids(model, tokenizer))
         # A stop string first shows up within a row's last few tokens (a character is at most 4 tokens).
         self.window = 4 * max((len(s) for s in params.stop), default=0) + 2
+        self.enders = stop_enders(tokenizer, params.stop) if params.stop else None
 
     def _stopped(self, rows: list[list[int]]) -> list[bool]:
         done = [tokens[-1] in self.eos for tokens in rows]
-        if self.params.stop:  # one batched decode of every row's tail per step
-            tails = self.tokenizer.batch_decode([t[-self.window :] for t in rows], skip_special_tokens=True)
-            done = [d or cut_at_stop(tail, self.params.stop)[1] for d, tail in zip(done, tails, strict=True)]
+        if not self.params.stop:
+            return done
+        check = [
+            j for j, t in enumerate(rows) if not done[j] and (self.enders is None or t[-1] in self.enders)
+        ]
+        if check:  # one batched decode of the tails the newest token may have completed
+            tails = self.tokenizer.batch_decode(
+                [rows[j][-self.window :] for j in check], skip_special_tokens=True
+            )
+            for j, tail in zip(check, tails, strict=True):
+                done[j] = cut_at_stop(tail, self.params.stop)[1]
         return done
 
     @torch.inference_mode()
