@@ -40,7 +40,9 @@ def identity(cfg: DictConfig) -> dict[str, Any]:
         resolved["teacher"] = {
             k: v for k, v in resolved["teacher"].items() if k not in TEACHER_NON_IDENTITY_KEYS
         }
-    resolved.get("eval", {}).pop("lm_eval", None)  # an extra final score: toggling it must not re-run the cell
+    resolved.get("eval", {}).pop(
+        "lm_eval", None
+    )  # an extra final score: toggling it must not re-run the cell
     return {k: v for k, v in resolved.items() if k not in NON_IDENTITY_KEYS}
 
 
