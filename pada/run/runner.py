@@ -95,10 +95,10 @@ class Cell:
         self.run_dir = Path(cfg.paths.runs_dir).expanduser().resolve() / cell_name(cfg)
         self.splits = self.task.load(_data_dir(cfg))
         sample_seed_set(self.splits.pool, cfg.budget, cfg.seed)  # fail on a bad budget before any work
+        if cfg.model.get("cpu_threads"):  # before the model is built: tiny_sim pre-trains on first use
+            torch.set_num_threads(cfg.model.cpu_threads)
         self.model_path = resolve_model_path(cfg.model, Path(cfg.paths.cache_dir).expanduser().resolve())
         self.stages = Stages(self.run_dir, cfg.run.stop_after)
-        if cfg.model.get("cpu_threads"):
-            torch.set_num_threads(cfg.model.cpu_threads)
         self._backend: Backend | None = None
         self.system_prompt = cfg.task.get("system_prompt")
 
