@@ -79,7 +79,8 @@ class _Entry:
 class Deduplicator:
     """ROUGE-L F against every kept question (LLM2LLM keeps a question when it is below 0.95).
 
-    A bag-of-words bound (LCS <= shared tokens, so F <= 2*shared/(m+n)) skips most exact LCS computations.
+    A bag-of-words bound (LCS <= shared tokens, so F <= 2*shared/(m+n)) skips most exact LCS computations;
+    ``most_similar`` therefore reports only scores that could reach the threshold (others read as 0).
     """
 
     def __init__(self, texts: list[str], threshold: float = 0.95):
