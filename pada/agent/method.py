@@ -40,6 +40,8 @@ class PadaAgent(Method):
         super().__init__(cfg)
         if cfg.patterns.grouping not in GROUPINGS:
             raise PadaError(f"method.patterns.grouping={cfg.patterns.grouping!r}; choose one of {GROUPINGS}")
+        if cfg.select not in ("last", "best_val"):
+            raise PadaError(f"method.select={cfg.select!r}; choose last or best_val")
         self.needs_val_eval = bool(cfg.use_validation)
         self.needs_train_eval = bool(cfg.use_train_errors)
 
