@@ -9,13 +9,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from rouge_score import rouge_scorer, tokenizers
-
 from pada.agent.leakage import HeldOut, tokens
 from pada.tasks.base import Task
 from pada.teacher.schemas import GeneratedExample, Verdict
-
-_ROUGE_TOKENS = tokenizers.DefaultTokenizer(use_stemmer=False)
 
 
 def normalised_answer(task: Task, answer: str) -> str:
@@ -84,18 +80,22 @@ class Deduplicator:
     """
 
     def __init__(self, texts: list[str], threshold: float = 0.95):
+        # imported here: rouge_scorer imports absl, whose logging handler keeps the sys.stderr of import time
+        from rouge_score import rouge_scorer, tokenizers
+
         self.threshold = threshold
         self.scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
+        self.tokenizer = tokenizers.DefaultTokenizer(use_stemmer=False)
         self.entries: list[_Entry] = []
         for text in texts:
             self.add(text)
 
     def add(self, text: str) -> None:
-        words = _ROUGE_TOKENS.tokenize(text)
+        words = self.tokenizer.tokenize(text)
         self.entries.append(_Entry(text, Counter(words), len(words)))
 
     def most_similar(self, text: str) -> float:
-        words = _ROUGE_TOKENS.tokenize(text)
+        words = self.tokenizer.tokenize(text)
         bag, size, best = Counter(words), len(words), 0.0
         for entry in self.entries:
             if size + entry.size == 0:
