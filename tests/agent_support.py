@@ -37,7 +37,9 @@ def _summary(text: str) -> dict:
 
 
 def _generation(s: int) -> dict:
-    question, answer = sara(DUPLICATE_FAULT - 3 if s == DUPLICATE_FAULT else s)  # 3 repeats sample 0's problem
+    question, answer = sara(
+        DUPLICATE_FAULT - 3 if s == DUPLICATE_FAULT else s
+    )  # 3 repeats sample 0's problem
     if s == LEAK_FAULT:
         question, answer = HELD_OUT_QUESTION, 2
     stated = answer + 1 if s == FORMAT_FAULT else answer

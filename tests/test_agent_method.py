@@ -6,16 +6,16 @@ import json
 import random
 
 import pytest
-
 from agent_support import HELD_OUT_QUESTION, agent_test
 from conftest import compose_config
+from teacher_support import teacher_cfg
+
 from pada.errors import PadaError
 from pada.io import read_json
 from pada.methods.base import IterationState, build_method
 from pada.tasks.base import build_task
 from pada.teacher import build_teacher, register_script
 from pada.types import EvalRecord, Example
-from teacher_support import teacher_cfg
 
 TOM = "Tom has {} apples and buys {} more. How many apples?"
 VAL = [(3, 4), (15, 9), (2, 5), (18, 7), (1, 1), (12, 19)]  # three need a carry past 20, three do not
@@ -69,14 +69,23 @@ def test_one_iteration_writes_the_patterns_report(tmp_path, task):
     with build_teacher(teacher_cfg("scripted", tmp_path, model="agent_test")) as teacher:
         new = method.propose(_state(tmp_path, teacher, task))
     assert len(new) == 6 and {e.source for e in new} == {"synthetic:pada"}
-    assert sorted(e.meta["pattern"] for e in new) == ["carrying"] * 2 + ["error_correction"] * 2 + ["multi-step"] * 2
+    assert (
+        sorted(e.meta["pattern"] for e in new)
+        == ["carrying"] * 2 + ["error_correction"] * 2 + ["multi-step"] * 2
+    )
     assert sorted(e.meta["seed_id"] for e in new if "seed_id" in e.meta) == ["seed/1", "seed/3"]
     report = read_json(tmp_path / "patterns.json")
     assert report["failures"] == {"val": 6, "analysed": 6, "train": 2}
-    assert (report["grouping"]["how"], report["grouping"]["k"], report["grouping"]["ks"]) == ("kmeans", 2, [2, 3])
+    assert (report["grouping"]["how"], report["grouping"]["k"], report["grouping"]["ks"]) == (
+        "kmeans",
+        2,
+        [2, 3],
+    )
     assert report["budget"] == {"strategy_examples": 4, "error_correction_examples": 2}
     rows = {p["name"]: p for p in report["patterns"]}
-    assert sorted(rows["carrying"]["item_ids"]) == ["val/1", "val/3", "val/5"] and rows["carrying"]["size"] == 3
+    assert (
+        sorted(rows["carrying"]["item_ids"]) == ["val/1", "val/3", "val/5"] and rows["carrying"]["size"] == 3
+    )
     assert rows["carrying"]["strategy"] == "STRATEGY[carrying]: vary the ones digits so sums cross ten."
     # slots 0-1 are the first pattern's, 2-3 the second's: samples 1 (format), 2 (leak), 3 (duplicate) and
     # 7 (sample 1's regeneration, wrong answer) are rejected and regenerated
@@ -98,11 +107,13 @@ def test_quoted_validation_text_is_redacted_before_generation(tmp_path, task):
 
 
 def test_a_planted_leak_fails_the_run(tmp_path, task, monkeypatch):
-    monkeypatch.setattr("pada.agent.method._redact", lambda *args: None)  # the defence removed: the guard must hold
+    # the defence (redaction) removed: the guard must still stop the run
+    monkeypatch.setattr("pada.agent.method._redact", lambda *args: None)
     method = _method("method.patterns.grouping=single")
-    with build_teacher(teacher_cfg("scripted", tmp_path, model="agent_quoting")) as teacher:
-        with pytest.raises(PadaError, match=r"^leakage: generation prompt 0 contains the held-out text 'tom has 3"):
-            method.propose(_state(tmp_path, teacher, task))
+    leak = r"^leakage: generation prompt 0 contains the held-out text 'tom has 3"
+    with build_teacher(teacher_cfg("scripted", tmp_path, model="agent_quoting")) as teacher, \
+            pytest.raises(PadaError, match=leak):  # fmt: skip
+        method.propose(_state(tmp_path, teacher, task))
     assert not (tmp_path / "patterns.json").exists()
 
 
@@ -116,7 +127,9 @@ def test_ablations_switch_sources_off(tmp_path, task):
         new = no_train.propose(_state(tmp_path / "b", teacher, task))
         report = read_json(tmp_path / "b" / "patterns.json")
         assert len(report["patterns"]) == 6 and report["budget"]["error_correction_examples"] == 0
-        assert [p["requested"] for p in report["patterns"]] == [1, 2, 2, 3, 0, 0] and len(new) == 4  # with regenerations
+        assert [p["requested"] for p in report["patterns"]] == [1, 2, 2, 3, 0, 0] and len(
+            new
+        ) == 4  # with regenerations
     with pytest.raises(PadaError, match="grouping='hdbscan'"):
         _method("method.patterns.grouping=hdbscan")
     with pytest.raises(PadaError, match="select='best'"):

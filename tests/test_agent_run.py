@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from conftest import compose_config
 
 from pada.io import read_json, read_jsonl
 from pada.run.runner import run_cell
-from conftest import compose_config
 
 
 @pytest.mark.slow  # three tiny trainings and evaluations: ~25 s on a shared 2-core host

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
 from agent_support import HELD_OUT_QUESTION, sara
 from conftest import compose_config
+from teacher_support import teacher_cfg
+
 from pada.agent.generation import QualityControl, Slot, allocate, generate, shots_from_seeds
 from pada.agent.leakage import REDACTED, HeldOut, assert_no_leak
 from pada.agent.patterns import Analysis, analyse, draft_strategies, group, subsample, summarise
@@ -14,7 +15,6 @@ from pada.errors import PadaError
 from pada.tasks.base import build_task
 from pada.teacher import build_teacher, register_script
 from pada.types import EvalRecord, Example
-from teacher_support import teacher_cfg
 
 TOM = "Tom has {} apples and buys {} more. How many apples?"
 
@@ -67,7 +67,9 @@ def test_error_analysis_shows_query_response_gold_and_verdict(teacher, tmp_path)
 
 
 def test_analyses_group_into_the_two_planted_patterns(teacher):
-    records = [_record(i, a, b) for i, (a, b) in enumerate([(3, 4), (15, 9), (2, 5), (18, 7), (1, 1), (12, 19)])]
+    records = [
+        _record(i, a, b) for i, (a, b) in enumerate([(3, 4), (15, 9), (2, 5), (18, 7), (1, 1), (12, 19)])
+    ]
     analyses = analyse(teacher, records, "grade-school math", "v2")
     assert analyses[1].text == "Lost the carry when adding 15 and 9 Missing skill: carrying"
     cfg = compose_config(["method=pada", "method.patterns.embedder=bundled:all-MiniLM-L6-v2",
@@ -116,7 +118,10 @@ def test_leak_check_fails_on_a_planted_prompt_or_example():
 
 def test_decontamination_by_verbatim_and_ngram_overlap():
     decon = Decontaminator(["Sara collects 101 shells at the beach and finds 31 more there today."], n=8)
-    assert decon.problem("Sara collects 101 shells at the beach and finds 31 more there today.") == "contamination"
+    assert (
+        decon.problem("Sara collects 101 shells at the beach and finds 31 more there today.")
+        == "contamination"
+    )
     # 14 tokens -> 7 8-grams; the 5 that end before "now" occur in the held-out item
     assert decon.overlap("Sara collects 101 shells at the beach and finds 31 more there now!") == 5 / 7
     assert decon.problem("Sara collects 101 shells at the beach and finds 99 more in a box.") is None
@@ -141,7 +146,9 @@ def test_seed_shots_never_show_a_held_out_item():
 def test_generation_rejects_each_planted_fault_and_regenerates(teacher, task):
     qc = QualityControl(task, teacher, "grade-school math", Decontaminator([HELD_OUT_QUESTION]),
                         Deduplicator([TOM.format(3, 4)]))  # fmt: skip
-    slots = [Slot(i, "p", "guidance", [{"question": TOM.format(1, 2), "solution": "#### 3"}]) for i in range(4)]
+    slots = [
+        Slot(i, "p", "guidance", [{"question": TOM.format(1, 2), "solution": "#### 3"}]) for i in range(4)
+    ]
     examples, counts = generate(teacher, qc, slots, HeldOut([HELD_OUT_QUESTION]), 2, iteration=0)
     # slot 0: sample 0 ok; slot 1: 1 format -> 5 ok; slot 2: 2 leak -> 6 ok; slot 3: 3 dup -> 7 wrong -> 11 ok
     assert [(e.id, e.meta["question"], e.answer) for e in examples] == [
@@ -162,7 +169,9 @@ def test_generation_gives_up_after_the_regeneration_limit(teacher, task):
 
 
 def test_without_qc_only_decontamination_rejects(teacher, task):
-    qc = QualityControl(task, teacher, "m", Decontaminator([HELD_OUT_QUESTION]), Deduplicator([]), enabled=False)
+    qc = QualityControl(
+        task, teacher, "m", Decontaminator([HELD_OUT_QUESTION]), Deduplicator([]), enabled=False
+    )
     slots = [Slot(i, "p", "g", []) for i in range(4)]
     examples, counts = generate(teacher, qc, slots, HeldOut([HELD_OUT_QUESTION]), 0, iteration=0)
     assert [e.id for e in examples] == ["pada/i0/0", "pada/i0/1", "pada/i0/3"]

@@ -47,7 +47,7 @@ class PadaAgent(Method):
 
     def propose(self, state: IterationState) -> list[Example]:
         if state.teacher is None:
-            raise PadaError("method=pada needs a teacher; choose one with teacher=<name> (see docs/teacher.md)")
+            raise PadaError("method=pada needs a teacher; choose one with teacher=<name> (docs/teacher.md)")
         cfg, description = self.cfg, self._description(state)
         held_out = HeldOut(question_of(e) for e in state.heldout)
         patterns, grouping, failures = self._patterns(state, description, held_out)
@@ -59,7 +59,8 @@ class PadaAgent(Method):
             Deduplicator([question_of(e) for e in state.train_data], cfg.qc.rouge_threshold),
             enabled=cfg.qc.enabled, verify=cfg.qc.verify, verification_version=cfg.qc.verification_prompt,
         )  # fmt: skip
-        examples, counts = generate(state.teacher, qc, slots, held_out, cfg.qc.max_regenerations, state.iteration)
+        examples, counts = generate(state.teacher, qc, slots, held_out, cfg.qc.max_regenerations,
+                                    state.iteration)  # fmt: skip
         budget = {"strategy_examples": sum(s.key != CORRECTION for s in slots),
                   "error_correction_examples": sum(s.key == CORRECTION for s in slots)}  # fmt: skip
         write_report(state.workdir, {
@@ -99,9 +100,13 @@ class PadaAgent(Method):
         if not self.cfg.use_train_errors:
             return []
         wrong = {r.item_id for r in state.train_records if not r.correct}
-        return [s for s in state.seed_data if s.id in wrong]  # seeds only: synthetic data is never re-augmented
+        return [
+            s for s in state.seed_data if s.id in wrong
+        ]  # seeds only: synthetic data is never re-augmented
 
-    def _strategy_slots(self, state: IterationState, patterns: list[Pattern], held_out: HeldOut) -> list[Slot]:
+    def _strategy_slots(
+        self, state: IterationState, patterns: list[Pattern], held_out: HeldOut
+    ) -> list[Slot]:
         gen = self.cfg.generation
         counts = allocate(gen.strategy_examples, [len(p.item_ids) for p in patterns], gen.allocation)
         slots = []
@@ -124,7 +129,9 @@ class PadaAgent(Method):
                         "Write a new problem that tests the same skill, with different numbers and context.")  # fmt: skip
             for _ in range(gen.per_wrong_seed):
                 shots = shots_from_seeds(state.seed_data, gen.shots, state.rng, held_out)
-                slots.append(Slot(0, CORRECTION, guidance, shots, {"kind": "error_correction", "seed_id": seed.id}))
+                slots.append(
+                    Slot(0, CORRECTION, guidance, shots, {"kind": "error_correction", "seed_id": seed.id})
+                )
         return slots
 
 

@@ -38,7 +38,9 @@ def markdown(report: dict[str, Any]) -> str:
     lines += ["| pattern | size | generated | accepted | rejected |", "|---|---:|---:|---:|---|"]
     for p in [*report["patterns"], report["error_correction"]]:
         rejected = ", ".join(f"{k} {v}" for k, v in p["rejected"].items()) or "-"
-        lines.append(f"| {p['name']} | {p.get('size', '-')} | {p['generated']} | {p['accepted']} | {rejected} |")
+        lines.append(
+            f"| {p['name']} | {p.get('size', '-')} | {p['generated']} | {p['accepted']} | {rejected} |"
+        )
     for p in report["patterns"]:
         lines += ["", f"## {p['name']} ({p['size']} failures)", "", p["description"], "",
                   f"**Strategy.** {p['strategy'] or '(none)'}", "",
