@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,28 @@ def _empty() -> dict[str, Any]:
 def write_report(out: Path, report: dict[str, Any]) -> None:
     write_json(out / "patterns.json", report)
     atomic_write_text(out / "patterns.md", markdown(report))
+    log_table(report)
+
+
+TABLE_COLUMNS = ["iteration", "pattern", "size", "requested", "generated", "accepted", "rejected", "strategy"]
+
+
+def table_rows(report: dict[str, Any]) -> list[list[Any]]:
+    rows = []
+    for p in [*report["patterns"], report["error_correction"]]:
+        rejected = ", ".join(f"{k}={v}" for k, v in p["rejected"].items())
+        rows.append([report["iteration"], p["name"], p.get("size"), p["requested"], p["generated"],
+                     p["accepted"], rejected, p.get("strategy", "")])  # fmt: skip
+    return rows
+
+
+def log_table(report: dict[str, Any]) -> None:
+    """The report as a wandb table in the cell's run, when the runner opened one (wandb already imported)."""
+    wandb = sys.modules.get("wandb")
+    if wandb is None or getattr(wandb, "run", None) is None:
+        return
+    table = wandb.Table(columns=TABLE_COLUMNS, data=table_rows(report))
+    wandb.run.log({f"pada/patterns_{report['iteration']}": table})
 
 
 def markdown(report: dict[str, Any]) -> str:
