@@ -164,8 +164,12 @@ def test_generation_rejects_each_planted_fault_and_regenerates(teacher, task):
 def test_generation_gives_up_after_the_regeneration_limit(teacher, task):
     qc = QualityControl(task, teacher, "m", Decontaminator([HELD_OUT_QUESTION]), Deduplicator([]))
     examples, counts = generate(teacher, qc, [Slot(1, "p", "g", []), Slot(2, "p", "g", [])],
-                                HeldOut([HELD_OUT_QUESTION]), 0, iteration=1)  # fmt: skip
+                                HeldOut([HELD_OUT_QUESTION]), 0, iteration=0)  # fmt: skip
     assert examples == [] and counts["p"]["rejected"] == {"contamination": 1, "format": 1}
+    # iteration 1 offsets sample indices by the slot count (one attempt each): samples 3 and 4, fresh answers
+    examples, _ = generate(teacher, qc, [Slot(1, "p", "g", []), Slot(2, "p", "g", [])],
+                           HeldOut([HELD_OUT_QUESTION]), 0, iteration=1)  # fmt: skip
+    assert [e.meta["question"] for e in examples] == [sara(0)[0], sara(4)[0]]  # sample 3 repeats sample 0
 
 
 def test_without_qc_only_decontamination_rejects(teacher, task):

@@ -100,8 +100,9 @@ def generate(state_teacher: Any, qc: QualityControl, slots: list[Slot], held_out
         prompts = [render("generation", schema=GeneratedExample, task_description=qc.task_description,
                           guidance=s.guidance, examples=s.shots) for s in pending]  # fmt: skip
         assert_no_leak(held_out, ("\n".join(c for _, c in p.messages) for p in prompts), [])
-        # a fresh sample index per attempt: a retry is a new sample, not a cache hit
-        offset = attempt * len(slots)
+        # a fresh sample index per attempt and iteration: a retry, or the same prompt next iteration, is a new
+        # sample, not a cache hit of an answer already used
+        offset = (iteration * (max_regenerations + 1) + attempt) * len(slots)
         requests = [Request("generation", p, offset + s.index, GeneratedExample)
                     for s, p in zip(pending, prompts, strict=True)]  # fmt: skip
         answers = state_teacher.complete_many(requests)
