@@ -181,3 +181,20 @@ def test_without_qc_only_decontamination_rejects(teacher, task):
     assert [e.id for e in examples] == ["pada/i0/0", "pada/i0/1", "pada/i0/3"]
     assert examples[1].answer == "133"  # the stated answer is kept unchecked (sample 1's planted mismatch)
     assert counts["p"]["rejected"] == {"contamination": 1}
+
+
+def test_a_missing_embedder_is_one_error_line_naming_the_fix(tmp_path):
+    from pada.agent.clustering import embed
+
+    with pytest.raises(
+        PadaError, match="^cannot load the embedding model '.*nowhere'.*bundled:all-MiniLM-L6-v2$"
+    ):
+        embed(["text"], str(tmp_path / "nowhere"))
+
+
+def test_pada_without_a_teacher_fails_before_any_work(tiny_cell_overrides, tmp_path):
+    from pada.run.runner import run_cell
+
+    with pytest.raises(PadaError, match=r"^method=pada needs a teacher; choose one with teacher=<name>"):
+        run_cell(compose_config([*tiny_cell_overrides, "method=pada", "teacher=none"]))
+    assert not (tmp_path / "runs").exists()

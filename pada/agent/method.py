@@ -35,6 +35,7 @@ DESCRIPTIONS = {"gsm8k": "grade-school math", "sim_arith": "arithmetic", "arc_ch
 @register_method("pada_fixed_k")
 class PadaAgent(Method):
     name = "pada"
+    needs_teacher = True
 
     def __init__(self, cfg: Any):
         super().__init__(cfg)

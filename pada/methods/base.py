@@ -40,6 +40,7 @@ class Method(ABC):
     name: str
     needs_train_eval: bool = False
     needs_val_eval: bool = False
+    needs_teacher: bool = False  # true: the runner refuses teacher=none before any work
 
     def __init__(self, cfg: Any):
         self.cfg = cfg

@@ -85,6 +85,9 @@ class Cell:
         self.method = build_method(cfg.method)
         # Built first: missing credentials are one error line before any data is read or stage runs.
         self.teacher: Teacher | None = build_teacher(cfg.get("teacher"), cfg.paths.cache_dir)
+        if self.method.needs_teacher and self.teacher is None:
+            raise PadaError(f"method={cfg.method.name} needs a teacher; choose one with teacher=<name> "
+                            "(see docs/teacher.md)")  # fmt: skip
         self.run_dir = Path(cfg.paths.runs_dir).expanduser().resolve() / cell_name(cfg)
         self.splits = self.task.load(_data_dir(cfg))
         sample_seed_set(self.splits.pool, cfg.budget, cfg.seed)  # fail on a bad budget before any work
