@@ -40,9 +40,9 @@ def _example(split: str, i: int, a: int, b: int, task) -> Example:
                    meta={"question": question})  # fmt: skip
 
 
-def _state(tmp_path, teacher, task) -> IterationState:
+def _state(tmp_path, teacher, task, seed_pairs=SEEDS) -> IterationState:
     val = [_example("val", i, a, b, task) for i, (a, b) in enumerate(VAL)]
-    seeds = [_example("seed", i, a, b, task) for i, (a, b) in enumerate(SEEDS)]
+    seeds = [_example("seed", i, a, b, task) for i, (a, b) in enumerate(seed_pairs)]
     leak = Example("test/0", HELD_OUT_QUESTION, "#### 2", "2", meta={"question": HELD_OUT_QUESTION})
     return IterationState(
         iteration=0, task=task, seed_data=seeds, train_data=seeds,
@@ -134,3 +134,10 @@ def test_ablations_switch_sources_off(tmp_path, task):
         _method("method.patterns.grouping=hdbscan")
     with pytest.raises(PadaError, match="select='best'"):
         _method("method.select=best")
+
+
+def test_a_seed_that_is_also_a_held_out_item_is_never_shown(tmp_path, task):
+    overlapping = [SEEDS[0], VAL[0], *SEEDS[2:]]  # seed/1 (answered wrong) is also validation item val/0
+    with build_teacher(teacher_cfg("scripted", tmp_path, model="agent_test")) as teacher:
+        new = _method("method=pada_no_val").propose(_state(tmp_path, teacher, task, overlapping))
+    assert [e.meta["seed_id"] for e in new] == ["seed/3"]  # no error-correcting example from seed/1

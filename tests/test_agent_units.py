@@ -7,7 +7,7 @@ from agent_support import HELD_OUT_QUESTION, sara
 from conftest import compose_config
 from teacher_support import teacher_cfg
 
-from pada.agent.generation import QualityControl, Slot, allocate, generate, shots_from_seeds
+from pada.agent.generation import QualityControl, Slot, allocate, generate, shots_from_seeds, usable_seeds
 from pada.agent.leakage import REDACTED, HeldOut, assert_no_leak
 from pada.agent.patterns import Analysis, analyse, draft_strategies, group, subsample, summarise
 from pada.agent.quality import Decontaminator, Deduplicator
@@ -139,7 +139,7 @@ def test_seed_shots_never_show_a_held_out_item():
     import random
 
     seeds = [Example(f"s{i}", TOM.format(i, 1), f"#### {i + 1}", str(i + 1)) for i in range(3)]
-    shots = shots_from_seeds(seeds, 5, random.Random(0), HeldOut([TOM.format(1, 1)]))
+    shots = shots_from_seeds(usable_seeds(seeds, HeldOut([TOM.format(1, 1)])), 5, random.Random(0))
     assert sorted(s["question"] for s in shots) == [TOM.format(0, 1), TOM.format(2, 1)]
 
 

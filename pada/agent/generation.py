@@ -52,10 +52,14 @@ def allocate(total: int, sizes: list[int], how: str = "proportional") -> list[in
     return counts
 
 
-def shots_from_seeds(seeds: list[Example], n: int, rng: random.Random, held_out: HeldOut) -> list[dict]:
-    """``n`` seed examples for format, never one whose question is also a held-out item."""
-    usable = [s for s in seeds if held_out.found_in(question_of(s)) is None]
-    chosen = rng.sample(usable, min(n, len(usable)))
+def usable_seeds(seeds: list[Example], held_out: HeldOut) -> list[Example]:
+    """Seeds that may be shown to the generator: never one whose question is also a held-out item."""
+    return [s for s in seeds if held_out.found_in(question_of(s)) is None]
+
+
+def shots_from_seeds(seeds: list[Example], n: int, rng: random.Random) -> list[dict]:
+    """``n`` random seed examples (from ``usable_seeds``) as few-shot format examples."""
+    chosen = rng.sample(seeds, min(n, len(seeds)))
     return [{"question": question_of(s), "solution": s.target} for s in chosen]
 
 

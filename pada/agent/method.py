@@ -11,7 +11,7 @@ import logging
 from dataclasses import replace
 from typing import Any
 
-from pada.agent.generation import QualityControl, Slot, allocate, generate, shots_from_seeds
+from pada.agent.generation import QualityControl, Slot, allocate, generate, shots_from_seeds, usable_seeds
 from pada.agent.leakage import HeldOut, question_of
 from pada.agent.patterns import GROUPINGS, Pattern, analyse, draft_strategies, group, subsample, summarise
 from pada.agent.quality import Decontaminator, Deduplicator
@@ -52,7 +52,8 @@ class PadaAgent(Method):
         cfg, description = self.cfg, self._description(state)
         held_out = HeldOut(question_of(e) for e in state.heldout)
         patterns, grouping, failures = self._patterns(state, description, held_out)
-        slots = self._strategy_slots(state, patterns, held_out) + self._correction_slots(state, held_out)
+        seeds = usable_seeds(state.seed_data, held_out)
+        slots = self._strategy_slots(state, patterns, seeds) + self._correction_slots(state, seeds)
         slots = [replace(s, index=i) for i, s in enumerate(slots)]  # unique indices: distinct samples
         qc = QualityControl(
             state.task, state.teacher, description,
@@ -106,7 +107,7 @@ class PadaAgent(Method):
         ]  # seeds only: synthetic data is never re-augmented
 
     def _strategy_slots(
-        self, state: IterationState, patterns: list[Pattern], held_out: HeldOut
+        self, state: IterationState, patterns: list[Pattern], seeds: list[Example]
     ) -> list[Slot]:
         gen = self.cfg.generation
         counts = allocate(gen.strategy_examples, [len(p.item_ids) for p in patterns], gen.allocation)
@@ -116,20 +117,20 @@ class PadaAgent(Method):
                         f"Augmentation strategy: {pattern.strategy or pattern.description}\n"
                         "Write a new problem that makes the student practise exactly this.")  # fmt: skip
             for _ in range(n):
-                shots = shots_from_seeds(state.seed_data, gen.shots, state.rng, held_out)
+                shots = shots_from_seeds(seeds, gen.shots, state.rng)
                 slots.append(Slot(0, pattern.name, guidance, shots, {"kind": "strategy"}))
         return slots
 
-    def _correction_slots(self, state: IterationState, held_out: HeldOut) -> list[Slot]:
-        gen, slots = self.cfg.generation, []
+    def _correction_slots(self, state: IterationState, seeds: list[Example]) -> list[Slot]:
+        gen, slots, shown = self.cfg.generation, [], {s.id for s in seeds}
         for seed in self._wrong_seeds(state):
-            if held_out.found_in(question_of(seed)) is not None:
+            if seed.id not in shown:
                 continue  # a seed that is also a held-out item must not be shown to the generator
             guidance = ("The student model answered this training problem incorrectly:\n"
                         f"{question_of(seed)}\n"
                         "Write a new problem that tests the same skill, with different numbers and context.")  # fmt: skip
             for _ in range(gen.per_wrong_seed):
-                shots = shots_from_seeds(state.seed_data, gen.shots, state.rng, held_out)
+                shots = shots_from_seeds(seeds, gen.shots, state.rng)
                 slots.append(
                     Slot(0, CORRECTION, guidance, shots, {"kind": "error_correction", "seed_id": seed.id})
                 )
