@@ -12,6 +12,7 @@ from pada.agent.leakage import REDACTED, HeldOut, assert_no_leak
 from pada.agent.patterns import Analysis, analyse, draft_strategies, group, subsample, summarise
 from pada.agent.quality import Decontaminator, Deduplicator
 from pada.errors import PadaError
+from pada.methods.base import build_method
 from pada.tasks.base import build_task
 from pada.teacher import build_teacher, register_script
 from pada.types import EvalRecord, Example
@@ -198,3 +199,11 @@ def test_pada_without_a_teacher_fails_before_any_work(tiny_cell_overrides, tmp_p
     with pytest.raises(PadaError, match=r"^method=pada needs a teacher; choose one with teacher=<name>"):
         run_cell(compose_config([*tiny_cell_overrides, "method=pada", "teacher=none"]))
     assert not (tmp_path / "runs").exists()
+
+
+def test_an_unavailable_embedder_fails_when_the_method_is_built(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(
+        PadaError, match="^embedding model 'no-org/no-such-encoder' is not in the local Hub cache"
+    ):
+        build_method(compose_config(["method=pada", "+embedder=no-org/no-such-encoder"]).method)

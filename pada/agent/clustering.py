@@ -40,6 +40,23 @@ def resolve_embedder_path(name: str) -> str:
     return name  # a Hub id (e.g. sentence-transformers/all-mpnet-base-v2) or a local dir
 
 
+def check_embedder(name: str) -> None:
+    """Fail before any work when the embedder can be neither found locally nor downloaded (offline hosts)."""
+    import os
+    from pathlib import Path
+
+    if name == BUNDLED_MINILM or Path(name).is_dir() or os.environ.get("HF_HUB_OFFLINE") not in ("1", "true"):
+        return
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        snapshot_download(name, local_files_only=True)
+    except LocalEntryNotFoundError as error:
+        raise PadaError(f"embedding model {name!r} is not in the local Hub cache and HF_HUB_OFFLINE is set; "
+                        f"download it, pass a local dir, or use method.patterns.embedder={BUNDLED_MINILM}") from error  # fmt: skip
+
+
 def embed(texts: list[str], model: str, batch_size: int = 64, device: str = "cpu") -> tuple[np.ndarray, int]:
     """Unit-normalised embeddings (so Euclidean k-means is cosine clustering) and the truncated count."""
     from sentence_transformers import SentenceTransformer

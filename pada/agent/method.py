@@ -11,6 +11,7 @@ import logging
 from dataclasses import replace
 from typing import Any
 
+from pada.agent.clustering import check_embedder
 from pada.agent.generation import QualityControl, Slot, allocate, generate, shots_from_seeds, usable_seeds
 from pada.agent.leakage import HeldOut, question_of
 from pada.agent.patterns import GROUPINGS, Pattern, analyse, draft_strategies, group, subsample, summarise
@@ -43,6 +44,8 @@ class PadaAgent(Method):
             raise PadaError(f"method.patterns.grouping={cfg.patterns.grouping!r}; choose one of {GROUPINGS}")
         if cfg.select not in ("last", "best_val"):
             raise PadaError(f"method.select={cfg.select!r}; choose last or best_val")
+        if cfg.use_validation and cfg.patterns.grouping in ("kmeans", "fixed_k"):
+            check_embedder(cfg.patterns.embedder)
         self.needs_val_eval = bool(cfg.use_validation)
         self.needs_train_eval = bool(cfg.use_train_errors)
 
