@@ -197,7 +197,11 @@ def test_pada_without_a_teacher_fails_before_any_work(tiny_cell_overrides, tmp_p
     from pada.run.runner import run_cell
 
     with pytest.raises(PadaError, match=r"^method=pada needs a teacher; choose one with teacher=<name>"):
-        run_cell(compose_config([*tiny_cell_overrides, "method=pada", "teacher=none"]))
+        run_cell(
+            compose_config(
+                [*tiny_cell_overrides, "method=pada", "teacher=none", "+embedder=bundled:all-MiniLM-L6-v2"]
+            )
+        )
     assert not (tmp_path / "runs").exists()
 
 
