@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import random
 import sys
 import tempfile
@@ -168,8 +169,9 @@ def attention_implementation(device: str) -> str:
 def random_model(arch: dict[str, Any], device: str, dtype: torch.dtype):
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    config = LlamaConfig(**arch, bos_token_id=1, eos_token_id=2, pad_token_id=0)
-    config._attn_implementation = attention_implementation(device)
+    config = LlamaConfig(
+        **arch, bos_token_id=1, eos_token_id=2, pad_token_id=0, attn_implementation=attention_implementation(device)
+    )
     torch.manual_seed(0)
     with torch.device(device):
         return LlamaForCausalLM(config).to(dtype)
@@ -260,6 +262,9 @@ def train_case(plan: Plan, seq: int, packed: bool, compiled: bool, peak: float |
         "warmup_s": round(warmup_s, 2), "final_loss": round(float(loss.detach()), 4), "peak_memory_gib": _peak_gib(plan.device),
         "attention": attention_implementation(plan.device),
     }  # fmt: skip
+    if compiled:
+        torch._dynamo.reset()  # dynamo's caches hold the compiled model; free it before the next case
+    gc.collect()
     return row
 
 
@@ -389,6 +394,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         train_case(plan, seq, packed, compiled, peak)
         for seq in plan.seq_lens for packed in (False, True) for compiled in (False, True)
     ]  # fmt: skip
+    profile = profile_step(plan, args.out)  # before vLLM, which keeps most of the GPU memory
     with tempfile.TemporaryDirectory() as tmp:
         folder = save_generation_model(plan, Path(tmp) / "llama-random")
         generation = [generate_transformers(plan, folder, b) for b in plan.gen_batches]
@@ -424,7 +430,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "generation_vllm": {f"batch{row['batch']}": row for row in vllm}
             if isinstance(vllm, list)
             else vllm,
-            "profile": profile_step(plan, args.out),
+            "profile": profile,
             "goals": {
                 "lora_mfu_ge_0.40": best_mfu >= 0.40,
                 "best_mfu": best_mfu,
