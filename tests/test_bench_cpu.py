@@ -88,3 +88,10 @@ def test_quick_demo_runs_the_simulation_cell(tmp_path):
     result = cpu.bench_demo(quick=True, cache=tmp_path / "cache")
     assert result["returncode"] == 0 and result["label"].startswith("SIMULATION")
     assert 0.0 <= result["test_accuracy_simulated"] <= 1.0 and result["peak_rss_mb"] > 100
+
+
+def test_pada_bench_forwards_to_the_script(capfd):
+    from pada.cli import main
+
+    assert main(["bench", "--only", "nope"]) == 2
+    assert "bench: error: unknown benchmark nope" in capfd.readouterr().err
