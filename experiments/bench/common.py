@@ -174,6 +174,11 @@ def markdown(report: dict[str, Any]) -> str:
         "|---|---|",
     ]
     lines += [f"| {k} | {_cell(v)} |" for k, v in report["machine"].items()]
+    for rerun in report.get("reruns", []):  # sections re-measured later with cpu.py --update
+        m = rerun["machine"]
+        lines.append(
+            f"\nRe-run {', '.join(rerun['benchmarks'])} at {m['utc']}, load {m['load_average_1_5_15m']}."
+        )
     for name, result in report["results"].items():
         lines += ["", f"## {name}", "", "| metric | value |", "|---|---|"]
         lines += [f"| {k} | {_cell(v)} |" for k, v in _flatten(result).items()]

@@ -318,6 +318,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--data-dir", type=Path, default=Path(data) if data else None, help="for the sandbox bench"
     )
     parser.add_argument("--cache-dir", type=Path, default=ROOT / ".cache" / "pada", help="built tiny models")
+    parser.add_argument(
+        "--update", action="store_true", help="re-run --only's benchmarks into the existing report"
+    )
     parser.add_argument("--out", type=Path, default=HERE / "results", help="where cpu.json / cpu.md go")
     return parser.parse_args(argv)
 
@@ -333,22 +336,36 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             file=sys.stderr,
         )
         raise SystemExit(2)
-    report: dict[str, Any] = {
-        "title": "pada CPU benchmarks" + (" (--quick: smoke sizes, not for reporting)" if args.quick else ""),
-        "note": "Speeds are ratios of two things timed in the same run; absolute seconds depend on the load.",
-        "machine": machine(),
-        "results": {},
-    }
+    stem = (
+        "cpu-quick" if args.quick else ("cpu" if not args.only or args.update else "cpu-" + "-".join(chosen))
+    )
+    report = _start_report(args, stem, chosen)
     for name in chosen:
         print(f"[bench] {name} ...", file=sys.stderr, flush=True)
         start = time.perf_counter()
         report["results"][name] = {**table[name](), "bench_wall_s": round(time.perf_counter() - start, 2)}
         print(f"[bench] {name}: {json.dumps(report['results'][name])[:300]}", file=sys.stderr, flush=True)
-    report["machine"]["load_average_at_end"] = load_average()
-    stem = "cpu-quick" if args.quick else ("cpu" if not args.only else "cpu-" + "-".join(chosen))
-    paths = write_report(args.out, stem, report)
+        report["machine"]["load_average_at_end"] = load_average()
+        paths = write_report(
+            args.out, stem, report
+        )  # after each one: an interrupted run keeps what it measured
     print("\n".join(str(p) for p in paths))
     return report
+
+
+def _start_report(args: argparse.Namespace, stem: str, chosen: list[str]) -> dict[str, Any]:
+    """A fresh report, or with --update the existing one (its other sections kept, this re-run logged)."""
+    existing = args.out / f"{stem}.json"
+    if args.update and existing.is_file():
+        report = json.loads(existing.read_text())
+        report.setdefault("reruns", []).append({"benchmarks": chosen, "machine": machine()})
+        return report
+    return {
+        "title": "pada CPU benchmarks" + (" (--quick: smoke sizes, not for reporting)" if args.quick else ""),
+        "note": "Speeds are ratios of two things timed in the same run; absolute seconds depend on the load.",
+        "machine": machine(),
+        "results": {},
+    }
 
 
 if __name__ == "__main__":

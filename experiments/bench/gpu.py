@@ -170,7 +170,11 @@ def random_model(arch: dict[str, Any], device: str, dtype: torch.dtype):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     config = LlamaConfig(
-        **arch, bos_token_id=1, eos_token_id=2, pad_token_id=0, attn_implementation=attention_implementation(device)
+        **arch,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=0,
+        attn_implementation=attention_implementation(device),
     )
     torch.manual_seed(0)
     with torch.device(device):
