@@ -28,6 +28,8 @@ def test_time_pair_interleaves_the_two_calls():
 
 
 def test_run_child_reports_the_childs_own_peak_rss_and_exit_code():
+    ballast = bytearray(400 * 2**20)  # this process grows; the child's peak must not include it
+    ballast[::4096] = b"x" * len(ballast[::4096])
     code = (
         "import sys; block = bytearray(300 * 2**20); block[::4096] = b'x' * len(block[::4096]); sys.exit(3)"
     )
@@ -40,7 +42,12 @@ def test_run_child_reports_the_childs_own_peak_rss_and_exit_code():
 
 def test_run_child_kills_at_the_deadline():
     run = common.run_child([sys.executable, "-c", "import time; time.sleep(30)"], timeout=0.5)
-    assert run.returncode == -9 and run.wall_s < 10
+    assert (run.returncode, run.peak_rss_mb) == (-9, None) and run.wall_s < 10
+
+
+def test_run_child_reports_signal_deaths():
+    run = common.run_child([sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"])
+    assert run.returncode == -15 and run.peak_rss_mb is not None
 
 
 def test_markdown_flattens_nested_results():

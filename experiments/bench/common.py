@@ -74,40 +74,53 @@ def time_pair(a: Callable[[], Any], b: Callable[[], Any], repeats: int = 3, warm
 
 @dataclass(frozen=True)
 class ChildRun:
-    returncode: int
+    returncode: int  # negative: killed by that signal
     wall_s: float
-    peak_rss_mb: float  # the largest resident set of the child or any descendant it waited for
-    cpu_s: float
+    peak_rss_mb: float | None  # the command's largest resident set (None when it was killed at the deadline)
+    cpu_s: float | None
     stdout: str
     stderr: str
+
+
+# Linux carries a process's RSS high-water mark across exec, so a child forked from this (large) process
+# would report our RSS as its peak. A small launcher forks the real command and reports its rusage.
+_LAUNCHER = """
+import json, os, signal, subprocess, sys
+child = subprocess.Popen(json.loads(sys.argv[1]))
+_, status, usage = os.wait4(child.pid, 0)
+with open(sys.argv[2], "w") as f:
+    json.dump({"maxrss_kib": usage.ru_maxrss, "cpu_s": usage.ru_utime + usage.ru_stime}, f)
+code = os.waitstatus_to_exitcode(status)
+if code < 0:
+    signal.signal(-code, signal.SIG_DFL)
+    os.kill(os.getpid(), -code)
+sys.exit(code)
+"""
 
 
 def run_child(
     cmd: list[str], env: dict[str, str] | None = None, cwd: Path = ROOT, timeout: float = 1800
 ) -> ChildRun:
-    """Run ``cmd`` and read its own rusage with ``os.wait4`` (not this process's, not other children's)."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+    """Run ``cmd`` in its own session; wall time, exit code, output, and its own peak RSS and CPU time."""
+    with (
+        tempfile.TemporaryFile("w+") as out,
+        tempfile.TemporaryFile("w+") as err,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        usage_path = Path(tmp) / "usage.json"
         start = time.perf_counter()
-        process = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=err, text=True)
-        deadline = start + timeout
-        while True:  # wait4 with WNOHANG so a hung child is killed at the deadline
-            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.perf_counter() > deadline:
-                process.kill()
-            time.sleep(0.05)
+        launcher = [sys.executable, "-c", _LAUNCHER, json.dumps(cmd), str(usage_path)]
+        process = subprocess.Popen(launcher, cwd=cwd, env=env, stdout=out, stderr=err, start_new_session=True)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)  # the launcher and the command it started
+            process.wait()
         wall = time.perf_counter() - start
-        process.returncode = os.waitstatus_to_exitcode(status)  # keeps Popen from waiting again
+        usage = json.loads(usage_path.read_text()) if usage_path.is_file() else {}
         out.seek(0), err.seek(0)
-        return ChildRun(
-            process.returncode,
-            wall,
-            usage.ru_maxrss / 1024,  # KiB on Linux
-            usage.ru_utime + usage.ru_stime,
-            out.read(),
-            err.read(),
-        )
+        peak = usage["maxrss_kib"] / 1024 if usage else None  # KiB on Linux
+        return ChildRun(process.returncode, wall, peak, usage.get("cpu_s"), out.read(), err.read())
 
 
 def _cpu_model() -> str:
