@@ -100,3 +100,10 @@ def test_cpu_smoke_writes_the_full_report(tmp_path):
     assert len(saved["results"]["training"]) == 8
     assert saved["results"]["generation_vllm"] == {"skipped": "--skip-vllm"}
     assert (tmp_path / "gpu-cpu-smoke_profile.txt").read_text().count("aten::") >= 5
+
+
+def test_profile_step_writes_the_operator_table(tmp_path):
+    result = gpu.profile_step(gpu.make_plan(cpu_smoke=True), tmp_path)
+    assert result["sorted_by"] == "self_cpu_time_total"
+    assert len(result["top_ops_share"]) == 10 and sum(result["top_ops_share"].values()) <= 1.0
+    assert "aten::mm" in (tmp_path / "gpu-cpu-smoke_profile.txt").read_text()
