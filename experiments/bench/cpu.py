@@ -275,7 +275,7 @@ def bench_demo(quick: bool, cache: Path) -> dict[str, Any]:
     out = {
         "label": "SIMULATION (experiment=sim): simulated arithmetic world, not a benchmark result",
         "returncode": run.returncode, "wall_s": round(run.wall_s, 2), "peak_rss_mb": run.peak_rss_mb and round(run.peak_rss_mb, 1),
-        "cpu_s": run.cpu_s and round(run.cpu_s, 2), "student_cache_warm_before": warm, "quick_overrides": quick,
+        "cpu_s": run.cpu_s and round(run.cpu_s, 2), "student_cache_warm_before": warm, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"), "quick_overrides": quick,
         "load_1m": load_average()[0],
     }  # fmt: skip
     if run.returncode:
