@@ -10,7 +10,7 @@ export WANDB_MODE ?= offline
 export TOKENIZERS_PARALLELISM ?= false
 export HF_HOME ?= $(abspath .cache/hf)
 
-.PHONY: install demo smoke reproduce-table2 test test-slow test-all lint format bench clean
+.PHONY: install demo smoke reproduce-table2 test test-slow test-all lint format bench bench-gpu clean
 
 install: .venv/.installed
 
@@ -53,6 +53,12 @@ test-slow: install
 
 test-all: install
 	PADA_DATA_DIR=$(DATA_DIR) $(PY) -m pytest -q -m ""
+
+bench: install  ## every CPU benchmark (ratios + load average) -> experiments/bench/results/cpu.{json,md}; ~15-30 min
+	PADA_DATA_DIR=$(DATA_DIR) $(PY) experiments/bench/cpu.py --data-dir $(DATA_DIR)
+
+bench-gpu: install  ## on a GPU host: Llama-3.2-1B-shaped LoRA SFT MFU and generation tok/s -> results/gpu.{json,md}
+	$(PY) experiments/bench/gpu.py
 
 lint: install
 	.venv/bin/ruff check .

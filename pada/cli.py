@@ -33,6 +33,17 @@ def _run(overrides: list[str]) -> int:
     return 0
 
 
+def _bench(args: list[str]) -> int:
+    """Run experiments/bench/cpu.py (or gpu.py with a leading 'gpu') from a source checkout."""
+    import subprocess
+
+    bench_dir = Path(__file__).resolve().parents[1] / "experiments" / "bench"
+    script = bench_dir / ("gpu.py" if args[:1] == ["gpu"] else "cpu.py")
+    if not script.is_file():
+        raise PadaError(f"{script} not found; `pada bench` runs from a source checkout (git clone the repo)")
+    return subprocess.call([sys.executable, str(script), *args[args[:1] == ["gpu"] :]])
+
+
 def _analyze(args: argparse.Namespace) -> int:
     from analysis.report import analyze
 
@@ -98,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     _add_data_and_exec(sub)
     _add_analyze(sub)
+    sub.add_parser(
+        "bench", help="CPU benchmarks; `pada bench gpu` for the GPU one (--help for options)", add_help=False
+    )
     try:
         if argv[:1] == ["preflight"]:  # Hydra overrides, like run
             from pada.preflight import main as preflight_main
@@ -106,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         if argv[:1] == ["run"]:  # everything after 'run' belongs to Hydra
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
             return _run(argv[1:])
+        if argv[:1] == ["bench"]:  # everything after 'bench' belongs to the benchmark script
+            return _bench(argv[1:])
         return _dispatch(parser.parse_args(argv))
     except PadaError as error:
         print(f"pada: error: {error}", file=sys.stderr)
