@@ -184,7 +184,7 @@ def _plain_loop(cfg, path: str, examples, seed: int) -> float:
 
     from pada.models.loading import load_tokenizer
     from pada.training.data import build_feature, collate
-    from pada.training.train import _build_model
+    from pada.training.train import build_model
 
     torch.manual_seed(seed)
     tokenizer = load_tokenizer(path)
@@ -192,7 +192,7 @@ def _plain_loop(cfg, path: str, examples, seed: int) -> float:
     loader = DataLoader(features, batch_size=cfg.batch_size, shuffle=True,
                         collate_fn=lambda b: collate(b, tokenizer.pad_token_id),
                         generator=torch.Generator().manual_seed(seed))  # fmt: skip
-    model = _build_model(cfg, path, None).train()
+    model = build_model(cfg, path, None).train()
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=tuple(cfg.betas))
     scheduler = get_cosine_schedule_with_warmup(

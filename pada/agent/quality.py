@@ -70,6 +70,24 @@ class _Entry:
     text: str
     bag: Counter
     size: int
+    words: list[str]
+
+
+def rouge_l_f(reference: list[str], candidate: list[str]) -> float:
+    """ROUGE-L F-measure on token lists, as rouge_score computes it (LCS-based precision and recall)."""
+    if not reference or not candidate:
+        return 0.0
+    previous = [0] * (len(candidate) + 1)
+    for ref_word in reference:
+        current = [0]
+        for j, cand_word in enumerate(candidate):
+            current.append(previous[j] + 1 if ref_word == cand_word else max(previous[j + 1], current[j]))
+        previous = current
+    lcs = previous[-1]
+    if lcs == 0:
+        return 0.0
+    precision, recall = lcs / len(candidate), lcs / len(reference)
+    return 2 * precision * recall / (precision + recall)
 
 
 class Deduplicator:
@@ -80,11 +98,11 @@ class Deduplicator:
     """
 
     def __init__(self, texts: list[str], threshold: float = 0.95):
-        # imported here: rouge_scorer imports absl, whose logging handler keeps the sys.stderr of import time
-        from rouge_score import rouge_scorer, tokenizers
+        # rouge_score's tokenizer, not its scorer: rouge_scorer imports absl, whose logging handler keeps the
+        # sys.stderr of import time (a closed pytest capture stream later kills the test process)
+        from rouge_score import tokenizers
 
         self.threshold = threshold
-        self.scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
         self.tokenizer = tokenizers.DefaultTokenizer(use_stemmer=False)
         self.entries: list[_Entry] = []
         for text in texts:
@@ -92,7 +110,7 @@ class Deduplicator:
 
     def add(self, text: str) -> None:
         words = self.tokenizer.tokenize(text)
-        self.entries.append(_Entry(text, Counter(words), len(words)))
+        self.entries.append(_Entry(text, Counter(words), len(words), words))
 
     def most_similar(self, text: str) -> float:
         words = self.tokenizer.tokenize(text)
@@ -102,7 +120,7 @@ class Deduplicator:
                 return 1.0
             bound = 2 * sum((bag & entry.bag).values()) / (size + entry.size)
             if bound >= max(best, self.threshold):
-                best = max(best, self.scorer.score(entry.text, text)["rougeL"].fmeasure)
+                best = max(best, rouge_l_f(entry.words, words))
         return best
 
     def problem(self, question: str) -> str | None:
