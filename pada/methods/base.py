@@ -55,7 +55,7 @@ class Method(ABC):
 
 _METHODS: dict[str, Callable[[Any], Method]] = {}
 # Modules that register methods when imported; users add theirs with method.module=<dotted.path>.
-_BUILTIN_MODULES = ("baselines.sft",)
+_BUILTIN_MODULES = ("baselines.sft", "baselines.base_model", "baselines.auggpt", "baselines.llm2llm", "baselines.llms_as_instructors")
 
 
 def register_method(name: str):

@@ -117,7 +117,7 @@ class Cell:
 
         return self.stages.run(f"train_{i}", {"upstream": upstream, "n": len(train_data)}, work)
 
-    def _eval_stage(self, name: str, splits: dict[str, list[Example]], train_key: str, adapter: Path):
+    def _eval_stage(self, name: str, splits: dict[str, list[Example]], train_key: str, adapter: Path | None):
         def work(out: Path) -> dict[str, Any]:
             info = {}
             for split, examples in splits.items():
@@ -148,7 +148,7 @@ class Cell:
             self._backend = build_backend(self.model_path, self.cfg.eval)
         return self._backend
 
-    def evaluate(self, examples: list[Example], adapter: Path) -> list[EvalRecord]:
+    def evaluate(self, examples: list[Example], adapter: Path | None) -> list[EvalRecord]:
         params = SamplingParams(
             max_new_tokens=self.cfg.eval.max_new_tokens or self.cfg.task.max_new_tokens,
             temperature=self.cfg.eval.temperature,
@@ -157,7 +157,7 @@ class Cell:
         )
         system = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
         chats = [[*system, {"role": "user", "content": ex.prompt}] for ex in examples]
-        completions = self.backend.generate(chats, params, adapter=str(adapter))
+        completions = self.backend.generate(chats, params, adapter=str(adapter) if adapter else None)
         return [self.task.record(ex, c.text) for ex, c in zip(examples, completions, strict=True)]
 
     # -- the loop ---------------------------------------------------------------------------------
@@ -174,15 +174,17 @@ class Cell:
         seed_data = _load(seed_stage.path / "seed.jsonl")
         val, test = _load(seed_stage.path / "val.jsonl"), _load(seed_stage.path / "test.jsonl")
         train_data, upstream, previous, iterations = list(seed_data), seed_stage.key, None, []
+        trains = self.cfg.method.get("train", True)  # false: score the untouched base model (method=base)
         for i in range(self.method.iterations + 1):
-            train = self._train_stage(i, train_data, upstream, previous)
-            previous = train.path if self.cfg.trainer.init_from == "previous" else None
+            train = self._train_stage(i, train_data, upstream, previous) if trains else None
+            adapter, train_key = (train.path / "model", train.key) if train else (None, f"base:{upstream}")
+            previous = train.path if train and self.cfg.trainer.init_from == "previous" else None
             splits = {"val": val} if self.cfg.run.eval_val else {}
             last = i == self.method.iterations
             if not last and self.method.needs_train_eval:
                 splits["train"] = train_data
-            evaluated = self._eval_stage(f"eval_{i}", splits, train.key, train.path / "model")
-            row = {"iteration": i, "train_examples": len(train_data), **train.info,
+            evaluated = self._eval_stage(f"eval_{i}", splits, train_key, adapter)
+            row = {"iteration": i, "train_examples": len(train_data), **(train.info if train else {}),
                    **{f"{s}_accuracy": m["accuracy"] for s, m in evaluated.info.items()}}  # fmt: skip
             self.tracker.log({f"iteration/{k}": v for k, v in row.items() if isinstance(v, int | float)})
             iterations.append(row)
@@ -197,7 +199,7 @@ class Cell:
             augment = self._augment_stage(i, state, evaluated.key)
             train_data = train_data + _load(augment.path / "new.jsonl")
             upstream = augment.key
-        test_stage = self._eval_stage("test", {"test": test}, train.key, train.path / "model")
+        test_stage = self._eval_stage("test", {"test": test}, train_key, adapter)
         return self._write_results(
             config, seed_data, train_data, val, test, iterations, evaluated, test_stage
         )
