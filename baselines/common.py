@@ -69,11 +69,11 @@ def paraphrased(example: Example, question: str, new_id: str, method: str) -> Ex
 
 def generated(task: Task, question: str, solution: str, answer: str, new_id: str, method: str,
               parent: str) -> Example | None:  # fmt: skip
-    """A training example from a teacher-written problem; None when no answer can be read from it."""
-    solution = solution.strip()
-    target = solution if task.extract(solution) == task.extract(f"#### {answer}") else f"{solution}\n#### {answer}"
+    """A training example from a teacher-written problem, its solution ending in the task's '#### N' line.
+    None when the solution's final answer contradicts the stated one, or there is no question/answer."""
+    target = solution.strip() if "####" in solution else f"{solution.strip()}\n#### {answer}"
     gold = task.extract(target)
-    if gold is None or not question.strip():
+    if gold is None or gold != task.extract(f"#### {answer}") or not question.strip():
         return None
     meta = {"question": question.strip(), "parent": parent}
     return Example(new_id, task.user_prompt(question.strip()), target, gold, f"synthetic:{method}", meta)

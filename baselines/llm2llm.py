@@ -111,7 +111,7 @@ class LLM2LLM(Method):
                         new_id = f"{seed.id}/{NAME}/it{state.iteration}/a{attempt}/{j}"
                         ex = generated(state.task, question, solution, answer, new_id, NAME, seed.id)
                         if ex is None:
-                            counts["no_answer"] += 1
+                            counts["bad_answer"] += 1
                             continue
                         corpus.add(question)
                         kept[seed.id].append(ex)

@@ -151,7 +151,7 @@ class LLMsAsInstructors(Method):
             item = generated(state.task, answer.question, answer.solution, answer.answer,
                              f"{ex.id}/{NAME}/it{state.iteration}/{i}", NAME, ex.id)  # fmt: skip
             if item is None:
-                counts["no_answer"] += 1
+                counts["bad_answer"] += 1
                 continue
             seen.add(key)
             new.append(item)
