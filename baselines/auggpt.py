@@ -68,9 +68,13 @@ class AugGPT(Method):
     def _paraphrase(self, state: IterationState, plan, counts: Counter) -> list[Example]:
         requests, owners = [], []
         for seed, n in plan:
-            prompt = render("paraphrase", self.cfg.prompt_version, schema=Paraphrase, question=question_of(seed))
+            prompt = render(
+                "paraphrase", self.cfg.prompt_version, schema=Paraphrase, question=question_of(seed)
+            )
             for i in range(n):
-                requests.append(Request("paraphrase", prompt, i, Paraphrase, temperature=self.cfg.temperature))
+                requests.append(
+                    Request("paraphrase", prompt, i, Paraphrase, temperature=self.cfg.temperature)
+                )
                 owners.append((seed, i))
         counts["requested"] = len(requests)
         answers = state.teacher.complete_many(requests)

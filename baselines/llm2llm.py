@@ -149,7 +149,9 @@ class LLM2LLM(Method):
         return problems
 
     def _blacklisted(self, question: str) -> bool:
-        return any(re.search(rf"\b{re.escape(word)}\b", question, re.IGNORECASE) for word in self.cfg.blacklist)
+        return any(
+            re.search(rf"\b{re.escape(word)}\b", question, re.IGNORECASE) for word in self.cfg.blacklist
+        )
 
     def _verify(self, state: IterationState, new: list[Example], counts: Counter) -> list[Example]:
         requests = [Request("verification", render("verification", "v1", schema=Verdict,

@@ -66,7 +66,9 @@ class LLMsAsInstructors(Method):
     def __init__(self, cfg):
         super().__init__(cfg)
         if cfg.strategy not in ("le", "lec"):
-            raise PadaError(f"method.strategy={cfg.strategy!r}; choose le (learning from errors) or lec (by contrast)")
+            raise PadaError(
+                f"method.strategy={cfg.strategy!r}; choose le (learning from errors) or lec (by contrast)"
+            )
         if cfg.similarity not in ("embedding", "rouge"):
             raise PadaError(f"method.similarity={cfg.similarity!r}; choose embedding or rouge")
 
@@ -75,7 +77,9 @@ class LLMsAsInstructors(Method):
         require_family(state.task, GENERATIVE_FAMILIES, NAME)
         counts: Counter = Counter()
         records = {r.item_id: r for r in state.train_records}
-        pool = [ex for ex in state.train_data if ex.id in records and (is_seed(ex) or not self.cfg.seeds_only)]
+        pool = [
+            ex for ex in state.train_data if ex.id in records and (is_seed(ex) or not self.cfg.seeds_only)
+        ]
         wrong = [ex for ex in pool if not records[ex.id].correct]
         right = [ex for ex in pool if records[ex.id].correct]
         counts["wrong"], counts["right"] = len(wrong), len(right)
@@ -136,7 +140,9 @@ class LLMsAsInstructors(Method):
                             missing_skill=analysis.missing_skill)  # fmt: skip
             for i in range(n):
                 index = state.iteration * 1000 + i  # a new sample when the same error recurs next cycle
-                requests.append(Request("generation", prompt, index, GeneratedExample, temperature=self.cfg.temperature))
+                requests.append(
+                    Request("generation", prompt, index, GeneratedExample, temperature=self.cfg.temperature)
+                )
                 owners.append((ex, i))
         counts["requested"] = len(requests)
         new, seen = [], {" ".join(question_of(ex).lower().split()) for ex in state.train_data}

@@ -32,7 +32,9 @@ def script(call: Call) -> str:
         return json.dumps({"question": f"{name} buys {b} more {thing}, having {a} {thing} before. "
                            f"How many {thing} now (v{call.sample_index})?"})  # fmt: skip
     if call.role == "verification":
-        numbers = [int(n) for n in re.findall(r"\d+", user.split("Proposed solution:")[0].split("Problem:")[-1])]
+        numbers = [
+            int(n) for n in re.findall(r"\d+", user.split("Proposed solution:")[0].split("Problem:")[-1])
+        ]
         return json.dumps({"valid": True, "answer": str(numbers[0] + numbers[1]), "reason": ""})
     if call.role == "error_analysis":
         name, a, thing, b = _problem(user)
@@ -41,11 +43,14 @@ def script(call: Call) -> str:
     if call.role == "generation":
         name, a, thing, b = _problem(user)
         k = call.sample_index + 1
-        if k == 1 and "answer key" in user:  # LLM2LLM: the first sample copies the seed -> ROUGE-L rejects it
-            a2 = a
-        else:
-            a2 = a + 100 * k
-        question = f"Ann has {a2} pears and buys {b} more. How many pears?" if a2 != a else (
-            f"{name} has {a} {thing} and buys {b} more. How many {thing}?")
+        copy = (
+            k == 1 and "answer key" in user
+        )  # LLM2LLM: the first sample copies the seed; ROUGE-L rejects it
+        a2 = a if copy else a + 100 * k
+        question = (
+            f"{name} has {a} {thing} and buys {b} more. How many {thing}?"
+            if copy
+            else (f"Ann has {a2} pears and buys {b} more. How many pears?")
+        )
         return json.dumps({"question": question, "solution": f"{a2} + {b} = {a2 + b}", "answer": str(a2 + b)})
     raise AssertionError(f"unexpected role {call.role}")

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import baselines_script  # noqa: F401  (registers the 'baselines_test' script)
 from conftest import compose_config
 
-import baselines_script  # noqa: F401  (registers the 'baselines_test' script)
 from pada.io import read_jsonl
 from pada.run.runner import run_cell
 
@@ -36,7 +36,10 @@ def test_base_model_is_evaluated_without_any_training(tiny_cell_overrides, tmp_p
 def test_auggpt_cell_adds_k_per_seed_once(tiny_cell_overrides, tmp_path):
     results, cfg = _cell(tiny_cell_overrides, tmp_path, "method=auggpt", "method.k=2", *TEACHER)
     # per seed: sample 0 repeats the question (dropped), sample 1 is a faithful rewrite (verified, kept)
-    assert results["data"]["synthetic"] == 16 and [r["train_examples"] for r in results["iterations"]] == [16, 32]
+    assert results["data"]["synthetic"] == 16 and [r["train_examples"] for r in results["iterations"]] == [
+        16,
+        32,
+    ]
     usage = results["teacher_usage"]["roles"]
     assert (usage["paraphrase"]["requests"], usage["verification"]["requests"]) == (32, 16)
     new = read_jsonl(_run_dir(cfg, results) / "augment_0" / "new.jsonl")
@@ -54,7 +57,9 @@ def test_llm2llm_cell_uses_only_wrong_seeds_and_accumulates(tiny_cell_overrides,
         assert sorted(r["item_id"] for r in records) == sorted(train)  # evaluated on the cumulative data
         wrong_seeds = [r["item_id"] for r in records if not r["correct"] and r["item_id"] in seeds]
         new = read_jsonl(run_dir / f"augment_{i}" / "new.jsonl")
-        assert sorted(r["meta"]["parent"] for r in new) == sorted(wrong_seeds)  # one per wrong seed, seeds only
+        assert sorted(r["meta"]["parent"] for r in new) == sorted(
+            wrong_seeds
+        )  # one per wrong seed, seeds only
         train += [r["id"] for r in new]
         assert results["iterations"][i + 1]["train_examples"] == len(train)  # step i+1 trains on all of it
     assert results["data"]["synthetic"] == len(train) - 16 > 0

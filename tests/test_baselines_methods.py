@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import random
 
+import baselines_script  # noqa: F401  (registers the 'baselines_test' script)
 import pytest
 from conftest import CONF_DIR, compose_config
 from omegaconf import OmegaConf
 from teacher_support import teacher_cfg
 
-import baselines_script  # noqa: F401  (registers the 'baselines_test' script)
 from baselines.llm2llm import Deduplicator, parse_numbered
 from pada.errors import PadaError
 from pada.io import read_json
@@ -66,12 +66,19 @@ def test_auggpt_k_paraphrases_per_seed_with_duplicates_and_disagreements_dropped
     # sample 0 repeats the question (duplicate), sample 2 changes a number (verification disagrees)
     assert [ex.id for ex in new] == [f"s{i}/auggpt/it0/{j}" for i in range(3) for j in (1, 3)]
     first = new[0]
-    assert first.meta["question"] == "Tom buys 7 more apples, having 5 apples before. How many apples now (v1)?"
+    assert (
+        first.meta["question"] == "Tom buys 7 more apples, having 5 apples before. How many apples now (v1)?"
+    )
     assert first.prompt == task.user_prompt(first.meta["question"])
     assert (first.target, first.answer, first.source, first.meta["parent"]) == (seeds[0].target, "12",
                                                                                 "synthetic:auggpt", "s0")  # fmt: skip
     report = read_json(st.workdir / "baseline_report.json")
-    assert (report["requested"], report["duplicate"], report["answer_disagrees"], report["kept"]) == (12, 3, 3, 6)
+    assert (report["requested"], report["duplicate"], report["answer_disagrees"], report["kept"]) == (
+        12,
+        3,
+        3,
+        6,
+    )
     usage = teacher.usage()["roles"]
     assert (usage["paraphrase"]["requests"], usage["verification"]["requests"]) == (12, 9)
 
@@ -93,7 +100,9 @@ def test_auggpt_budget_cap_spreads_requests_over_seeds(task, teacher, tmp_path):
 # -- LLM2LLM -----------------------------------------------------------------------------------------
 def test_llm2llm_only_wrong_seeds_one_new_problem_each(task, teacher, tmp_path):
     seeds = [seed(task, i, a, b) for i, (a, b) in enumerate(SEEDS)]
-    synthetic = Example("x0", "p", "t", "1", "synthetic:llm2llm", {"question": question(1, 2, "Ann", "pears")})
+    synthetic = Example(
+        "x0", "p", "t", "1", "synthetic:llm2llm", {"question": question(1, 2, "Ann", "pears")}
+    )
     st = state(task, teacher, tmp_path, seeds, wrong_ids={"s0", "s2", "s3", "x0"}, extra=[synthetic])
     new = method("llm2llm").propose(st)
     # attempt 0 (1 sample) copies the seed and fails ROUGE-L; attempt 1 (2 samples) keeps the first
@@ -103,21 +112,30 @@ def test_llm2llm_only_wrong_seeds_one_new_problem_each(task, teacher, tmp_path):
     assert new[0].target == f"{a + 1100} + {b} = {a + 1100 + b}\n#### {a + 1100 + b}"
     assert (new[0].answer, new[0].id) == (str(a + 1100 + b), "s0/llm2llm/it0/a1/0")
     report = read_json(st.workdir / "baseline_report.json")
-    assert (report["wrong_train"], report["wrong_used"], report["too_similar"], report["requests"]) == (4, 3, 3, 9)
+    assert (report["wrong_train"], report["wrong_used"], report["too_similar"], report["requests"]) == (
+        4,
+        3,
+        3,
+        9,
+    )
     assert report["wrong_ids"] == ["s0", "s2", "s3"] and report["seeds_unfilled"] == 0
 
 
 def test_llm2llm_next_step_dedups_against_cumulative_data_and_asks_anew(task, teacher, tmp_path):
     seeds = [seed(task, i, a, b) for i, (a, b) in enumerate(SEEDS)]
     first = method("llm2llm").propose(state(task, teacher, tmp_path, seeds, {"s0"}))
-    second = method("llm2llm").propose(state(task, teacher, tmp_path, seeds, {"s0"}, iteration=1, extra=first))
+    second = method("llm2llm").propose(
+        state(task, teacher, tmp_path, seeds, {"s0"}, iteration=1, extra=first)
+    )
     a, b = SEEDS[0]
     assert second[0].meta["question"] == question(a + 100100, b, "Ann", "pears")  # step 1 samples afresh
 
 
 def test_llm2llm_seeds_only_off_reaugments_synthetic_errors(task, teacher, tmp_path):
     seeds = [seed(task, i, a, b) for i, (a, b) in enumerate(SEEDS)]
-    synthetic = Example("x0", "p", "t", "3", "synthetic:llm2llm", {"question": question(1, 2, "Ann", "pears")})
+    synthetic = Example(
+        "x0", "p", "t", "3", "synthetic:llm2llm", {"question": question(1, 2, "Ann", "pears")}
+    )
     st = state(task, teacher, tmp_path, seeds, {"s1", "x0"}, extra=[synthetic])
     new = method("llm2llm", seeds_only=False).propose(st)
     assert [ex.meta["parent"] for ex in new] == ["s1", "x0"]
@@ -132,12 +150,17 @@ def test_llm2llm_rouge_threshold_and_blacklist():
     strict.add(question(5, 7))
     assert not strict.novel(question(6, 7))
     blocked = method("llm2llm")
-    assert blocked._blacklisted("Look at the graph below.") and not blocked._blacklisted("Read the paragraph.")
+    assert blocked._blacklisted("Look at the graph below.") and not blocked._blacklisted(
+        "Read the paragraph."
+    )
 
 
 def test_llm2llm_numbered_response_format():
     text = "1. Question: Ann has 3 pears. How many?\nAnswer: 3\n#### 3\n2. Question: Q2?\nAnswer: 1 + 1 = 2\n#### 2\n"
-    assert parse_numbered(text) == [("Ann has 3 pears. How many?", "3\n#### 3", "3"), ("Q2?", "1 + 1 = 2\n#### 2", "2")]
+    assert parse_numbered(text) == [
+        ("Ann has 3 pears. How many?", "3\n#### 3", "3"),
+        ("Q2?", "1 + 1 = 2\n#### 2", "2"),
+    ]
 
 
 # -- LLMs-as-Instructors -----------------------------------------------------------------------------
@@ -175,3 +198,14 @@ def test_methods_need_a_teacher(task, tmp_path):
 def test_base_refuses_training():
     with pytest.raises(PadaError, match="method 'base' evaluates the untrained model"):
         method("base", train=True)
+
+
+@pytest.mark.slow  # loads the bundled MiniLM sentence embedder (~15 s on the shared host)
+def test_lec_embedding_neighbours_follow_meaning(task):
+    m = method("llms_as_instructors", contrast_k=1)
+    mk = lambda i, q: Example(i, q, "t", "1", meta={"question": q})  # noqa: E731
+    right = [
+        mk("geo", "What is the capital of France?"),
+        mk("pears", "Ann owns 3 pears and gets 2 more; total?"),
+    ]
+    assert [ex.id for ex in m._neighbours([mk("w", question(5, 7))], right)[0]] == ["pears"]

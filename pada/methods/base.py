@@ -55,7 +55,7 @@ class Method(ABC):
 
 _METHODS: dict[str, Callable[[Any], Method]] = {}
 # Modules that register methods when imported; users add theirs with method.module=<dotted.path>.
-_BUILTIN_MODULES = ("baselines.sft", "baselines.base_model", "baselines.auggpt", "baselines.llm2llm", "baselines.llms_as_instructors")
+_BUILTIN_MODULES = ("baselines",)  # the package imports each baseline module (baselines/__init__.py)
 
 
 def register_method(name: str):
