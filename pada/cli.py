@@ -93,9 +93,16 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser(
         "run", help="run one cell, or a sweep with -m (all arguments are Hydra overrides)", add_help=False
     )
+    sub.add_parser(
+        "preflight", help="check a sweep's prerequisites and print its plan (Hydra overrides)", add_help=False
+    )
     _add_data_and_exec(sub)
     _add_analyze(sub)
     try:
+        if argv[:1] == ["preflight"]:  # Hydra overrides, like run
+            from pada.preflight import main as preflight_main
+
+            return preflight_main(argv[1:])
         if argv[:1] == ["run"]:  # everything after 'run' belongs to Hydra
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
             return _run(argv[1:])

@@ -54,13 +54,13 @@ def test_exact_loss_curve_on_the_tiny_model(tiny_cell_overrides, tmp_path):
 
 
 EXPECTED_TINY_LORA_LOSSES = [
-    6.039782,
-    5.995841,
-    5.990992,
-    5.994079,
-    5.981711,
-    5.983763,
-]  # measured, 2 processes
+    6.038524,
+    6.004753,
+    5.992313,
+    5.989511,
+    5.98274,
+    5.977009,
+]  # measured: 2 processes, length-grouped batches
 
 
 def test_interrupted_run_resumes_to_identical_results(tiny_cell_overrides, tmp_path):
@@ -75,8 +75,14 @@ def test_interrupted_run_resumes_to_identical_results(tiny_cell_overrides, tmp_p
 
     fresh_runs = tmp_path / "fresh"
     fresh = run_cell(compose_config([*tiny_cell_overrides, f"paths.runs_dir={fresh_runs}"]))
-    untimed = [{k: v for k, v in row.items() if "seconds" not in k} for row in resumed["iterations"]]
-    assert untimed == [{k: v for k, v in row.items() if "seconds" not in k} for row in fresh["iterations"]]
+
+    def untimed(rows):  # speed figures differ run to run; everything else must not
+        return [
+            {k: v for k, v in row.items() if k not in ("train_seconds", "tokens_per_s", "mfu")}
+            for row in rows
+        ]
+
+    assert untimed(resumed["iterations"]) == untimed(fresh["iterations"])
     assert resumed["metrics"] == fresh["metrics"]
     assert read_jsonl(cell / "test" / "test.jsonl") == read_jsonl(
         _cell_dir(fresh_runs) / "test" / "test.jsonl"

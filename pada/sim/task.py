@@ -29,7 +29,9 @@ class SimArith(Task):
         )
 
     def _split(self, name: str, size: int, offset: int) -> list[Example]:
-        rng = random.Random(self.cfg.world_seed * 1000 + offset)  # one stream per split: sizes are independent
+        rng = random.Random(
+            self.cfg.world_seed * 1000 + offset
+        )  # one stream per split: sizes are independent
         weights = OmegaConf.to_container(self.cfg.frequencies)
         return [self.example(sample_problem(rng, weights), f"sim/{name}/{i}") for i in range(size)]
 

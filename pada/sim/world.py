@@ -46,7 +46,9 @@ class Problem:
     @property
     def answer(self) -> int:
         op = SKILLS[self.skill][0]
-        return {"+": self.a + self.b, "-": self.a - self.b, "*": self.a * self.b, "max": max(self.a, self.b)}[op]
+        return {"+": self.a + self.b, "-": self.a - self.b, "*": self.a * self.b, "max": max(self.a, self.b)}[
+            op
+        ]
 
     @property
     def solution(self) -> str:
@@ -90,16 +92,23 @@ def magnitude_of(a: int) -> str:
     return next((name for name, (low, high) in MAGNITUDES.items() if low <= a <= high), "large")
 
 
-def parse(text: str) -> Problem | None:
-    """The problem a question states, found anywhere in ``text``; None if it states none."""
+def find_problems(text: str) -> list[Problem]:
+    """Every problem stated in ``text``, in order of appearance."""
+    found = []
     for skill, phrasing, regex in _PARSERS:
-        match = regex.search(text)
-        if match:
-            a, b = int(match["a"]), int(match["b"])
+        for match in regex.finditer(text):
             groups = match.groupdict()
-            return Problem(skill, phrasing, magnitude_of(a), a, b, groups.get("name") or "Ana",
-                           groups.get("thing") or "coins")  # fmt: skip
-    return None
+            a, b = int(groups["a"]), int(groups["b"])
+            problem = Problem(skill, phrasing, magnitude_of(a), a, b, groups.get("name") or "Ana",
+                              groups.get("thing") or "coins")  # fmt: skip
+            found.append((match.start(), problem))
+    return [problem for _, problem in sorted(found, key=lambda pair: pair[0])]
+
+
+def parse(text: str) -> Problem | None:
+    """The first problem stated in ``text``; None if it states none."""
+    problems = find_problems(text)
+    return problems[0] if problems else None
 
 
 def pretraining_corpus(rng: random.Random, n: int) -> list[list[dict[str, str]] | str]:

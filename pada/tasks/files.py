@@ -73,3 +73,16 @@ def check_unique_ids(ids: list[str], where: str) -> None:
     duplicates = sorted({i for i in ids if i in seen or seen.add(i)})
     if duplicates:
         raise PadaError(f"duplicate ids in {where}: {duplicates[:5]}")
+
+
+def load_hub_dataset(hub_id: str, config: str | None = None):
+    """``datasets.load_dataset`` with one clear error when the Hub cannot be reached (air-gapped hosts)."""
+    from datasets import load_dataset
+
+    try:
+        return load_dataset(hub_id, config)
+    except (ConnectionError, OSError, ValueError) as exc:
+        raise PadaError(
+            f"cannot load {hub_id} from the HF Hub ({type(exc).__name__}); set paths.data_dir (or PADA_DATA_DIR) "
+            "to a folder with the original benchmark files"
+        ) from exc

@@ -58,7 +58,7 @@ class GSM8K(Task):
 
     def _read(self, data_dir: Path | None) -> tuple[dict[str, list[dict]], dict[str, str]]:
         if data_dir is None:
-            from datasets import load_dataset
+            from pada.tasks.files import load_hub_dataset as load_dataset
 
             dataset = load_dataset(self.cfg.hub_id, self.cfg.hub_config)
             return {s: list(dataset[s]) for s in ("train", "test")}, {}

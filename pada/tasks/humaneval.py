@@ -23,7 +23,7 @@ class HumanEval(CodeTask):
 
     def _rows(self, data_dir: Path | None) -> tuple[list[dict], dict[str, str]]:
         if data_dir is None:
-            from datasets import load_dataset
+            from pada.tasks.files import load_hub_dataset as load_dataset
 
             return [dict(r) for r in load_dataset(self.cfg.hub_id)["test"]], {}
         folder = Path(data_dir) / self.cfg.local_subdir

@@ -29,7 +29,7 @@ class MBPP(CodeTask):
 
     def _rows(self, data_dir: Path | None) -> tuple[list[dict], dict[str, str]]:
         if data_dir is None:
-            from datasets import load_dataset
+            from pada.tasks.files import load_hub_dataset as load_dataset
 
             dataset = load_dataset(self.cfg.hub_id, self.cfg.hub_config)
             return [dict(r) for split in dataset.values() for r in split], {}

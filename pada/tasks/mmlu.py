@@ -49,7 +49,7 @@ class MMLU(MultipleChoiceTask):
         return rows, files
 
     def _hub_rows(self) -> dict[str, list[dict]]:
-        from datasets import load_dataset
+        from pada.tasks.files import load_hub_dataset as load_dataset
 
         dataset = load_dataset(self.cfg.hub_id, self.cfg.hub_config)
         return {

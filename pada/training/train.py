@@ -3,57 +3,71 @@
 from __future__ import annotations
 
 import math
+import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
+from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 
-from pada.io import write_jsonl
+from pada.errors import PadaError
+from pada.io import stable_hash, write_json, write_jsonl
 from pada.models.loading import load_causal_lm, load_tokenizer
-from pada.training.data import build_feature, collate
-from pada.training.module import SFTModule, apply_lora
+from pada.training import resume
+from pada.training.batching import STRATEGIES, BatchPlan
+from pada.training.callbacks import TrainLog
+from pada.training.data import IGNORE_INDEX, PlannedBatches, build_feature
+from pada.training.flops import flop_model
+from pada.training.module import SFTModule, apply_lora, prepare_for_speed
 from pada.types import Example
 
-
-class _LossRecorder(L.Callback):
-    """Keeps the per-batch loss curve (for the run dir and the exact-loss regression tests)."""
-
-    def __init__(self, log: Callable[[dict[str, float]], None] | None):
-        self.rows: list[dict[str, float]] = []
-        self.sink = log
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        row = {
-            "batch": len(self.rows),
-            "step": trainer.global_step,
-            "loss": float(outputs["loss"]) if isinstance(outputs, dict) else float(outputs),
-            "lr": trainer.optimizers[0].param_groups[0]["lr"],
-        }
-        self.rows.append(row)
-        if self.sink is not None:
-            self.sink({f"train/{k}": v for k, v in row.items()})
+CHOICES = {"mode": ("lora", "full"), "batching": STRATEGIES, "init_from": ("base", "previous")}
 
 
-def _build_model(cfg: Any, base_path: str, init_from: str | None):
+def validate(cfg: Any) -> None:
+    """Fail before loading anything on a mistyped choice (one line, names the key and the options)."""
+    for key, options in CHOICES.items():
+        if cfg[key] not in options:
+            raise PadaError(
+                f"trainer.{key}={cfg[key]!r} is not one of {', '.join(options)}; fix the override"
+            )
+
+
+def build_model(cfg: Any, base_path: str, init_from: str | None):
+    """The trainable model: full weights, a fresh LoRA on the base, or a previous adapter to continue."""
     if cfg.mode == "full":
-        return load_causal_lm(init_from or base_path, cfg.dtype)
-    model = load_causal_lm(base_path, cfg.dtype)
-    if init_from is not None:  # continue training a previous iteration's adapter
+        model = load_causal_lm(init_from or base_path, cfg.dtype)
+    elif init_from is not None:  # continue training a previous iteration's adapter
         from peft import PeftModel
 
-        return PeftModel.from_pretrained(model, init_from, is_trainable=True)
-    return apply_lora(model, cfg)
+        model = PeftModel.from_pretrained(load_causal_lm(base_path, cfg.dtype), init_from, is_trainable=True)
+    else:
+        model = apply_lora(load_causal_lm(base_path, cfg.dtype), cfg)
+    model.train()  # from_pretrained returns eval mode, which would silently disable LoRA dropout
+    return prepare_for_speed(model, cfg)
 
 
-def total_optimizer_steps(cfg: Any, n_examples: int) -> int:
+def total_optimizer_steps(cfg: Any, batches_per_epoch: int) -> int:
     if cfg.max_steps and cfg.max_steps > 0:
         return int(cfg.max_steps)
-    batches_per_epoch = math.ceil(n_examples / cfg.batch_size)
+    # Lightning steps on a partial accumulation window at the end of an epoch
     return max(1, cfg.epochs * math.ceil(batches_per_epoch / cfg.grad_accum))
+
+
+def build_plan(cfg: Any, lengths: list[int], seed: int) -> BatchPlan:
+    return BatchPlan(lengths, cfg.batch_size, seed, cfg.batching, cfg.megabatch, cfg.max_seq_len)
+
+
+def _fingerprint(
+    cfg: Any, base_path: str, examples: list[Example], seed: int, system_prompt, init_from
+) -> str:
+    config = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+    rows = [ex.to_dict() for ex in examples]
+    return stable_hash([config, base_path, rows, seed, system_prompt, init_from])
 
 
 def fit(
@@ -65,23 +79,34 @@ def fit(
     system_prompt: str | None = None,
     init_from: str | None = None,
     log: Callable[[dict[str, float]], None] | None = None,
+    *,
+    ckpt_dir: Path | None = None,
+    callbacks: Sequence[L.Callback] = (),
 ) -> dict[str, Any]:
-    """Train and save to ``out_dir/model``; returns a summary for results.json."""
+    """Train and save to ``out_dir/model``; returns a summary for results.json.
+
+    ``ckpt_dir`` holds resume checkpoints (default ``out_dir/ckpt``); a matching one there is resumed from.
+    """
+    validate(cfg)
+    out_dir = Path(out_dir)
+    ckpt_dir = Path(ckpt_dir) if ckpt_dir is not None else out_dir / "ckpt"
     L.seed_everything(seed, workers=True, verbose=False)  # data order, LoRA init and dropout
     tokenizer = load_tokenizer(base_path)
     features = [build_feature(tokenizer, ex, cfg.max_seq_len, system_prompt) for ex in examples]
+    plan = build_plan(cfg, [len(f.input_ids) for f in features], seed)
     loader = DataLoader(
-        features,
-        batch_size=cfg.batch_size,
-        shuffle=True,
-        collate_fn=lambda batch: collate(batch, tokenizer.pad_token_id),
-        generator=torch.Generator().manual_seed(seed),
+        PlannedBatches(features, tokenizer.pad_token_id, packed=cfg.batching == "packed"),
+        sampler=plan,
+        batch_size=None,  # the plan yields whole batches
+        generator=torch.Generator().manual_seed(seed),  # keeps the loader off the global RNG (dropout's)
     )
-    steps = total_optimizer_steps(cfg, len(features))
-    model = _build_model(cfg, base_path, init_from)
-    model.train()  # from_pretrained returns eval mode, which would silently disable LoRA dropout
-    module = SFTModule(model, cfg, steps)
-    recorder = _LossRecorder(log)
+    steps = total_optimizer_steps(cfg, len(plan))
+    model = build_model(cfg, base_path, init_from)
+    module = SFTModule(model, cfg, steps, plan)
+    train_log = TrainLog(log, flop_model(model), cfg.peak_flops)
+    resume_from = resume.prepare(
+        ckpt_dir, _fingerprint(cfg, base_path, examples, seed, system_prompt, init_from)
+    )
     trainer = L.Trainer(
         accelerator=cfg.accelerator,
         devices=1,
@@ -92,25 +117,42 @@ def fit(
         gradient_clip_val=cfg.grad_clip,
         deterministic=cfg.deterministic,
         logger=False,
-        enable_checkpointing=False,
+        default_root_dir=ckpt_dir,  # where Lightning's SLURM handler writes hpc_ckpt_N.ckpt
+        enable_checkpointing=bool(cfg.ckpt_every_n_steps),
         enable_model_summary=False,
         enable_progress_bar=cfg.progress_bar,
-        callbacks=[recorder],
+        use_distributed_sampler=False,  # the plan is the sampler
+        callbacks=[train_log, *resume.periodic_checkpoint(ckpt_dir, cfg.ckpt_every_n_steps), *callbacks],
+        plugins=resume.slurm_plugins(cfg),
     )
     started = time.perf_counter()
-    trainer.fit(module, loader)
+    trainer.fit(module, loader, ckpt_path=resume_from)
     seconds = time.perf_counter() - started
     module.model.save_pretrained(out_dir / "model")
     if cfg.mode == "full":
         tokenizer.save_pretrained(out_dir / "model")
-    write_jsonl(out_dir / "loss_curve.jsonl", recorder.rows)
-    tokens = sum(sum(1 for t in f.labels if t != -100) for f in features)
+    write_jsonl(out_dir / "loss_curve.jsonl", train_log.rows)
+    shutil.rmtree(ckpt_dir, ignore_errors=True)  # only needed until the model is saved
+    summary = _summary(cfg, features, train_log.rows, steps, seconds, len(plan), resume_from)
+    write_json(out_dir / "train_summary.json", summary)
+    return summary
+
+
+def _summary(cfg, features, rows, steps, seconds, batches, resumed_from) -> dict[str, Any]:
+    timed = [r for r in rows if r["tokens_per_s"]]
+    mfus = [r["mfu"] for r in rows if r["mfu"] is not None]
     return {
         "mode": cfg.mode,
         "optimizer_steps": steps,
         "examples": len(features),
+        "batches_per_epoch": batches,
         "truncated": sum(len(f.input_ids) >= cfg.max_seq_len for f in features),
-        "final_loss": recorder.rows[-1]["loss"] if recorder.rows else None,
+        "final_loss": rows[-1]["loss"] if rows else None,
         "train_seconds": seconds,
-        "response_tokens_per_epoch": tokens,
+        "tokens_per_s": sum(r["tokens"] for r in timed) / sum(r["tokens"] / r["tokens_per_s"] for r in timed)
+        if timed
+        else None,
+        "mfu": sum(mfus) / len(mfus) if mfus else None,
+        "response_tokens_per_epoch": sum(sum(t != IGNORE_INDEX for t in f.labels) for f in features),
+        "resumed": resumed_from is not None,
     }

@@ -1,0 +1,177 @@
+"""``pada preflight [overrides]``: check a sweep's prerequisites and print its plan before submitting it.
+
+Checks GPU, model access, data, teacher credentials, the launcher and disk for every distinct setting in the
+sweep; prints the number of jobs and estimated GPU hours and teacher tokens/dollars (from the config's
+``plan`` section: estimates, labelled as such). Any problem: the list of fixes and exit status 1.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+from pathlib import Path
+from typing import Any
+
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf
+
+from pada.errors import PadaError
+
+
+def _compose(overrides: list[str], hydra: bool = False) -> DictConfig:
+    from pada.run.app import CONF_DIR
+
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
+            return compose("config", overrides=overrides, return_hydra_config=hydra)
+    except HydraException as error:
+        raise PadaError(f"config does not compose: {str(error).splitlines()[0]}") from error
+
+
+def expand_sweep(overrides: list[str]) -> list[list[str]]:
+    """One override list per cell: the config's hydra.sweeper.params crossed with comma lists on the CLI."""
+    parser = OverridesParser.create()
+    fixed = [o.input_line for o in parser.parse_overrides(overrides) if not o.is_sweep_override()]
+    sweeper = _compose(fixed, hydra=True).hydra.sweeper.get("params") or {}
+    given = {o.partition("=")[0].lstrip("+~") for o in overrides}
+    params = [f"{k}={v}" for k, v in sweeper.items() if k not in given]
+    axes = []
+    for override in parser.parse_overrides([*overrides, *params]):
+        key = override.get_key_element()
+        if override.is_sweep_override():
+            values = list(override.sweep_string_iterator())
+        else:
+            values = [override.get_value_element_as_str()]
+        axes.append([f"{key}={v}" for v in values])
+    return [list(cell) for cell in itertools.product(*axes)]
+
+
+def _check_model(cfg: DictConfig) -> str | None:
+    from pada.models.loading import resolve_model_path
+
+    if cfg.model.builder == "tiny":
+        return None
+    try:
+        path = resolve_model_path(cfg.model, Path(cfg.paths.cache_dir))
+    except PadaError as error:
+        return str(error)
+    if Path(path).is_dir():
+        return None
+    from huggingface_hub import try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(path, "config.json", revision=cfg.model.get("revision")), str):
+        return None
+    return (f"model {path} is not in the local HF cache: run `huggingface-cli download {path}` on a node with "
+            "network (gated: accept the licence and set HF_TOKEN) or set model.path to a local copy")  # fmt: skip
+
+
+def _check_data(cfg: DictConfig) -> str | None:
+    from pada.run.runner import _data_dir
+    from pada.tasks import build_task, sample_seed_set
+
+    try:
+        splits = build_task(cfg.task).load(_data_dir(cfg))
+        sample_seed_set(splits.pool, cfg.budget, cfg.seed)
+    except PadaError as error:
+        return f"task {cfg.task.name}: {error}"
+    return None
+
+
+def _check_teacher(cfg: DictConfig) -> str | None:
+    if cfg.teacher.provider == "none":
+        return None
+    from pada.teacher.providers import provider_class
+
+    try:
+        provider_class(cfg.teacher.provider).check_credentials(cfg.teacher)
+    except PadaError as error:
+        return f"teacher {cfg.teacher.provider}: {error}"
+    return None
+
+
+def _check_gpu(cfg: DictConfig) -> str | None:
+    wants_gpu = cfg.eval.get("device", "cpu") != "cpu" or cfg.trainer.accelerator in ("gpu", "cuda")
+    if not wants_gpu:
+        return None
+    import torch
+
+    return (
+        None
+        if torch.cuda.is_available()
+        else "no CUDA GPU visible here, but the config trains/evaluates on cuda"
+    )
+
+
+def _check_launcher(hydra_cfg: DictConfig) -> str | None:
+    target = hydra_cfg.hydra.launcher.get("_target_", "")
+    if "SlurmLauncher" in target and shutil.which("sbatch") is None:
+        return "launcher=slurm but `sbatch` is not on PATH: run from a SLURM login node, or LAUNCHER=local"
+    return None
+
+
+def _check_disk(cfg: DictConfig, need_gb: float) -> str | None:
+    path = Path(cfg.paths.runs_dir).expanduser().resolve()
+    while not path.exists():
+        path = path.parent
+    free_gb = shutil.disk_usage(path).free / 1e9
+    return (
+        None
+        if free_gb >= need_gb
+        else f"{free_gb:.1f} GB free under {path}; the plan needs ~{need_gb:.0f} GB"
+    )
+
+
+def plan(cells: list[DictConfig]) -> dict[str, Any]:
+    """Jobs, GPU hours and teacher tokens/dollars from each cell's ``plan`` section (estimates)."""
+    gpu_hours = tokens = dollars = 0.0
+    for cfg in cells:
+        estimate = cfg.get("plan") or {}
+        trainings = 0 if cfg.method.get("train", True) is False else int(cfg.method.get("iterations", 0)) + 1
+        gpu_hours += trainings * float(estimate.get("gpu_hours_per_round", 0.0))
+        cell_tokens = float((estimate.get("teacher_tokens_per_round") or {}).get(cfg.method.name, 0.0))
+        cell_tokens *= int(cfg.method.get("iterations", 0))
+        tokens += cell_tokens
+        price = cfg.teacher.get("pricing") or {}
+        blended = (float(price.get("input_per_mtok", 0.0)) + float(price.get("output_per_mtok", 0.0))) / 2
+        dollars += cell_tokens / 1e6 * blended
+    return {"jobs": len(cells), "gpu_hours_estimate": round(gpu_hours, 1),
+            "teacher_tokens_estimate": int(tokens), "teacher_dollars_estimate": round(dollars, 2)}  # fmt: skip
+
+
+def preflight(overrides: list[str]) -> tuple[list[str], dict[str, Any]]:
+    cell_overrides = expand_sweep(overrides)
+    cells = [_compose(o) for o in cell_overrides]
+    problems: list[str] = []
+    seen: set[str] = set()
+    checks = [(_check_gpu, lambda c: "gpu"), (_check_model, lambda c: OmegaConf.to_yaml(c.model)),
+              (_check_data, lambda c: f"{c.task.name}-{c.budget}"),
+              (_check_teacher, lambda c: OmegaConf.to_yaml(c.teacher))]  # fmt: skip
+    for cfg in cells:
+        for check, key in checks:
+            marker = f"{check.__name__}:{key(cfg)}"
+            if marker not in seen:
+                seen.add(marker)
+                if problem := check(cfg):
+                    problems.append(problem)
+    first = cells[0]
+    for problem in (_check_launcher(_compose(cell_overrides[0], hydra=True)),
+                    _check_disk(first, float((first.get("plan") or {}).get("disk_gb", 1.0)))):  # fmt: skip
+        if problem:
+            problems.append(problem)
+    return list(dict.fromkeys(problems)), plan(cells)  # one line per distinct problem
+
+
+def main(overrides: list[str]) -> int:
+    problems, summary = preflight(overrides)
+    print("plan (estimates): " + ", ".join(f"{k}={v}" for k, v in summary.items()))
+    if problems:
+        print(f"preflight: {len(problems)} problem(s); fix these before submitting (nothing was submitted):")
+        for problem in problems:
+            print(f"  - {problem}")
+        return 1
+    print("preflight: ok")
+    return 0

@@ -1,0 +1,139 @@
+"""The SIMULATION's oracle teacher: plays every teacher role, understanding only the simulated world.
+
+It reads prompts the way a real teacher would read them, but its only knowledge is pada.sim.world: it finds
+the world's problems in the prompt text (``find_problems``) and the world's vocabulary for skills, phrasings
+and magnitudes (``DESCRIPTORS``), and answers with the role's schema (pada.teacher.schemas). Its behaviour
+is fixed in advance, identical for every method, and never looks at which method is asking.
+
+Registered as the scripted teacher ``sim_oracle`` (``teacher=sim_oracle``).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections import Counter
+
+from pada.io import stable_hash
+from pada.sim.world import MAGNITUDES, SKILLS, Problem, find_problems, make_problem
+from pada.teacher.providers.base import Call
+from pada.teacher.providers.scripted import register_script
+
+DESCRIPTORS: dict[str, dict[object, str]] = {
+    "skill": {
+        "add": "addition",
+        "sub": "subtraction",
+        "mul": "multiplication",
+        "max": "picking the larger number",
+    },
+    "phrasing": {0: "plain what-is questions", 1: "imperative instructions", 2: "word problems about people"},
+    "magnitude": {
+        "small": "one-digit numbers",
+        "medium": "two-digit numbers",
+        "large": "three-digit numbers",
+    },
+}
+# A real teacher's generated answers are sometimes wrong; quality control exists to catch that.
+GENERATION_ERROR_RATE = 0.1  # fixed a priori for the world; not tuned
+
+
+def describe(problem: Problem) -> str:
+    return (f"{DESCRIPTORS['skill'][problem.skill]} with {DESCRIPTORS['magnitude'][problem.magnitude]}, "
+            f"asked as {DESCRIPTORS['phrasing'][problem.phrasing]}")  # fmt: skip
+
+
+def read_properties(text: str) -> dict[str, object]:
+    """The most-mentioned skill, phrasing and magnitude descriptors in ``text`` (absent ones are left out)."""
+    found: dict[str, object] = {}
+    for prop, words in DESCRIPTORS.items():
+        counts = Counter({value: len(re.findall(re.escape(word), text)) for value, word in words.items()})
+        value, count = counts.most_common(1)[0]
+        if count:
+            found[prop] = value
+    return found
+
+
+def _text(call: Call) -> str:
+    return "\n".join(content for _, content in call.messages)
+
+
+def _section(text: str, header: str) -> str:
+    """What follows ``header`` up to the next blank line (the prompt templates' layout)."""
+    start = text.find(header)
+    return text[start + len(header) :].split("\n\n")[0] if start >= 0 else text
+
+
+def _rng(call: Call) -> random.Random:
+    return random.Random(stable_hash([_text(call), call.sample_index, call.attempt]))
+
+
+def error_analysis(call: Call) -> dict:
+    problems = find_problems(_text(call))
+    if not problems:
+        return {"error": "the problem is outside the simulated world", "missing_skill": "unknown"}
+    return {"error": f"The model did not solve a problem needing {describe(problems[0])}.",
+            "missing_skill": describe(problems[0])}  # fmt: skip
+
+
+def pattern_summary(call: Call) -> dict:
+    props = read_properties(_text(call))
+    parts = [DESCRIPTORS[p][props[p]] for p in ("skill", "magnitude", "phrasing") if p in props]
+    name = " / ".join(parts) or "unrecognised failures"
+    return {
+        "name": name,
+        "description": f"The model fails on problems involving {', '.join(parts) or 'nothing known'}.",
+    }
+
+
+def strategy(call: Call) -> dict:
+    props = read_properties(_text(call))
+    parts = [DESCRIPTORS[p][props[p]] for p in ("skill", "magnitude", "phrasing") if p in props]
+    return {"strategy": f"Generate new problems with {'; '.join(parts)}. Each solution writes the equation, "
+                        "then the result on a final line '#### <answer>'."}  # fmt: skip
+
+
+def generation(call: Call) -> dict:
+    text, rng = _text(call), _rng(call)
+    props = read_properties(text)
+    problems = find_problems(text)
+    template = problems[0] if problems else None
+    skill = props.get("skill", template.skill if template else rng.choice(list(SKILLS)))
+    phrasing = props.get("phrasing", template.phrasing if template else 0)
+    magnitude = props.get("magnitude", template.magnitude if template else rng.choice(list(MAGNITUDES)))
+    problem = make_problem(rng, skill, phrasing, magnitude)
+    answer = problem.answer + (rng.choice([-1, 1]) if rng.random() < GENERATION_ERROR_RATE else 0)
+    solution = problem.solution.rsplit("#### ", 1)[0] + f"#### {answer}"
+    return {"question": problem.question, "solution": solution, "answer": str(answer)}
+
+
+def paraphrase(call: Call) -> dict:
+    problem = (find_problems(_text(call)) or [None])[0]
+    if problem is None:
+        return {"question": _section(_text(call), "Problem:\n").strip()}
+    phrasing = (problem.phrasing + 1 + call.sample_index) % len(SKILLS[problem.skill][1])
+    return {"question": Problem(problem.skill, phrasing, problem.magnitude, problem.a, problem.b,
+                                problem.name, problem.thing).question}  # fmt: skip
+
+
+def verification(call: Call) -> dict:
+    text = _text(call)
+    problem = (find_problems(text) or [None])[0]
+    if problem is None:
+        return {"valid": False, "answer": "", "reason": "not a problem of the simulated world"}
+    claimed = re.findall(r"#### (-?\d+)", _section(text, "Proposed solution:\n"))
+    valid = bool(claimed) and int(claimed[-1]) == problem.answer
+    return {
+        "valid": valid,
+        "answer": str(problem.answer),
+        "reason": "" if valid else "the final answer is wrong",
+    }
+
+
+ROLES = {"error_analysis": error_analysis, "pattern_summary": pattern_summary, "strategy": strategy,
+         "generation": generation, "paraphrase": paraphrase, "verification": verification}  # fmt: skip
+
+
+@register_script("sim_oracle")
+def oracle(call: Call) -> str:
+    return json.dumps(ROLES[call.role](call))

@@ -1,0 +1,90 @@
+"""SIMULATION world and oracle teacher: parsing, generation, every role's answer for a fixed prompt."""
+
+from __future__ import annotations
+
+import json
+import random
+
+from pada.sim.oracle import oracle, read_properties
+from pada.sim.world import Problem, find_problems, make_problem, parse
+from pada.teacher.prompts import render
+from pada.teacher.providers.base import Call
+from pada.teacher.schemas import ROLE_SCHEMAS
+from pada.types import SamplingParams
+
+
+def _call(role: str, text: str, sample_index: int = 0) -> Call:
+    return Call(role, (("user", text),), SamplingParams(max_new_tokens=256), sample_index)
+
+
+def _answer(role: str, text: str, sample_index: int = 0) -> dict:
+    answer = json.loads(oracle(_call(role, text, sample_index)))
+    ROLE_SCHEMAS[role].model_validate(answer)  # every answer fits the role's schema
+    return answer
+
+
+def test_every_phrasing_round_trips_through_the_parser():
+    rng = random.Random(0)
+    for skill in ("add", "sub", "mul", "max"):
+        for phrasing in range(3):
+            for magnitude in ("small", "medium", "large"):
+                problem = make_problem(rng, skill, phrasing, magnitude)
+                parsed = parse(f"noise before. {problem.question} noise after")
+                assert parsed.question == problem.question and parsed.answer == problem.answer
+                assert (parsed.skill, parsed.phrasing, parsed.magnitude) == (skill, phrasing, magnitude)
+
+
+def test_problems_are_found_in_order_of_appearance():
+    first, second = Problem("mul", 1, "medium", 12, 3), Problem("add", 0, "small", 2, 5)
+    assert find_problems(f"{first.question}\n\n{second.question}") == [first, second]
+    assert first.answer == 36 and first.solution == "12 * 3 = 36\n#### 36"
+
+
+def test_oracle_answers_each_role():
+    problem = Problem("sub", 2, "large", 530, 120, "Mia", "cards")
+    analysis = _answer("error_analysis", f"Problem:\n{problem.question}\n\nThe model's answer:\n#### 7")
+    assert (
+        analysis["missing_skill"]
+        == "subtraction with three-digit numbers, asked as word problems about people"
+    )
+    summary = _answer("pattern_summary", f"1. {analysis['error']}\n2. {analysis['error']}")
+    assert read_properties(summary["description"]) == {"skill": "sub", "phrasing": 2, "magnitude": "large"}
+    strategy = _answer("strategy", summary["description"])["strategy"]
+    generated = _answer("generation", f"{strategy}\n\nFor format only:\nProblem: What is 2 plus 3?")
+    new = parse(generated["question"])
+    assert (new.skill, new.phrasing, new.magnitude) == ("sub", 2, "large")  # the strategy wins over examples
+    assert generated["solution"].endswith(f"#### {generated['answer']}")
+    assert _answer("paraphrase", f"Problem:\n{problem.question}")["question"] == (
+        "What is 530 minus 120?"  # same numbers, the next phrasing
+    )
+    verdict = _answer(
+        "verification", f"Problem:\n{problem.question}\n\nProposed solution:\n530 - 120 = 410\n#### 410"
+    )
+    assert verdict == {"valid": True, "answer": "410", "reason": ""}
+    assert not _answer("verification", f"Problem:\n{problem.question}\n\nProposed solution:\n#### 411")[
+        "valid"
+    ]
+
+
+def test_generation_without_guidance_follows_the_given_problem_and_is_seeded():
+    text = "The student got this wrong: Multiply 7 by 4. Write a similar problem."
+    a, b = _answer("generation", text, 0), _answer("generation", text, 0)
+    assert a == b and _answer("generation", text, 1) != a
+    made = parse(a["question"])
+    assert (made.skill, made.phrasing, made.magnitude) == ("mul", 1, "small")
+
+
+def test_generation_error_rate_is_what_the_world_declares():
+    wrong = 0
+    for i in range(400):
+        answer = _answer("generation", "Add 3 and 4.", sample_index=i)
+        wrong += int(answer["answer"]) != parse(answer["question"]).answer
+    assert 20 <= wrong <= 60  # GENERATION_ERROR_RATE = 0.1 of 400, binomial 99.9% band
+
+
+def test_templates_render_into_prompts_the_oracle_reads():
+    schema = ROLE_SCHEMAS["verification"]
+    prompt = render("verification", schema=schema, task_description="arithmetic", question="What is 4 plus 5?",
+                    solution="4 + 5 = 9\n#### 9")  # fmt: skip
+    call = Call("verification", prompt.messages, SamplingParams(max_new_tokens=64))
+    assert json.loads(oracle(call)) == {"valid": True, "answer": "9", "reason": ""}
