@@ -35,9 +35,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from functools import partial
-
-from rouge_score import rouge_scorer
 
 from baselines.common import (
     GENERATIVE_FAMILIES,
@@ -49,6 +46,8 @@ from baselines.common import (
     question_of,
     require_family,
     require_teacher,
+    rouge_l,
+    rouge_tokens,
     spread,
     write_report,
 )
@@ -168,27 +167,22 @@ class LLM2LLM(Method):
 
 class Deduplicator:
     """ROUGE-L F1 novelty against a growing set of questions (stanford_alpaca's filter, which LLM2LLM
-    reuses): tokenised once with rouge_score's tokenizer, compared with its LCS scorer."""
+    reuses), each question tokenised once."""
 
     def __init__(self, threshold: float):
         self.threshold = threshold
-        self.scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
         self.tokens: list[list[str]] = []
 
-    def _tokenize(self, text: str) -> list[str]:
-        return self.scorer._tokenizer.tokenize(text)
-
     def add(self, text: str) -> None:
-        self.tokens.append(self._tokenize(text))
+        self.tokens.append(rouge_tokens(text))
 
     def extend(self, texts) -> None:
         for text in texts:
             self.add(text)
 
     def novel(self, text: str) -> bool:
-        candidate = self._tokenize(text)
-        score = partial(rouge_scorer._score_lcs, candidate)
-        return all(score(existing).fmeasure < self.threshold for existing in self.tokens)
+        candidate = rouge_tokens(text)
+        return all(rouge_l(candidate, existing) < self.threshold for existing in self.tokens)
 
 
 _BLOCK = re.compile(r"(?ms)^\s*\d+\.\s*Question:\s*(.*?)\n\s*Answer:\s*(.*?)(?=^\s*\d+\.\s*Question:|\Z)")

@@ -34,7 +34,6 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
-from rouge_score import rouge_scorer
 
 from baselines.common import (
     GENERATIVE_FAMILIES,
@@ -46,6 +45,8 @@ from baselines.common import (
     question_of,
     require_family,
     require_teacher,
+    rouge_l,
+    rouge_tokens,
     spread,
     write_report,
 )
@@ -122,8 +123,8 @@ class LLMsAsInstructors(Method):
 
     def _similarity(self, a: list[str], b: list[str]) -> np.ndarray:
         if self.cfg.similarity == "rouge":
-            scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
-            return np.array([[scorer.score(x, y)["rougeL"].fmeasure for y in b] for x in a])
+            tokens_b = [rouge_tokens(y) for y in b]
+            return np.array([[rouge_l(rouge_tokens(x), y) for y in tokens_b] for x in a])
         from pada.agent.clustering import embed
 
         vectors, _ = embed(a + b, self.cfg.embedder)

@@ -3,7 +3,10 @@ of baselines_script.py: exact data out, the selection rules, the budget caps and
 
 from __future__ import annotations
 
+import json
 import random
+import subprocess
+import sys
 
 import baselines_script  # noqa: F401  (registers the 'baselines_test' script)
 import pytest
@@ -11,6 +14,7 @@ from conftest import CONF_DIR, compose_config
 from omegaconf import OmegaConf
 from teacher_support import teacher_cfg
 
+from baselines.common import rouge_l, rouge_tokens
 from baselines.llm2llm import Deduplicator, parse_numbered
 from pada.errors import PadaError
 from pada.io import read_json
@@ -145,7 +149,7 @@ def test_llm2llm_rouge_threshold_and_blacklist():
     corpus = Deduplicator(0.95)
     corpus.add(question(5, 7))
     assert not corpus.novel(question(5, 7))
-    assert corpus.novel(question(6, 7))  # 9 of 10 tokens shared: F1 0.9 < 0.95
+    assert corpus.novel(question(6, 7))  # 10 of 11 tokens shared: F1 0.909 < 0.95
     strict = Deduplicator(0.9)
     strict.add(question(5, 7))
     assert not strict.novel(question(6, 7))
@@ -209,3 +213,17 @@ def test_lec_embedding_neighbours_follow_meaning(task):
         mk("pears", "Ann owns 3 pears and gets 2 more; total?"),
     ]
     assert [ex.id for ex in m._neighbours([mk("w", question(5, 7))], right)[0]] == ["pears"]
+
+
+def test_rouge_l_equals_rouge_score_scorer():
+    """Checked in a subprocess: importing rouge_score.rouge_scorer here would load absl logging into pytest."""
+    pairs = [(question(5, 7), question(6, 7)), ("a b c d", "d c b a"), ("The cat sat.", "the CAT sat on it")]
+    code = (
+        "import json, sys; from rouge_score import rouge_scorer as r; s = r.RougeScorer(['rougeL']); "
+        "print(json.dumps([s.score(a, b)['rougeL'].fmeasure for a, b in json.loads(sys.argv[1])]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(pairs)], capture_output=True, text=True, check=True
+    )
+    ours = [rouge_l(rouge_tokens(a), rouge_tokens(b)) for a, b in pairs]
+    assert ours == pytest.approx(json.loads(out.stdout)) and ours[0] == pytest.approx(10 / 11)
