@@ -20,7 +20,7 @@ def _user(call: Call) -> str:
     return [content for role, content in call.messages if role == "user"][0]
 
 
-@register_script("baselines_test")
+@register_script("test_baselines")
 def script(call: Call) -> str:
     user = _user(call)
     if call.role == "paraphrase":

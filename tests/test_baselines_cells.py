@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import baselines_script  # noqa: F401  (registers the 'baselines_test' script)
+import baselines_script  # noqa: F401  (registers the 'test_baselines' script)
 from conftest import compose_config
 
 from pada.io import read_jsonl
 from pada.run.runner import run_cell
 
-TEACHER = ["teacher=scripted", "teacher.model=baselines_test", "teacher.script_module=baselines_script"]
+TEACHER = ["teacher=scripted", "teacher.model=test_baselines", "teacher.script_module=baselines_script"]
 
 
 def _cell(overrides: list[str], tmp_path, *extra: str):

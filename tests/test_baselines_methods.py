@@ -8,7 +8,7 @@ import random
 import subprocess
 import sys
 
-import baselines_script  # noqa: F401  (registers the 'baselines_test' script)
+import baselines_script  # noqa: F401  (registers the 'test_baselines' script)
 import pytest
 from conftest import CONF_DIR, compose_config
 from omegaconf import OmegaConf
@@ -33,7 +33,7 @@ def task():
 
 @pytest.fixture
 def teacher(tmp_path):
-    with Teacher(teacher_cfg("scripted", tmp_path, model="baselines_test"), tmp_path / "t.sqlite") as t:
+    with Teacher(teacher_cfg("scripted", tmp_path, model="test_baselines"), tmp_path / "t.sqlite") as t:
         yield t
 
 
