@@ -10,7 +10,7 @@ export WANDB_MODE ?= offline
 export TOKENIZERS_PARALLELISM ?= false
 export HF_HOME ?= $(abspath .cache/hf)
 
-.PHONY: install demo test test-slow test-all lint format bench clean
+.PHONY: install demo smoke reproduce-table2 test test-slow test-all lint format bench clean
 
 install: .venv/.installed
 
@@ -20,8 +20,23 @@ install: .venv/.installed
 	.venv/bin/pip install --quiet --no-deps -e .
 	touch $@
 
-demo: install  ## the smallest real pipeline: tiny random model, GSM8K from local files, SFT (not a result)
+DEMO_RUNS ?= runs/demo
+DEMO_OUT ?= reports/demo
+demo: install  ## SIMULATION mini Table 2: sft, auggpt, llm2llm, pada, an ablation x 3 seeds, then the analysis
+	.venv/bin/pada run -m experiment=demo paths.runs_dir=$(DEMO_RUNS)
+	$(PY) -m pada.cli analyze $(DEMO_RUNS) --out $(DEMO_OUT)
+	@echo "SIMULATION demo done: $(DEMO_OUT)/table2.md, $(DEMO_OUT)/table2.tex, plots in $(DEMO_OUT)/plots, pattern reports in $(DEMO_RUNS)/*/augment_*/patterns.md"
+
+smoke: install  ## the smallest real pipeline: tiny random model, GSM8K from local files, SFT (not a result)
 	.venv/bin/pada run experiment=smoke_gsm8k paths.data_dir=$(DATA_DIR)
+
+# The real experiment: GPUs + a teacher API. LAUNCHER=slurm (one job per cell) or LAUNCHER=local.
+LAUNCHER ?= slurm
+TABLE2 ?= table2_v1
+reproduce-table2: install  ## preflight, then the Table 2 sweep, then the tables from whatever finished
+	.venv/bin/pada preflight experiment=$(TABLE2) launcher=$(LAUNCHER) paths.data_dir=$(DATA_DIR)
+	.venv/bin/pada run -m experiment=$(TABLE2) launcher=$(LAUNCHER) paths.data_dir=$(DATA_DIR)
+	$(MAKE) table2 RUNS_DIR=$(RUNS_DIR) OUT=$(OUT)
 
 # RUNS_DIR: where `pada run` writes cells by default (paths.runs_dir); OUT: generated, safe to delete.
 RUNS_DIR ?= runs
@@ -48,4 +63,4 @@ format: install
 	.venv/bin/ruff format .
 
 clean:
-	rm -rf runs .cache outputs
+	rm -rf runs .cache outputs reports

@@ -88,3 +88,29 @@ def test_templates_render_into_prompts_the_oracle_reads():
                     solution="4 + 5 = 9\n#### 9")  # fmt: skip
     call = Call("verification", prompt.messages, SamplingParams(max_new_tokens=64))
     assert json.loads(oracle(call)) == {"valid": True, "answer": "9", "reason": ""}
+
+
+def test_sim_task_splits_are_fixed_and_labelled(tmp_path, model_cache):
+    from collections import Counter
+
+    from conftest import compose_config
+
+    from pada.run.runner import run_cell
+    from pada.tasks import build_task
+
+    task = build_task(compose_config(["task=sim_arith"]).task)
+    a, b = task.load(None), task.load(None)
+    assert [e.prompt for e in a.test] == [e.prompt for e in b.test]
+    assert (len(a.pool), len(a.val), len(a.test)) == (4000, 200, 500)
+    skills = Counter(e.meta["skill"] for e in a.pool)
+    assert (
+        skills.most_common()[0][0] == "add" and skills.most_common()[-1][0] == "max"
+    )  # declared frequencies
+    for example in a.test[:50]:  # every gold target scores as correct
+        assert task.is_correct(task.extract(example.target), example)
+    overrides = ["task=sim_arith", "budget=8", "task.test_size=6", "task.val_size=4", "trainer.max_steps=2",
+                 "eval.max_new_tokens=4", f"paths.runs_dir={tmp_path}", f"paths.cache_dir={model_cache}",
+                 "wandb.mode=disabled"]  # fmt: skip
+    assert (
+        run_cell(compose_config(overrides))["simulation"] is True
+    )  # from the task, even with simulation=false

@@ -10,7 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = """
-import json, resource, sys, tempfile, time
+import json, sys, tempfile, time
 from pathlib import Path
 sys.path[:0] = [{root!r}, {tests!r}]
 from test_training_support import arithmetic, tiny_model_dir, trainer_cfg
@@ -18,7 +18,9 @@ from pada.training.train import fit
 cfg = trainer_cfg("lora", max_steps=20, batch_size=8, max_seq_len=1024, batching="length_grouped")
 started = time.perf_counter()
 summary = fit(cfg, tiny_model_dir(), arithmetic(64), Path(tempfile.mkdtemp()), seed=0)
-print(json.dumps({{"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+# VmHWM is this process image's own peak: ru_maxrss would also count the parent's RSS carried across exec
+hwm_kb = int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1])
+print(json.dumps({{"rss_mb": hwm_kb / 1024,
                   "steps_per_s": 20 / summary["train_seconds"]}}))
 """
 

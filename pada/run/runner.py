@@ -40,7 +40,14 @@ def identity(cfg: DictConfig) -> dict[str, Any]:
         resolved["teacher"] = {
             k: v for k, v in resolved["teacher"].items() if k not in TEACHER_NON_IDENTITY_KEYS
         }
+    resolved.get("eval", {}).pop(
+        "lm_eval", None
+    )  # an extra final score: toggling it must not re-run the cell
     return {k: v for k, v in resolved.items() if k not in NON_IDENTITY_KEYS}
+
+
+def eval_identity(cfg: DictConfig) -> dict[str, Any]:
+    return {k: v for k, v in OmegaConf.to_container(cfg.eval, resolve=True).items() if k != "lm_eval"}
 
 
 def cell_name(cfg: DictConfig) -> str:
@@ -88,10 +95,10 @@ class Cell:
         self.run_dir = Path(cfg.paths.runs_dir).expanduser().resolve() / cell_name(cfg)
         self.splits = self.task.load(_data_dir(cfg))
         sample_seed_set(self.splits.pool, cfg.budget, cfg.seed)  # fail on a bad budget before any work
+        if cfg.model.get("cpu_threads"):  # before the model is built: tiny_sim pre-trains on first use
+            torch.set_num_threads(cfg.model.cpu_threads)
         self.model_path = resolve_model_path(cfg.model, Path(cfg.paths.cache_dir).expanduser().resolve())
         self.stages = Stages(self.run_dir, cfg.run.stop_after)
-        if cfg.model.get("cpu_threads"):
-            torch.set_num_threads(cfg.model.cpu_threads)
         self._backend: Backend | None = None
         self.system_prompt = cfg.task.get("system_prompt")
 
@@ -127,7 +134,7 @@ class Cell:
                 info[split] = accuracy(records)
             return info
 
-        inputs = {"train": train_key, "eval": OmegaConf.to_container(self.cfg.eval), "splits": sorted(splits)}
+        inputs = {"train": train_key, "eval": eval_identity(self.cfg), "splits": sorted(splits)}
         return self.stages.run(name, inputs, work)
 
     def _augment_stage(self, i: int, state: IterationState, eval_key: str):
@@ -141,6 +148,25 @@ class Cell:
             return {"new_examples": len(new), "teacher_usage": usage_delta(self.teacher.usage(), before)}
 
         return self.stages.run(f"augment_{i}", {"eval": eval_key}, work)
+
+    def _lm_eval_stage(self, train_key: str, adapter: Path | None, test: list[Example]):
+        from pada.inference.lm_eval_scores import run_stage
+
+        def work(out: Path) -> dict[str, Any]:
+            self.close()  # lm-eval loads its own copy of the model: free ours (GPU memory) first
+            self._backend = None
+            return run_stage(
+                self.cfg,
+                self.task,
+                self.model_path,
+                str(adapter) if adapter else None,
+                test,
+                _data_dir(self.cfg),
+                out,
+            )
+
+        lm_cfg = OmegaConf.to_container(self.cfg.eval.lm_eval, resolve=True)
+        return self.stages.run("lm_eval", {"train": train_key, "lm_eval": lm_cfg, "n": len(test)}, work)
 
     # -- helpers ----------------------------------------------------------------------------------
     @property
@@ -201,9 +227,18 @@ class Cell:
             train_data = train_data + _load(augment.path / "new.jsonl")
             upstream = augment.key
         test_stage = self._eval_stage("test", {"test": test}, train_key, adapter)
-        return self._write_results(
+        results = self._write_results(
             config, seed_data, train_data, val, test, iterations, evaluated, test_stage
         )
+        if self.cfg.eval.lm_eval.enabled:  # after test, so pada's own results are on disk even if it fails
+            results["metrics"]["lm_eval"] = self._lm_eval_stage(train_key, adapter, test).info
+            results["timings"]["lm_eval"] = {"seconds": self.stages.results["lm_eval"].seconds,
+                                             "cached": self.stages.results["lm_eval"].cached}  # fmt: skip
+            results["predictions"]["lm_eval"] = sorted(
+                p.name for p in self.stages.results["lm_eval"].path.glob("samples_*.jsonl")
+            )
+            write_json(self.run_dir / "results.json", results)
+        return results
 
     def _write_results(self, config, seed_data, train_data, val, test, iterations, last_eval, test_stage):
         results = {
