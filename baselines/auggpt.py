@@ -51,6 +51,7 @@ NAME = "auggpt"
 @register_method(NAME)
 class AugGPT(Method):
     name = NAME
+    needs_teacher = True
 
     def propose(self, state: IterationState) -> list[Example]:
         require_teacher(state, NAME)

@@ -63,6 +63,7 @@ MAX_PER_REQUEST = 10  # the official loop never asks for more than 10 problems a
 @register_method(NAME)
 class LLM2LLM(Method):
     name = NAME
+    needs_teacher = True
     needs_train_eval = True
 
     def propose(self, state: IterationState) -> list[Example]:

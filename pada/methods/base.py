@@ -11,7 +11,7 @@ import importlib
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ class IterationState:
     teacher: Any  # a pada teacher client, or None for methods that need none
     rng: random.Random
     workdir: Path  # where the method may write reports (patterns, strategies)
+    heldout: list[Example] = field(default_factory=list)  # val + test items: for decontamination checks only
 
 
 class Method(ABC):
@@ -39,6 +40,7 @@ class Method(ABC):
     name: str
     needs_train_eval: bool = False
     needs_val_eval: bool = False
+    needs_teacher: bool = False  # true: the runner refuses teacher=none before any work
 
     def __init__(self, cfg: Any):
         self.cfg = cfg
@@ -55,7 +57,7 @@ class Method(ABC):
 
 _METHODS: dict[str, Callable[[Any], Method]] = {}
 # Modules that register methods when imported; users add theirs with method.module=<dotted.path>.
-_BUILTIN_MODULES = ("baselines",)  # the package imports each baseline module (baselines/__init__.py)
+_BUILTIN_MODULES = ("baselines", "pada.agent.method")  # baselines/__init__.py imports each baseline
 
 
 def register_method(name: str):

@@ -92,6 +92,9 @@ class Cell:
         self.method = build_method(cfg.method)
         # Built first: missing credentials are one error line before any data is read or stage runs.
         self.teacher: Teacher | None = build_teacher(cfg.get("teacher"), cfg.paths.cache_dir)
+        if self.method.needs_teacher and self.teacher is None:
+            raise PadaError(f"method={cfg.method.name} needs a teacher; choose one with teacher=<name> "
+                            "(see docs/teacher.md)")  # fmt: skip
         self.run_dir = Path(cfg.paths.runs_dir).expanduser().resolve() / cell_name(cfg)
         self.splits = self.task.load(_data_dir(cfg))
         sample_seed_set(self.splits.pool, cfg.budget, cfg.seed)  # fail on a bad budget before any work
@@ -200,7 +203,7 @@ class Cell:
         seed_stage = self._seed_stage()
         seed_data = _load(seed_stage.path / "seed.jsonl")
         val, test = _load(seed_stage.path / "val.jsonl"), _load(seed_stage.path / "test.jsonl")
-        train_data, upstream, previous, iterations = list(seed_data), seed_stage.key, None, []
+        train_data, upstream, previous, iterations, trained = list(seed_data), seed_stage.key, None, [], []
         trains = self.cfg.method.get("train", True)  # false: score the untouched base model (method=base)
         for i in range(self.method.iterations + 1):
             train = self._train_stage(i, train_data, upstream, previous) if trains else None
@@ -215,17 +218,22 @@ class Cell:
                    **{f"{s}_accuracy": m["accuracy"] for s, m in evaluated.info.items()}}  # fmt: skip
             self.tracker.log({f"iteration/{k}": v for k, v in row.items() if isinstance(v, int | float)})
             iterations.append(row)
-            if last:
+            trained.append((train_key, adapter, evaluated))
+            if last or _stalled(iterations, self.cfg.method.get("early_stop_patience")):
                 break
             state = IterationState(
                 iteration=i, task=self.task, seed_data=seed_data, train_data=train_data,
                 train_records=_records(evaluated.path / "train.jsonl"),
                 val_records=_records(evaluated.path / "val.jsonl"),
                 teacher=self.teacher, rng=random.Random(stable_hash([self.cfg.seed, i])), workdir=self.run_dir,
+                heldout=val + test,
             )  # fmt: skip
             augment = self._augment_stage(i, state, evaluated.key)
             train_data = train_data + _load(augment.path / "new.jsonl")
             upstream = augment.key
+        chosen = _select(iterations, self.cfg.method.get("select", "last"))
+        train_key, adapter, evaluated = trained[chosen]
+        iterations[chosen]["selected"] = True
         test_stage = self._eval_stage("test", {"test": test}, train_key, adapter)
         results = self._write_results(
             config, seed_data, train_data, val, test, iterations, evaluated, test_stage
@@ -304,6 +312,24 @@ def _flat(prefix: str, tree: dict[str, Any]) -> dict[str, Any]:
         elif isinstance(value, int | float):
             flat[f"{prefix}/{key}"] = value
     return flat
+
+
+def _stalled(iterations: list[dict[str, Any]], patience: int | None) -> bool:
+    """Early stop: validation accuracy has not beaten its earlier best for ``patience`` iterations."""
+    scores = [row.get("val_accuracy") for row in iterations]
+    if not patience or None in scores or len(scores) <= patience:
+        return False
+    return max(scores[-patience:]) <= max(scores[:-patience])
+
+
+def _select(iterations: list[dict[str, Any]], how: str) -> int:
+    """The iteration whose checkpoint is tested: the last, or the best on validation (earliest on ties)."""
+    if how == "last":
+        return len(iterations) - 1
+    scores = [row.get("val_accuracy") for row in iterations]
+    if how != "best_val" or None in scores:
+        raise PadaError(f"method.select={how!r} needs last, or best_val with run.eval_val=true")
+    return scores.index(max(scores))
 
 
 def run_cell(cfg: DictConfig) -> dict[str, Any]:

@@ -1,0 +1,157 @@
+"""The ``pada`` method: the PaDA-Agent loop body, run once per iteration by the runner.
+
+collect failures -> analyse each validation failure -> cluster analyses into patterns -> draft a strategy
+per pattern -> generate strategy-guided and error-correcting examples -> quality control -> report.
+The runner retrains from the base model on seeds + everything accepted so far (trainer.init_from=base).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Any
+
+from pada.agent.clustering import check_embedder
+from pada.agent.generation import QualityControl, Slot, allocate, generate, shots_from_seeds, usable_seeds
+from pada.agent.leakage import HeldOut, question_of
+from pada.agent.patterns import GROUPINGS, Pattern, analyse, draft_strategies, group, subsample, summarise
+from pada.agent.quality import Decontaminator, Deduplicator
+from pada.agent.report import pattern_rows, write_report
+from pada.errors import PadaError
+from pada.methods.base import IterationState, Method, register_method
+from pada.types import Example
+
+log = logging.getLogger("pada.agent")
+CORRECTION = "error_correction"
+DESCRIPTIONS = {"gsm8k": "grade-school math", "sim_arith": "arithmetic", "arc_challenge": "science "
+                "multiple-choice", "mmlu": "multiple-choice", "mbpp": "Python programming",
+                "humaneval": "Python programming"}  # fmt: skip
+
+
+@register_method("pada")
+@register_method("pada_no_val")
+@register_method("pada_no_train")
+@register_method("pada_no_qc")
+@register_method("pada_no_cluster")
+@register_method("pada_fixed_k")
+class PadaAgent(Method):
+    name = "pada"
+    needs_teacher = True
+
+    def __init__(self, cfg: Any):
+        super().__init__(cfg)
+        if cfg.patterns.grouping not in GROUPINGS:
+            raise PadaError(f"method.patterns.grouping={cfg.patterns.grouping!r}; choose one of {GROUPINGS}")
+        if cfg.select not in ("last", "best_val"):
+            raise PadaError(f"method.select={cfg.select!r}; choose last or best_val")
+        if cfg.use_validation and cfg.patterns.grouping in ("kmeans", "fixed_k"):
+            check_embedder(cfg.patterns.embedder)
+        self.needs_val_eval = bool(cfg.use_validation)
+        self.needs_train_eval = bool(cfg.use_train_errors)
+
+    def propose(self, state: IterationState) -> list[Example]:
+        if state.teacher is None:
+            raise PadaError("method=pada needs a teacher; choose one with teacher=<name> (docs/teacher.md)")
+        cfg, description = self.cfg, self._description(state)
+        held_out = HeldOut(question_of(e) for e in state.heldout)
+        patterns, grouping, failures = self._patterns(state, description, held_out)
+        seeds = usable_seeds(state.seed_data, held_out)
+        slots = self._strategy_slots(state, patterns, seeds) + self._correction_slots(state, seeds)
+        slots = [replace(s, index=i) for i, s in enumerate(slots)]  # unique indices: distinct samples
+        qc = QualityControl(
+            state.task, state.teacher, description,
+            Decontaminator([question_of(e) for e in state.heldout], cfg.qc.ngram, cfg.qc.ngram_threshold),
+            Deduplicator([question_of(e) for e in state.train_data], cfg.qc.rouge_threshold),
+            enabled=cfg.qc.enabled, verify=cfg.qc.verify, verification_version=cfg.qc.verification_prompt,
+        )  # fmt: skip
+        examples, counts = generate(state.teacher, qc, slots, held_out, cfg.qc.max_regenerations,
+                                    state.iteration)  # fmt: skip
+        budget = {"strategy_examples": sum(s.key != CORRECTION for s in slots),
+                  "error_correction_examples": sum(s.key == CORRECTION for s in slots)}  # fmt: skip
+        write_report(state.workdir, {
+            "iteration": state.iteration, "failures": failures, "grouping": grouping, "budget": budget,
+            "patterns": pattern_rows(patterns, counts, cfg.report.representatives),
+            "error_correction": {"name": CORRECTION, **counts.get(CORRECTION, {"requested": 0, "generated": 0,
+                                                                              "accepted": 0, "rejected": {}})},
+            "accepted": len(examples),
+        })  # fmt: skip
+        log.info("pada iteration %d: %d patterns, %d/%d examples accepted", state.iteration, len(patterns),
+                 len(examples), len(slots))  # fmt: skip
+        return examples
+
+    def _description(self, state: IterationState) -> str:
+        return self.cfg.get("task_description") or DESCRIPTIONS.get(state.task.name, state.task.name)
+
+    def _patterns(self, state: IterationState, description: str, held_out: HeldOut):
+        cfg = self.cfg.patterns
+        val_failures = [r for r in state.val_records if not r.correct] if self.cfg.use_validation else []
+        chosen = subsample(val_failures, self.cfg.max_analyses, state.rng)
+        analyses = analyse(state.teacher, chosen, description, self.cfg.analysis_prompt)
+        groups, clustering = group(analyses, cfg, seed=state.rng.randrange(2**31))
+        patterns = summarise(state.teacher, analyses, groups, description, cfg.max_members_in_summary)
+        _redact(patterns, held_out, "description")
+        draft_strategies(state.teacher, patterns, description)
+        _redact(patterns, held_out, "strategy")
+        _unique_names(patterns)
+        wrong_seeds = self._wrong_seeds(state)
+        failures = {"val": len(val_failures), "analysed": len(analyses), "train": len(wrong_seeds)}
+        curves = clustering.to_dict() if clustering else {}
+        grouping = {"how": cfg.grouping, "k": len(groups), "chosen_by": curves.get("chosen_by"),
+                    "ks": curves.get("ks", []), "inertias": curves.get("inertias", []),
+                    "silhouettes": curves.get("silhouettes", [])}  # fmt: skip
+        return patterns, grouping, failures
+
+    def _wrong_seeds(self, state: IterationState) -> list[Example]:
+        if not self.cfg.use_train_errors:
+            return []
+        wrong = {r.item_id for r in state.train_records if not r.correct}
+        return [
+            s for s in state.seed_data if s.id in wrong
+        ]  # seeds only: synthetic data is never re-augmented
+
+    def _strategy_slots(
+        self, state: IterationState, patterns: list[Pattern], seeds: list[Example]
+    ) -> list[Slot]:
+        gen = self.cfg.generation
+        counts = allocate(gen.strategy_examples, [len(p.item_ids) for p in patterns], gen.allocation)
+        slots = []
+        for pattern, n in zip(patterns, counts, strict=True):
+            guidance = (f'The student model shows this failure pattern, "{pattern.name}": {pattern.description}\n'
+                        f"Augmentation strategy: {pattern.strategy or pattern.description}\n"
+                        "Write a new problem that makes the student practise exactly this.")  # fmt: skip
+            for _ in range(n):
+                shots = shots_from_seeds(seeds, gen.shots, state.rng)
+                slots.append(Slot(0, pattern.name, guidance, shots, {"kind": "strategy"}))
+        return slots
+
+    def _correction_slots(self, state: IterationState, seeds: list[Example]) -> list[Slot]:
+        gen, slots, shown = self.cfg.generation, [], {s.id for s in seeds}
+        for seed in self._wrong_seeds(state):
+            if seed.id not in shown:
+                continue  # a seed that is also a held-out item must not be shown to the generator
+            guidance = ("The student model answered this training problem incorrectly:\n"
+                        f"{question_of(seed)}\n"
+                        "Write a new problem that tests the same skill, with different numbers and context.")  # fmt: skip
+            for _ in range(gen.per_wrong_seed):
+                shots = shots_from_seeds(seeds, gen.shots, state.rng)
+                slots.append(
+                    Slot(0, CORRECTION, guidance, shots, {"kind": "error_correction", "seed_id": seed.id})
+                )
+        return slots
+
+
+def _redact(patterns: list[Pattern], held_out: HeldOut, field: str) -> None:
+    """Teacher text may quote a validation question; only the pattern, never the item, flows to generation."""
+    for pattern in patterns:
+        text, n = held_out.redact(getattr(pattern, field))
+        if n:
+            log.warning("pada: redacted %d held-out quote(s) from pattern %r's %s", n, pattern.name, field)
+        setattr(pattern, field, text)
+
+
+def _unique_names(patterns: list[Pattern]) -> None:
+    seen: dict[str, int] = {}
+    for pattern in patterns:
+        seen[pattern.name] = seen.get(pattern.name, 0) + 1
+        if seen[pattern.name] > 1:
+            pattern.name = f"{pattern.name} ({seen[pattern.name]})"

@@ -1,0 +1,109 @@
+"""Quality control of generated examples: format, decontamination, deduplication, answer verification.
+
+Each check returns the rejection reason (a short string counted in the patterns report) or None. The
+checks run cheapest first; verification, the only one that asks the teacher, runs last on the survivors.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from pada.agent.leakage import HeldOut, tokens
+from pada.tasks.base import Task
+from pada.teacher.schemas import GeneratedExample, Verdict
+
+
+def normalised_answer(task: Task, answer: str) -> str:
+    """The answer as the task's scorer sees it: the extractor's reading of it, else the stripped text."""
+    return task.extract(answer) or answer.strip()
+
+
+def format_problem(task: Task, generated: GeneratedExample) -> str | None:
+    """The task's extractor must find the stated answer at the end of the solution."""
+    if not generated.question.strip() or not generated.solution.strip():
+        return "format"
+    found = task.extract(generated.solution)
+    return None if found is not None and found == normalised_answer(task, generated.answer) else "format"
+
+
+def verification_problem(task: Task, generated: GeneratedExample, verdict: Verdict | None) -> str | None:
+    """An independent solve by the teacher must call the problem valid and reach the same answer."""
+    if verdict is None or not verdict.valid:
+        return "verification"
+    same = normalised_answer(task, verdict.answer) == normalised_answer(task, generated.answer)
+    return None if same else "verification"
+
+
+class Decontaminator:
+    """Rejects texts that contain a held-out item verbatim or share many word n-grams with one."""
+
+    def __init__(self, held_out_texts: list[str], n: int = 8, threshold: float = 0.5):
+        self.verbatim = HeldOut(held_out_texts)
+        self.n, self.threshold = n, threshold
+        self._texts = [tokens(t) for t in held_out_texts]
+        self._grams: dict[int, set[tuple[str, ...]]] = {}
+
+    def _held_out_grams(self, n: int) -> set[tuple[str, ...]]:
+        if n not in self._grams:
+            self._grams[n] = {tuple(t[i : i + n]) for t in self._texts for i in range(len(t) - n + 1)}
+        return self._grams[n]
+
+    def overlap(self, text: str) -> float:
+        """Share of the text's n-grams found in held-out items (n shrinks to the text's length)."""
+        words = tokens(text)
+        n = min(self.n, len(words))
+        if n < 4:  # a three-word text cannot say which item it copies
+            return 0.0
+        grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
+        held = self._held_out_grams(n)
+        return sum(g in held for g in grams) / len(grams)
+
+    def problem(self, question: str) -> str | None:
+        if self.verbatim.found_in(question) is not None or self.overlap(question) >= self.threshold:
+            return "contamination"
+        return None
+
+
+@dataclass
+class _Entry:
+    text: str
+    bag: Counter
+    size: int
+
+
+class Deduplicator:
+    """ROUGE-L F against every kept question (LLM2LLM keeps a question when it is below 0.95).
+
+    A bag-of-words bound (LCS <= shared tokens, so F <= 2*shared/(m+n)) skips most exact LCS computations;
+    ``most_similar`` therefore reports only scores that could reach the threshold (others read as 0).
+    """
+
+    def __init__(self, texts: list[str], threshold: float = 0.95):
+        # imported here: rouge_scorer imports absl, whose logging handler keeps the sys.stderr of import time
+        from rouge_score import rouge_scorer, tokenizers
+
+        self.threshold = threshold
+        self.scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
+        self.tokenizer = tokenizers.DefaultTokenizer(use_stemmer=False)
+        self.entries: list[_Entry] = []
+        for text in texts:
+            self.add(text)
+
+    def add(self, text: str) -> None:
+        words = self.tokenizer.tokenize(text)
+        self.entries.append(_Entry(text, Counter(words), len(words)))
+
+    def most_similar(self, text: str) -> float:
+        words = self.tokenizer.tokenize(text)
+        bag, size, best = Counter(words), len(words), 0.0
+        for entry in self.entries:
+            if size + entry.size == 0:
+                return 1.0
+            bound = 2 * sum((bag & entry.bag).values()) / (size + entry.size)
+            if bound >= max(best, self.threshold):
+                best = max(best, self.scorer.score(entry.text, text)["rougeL"].fmeasure)
+        return best
+
+    def problem(self, question: str) -> str | None:
+        return "duplicate" if self.most_similar(question) >= self.threshold else None
