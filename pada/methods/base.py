@@ -57,7 +57,7 @@ class Method(ABC):
 
 _METHODS: dict[str, Callable[[Any], Method]] = {}
 # Modules that register methods when imported; users add theirs with method.module=<dotted.path>.
-_BUILTIN_MODULES = ("baselines.sft", "pada.agent.method")
+_BUILTIN_MODULES = ("baselines", "pada.agent.method")  # baselines/__init__.py imports each baseline
 
 
 def register_method(name: str):

@@ -128,7 +128,7 @@ class Cell:
 
         return self.stages.run(f"train_{i}", {"upstream": upstream, "n": len(train_data)}, work)
 
-    def _eval_stage(self, name: str, splits: dict[str, list[Example]], train_key: str, adapter: Path):
+    def _eval_stage(self, name: str, splits: dict[str, list[Example]], train_key: str, adapter: Path | None):
         def work(out: Path) -> dict[str, Any]:
             info = {}
             for split, examples in splits.items():
@@ -152,14 +152,20 @@ class Cell:
 
         return self.stages.run(f"augment_{i}", {"eval": eval_key}, work)
 
-    def _lm_eval_stage(self, train_key: str, adapter: Path, test: list[Example]):
+    def _lm_eval_stage(self, train_key: str, adapter: Path | None, test: list[Example]):
         from pada.inference.lm_eval_scores import run_stage
 
         def work(out: Path) -> dict[str, Any]:
             self.close()  # lm-eval loads its own copy of the model: free ours (GPU memory) first
             self._backend = None
             return run_stage(
-                self.cfg, self.task, self.model_path, str(adapter), test, _data_dir(self.cfg), out
+                self.cfg,
+                self.task,
+                self.model_path,
+                str(adapter) if adapter else None,
+                test,
+                _data_dir(self.cfg),
+                out,
             )
 
         lm_cfg = OmegaConf.to_container(self.cfg.eval.lm_eval, resolve=True)
@@ -172,7 +178,7 @@ class Cell:
             self._backend = build_backend(self.model_path, self.cfg.eval)
         return self._backend
 
-    def evaluate(self, examples: list[Example], adapter: Path) -> list[EvalRecord]:
+    def evaluate(self, examples: list[Example], adapter: Path | None) -> list[EvalRecord]:
         params = SamplingParams(
             max_new_tokens=self.cfg.eval.max_new_tokens or self.cfg.task.max_new_tokens,
             temperature=self.cfg.eval.temperature,
@@ -181,7 +187,7 @@ class Cell:
         )
         system = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
         chats = [[*system, {"role": "user", "content": ex.prompt}] for ex in examples]
-        completions = self.backend.generate(chats, params, adapter=str(adapter))
+        completions = self.backend.generate(chats, params, adapter=str(adapter) if adapter else None)
         return [self.task.record(ex, c.text) for ex, c in zip(examples, completions, strict=True)]
 
     # -- the loop ---------------------------------------------------------------------------------
@@ -198,19 +204,21 @@ class Cell:
         seed_data = _load(seed_stage.path / "seed.jsonl")
         val, test = _load(seed_stage.path / "val.jsonl"), _load(seed_stage.path / "test.jsonl")
         train_data, upstream, previous, iterations, trained = list(seed_data), seed_stage.key, None, [], []
+        trains = self.cfg.method.get("train", True)  # false: score the untouched base model (method=base)
         for i in range(self.method.iterations + 1):
-            train = self._train_stage(i, train_data, upstream, previous)
-            previous = train.path if self.cfg.trainer.init_from == "previous" else None
+            train = self._train_stage(i, train_data, upstream, previous) if trains else None
+            adapter, train_key = (train.path / "model", train.key) if train else (None, f"base:{upstream}")
+            previous = train.path if train and self.cfg.trainer.init_from == "previous" else None
             splits = {"val": val} if self.cfg.run.eval_val else {}
             last = i == self.method.iterations
             if not last and self.method.needs_train_eval:
                 splits["train"] = train_data
-            evaluated = self._eval_stage(f"eval_{i}", splits, train.key, train.path / "model")
-            row = {"iteration": i, "train_examples": len(train_data), **train.info,
+            evaluated = self._eval_stage(f"eval_{i}", splits, train_key, adapter)
+            row = {"iteration": i, "train_examples": len(train_data), **(train.info if train else {}),
                    **{f"{s}_accuracy": m["accuracy"] for s, m in evaluated.info.items()}}  # fmt: skip
             self.tracker.log({f"iteration/{k}": v for k, v in row.items() if isinstance(v, int | float)})
             iterations.append(row)
-            trained.append((train, evaluated))
+            trained.append((train_key, adapter, evaluated))
             if last or _stalled(iterations, self.cfg.method.get("early_stop_patience")):
                 break
             state = IterationState(
@@ -224,14 +232,14 @@ class Cell:
             train_data = train_data + _load(augment.path / "new.jsonl")
             upstream = augment.key
         chosen = _select(iterations, self.cfg.method.get("select", "last"))
-        train, evaluated = trained[chosen]
+        train_key, adapter, evaluated = trained[chosen]
         iterations[chosen]["selected"] = True
-        test_stage = self._eval_stage("test", {"test": test}, train.key, train.path / "model")
+        test_stage = self._eval_stage("test", {"test": test}, train_key, adapter)
         results = self._write_results(
             config, seed_data, train_data, val, test, iterations, evaluated, test_stage
         )
         if self.cfg.eval.lm_eval.enabled:  # after test, so pada's own results are on disk even if it fails
-            results["metrics"]["lm_eval"] = self._lm_eval_stage(train.key, train.path / "model", test).info
+            results["metrics"]["lm_eval"] = self._lm_eval_stage(train_key, adapter, test).info
             results["timings"]["lm_eval"] = {"seconds": self.stages.results["lm_eval"].seconds,
                                              "cached": self.stages.results["lm_eval"].cached}  # fmt: skip
             results["predictions"]["lm_eval"] = sorted(

@@ -1,0 +1,121 @@
+"""AugGPT (Dai et al., 2023/2025): the teacher rephrases every seed example k times; the answer is kept.
+
+Original (yhydhx/AugGPT; paper abstract): ChatGPT rephrases each training sentence into several conceptually
+similar but differently worded samples (the repo ships 6 per sentence); everything is added at once and a
+classifier is trained on the union. One shot, untargeted: it never looks at the student's errors.
+
+Here, per iteration (``iterations: 1`` = one augmentation round, then the final training):
+  1. for every seed example, ``k`` samples of the ``paraphrase`` role (pada/prompts/paraphrase.v1.j2,
+     schema Paraphrase) ask for the question reworded with every quantity kept;
+  2. paraphrases identical to the question or to an earlier paraphrase are dropped (counted);
+  3. where the task's answers are checkable as text (``verify: auto``), a ``verification`` call re-solves
+     the paraphrased question against the seed's solution; a paraphrase whose verdict is invalid or whose
+     answer disagrees with the seed's gold answer is dropped (counted);
+  4. each kept paraphrase becomes a training example with the seed's prompt furniture, target and answer.
+
+Deviations from the original, each a config switch:
+  - generative SFT on QA pairs instead of sentence classification (inherent to this benchmark);
+  - ``k`` samples of a one-paraphrase prompt instead of one prompt asking for k rephrasings (``k``; the
+    schema asks for one question, so n samples give n independent rewrites that the cache keeps apart);
+  - answer re-derivation and disagreement filtering (``verify``: auto | true | false; the original keeps
+    the label unconditionally, ``verify=false`` is faithful);
+  - exact-duplicate removal (``drop_duplicates``; the original keeps whatever the teacher returns);
+  - a generation budget (``max_new_per_iteration`` / ``max_new_total``, null = uncapped as the original):
+    when it binds, every seed still gets floor(cap / seeds) paraphrases and a seeded random subset one more.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from baselines.common import (
+    VERIFIABLE_FAMILIES,
+    allowance,
+    describe,
+    is_seed,
+    matches_answer,
+    paraphrased,
+    question_of,
+    require_teacher,
+    spread,
+    write_report,
+)
+from pada.methods.base import IterationState, Method, register_method
+from pada.teacher import Request, render
+from pada.teacher.schemas import Paraphrase, Verdict
+from pada.types import Example
+
+NAME = "auggpt"
+
+
+@register_method(NAME)
+class AugGPT(Method):
+    name = NAME
+    needs_teacher = True
+
+    def propose(self, state: IterationState) -> list[Example]:
+        require_teacher(state, NAME)
+        counts: Counter = Counter()
+        seeds = [ex for ex in state.seed_data if is_seed(ex)]
+        plan = spread(seeds, int(self.cfg.k), allowance(self.cfg, state), state.rng)
+        candidates = self._paraphrase(state, plan, counts)
+        if self._verifies(state):
+            candidates = self._verify(state, candidates, counts)
+        counts["kept"] = len(candidates)
+        write_report(state, counts, k=int(self.cfg.k), seeds=len(seeds), verify=self._verifies(state))
+        return candidates
+
+    # 1-2: k paraphrases per seed, exact duplicates dropped --------------------------------------------
+    def _paraphrase(self, state: IterationState, plan, counts: Counter) -> list[Example]:
+        requests, owners = [], []
+        for seed, n in plan:
+            prompt = render(
+                "paraphrase", self.cfg.prompt_version, schema=Paraphrase, question=question_of(seed)
+            )
+            for i in range(n):
+                requests.append(
+                    Request("paraphrase", prompt, i, Paraphrase, temperature=self.cfg.temperature)
+                )
+                owners.append((seed, i))
+        counts["requested"] = len(requests)
+        answers = state.teacher.complete_many(requests)
+        out, seen = [], {}
+        for (seed, i), answer in zip(owners, answers, strict=True):
+            if answer is None:
+                counts["teacher_failed"] += 1
+                continue
+            text = answer.question.strip()
+            known = seen.setdefault(seed.id, {_norm(question_of(seed))})
+            if self.cfg.drop_duplicates and _norm(text) in known:
+                counts["duplicate"] += 1
+                continue
+            known.add(_norm(text))
+            out.append(paraphrased(seed, text, f"{seed.id}/{NAME}/it{state.iteration}/{i}", NAME))
+        return out
+
+    # 3: re-derive the answer of each paraphrase; drop disagreements -------------------------------------
+    def _verifies(self, state: IterationState) -> bool:
+        mode = self.cfg.verify
+        return state.task.cfg.get("family") in VERIFIABLE_FAMILIES if mode == "auto" else bool(mode)
+
+    def _verify(self, state: IterationState, candidates: list[Example], counts: Counter) -> list[Example]:
+        requests = [
+            Request("verification", render("verification", "v1", schema=Verdict,
+                    task_description=describe(state.task),
+                    question=question_of(ex), solution=ex.target), 0, Verdict)
+            for ex in candidates
+        ]  # fmt: skip
+        verdicts = state.teacher.complete_many(requests)
+        kept = []
+        for ex, verdict in zip(candidates, verdicts, strict=True):
+            if verdict is None:
+                counts["verify_failed"] += 1
+            elif not verdict.valid or not matches_answer(state.task, ex, verdict.answer):
+                counts["answer_disagrees"] += 1
+            else:
+                kept.append(ex)
+        return kept
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.lower().split())

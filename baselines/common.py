@@ -1,0 +1,129 @@
+"""What every teacher-using baseline shares: turning teacher output into Examples, the answer check, the
+generation budget, and a per-stage report. Kept small so each method module still reads top to bottom.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from rouge_score.tokenize import tokenize
+
+from pada.errors import PadaError
+from pada.io import write_json
+from pada.methods.base import IterationState
+from pada.tasks.base import Task
+from pada.types import Example
+
+# Task families whose answers a teacher can re-derive and a scorer can compare as text ('#### N' or a
+# letter); code answers are judged by running tests, which a verification prompt cannot replace.
+VERIFIABLE_FAMILIES = ("reasoning", "simulated", "knowledge")
+# Families where a teacher-written (question, solution, answer) becomes a training example by the task's
+# own prompt template; multiple-choice and code items need choices / tests the generator does not write.
+GENERATIVE_FAMILIES = ("reasoning", "simulated")
+
+
+# How prompts name a task's problems; a task config may set ``description`` to override.
+DESCRIPTIONS = {"gsm8k": "grade-school math word", "sim_arith": "arithmetic word", "arc_challenge":
+                "science multiple-choice", "mmlu": "multiple-choice knowledge", "mbpp": "Python programming",
+                "humaneval": "Python programming"}  # fmt: skip
+
+
+def describe(task: Task) -> str:
+    return task.cfg.get("description") or DESCRIPTIONS.get(task.name, task.name)
+
+
+def question_of(example: Example) -> str:
+    """The bare question (tasks keep it in ``meta['question']``; the simulated task's prompt is the question)."""
+    return example.meta.get("question") or example.prompt
+
+
+def is_seed(example: Example) -> bool:
+    return example.source == "seed"
+
+
+def require_teacher(state: IterationState, method: str) -> None:
+    if state.teacher is None:
+        raise PadaError(f"method '{method}' needs a teacher; set teacher=<provider> (e.g. teacher=openai)")
+
+
+def require_family(task: Task, families: tuple[str, ...], method: str) -> None:
+    family = task.cfg.get("family")
+    if family not in families:
+        raise PadaError(f"method '{method}' writes new problems with worked answers, which task "
+                        f"'{task.name}' (family {family}) cannot use; choose a task of family {families}")  # fmt: skip
+
+
+def matches_answer(task: Task, example: Example, answer: str) -> bool:
+    """Does a teacher's final ``answer`` agree with ``example``'s gold answer under the task's scorer?"""
+    text = str(answer).strip()
+    extracted = task.extract(f"#### {text}") or task.extract(text)
+    return task.is_correct(extracted, example)
+
+
+def paraphrased(example: Example, question: str, new_id: str, method: str) -> Example:
+    """``example`` with its question replaced; prompt furniture (choices, instructions) and target kept."""
+    old = question_of(example)
+    prompt = example.prompt.replace(old, question) if old in example.prompt else question
+    meta = {**example.meta, "question": question, "parent": example.id}
+    return Example(new_id, prompt, example.target, example.answer, f"synthetic:{method}", meta)
+
+
+def generated(task: Task, question: str, solution: str, answer: str, new_id: str, method: str,
+              parent: str) -> Example | None:  # fmt: skip
+    """A training example from a teacher-written problem, its solution ending in the task's '#### N' line.
+    None when the solution's final answer contradicts the stated one, or there is no question/answer."""
+    target = solution.strip() if "####" in solution else f"{solution.strip()}\n#### {answer}"
+    gold = task.extract(target)
+    if gold is None or gold != task.extract(f"#### {answer}") or not question.strip():
+        return None
+    meta = {"question": question.strip(), "parent": parent}
+    return Example(new_id, task.user_prompt(question.strip()), target, gold, f"synthetic:{method}", meta)
+
+
+def allowance(cfg: Any, state: IterationState) -> int | None:
+    """How many new examples this iteration may add: ``max_new_per_iteration`` and what remains of
+    ``max_new_total`` (counted over the synthetic data already in training). None = no cap."""
+    caps = []
+    if cfg.get("max_new_per_iteration") is not None:
+        caps.append(int(cfg.max_new_per_iteration))
+    if cfg.get("max_new_total") is not None:
+        caps.append(max(0, int(cfg.max_new_total) - sum(not is_seed(ex) for ex in state.train_data)))
+    return min(caps) if caps else None
+
+
+def spread(units: list[Any], per_unit: int, cap: int | None, rng) -> list[tuple[Any, int]]:
+    """Plan ``per_unit`` requests per unit under a total ``cap``: when the cap binds, every unit still
+    gets an equal share (floor), and the remainder goes to a seeded random subset of units."""
+    if cap is None or cap >= per_unit * len(units):
+        return [(u, per_unit) for u in units]
+    share, extra = divmod(cap, len(units)) if units else (0, 0)
+    lucky = set(rng.sample(range(len(units)), extra)) if extra else set()
+    plan = [(u, min(per_unit, share + (i in lucky))) for i, u in enumerate(units)]
+    return [(u, n) for u, n in plan if n > 0]
+
+
+def write_report(state: IterationState, counts: Counter, **extra: Any) -> None:
+    """``augment_<i>/baseline_report.json``: what the method asked for, kept and dropped, and why."""
+    write_json(state.workdir / "baseline_report.json", {"iteration": state.iteration, **counts, **extra})
+
+
+def rouge_tokens(text: str) -> list[str]:
+    """rouge_score's default tokenisation (lower-case alphanumeric runs, no stemming)."""
+    return tokenize(text, None)
+
+
+def rouge_l(a: list[str], b: list[str]) -> float:
+    """ROUGE-L F1 of two token lists, as rouge_score's scorer computes it (LCS-based precision and recall).
+    Written out because importing rouge_score.rouge_scorer pulls in absl logging, whose stderr handler
+    breaks later output capture in a long-lived process (pytest, notebooks)."""
+    if not a or not b:
+        return 0.0
+    previous = [0] * (len(b) + 1)
+    for x in a:
+        current = [0]
+        for j, y in enumerate(b):
+            current.append(previous[j] + 1 if x == y else max(previous[j + 1], current[j]))
+        previous = current
+    lcs = previous[-1]
+    return 0.0 if lcs == 0 else 2 * lcs / (len(a) + len(b))

@@ -1,0 +1,200 @@
+"""LLM2LLM (Lee et al., ACL Findings 2024), following the official GSM8K code (SqueezeAILab/LLM2LLM @bcbcb1a,
+as documented in the project's reference notes §4.2).
+
+Each step of the original: train the student from the base model on the step's (cumulative) data; evaluate
+it on that training data; keep the wrong answers whose question is an ORIGINAL SEED (synthetic items are
+never re-augmented); for every wrong seed ask the teacher for similar problems with new names and numbers,
+prompting with the question and the answer-key rationale (the student's wrong answer is not shown), until
+``instructions_per_seed_task`` (1) new problems are kept: attempt a requests min(1 + a, 10) problems, odd
+attempts show the problems already kept for that seed; a problem is kept if its ROUGE-L F1 against every
+existing question (seeds, earlier generations, this step's keeps) is < 0.95 and it contains no blacklisted
+keyword; the next step's data is this step's data plus the new problems.
+
+Here the runner does the training (from base: ``trainer.init_from=base``, the default), the evaluation on
+the current training set (``needs_train_eval``) and the accumulation; ``propose`` is steps 3-4 above.
+
+Deviations from the official code, each a config switch (faithful value in brackets):
+  - evaluation is greedy [sampled, T=0.7, top_p=0.9]: ``eval.temperature=0.7`` samples every evaluation,
+    as the original does for training and test sets; top_p stays 1.0 (the runner has no top_p knob);
+  - the seed set is a seeded draw (``seed=``) [unseeded ``random.sample`` of 1% of GSM8K train];
+  - LoRA [full fine-tuning]: ``trainer.mode=full``; the task's prompt template [the Alpaca-style prompt];
+  - wrong answers are scored by the task's scorer [first ``#+ (.*)`` match]: ``task.extraction=strict``
+    comes closest;
+  - the teacher answers one JSON object per sample, n samples per attempt [one numbered list of n
+    problems per call]: ``response_format=numbered`` restores the list format and its parser;
+  - ``seeds_only`` [true] may be set false to also re-augment wrong synthetic items (an ablation);
+  - ``max_attempts`` bounds the per-seed retry loop [unbounded];
+  - ``verify`` [false] optionally re-derives each new problem's answer with the ``verification`` role;
+  - a generation budget ``max_new_per_iteration`` / ``max_new_total`` [none]: when it binds, a seeded
+    random subset of the wrong seeds is served.
+  - steps: ``iterations`` [10]; problems per wrong seed: ``per_seed`` [1]; teacher decoding:
+    ``temperature`` [1.0], ``max_tokens`` [2149].
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from baselines.common import (
+    GENERATIVE_FAMILIES,
+    allowance,
+    describe,
+    generated,
+    is_seed,
+    matches_answer,
+    question_of,
+    require_family,
+    require_teacher,
+    rouge_l,
+    rouge_tokens,
+    spread,
+    write_report,
+)
+from pada.methods.base import IterationState, Method, register_method
+from pada.teacher import Request, render
+from pada.teacher.schemas import GeneratedExample, Verdict
+from pada.types import Example
+
+NAME = "llm2llm"
+MAX_PER_REQUEST = 10  # the official loop never asks for more than 10 problems at once
+
+
+@register_method(NAME)
+class LLM2LLM(Method):
+    name = NAME
+    needs_teacher = True
+    needs_train_eval = True
+
+    def propose(self, state: IterationState) -> list[Example]:
+        require_teacher(state, NAME)
+        require_family(state.task, GENERATIVE_FAMILIES, NAME)
+        counts: Counter = Counter()
+        wrong = self._wrong_examples(state)
+        counts["wrong_train"] = sum(not r.correct for r in state.train_records)
+        counts["wrong_used"] = len(wrong)
+        plan = spread(wrong, int(self.cfg.per_seed), allowance(self.cfg, state), state.rng)
+        corpus = Deduplicator(float(self.cfg.rouge_threshold))
+        corpus.extend(question_of(ex) for ex in state.train_data)
+        kept = self._generate(state, plan, corpus, counts)
+        new = [ex for seed, _ in plan for ex in kept[seed.id]]
+        if self.cfg.verify:
+            new = self._verify(state, new, counts)
+        counts["kept"] = len(new)
+        write_report(state, counts, wrong_ids=[ex.id for ex in wrong])
+        return new
+
+    # filter.py: the wrong answers, original seeds only ------------------------------------------------
+    def _wrong_examples(self, state: IterationState) -> list[Example]:
+        wrong = {r.item_id for r in state.train_records if not r.correct}
+        pool = state.train_data if not self.cfg.seeds_only else [ex for ex in state.seed_data if is_seed(ex)]
+        return [ex for ex in pool if ex.id in wrong]
+
+    # generate_data.py: per wrong seed, attempts of min(1 + a, 10) problems until per_seed are kept ------
+    def _generate(self, state: IterationState, plan, corpus: Deduplicator, counts: Counter):
+        kept: dict[str, list[Example]] = {seed.id: [] for seed, _ in plan}
+        for attempt in range(int(self.cfg.max_attempts)):
+            todo = [(seed, need) for seed, need in plan if len(kept[seed.id]) < need]
+            if not todo:
+                break
+            n = min(1 + attempt, MAX_PER_REQUEST)
+            batches = self._ask(state, [seed for seed, _ in todo], attempt, n, kept, counts)
+            for (seed, need), problems in zip(todo, batches, strict=True):
+                for j, (question, solution, answer) in enumerate(problems):
+                    if len(kept[seed.id]) >= need:
+                        break
+                    if self._blacklisted(question):
+                        counts["blacklisted"] += 1
+                    elif not corpus.novel(question):
+                        counts["too_similar"] += 1
+                    else:
+                        new_id = f"{seed.id}/{NAME}/it{state.iteration}/a{attempt}/{j}"
+                        ex = generated(state.task, question, solution, answer, new_id, NAME, seed.id)
+                        if ex is None:
+                            counts["bad_answer"] += 1
+                            continue
+                        corpus.add(question)
+                        kept[seed.id].append(ex)
+        counts["seeds_unfilled"] = sum(len(kept[seed.id]) < need for seed, need in plan)
+        return kept
+
+    def _ask(self, state, seeds, attempt, n, kept, counts) -> list[list[tuple[str, str, str]]]:
+        """One batch of teacher calls for this attempt; per seed, the (question, solution, answer)s."""
+        numbered = self.cfg.response_format == "numbered"
+        base = state.iteration * 1000 + attempt * MAX_PER_REQUEST  # new samples every attempt and step
+        requests, owners = [], []
+        for k, seed in enumerate(seeds):
+            previous = [question_of(ex) for ex in kept[seed.id]] if attempt % 2 == 1 else []
+            prompt = render("llm2llm_generation", self.cfg.prompt_version,
+                            schema=None if numbered else GeneratedExample, task_description=describe(state.task),
+                            question=question_of(seed), rationale=seed.target, num_aug=n, numbered=numbered,
+                            previous=previous)  # fmt: skip
+            indices = [base] if numbered else [base + j for j in range(n)]
+            for index in indices:
+                requests.append(Request("generation", prompt, index, None if numbered else GeneratedExample,
+                                        max_tokens=self.cfg.max_tokens, temperature=self.cfg.temperature))  # fmt: skip
+                owners.append(k)
+        counts["requests"] += len(requests)
+        counts["problems_requested"] += n * len(seeds)
+        problems: list[list[tuple[str, str, str]]] = [[] for _ in seeds]
+        for k, answer in zip(owners, state.teacher.complete_many(requests), strict=True):
+            if answer is None:
+                counts["teacher_failed"] += 1
+            elif numbered:
+                parsed = parse_numbered(answer)
+                counts["unparseable"] += 0 if parsed else 1
+                problems[k].extend(parsed)
+            else:
+                problems[k].append((answer.question, answer.solution, answer.answer))
+        return problems
+
+    def _blacklisted(self, question: str) -> bool:
+        return any(
+            re.search(rf"\b{re.escape(word)}\b", question, re.IGNORECASE) for word in self.cfg.blacklist
+        )
+
+    def _verify(self, state: IterationState, new: list[Example], counts: Counter) -> list[Example]:
+        requests = [Request("verification", render("verification", "v1", schema=Verdict,
+                            task_description=describe(state.task), question=question_of(ex),
+                            solution=ex.target), 0, Verdict) for ex in new]  # fmt: skip
+        kept = []
+        for ex, verdict in zip(new, state.teacher.complete_many(requests), strict=True):
+            if verdict is not None and verdict.valid and matches_answer(state.task, ex, verdict.answer):
+                kept.append(ex)
+            else:
+                counts["verify_rejected"] += 1
+        return kept
+
+
+class Deduplicator:
+    """ROUGE-L F1 novelty against a growing set of questions (stanford_alpaca's filter, which LLM2LLM
+    reuses), each question tokenised once."""
+
+    def __init__(self, threshold: float):
+        self.threshold = threshold
+        self.tokens: list[list[str]] = []
+
+    def add(self, text: str) -> None:
+        self.tokens.append(rouge_tokens(text))
+
+    def extend(self, texts) -> None:
+        for text in texts:
+            self.add(text)
+
+    def novel(self, text: str) -> bool:
+        candidate = rouge_tokens(text)
+        return all(rouge_l(candidate, existing) < self.threshold for existing in self.tokens)
+
+
+_BLOCK = re.compile(r"(?ms)^\s*\d+\.\s*Question:\s*(.*?)\n\s*Answer:\s*(.*?)(?=^\s*\d+\.\s*Question:|\Z)")
+_FINAL = re.compile(r"####\s*(\S+)")
+
+
+def parse_numbered(text: str) -> list[tuple[str, str, str]]:
+    """The official response format: ``1. Question: ...\\nAnswer: ...\\n#### N`` blocks."""
+    problems = []
+    for question, answer in _BLOCK.findall(text):
+        final = _FINAL.search(answer)
+        if final:
+            problems.append((question.strip(), answer.strip(), final.group(1)))
+    return problems

@@ -1,0 +1,178 @@
+"""LLMs-as-Instructors (Ying et al., EMNLP Findings 2024): an instructor LLM analyses the student's errors and
+writes training data tailored to them, in iterative cycles.
+
+What the public record says (abstract, the Figure 2 caption as quoted by reviews; the full text and the
+code were not reachable): each cycle (1) selects data that exercises the target capability, (2) evaluates
+the target model on it and collects its responses, (3) the instructor analyses the responses and supplies
+tailored training data, (4) the target model is trained and evaluated. Two strategies: "Learning from
+Error" (LE) looks only at the incorrect responses; "Learning from Error by Contrast" (LEC) analyses
+incorrect responses against correct ones "for a deeper understanding of errors".
+
+Here, per iteration (``needs_train_eval``: the data of step 1 is the current training set):
+  1. the wrong answers on the training set (``seeds_only`` restricts them to original seeds);
+  2. ``strategy: le`` - one ``error_analysis`` call per wrong item (pada/prompts/error_analysis.v1.j2:
+     question, reference solution, the student's answer; schema ErrorAnalysis);
+     ``strategy: lec`` - the same call with the ``contrast_k`` most similar CORRECTLY answered training
+     items and the student's answers to them (pada/prompts/lai_contrast_analysis.v1.j2);
+  3. ``per_error`` ``generation`` samples per analysed error (pada/prompts/lai_generation.v1.j2: the
+     wrong item, its reference and the analysis; schema GeneratedExample), exact duplicates dropped.
+
+Not verifiable from public text, so chosen here and switchable: how contrast items are picked
+(``similarity``: embedding = cosine of all-MiniLM-L6-v2 question embeddings, or rouge = ROUGE-L, cheap and
+deterministic; ``contrast_k`` neighbours); how many examples per error (``per_error``); analysis and
+generation as two calls rather than one; whether synthetic items are re-analysed (``seeds_only``); the
+number of cycles (``iterations``); the prompts' wording (written for this project).
+
+Deviations that are known, each a switch: LoRA on a small student [full fine-tuning of 7-8B models]
+(``trainer.mode``); retraining from base each cycle [unverified] (``trainer.init_from``); a generation
+budget ``max_new_per_iteration`` / ``max_new_total`` [none]: when it binds, a seeded random subset of
+errors is served; ``verify`` re-derives generated answers (role verification) [no check is described].
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from baselines.common import (
+    GENERATIVE_FAMILIES,
+    allowance,
+    describe,
+    generated,
+    is_seed,
+    matches_answer,
+    question_of,
+    require_family,
+    require_teacher,
+    rouge_l,
+    rouge_tokens,
+    spread,
+    write_report,
+)
+from pada.errors import PadaError
+from pada.methods.base import IterationState, Method, register_method
+from pada.teacher import Request, render
+from pada.teacher.schemas import ErrorAnalysis, GeneratedExample, Verdict
+from pada.types import EvalRecord, Example
+
+NAME = "llms_as_instructors"
+
+
+@register_method(NAME)
+class LLMsAsInstructors(Method):
+    name = NAME
+    needs_teacher = True
+    needs_train_eval = True
+
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        if cfg.strategy not in ("le", "lec"):
+            raise PadaError(
+                f"method.strategy={cfg.strategy!r}; choose le (learning from errors) or lec (by contrast)"
+            )
+        if cfg.similarity not in ("embedding", "rouge"):
+            raise PadaError(f"method.similarity={cfg.similarity!r}; choose embedding or rouge")
+
+    def propose(self, state: IterationState) -> list[Example]:
+        require_teacher(state, NAME)
+        require_family(state.task, GENERATIVE_FAMILIES, NAME)
+        counts: Counter = Counter()
+        records = {r.item_id: r for r in state.train_records}
+        pool = [
+            ex for ex in state.train_data if ex.id in records and (is_seed(ex) or not self.cfg.seeds_only)
+        ]
+        wrong = [ex for ex in pool if not records[ex.id].correct]
+        right = [ex for ex in pool if records[ex.id].correct]
+        counts["wrong"], counts["right"] = len(wrong), len(right)
+        plan = spread(wrong, int(self.cfg.per_error), allowance(self.cfg, state), state.rng)
+        served = [ex for ex, _ in plan]
+        analyses = self._analyse(state, served, right, records, counts)
+        new = self._generate(state, plan, analyses, counts)
+        if self.cfg.verify:
+            new = self._verify(state, new, counts)
+        counts["kept"] = len(new)
+        write_report(state, counts, strategy=self.cfg.strategy,
+                     analyses={ex.id: a.model_dump() for ex, a in zip(served, analyses, strict=True) if a})  # fmt: skip
+        return new
+
+    # 2: error analysis, alone (LE) or against similar correct answers (LEC) ---------------------------
+    def _analyse(self, state, wrong: list[Example], right: list[Example],
+                 records: dict[str, EvalRecord], counts: Counter) -> list[ErrorAnalysis | None]:  # fmt: skip
+        contrasts = self._neighbours(wrong, right) if self.cfg.strategy == "lec" else [[] for _ in wrong]
+        requests = []
+        for ex, near in zip(wrong, contrasts, strict=True):
+            common = dict(schema=ErrorAnalysis, task_description=describe(state.task), question=question_of(ex),
+                          reference=ex.target, student_output=records[ex.id].output)  # fmt: skip
+            if self.cfg.strategy == "lec":
+                items = [{"question": question_of(c), "student_output": records[c.id].output} for c in near]
+                prompt = render("lai_contrast_analysis", "v1", contrasts=items, **common)
+            else:
+                prompt = render("error_analysis", "v1", **common)
+            requests.append(Request("error_analysis", prompt, 0, ErrorAnalysis))
+        analyses = state.teacher.complete_many(requests)
+        counts["analysis_failed"] = sum(a is None for a in analyses)
+        return analyses
+
+    def _neighbours(self, wrong: list[Example], right: list[Example]) -> list[list[Example]]:
+        """The ``contrast_k`` correctly answered items most similar to each wrong one (ties: data order)."""
+        if not right:
+            return [[] for _ in wrong]
+        sims = self._similarity([question_of(e) for e in wrong], [question_of(e) for e in right])
+        k = min(int(self.cfg.contrast_k), len(right))
+        return [[right[j] for j in np.argsort(-row, kind="stable")[:k]] for row in sims]
+
+    def _similarity(self, a: list[str], b: list[str]) -> np.ndarray:
+        if self.cfg.similarity == "rouge":
+            tokens_b = [rouge_tokens(y) for y in b]
+            return np.array([[rouge_l(rouge_tokens(x), y) for y in tokens_b] for x in a])
+        from pada.agent.clustering import embed
+
+        vectors, _ = embed(a + b, self.cfg.embedder)
+        return vectors[: len(a)] @ vectors[len(a) :].T
+
+    # 3: per_error new problems per analysed error -----------------------------------------------------
+    def _generate(self, state, plan, analyses, counts: Counter) -> list[Example]:
+        requests, owners = [], []
+        for (ex, n), analysis in zip(plan, analyses, strict=True):
+            if analysis is None:
+                continue
+            prompt = render("lai_generation", "v1", schema=GeneratedExample, task_description=describe(state.task),
+                            question=question_of(ex), reference=ex.target, error=analysis.error,
+                            missing_skill=analysis.missing_skill)  # fmt: skip
+            for i in range(n):
+                index = state.iteration * 1000 + i  # a new sample when the same error recurs next cycle
+                requests.append(
+                    Request("generation", prompt, index, GeneratedExample, temperature=self.cfg.temperature)
+                )
+                owners.append((ex, i))
+        counts["requested"] = len(requests)
+        new, seen = [], {" ".join(question_of(ex).lower().split()) for ex in state.train_data}
+        for (ex, i), answer in zip(owners, state.teacher.complete_many(requests), strict=True):
+            if answer is None:
+                counts["teacher_failed"] += 1
+                continue
+            key = " ".join(answer.question.lower().split())
+            if key in seen:
+                counts["duplicate"] += 1
+                continue
+            item = generated(state.task, answer.question, answer.solution, answer.answer,
+                             f"{ex.id}/{NAME}/it{state.iteration}/{i}", NAME, ex.id)  # fmt: skip
+            if item is None:
+                counts["bad_answer"] += 1
+                continue
+            seen.add(key)
+            new.append(item)
+        return new
+
+    def _verify(self, state: IterationState, new: list[Example], counts: Counter) -> list[Example]:
+        requests = [Request("verification", render("verification", "v1", schema=Verdict,
+                            task_description=describe(state.task), question=question_of(ex),
+                            solution=ex.target), 0, Verdict) for ex in new]  # fmt: skip
+        kept = []
+        for ex, verdict in zip(new, state.teacher.complete_many(requests), strict=True):
+            if verdict is not None and verdict.valid and matches_answer(state.task, ex, verdict.answer):
+                kept.append(ex)
+            else:
+                counts["verify_rejected"] += 1
+        return kept

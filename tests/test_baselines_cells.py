@@ -1,0 +1,80 @@
+"""Whole cells on the tiny model and the tiny GSM8K fixture: the base model trains nothing; AugGPT adds k
+per seed once; LLM2LLM re-augments only wrong seeds and trains each step on the cumulative data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import baselines_script  # noqa: F401  (registers the 'test_baselines' script)
+from conftest import compose_config
+
+from pada.io import read_jsonl
+from pada.run.runner import run_cell
+
+TEACHER = ["teacher=scripted", "teacher.model=test_baselines", "teacher.script_module=baselines_script"]
+
+
+def _cell(overrides: list[str], tmp_path, *extra: str):
+    cfg = compose_config([*overrides, *extra])
+    return run_cell(cfg), cfg
+
+
+def _run_dir(cfg, results) -> Path:
+    return Path(cfg.paths.runs_dir) / results["cell"]["name"]
+
+
+def test_base_model_is_evaluated_without_any_training(tiny_cell_overrides, tmp_path):
+    results, cfg = _cell(tiny_cell_overrides, tmp_path, "method=base")
+    run_dir = _run_dir(cfg, results)
+    assert not list(run_dir.glob("train_*")) and not list(run_dir.glob("augment_*"))
+    assert results["metrics"]["test"]["n"] == 8 and results["iterations"] == [
+        {
+            "iteration": 0,
+            "train_examples": 16,
+            "val_accuracy": results["metrics"]["val"]["accuracy"],
+            "selected": True,
+        }
+    ]
+    assert len(read_jsonl(run_dir / "test" / "test.jsonl")) == 8 and results["data"]["synthetic"] == 0
+
+
+def test_auggpt_cell_adds_k_per_seed_once(tiny_cell_overrides, tmp_path):
+    results, cfg = _cell(tiny_cell_overrides, tmp_path, "method=auggpt", "method.k=2", *TEACHER)
+    # per seed: sample 0 repeats the question (dropped), sample 1 is a faithful rewrite (verified, kept)
+    assert results["data"]["synthetic"] == 16 and [r["train_examples"] for r in results["iterations"]] == [
+        16,
+        32,
+    ]
+    usage = results["teacher_usage"]["roles"]
+    assert (usage["paraphrase"]["requests"], usage["verification"]["requests"]) == (32, 16)
+    new = read_jsonl(_run_dir(cfg, results) / "augment_0" / "new.jsonl")
+    assert sorted(r["meta"]["parent"] for r in new) == sorted(r["id"] for r in read_jsonl(
+        _run_dir(cfg, results) / "seed" / "seed.jsonl"))  # fmt: skip
+
+
+def test_llm2llm_cell_uses_only_wrong_seeds_and_accumulates(tiny_cell_overrides, tmp_path):
+    results, cfg = _cell(tiny_cell_overrides, tmp_path, "method=llm2llm", "method.iterations=2", *TEACHER)
+    run_dir = _run_dir(cfg, results)
+    seeds = {r["id"] for r in read_jsonl(run_dir / "seed" / "seed.jsonl")}
+    train = list(seeds)
+    for i in range(2):
+        records = read_jsonl(run_dir / f"eval_{i}" / "train.jsonl")
+        assert sorted(r["item_id"] for r in records) == sorted(train)  # evaluated on the cumulative data
+        wrong_seeds = [r["item_id"] for r in records if not r["correct"] and r["item_id"] in seeds]
+        new = read_jsonl(run_dir / f"augment_{i}" / "new.jsonl")
+        assert sorted(r["meta"]["parent"] for r in new) == sorted(
+            wrong_seeds
+        )  # one per wrong seed, seeds only
+        train += [r["id"] for r in new]
+        assert results["iterations"][i + 1]["train_examples"] == len(train)  # step i+1 trains on all of it
+    assert results["data"]["synthetic"] == len(train) - 16 > 0
+
+
+def test_llms_as_instructors_cell_by_contrast(tiny_cell_overrides, tmp_path):
+    results, cfg = _cell(tiny_cell_overrides, tmp_path, "method=llms_as_instructors", "method.iterations=1",
+                         "method.similarity=rouge", "method.max_new_total=5", *TEACHER)  # fmt: skip
+    records = read_jsonl(_run_dir(cfg, results) / "eval_0" / "train.jsonl")
+    wrong = sum(not r["correct"] for r in records)
+    usage = results["teacher_usage"]["roles"]
+    assert results["data"]["synthetic"] == min(5, wrong) == usage["generation"]["requests"]
+    assert usage["error_analysis"]["requests"] == min(5, wrong)  # the cap binds before any teacher call
