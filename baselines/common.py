@@ -7,12 +7,11 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from rouge_score.tokenize import tokenize
-
 from pada.errors import PadaError
 from pada.io import write_json
 from pada.methods.base import IterationState
 from pada.tasks.base import Task
+from pada.text import rouge_l, rouge_tokens  # noqa: F401  (re-exported for the baseline modules)
 from pada.types import Example
 
 # Task families whose answers a teacher can re-derive and a scorer can compare as text ('#### N' or a
@@ -106,24 +105,3 @@ def spread(units: list[Any], per_unit: int, cap: int | None, rng) -> list[tuple[
 def write_report(state: IterationState, counts: Counter, **extra: Any) -> None:
     """``augment_<i>/baseline_report.json``: what the method asked for, kept and dropped, and why."""
     write_json(state.workdir / "baseline_report.json", {"iteration": state.iteration, **counts, **extra})
-
-
-def rouge_tokens(text: str) -> list[str]:
-    """rouge_score's default tokenisation (lower-case alphanumeric runs, no stemming)."""
-    return tokenize(text, None)
-
-
-def rouge_l(a: list[str], b: list[str]) -> float:
-    """ROUGE-L F1 of two token lists, as rouge_score's scorer computes it (LCS-based precision and recall).
-    Written out because importing rouge_score.rouge_scorer pulls in absl logging, whose stderr handler
-    breaks later output capture in a long-lived process (pytest, notebooks)."""
-    if not a or not b:
-        return 0.0
-    previous = [0] * (len(b) + 1)
-    for x in a:
-        current = [0]
-        for j, y in enumerate(b):
-            current.append(previous[j] + 1 if x == y else max(previous[j + 1], current[j]))
-        previous = current
-    lcs = previous[-1]
-    return 0.0 if lcs == 0 else 2 * lcs / (len(a) + len(b))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pada.agent.leakage import HeldOut, tokens
 from pada.tasks.base import Task
 from pada.teacher.schemas import GeneratedExample, Verdict
+from pada.text import rouge_l, rouge_tokens
 
 
 def normalised_answer(task: Task, answer: str) -> str:
@@ -73,23 +74,6 @@ class _Entry:
     words: list[str]
 
 
-def rouge_l_f(reference: list[str], candidate: list[str]) -> float:
-    """ROUGE-L F-measure on token lists, as rouge_score computes it (LCS-based precision and recall)."""
-    if not reference or not candidate:
-        return 0.0
-    previous = [0] * (len(candidate) + 1)
-    for ref_word in reference:
-        current = [0]
-        for j, cand_word in enumerate(candidate):
-            current.append(previous[j] + 1 if ref_word == cand_word else max(previous[j + 1], current[j]))
-        previous = current
-    lcs = previous[-1]
-    if lcs == 0:
-        return 0.0
-    precision, recall = lcs / len(candidate), lcs / len(reference)
-    return 2 * precision * recall / (precision + recall)
-
-
 class Deduplicator:
     """ROUGE-L F against every kept question (LLM2LLM keeps a question when it is below 0.95).
 
@@ -98,29 +82,24 @@ class Deduplicator:
     """
 
     def __init__(self, texts: list[str], threshold: float = 0.95):
-        # rouge_score's tokenizer, not its scorer: rouge_scorer imports absl, whose logging handler keeps the
-        # sys.stderr of import time (a closed pytest capture stream later kills the test process)
-        from rouge_score import tokenizers
-
         self.threshold = threshold
-        self.tokenizer = tokenizers.DefaultTokenizer(use_stemmer=False)
         self.entries: list[_Entry] = []
         for text in texts:
             self.add(text)
 
     def add(self, text: str) -> None:
-        words = self.tokenizer.tokenize(text)
+        words = rouge_tokens(text)
         self.entries.append(_Entry(text, Counter(words), len(words), words))
 
     def most_similar(self, text: str) -> float:
-        words = self.tokenizer.tokenize(text)
+        words = rouge_tokens(text)
         bag, size, best = Counter(words), len(words), 0.0
         for entry in self.entries:
             if size + entry.size == 0:
                 return 1.0
             bound = 2 * sum((bag & entry.bag).values()) / (size + entry.size)
             if bound >= max(best, self.threshold):
-                best = max(best, rouge_l_f(entry.words, words))
+                best = max(best, rouge_l(entry.words, words))
         return best
 
     def problem(self, question: str) -> str | None:
