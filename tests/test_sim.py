@@ -114,3 +114,24 @@ def test_sim_task_splits_are_fixed_and_labelled(tmp_path, model_cache):
     assert (
         run_cell(compose_config(overrides))["simulation"] is True
     )  # from the task, even with simulation=false
+
+
+def test_concurrent_builders_of_one_model_both_succeed(tmp_path, monkeypatch):
+    """Two cells starting at once build the same cached model; the second rename must not fail."""
+    from conftest import compose_config
+
+    import pada.models.tiny as tiny
+
+    cfg = compose_config(["model.num_layers=1"]).model
+    out = tmp_path / "model"
+    real_rename, rivals = type(out).rename, []
+
+    def rename_after_a_rival(self, target):  # a rival process finishes its build just before ours
+        if not rivals:
+            rivals.append(target)
+            tiny.build_tiny_model(target, cfg)
+        return real_rename(self, target)
+
+    monkeypatch.setattr(type(out), "rename", rename_after_a_rival)
+    assert tiny.build_tiny_model(out, cfg) == out and (out / "config.json").is_file()
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]  # no temporary dir left behind

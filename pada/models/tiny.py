@@ -89,8 +89,10 @@ def build_tiny_model(out_dir: Path, cfg: Any) -> Path:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         tmp.rename(out_dir)
-    except FileExistsError:  # another process built it first; theirs is identical
+    except OSError:  # ENOTEMPTY/EEXIST: another process built it first; theirs is identical
         shutil.rmtree(tmp, ignore_errors=True)
+        if not (out_dir / "config.json").is_file():
+            raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
