@@ -16,11 +16,18 @@ CONF_DIR = Path(os.environ.get("PADA_CONF_DIR", Path(__file__).resolve().parents
 log = logging.getLogger("pada")
 
 
+def _quiet_libraries() -> None:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # a bar per model load/save buries the per-cell progress lines
+
+
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def hydra_main(cfg: DictConfig) -> float | None:
     from pada.run.runner import run_cell
     from pada.run.stages import StopRequested
 
+    _quiet_libraries()
     try:
         results = run_cell(cfg)
     except StopRequested as stop:
