@@ -186,9 +186,11 @@ class Cell:
             seed=self.cfg.seed,
         )
         system = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
-        chats = [[*system, {"role": "user", "content": ex.prompt}] for ex in examples]
+        chats = [
+            [*system, *self.task.messages(ex, self.task.fewshot_examples(ex, self.splits))] for ex in examples
+        ]
         completions = self.backend.generate(chats, params, adapter=str(adapter) if adapter else None)
-        return [self.task.record(ex, c.text) for ex, c in zip(examples, completions, strict=True)]
+        return self.task.score(examples, [c.text for c in completions])  # code tasks run programs in parallel
 
     # -- the loop ---------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
