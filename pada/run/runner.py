@@ -96,7 +96,9 @@ class Cell:
             raise PadaError(f"method={cfg.method.name} needs a teacher; choose one with teacher=<name> "
                             "(see docs/teacher.md)")  # fmt: skip
         self.run_dir = Path(cfg.paths.runs_dir).expanduser().resolve() / cell_name(cfg)
-        self.splits = self.task.load(_data_dir(cfg))
+        self.splits = self.task.load(
+            _data_dir(cfg) if cfg.task.get("local_subdir") else None
+        )  # generated tasks read no files
         sample_seed_set(self.splits.pool, cfg.budget, cfg.seed)  # fail on a bad budget before any work
         if cfg.model.get("cpu_threads"):  # before the model is built: tiny_sim pre-trains on first use
             torch.set_num_threads(cfg.model.cpu_threads)
