@@ -74,9 +74,7 @@ def _check_data(cfg: DictConfig) -> str | None:
     from pada.tasks import build_task, sample_seed_set
 
     try:
-        splits = build_task(cfg.task).load(
-            _data_dir(cfg) if cfg.task.get("local_subdir") else None
-        )  # generated tasks read no files
+        splits = build_task(cfg.task).load(_data_dir(cfg))
         sample_seed_set(splits.pool, cfg.budget, cfg.seed)
     except PadaError as error:
         return f"task {cfg.task.name}: {error}"

@@ -6,7 +6,6 @@ finished cell re-runs in seconds. The run dir is named by a hash of the resolved
 
 from __future__ import annotations
 
-import logging
 import random
 from pathlib import Path
 from typing import Any
@@ -26,8 +25,6 @@ from pada.tasks.base import Task, build_task, sample_seed_set
 from pada.teacher import Teacher, build_teacher, usage_delta, usage_sum
 from pada.types import EvalRecord, Example, SamplingParams
 
-log = logging.getLogger("pada")
-
 # Config nodes that say where and how a cell runs, not what it computes: excluded from the cell's identity.
 NON_IDENTITY_KEYS = ("paths", "wandb", "run")
 # Teacher settings that change how answers are fetched or priced, never what they are.
@@ -40,9 +37,9 @@ def identity(cfg: DictConfig) -> dict[str, Any]:
         resolved["teacher"] = {
             k: v for k, v in resolved["teacher"].items() if k not in TEACHER_NON_IDENTITY_KEYS
         }
-    resolved.get("eval", {}).pop(
-        "lm_eval", None
-    )  # an extra final score: toggling it must not re-run the cell
+    resolved["eval"] = eval_identity(
+        cfg
+    )  # lm_eval is an extra final score: toggling it must not re-run the cell
     return {k: v for k, v in resolved.items() if k not in NON_IDENTITY_KEYS}
 
 
@@ -56,7 +53,7 @@ def cell_name(cfg: DictConfig) -> str:
 
 
 def _data_dir(cfg: DictConfig) -> Path | None:
-    if cfg.paths.data_dir in (None, ""):
+    if cfg.paths.data_dir in (None, "") or not cfg.task.get("local_subdir"):  # generated tasks read no files
         return None
     path = Path(cfg.paths.data_dir).expanduser().resolve()
     if not path.is_dir():
@@ -96,9 +93,7 @@ class Cell:
             raise PadaError(f"method={cfg.method.name} needs a teacher; choose one with teacher=<name> "
                             "(see docs/teacher.md)")  # fmt: skip
         self.run_dir = Path(cfg.paths.runs_dir).expanduser().resolve() / cell_name(cfg)
-        self.splits = self.task.load(
-            _data_dir(cfg) if cfg.task.get("local_subdir") else None
-        )  # generated tasks read no files
+        self.splits = self.task.load(_data_dir(cfg))
         sample_seed_set(self.splits.pool, cfg.budget, cfg.seed)  # fail on a bad budget before any work
         if cfg.model.get("cpu_threads"):  # before the model is built: tiny_sim pre-trains on first use
             torch.set_num_threads(cfg.model.cpu_threads)
