@@ -14,6 +14,7 @@ from pada.agent.quality import Decontaminator, Deduplicator
 from pada.errors import PadaError
 from pada.methods.base import build_method
 from pada.tasks.base import build_task
+from pada.tasks.synthetic import MathFormat, synthetic_format
 from pada.teacher import build_teacher, register_script
 from pada.types import EvalRecord, Example
 
@@ -140,12 +141,12 @@ def test_seed_shots_never_show_a_held_out_item():
     import random
 
     seeds = [Example(f"s{i}", TOM.format(i, 1), f"#### {i + 1}", str(i + 1)) for i in range(3)]
-    shots = shots_from_seeds(usable_seeds(seeds, HeldOut([TOM.format(1, 1)])), 5, random.Random(0))
+    shots = shots_from_seeds(MathFormat(None), usable_seeds(seeds, HeldOut([TOM.format(1, 1)])), 5, random.Random(0))
     assert sorted(s["question"] for s in shots) == [TOM.format(0, 1), TOM.format(2, 1)]
 
 
 def test_generation_rejects_each_planted_fault_and_regenerates(teacher, task):
-    qc = QualityControl(task, teacher, "grade-school math", Decontaminator([HELD_OUT_QUESTION]),
+    qc = QualityControl(synthetic_format(task), teacher, "grade-school math", Decontaminator([HELD_OUT_QUESTION]),
                         Deduplicator([TOM.format(3, 4)]))  # fmt: skip
     slots = [
         Slot(i, "p", "guidance", [{"question": TOM.format(1, 2), "solution": "#### 3"}]) for i in range(4)
@@ -163,7 +164,7 @@ def test_generation_rejects_each_planted_fault_and_regenerates(teacher, task):
 
 
 def test_generation_gives_up_after_the_regeneration_limit(teacher, task):
-    qc = QualityControl(task, teacher, "m", Decontaminator([HELD_OUT_QUESTION]), Deduplicator([]))
+    qc = QualityControl(synthetic_format(task), teacher, "m", Decontaminator([HELD_OUT_QUESTION]), Deduplicator([]))
     examples, counts = generate(teacher, qc, [Slot(1, "p", "g", []), Slot(2, "p", "g", [])],
                                 HeldOut([HELD_OUT_QUESTION]), 0, iteration=0)  # fmt: skip
     assert examples == [] and counts["p"]["rejected"] == {"contamination": 1, "format": 1}
@@ -175,7 +176,7 @@ def test_generation_gives_up_after_the_regeneration_limit(teacher, task):
 
 def test_without_qc_only_decontamination_rejects(teacher, task):
     qc = QualityControl(
-        task, teacher, "m", Decontaminator([HELD_OUT_QUESTION]), Deduplicator([]), enabled=False
+        synthetic_format(task), teacher, "m", Decontaminator([HELD_OUT_QUESTION]), Deduplicator([]), enabled=False
     )
     slots = [Slot(i, "p", "g", []) for i in range(4)]
     examples, counts = generate(teacher, qc, slots, HeldOut([HELD_OUT_QUESTION]), 0, iteration=0)

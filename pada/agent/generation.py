@@ -13,16 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pada.agent.leakage import HeldOut, assert_no_leak, question_of
-from pada.agent.quality import (
-    Decontaminator,
-    Deduplicator,
-    format_problem,
-    normalised_answer,
-    verification_problem,
-)
-from pada.tasks.base import Task
+from pada.agent.quality import Decontaminator, Deduplicator, judge_problem, verification_problem
+from pada.tasks.synthetic import SyntheticFormat
 from pada.teacher import Request, render
-from pada.teacher.schemas import GeneratedExample, Verdict
+from pada.teacher.schemas import JudgeScore, Verdict
 from pada.types import Example
 
 SOURCE = "synthetic:pada"
@@ -57,15 +51,14 @@ def usable_seeds(seeds: list[Example], held_out: HeldOut) -> list[Example]:
     return [s for s in seeds if held_out.found_in(question_of(s)) is None]
 
 
-def shots_from_seeds(seeds: list[Example], n: int, rng: random.Random) -> list[dict]:
+def shots_from_seeds(fmt: SyntheticFormat, seeds: list[Example], n: int, rng: random.Random) -> list[dict]:
     """``n`` random seed examples (from ``usable_seeds``) as few-shot format examples."""
-    chosen = rng.sample(seeds, min(n, len(seeds)))
-    return [{"question": question_of(s), "solution": s.target} for s in chosen]
+    return [fmt.shot(s) for s in rng.sample(seeds, min(n, len(seeds)))]
 
 
 @dataclass
 class QualityControl:
-    task: Task
+    fmt: SyntheticFormat
     teacher: Any
     task_description: str
     decontaminator: Decontaminator
@@ -73,23 +66,47 @@ class QualityControl:
     enabled: bool = True  # false (ablation): only decontamination, which the leakage invariant needs
     verify: bool = True
     verification_version: str = "v1"
+    judge_min_score: int | None = None  # None: no judge; else the teacher's 1-10 score must reach it
+    judge_version: str = "v1"
 
-    def cheap_problem(self, generated: GeneratedExample) -> str | None:
-        if self.enabled and (reason := format_problem(self.task, generated)):
+    def cheap_problem(self, item: Any) -> str | None:
+        if self.enabled and (reason := self.fmt.problem(item)):
             return reason
-        if reason := self.decontaminator.problem(generated.question + "\n" + generated.solution):
+        if reason := self.decontaminator.problem(self.fmt.text(item)):
             return reason
-        if self.enabled and (reason := self.deduplicator.problem(generated.question)):
+        if self.enabled and (reason := self.deduplicator.problem(self.fmt.question(item))):
             return reason
         return None
 
-    def verdicts(self, generated: list[GeneratedExample], first_index: int) -> list[Verdict | None]:
-        if not (self.enabled and self.verify) or not generated:
-            return [Verdict(valid=True, answer=g.answer) for g in generated]
-        prompts = [render("verification", self.verification_version, schema=Verdict,
-                          task_description=self.task_description, question=g.question, solution=g.solution)
-                   for g in generated]  # fmt: skip
-        return self.teacher.complete_many([Request("verification", p, first_index, Verdict) for p in prompts])
+    def costly_problems(self, items: list[Any], first_index: int) -> list[str | None]:
+        """Execution, teacher verification and the judge, in that order; each runs on the previous survivors."""
+        reasons: list[str | None] = [None] * len(items)
+        if not self.enabled or not items:
+            return reasons
+        self._apply(reasons, items, self.fmt.run_checks)
+        if self.verify and self.fmt.verify_by_teacher:
+            self._apply(reasons, items, lambda xs: [verification_problem(self.fmt, x, v)
+                                                    for x, v in zip(xs, self._ask(xs, "verification", first_index), strict=True)])  # fmt: skip
+        if self.judge_min_score is not None:
+            self._apply(reasons, items, lambda xs: [judge_problem(s, self.judge_min_score)
+                                                    for s in self._ask(xs, "judge", first_index)])  # fmt: skip
+        return reasons
+
+    @staticmethod
+    def _apply(reasons: list[str | None], items: list[Any], check) -> None:
+        open_ = [i for i, r in enumerate(reasons) if r is None]
+        for i, reason in zip(open_, check([items[i] for i in open_]), strict=True):
+            reasons[i] = reason
+
+    def _ask(self, items: list[Any], role: str, first_index: int) -> list[Any]:
+        schema, version = (
+            (Verdict, self.verification_version)
+            if role == "verification"
+            else (JudgeScore, self.judge_version)
+        )
+        prompts = [render(role, version, schema=schema, task_description=self.task_description,
+                          question=self.fmt.display_question(x), solution=self.fmt.solution(x)) for x in items]  # fmt: skip
+        return self.teacher.complete_many([Request(role, p, first_index, schema) for p in prompts])
 
 
 def generate(state_teacher: Any, qc: QualityControl, slots: list[Slot], held_out: HeldOut,
@@ -102,13 +119,14 @@ def generate(state_teacher: Any, qc: QualityControl, slots: list[Slot], held_out
     for attempt in range(max_regenerations + 1):
         if not pending:
             break
-        prompts = [render("generation", schema=GeneratedExample, task_description=qc.task_description,
-                          guidance=s.guidance, examples=s.shots) for s in pending]  # fmt: skip
+        prompts = [render("generation", qc.fmt.generation_prompt, schema=qc.fmt.schema,
+                          task_description=qc.task_description, guidance=s.guidance,
+                          examples=qc.fmt.prompt_examples(s.shots)) for s in pending]  # fmt: skip
         assert_no_leak(held_out, ("\n".join(c for _, c in p.messages) for p in prompts), [])
         # a fresh sample index per attempt and iteration: a retry, or the same prompt next iteration, is a new
         # sample, not a cache hit of an answer already used
         offset = (iteration * (max_regenerations + 1) + attempt) * len(slots)
-        requests = [Request("generation", p, offset + s.index, GeneratedExample)
+        requests = [Request("generation", p, offset + s.index, qc.fmt.schema)
                     for s, p in zip(pending, prompts, strict=True)]  # fmt: skip
         answers = state_teacher.complete_many(requests)
         survivors = []
@@ -122,27 +140,17 @@ def generate(state_teacher: Any, qc: QualityControl, slots: list[Slot], held_out
             if reason := qc.cheap_problem(answer):
                 row["rejected"][reason] += 1
                 continue
-            qc.deduplicator.add(answer.question)  # later candidates in this batch must differ from it
+            qc.deduplicator.add(qc.fmt.question(answer))  # later candidates in this batch must differ from it
             survivors.append((slot, answer))
-        verdicts = qc.verdicts([a for _, a in survivors], offset)
-        for (slot, answer), verdict in zip(survivors, verdicts, strict=True):
-            if qc.enabled and qc.verify and (reason := verification_problem(qc.task, answer, verdict)):
+        reasons = qc.costly_problems([a for _, a in survivors], offset)
+        for (slot, answer), reason in zip(survivors, reasons, strict=True):
+            if reason:
                 counts[slot.key]["rejected"][reason] += 1
                 continue
             counts[slot.key]["accepted"] += 1
-            accepted[slot.index] = _example(qc.task, answer, slot, iteration)
+            accepted[slot.index] = qc.fmt.to_example(answer, f"pada/i{iteration}/{slot.index}", SOURCE,
+                                                     {"pattern": slot.key, **slot.meta})  # fmt: skip
         pending = [s for s in pending if s.index not in accepted]
     examples = [accepted[i] for i in sorted(accepted)]
     assert_no_leak(held_out, [], examples)
     return examples, {k: {**v, "rejected": dict(sorted(v["rejected"].items()))} for k, v in counts.items()}
-
-
-def _example(task: Task, generated: GeneratedExample, slot: Slot, iteration: int) -> Example:
-    return Example(
-        id=f"pada/i{iteration}/{slot.index}",
-        prompt=task.user_prompt(generated.question.strip()),
-        target=generated.solution.strip(),
-        answer=normalised_answer(task, generated.answer),
-        source=SOURCE,
-        meta={"question": generated.question.strip(), "pattern": slot.key, **slot.meta},
-    )

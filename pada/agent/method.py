@@ -19,6 +19,7 @@ from pada.agent.quality import Decontaminator, Deduplicator
 from pada.agent.report import pattern_rows, write_report
 from pada.errors import PadaError
 from pada.methods.base import IterationState, Method, register_method
+from pada.tasks.synthetic import SyntheticFormat, synthetic_format
 from pada.types import Example
 
 log = logging.getLogger("pada.agent")
@@ -55,14 +56,18 @@ class PadaAgent(Method):
         cfg, description = self.cfg, self._description(state)
         held_out = HeldOut(question_of(e) for e in state.heldout)
         patterns, grouping, failures = self._patterns(state, description, held_out)
+        fmt = synthetic_format(state.task)
         seeds = usable_seeds(state.seed_data, held_out)
-        slots = self._strategy_slots(state, patterns, seeds) + self._correction_slots(state, seeds)
+        slots = self._strategy_slots(state, patterns, seeds, fmt) + self._correction_slots(state, seeds, fmt)
         slots = [replace(s, index=i) for i, s in enumerate(slots)]  # unique indices: distinct samples
+        judge = cfg.qc.get("judge") or {}
         qc = QualityControl(
-            state.task, state.teacher, description,
+            fmt, state.teacher, description,
             Decontaminator([question_of(e) for e in state.heldout], cfg.qc.ngram, cfg.qc.ngram_threshold),
             Deduplicator([question_of(e) for e in state.train_data], cfg.qc.rouge_threshold),
             enabled=cfg.qc.enabled, verify=cfg.qc.verify, verification_version=cfg.qc.verification_prompt,
+            judge_min_score=judge.get("min_score") if judge.get("enabled") else None,
+            judge_version=judge.get("prompt", "v1"),
         )  # fmt: skip
         examples, counts = generate(state.teacher, qc, slots, held_out, cfg.qc.max_regenerations,
                                     state.iteration)  # fmt: skip
@@ -110,7 +115,7 @@ class PadaAgent(Method):
         ]  # seeds only: synthetic data is never re-augmented
 
     def _strategy_slots(
-        self, state: IterationState, patterns: list[Pattern], seeds: list[Example]
+        self, state: IterationState, patterns: list[Pattern], seeds: list[Example], fmt: SyntheticFormat
     ) -> list[Slot]:
         gen = self.cfg.generation
         counts = allocate(gen.strategy_examples, [len(p.item_ids) for p in patterns], gen.allocation)
@@ -120,11 +125,13 @@ class PadaAgent(Method):
                         f"Augmentation strategy: {pattern.strategy or pattern.description}\n"
                         "Write a new problem that makes the student practise exactly this.")  # fmt: skip
             for _ in range(n):
-                shots = shots_from_seeds(seeds, gen.shots, state.rng)
+                shots = shots_from_seeds(fmt, seeds, gen.shots, state.rng)
                 slots.append(Slot(0, pattern.name, guidance, shots, {"kind": "strategy"}))
         return slots
 
-    def _correction_slots(self, state: IterationState, seeds: list[Example]) -> list[Slot]:
+    def _correction_slots(
+        self, state: IterationState, seeds: list[Example], fmt: SyntheticFormat
+    ) -> list[Slot]:
         gen, slots, shown = self.cfg.generation, [], {s.id for s in seeds}
         for seed in self._wrong_seeds(state):
             if seed.id not in shown:
@@ -133,7 +140,7 @@ class PadaAgent(Method):
                         f"{question_of(seed)}\n"
                         "Write a new problem that tests the same skill, with different numbers and context.")  # fmt: skip
             for _ in range(gen.per_wrong_seed):
-                shots = shots_from_seeds(seeds, gen.shots, state.rng)
+                shots = shots_from_seeds(fmt, seeds, gen.shots, state.rng)
                 slots.append(
                     Slot(0, CORRECTION, guidance, shots, {"kind": "error_correction", "seed_id": seed.id})
                 )

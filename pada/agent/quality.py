@@ -1,39 +1,33 @@
-"""Quality control of generated examples: format, decontamination, deduplication, answer verification.
+"""Quality control of generated examples: format and answer key, decontamination, deduplication, execution,
+answer verification and an optional judge score.
 
 Each check returns the rejection reason (a short string counted in the patterns report) or None. The
-checks run cheapest first; verification, the only one that asks the teacher, runs last on the survivors.
+checks run cheapest first; those that run code or ask the teacher run last, on the survivors. The per-task
+checks (format, answer key, running code against its tests) live in ``pada.tasks.synthetic``.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 from pada.agent.leakage import HeldOut, tokens
-from pada.tasks.base import Task
-from pada.teacher.schemas import GeneratedExample, Verdict
+from pada.tasks.synthetic import SyntheticFormat
+from pada.teacher.schemas import JudgeScore, Verdict
 from pada.text import rouge_l, rouge_tokens
 
 
-def normalised_answer(task: Task, answer: str) -> str:
-    """The answer as the task's scorer sees it: the extractor's reading of it, else the stripped text."""
-    return task.extract(answer) or answer.strip()
-
-
-def format_problem(task: Task, generated: GeneratedExample) -> str | None:
-    """The task's extractor must find the stated answer at the end of the solution."""
-    if not generated.question.strip() or not generated.solution.strip():
-        return "format"
-    found = task.extract(generated.solution)
-    return None if found is not None and found == normalised_answer(task, generated.answer) else "format"
-
-
-def verification_problem(task: Task, generated: GeneratedExample, verdict: Verdict | None) -> str | None:
+def verification_problem(fmt: SyntheticFormat, item: Any, verdict: Verdict | None) -> str | None:
     """An independent solve by the teacher must call the problem valid and reach the same answer."""
     if verdict is None or not verdict.valid:
         return "verification"
-    same = normalised_answer(task, verdict.answer) == normalised_answer(task, generated.answer)
-    return None if same else "verification"
+    return None if fmt.read_answer(verdict.answer) == fmt.answer(item) else "verification"
+
+
+def judge_problem(score: JudgeScore | None, min_score: int) -> str | None:
+    """The optional LLM judge: an unparsed or low score rejects the item."""
+    return "judge" if score is None or score.score < min_score else None
 
 
 class Decontaminator:

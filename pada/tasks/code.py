@@ -34,7 +34,7 @@ class CodeTask(Task):
         box = self.cfg.sandbox
         return Limits(timeout_s=box.timeout_s, cpu_s=box.cpu_s, memory_mb=box.memory_mb)
 
-    def _confirm(self) -> None:
+    def require_code_execution(self) -> None:
         if not self.cfg.get("confirm_run_unsafe_code"):
             raise PadaError(
                 f"task {self.name} executes model-written code; rerun with task.confirm_run_unsafe_code=true "
@@ -47,7 +47,7 @@ class CodeTask(Task):
     def is_correct(self, extracted: str | None, example: Example) -> bool:
         if extracted is None:
             return False
-        self._confirm()
+        self.require_code_execution()
         return run_program(self.program(extracted, example), self.limits()).passed
 
     def run(self, codes: list[str], examples: list[Example]) -> list[Verdict]:
@@ -56,7 +56,7 @@ class CodeTask(Task):
         return run_programs(programs, self.limits(), self.cfg.sandbox.workers)
 
     def score(self, examples: list[Example], outputs: list[str]) -> list[EvalRecord]:
-        self._confirm()
+        self.require_code_execution()
         codes = [self.extract(o) for o in outputs]
         verdicts = self.run([c or "" for c in codes], examples)
         return [

@@ -39,19 +39,19 @@ class MBPP(CodeTask):
         return rows, hashes(folder, [self.cfg.file], self.cfg.local_subdir)
 
     def _example(self, row: dict) -> Example:
-        code = row["code"].replace("\r\n", "\n")
-        tests = "\n".join(row["test_list"])
+        return self.make_example(f"mbpp/{row['task_id']}", row["text"], row["code"].replace("\r\n", "\n"),
+                                 row["test_list"], row["test_setup_code"], task_id=row["task_id"])  # fmt: skip
+
+    def make_example(self, item_id: str, text: str, code: str, tests: list[str], setup: str = "",
+                     **meta) -> Example:  # fmt: skip
+        """An item in MBPP's shape; generated items (pada.tasks.synthetic) are built here too."""
+        joined = "\n".join(tests)
         return Example(
-            id=f"mbpp/{row['task_id']}",
-            prompt=self.cfg.prompt_template.format(text=row["text"], tests=tests),
+            id=item_id,
+            prompt=self.cfg.prompt_template.format(text=text, tests=joined),
             target=f"```python\n{code}\n```",
             answer=code,
-            meta={
-                "task_id": row["task_id"],
-                "tests": tests,
-                "setup": row["test_setup_code"],
-                "text": row["text"],
-            },
+            meta={**meta, "question": text, "tests": joined, "setup": setup, "text": text},
         )
 
     def load(self, data_dir: Path | None) -> Splits:

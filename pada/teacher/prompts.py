@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from pada.errors import PadaError
 
 PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
-ROLES = ("error_analysis", "pattern_summary", "strategy", "generation", "paraphrase", "verification")
+ROLES = ("error_analysis", "pattern_summary", "strategy", "generation", "paraphrase", "verification", "judge")
 
 
 @dataclass(frozen=True)

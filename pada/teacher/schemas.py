@@ -35,6 +35,11 @@ class Verdict(BaseModel):
     reason: str = ""
 
 
+class JudgeScore(BaseModel):
+    score: int = Field(ge=1, le=10, description="1 = unusable, 10 = excellent training data")
+    reason: str = ""
+
+
 ROLE_SCHEMAS: dict[str, type[BaseModel]] = {
     "error_analysis": ErrorAnalysis,
     "pattern_summary": PatternSummary,
@@ -42,4 +47,5 @@ ROLE_SCHEMAS: dict[str, type[BaseModel]] = {
     "generation": GeneratedExample,
     "paraphrase": Paraphrase,
     "verification": Verdict,
+    "judge": JudgeScore,
 }
