@@ -83,7 +83,9 @@ def arc():
 
 @pytest.fixture
 def mbpp():
-    return build_task(compose_config(["task=mbpp", "allow_code_execution=true", "task.sandbox.workers=1"]).task)
+    return build_task(
+        compose_config(["task=mbpp", "allow_code_execution=true", "task.sandbox.workers=1"]).task
+    )
 
 
 def _qc(fmt, teacher, description, **kwargs):
@@ -110,7 +112,11 @@ def test_a_generated_choice_item_is_a_seed_shaped_example_that_scores_correct(ar
     example = fmt.to_example(ChoiceItem(**_choice(0)), "pada/i0/0", "synthetic:pada", {"pattern": "p"})
     assert example.prompt.splitlines()[1:6] == ["Question: Q0: which planet is largest?", "A. Mars",
                                                  "B. Jupiter", "C. Venus", "D. Earth"]  # fmt: skip
-    assert (example.target, example.answer, example.source) == ("The best answer is B.", "B", "synthetic:pada")
+    assert (example.target, example.answer, example.source) == (
+        "The best answer is B.",
+        "B",
+        "synthetic:pada",
+    )
     assert example.meta == {"question": "Q0: which planet is largest?", "choices": ["Mars", "Jupiter", "Venus",
                             "Earth"], "labels": ["A", "B", "C", "D"], "pattern": "p"}  # fmt: skip
     assert arc.record(example, example.target).correct
@@ -125,7 +131,9 @@ def test_code_checks_run_the_generated_tests_in_the_sandbox(mbpp):
     assert fmt.run_checks(items[:2]) == [None, "tests_failed"]
     example = fmt.to_example(items[0], "pada/i0/0", "synthetic:pada", {"pattern": "p"})
     assert example.target == f"```python\n{SQUARE}\n```" and example.meta["tests"].count("assert") == 2
-    assert example.prompt.startswith("You are an expert Python programmer, and here is your task: Write a function")
+    assert example.prompt.startswith(
+        "You are an expert Python programmer, and here is your task: Write a function"
+    )
     assert mbpp.score([example], [example.target])[0].correct
     assert fmt.shot(example) == {"question": _code(0)["question"], "code": SQUARE, "tests": _code(0)["tests"]}
 

@@ -141,7 +141,9 @@ def test_seed_shots_never_show_a_held_out_item():
     import random
 
     seeds = [Example(f"s{i}", TOM.format(i, 1), f"#### {i + 1}", str(i + 1)) for i in range(3)]
-    shots = shots_from_seeds(MathFormat(None), usable_seeds(seeds, HeldOut([TOM.format(1, 1)])), 5, random.Random(0))
+    shots = shots_from_seeds(
+        MathFormat(None), usable_seeds(seeds, HeldOut([TOM.format(1, 1)])), 5, random.Random(0)
+    )
     assert sorted(s["question"] for s in shots) == [TOM.format(0, 1), TOM.format(2, 1)]
 
 
@@ -164,7 +166,9 @@ def test_generation_rejects_each_planted_fault_and_regenerates(teacher, task):
 
 
 def test_generation_gives_up_after_the_regeneration_limit(teacher, task):
-    qc = QualityControl(synthetic_format(task), teacher, "m", Decontaminator([HELD_OUT_QUESTION]), Deduplicator([]))
+    qc = QualityControl(
+        synthetic_format(task), teacher, "m", Decontaminator([HELD_OUT_QUESTION]), Deduplicator([])
+    )
     examples, counts = generate(teacher, qc, [Slot(1, "p", "g", []), Slot(2, "p", "g", [])],
                                 HeldOut([HELD_OUT_QUESTION]), 0, iteration=0)  # fmt: skip
     assert examples == [] and counts["p"]["rejected"] == {"contamination": 1, "format": 1}
@@ -176,7 +180,12 @@ def test_generation_gives_up_after_the_regeneration_limit(teacher, task):
 
 def test_without_qc_only_decontamination_rejects(teacher, task):
     qc = QualityControl(
-        synthetic_format(task), teacher, "m", Decontaminator([HELD_OUT_QUESTION]), Deduplicator([]), enabled=False
+        synthetic_format(task),
+        teacher,
+        "m",
+        Decontaminator([HELD_OUT_QUESTION]),
+        Deduplicator([]),
+        enabled=False,
     )
     slots = [Slot(i, "p", "g", []) for i in range(4)]
     examples, counts = generate(teacher, qc, slots, HeldOut([HELD_OUT_QUESTION]), 0, iteration=0)
