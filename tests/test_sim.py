@@ -135,3 +135,12 @@ def test_concurrent_builders_of_one_model_both_succeed(tmp_path, monkeypatch):
     monkeypatch.setattr(type(out), "rename", rename_after_a_rival)
     assert tiny.build_tiny_model(out, cfg) == out and (out / "config.json").is_file()
     assert [p.name for p in tmp_path.iterdir()] == ["model"]  # no temporary dir left behind
+
+
+def test_the_oracle_judge_scores_through_the_judge_template():
+    schema = ROLE_SCHEMAS["judge"]
+    for solution, expected in (("4 + 5 = 9\n#### 9", 9), ("4 + 5 = 10\n#### 10", 2)):
+        prompt = render("judge", schema=schema, task_description="arithmetic", question="What is 4 plus 5?",
+                        solution=solution)  # fmt: skip
+        answer = json.loads(oracle(Call("judge", prompt.messages, SamplingParams(max_new_tokens=64))))
+        assert schema.model_validate(answer).score == expected

@@ -130,8 +130,15 @@ def verification(call: Call) -> dict:
     }
 
 
+def judge(call: Call) -> dict:
+    """The optional judge: a world problem with a correct final answer scores 9, anything else 2."""
+    verdict = verification(call)
+    return {"score": 9 if verdict["valid"] else 2, "reason": verdict["reason"] or "correct"}
+
+
 ROLES = {"error_analysis": error_analysis, "pattern_summary": pattern_summary, "strategy": strategy,
-         "generation": generation, "paraphrase": paraphrase, "verification": verification}  # fmt: skip
+         "generation": generation, "paraphrase": paraphrase, "verification": verification,
+         "judge": judge}  # fmt: skip
 
 
 @register_script("sim_oracle")
