@@ -161,6 +161,9 @@ def _iteration_rows(results: dict[str, Any], keys: dict[str, Any]) -> list[dict[
 
 
 def _pattern_accuracy(entry: dict[str, Any], later_val: dict[str, bool]) -> tuple[int | None, float | None]:
+    if "val_accuracy_after" in entry:  # scored by the method itself once eval_<i+1> finished
+        after = entry["val_accuracy_after"]
+        return (entry.get("val_items"), float(after)) if after is not None else (None, None)
     if entry.get("accuracy") is not None:
         return entry.get("n"), float(entry["accuracy"])
     ids = [i for i in entry.get("item_ids", []) if i in later_val]
@@ -170,8 +173,9 @@ def _pattern_accuracy(entry: dict[str, Any], later_val: dict[str, bool]) -> tupl
 def _pattern_rows(cell_dir: Path, keys: dict[str, Any]) -> list[dict[str, Any]]:
     """Rows from ``augment_<i>/patterns.json`` (written by the pada method; absent for other methods).
 
-    Each pattern gives ``accuracy`` directly, or ``item_ids`` (the validation items it was mined from),
-    scored against the next iteration's ``eval_<i+1>/val.jsonl``: did the retrained model fix them?
+    Each pattern gives ``val_accuracy_after`` (the pada method scores its report after the next
+    evaluation), ``accuracy``, or only ``item_ids`` (the validation items it was mined from; older run dirs),
+    scored here against the next iteration's ``eval_<i+1>/val.jsonl``: did the retrained model fix them?
     """
     rows = []
     for path in sorted(cell_dir.glob("augment_*/patterns.json")):

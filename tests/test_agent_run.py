@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 from conftest import compose_config
 
-from pada.io import read_json, read_jsonl
+from analysis.collect import collect_runs
+from pada.io import read_json, read_jsonl, write_json
 from pada.run.runner import run_cell
 
 
 @pytest.mark.slow  # three tiny trainings and evaluations: ~25 s on a shared 2-core host
-def test_two_iterations_through_the_runner(tiny_cell_overrides):
+def test_two_iterations_through_the_runner(tiny_cell_overrides, tmp_path):
     cfg = compose_config([*tiny_cell_overrides, "method=pada", "method.iterations=2", "method.select=best_val",
                           "method.patterns.embedder=bundled:all-MiniLM-L6-v2", "teacher=scripted",
                           "teacher.model=agent_test", "teacher.script_module=agent_support"])  # fmt: skip
@@ -39,3 +43,35 @@ def test_two_iterations_through_the_runner(tiny_cell_overrides):
     best = max(row["val_accuracy"] for row in results["iterations"])
     assert len(selected) == 1 and selected[0]["val_accuracy"] == best
     assert results["teacher_usage"]["roles"]["generation"]["requests"] >= 32
+    _check_pattern_scores(Path(run_dir), tmp_path)
+
+    # A cell killed between eval_2 and the report's scoring: the cached re-run completes it, byte-identical.
+    files = {p: p.read_bytes() for p in sorted(Path(run_dir).glob("augment_*/patterns.*"))}
+    _unscore(Path(run_dir) / "augment_1" / "patterns.json")
+    rerun = run_cell(cfg)
+    assert all(t["cached"] for t in rerun["timings"].values())
+    assert {p: p.read_bytes() for p in files} == files
+
+
+def _unscore(path: Path) -> None:
+    report = read_json(path)
+    del report["val_set"]
+    for pattern in report["patterns"]:
+        del pattern["val_items"], pattern["val_accuracy_before"], pattern["val_accuracy_after"]
+    write_json(path, report)
+
+
+def _check_pattern_scores(run_dir: Path, tmp_path: Path) -> None:
+    """The method's own scores equal what analysis.collect computes from item_ids and eval_<i+1>/val.jsonl."""
+    for i in (0, 1):
+        report = read_json(run_dir / f"augment_{i}" / "patterns.json")
+        val = read_jsonl(run_dir / f"eval_{i}" / "val.jsonl")
+        assert report["val_set"]["val_accuracy_before"] == sum(r["correct"] for r in val) / len(val)
+        for pattern in report["patterns"]:  # analysed failures: wrong before by construction
+            assert pattern["val_items"] == pattern["size"] and pattern["val_accuracy_before"] == 0.0
+    old_style = tmp_path / "old_style" / run_dir.name  # a run dir from before the method scored its reports
+    shutil.copytree(run_dir, old_style)
+    for i in (0, 1):
+        _unscore(old_style / f"augment_{i}" / "patterns.json")
+    scored, computed = collect_runs(run_dir.parent).patterns, collect_runs(old_style.parent).patterns
+    assert len(scored) > 0 and scored.to_dict("records") == computed.to_dict("records")

@@ -163,3 +163,19 @@ def test_wandb_source_errors_are_one_line():
         collect_wandb("team/x", api=Broken())
     with pytest.raises(PadaError, match="has no pada cells"):
         collect_wandb("team/x", api=_FakeApi([]))
+
+
+def test_pattern_accuracy_prefers_the_methods_own_score(tmp_path):
+    cell = tmp_path / "gsm8k-b64-pada-s0-0123456789"
+    write_json(cell / "results.json", {"metrics": {"test": {"accuracy": 0.5, "n": 2}}, "iterations": []})
+    (cell / "eval_1").mkdir()
+    (cell / "eval_1" / "val.jsonl").write_text('{"item_id": "v/1", "correct": true}\n'
+                                              '{"item_id": "v/2", "correct": false}\n')  # fmt: skip
+    write_json(cell / "augment_0" / "patterns.json", {"patterns": [
+        {"name": "scored", "item_ids": ["v/1", "v/2"], "val_items": 3, "val_accuracy_after": 0.25},
+        {"name": "unfound", "item_ids": ["v/9"], "val_items": 0, "val_accuracy_after": None},
+        {"name": "older", "item_ids": ["v/1", "v/2"]}]})  # fmt: skip
+    rows = collect_runs(tmp_path).patterns[["pattern", "n", "accuracy"]].to_dict("records")
+    assert rows[0] == {"pattern": "scored", "n": 3, "accuracy": 0.25}  # not 0.5 from item_ids: the field wins
+    assert rows[1]["pattern"] == "unfound" and math.isnan(rows[1]["accuracy"])
+    assert rows[2] == {"pattern": "older", "n": 2, "accuracy": 0.5}  # older run dirs: scored from item_ids

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from pada.agent.clustering import check_embedder
@@ -16,11 +17,11 @@ from pada.agent.generation import QualityControl, Slot, allocate, generate, shot
 from pada.agent.leakage import HeldOut, question_of
 from pada.agent.patterns import GROUPINGS, Pattern, analyse, draft_strategies, group, subsample, summarise
 from pada.agent.quality import Decontaminator, Deduplicator
-from pada.agent.report import pattern_rows, write_report
+from pada.agent.report import complete_report, pattern_rows, write_report
 from pada.errors import PadaError
 from pada.methods.base import IterationState, Method, register_method
 from pada.tasks.synthetic import SyntheticFormat, synthetic_format
-from pada.types import Example
+from pada.types import EvalRecord, Example
 
 log = logging.getLogger("pada.agent")
 CORRECTION = "error_correction"
@@ -83,6 +84,9 @@ class PadaAgent(Method):
         log.info("pada iteration %d: %d patterns, %d/%d examples accepted", state.iteration, len(patterns),
                  len(examples), len(slots))  # fmt: skip
         return examples
+
+    def after_next_eval(self, augment_dir: Path, before: list[EvalRecord], after: list[EvalRecord]) -> None:
+        complete_report(augment_dir, before, after)  # each pattern's validation accuracy before → after
 
     def _description(self, state: IterationState) -> str:
         return self.cfg.get("task_description") or DESCRIPTIONS.get(state.task.name, state.task.name)

@@ -7,7 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from pada.agent.patterns import Pattern
-from pada.io import atomic_write_text, write_json
+from pada.io import atomic_write_text, read_json, write_json
+from pada.types import EvalRecord
+
+VAL_SET = "val_set"  # the report's whole-validation-set entry (same keys as a pattern's scores)
 
 
 def pattern_rows(patterns: list[Pattern], counts: dict[str, dict], representatives: int) -> list[dict]:
@@ -31,24 +34,67 @@ def write_report(out: Path, report: dict[str, Any]) -> None:
     log_table(report)
 
 
+def complete_report(out: Path, before: list[EvalRecord], after: list[EvalRecord]) -> None:
+    """Add validation accuracy before/after the next iteration to ``out``'s report; idempotent."""
+    report = score_report(read_json(out / "patterns.json"), before, after)
+    write_json(out / "patterns.json", report)
+    atomic_write_text(out / "patterns.md", markdown(report))
+    log_table(report)
+
+
+def score_report(report: dict[str, Any], before: list[EvalRecord], after: list[EvalRecord]) -> dict[str, Any]:
+    """Each pattern's items (and the whole validation set) scored in ``before`` and ``after``.
+
+    A pattern's items are validation failures of ``before``, so its "before" accuracy is 0 by construction
+    whenever they were analysed; error-correcting examples come from training errors and get no score."""
+    was = {r.item_id: bool(r.correct) for r in before}
+    now = {r.item_id: bool(r.correct) for r in after}
+    for pattern in report["patterns"]:
+        pattern.update(_scores(pattern["item_ids"], was, now))
+    report[VAL_SET] = _scores(list(now), was, now)
+    return report
+
+
+def _scores(item_ids: list[str], was: dict[str, bool], now: dict[str, bool]) -> dict[str, Any]:
+    found = [i for i in item_ids if i in was and i in now]  # the same items on both sides: a paired change
+    return {"val_items": len(found), "val_accuracy_before": _share(was, found),
+            "val_accuracy_after": _share(now, found)}  # fmt: skip
+
+
+def _share(correct: dict[str, bool], ids: list[str]) -> float | None:
+    return sum(correct[i] for i in ids) / len(ids) if ids else None
+
+
 TABLE_COLUMNS = ["iteration", "pattern", "size", "requested", "generated", "accepted", "rejected", "strategy"]
+SCORE_COLUMNS = ["val_accuracy_before", "val_accuracy_after"]  # added once the next iteration is evaluated
+
+
+def table_columns(report: dict[str, Any]) -> list[str]:
+    return TABLE_COLUMNS + (SCORE_COLUMNS if VAL_SET in report else [])
 
 
 def table_rows(report: dict[str, Any]) -> list[list[Any]]:
-    rows = []
+    scored, rows = VAL_SET in report, []
     for p in [*report["patterns"], report["error_correction"]]:
         rejected = ", ".join(f"{k}={v}" for k, v in p["rejected"].items())
         rows.append([report["iteration"], p["name"], p.get("size"), p["requested"], p["generated"],
-                     p["accepted"], rejected, p.get("strategy", "")])  # fmt: skip
+                     p["accepted"], rejected, p.get("strategy", ""),
+                     *([p.get(c) for c in SCORE_COLUMNS] if scored else [])])  # fmt: skip
+    if scored:
+        whole = report[VAL_SET]
+        rows.append([report["iteration"], "(validation set)", whole["val_items"], None, None, None, "", "",
+                     *[whole[c] for c in SCORE_COLUMNS]])  # fmt: skip
     return rows
 
 
 def log_table(report: dict[str, Any]) -> None:
-    """The report as a wandb table in the cell's run, when the runner opened one (wandb already imported)."""
+    """The report as a wandb table in the cell's run, when the runner opened one (wandb already imported).
+
+    Logged at the augment stage, and again under the same key with the accuracy columns once scored."""
     wandb = sys.modules.get("wandb")
     if wandb is None or getattr(wandb, "run", None) is None:
         return
-    table = wandb.Table(columns=TABLE_COLUMNS, data=table_rows(report))
+    table = wandb.Table(columns=table_columns(report), data=table_rows(report))
     wandb.run.log({f"pada/patterns_{report['iteration']}": table})
 
 
@@ -58,14 +104,27 @@ def markdown(report: dict[str, Any]) -> str:
     lines += [f"Validation failures: {f['val']} (analysed {f['analysed']}); wrong seed examples: {f['train']}.",
               f"Grouping: {report['grouping']['how']}, K = {report['grouping']['k']}"
               f" ({report['grouping'].get('chosen_by') or 'fixed by config'}).", ""]  # fmt: skip
-    lines += ["| pattern | size | generated | accepted | rejected |", "|---|---:|---:|---:|---|"]
+    scored = VAL_SET in report
+    if scored:
+        whole = report[VAL_SET]
+        lines += [f"Validation accuracy before → after the next iteration: {_change(whole)} over "
+                  f"{whole['val_items']} items. A pattern's items are failures of the model before, so its "
+                  "\"before\" is 0 by construction.", ""]  # fmt: skip
+    head, rule = ("| pattern | size | generated | accepted | rejected |", "|---|---:|---:|---:|---|")
+    lines += [head + " val acc before → after |", rule + "---|"] if scored else [head, rule]
     for p in [*report["patterns"], report["error_correction"]]:
         rejected = ", ".join(f"{k} {v}" for k, v in p["rejected"].items()) or "-"
-        lines.append(
-            f"| {p['name']} | {p.get('size', '-')} | {p['generated']} | {p['accepted']} | {rejected} |"
-        )
+        row = f"| {p['name']} | {p.get('size', '-')} | {p['generated']} | {p['accepted']} | {rejected} |"
+        lines.append(row + f" {_change(p)} |" if scored else row)
     for p in report["patterns"]:
         lines += ["", f"## {p['name']} ({p['size']} failures)", "", p["description"], "",
                   f"**Strategy.** {p['strategy'] or '(none)'}", "",
                   f"Representative failures: {', '.join(p['representative_ids'])}"]  # fmt: skip
     return "\n".join(lines) + "\n"
+
+
+def _change(scores: dict[str, Any]) -> str:
+    """``0.000 → 0.750``; ``-`` for a row without scores (error correction, or no item found)."""
+    if scores.get("val_accuracy_after") is None:
+        return "-"
+    return f"{scores['val_accuracy_before']:.3f} → {scores['val_accuracy_after']:.3f}"

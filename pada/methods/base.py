@@ -54,6 +54,12 @@ class Method(ABC):
     def propose(self, state: IterationState) -> list[Example]:
         """New training examples for the next round (may be empty)."""
 
+    def after_next_eval(  # noqa: B027  (an optional hook: a no-op unless a method scores its reports)
+        self, augment_dir: Path, before: list[EvalRecord], after: list[EvalRecord]
+    ) -> None:
+        """Score an augment stage's report once the student retrained on its data is evaluated (validation
+        records before and after); the runner calls it on every invocation, so it must be idempotent."""
+
 
 _METHODS: dict[str, Callable[[Any], Method]] = {}
 # Modules that register methods when imported; users add theirs with method.module=<dotted.path>.

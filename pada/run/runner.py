@@ -189,6 +189,11 @@ class Cell:
         completions = self.backend.generate(chats, params, adapter=str(adapter) if adapter else None)
         return self.task.score(examples, [c.text for c in completions])  # code tasks run programs in parallel
 
+    def _after_next_eval(self, augment_dir: Path, before_eval: Path, after_eval: Path) -> None:
+        before, after = _records(before_eval / "val.jsonl"), _records(after_eval / "val.jsonl")
+        if before and after:  # run.eval_val=false: nothing to score
+            self.method.after_next_eval(augment_dir, before, after)
+
     # -- the loop ---------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
         config = OmegaConf.to_container(self.cfg, resolve=True)
@@ -204,6 +209,7 @@ class Cell:
         val, test = _load(seed_stage.path / "val.jsonl"), _load(seed_stage.path / "test.jsonl")
         train_data, upstream, previous, iterations, trained = list(seed_data), seed_stage.key, None, [], []
         trains = self.cfg.method.get("train", True)  # false: score the untouched base model (method=base)
+        augment = None  # the previous augment stage: scored by the method once the next eval is done
         for i in range(self.method.iterations + 1):
             train = self._train_stage(i, train_data, upstream, previous) if trains else None
             adapter, train_key = (train.path / "model", train.key) if train else (None, f"base:{upstream}")
@@ -213,6 +219,9 @@ class Cell:
             if not last and self.method.needs_train_eval:
                 splits["train"] = train_data
             evaluated = self._eval_stage(f"eval_{i}", splits, train_key, adapter)
+            # On every invocation, cached or not: a cell killed before the method scored its report resumes here.
+            if augment is not None:
+                self._after_next_eval(augment.path, trained[-1][2].path, evaluated.path)
             row = {"iteration": i, "train_examples": len(train_data), **(train.info if train else {}),
                    **{f"{s}_accuracy": m["accuracy"] for s, m in evaluated.info.items()}}  # fmt: skip
             self.tracker.log({f"iteration/{k}": v for k, v in row.items() if isinstance(v, int | float)})
