@@ -13,6 +13,13 @@ keyword; the next step's data is this step's data plus the new problems.
 Here the runner does the training (from base: ``trainer.init_from=base``, the default), the evaluation on
 the current training set (``needs_train_eval``) and the accumulation; ``propose`` is steps 3-4 above.
 
+Other task kinds (the original is GSM8K only; see baselines/formats.py): on multiple-choice and code tasks
+the prompt (llm2llm_generation.v2) shows the wrong seed in the task's item shape (question, options and key;
+statement, reference code and tests) and the teacher answers that shape; the same ROUGE-L and blacklist
+rules apply to the question, and an item is also rejected when malformed or its key names no option
+(``bad_answer``) or its code fails its own tests in the sandbox (``tests_failed``). ``response_format=numbered``
+is math only; ``verify`` asks the teacher for multiple choice and relies on the tests for code.
+
 Deviations from the official code, each a config switch (faithful value in brackets):
   - evaluation is greedy [sampled, T=0.7, top_p=0.9]: ``eval.temperature=0.7`` samples every evaluation,
     as the original does for training and test sets; top_p stays 1.0 (the runner has no top_p knob);

@@ -16,6 +16,10 @@ Here, per iteration (``needs_train_eval``: the data of step 1 is the current tra
      items and the student's answers to them (pada/prompts/lai_contrast_analysis.v1.j2);
   3. ``per_error`` ``generation`` samples per analysed error (pada/prompts/lai_generation.v1.j2: the
      wrong item, its reference and the analysis; schema GeneratedExample), exact duplicates dropped.
+     Multiple-choice and code tasks (baselines/formats.py): the analysis reads the student's whole prompt
+     (options, tests); generation (lai_generation.v2) shows the wrong item in the task's item shape and
+     asks for that shape; malformed items or keys naming no option are ``bad_answer``, code failing its
+     own tests in the sandbox ``tests_failed``.
 
 Not verifiable from public text, so chosen here and switchable: how contrast items are picked
 (``similarity``: embedding = cosine of all-MiniLM-L6-v2 question embeddings, or rouge = ROUGE-L, cheap and
