@@ -27,7 +27,7 @@ FORMAT_PROMPT = "v2"  # the generation template version whose wording fits items
 
 
 class Items:
-    """One task's new items for one method: how the teacher is asked for them, how they are checked and built."""
+    """One task's new items for one method: how they are asked for, checked and built."""
 
     def __init__(self, task: Task, method: str):
         self.task, self.method = task, method
@@ -37,8 +37,10 @@ class Items:
 
     def require_json(self, response_format: str) -> None:
         if response_format == "numbered" and not self.math:
-            raise PadaError(f"method.response_format=numbered is the official GSM8K list of '#### N' problems; "
-                            f"task '{self.task.name}' needs method.response_format=json")  # fmt: skip
+            raise PadaError(
+                f"method.response_format=numbered is the official GSM8K list of '#### N' problems; "
+                f"task '{self.task.name}' needs method.response_format=json"
+            )
 
     def shown(self, example: Example) -> str:
         """The item as a v2 prompt shows it: one JSON object in the schema's shape, answer included."""
@@ -55,15 +57,17 @@ class Items:
     def build(self, items: list[Any], ids: list[str], parents: list[str]) -> list[Example | str]:
         """Each item as a training example, or the reason it is rejected. Code runs in one sandbox batch."""
         if self.math:
-            return [generated(self.task, item.question, item.solution, item.answer, new_id, self.method, parent)
-                    or "bad_answer" for item, new_id, parent in zip(items, ids, parents, strict=True)]  # fmt: skip
+            made = [generated(self.task, it.question, it.solution, it.answer, new_id, self.method, parent)
+                    for it, new_id, parent in zip(items, ids, parents, strict=True)]  # fmt: skip
+            return [example or "bad_answer" for example in made]
         reasons: list[str | None] = ["bad_answer" if self.fmt.problem(item) else None for item in items]
         runnable = [k for k, reason in enumerate(reasons) if reason is None]
         for k, reason in zip(runnable, self.fmt.run_checks([items[k] for k in runnable]), strict=True):
             reasons[k] = reason
         source = f"synthetic:{self.method}"
+        rows = zip(items, ids, parents, reasons, strict=True)
         return [reason or self.fmt.to_example(item, new_id, source, {"parent": parent})
-                for item, new_id, parent, reason in zip(items, ids, parents, reasons, strict=True)]  # fmt: skip
+                for item, new_id, parent, reason in rows]  # fmt: skip
 
     def verify(self, teacher, new: list[tuple[Any, Example]], counts: Counter) -> list[Example]:
         """An independent teacher solve must agree with each item's answer (counted ``verify_rejected``).

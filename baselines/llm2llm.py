@@ -17,8 +17,9 @@ Other task kinds (the original is GSM8K only; see baselines/formats.py): on mult
 the prompt (llm2llm_generation.v2) shows the wrong seed in the task's item shape (question, options and key;
 statement, reference code and tests) and the teacher answers that shape; the same ROUGE-L and blacklist
 rules apply to the question, and an item is also rejected when malformed or its key names no option
-(``bad_answer``) or its code fails its own tests in the sandbox (``tests_failed``). ``response_format=numbered``
-is math only; ``verify`` asks the teacher for multiple choice and relies on the tests for code.
+(``bad_answer``) or its code fails its own tests in the sandbox (``tests_failed``).
+``response_format=numbered`` is math only; ``verify`` asks the teacher for multiple choice and relies on
+the tests for code.
 
 Deviations from the official code, each a config switch (faithful value in brackets):
   - evaluation is greedy [sampled, T=0.7, top_p=0.9]: ``eval.temperature=0.7`` samples every evaluation,
@@ -109,9 +110,8 @@ class LLM2LLM(Method):
             flat = [
                 (seed, j, p) for (seed, _), ps in zip(todo, batches, strict=True) for j, p in enumerate(ps)
             ]
-            built = items.build([p for _, _, p in flat],
-                                [f"{seed.id}/{NAME}/it{state.iteration}/a{attempt}/{j}" for seed, j, _ in flat],
-                                [seed.id for seed, _, _ in flat])  # fmt: skip
+            ids = [f"{seed.id}/{NAME}/it{state.iteration}/a{attempt}/{j}" for seed, j, _ in flat]
+            built = items.build([p for _, _, p in flat], ids, [seed.id for seed, _, _ in flat])
             need = {seed.id: need for seed, need in todo}
             for (seed, _, problem), example in zip(flat, built, strict=True):
                 question = items.question(problem)
@@ -158,8 +158,8 @@ class LLM2LLM(Method):
 
     def _prompt(self, state, items: Items, seed: Example, n: int, numbered: bool, previous: list[str]):
         if not items.math:  # one item per sample, shown and answered in the task's own shape
-            return render("llm2llm_generation", FORMAT_PROMPT, schema=items.schema,
-                          task_description=describe(state.task), example=items.shown(seed), previous=previous)  # fmt: skip
+            return render("llm2llm_generation", FORMAT_PROMPT, schema=items.schema, previous=previous,
+                          task_description=describe(state.task), example=items.shown(seed))  # fmt: skip
         return render("llm2llm_generation", self.cfg.prompt_version,
                       schema=None if numbered else GeneratedExample, task_description=describe(state.task),
                       question=question_of(seed), rationale=seed.target, num_aug=n, numbered=numbered,

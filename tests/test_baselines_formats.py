@@ -1,6 +1,7 @@
-"""LLM2LLM and LLMs-as-Instructors on multiple-choice (ARC-shaped) and code (MBPP-shaped) tasks: the teacher is
-asked for items in the task's own format, each fault is rejected and counted, and every kept item is a training
-example that scores correct under the task's own scorer. A scripted teacher plants one fault per sample index."""
+"""LLM2LLM and LLMs-as-Instructors on multiple-choice (ARC-shaped) and code (MBPP-shaped) tasks: the teacher
+is asked for items in the task's own format, each fault is rejected and counted, and every kept item is a
+training example that scores correct under the task's own scorer. A scripted teacher plants one fault per
+sample index."""
 
 from __future__ import annotations
 
@@ -95,7 +96,8 @@ def arc_seeds(arc):
 
 
 def mbpp_seeds(mbpp):
-    return [mbpp.make_example("m0", "Write a function square(x) that squares x.", SQUARE, ["assert square(3) == 9"]),
+    return [mbpp.make_example("m0", "Write a function square(x) that squares x.", SQUARE,
+                              ["assert square(3) == 9"]),
             mbpp.make_example("m1", "Write a function add(a, b) that adds two numbers.", ADD,
                               ["assert add(1, 2) == 3", "assert add(-1, 1) == 0"]),
             mbpp.make_example("m2", "Write a function one() that returns 1.", "def one():\n    return 1",
@@ -126,17 +128,22 @@ def test_llm2llm_writes_choice_items_and_rejects_a_bad_key(arc, teacher, tmp_pat
         ("a0/llm2llm/it0/a1/1", "Which planet is the largest? Variant 11.", "B"),
         ("a1/llm2llm/it0/a1/1", "Which gas do plants take in? Variant 11.", "A"),
     ]
-    assert new[0].prompt.splitlines()[1:6] == ["Question: Which planet is the largest? Variant 11.", "A. Mars",
-                                               "B. Jupiter", "C. Venus", "D. Earth"]  # fmt: skip
+    assert new[0].prompt.splitlines()[1:6] == [
+        "Question: Which planet is the largest? Variant 11.",
+        "A. Mars",
+        "B. Jupiter",
+        "C. Venus",
+        "D. Earth",
+    ]
     assert (new[0].target, new[0].source, new[0].meta["parent"]) == (
         "The best answer is B.",
         "synthetic:llm2llm",
         "a0",
     )
     assert all(arc.record(ex, ex.target).correct for ex in new)
-    assert report(tmp_path) == {"iteration": 0, "wrong_train": 2, "wrong_used": 2, "requests": 6, "problems_requested": 6,
-                                "bad_answer": 2, "too_similar": 2, "seeds_unfilled": 0, "kept": 2,
-                                "wrong_ids": ["a0", "a1"]}  # fmt: skip
+    assert report(tmp_path) == {"iteration": 0, "wrong_train": 2, "wrong_used": 2, "requests": 6,
+                                "problems_requested": 6, "bad_answer": 2, "too_similar": 2,
+                                "seeds_unfilled": 0, "kept": 2, "wrong_ids": ["a0", "a1"]}  # fmt: skip
     generation = next(c for c in CALLS if c.role == "generation")
     assert generation.prompt_version == "llm2llm_generation.v2" and "numeric" not in str(generation.messages)
     assert '{"question": "Which planet is the largest?", "choices": ["Mars", "Jupiter", "Venus", "Earth"], ' \
@@ -158,8 +165,8 @@ def test_llm2llm_runs_generated_code_against_its_tests(mbpp, teacher, tmp_path):
         ("m0/llm2llm/it0/a1/1", SQUARE, "assert square(3) == 9"),
         ("m1/llm2llm/it0/a1/1", ADD, "assert add(1, 2) == 3\nassert add(-1, 1) == 0"),
     ]
-    assert new[0].prompt == mbpp.make_example("x", "Write a function square(x) that squares x. Variant 11.", SQUARE,
-                                              ["assert square(3) == 9"]).prompt  # fmt: skip
+    statement = "Write a function square(x) that squares x. Variant 11."
+    assert new[0].prompt == mbpp.make_example("x", statement, SQUARE, ["assert square(3) == 9"]).prompt
     assert [r.correct for r in mbpp.score(new, [ex.target for ex in new])] == [True, True]
     rep = report(tmp_path)
     assert (rep["tests_failed"], rep["too_similar"], rep["kept"], "bad_answer" in rep) == (2, 2, 2, False)
@@ -191,8 +198,9 @@ def test_llms_as_instructors_on_multiple_choice(arc, teacher, tmp_path):
     ]
     assert all(arc.record(ex, ex.target).correct for ex in new)
     rep = report(tmp_path)
-    assert rep["analyses"] == {"a0": {"error": "wrong", "missing_skill": "6 options, 0 asserts, 1 contrasts"},
-                               "a1": {"error": "wrong", "missing_skill": "5 options, 0 asserts, 1 contrasts"}}  # fmt: skip
+    # a0's 4 options and a1's 3, each with the 2 of its contrast a2
+    assert {k: a["missing_skill"] for k, a in rep["analyses"].items()} == {
+        "a0": "6 options, 0 asserts, 1 contrasts", "a1": "5 options, 0 asserts, 1 contrasts"}  # fmt: skip
     assert {k: rep[k] for k in ("requested", "bad_answer", "duplicate", "kept")} == {
         "requested": 8, "bad_answer": 4, "duplicate": 2, "kept": 2}  # fmt: skip
     generation = next(c for c in CALLS if c.role == "generation")
@@ -219,7 +227,8 @@ def test_llms_as_instructors_on_code(mbpp, teacher, tmp_path):
 
 def test_auggpt_verifies_multiple_choice_with_the_options_shown(arc, teacher, tmp_path):
     new = method("auggpt", k=2).propose(state(arc, teacher, tmp_path, arc_seeds(arc)[:2]))
-    assert [ex.meta["question"] for ex in new[:2]] == ["Reworded (0): Which planet is the largest?",
-                                                       "Reworded (1): Which planet is the largest?"]  # fmt: skip
+    assert [ex.meta["question"] for ex in new[:2]] == [
+        f"Reworded ({i}): Which planet is the largest?" for i in (0, 1)
+    ]
     assert (len(new), report(tmp_path)["kept"], "answer_disagrees" in report(tmp_path)) == (4, 4, False)
     assert "B. Jupiter" in next(c for c in CALLS if c.role == "verification").messages[-1][1]
