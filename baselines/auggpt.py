@@ -9,8 +9,9 @@ Here, per iteration (``iterations: 1`` = one augmentation round, then the final 
      schema Paraphrase) ask for the question reworded with every quantity kept;
   2. paraphrases identical to the question or to an earlier paraphrase are dropped (counted);
   3. where the task's answers are checkable as text (``verify: auto``), a ``verification`` call re-solves
-     the paraphrased question against the seed's solution; a paraphrase whose verdict is invalid or whose
-     answer disagrees with the seed's gold answer is dropped (counted);
+     the paraphrased question (for multiple choice, the whole prompt with its options) against the seed's
+     solution; a paraphrase whose verdict is invalid or whose answer disagrees with the seed's gold answer
+     is dropped (counted); code tasks skip it (the seed's tests already pin the answer);
   4. each kept paraphrase becomes a training example with the seed's prompt furniture, target and answer.
 
 Deviations from the original, each a config switch:
@@ -40,6 +41,7 @@ from baselines.common import (
     spread,
     write_report,
 )
+from baselines.formats import Items
 from pada.methods.base import IterationState, Method, register_method
 from pada.teacher import Request, render
 from pada.teacher.schemas import Paraphrase, Verdict
@@ -99,10 +101,11 @@ class AugGPT(Method):
         return state.task.cfg.get("family") in VERIFIABLE_FAMILIES if mode == "auto" else bool(mode)
 
     def _verify(self, state: IterationState, candidates: list[Example], counts: Counter) -> list[Example]:
+        items = Items(state.task, NAME)  # multiple choice: the verifier must see the options to name a letter
         requests = [
             Request("verification", render("verification", "v1", schema=Verdict,
                     task_description=describe(state.task),
-                    question=question_of(ex), solution=ex.target), 0, Verdict)
+                    question=items.asked(ex), solution=ex.target), 0, Verdict)
             for ex in candidates
         ]  # fmt: skip
         verdicts = state.teacher.complete_many(requests)

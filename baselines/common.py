@@ -17,10 +17,6 @@ from pada.types import Example
 # Task families whose answers a teacher can re-derive and a scorer can compare as text ('#### N' or a
 # letter); code answers are judged by running tests, which a verification prompt cannot replace.
 VERIFIABLE_FAMILIES = ("reasoning", "simulated", "knowledge")
-# Families where a teacher-written (question, solution, answer) becomes a training example by the task's
-# own prompt template; multiple-choice and code items need choices / tests the generator does not write.
-GENERATIVE_FAMILIES = ("reasoning", "simulated")
-
 
 # How prompts name a task's problems; a task config may set ``description`` to override.
 DESCRIPTIONS = {"gsm8k": "grade-school math word", "sim_arith": "arithmetic word", "arc_challenge":
@@ -44,13 +40,6 @@ def is_seed(example: Example) -> bool:
 def require_teacher(state: IterationState, method: str) -> None:
     if state.teacher is None:
         raise PadaError(f"method '{method}' needs a teacher; set teacher=<provider> (e.g. teacher=openai)")
-
-
-def require_family(task: Task, families: tuple[str, ...], method: str) -> None:
-    family = task.cfg.get("family")
-    if family not in families:
-        raise PadaError(f"method '{method}' writes new problems with worked answers, which task "
-                        f"'{task.name}' (family {family}) cannot use; choose a task of family {families}")  # fmt: skip
 
 
 def matches_answer(task: Task, example: Example, answer: str) -> bool:

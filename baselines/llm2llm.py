@@ -13,6 +13,14 @@ keyword; the next step's data is this step's data plus the new problems.
 Here the runner does the training (from base: ``trainer.init_from=base``, the default), the evaluation on
 the current training set (``needs_train_eval``) and the accumulation; ``propose`` is steps 3-4 above.
 
+Other task kinds (the original is GSM8K only; see baselines/formats.py): on multiple-choice and code tasks
+the prompt (llm2llm_generation.v2) shows the wrong seed in the task's item shape (question, options and key;
+statement, reference code and tests) and the teacher answers that shape; the same ROUGE-L and blacklist
+rules apply to the question, and an item is also rejected when malformed or its key names no option
+(``bad_answer``) or its code fails its own tests in the sandbox (``tests_failed``).
+``response_format=numbered`` is math only; ``verify`` asks the teacher for multiple choice and relies on
+the tests for code.
+
 Deviations from the official code, each a config switch (faithful value in brackets):
   - evaluation is greedy [sampled, T=0.7, top_p=0.9]: ``eval.temperature=0.7`` samples every evaluation,
     as the original does for training and test sets; top_p stays 1.0 (the runner has no top_p knob);
@@ -35,25 +43,23 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from typing import Any
 
 from baselines.common import (
-    GENERATIVE_FAMILIES,
     allowance,
     describe,
-    generated,
     is_seed,
-    matches_answer,
     question_of,
-    require_family,
     require_teacher,
     rouge_l,
     rouge_tokens,
     spread,
     write_report,
 )
+from baselines.formats import FORMAT_PROMPT, Items
 from pada.methods.base import IterationState, Method, register_method
 from pada.teacher import Request, render
-from pada.teacher.schemas import GeneratedExample, Verdict
+from pada.teacher.schemas import GeneratedExample
 from pada.types import Example
 
 NAME = "llm2llm"
@@ -68,7 +74,8 @@ class LLM2LLM(Method):
 
     def propose(self, state: IterationState) -> list[Example]:
         require_teacher(state, NAME)
-        require_family(state.task, GENERATIVE_FAMILIES, NAME)
+        items = Items(state.task, NAME)
+        items.require_json(self.cfg.response_format)
         counts: Counter = Counter()
         wrong = self._wrong_examples(state)
         counts["wrong_train"] = sum(not r.correct for r in state.train_records)
@@ -76,10 +83,9 @@ class LLM2LLM(Method):
         plan = spread(wrong, int(self.cfg.per_seed), allowance(self.cfg, state), state.rng)
         corpus = Deduplicator(float(self.cfg.rouge_threshold))
         corpus.extend(question_of(ex) for ex in state.train_data)
-        kept = self._generate(state, plan, corpus, counts)
-        new = [ex for seed, _ in plan for ex in kept[seed.id]]
-        if self.cfg.verify:
-            new = self._verify(state, new, counts)
+        kept = self._generate(state, items, plan, corpus, counts)
+        pairs = [pair for seed, _ in plan for pair in kept[seed.id]]
+        new = items.verify(state.teacher, pairs, counts) if self.cfg.verify else [ex for _, ex in pairs]
         counts["kept"] = len(new)
         write_report(state, counts, wrong_ids=[ex.id for ex in wrong])
         return new
@@ -91,79 +97,78 @@ class LLM2LLM(Method):
         return [ex for ex in pool if ex.id in wrong]
 
     # generate_data.py: per wrong seed, attempts of min(1 + a, 10) problems until per_seed are kept ------
-    def _generate(self, state: IterationState, plan, corpus: Deduplicator, counts: Counter):
-        kept: dict[str, list[Example]] = {seed.id: [] for seed, _ in plan}
+    def _generate(self, state: IterationState, items: Items, plan, corpus: Deduplicator, counts: Counter):
+        """Per seed, the kept (item, example) pairs. Every item of an attempt is built (and, for code, run)
+        in one batch; the keep rules then apply in the official order, problem by problem."""
+        kept: dict[str, list[tuple[Any, Example]]] = {seed.id: [] for seed, _ in plan}
         for attempt in range(int(self.cfg.max_attempts)):
             todo = [(seed, need) for seed, need in plan if len(kept[seed.id]) < need]
             if not todo:
                 break
             n = min(1 + attempt, MAX_PER_REQUEST)
-            batches = self._ask(state, [seed for seed, _ in todo], attempt, n, kept, counts)
-            for (seed, need), problems in zip(todo, batches, strict=True):
-                for j, (question, solution, answer) in enumerate(problems):
-                    if len(kept[seed.id]) >= need:
-                        break
-                    if self._blacklisted(question):
-                        counts["blacklisted"] += 1
-                    elif not corpus.novel(question):
-                        counts["too_similar"] += 1
-                    else:
-                        new_id = f"{seed.id}/{NAME}/it{state.iteration}/a{attempt}/{j}"
-                        ex = generated(state.task, question, solution, answer, new_id, NAME, seed.id)
-                        if ex is None:
-                            counts["bad_answer"] += 1
-                            continue
-                        corpus.add(question)
-                        kept[seed.id].append(ex)
+            batches = self._ask(state, items, [seed for seed, _ in todo], attempt, n, kept, counts)
+            flat = [
+                (seed, j, p) for (seed, _), ps in zip(todo, batches, strict=True) for j, p in enumerate(ps)
+            ]
+            ids = [f"{seed.id}/{NAME}/it{state.iteration}/a{attempt}/{j}" for seed, j, _ in flat]
+            built = items.build([p for _, _, p in flat], ids, [seed.id for seed, _, _ in flat])
+            need = {seed.id: need for seed, need in todo}
+            for (seed, _, problem), example in zip(flat, built, strict=True):
+                question = items.question(problem)
+                if len(kept[seed.id]) >= need[seed.id]:
+                    continue
+                if self._blacklisted(question):
+                    counts["blacklisted"] += 1
+                elif not corpus.novel(question):
+                    counts["too_similar"] += 1
+                elif isinstance(example, str):
+                    counts[example] += 1
+                else:
+                    corpus.add(question)
+                    kept[seed.id].append((problem, example))
         counts["seeds_unfilled"] = sum(len(kept[seed.id]) < need for seed, need in plan)
         return kept
 
-    def _ask(self, state, seeds, attempt, n, kept, counts) -> list[list[tuple[str, str, str]]]:
-        """One batch of teacher calls for this attempt; per seed, the (question, solution, answer)s."""
+    def _ask(self, state, items: Items, seeds, attempt, n, kept, counts) -> list[list[Any]]:
+        """One batch of teacher calls for this attempt; per seed, the items in the task's schema."""
         numbered = self.cfg.response_format == "numbered"
         base = state.iteration * 1000 + attempt * MAX_PER_REQUEST  # new samples every attempt and step
         requests, owners = [], []
         for k, seed in enumerate(seeds):
-            previous = [question_of(ex) for ex in kept[seed.id]] if attempt % 2 == 1 else []
-            prompt = render("llm2llm_generation", self.cfg.prompt_version,
-                            schema=None if numbered else GeneratedExample, task_description=describe(state.task),
-                            question=question_of(seed), rationale=seed.target, num_aug=n, numbered=numbered,
-                            previous=previous)  # fmt: skip
+            previous = [question_of(ex) for _, ex in kept[seed.id]] if attempt % 2 == 1 else []
+            prompt = self._prompt(state, items, seed, n, numbered, previous)
             indices = [base] if numbered else [base + j for j in range(n)]
             for index in indices:
-                requests.append(Request("generation", prompt, index, None if numbered else GeneratedExample,
+                requests.append(Request("generation", prompt, index, None if numbered else items.schema,
                                         max_tokens=self.cfg.max_tokens, temperature=self.cfg.temperature))  # fmt: skip
                 owners.append(k)
         counts["requests"] += len(requests)
         counts["problems_requested"] += n * len(seeds)
-        problems: list[list[tuple[str, str, str]]] = [[] for _ in seeds]
+        problems: list[list[Any]] = [[] for _ in seeds]
         for k, answer in zip(owners, state.teacher.complete_many(requests), strict=True):
             if answer is None:
                 counts["teacher_failed"] += 1
             elif numbered:
                 parsed = parse_numbered(answer)
                 counts["unparseable"] += 0 if parsed else 1
-                problems[k].extend(parsed)
+                problems[k].extend(GeneratedExample(question=q, solution=s, answer=a) for q, s, a in parsed)
             else:
-                problems[k].append((answer.question, answer.solution, answer.answer))
+                problems[k].append(answer)
         return problems
+
+    def _prompt(self, state, items: Items, seed: Example, n: int, numbered: bool, previous: list[str]):
+        if not items.math:  # one item per sample, shown and answered in the task's own shape
+            return render("llm2llm_generation", FORMAT_PROMPT, schema=items.schema, previous=previous,
+                          task_description=describe(state.task), example=items.shown(seed))  # fmt: skip
+        return render("llm2llm_generation", self.cfg.prompt_version,
+                      schema=None if numbered else GeneratedExample, task_description=describe(state.task),
+                      question=question_of(seed), rationale=seed.target, num_aug=n, numbered=numbered,
+                      previous=previous)  # fmt: skip
 
     def _blacklisted(self, question: str) -> bool:
         return any(
             re.search(rf"\b{re.escape(word)}\b", question, re.IGNORECASE) for word in self.cfg.blacklist
         )
-
-    def _verify(self, state: IterationState, new: list[Example], counts: Counter) -> list[Example]:
-        requests = [Request("verification", render("verification", "v1", schema=Verdict,
-                            task_description=describe(state.task), question=question_of(ex),
-                            solution=ex.target), 0, Verdict) for ex in new]  # fmt: skip
-        kept = []
-        for ex, verdict in zip(new, state.teacher.complete_many(requests), strict=True):
-            if verdict is not None and verdict.valid and matches_answer(state.task, ex, verdict.answer):
-                kept.append(ex)
-            else:
-                counts["verify_rejected"] += 1
-        return kept
 
 
 class Deduplicator:

@@ -16,6 +16,10 @@ Here, per iteration (``needs_train_eval``: the data of step 1 is the current tra
      items and the student's answers to them (pada/prompts/lai_contrast_analysis.v1.j2);
   3. ``per_error`` ``generation`` samples per analysed error (pada/prompts/lai_generation.v1.j2: the
      wrong item, its reference and the analysis; schema GeneratedExample), exact duplicates dropped.
+     Multiple-choice and code tasks (baselines/formats.py): the analysis reads the student's whole prompt
+     (options, tests); generation (lai_generation.v2) shows the wrong item in the task's item shape and
+     asks for that shape; malformed items or keys naming no option are ``bad_answer``, code failing its
+     own tests in the sandbox ``tests_failed``.
 
 Not verifiable from public text, so chosen here and switchable: how contrast items are picked
 (``similarity``: embedding = cosine of all-MiniLM-L6-v2 question embeddings, or rouge = ROUGE-L, cheap and
@@ -32,28 +36,26 @@ errors is served; ``verify`` re-derives generated answers (role verification) [n
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 import numpy as np
 
 from baselines.common import (
-    GENERATIVE_FAMILIES,
     allowance,
     describe,
-    generated,
     is_seed,
-    matches_answer,
     question_of,
-    require_family,
     require_teacher,
     rouge_l,
     rouge_tokens,
     spread,
     write_report,
 )
+from baselines.formats import FORMAT_PROMPT, Items
 from pada.errors import PadaError
 from pada.methods.base import IterationState, Method, register_method
 from pada.teacher import Request, render
-from pada.teacher.schemas import ErrorAnalysis, GeneratedExample, Verdict
+from pada.teacher.schemas import ErrorAnalysis
 from pada.types import EvalRecord, Example
 
 NAME = "llms_as_instructors"
@@ -76,7 +78,7 @@ class LLMsAsInstructors(Method):
 
     def propose(self, state: IterationState) -> list[Example]:
         require_teacher(state, NAME)
-        require_family(state.task, GENERATIVE_FAMILIES, NAME)
+        items = Items(state.task, NAME)
         counts: Counter = Counter()
         records = {r.item_id: r for r in state.train_records}
         pool = [
@@ -87,26 +89,26 @@ class LLMsAsInstructors(Method):
         counts["wrong"], counts["right"] = len(wrong), len(right)
         plan = spread(wrong, int(self.cfg.per_error), allowance(self.cfg, state), state.rng)
         served = [ex for ex, _ in plan]
-        analyses = self._analyse(state, served, right, records, counts)
-        new = self._generate(state, plan, analyses, counts)
-        if self.cfg.verify:
-            new = self._verify(state, new, counts)
+        analyses = self._analyse(state, items, served, right, records, counts)
+        pairs = self._generate(state, items, plan, analyses, counts)
+        new = items.verify(state.teacher, pairs, counts) if self.cfg.verify else [ex for _, ex in pairs]
         counts["kept"] = len(new)
         write_report(state, counts, strategy=self.cfg.strategy,
                      analyses={ex.id: a.model_dump() for ex, a in zip(served, analyses, strict=True) if a})  # fmt: skip
         return new
 
     # 2: error analysis, alone (LE) or against similar correct answers (LEC) ---------------------------
-    def _analyse(self, state, wrong: list[Example], right: list[Example],
+    def _analyse(self, state, items: Items, wrong: list[Example], right: list[Example],
                  records: dict[str, EvalRecord], counts: Counter) -> list[ErrorAnalysis | None]:  # fmt: skip
         contrasts = self._neighbours(wrong, right) if self.cfg.strategy == "lec" else [[] for _ in wrong]
         requests = []
         for ex, near in zip(wrong, contrasts, strict=True):
-            common = dict(schema=ErrorAnalysis, task_description=describe(state.task), question=question_of(ex),
-                          reference=ex.target, student_output=records[ex.id].output)  # fmt: skip
+            common = dict(schema=ErrorAnalysis, task_description=describe(state.task),
+                          question=items.asked(ex), reference=ex.target,
+                          student_output=records[ex.id].output)  # fmt: skip
             if self.cfg.strategy == "lec":
-                items = [{"question": question_of(c), "student_output": records[c.id].output} for c in near]
-                prompt = render("lai_contrast_analysis", "v1", contrasts=items, **common)
+                shown = [{"question": items.asked(c), "student_output": records[c.id].output} for c in near]
+                prompt = render("lai_contrast_analysis", "v1", contrasts=shown, **common)
             else:
                 prompt = render("error_analysis", "v1", **common)
             requests.append(Request("error_analysis", prompt, 0, ErrorAnalysis))
@@ -132,47 +134,44 @@ class LLMsAsInstructors(Method):
         return vectors[: len(a)] @ vectors[len(a) :].T
 
     # 3: per_error new problems per analysed error -----------------------------------------------------
-    def _generate(self, state, plan, analyses, counts: Counter) -> list[Example]:
+    def _generate(self, state, items: Items, plan, analyses, counts: Counter) -> list[tuple[Any, Example]]:
         requests, owners = [], []
         for (ex, n), analysis in zip(plan, analyses, strict=True):
             if analysis is None:
                 continue
-            prompt = render("lai_generation", "v1", schema=GeneratedExample, task_description=describe(state.task),
-                            question=question_of(ex), reference=ex.target, error=analysis.error,
-                            missing_skill=analysis.missing_skill)  # fmt: skip
+            prompt = self._prompt(state, items, ex, analysis)
             for i in range(n):
                 index = state.iteration * 1000 + i  # a new sample when the same error recurs next cycle
                 requests.append(
-                    Request("generation", prompt, index, GeneratedExample, temperature=self.cfg.temperature)
+                    Request("generation", prompt, index, items.schema, temperature=self.cfg.temperature)
                 )
                 owners.append((ex, i))
         counts["requested"] = len(requests)
+        answers = state.teacher.complete_many(requests)
+        ok = [k for k, answer in enumerate(answers) if answer is not None]
+        ids = [f"{ex.id}/{NAME}/it{state.iteration}/{i}" for ex, i in owners]
+        built = items.build([answers[k] for k in ok], [ids[k] for k in ok], [owners[k][0].id for k in ok])
+        by_request = dict(zip(ok, built, strict=True))
         new, seen = [], {" ".join(question_of(ex).lower().split()) for ex in state.train_data}
-        for (ex, i), answer in zip(owners, state.teacher.complete_many(requests), strict=True):
+        for k, answer in enumerate(answers):
             if answer is None:
                 counts["teacher_failed"] += 1
                 continue
-            key = " ".join(answer.question.lower().split())
+            key = " ".join(items.question(answer).lower().split())
             if key in seen:
                 counts["duplicate"] += 1
-                continue
-            item = generated(state.task, answer.question, answer.solution, answer.answer,
-                             f"{ex.id}/{NAME}/it{state.iteration}/{i}", NAME, ex.id)  # fmt: skip
-            if item is None:
-                counts["bad_answer"] += 1
-                continue
-            seen.add(key)
-            new.append(item)
+            elif isinstance(by_request[k], str):
+                counts[by_request[k]] += 1
+            else:
+                seen.add(key)
+                new.append((answer, by_request[k]))
         return new
 
-    def _verify(self, state: IterationState, new: list[Example], counts: Counter) -> list[Example]:
-        requests = [Request("verification", render("verification", "v1", schema=Verdict,
-                            task_description=describe(state.task), question=question_of(ex),
-                            solution=ex.target), 0, Verdict) for ex in new]  # fmt: skip
-        kept = []
-        for ex, verdict in zip(new, state.teacher.complete_many(requests), strict=True):
-            if verdict is not None and verdict.valid and matches_answer(state.task, ex, verdict.answer):
-                kept.append(ex)
-            else:
-                counts["verify_rejected"] += 1
-        return kept
+    def _prompt(self, state, items: Items, ex: Example, analysis: ErrorAnalysis):
+        if not items.math:  # the wrong item and the answer asked for, in the task's own shape
+            return render("lai_generation", FORMAT_PROMPT, schema=items.schema,
+                          task_description=describe(state.task), example=items.shown(ex),
+                          error=analysis.error, missing_skill=analysis.missing_skill)  # fmt: skip
+        return render("lai_generation", "v1", schema=items.schema, task_description=describe(state.task),
+                      question=question_of(ex), reference=ex.target, error=analysis.error,
+                      missing_skill=analysis.missing_skill)  # fmt: skip
