@@ -1,11 +1,13 @@
-"""The pada method through the runner on a multiple-choice and a coding task (tiny files in ARC's and MBPP's
-original formats, tiny student, scripted teacher): generated items take the task's own shape, pass its checks,
-and are trained on. Before pada.tasks.synthetic these cells crashed building the first synthetic prompt."""
+"""pada, llm2llm and llms_as_instructors through the runner on a multiple-choice and a coding task (tiny files
+in ARC's and MBPP's original formats, tiny student, scripted teacher): generated items take the task's own
+shape, pass its checks, and are trained on. Before pada.tasks.synthetic these Table 2 cells crashed (pada
+building its first synthetic prompt) or refused the task (the two baselines)."""
 
 from __future__ import annotations
 
 import json
 import re
+import zlib
 from pathlib import Path
 
 import pytest
@@ -40,7 +42,8 @@ def _write_mbpp(folder: Path) -> None:
 @register_script("tasks_e2e")
 def tasks_e2e(call: Call) -> str:
     """Generic answers for every role; generation writes a fresh, valid item of the requested shape."""
-    text, s = call.messages[-1][1], call.sample_index
+    text = call.messages[-1][1]
+    s = zlib.crc32(text.encode()) % 10_000 + call.sample_index  # distinct prompts get distinct items
     if call.role == "error_analysis":
         return json.dumps({"error": "picked the wrong option", "missing_skill": "recall"})
     if call.role == "pattern_summary":
@@ -54,40 +57,61 @@ def tasks_e2e(call: Call) -> str:
     if call.role == "generation":
         return json.dumps({"question": f"Fact {s}: which of these is a gas at room temperature, case {s}?",
                            "choices": ["iron", "oxygen", "salt", "wood"], "answer": "B", "explanation": ""})  # fmt: skip
+    if call.role == "paraphrase":
+        return json.dumps(
+            {"question": f"Put differently ({s}): " + text.split("Problem:\n")[1].split("\n")[0]}
+        )
     if call.role == "verification":
-        return json.dumps({"valid": True, "answer": re.search(r"([A-D])\. oxygen", text)[1]})
+        return json.dumps({"valid": True, "answer": re.search(r"([A-D])\. (?:oxygen|Jupiter)", text)[1]})
     raise AssertionError(call.role)
 
 
+@pytest.mark.parametrize("method", ["pada", "llm2llm", "llms_as_instructors", "auggpt"])
 @pytest.mark.parametrize("task", ["arc_challenge", "mbpp"])
-def test_pada_cell_on_a_multiple_choice_and_a_coding_task(task, tmp_path, model_cache):
+def test_generative_methods_on_a_multiple_choice_and_a_coding_task(task, method, tmp_path, model_cache):
     data = tmp_path / "data"
     _write_arc(data / "arc") if task == "arc_challenge" else _write_mbpp(data / "mbpp")
     sandbox = ["task.sandbox.workers=1"] if task == "mbpp" else []
     cfg = compose_config([*sandbox, f"task={task}", f"paths.runs_dir={tmp_path / 'runs'}", f"paths.data_dir={data}",
                           f"paths.cache_dir={model_cache}", "budget=8", "trainer.max_steps=4", "trainer.batch_size=4",
                           "trainer.grad_accum=1", "eval.max_new_tokens=6", "wandb.mode=disabled",
-                          "allow_code_execution=true", "method=pada",
-                          "method.iterations=1", "method.patterns.grouping=single",
-                          "method.generation.strategy_examples=4", "teacher=scripted", "teacher.model=tasks_e2e",
+                          "allow_code_execution=true", f"method={method}",
+                          "method.iterations=1", *METHOD_OVERRIDES[method], "teacher=scripted", "teacher.model=tasks_e2e",
                           "teacher.script_module=test_agent_tasks_run"])  # fmt: skip
     results = run_cell(cfg)
     run_dir = Path(cfg.paths.runs_dir) / results["cell"]["name"]
     new = read_jsonl(run_dir / "augment_0" / "new.jsonl")
-    report = read_json(run_dir / "augment_0" / "patterns.json")
-    wrong_seeds = report["failures"]["train"]
-    assert report["accepted"] == len(new) == 4 + wrong_seeds  # every generated item passes every check
-    assert results["data"]["synthetic"] == len(new)
-    first = new[0]
-    if task == "arc_challenge":
-        assert first["prompt"].splitlines()[2:6] == ["A. iron", "B. oxygen", "C. salt", "D. wood"]
-        assert first["target"] == "The best answer is B." and first["meta"]["labels"] == ["A", "B", "C", "D"]
+    train = run_dir / "eval_0" / "train.jsonl"  # auggpt needs no training-set evaluation
+    wrong_seeds = sum(not r["correct"] for r in read_jsonl(train)) if train.exists() else 8
+    if method == "pada":
+        report = read_json(run_dir / "augment_0" / "patterns.json")
+        assert report["failures"]["train"] == wrong_seeds and report["accepted"] == len(new)
     else:
-        assert first["target"] == "```python\ndef triple_0(x):\n    return 3 * x\n```"
-        assert (
-            "assert triple_0(2) == 6" in first["prompt"]
-            and first["meta"]["tests"] == "assert triple_0(2) == 6"
-        )
-    assert results["teacher_usage"]["roles"].get("verification", {}).get("requests", 0) == (
-        len(new) if task == "arc_challenge" else 0
-    )  # code is checked by its own tests in the sandbox, not by the teacher
+        report = read_json(run_dir / "augment_0" / "baseline_report.json")
+        assert report["kept"] == len(new)
+    expected = {"pada": 4 + wrong_seeds, "llm2llm": wrong_seeds, "llms_as_instructors": wrong_seeds,
+                "auggpt": 6 * 8}[method]  # fmt: skip
+    assert wrong_seeds > 0 and len(new) == expected  # every item passes every check
+    assert results["data"]["synthetic"] == len(new) and {r["source"] for r in new} == {f"synthetic:{method}"}
+    generated = "written" if method != "auggpt" else "paraphrased"
+    assert all(PROMPT_SHAPE[task, generated].search(r["prompt"]) for r in new)
+    assert all(TARGET_SHAPE[task, generated].fullmatch(r["target"]) for r in new)
+    verifications = results["teacher_usage"]["roles"].get("verification", {}).get("requests", 0)
+    assert verifications == (len(new) if task == "arc_challenge" else 0)  # code is checked by its own tests
+
+
+METHOD_OVERRIDES = {"pada": ["method.patterns.grouping=single", "method.generation.strategy_examples=4"],
+                    "llm2llm": ["method.verify=true"], "llms_as_instructors": ["method.verify=true"],
+                    "auggpt": ["method.verify=auto"]}  # fmt: skip
+PROMPT_SHAPE = {
+    ("arc_challenge", "written"): re.compile(r"\nA\. iron\nB\. oxygen\nC\. salt\nD\. wood\n"),
+    ("arc_challenge", "paraphrased"): re.compile(r"Question: Put differently .*\nA\. Mars\nB\. Jupiter\n"),
+    ("mbpp", "written"): re.compile(r"assert triple_\d+\(2\) == 6"),
+    ("mbpp", "paraphrased"): re.compile(r"your task: Put differently .*\n\nassert add_\d+\(1\) == \d+"),
+}
+TARGET_SHAPE = {
+    ("arc_challenge", "written"): re.compile(r"The best answer is B\."),
+    ("arc_challenge", "paraphrased"): re.compile(r"The best answer is B\."),
+    ("mbpp", "written"): re.compile(r"```python\ndef triple_\d+\(x\):\n    return 3 \* x\n```"),
+    ("mbpp", "paraphrased"): re.compile(r"```python\ndef add_\d+\(x\):\n    return x \+ \d+\n```"),
+}
