@@ -31,7 +31,7 @@ def _choice(s: int) -> dict:
     if s == 1:
         item["answer"] = "E"
     if s == 2:
-        item["choices"] = ["Mars", "mars ", "Venus", "Earth"]
+        item["choices"] = ["Mars", " Mars ", "Venus", "Earth"]
     if s == 3:
         item["question"] = HELD_OUT
     return item
@@ -189,3 +189,56 @@ def test_math_items_keep_the_worked_solution_format():
     assert fmt.problem(item) is None and fmt.problem(item.model_copy(update={"answer": "6"})) == "format"
     example = fmt.to_example(item, "x", "synthetic:pada", {})
     assert gsm8k.record(example, example.target).correct
+
+
+DATA = __import__("os").environ.get("PADA_DATA_DIR")
+
+
+@pytest.mark.data
+@pytest.mark.skipif(
+    not DATA or not __import__("os").path.isdir(f"{DATA}/arc"), reason="PADA_DATA_DIR not set"
+)
+def test_every_real_arc_item_written_as_a_generated_item_passes_and_rebuilds_itself(arc):
+    from pathlib import Path
+
+    fmt = synthetic_format(arc)
+    splits = arc.load(Path(DATA))
+    items = splits.pool + splits.val + splits.test
+    reasons, rebuilt = {}, 0
+    for ex in items:
+        item = ChoiceItem(question=ex.meta["question"], choices=ex.meta["choices"], answer=ex.answer)
+        reason = fmt.problem(item)
+        reasons[reason] = reasons.get(reason, 0) + 1
+        copy = fmt.to_example(item, ex.id, "seed", {})
+        rebuilt += (copy.prompt, copy.target, copy.answer) == (ex.prompt, ex.target, ex.answer)
+    assert len(items) == 2590 and rebuilt == 2590
+    assert reasons == {None: 2590}  # no real item has repeated options or a key outside its options
+
+
+@pytest.mark.data
+@pytest.mark.skipif(
+    not DATA or not __import__("os").path.isdir(f"{DATA}/mbpp"), reason="PADA_DATA_DIR not set"
+)
+def test_every_real_mbpp_pool_item_written_as_a_generated_item_passes_its_tests(mbpp):
+    from pathlib import Path
+
+    fmt = synthetic_format(mbpp)
+    pool = mbpp.load(Path(DATA)).pool
+    items = [
+        CodeItem(question=ex.meta["text"], code=ex.answer, tests=ex.meta["tests"].splitlines()) for ex in pool
+    ]
+    format_reasons = [fmt.problem(i) for i in items]
+    run_reasons = fmt.run_checks(items)
+    rebuilt = (
+        sum(  # generated asserts are stripped: 20 real items have trailing spaces, mbpp/847 an empty test
+            _lines(fmt.to_example(i, ex.id, "seed", {}).prompt) == _lines(ex.prompt)
+            for i, ex in zip(items, pool, strict=True)
+        )
+    )
+    failed = [ex.id for ex, r in zip(pool, run_reasons, strict=True) if r]
+    assert (len(pool), format_reasons.count(None), rebuilt) == (374, 374, 374)
+    assert failed == [ex.id for ex in pool if ex.meta["setup"]]  # only items whose tests need setup code fail
+
+
+def _lines(text: str) -> list[str]:
+    return [line.rstrip() for line in text.splitlines() if line.strip()]

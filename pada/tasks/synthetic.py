@@ -149,7 +149,9 @@ class ChoiceFormat(SyntheticFormat):
         return f"{item.explanation.strip()}\nThe answer is {self.answer(item)}.".strip()
 
     def problem(self, item: ChoiceItem) -> str | None:
-        options = [c.strip().lower() for c in item.choices]
+        options = [
+            " ".join(c.split()) for c in item.choices
+        ]  # case kept: genetics options differ by it (Ww, ww)
         if not self.question(item) or not 2 <= len(options) <= len(LETTERS) or "" in options:
             return "format"
         if len(set(options)) < len(options):
