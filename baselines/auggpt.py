@@ -30,7 +30,6 @@ from __future__ import annotations
 from collections import Counter
 
 from baselines.common import (
-    VERIFIABLE_FAMILIES,
     allowance,
     describe,
     is_seed,
@@ -42,7 +41,9 @@ from baselines.common import (
     write_report,
 )
 from baselines.formats import Items
+from pada.errors import PadaError
 from pada.methods.base import IterationState, Method, register_method
+from pada.tasks.synthetic import synthetic_format
 from pada.teacher import Request, render
 from pada.teacher.schemas import Paraphrase, Verdict
 from pada.types import Example
@@ -57,14 +58,15 @@ class AugGPT(Method):
 
     def propose(self, state: IterationState) -> list[Example]:
         require_teacher(state, NAME)
+        verify = self._verifies(state)  # before any teacher call: a bad setting is one error line
         counts: Counter = Counter()
         seeds = [ex for ex in state.seed_data if is_seed(ex)]
         plan = spread(seeds, int(self.cfg.k), allowance(self.cfg, state), state.rng)
         candidates = self._paraphrase(state, plan, counts)
-        if self._verifies(state):
+        if verify:
             candidates = self._verify(state, candidates, counts)
         counts["kept"] = len(candidates)
-        write_report(state, counts, k=int(self.cfg.k), seeds=len(seeds), verify=self._verifies(state))
+        write_report(state, counts, k=int(self.cfg.k), seeds=len(seeds), verify=verify)
         return candidates
 
     # 1-2: k paraphrases per seed, exact duplicates dropped --------------------------------------------
@@ -98,7 +100,13 @@ class AugGPT(Method):
     # 3: re-derive the answer of each paraphrase; drop disagreements -------------------------------------
     def _verifies(self, state: IterationState) -> bool:
         mode = self.cfg.verify
-        return state.task.cfg.get("family") in VERIFIABLE_FAMILIES if mode == "auto" else bool(mode)
+        checkable = synthetic_format(state.task).verify_by_teacher  # code: a re-solve cannot check its answer
+        if mode == "auto":
+            return checkable
+        if mode and not checkable:
+            raise PadaError(f"method.verify=true: a teacher re-solve cannot check task '{state.task.name}' "
+                            "(its answers are code); use method.verify=auto or false")  # fmt: skip
+        return bool(mode)
 
     def _verify(self, state: IterationState, candidates: list[Example], counts: Counter) -> list[Example]:
         items = Items(state.task, NAME)  # multiple choice: the verifier must see the options to name a letter

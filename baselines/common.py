@@ -14,10 +14,6 @@ from pada.tasks.base import Task
 from pada.text import rouge_l, rouge_tokens  # noqa: F401  (re-exported for the baseline modules)
 from pada.types import Example
 
-# Task families whose answers a teacher can re-derive and a scorer can compare as text ('#### N' or a
-# letter); code answers are judged by running tests, which a verification prompt cannot replace.
-VERIFIABLE_FAMILIES = ("reasoning", "simulated", "knowledge")
-
 # How prompts name a task's problems; a task config may set ``description`` to override.
 DESCRIPTIONS = {"gsm8k": "grade-school math word", "sim_arith": "arithmetic word", "arc_challenge":
                 "science multiple-choice", "mmlu": "multiple-choice knowledge", "mbpp": "Python programming",

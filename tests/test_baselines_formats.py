@@ -232,3 +232,11 @@ def test_auggpt_verifies_multiple_choice_with_the_options_shown(arc, teacher, tm
     ]
     assert (len(new), report(tmp_path)["kept"], "answer_disagrees" in report(tmp_path)) == (4, 4, False)
     assert "B. Jupiter" in next(c for c in CALLS if c.role == "verification").messages[-1][1]
+
+
+def test_auggpt_cannot_be_told_to_re_solve_code(mbpp, teacher, tmp_path):
+    with pytest.raises(PadaError, match="method.verify=true: a teacher re-solve cannot check task 'mbpp'"):
+        method("auggpt", verify=True).propose(state(mbpp, teacher, tmp_path, mbpp_seeds(mbpp)))
+    assert CALLS == []  # refused before any teacher call
+    new = method("auggpt", k=1).propose(state(mbpp, teacher, tmp_path, mbpp_seeds(mbpp)))  # auto: no re-solve
+    assert len(new) == 3 and {c.role for c in CALLS} == {"paraphrase"}
