@@ -43,6 +43,7 @@ from baselines.common import (
 from baselines.formats import Items
 from pada.errors import PadaError
 from pada.methods.base import IterationState, Method, register_method
+from pada.tasks.base import Task
 from pada.tasks.synthetic import synthetic_format
 from pada.teacher import Request, render
 from pada.teacher.schemas import Paraphrase, Verdict
@@ -58,7 +59,7 @@ class AugGPT(Method):
 
     def propose(self, state: IterationState) -> list[Example]:
         require_teacher(state, NAME)
-        verify = self._verifies(state)  # before any teacher call: a bad setting is one error line
+        verify = self._verifies(state.task)
         counts: Counter = Counter()
         seeds = [ex for ex in state.seed_data if is_seed(ex)]
         plan = spread(seeds, int(self.cfg.k), allowance(self.cfg, state), state.rng)
@@ -98,13 +99,16 @@ class AugGPT(Method):
         return out
 
     # 3: re-derive the answer of each paraphrase; drop disagreements -------------------------------------
-    def _verifies(self, state: IterationState) -> bool:
+    def check_task(self, task: Task) -> None:
+        self._verifies(task)  # verify=true on code is one error line before any stage
+
+    def _verifies(self, task: Task) -> bool:
         mode = self.cfg.verify
-        checkable = synthetic_format(state.task).verify_by_teacher  # code: a re-solve cannot check its answer
+        checkable = synthetic_format(task).verify_by_teacher  # code: a re-solve cannot check its answer
         if mode == "auto":
             return checkable
         if mode and not checkable:
-            raise PadaError(f"method.verify=true: a teacher re-solve cannot check task '{state.task.name}' "
+            raise PadaError(f"method.verify=true: a teacher re-solve cannot check task '{task.name}' "
                             "(its answers are code); use method.verify=auto or false")  # fmt: skip
         return bool(mode)
 

@@ -58,6 +58,7 @@ from baselines.common import (
 )
 from baselines.formats import FORMAT_PROMPT, Items
 from pada.methods.base import IterationState, Method, register_method
+from pada.tasks.base import Task
 from pada.teacher import Request, render
 from pada.teacher.schemas import GeneratedExample
 from pada.types import Example
@@ -71,6 +72,9 @@ class LLM2LLM(Method):
     name = NAME
     needs_teacher = True
     needs_train_eval = True
+
+    def check_task(self, task: Task) -> None:
+        Items(task, NAME).require_json(self.cfg.response_format)
 
     def propose(self, state: IterationState) -> list[Example]:
         require_teacher(state, NAME)

@@ -54,6 +54,7 @@ from baselines.common import (
 from baselines.formats import FORMAT_PROMPT, Items
 from pada.errors import PadaError
 from pada.methods.base import IterationState, Method, register_method
+from pada.tasks.base import Task
 from pada.teacher import Request, render
 from pada.teacher.schemas import ErrorAnalysis
 from pada.types import EvalRecord, Example
@@ -75,6 +76,9 @@ class LLMsAsInstructors(Method):
             )
         if cfg.similarity not in ("embedding", "rouge"):
             raise PadaError(f"method.similarity={cfg.similarity!r}; choose embedding or rouge")
+
+    def check_task(self, task: Task) -> None:
+        Items(task, NAME)  # evaluation-only tasks take no generated items
 
     def propose(self, state: IterationState) -> list[Example]:
         require_teacher(state, NAME)

@@ -81,6 +81,17 @@ def _check_data(cfg: DictConfig) -> str | None:
     return None
 
 
+def _check_method(cfg: DictConfig) -> str | None:
+    from pada.methods.base import build_method, check_cell
+    from pada.tasks import build_task
+
+    try:
+        check_cell(build_task(cfg.task), build_method(cfg.method))
+    except PadaError as error:
+        return f"{cfg.method.name} on {cfg.task.name}: {error}"
+    return None
+
+
 def _check_teacher(cfg: DictConfig) -> str | None:
     if cfg.teacher.provider == "none":
         return None
@@ -149,6 +160,7 @@ def preflight(overrides: list[str]) -> tuple[list[str], dict[str, Any]]:
     seen: set[str] = set()
     checks = [(_check_gpu, lambda c: "gpu"), (_check_model, lambda c: OmegaConf.to_yaml(c.model)),
               (_check_data, lambda c: f"{c.task.name}-{c.budget}"),
+              (_check_method, lambda c: OmegaConf.to_yaml(c.task) + OmegaConf.to_yaml(c.method)),
               (_check_teacher, lambda c: OmegaConf.to_yaml(c.teacher))]  # fmt: skip
     for cfg in cells:
         for check, key in checks:

@@ -44,6 +44,21 @@ def test_bad_input_is_one_line_and_exit_2(capsys, tiny_cell_overrides, tmp_path,
     assert _nothing_done(tmp_path / "runs")
 
 
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("task=mbpp", "pada: error: task mbpp executes model-written code; rerun with task.confirm_run_unsafe_code"),
+        ("task=humaneval allow_code_execution=true method=pada teacher=sim_oracle method.patterns.embedder=bundled:all-MiniLM-L6-v2",
+         "pada: error: task 'humaneval' is evaluation-only: it cannot take generated training items"),
+    ],
+)  # fmt: skip
+def test_a_task_method_pair_that_would_fail_mid_run_fails_first(capsys, tmp_path, override, message):
+    code, err = _run_cli(capsys, [f"paths.runs_dir={tmp_path / 'runs'}", f"paths.data_dir={tmp_path}",
+                                  "wandb.mode=disabled", *override.split()])  # fmt: skip
+    assert code == 2 and err.startswith(message) and "\n" not in err, err
+    assert _nothing_done(tmp_path / "runs")  # checked before any data is read or stage runs
+
+
 def test_model_dir_without_config_is_rejected(capsys, tiny_cell_overrides, tmp_path):
     empty = tmp_path / "empty_model"
     empty.mkdir()

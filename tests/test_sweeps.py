@@ -23,6 +23,24 @@ def test_every_table2_cell_composes():
     assert _compose(["experiment=table2_v1", "task=mbpp"]).task.confirm_run_unsafe_code is True
 
 
+def test_every_table2_method_runs_on_every_table2_task():
+    """Each (task, method) pair passes the runner's check_cell: none would fail at its first augment stage."""
+    from pada.preflight import _check_method, _compose
+
+    pairs = {(o[1], o[4]) for o in expand_sweep(["experiment=table2_v1"])}
+    assert len(pairs) == 3 * 9
+    for task, method in sorted(pairs):
+        offline = ["+embedder=bundled:all-MiniLM-L6-v2"]  # all-mpnet-base-v2 is not in this machine's cache
+        assert _check_method(_compose(["experiment=table2_v1", task, method, *offline])) is None, (
+            task,
+            method,
+        )
+    bad = _compose(["experiment=table2_v1", "task=mbpp", "method=auggpt", "method.verify=true"])
+    assert _check_method(bad).startswith(
+        "auggpt on mbpp: method.verify=true: a teacher re-solve cannot check"
+    )
+
+
 def test_cli_sweep_values_cross_the_config_sweep():
     cells = expand_sweep(["experiment=demo", "seed=7,8"])
     assert len(cells) == 5 * 2  # the CLI's seeds replace the config's, methods stay

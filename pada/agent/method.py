@@ -20,6 +20,7 @@ from pada.agent.quality import Decontaminator, Deduplicator
 from pada.agent.report import complete_report, pattern_rows, write_report
 from pada.errors import PadaError
 from pada.methods.base import IterationState, Method, register_method
+from pada.tasks.base import Task
 from pada.tasks.synthetic import SyntheticFormat, synthetic_format
 from pada.types import EvalRecord, Example
 
@@ -84,6 +85,9 @@ class PadaAgent(Method):
         log.info("pada iteration %d: %d patterns, %d/%d examples accepted", state.iteration, len(patterns),
                  len(examples), len(slots))  # fmt: skip
         return examples
+
+    def check_task(self, task: Task) -> None:
+        synthetic_format(task)  # evaluation-only tasks take no generated items
 
     def after_next_eval(self, augment_dir: Path, before: list[EvalRecord], after: list[EvalRecord]) -> None:
         complete_report(augment_dir, before, after)  # each pattern's validation accuracy before → after

@@ -17,6 +17,7 @@ from typing import Any
 
 from pada.errors import PadaError
 from pada.tasks.base import Task
+from pada.tasks.code import CodeTask
 from pada.types import EvalRecord, Example
 
 
@@ -54,11 +55,21 @@ class Method(ABC):
     def propose(self, state: IterationState) -> list[Example]:
         """New training examples for the next round (may be empty)."""
 
+    def check_task(self, task: Task) -> None:  # noqa: B027  (most methods run on any task)
+        """Raise PadaError if this method cannot run on ``task``; called before any stage and by preflight."""
+
     def after_next_eval(  # noqa: B027  (an optional hook: a no-op unless a method scores its reports)
         self, augment_dir: Path, before: list[EvalRecord], after: list[EvalRecord]
     ) -> None:
         """Score an augment stage's report once the student retrained on its data is evaluated (validation
         records before and after); the runner calls it on every invocation, so it must be idempotent."""
+
+
+def check_cell(task: Task, method: Method) -> None:
+    """Refuse a (task, method) pair that would fail mid-run, before any stage: one error line, nothing run."""
+    if isinstance(task, CodeTask):
+        task.require_code_execution()  # every cell scores code by running it
+    method.check_task(task)
 
 
 _METHODS: dict[str, Callable[[Any], Method]] = {}

@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from pada.errors import PadaError
 from pada.inference.base import Backend, build_backend
 from pada.io import read_jsonl, stable_hash, write_json, write_jsonl
-from pada.methods.base import IterationState, build_method
+from pada.methods.base import IterationState, build_method, check_cell
 from pada.models.loading import resolve_model_path
 from pada.run.provenance import provenance
 from pada.run.stages import Stages
@@ -93,6 +93,9 @@ class Cell:
             raise PadaError(f"method={cfg.method.name} needs a teacher; choose one with teacher=<name> "
                             "(see docs/teacher.md)")  # fmt: skip
         self.run_dir = Path(cfg.paths.runs_dir).expanduser().resolve() / cell_name(cfg)
+        check_cell(
+            self.task, self.method
+        )  # a pair that would fail mid-run fails here, before any data is read
         self.splits = self.task.load(_data_dir(cfg))
         sample_seed_set(self.splits.pool, cfg.budget, cfg.seed)  # fail on a bad budget before any work
         if cfg.model.get("cpu_threads"):  # before the model is built: tiny_sim pre-trains on first use
