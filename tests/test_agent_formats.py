@@ -177,8 +177,11 @@ def test_the_optional_judge_rejects_low_scores(teacher, arc):
     examples, counts = generate(teacher, _qc(fmt, teacher, "science", judge_min_score=7), slots,
                                 HeldOut([HELD_OUT]), 0, iteration=0)  # fmt: skip
     assert [e.id for e in examples] == ["pada/i0/0"] and counts["p"]["rejected"] == {"judge": 2}
-    examples, _ = generate(teacher, _qc(fmt, teacher, "science"), slots, HeldOut([HELD_OUT]), 0, iteration=0)
-    assert len(examples) == 3  # without the judge the same items pass
+    assert (counts["p"]["judged"], counts["p"]["judge_mean"]) == (3, round((8 + 3 + 3) / 3, 2))
+    examples, counts = generate(
+        teacher, _qc(fmt, teacher, "science"), slots, HeldOut([HELD_OUT]), 0, iteration=0
+    )
+    assert len(examples) == 3 and "judged" not in counts["p"]  # without the judge the same items pass
 
 
 def test_math_items_keep_the_worked_solution_format():

@@ -7,6 +7,7 @@ examples come from the seed data only; validation and test text never enters the
 
 from __future__ import annotations
 
+import copy
 import random
 from collections import Counter
 from dataclasses import dataclass, field
@@ -78,19 +79,26 @@ class QualityControl:
             return reason
         return None
 
-    def costly_problems(self, items: list[Any], first_index: int) -> list[str | None]:
-        """Execution, teacher verification and the judge, in that order; each runs on the previous survivors."""
+    def costly_problems(
+        self, items: list[Any], first_index: int
+    ) -> tuple[list[str | None], list[int | None]]:
+        """Execution, teacher verification and the judge, in that order, each on the previous survivors.
+        Returns a rejection reason and the judge's score (None when not judged) per item."""
         reasons: list[str | None] = [None] * len(items)
+        scores: list[int | None] = [None] * len(items)
         if not self.enabled or not items:
-            return reasons
+            return reasons, scores
         self._apply(reasons, items, self.fmt.run_checks)
         if self.verify and self.fmt.verify_by_teacher:
             self._apply(reasons, items, lambda xs: [verification_problem(self.fmt, x, v)
                                                     for x, v in zip(xs, self._ask(xs, "verification", first_index), strict=True)])  # fmt: skip
         if self.judge_min_score is not None:
-            self._apply(reasons, items, lambda xs: [judge_problem(s, self.judge_min_score)
-                                                    for s in self._ask(xs, "judge", first_index)])  # fmt: skip
-        return reasons
+            judged = [i for i, r in enumerate(reasons) if r is None]
+            answers = self._ask([items[i] for i in judged], "judge", first_index)
+            for i, answer in zip(judged, answers, strict=True):
+                scores[i] = answer.score if answer is not None else None
+                reasons[i] = judge_problem(answer, self.judge_min_score)
+        return reasons, scores
 
     @staticmethod
     def _apply(reasons: list[str | None], items: list[Any], check) -> None:
@@ -112,8 +120,9 @@ class QualityControl:
 def generate(state_teacher: Any, qc: QualityControl, slots: list[Slot], held_out: HeldOut,
              max_regenerations: int, iteration: int) -> tuple[list[Example], dict[str, dict]]:  # fmt: skip
     """Generate one example per slot; a rejected slot is regenerated (new sample index) up to the limit."""
-    counts: dict[str, dict] = {s.key: {"requested": 0, "generated": 0, "accepted": 0,
-                                       "rejected": Counter()} for s in slots}  # fmt: skip
+    judged = {"judge_scores": []} if qc.judge_min_score is not None else {}
+    counts: dict[str, dict] = {s.key: {"requested": 0, "generated": 0, "accepted": 0, "rejected": Counter(),
+                                       **copy.deepcopy(judged)} for s in slots}  # fmt: skip
     accepted: dict[int, Example] = {}
     pending = list(slots)
     for attempt in range(max_regenerations + 1):
@@ -142,8 +151,10 @@ def generate(state_teacher: Any, qc: QualityControl, slots: list[Slot], held_out
                 continue
             qc.deduplicator.add(qc.fmt.question(answer))  # later candidates in this batch must differ from it
             survivors.append((slot, answer))
-        reasons = qc.costly_problems([a for _, a in survivors], offset)
-        for (slot, answer), reason in zip(survivors, reasons, strict=True):
+        reasons, scores = qc.costly_problems([a for _, a in survivors], offset)
+        for (slot, answer), reason, score in zip(survivors, reasons, scores, strict=True):
+            if score is not None:
+                counts[slot.key]["judge_scores"].append(score)
             if reason:
                 counts[slot.key]["rejected"][reason] += 1
                 continue
@@ -153,4 +164,13 @@ def generate(state_teacher: Any, qc: QualityControl, slots: list[Slot], held_out
         pending = [s for s in pending if s.index not in accepted]
     examples = [accepted[i] for i in sorted(accepted)]
     assert_no_leak(held_out, [], examples)
-    return examples, {k: {**v, "rejected": dict(sorted(v["rejected"].items()))} for k, v in counts.items()}
+    return examples, {k: _finished(v) for k, v in counts.items()}
+
+
+def _finished(row: dict[str, Any]) -> dict[str, Any]:
+    """A report row: rejection reasons sorted; judge scores (when judged) as a count and a mean."""
+    row = {**row, "rejected": dict(sorted(row["rejected"].items()))}
+    if "judge_scores" in row:
+        scores = row.pop("judge_scores")
+        row.update(judged=len(scores), judge_mean=round(sum(scores) / len(scores), 2) if scores else None)
+    return row
