@@ -10,7 +10,7 @@ from typing import Any
 from pada.errors import PadaError
 from pada.io import write_json
 from pada.methods.base import IterationState
-from pada.tasks.base import Task
+from pada.tasks.base import Task, question_of  # noqa: F401  (re-exported for the baseline modules)
 from pada.text import rouge_l, rouge_tokens  # noqa: F401  (re-exported for the baseline modules)
 from pada.types import Example
 
@@ -22,11 +22,6 @@ DESCRIPTIONS = {"gsm8k": "grade-school math word", "sim_arith": "arithmetic word
 
 def describe(task: Task) -> str:
     return task.cfg.get("description") or DESCRIPTIONS.get(task.name, task.name)
-
-
-def question_of(example: Example) -> str:
-    """The bare question (tasks keep it in ``meta['question']``; the simulated task's prompt is the question)."""
-    return example.meta.get("question") or example.prompt
 
 
 def is_seed(example: Example) -> bool:

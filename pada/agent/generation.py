@@ -7,14 +7,14 @@ examples come from the seed data only; validation and test text never enters the
 
 from __future__ import annotations
 
-import copy
 import random
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from pada.agent.leakage import HeldOut, assert_no_leak, question_of
+from pada.agent.leakage import HeldOut, assert_no_leak
 from pada.agent.quality import Decontaminator, Deduplicator, judge_problem, verification_problem
+from pada.tasks.base import question_of
 from pada.tasks.synthetic import SyntheticFormat
 from pada.teacher import Request, render
 from pada.teacher.schemas import JudgeScore, Verdict
@@ -90,11 +90,12 @@ class QualityControl:
             return reasons, scores
         self._apply(reasons, items, self.fmt.run_checks)
         if self.verify and self.fmt.verify_by_teacher:
-            self._apply(reasons, items, lambda xs: [verification_problem(self.fmt, x, v)
-                                                    for x, v in zip(xs, self._ask(xs, "verification", first_index), strict=True)])  # fmt: skip
+            self._apply(reasons, items, lambda xs: self._verification_problems(xs, first_index))
         if self.judge_min_score is not None:
             judged = [i for i, r in enumerate(reasons) if r is None]
-            answers = self._ask([items[i] for i in judged], "judge", first_index)
+            answers = self._ask(
+                "judge", self.judge_version, JudgeScore, [items[i] for i in judged], first_index
+            )
             for i, answer in zip(judged, answers, strict=True):
                 scores[i] = answer.score if answer is not None else None
                 reasons[i] = judge_problem(answer, self.judge_min_score)
@@ -106,12 +107,11 @@ class QualityControl:
         for i, reason in zip(open_, check([items[i] for i in open_]), strict=True):
             reasons[i] = reason
 
-    def _ask(self, items: list[Any], role: str, first_index: int) -> list[Any]:
-        schema, version = (
-            (Verdict, self.verification_version)
-            if role == "verification"
-            else (JudgeScore, self.judge_version)
-        )
+    def _verification_problems(self, items: list[Any], first_index: int) -> list[str | None]:
+        verdicts = self._ask("verification", self.verification_version, Verdict, items, first_index)
+        return [verification_problem(self.fmt, x, v) for x, v in zip(items, verdicts, strict=True)]
+
+    def _ask(self, role: str, version: str, schema, items: list[Any], first_index: int) -> list[Any]:
         prompts = [render(role, version, schema=schema, task_description=self.task_description,
                           question=self.fmt.display_question(x), solution=self.fmt.solution(x)) for x in items]  # fmt: skip
         return self.teacher.complete_many([Request(role, p, first_index, schema) for p in prompts])
@@ -120,9 +120,9 @@ class QualityControl:
 def generate(state_teacher: Any, qc: QualityControl, slots: list[Slot], held_out: HeldOut,
              max_regenerations: int, iteration: int) -> tuple[list[Example], dict[str, dict]]:  # fmt: skip
     """Generate one example per slot; a rejected slot is regenerated (new sample index) up to the limit."""
-    judged = {"judge_scores": []} if qc.judge_min_score is not None else {}
+    judging = qc.judge_min_score is not None
     counts: dict[str, dict] = {s.key: {"requested": 0, "generated": 0, "accepted": 0, "rejected": Counter(),
-                                       **copy.deepcopy(judged)} for s in slots}  # fmt: skip
+                                       **({"judge_scores": []} if judging else {})} for s in slots}  # fmt: skip
     accepted: dict[int, Example] = {}
     pending = list(slots)
     for attempt in range(max_regenerations + 1):

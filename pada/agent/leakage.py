@@ -27,11 +27,6 @@ def _joined(text: str) -> str:
     return " " + " ".join(tokens(text)) + " "
 
 
-def question_of(example: Example) -> str:
-    """The bare question of an item: tasks keep it in ``meta['question']`` when the prompt adds a template."""
-    return str(example.meta.get("question") or example.prompt)
-
-
 class HeldOut:
     """Validation and test texts, indexed for verbatim search."""
 

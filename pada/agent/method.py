@@ -14,13 +14,13 @@ from typing import Any
 
 from pada.agent.clustering import check_embedder
 from pada.agent.generation import QualityControl, Slot, allocate, generate, shots_from_seeds, usable_seeds
-from pada.agent.leakage import HeldOut, question_of
+from pada.agent.leakage import HeldOut
 from pada.agent.patterns import GROUPINGS, Pattern, analyse, draft_strategies, group, subsample, summarise
 from pada.agent.quality import Decontaminator, Deduplicator
 from pada.agent.report import complete_report, pattern_rows, write_report
 from pada.errors import PadaError
 from pada.methods.base import IterationState, Method, register_method
-from pada.tasks.base import Task
+from pada.tasks.base import Task, question_of
 from pada.tasks.synthetic import SyntheticFormat, synthetic_format
 from pada.types import EvalRecord, Example
 

@@ -111,6 +111,12 @@ class Task(ABC):
         )
 
 
+def question_of(example: Example) -> str:
+    """The bare question of an item: tasks keep it in ``meta['question']`` when their prompt adds a template
+    (options, tests, instructions); the simulated task's prompt is the question itself."""
+    return str(example.meta.get("question") or example.prompt)
+
+
 def sample_seed_set(pool: list[Example], budget: int, seed: int) -> list[Example]:
     """The first ``budget`` items of a seed-specific permutation of the pool.
 

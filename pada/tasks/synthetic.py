@@ -25,7 +25,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from pada.errors import PadaError
-from pada.tasks.base import Task
+from pada.tasks.base import Task, question_of
 from pada.tasks.code import CodeTask
 from pada.tasks.multiple_choice import LETTERS, MultipleChoiceTask
 from pada.teacher.schemas import GeneratedExample
@@ -107,7 +107,7 @@ class MathFormat(SyntheticFormat):
     generation_prompt = "v1"
 
     def shot(self, seed: Example) -> dict[str, Any]:
-        return {"question": _question_of(seed), "solution": seed.target}
+        return {"question": question_of(seed), "solution": seed.target}
 
     def question(self, item: GeneratedExample) -> str:
         return item.question.strip()
@@ -149,9 +149,8 @@ class ChoiceFormat(SyntheticFormat):
         return f"{item.explanation.strip()}\nThe answer is {self.answer(item)}.".strip()
 
     def problem(self, item: ChoiceItem) -> str | None:
-        options = [
-            " ".join(c.split()) for c in item.choices
-        ]  # case kept: genetics options differ by it (Ww, ww)
+        # whitespace-normalised, case kept: real genetics options differ only by case ("WW or ww", "WW or Ww")
+        options = [" ".join(c.split()) for c in item.choices]
         if not self.question(item) or not 2 <= len(options) <= len(LETTERS) or "" in options:
             return "format"
         if len(set(options)) < len(options):
@@ -194,14 +193,10 @@ class CodeFormat(SyntheticFormat):
         return item.code.strip("\n")
 
     def problem(self, item: CodeItem) -> str | None:
-        tests = [t.strip() for t in item.tests if t.strip()]
-        if (
-            not self.question(item)
-            or not tests
-            or not all(_parses(t) and t.startswith("assert") for t in tests)
-        ):
-            return "format"
-        return None if _parses(item.code) and "def " in item.code else "format"
+        tests = _tests(item)
+        asserts = bool(tests) and all(t.startswith("assert") and _parses(t) for t in tests)
+        well_formed = self.question(item) and asserts and _parses(item.code) and "def " in item.code
+        return None if well_formed else "format"
 
     def run_checks(self, items: list[CodeItem]) -> list[str | None]:
         if not items:
@@ -212,13 +207,14 @@ class CodeFormat(SyntheticFormat):
         return [None if v.passed else "tests_failed" for v in verdicts]
 
     def to_example(self, item: CodeItem, item_id: str, source: str, meta: dict[str, Any]) -> Example:
-        tests = [t.strip() for t in item.tests if t.strip()]
-        example = self.task.make_example(item_id, self.question(item), self.answer(item), tests, **meta)
+        example = self.task.make_example(
+            item_id, self.question(item), self.answer(item), _tests(item), **meta
+        )
         return replace(example, source=source)
 
 
-def _question_of(example: Example) -> str:
-    return str(example.meta.get("question") or example.prompt)
+def _tests(item: CodeItem) -> list[str]:
+    return [t.strip() for t in item.tests if t.strip()]
 
 
 def _parses(code: str) -> bool:
