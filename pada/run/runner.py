@@ -93,9 +93,8 @@ class Cell:
             raise PadaError(f"method={cfg.method.name} needs a teacher; choose one with teacher=<name> "
                             "(see docs/teacher.md)")  # fmt: skip
         self.run_dir = Path(cfg.paths.runs_dir).expanduser().resolve() / cell_name(cfg)
-        check_cell(
-            self.task, self.method
-        )  # a pair that would fail mid-run fails here, before any data is read
+        # A (task, method) pair that would fail mid-run fails here, before any data is read.
+        check_cell(self.task, self.method)
         self.splits = self.task.load(_data_dir(cfg))
         sample_seed_set(self.splits.pool, cfg.budget, cfg.seed)  # fail on a bad budget before any work
         if cfg.model.get("cpu_threads"):  # before the model is built: tiny_sim pre-trains on first use
