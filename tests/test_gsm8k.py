@@ -33,6 +33,36 @@ def test_extract(task, output, expected):
     assert task.extract(output) == expected
 
 
+@pytest.mark.parametrize(
+    "output",
+    [
+        "So she has 72 left...",
+        "Total: $$\n72\n$$",
+        "72 , ...",
+        "answer 72 - ...",
+        "72\n\n$.$",
+        "It is 72!!! .,.,",
+        "#### ...\n72",
+        "#### ,\nso 72",
+        "72 $-$",
+    ],
+)
+def test_punctuation_without_a_digit_is_not_a_number(task, output):
+    """lm-eval's regex accepts runs of '.', ',', '$' with no digit; pada skips them (docs/tasks.md)."""
+    assert task.extract(output) == "72"
+
+
+def test_output_with_only_punctuation_extracts_nothing(task):
+    assert task.extract("... $$ ,, -.") is None
+    strict = build_task(compose_config(["task.extraction=strict"]).task)
+    assert strict.extract("#### ...") is None
+
+
+def test_gold_without_a_digit_is_an_error():
+    with pytest.raises(PadaError, match="####"):
+        gold_answer("reasoning\n#### ...")
+
+
 def test_strict_extraction_ignores_free_numbers():
     task = build_task(compose_config(["task.extraction=strict"]).task)
     assert task.extract("The answer is 42.") is None

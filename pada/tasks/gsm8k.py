@@ -2,6 +2,8 @@
 
 Scoring follows lm-eval's gsm8k task: the strict ``#### <number>`` match, else (``extraction: flexible``)
 the last number in the output; numbers are compared after removing ``,`` ``$`` and a trailing ``.``.
+Deliberate difference from lm-eval: a "number" must hold a digit. lm-eval's regexes accept a run of
+``.`` ``,`` ``$`` alone (``"72 left..."`` extracts ``"..."``), which scores a correct answer 0.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from pada.io import read_jsonl, sha256_file
 from pada.tasks.base import Splits, Task, carve_validation, register_task
 from pada.types import Example
 
-_STRICT = re.compile(r"#### (\-?[0-9\.\,]+)")
-_NUMBER = re.compile(r"(-?[$0-9.,]{2,})|(-?[0-9]+)")
+# lm-eval's gsm8k regexes, except that each match must contain a digit (see the module docstring)
+_STRICT = re.compile(r"#### (-?[0-9.,]*[0-9][0-9.,]*)")
+_NUMBER = re.compile(r"-?[$0-9.,]*[0-9][$0-9.,]*")
 _CALCULATOR = re.compile(r"<<[^>]*>>")  # GSM8K's calculator annotations, not natural text
 
 
@@ -86,7 +89,7 @@ class GSM8K(Task):
             return normalise_number(strict[0])
         if self.cfg.extraction != "flexible":
             return None
-        numbers = [m for groups in _NUMBER.findall(output) for m in groups if m]
+        numbers = _NUMBER.findall(output)
         return normalise_number(numbers[-1]) if numbers else None
 
     def is_correct(self, extracted: str | None, example: Example) -> bool:
