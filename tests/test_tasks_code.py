@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -161,6 +162,56 @@ def test_humaneval_is_test_only_and_scores_body_or_whole_function(humaneval_dir)
         "```python\ndef double(x):\n    return x * x\n```",  # mutated
     ]
     assert [r.correct for r in humaneval.score([example] * 3, outputs)] == [True, True, False]
+
+
+PREAMBLE_ROW = {
+    "task_id": "HumanEval/P",
+    "prompt": (
+        "from typing import List\nimport math\n\n\ndef _half(x: float) -> float:\n    return x / 2\n\n\n"
+        'def halves(xs: List[float]) -> List[float]:\n    """Each x halved, then floored."""\n'
+    ),
+    "canonical_solution": "    return [math.floor(_half(x)) for x in xs]\n",
+    "test": "def check(candidate):\n    assert candidate([4.0, 5.0]) == [2, 2]\n",
+    "entry_point": "halves",
+}
+
+
+def whole_function(row: dict) -> str:
+    """The entry point's definition and the canonical body, without the prompt's imports and helpers."""
+    start = re.search(rf"^def {row['entry_point']}\(", row["prompt"], re.MULTILINE).start()
+    return row["prompt"][start:] + row["canonical_solution"]
+
+
+def answers(row: dict) -> list[str]:
+    """A canonical solution written as the whole function without the preamble, and as the body only."""
+    return [f"```python\n{whole_function(row)}```", f"```python\n{row['canonical_solution']}```"]
+
+
+def test_humaneval_whole_function_gets_the_prompts_imports_and_helpers(tmp_path):
+    (tmp_path / "humaneval").mkdir()
+    rows = [PREAMBLE_ROW, {**PREAMBLE_ROW, "task_id": "HumanEval/Q", "prompt": "\n" + PREAMBLE_ROW["prompt"]}]
+    (tmp_path / "humaneval" / "HumanEval.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    humaneval = task("humaneval")
+    examples = humaneval.load(tmp_path).test
+    pairs = [(e, a) for e, row in zip(examples, rows, strict=True) for a in answers(row)]
+    # a completion whose helper shares the entry point's prefix still counts as body-only
+    pairs.append((examples[0], "```python\n    def halves_of(y):\n        return y\n    return [2, 2]\n```"))
+    records = humaneval.score([e for e, _ in pairs], [a for _, a in pairs])
+    assert [r.correct for r in records] == [True] * len(pairs)
+
+
+@pytest.mark.data
+@pytest.mark.skipif(not DATA or not (Path(DATA) / "humaneval").is_dir(), reason="PADA_DATA_DIR not set")
+def test_real_humaneval_canonical_solutions_pass_whole_or_body_only():
+    humaneval = task("humaneval")
+    rows = [
+        json.loads(line) for line in (Path(DATA) / "humaneval" / "HumanEval.jsonl").read_text().splitlines()
+    ]
+    examples = {e.id: e for e in humaneval.load(Path(DATA)).test}
+    pairs = [(examples[row["task_id"]], a) for row in rows for a in answers(row)]
+    records = humaneval.score([e for e, _ in pairs], [a for _, a in pairs])
+    assert len(records) == 2 * 164
+    assert [(r.item_id, r.output[:40]) for r in records if not r.correct] == []
 
 
 @pytest.mark.data

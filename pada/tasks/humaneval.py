@@ -1,11 +1,15 @@
 """HumanEval (coding, evaluation-only): 164 test problems, pass@1 by running ``check`` in the sandbox.
 
 A completion that does not define the entry point itself is appended to the prompt (the function header
-and docstring), as lm-eval's ``humaneval`` builds its predictions.
+and docstring), as lm-eval's ``humaneval`` builds its predictions. A completion that defines it (the whole
+function, as the prompt asks) gets the prompt's preamble instead: everything in the prompt except the entry
+point's own definition (imports such as ``from typing import List``, helper functions the prompt defines).
 """
 
 from __future__ import annotations
 
+import ast
+import re
 from pathlib import Path
 
 from pada.tasks.base import Splits, register_task
@@ -14,6 +18,32 @@ from pada.tasks.files import check_unique_ids, hashes, read_jsonl_rows, require_
 from pada.types import Example
 
 _KEYS = ("task_id", "prompt", "canonical_solution", "test", "entry_point")
+
+
+def defines(code: str, name: str) -> bool:
+    """Whether ``code`` has a ``def name(`` line (at any indentation); ``code`` need not parse."""
+    return (
+        re.search(rf"^[ \t]*(async[ \t]+)?def[ \t]+{re.escape(name)}[ \t]*\(", code, re.MULTILINE) is not None
+    )
+
+
+def preamble(prompt: str, entry_point: str) -> str:
+    """The prompt without the entry point's definition (decorators, signature, docstring).
+
+    A prompt that does not parse keeps everything before its ``def entry_point(`` line.
+    """
+    try:
+        tree = ast.parse(prompt)
+    except SyntaxError:
+        match = re.search(rf"^[ \t]*def[ \t]+{re.escape(entry_point)}[ \t]*\(", prompt, re.MULTILINE)
+        return prompt[: match.start()] if match else prompt
+    lines = prompt.splitlines(keepends=True)
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == entry_point:
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)]) - 1
+            del lines[first : node.end_lineno]
+            break
+    return "".join(lines)
 
 
 @register_task("humaneval")
@@ -47,8 +77,8 @@ class HumanEval(CodeTask):
         )
 
     def program(self, code: str, example: Example) -> str:
-        if f"def {example.meta['entry_point']}" not in code:
-            code = example.meta["header"] + code
+        entry, header = example.meta["entry_point"], example.meta["header"]
+        code = preamble(header, entry) + "\n" + code if defines(code, entry) else header + code
         return super().program(code, example)
 
     def load(self, data_dir: Path | None) -> Splits:
