@@ -8,6 +8,7 @@ from typing import Any
 
 from pada.agent.patterns import Pattern
 from pada.io import atomic_write_text, read_json, write_json
+from pada.run.tracking import log_to_current_run
 from pada.types import EvalRecord
 
 VAL_SET = "val_set"  # the report's whole-validation-set entry (same keys as a pattern's scores)
@@ -95,7 +96,7 @@ def log_table(report: dict[str, Any]) -> None:
     if wandb is None or getattr(wandb, "run", None) is None:
         return
     table = wandb.Table(columns=table_columns(report), data=table_rows(report))
-    wandb.run.log({f"pada/patterns_{report['iteration']}": table})
+    log_to_current_run({f"pada/patterns_{report['iteration']}": table})  # never fails the cell
 
 
 def markdown(report: dict[str, Any]) -> str:

@@ -203,6 +203,9 @@ class Cell:
             results = self._run_loop(config)
             self.tracker.summary({"test/accuracy": results["metrics"]["test"]["accuracy"]})
             self.tracker.summary(_flat("teacher", results["teacher_usage"]))
+        if self.tracker.error:  # visible in results.json; the numbers are the same as untracked
+            results["tracking"] = {"mode": self.cfg.wandb.mode, "error": self.tracker.error}
+            write_json(self.run_dir / "results.json", results)
         return results
 
     def _run_loop(self, config: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,92 @@
+"""The tracker never fails a cell: wandb's service process killed mid-cell (SLURM's SIGTERM on requeue)."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import time
+
+import psutil
+from conftest import compose_config
+
+from pada.io import read_json
+from pada.run import runner
+from pada.run.tracking import tracking
+
+SIM_CELL = ["experiment=sim", "method=sft", "budget=16", "task.val_size=10", "task.test_size=10",
+            "trainer.epochs=1", "model.pretrain.steps=20"]  # fmt: skip
+
+
+def _kill_wandb_service() -> int:
+    """SIGTERM every wandb-core child of this process, as SLURM does to every process of a requeued job."""
+    children = [p for p in psutil.Process().children(recursive=True) if "wandb" in " ".join(p.cmdline())]
+    assert children, "no wandb service process to kill"
+    for child in children:
+        child.send_signal(signal.SIGTERM)
+    psutil.wait_procs(children, timeout=30)
+    time.sleep(0.5)  # let the socket notice
+    return len(children)
+
+
+def test_tracker_survives_its_service_being_killed(tmp_path):
+    cfg = compose_config(["wandb.mode=offline"]).wandb
+    with tracking(cfg, tmp_path, "killed", {"a": 1}) as tracker:
+        tracker.log({"x": 1})
+        _kill_wandb_service()
+        for step in range(3):
+            tracker.log({"x": step})  # before the fix: ConnectionResetError / BrokenPipeError
+        tracker.summary({"test/accuracy": 0.5})
+    assert tracker.error and tracker.error.startswith(("log:", "summary:", "finish:"))
+
+
+def test_init_failure_leaves_the_cell_untracked(tmp_path, monkeypatch):
+    import wandb
+
+    def refuse(**_):
+        raise wandb.errors.CommError("network is unreachable")
+
+    monkeypatch.setattr(wandb, "init", refuse)
+    cfg = compose_config(["wandb.mode=online"]).wandb
+    with tracking(cfg, tmp_path, "offline-host", {}) as tracker:
+        tracker.log({"x": 1})
+    assert tracker.error == "init: CommError: network is unreachable"
+
+
+def _untimed(rows: list[dict]) -> list[dict]:
+    return [{k: v for k, v in row.items() if "seconds" not in k and "per_s" not in k} for row in rows]
+
+
+def test_sim_cell_finishes_with_the_same_result_when_wandb_dies(tmp_path, monkeypatch):
+    """`kill -TERM` of the wandb-core child during a sim cell: same results.json numbers, error recorded."""
+    base = [*SIM_CELL, f"paths.cache_dir={tmp_path}/cache"]
+    untracked = runner.run_cell(
+        compose_config([*base, f"paths.runs_dir={tmp_path}/a", "wandb.mode=disabled"])
+    )
+
+    @contextlib.contextmanager
+    def killed_after_start(*args):
+        with tracking(*args) as tracker:
+            _kill_wandb_service()
+            yield tracker
+
+    monkeypatch.setattr(runner, "tracking", killed_after_start)
+    tracked = runner.run_cell(compose_config([*base, f"paths.runs_dir={tmp_path}/b", "wandb.mode=offline"]))
+    assert tracked["metrics"] == untracked["metrics"]
+    assert _untimed(tracked["iterations"]) == _untimed(untracked["iterations"])
+    on_disk = read_json(tmp_path / "b" / tracked["cell"]["name"] / "results.json")
+    assert on_disk["tracking"]["error"].split(":")[0] in ("log", "summary", "finish")
+    assert "tracking" not in untracked
+
+
+def test_report_table_logging_never_fails(monkeypatch):
+    import sys
+    import types
+
+    from pada.run.tracking import log_to_current_run
+
+    class Dead:
+        def log(self, _):
+            raise ConnectionResetError("Connection lost")
+
+    monkeypatch.setitem(sys.modules, "wandb", types.SimpleNamespace(run=Dead()))
+    log_to_current_run({"x": 1})  # a warning, not an exception
