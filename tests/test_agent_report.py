@@ -10,7 +10,7 @@ from conftest import compose_config
 
 from pada.agent.report import SCORE_COLUMNS, TABLE_COLUMNS, complete_report, write_report
 from pada.io import read_json, read_jsonl
-from pada.run.runner import run_cell
+from pada.run.runner import pattern_totals, run_cell
 from pada.types import EvalRecord
 
 
@@ -90,3 +90,25 @@ def test_runner_calls_the_hook_after_each_next_eval_on_every_invocation(tiny_cel
     calls.clear()
     run_cell(compose_config([*overrides, "run.eval_val=false"]))
     assert calls == []  # no validation records: nothing to score
+
+
+def test_truncations_and_fewer_clusters_reach_the_report_and_results(tmp_path, caplog):
+    stages = {}
+    for i, (note, cut) in enumerate([("the 9 analyses embed to 1 distinct vector(s)", 0), ("", 3)]):
+        report = _report()
+        report["iteration"] = i
+        report["grouping"].update({"note": note, "embedding_truncated": cut})
+        write_report(tmp_path / f"augment_{i}", report)
+        stages[f"augment_{i}"] = types.SimpleNamespace(path=tmp_path / f"augment_{i}")
+    stages["eval_0"] = types.SimpleNamespace(path=tmp_path / "eval_0")
+    assert (
+        "Note: the 9 analyses embed to 1 distinct vector(s)."
+        in (tmp_path / "augment_0" / "patterns.md").read_text()
+    )
+    assert "Warning: 3 analyses were cut" in (tmp_path / "augment_1" / "patterns.md").read_text()
+    with caplog.at_level("WARNING"):
+        totals = pattern_totals(stages)
+    assert totals == {"patterns": {"embedding_truncated": 3,
+                                   "notes": ["iteration 0: the 9 analyses embed to 1 distinct vector(s)"]}}  # fmt: skip
+    assert "3 error analyses were cut" in caplog.text
+    assert pattern_totals({"eval_0": stages["eval_0"]}) == {}  # methods without reports add nothing

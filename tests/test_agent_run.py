@@ -36,8 +36,10 @@ def test_two_iterations_through_the_runner(tiny_cell_overrides, tmp_path):
         assert sum(p["size"] for p in report["patterns"]) == report["failures"]["analysed"]
         assert all(set(p) >= {"name", "item_ids", "strategy", "rejected"} for p in report["patterns"])
         assert len({r["id"] for r in new}) == len(new) and all(r["source"] == "synthetic:pada" for r in new)
+        assert report["grouping"]["embedding_truncated"] == 0  # short scripted analyses fit the window
         synthetic += len(new)
     assert results["data"]["synthetic"] == synthetic > 0
+    assert results["patterns"]["embedding_truncated"] == 0
     assert [row["iteration"] for row in results["iterations"]] == [0, 1, 2]
     selected = [row for row in results["iterations"] if row.get("selected")]
     best = max(row["val_accuracy"] for row in results["iterations"])

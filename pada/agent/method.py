@@ -111,7 +111,14 @@ class PadaAgent(Method):
         curves = clustering.to_dict() if clustering else {}
         grouping = {"how": cfg.grouping, "k": len(groups), "chosen_by": curves.get("chosen_by"),
                     "ks": curves.get("ks", []), "inertias": curves.get("inertias", []),
-                    "silhouettes": curves.get("silhouettes", [])}  # fmt: skip
+                    "silhouettes": curves.get("silhouettes", []), "note": curves.get("note", ""),
+                    "embedding_truncated": curves.get("embedding_truncated", 0)}  # fmt: skip
+        if grouping["note"]:
+            log.info("pada iteration %d: one pattern per cluster, %s", state.iteration, grouping["note"])
+        if grouping["embedding_truncated"]:
+            log.warning("pada: %d of %d analyses were cut at the embedder's max_seq_length before clustering "
+                        "(patterns.json grouping.embedding_truncated)", grouping["embedding_truncated"],
+                        len(analyses))  # fmt: skip
         return patterns, grouping, failures
 
     def _wrong_seeds(self, state: IterationState) -> list[Example]:

@@ -10,7 +10,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from pada.agent.clustering import Clustering, cluster, embed
+from pada.agent.clustering import Clustering, cluster, embed_fields
 from pada.teacher import Request, render
 from pada.teacher.schemas import ErrorAnalysis, PatternSummary, Strategy
 from pada.types import EvalRecord
@@ -21,7 +21,9 @@ GROUPINGS = ("kmeans", "fixed_k", "single", "per_failure")
 @dataclass
 class Analysis:
     item_id: str
-    text: str  # the error and the missing skill, as embedded and summarised
+    text: str  # the error and the missing skill, as summarised
+    # embedded one by one, most discriminative first (clustering.embed_fields); empty = embed ``text``
+    fields: tuple[str, ...] = ()
 
 
 @dataclass
@@ -52,7 +54,11 @@ def analyse(teacher: Any, failures: list[EvalRecord], task_description: str, ver
     ]  # fmt: skip
     answers = teacher.complete_many([Request("error_analysis", p, 0, ErrorAnalysis) for p in prompts])
     return [
-        Analysis(r.item_id, f"{a.error.strip()} Missing skill: {a.missing_skill.strip()}")
+        Analysis(
+            r.item_id,
+            f"{a.error.strip()} Missing skill: {a.missing_skill.strip()}",
+            (a.missing_skill.strip(), a.error.strip()),
+        )  # fmt: skip
         for r, a in zip(failures, answers, strict=True)
         if a is not None
     ]
@@ -67,12 +73,13 @@ def group(analyses: list[Analysis], cfg: Any, seed: int) -> tuple[list[list[int]
         return [list(range(n))], None
     if cfg.grouping == "per_failure":
         return [[i] for i in range(n)], None
-    vectors, _ = embed([a.text for a in analyses], cfg.embedder)
+    vectors, truncated = embed_fields([a.fields or (a.text,) for a in analyses], cfg.embedder)
     if cfg.grouping == "fixed_k":
         k = min(int(cfg.k), n)
         result = cluster(vectors, k_min=k, k_max=k, min_per_cluster=1, n_init=cfg.n_init, seed=seed)
     else:
         result = cluster(vectors, cfg.k_min, cfg.k_max, cfg.min_per_cluster, cfg.n_init, seed)
+    result.embedding_truncated = truncated
     groups = [[i for i, label in enumerate(result.labels) if label == k] for k in sorted(set(result.labels))]
     groups.sort(key=len, reverse=True)  # the largest pattern first, in reports and in allocation ties
     return groups, result

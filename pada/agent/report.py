@@ -104,7 +104,7 @@ def markdown(report: dict[str, Any]) -> str:
     f = report["failures"]
     lines += [f"Validation failures: {f['val']} (analysed {f['analysed']}); wrong seed examples: {f['train']}.",
               f"Grouping: {report['grouping']['how']}, K = {report['grouping']['k']}"
-              f" ({report['grouping'].get('chosen_by') or 'fixed by config'}).", ""]  # fmt: skip
+              f" ({report['grouping'].get('chosen_by') or 'fixed by config'}).", *_grouping_notes(report), ""]  # fmt: skip
     scored = VAL_SET in report
     if scored:
         whole = report[VAL_SET]
@@ -122,6 +122,17 @@ def markdown(report: dict[str, Any]) -> str:
                   f"**Strategy.** {p['strategy'] or '(none)'}", "",
                   f"Representative failures: {', '.join(p['representative_ids'])}"]  # fmt: skip
     return "\n".join(lines) + "\n"
+
+
+def _grouping_notes(report: dict[str, Any]) -> list[str]:
+    """Why K is smaller than asked for, and how many analyses lost text before embedding (older reports: none)."""
+    grouping, notes = report["grouping"], []
+    if grouping.get("note"):
+        notes.append(f"Note: {grouping['note']}.")
+    if grouping.get("embedding_truncated"):
+        notes.append(f"Warning: {grouping['embedding_truncated']} analyses were cut at the embedder's "
+                     "max_seq_length before clustering.")  # fmt: skip
+    return notes
 
 
 def _change(scores: dict[str, Any]) -> str:

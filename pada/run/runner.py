@@ -6,6 +6,7 @@ finished cell re-runs in seconds. The run dir is named by a hash of the resolved
 
 from __future__ import annotations
 
+import logging
 import random
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from pada.errors import PadaError
 from pada.inference.base import Backend, build_backend
-from pada.io import read_jsonl, stable_hash, write_json, write_jsonl
+from pada.io import read_json, read_jsonl, stable_hash, write_json, write_jsonl
 from pada.methods.base import IterationState, build_method, check_cell
 from pada.models.loading import resolve_model_path
 from pada.run.provenance import provenance
@@ -50,6 +51,9 @@ def eval_identity(cfg: DictConfig) -> dict[str, Any]:
 def cell_name(cfg: DictConfig) -> str:
     digest = stable_hash(identity(cfg))[:10]
     return f"{cfg.task.name}-b{cfg.budget}-{cfg.method.name}-s{cfg.seed}-{digest}"
+
+
+log = logging.getLogger("pada.run")
 
 
 def _data_dir(cfg: DictConfig) -> Path | None:
@@ -293,6 +297,7 @@ class Cell:
                 if n.startswith(("eval_", "test"))
             },  # fmt: skip
             "provenance": provenance(config, self.splits.files),
+            **pattern_totals(self.stages.results),
         }
         write_json(self.run_dir / "results.json", results)
         return results
@@ -314,6 +319,25 @@ class Cell:
             self._backend.close()
         if self.teacher is not None:
             self.teacher.close()
+
+
+def pattern_totals(stage_results: dict[str, Any]) -> dict[str, Any]:
+    """``{"patterns": {...}}`` summed over the augment stages' ``patterns.json``; ``{}`` without any.
+
+    ``embedding_truncated``: analyses cut at the embedder's max_seq_length (a warning when non-zero);
+    ``notes``: why an iteration got fewer clusters than asked for (e.g. all analyses embed alike)."""
+    reports = [read_json(r.path / "patterns.json") for n, r in sorted(stage_results.items())
+               if n.startswith("augment_") and (r.path / "patterns.json").is_file()]  # fmt: skip
+    if not reports:
+        return {}
+    truncated = sum(r["grouping"].get("embedding_truncated", 0) for r in reports)
+    if truncated:
+        log.warning("pada: %d error analyses were cut at the embedder's max_seq_length before clustering "
+                    "(results.json patterns.embedding_truncated)", truncated)  # fmt: skip
+    notes = [
+        f"iteration {r['iteration']}: {r['grouping']['note']}" for r in reports if r["grouping"].get("note")
+    ]
+    return {"patterns": {"embedding_truncated": truncated, "notes": notes}}
 
 
 def _flat(prefix: str, tree: dict[str, Any]) -> dict[str, Any]:
