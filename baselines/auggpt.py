@@ -21,7 +21,8 @@ Deviations from the original, each a config switch:
   - answer re-derivation and disagreement filtering (``verify``: auto | true | false; the original keeps
     the label unconditionally, ``verify=false`` is faithful);
   - exact-duplicate removal (``drop_duplicates``; the original keeps whatever the teacher returns);
-  - a generation budget (``max_new_per_iteration`` / ``max_new_total``, null = uncapped as the original):
+  - a generation budget (the runner's quota ``synthetic_budget`` / ``synthetic_per_iteration``, null =
+    uncapped as the original; ``budget_match`` raises k to reach it):
     when it binds, every seed still gets floor(cap / seeds) paraphrases and a seeded random subset one more.
 """
 
@@ -35,6 +36,7 @@ from baselines.common import (
     is_seed,
     matches_answer,
     paraphrased,
+    per_unit,
     question_of,
     require_teacher,
     spread,
@@ -62,7 +64,7 @@ class AugGPT(Method):
         verify = self._verifies(state.task)
         counts: Counter = Counter()
         seeds = [ex for ex in state.seed_data if is_seed(ex)]
-        plan = spread(seeds, int(self.cfg.k), allowance(self.cfg, state), state.rng)
+        plan = spread(seeds, per_unit(int(self.cfg.k), len(seeds), state), allowance(state), state.rng)
         candidates = self._paraphrase(state, plan, counts)
         if verify:
             candidates = self._verify(state, candidates, counts)

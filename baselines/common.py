@@ -60,15 +60,20 @@ def generated(task: Task, question: str, solution: str, answer: str, new_id: str
     return Example(new_id, task.user_prompt(question.strip()), target, gold, f"synthetic:{method}", meta)
 
 
-def allowance(cfg: Any, state: IterationState) -> int | None:
-    """How many new examples this iteration may add: ``max_new_per_iteration`` and what remains of
-    ``max_new_total`` (counted over the synthetic data already in training). None = no cap."""
-    caps = []
-    if cfg.get("max_new_per_iteration") is not None:
-        caps.append(int(cfg.max_new_per_iteration))
-    if cfg.get("max_new_total") is not None:
-        caps.append(max(0, int(cfg.max_new_total) - sum(not is_seed(ex) for ex in state.train_data)))
-    return min(caps) if caps else None
+def allowance(state: IterationState) -> int | None:
+    """How many new examples this iteration may ask for: the runner's quota (``synthetic_budget`` /
+    ``synthetic_per_iteration``, pada/run/fairness.py), or under budget_match its target for this round
+    (never above the quota). None = no cap."""
+    return state.quota.target if state.quota.target is not None else state.quota.limit
+
+
+def per_unit(own: int, units: int, state: IterationState) -> int:
+    """Requests per unit (seed, wrong seed, error): the method's own number, raised under budget_match
+    so that ``units`` x it reaches the target (ceil; ``spread`` then trims to the cap)."""
+    target = state.quota.target
+    if target is None or not units:
+        return own
+    return max(own, -(-target // units))
 
 
 def spread(units: list[Any], per_unit: int, cap: int | None, rng) -> list[tuple[Any, int]]:

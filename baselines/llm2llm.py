@@ -33,7 +33,8 @@ Deviations from the official code, each a config switch (faithful value in brack
   - ``seeds_only`` [true] may be set false to also re-augment wrong synthetic items (an ablation);
   - ``max_attempts`` bounds the per-seed retry loop [unbounded];
   - ``verify`` [false] optionally re-derives each new problem's answer with the ``verification`` role;
-  - a generation budget ``max_new_per_iteration`` / ``max_new_total`` [none]: when it binds, a seeded
+  - a generation budget, the runner's quota ``synthetic_budget`` / ``synthetic_per_iteration`` [none]
+    (``budget_match`` raises per_seed to reach it): when it binds, a seeded
     random subset of the wrong seeds is served.
   - steps: ``iterations`` [10]; problems per wrong seed: ``per_seed`` [1]; teacher decoding:
     ``temperature`` [1.0], ``max_tokens`` [2149].
@@ -49,6 +50,7 @@ from baselines.common import (
     allowance,
     describe,
     is_seed,
+    per_unit,
     question_of,
     require_teacher,
     rouge_l,
@@ -84,7 +86,7 @@ class LLM2LLM(Method):
         wrong = self._wrong_examples(state)
         counts["wrong_train"] = sum(not r.correct for r in state.train_records)
         counts["wrong_used"] = len(wrong)
-        plan = spread(wrong, int(self.cfg.per_seed), allowance(self.cfg, state), state.rng)
+        plan = spread(wrong, per_unit(int(self.cfg.per_seed), len(wrong), state), allowance(state), state.rng)
         corpus = Deduplicator(float(self.cfg.rouge_threshold))
         corpus.extend(question_of(ex) for ex in state.train_data)
         kept = self._generate(state, items, plan, corpus, counts)

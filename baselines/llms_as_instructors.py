@@ -29,7 +29,8 @@ number of cycles (``iterations``); the prompts' wording (written for this projec
 
 Deviations that are known, each a switch: LoRA on a small student [full fine-tuning of 7-8B models]
 (``trainer.mode``); retraining from base each cycle [unverified] (``trainer.init_from``); a generation
-budget ``max_new_per_iteration`` / ``max_new_total`` [none]: when it binds, a seeded random subset of
+budget, the runner's quota ``synthetic_budget`` / ``synthetic_per_iteration`` [none] (``budget_match`` raises
+per_error to reach it): when it binds, a seeded random subset of
 errors is served; ``verify`` re-derives generated answers (role verification) [no check is described].
 """
 
@@ -44,6 +45,7 @@ from baselines.common import (
     allowance,
     describe,
     is_seed,
+    per_unit,
     question_of,
     require_teacher,
     rouge_l,
@@ -91,7 +93,9 @@ class LLMsAsInstructors(Method):
         wrong = [ex for ex in pool if not records[ex.id].correct]
         right = [ex for ex in pool if records[ex.id].correct]
         counts["wrong"], counts["right"] = len(wrong), len(right)
-        plan = spread(wrong, int(self.cfg.per_error), allowance(self.cfg, state), state.rng)
+        plan = spread(
+            wrong, per_unit(int(self.cfg.per_error), len(wrong), state), allowance(state), state.rng
+        )
         served = [ex for ex, _ in plan]
         analyses = self._analyse(state, items, served, right, records, counts)
         pairs = self._generate(state, items, plan, analyses, counts)

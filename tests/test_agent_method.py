@@ -13,6 +13,7 @@ from teacher_support import teacher_cfg
 from pada.errors import PadaError
 from pada.io import read_json
 from pada.methods.base import IterationState, build_method
+from pada.run.fairness import Decontaminator
 from pada.tasks.base import build_task
 from pada.teacher import build_teacher, register_script
 from pada.types import EvalRecord, Example
@@ -43,12 +44,11 @@ def _example(split: str, i: int, a: int, b: int, task) -> Example:
 def _state(tmp_path, teacher, task, seed_pairs=SEEDS) -> IterationState:
     val = [_example("val", i, a, b, task) for i, (a, b) in enumerate(VAL)]
     seeds = [_example("seed", i, a, b, task) for i, (a, b) in enumerate(seed_pairs)]
-    leak = Example("test/0", HELD_OUT_QUESTION, "#### 2", "2", meta={"question": HELD_OUT_QUESTION})
     return IterationState(
         iteration=0, task=task, seed_data=seeds, train_data=seeds,
         train_records=[EvalRecord(s.id, s.prompt, "0", "0", s.answer, i % 2 == 0) for i, s in enumerate(seeds)],
         val_records=[EvalRecord(v.id, v.meta["question"], "1", "1", v.answer, False) for v in val],
-        teacher=teacher, rng=random.Random(0), workdir=tmp_path, heldout=[*val, leak],
+        teacher=teacher, rng=random.Random(0), workdir=tmp_path,
     )  # fmt: skip
 
 
@@ -87,11 +87,15 @@ def test_one_iteration_writes_the_patterns_report(tmp_path, task):
         sorted(rows["carrying"]["item_ids"]) == ["val/1", "val/3", "val/5"] and rows["carrying"]["size"] == 3
     )
     assert rows["carrying"]["strategy"] == "STRATEGY[carrying]: vary the ones digits so sums cross ten."
-    # slots 0-1 are the first pattern's, 2-3 the second's: samples 1 (format), 2 (leak), 3 (duplicate) and
-    # 7 (sample 1's regeneration, wrong answer) are rejected and regenerated
+    # slots 0-1 are the first pattern's, 2-3 the second's: samples 1 (format), 3 (duplicate) and 7 (sample
+    # 1's regeneration, wrong answer) are rejected and regenerated. Sample 2 copies a TEST item, which pada
+    # never sees: its own QC cannot know it; the runner's check (pada/run/fairness.py) rejects it.
     first, second = report["patterns"]
     assert first["rejected"] == {"format": 1, "verification": 1} and first["requested"] == 4
-    assert second["rejected"] == {"contamination": 1, "duplicate": 1} and second["requested"] == 4
+    assert second["rejected"] == {"duplicate": 1} and second["requested"] == 3
+    test_item = Example("test/0", HELD_OUT_QUESTION, "#### 2", "2", meta={"question": HELD_OUT_QUESTION})
+    kept, rejected = Decontaminator([test_item]).filter(new)
+    assert len(kept) == 5 and rejected == {"verbatim": 1}
     assert report["error_correction"] | {"rejected": {}} == {
         "name": "error_correction", "requested": 2, "generated": 2, "accepted": 2, "rejected": {}}  # fmt: skip
     markdown = (tmp_path / "patterns.md").read_text()
@@ -127,7 +131,7 @@ def test_ablations_switch_sources_off(tmp_path, task):
         new = no_train.propose(_state(tmp_path / "b", teacher, task))
         report = read_json(tmp_path / "b" / "patterns.json")
         assert len(report["patterns"]) == 6 and report["budget"]["error_correction_examples"] == 0
-        assert [p["requested"] for p in report["patterns"]] == [1, 2, 2, 3, 0, 0] and len(
+        assert [p["requested"] for p in report["patterns"]] == [1, 2, 1, 3, 0, 0] and len(
             new
         ) == 4  # with regenerations
     with pytest.raises(PadaError, match="grouping='hdbscan'"):

@@ -72,7 +72,7 @@ def test_llm2llm_cell_uses_only_wrong_seeds_and_accumulates(tiny_cell_overrides,
 
 def test_llms_as_instructors_cell_by_contrast(tiny_cell_overrides, tmp_path):
     results, cfg = _cell(tiny_cell_overrides, tmp_path, "method=llms_as_instructors", "method.iterations=1",
-                         "method.similarity=rouge", "method.max_new_total=5", *TEACHER)  # fmt: skip
+                         "method.similarity=rouge", "synthetic_budget=5", *TEACHER)  # fmt: skip
     records = read_jsonl(_run_dir(cfg, results) / "eval_0" / "train.jsonl")
     wrong = sum(not r["correct"] for r in records)
     usage = results["teacher_usage"]["roles"]

@@ -19,6 +19,7 @@ from baselines.llm2llm import Deduplicator, parse_numbered
 from pada.errors import PadaError
 from pada.io import read_json
 from pada.methods.base import IterationState, build_method
+from pada.run.fairness import Quota
 from pada.tasks.base import build_task
 from pada.teacher import Teacher
 from pada.types import EvalRecord, Example
@@ -96,9 +97,18 @@ def test_auggpt_without_verification_keeps_every_non_duplicate(task, teacher, tm
 def test_auggpt_budget_cap_spreads_requests_over_seeds(task, teacher, tmp_path):
     seeds = [seed(task, i, a, b) for i, (a, b) in enumerate(SEEDS[:3])]
     st = state(task, teacher, tmp_path, seeds, set())
-    new = method("auggpt", k=4, verify=False, drop_duplicates=False, max_new_per_iteration=5).propose(st)
+    st.quota = Quota(limit=5)  # the runner's synthetic_per_iteration / synthetic_budget
+    new = method("auggpt", k=4, verify=False, drop_duplicates=False).propose(st)
     per_seed = sorted(sum(ex.meta["parent"] == s.id for ex in new) for s in seeds)
     assert len(new) == 5 and per_seed == [1, 2, 2]  # floor(5/3)=1 each, 2 more to a seeded random pair
+
+
+def test_auggpt_budget_match_asks_more_paraphrases_per_seed(task, teacher, tmp_path):
+    seeds = [seed(task, i, a, b) for i, (a, b) in enumerate(SEEDS[:3])]
+    st = state(task, teacher, tmp_path, seeds, set())
+    st.quota = Quota(limit=20, target=10)  # budget_match: raised from k=2 to reach 10
+    new = method("auggpt", k=2, verify=False, drop_duplicates=False).propose(st)
+    assert len(new) == 10
 
 
 # -- LLM2LLM -----------------------------------------------------------------------------------------

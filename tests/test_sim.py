@@ -144,3 +144,60 @@ def test_the_oracle_judge_scores_through_the_judge_template():
                         solution=solution)  # fmt: skip
         answer = json.loads(oracle(Call("judge", prompt.messages, SamplingParams(max_new_tokens=64))))
         assert schema.model_validate(answer).score == expected
+
+
+def test_sim_splits_are_disjoint_and_held_out_questions_distinct():
+    from conftest import compose_config
+
+    from pada.tasks import build_task
+
+    splits = build_task(compose_config(["task=sim_arith"]).task).load(None)
+    test, val, pool = ({e.prompt for e in s} for s in (splits.test, splits.val, splits.pool))
+    assert len(test) == len(splits.test) == 500 and len(val) == len(splits.val) == 200
+    assert not test & val and not test & pool and not val & pool
+
+
+def _rate(role: str, texts: list[str], check) -> float:
+    noise = NOISE
+    answers = [json.loads(oracle(_call(role, t, i), noise)) for i, t in enumerate(texts)]
+    return sum(check(t, a) for t, a in zip(texts, answers, strict=True)) / len(texts)
+
+
+NOISE = {"analysis_wrong": 0.15, "analysis_vague": 0.2, "generation_drift": 0.15, "paraphrase_drift": 0.1,
+         "verifier_false_accept": 0.1, "verifier_false_reject": 0.05}  # fmt: skip
+
+
+def test_declared_noise_is_what_the_task_config_declares_and_reaches_the_oracle():
+    from conftest import compose_config
+
+    cfg = compose_config(["experiment=sim"])
+    assert dict(cfg.task.teacher_noise) == NOISE and dict(cfg.teacher.script_options.noise) == NOISE
+    rng = random.Random(0)
+    problems = [make_problem(rng, "add", 1, "medium") for _ in range(1000)]
+    texts = [f"Problem:\n{p.question}\n\nThe model's answer:\n#### 7" for p in problems]
+    vague = _rate("error_analysis", texts, lambda t, a: not read_properties(a["missing_skill"]))
+    wrong = _rate("error_analysis", texts, lambda t, a: read_properties(a["missing_skill"]) not in (
+        {}, {"skill": "add", "phrasing": 1, "magnitude": "medium"}))  # fmt: skip
+    assert 0.16 <= vague <= 0.24 and 0.11 <= wrong <= 0.19
+    gen = [
+        f"Generate new problems with addition; two-digit numbers; imperative instructions. #{i}"
+        for i in range(1000)
+    ]
+    drift = _rate("generation", gen, lambda t, a: (lambda p: (p.skill, p.phrasing, p.magnitude))(parse(a["question"]))
+                  != ("add", 1, "medium"))  # fmt: skip
+    assert 0.11 <= drift <= 0.19
+    right = [f"Problem:\n{p.question}\n\nProposed solution:\n{p.solution}" for p in problems]
+    bad = [f"Problem:\n{p.question}\n\nProposed solution:\nx\n#### {p.answer + 1}" for p in problems]
+    assert 0.02 <= _rate("verification", right, lambda t, a: not a["valid"]) <= 0.08
+    assert 0.06 <= _rate("verification", bad, lambda t, a: a["valid"]) <= 0.14
+
+
+def test_noise_joins_the_teacher_cache_identity(tmp_path):
+    from conftest import compose_config
+
+    from pada.teacher import build_teacher
+
+    noisy = compose_config(["experiment=sim", f"paths.cache_dir={tmp_path}"])
+    clean = compose_config(["experiment=sim", "~task.teacher_noise", f"paths.cache_dir={tmp_path}"])
+    with build_teacher(noisy.teacher, tmp_path) as a, build_teacher(clean.teacher, tmp_path) as b:
+        assert a.provider.model_id != b.provider.model_id and a.provider.model_id.startswith("sim_oracle+")

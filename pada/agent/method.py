@@ -56,16 +56,20 @@ class PadaAgent(Method):
         if state.teacher is None:
             raise PadaError("method=pada needs a teacher; choose one with teacher=<name> (docs/teacher.md)")
         cfg, description = self.cfg, self._description(state)
-        held_out = HeldOut(question_of(e) for e in state.heldout)
+        # The validation failures it read are the only held-out items it knows; the runner checks the rest.
+        failure_texts = [r.prompt for r in state.val_records]
+        held_out = HeldOut(failure_texts)
         patterns, grouping, failures = self._patterns(state, description, held_out)
         fmt = synthetic_format(state.task)
         seeds = usable_seeds(state.seed_data, held_out)
-        slots = self._strategy_slots(state, patterns, seeds, fmt) + self._correction_slots(state, seeds, fmt)
+        corrections = self._correction_slots(state, seeds, fmt, raise_to_quota=not patterns)
+        corrections, n_strategy = self._within_quota(state, corrections)
+        slots = self._strategy_slots(state, patterns, seeds, fmt, n_strategy) + corrections
         slots = [replace(s, index=i) for i, s in enumerate(slots)]  # unique indices: distinct samples
         judge = cfg.qc.get("judge") or {}
         qc = QualityControl(
             fmt, state.teacher, description,
-            Decontaminator([question_of(e) for e in state.heldout], cfg.qc.ngram, cfg.qc.ngram_threshold),
+            Decontaminator(failure_texts, cfg.qc.ngram, cfg.qc.ngram_threshold),
             Deduplicator([question_of(e) for e in state.train_data], cfg.qc.rouge_threshold),
             enabled=cfg.qc.enabled, verify=cfg.qc.verify, verification_version=cfg.qc.verification_prompt,
             judge_min_score=judge.get("min_score") if judge.get("enabled") else None,
@@ -129,11 +133,24 @@ class PadaAgent(Method):
             s for s in state.seed_data if s.id in wrong
         ]  # seeds only: synthetic data is never re-augmented
 
-    def _strategy_slots(
-        self, state: IterationState, patterns: list[Pattern], seeds: list[Example], fmt: SyntheticFormat
-    ) -> list[Slot]:
+    def _within_quota(self, state: IterationState, corrections: list[Slot]) -> tuple[list[Slot], int]:
+        """The runner's quota over both sources: error-correcting slots first (a seeded subset when they
+        alone exceed it), then strategy examples fill the rest: up to ``strategy_examples`` under a plain
+        cap, exactly the rest under budget_match (more strategy examples than the method's own rule)."""
+        own, quota = int(self.cfg.generation.strategy_examples), state.quota
+        cap = quota.target if quota.target is not None else quota.limit
+        if cap is None:
+            return corrections, own
+        if len(corrections) > cap:
+            keep = sorted(state.rng.sample(range(len(corrections)), cap))
+            corrections = [corrections[i] for i in keep]
+        room = cap - len(corrections)
+        return corrections, room if quota.target is not None else min(own, room)
+
+    def _strategy_slots(self, state: IterationState, patterns: list[Pattern], seeds: list[Example],
+                        fmt: SyntheticFormat, total: int) -> list[Slot]:  # fmt: skip
         gen = self.cfg.generation
-        counts = allocate(gen.strategy_examples, [len(p.item_ids) for p in patterns], gen.allocation)
+        counts = allocate(total, [len(p.item_ids) for p in patterns], gen.allocation)
         slots = []
         for pattern, n in zip(patterns, counts, strict=True):
             guidance = (f'The student model shows this failure pattern, "{pattern.name}": {pattern.description}\n'
@@ -144,17 +161,20 @@ class PadaAgent(Method):
                 slots.append(Slot(0, pattern.name, guidance, shots, {"kind": "strategy"}))
         return slots
 
-    def _correction_slots(
-        self, state: IterationState, seeds: list[Example], fmt: SyntheticFormat
-    ) -> list[Slot]:
+    def _correction_slots(self, state: IterationState, seeds: list[Example], fmt: SyntheticFormat,
+                          raise_to_quota: bool) -> list[Slot]:  # fmt: skip
+        """``per_wrong_seed`` slots per wrong seed; with no patterns to spend a matched budget on
+        (pada_no_val, or no validation failures), raised so that the wrong seeds reach the target."""
         gen, slots, shown = self.cfg.generation, [], {s.id for s in seeds}
-        for seed in self._wrong_seeds(state):
-            if seed.id not in shown:
-                continue  # a seed that is also a held-out item must not be shown to the generator
+        wrong = [seed for seed in self._wrong_seeds(state) if seed.id in shown]  # held-out seeds never shown
+        per_seed = int(gen.per_wrong_seed)
+        if raise_to_quota and state.quota.target is not None and wrong:
+            per_seed = max(per_seed, -(-state.quota.target // len(wrong)))
+        for seed in wrong:
             guidance = ("The student model answered this training problem incorrectly:\n"
                         f"{question_of(seed)}\n"
                         "Write a new problem that tests the same skill, with different numbers and context.")  # fmt: skip
-            for _ in range(gen.per_wrong_seed):
+            for _ in range(per_seed):
                 shots = shots_from_seeds(fmt, seeds, gen.shots, state.rng)
                 slots.append(
                     Slot(0, CORRECTION, guidance, shots, {"kind": "error_correction", "seed_id": seed.id})

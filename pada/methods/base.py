@@ -1,7 +1,7 @@
 """The method interface: from one iteration's state, propose new training examples.
 
-A method sees the current training data, the student's per-item records on the training and validation
-sets, a teacher handle and a seeded rng. It never trains or evaluates; the runner does that, identically
+A method sees the current training data, the student's per-item records on the training set and its
+validation failures (never other validation or test items), its quota, a teacher handle and a seeded rng. It never trains or evaluates; the runner does that, identically
 for every method, so comparisons differ only in the data each method proposes.
 """
 
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pada.errors import PadaError
+from pada.run.fairness import Quota
 from pada.tasks.base import Task
 from pada.tasks.code import CodeTask
 from pada.types import EvalRecord, Example
@@ -28,11 +29,12 @@ class IterationState:
     seed_data: list[Example]
     train_data: list[Example]  # seeds plus everything added so far
     train_records: list[EvalRecord]  # empty unless the method sets needs_train_eval
-    val_records: list[EvalRecord]  # empty unless the method sets needs_val_eval
+    val_records: list[EvalRecord]  # validation FAILURES only, and only if the method sets needs_val_eval
     teacher: Any  # a pada teacher client, or None for methods that need none
     rng: random.Random
     workdir: Path  # where the method may write reports (patterns, strategies)
-    heldout: list[Example] = field(default_factory=list)  # val + test items: for decontamination checks only
+    # The most this round may add and, with budget_match, how many to reach (pada.run.fairness.Quota).
+    quota: Quota = field(default_factory=Quota)
 
 
 class Method(ABC):

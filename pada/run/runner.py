@@ -19,6 +19,7 @@ from pada.inference.base import Backend, build_backend
 from pada.io import read_json, read_jsonl, stable_hash, write_json, write_jsonl
 from pada.methods.base import IterationState, build_method, check_cell
 from pada.models.loading import resolve_model_path
+from pada.run import fairness
 from pada.run.provenance import provenance
 from pada.run.stages import Stages
 from pada.run.tracking import tracking
@@ -91,6 +92,7 @@ class Cell:
         self.cfg = cfg
         self.task: Task = build_task(cfg.task)
         self.method = build_method(cfg.method)
+        fairness.check_config(cfg, self.method)  # quotas, eval_val: one error line before anything runs
         # Built first: missing credentials are one error line before any data is read or stage runs.
         self.teacher: Teacher | None = build_teacher(cfg.get("teacher"), cfg.paths.cache_dir)
         if self.method.needs_teacher and self.teacher is None:
@@ -143,15 +145,18 @@ class Cell:
         inputs = {"train": train_key, "eval": eval_identity(self.cfg), "splits": sorted(splits)}
         return self.stages.run(name, inputs, work)
 
-    def _augment_stage(self, i: int, state: IterationState, eval_key: str):
+    def _augment_stage(self, i: int, state: IterationState, eval_key: str, held_out: list[Example]):
         def work(out: Path) -> dict[str, Any]:
             state.workdir = out
             before = self.teacher.usage() if self.teacher is not None else None
-            new = self.method.propose(state)
+            proposed = self.method.propose(state)
+            fairness.check_quota(self.cfg.method.name, proposed, state.quota)
+            new, rejected = fairness.build_decontaminator(self.cfg, held_out).filter(proposed)
             write_jsonl(out / "new.jsonl", (ex.to_dict() for ex in new))
+            info = {"new_examples": len(new), **fairness.accounting(state.quota, proposed, new, rejected)}
             if before is None:
-                return {"new_examples": len(new)}
-            return {"new_examples": len(new), "teacher_usage": usage_delta(self.teacher.usage(), before)}
+                return info
+            return {**info, "teacher_usage": usage_delta(self.teacher.usage(), before)}
 
         return self.stages.run(f"augment_{i}", {"eval": eval_key}, work)
 
@@ -241,11 +246,11 @@ class Cell:
             state = IterationState(
                 iteration=i, task=self.task, seed_data=seed_data, train_data=train_data,
                 train_records=_records(evaluated.path / "train.jsonl"),
-                val_records=_records(evaluated.path / "val.jsonl"),
+                val_records=fairness.failures(_records(evaluated.path / "val.jsonl"), self.method),
                 teacher=self.teacher, rng=random.Random(stable_hash([self.cfg.seed, i])), workdir=self.run_dir,
-                heldout=val + test,
+                quota=fairness.quota_for(self.cfg, i, self.method.iterations, len(train_data) - len(seed_data)),
             )  # fmt: skip
-            augment = self._augment_stage(i, state, evaluated.key)
+            augment = self._augment_stage(i, state, evaluated.key, val + test)
             train_data = train_data + _load(augment.path / "new.jsonl")
             upstream = augment.key
         chosen = _select(iterations, self.cfg.method.get("select", "last"))
@@ -286,7 +291,15 @@ class Cell:
                 "final_train": len(train_data),
                 "val": len(val),
                 "test": len(test),
+                **fairness.data_accounting(
+                    [
+                        self.stages.results[f"augment_{i}"].info
+                        for i in range(len(iterations))
+                        if f"augment_{i}" in self.stages.results
+                    ]  # fmt: skip
+                ),
             },  # fmt: skip
+            "training": fairness.training_accounting(iterations),
             "timings": {
                 n: {"seconds": r.seconds, "cached": r.cached} for n, r in self.stages.results.items()
             },
@@ -312,7 +325,12 @@ class Cell:
         }
         process = self.teacher.usage()
         identity = {k: process.pop(k) for k in ("provider", "model", "pricing")}
-        return {**identity, **usage_sum(list(stages.values())), "by_stage": stages, "this_process": process}
+        total = usage_sum(list(stages.values()))
+        prices = identity["pricing"]
+        costs = fairness.teacher_accounting(
+            total["total"], prices["input_per_mtok"], prices["output_per_mtok"]
+        )
+        return {**identity, **total, **costs, "by_stage": stages, "this_process": process}
 
     def close(self) -> None:
         if self._backend is not None:

@@ -6,6 +6,12 @@ and magnitudes (``DESCRIPTORS``), and answers with the role's schema (pada.teach
 is fixed in advance, identical for every method, and never looks at which method is asking.
 
 Registered as the scripted teacher ``sim_oracle`` (``teacher=sim_oracle``).
+
+Declared imperfections (``noise``, from ``task.teacher_noise`` in conf/task/sim_arith.yaml, fixed before
+any result was seen; reasons there and in docs/agent.md): a share of error analyses that name wrong
+properties or none (vague), generation and paraphrases that drift off what was asked, and a verifier that
+accepts some wrong solutions and rejects some right ones. Every role is noisy in the same way for every
+method that uses it; each draw is seeded by the call, so answers stay deterministic and cacheable.
 """
 
 from __future__ import annotations
@@ -68,12 +74,39 @@ def _rng(call: Call) -> random.Random:
     return random.Random(stable_hash([_text(call), call.sample_index, call.attempt]))
 
 
-def error_analysis(call: Call) -> dict:
+NO_NOISE: dict[str, float] = {}
+
+
+def _noisy(rng: random.Random, noise: dict, *keys: str) -> str | None:
+    """Which of the ``keys`` imperfections this call shows (at most one), or None."""
+    draw, edge = rng.random(), 0.0
+    for key in keys:
+        edge += float(noise.get(key) or 0.0)
+        if draw < edge:
+            return key
+    return None
+
+
+def _redraw(rng: random.Random, problem: Problem) -> Problem:
+    """``problem`` with one of its properties (skill, phrasing, magnitude) replaced by another value."""
+    prop = rng.choice(["skill", "phrasing", "magnitude"])
+    values = {"skill": list(SKILLS), "phrasing": [0, 1, 2], "magnitude": list(MAGNITUDES)}[prop]
+    props = {"skill": problem.skill, "phrasing": problem.phrasing, "magnitude": problem.magnitude}
+    props[prop] = rng.choice([v for v in values if v != props[prop]])
+    return make_problem(rng, props["skill"], props["phrasing"], props["magnitude"])
+
+
+def error_analysis(call: Call, noise: dict = NO_NOISE) -> dict:
     problems = find_problems(_text(call))
     if not problems:
         return {"error": "the problem is outside the simulated world", "missing_skill": "unknown"}
-    return {"error": f"The model did not solve a problem needing {describe(problems[0])}.",
-            "missing_skill": describe(problems[0])}  # fmt: skip
+    rng = _rng(call)
+    kind = _noisy(rng, noise, "analysis_wrong", "analysis_vague")
+    if kind == "analysis_vague":  # names no property: such analyses cannot be grouped by what went wrong
+        return {"error": "The model made a mistake somewhere in its working.", "missing_skill": "care"}
+    problem = _redraw(rng, problems[0]) if kind == "analysis_wrong" else problems[0]
+    return {"error": f"The model did not solve a problem needing {describe(problem)}.",
+            "missing_skill": describe(problem)}  # fmt: skip
 
 
 def pattern_summary(call: Call) -> dict:
@@ -93,7 +126,7 @@ def strategy(call: Call) -> dict:
                         "then the result on a final line '#### <answer>'."}  # fmt: skip
 
 
-def generation(call: Call) -> dict:
+def generation(call: Call, noise: dict = NO_NOISE) -> dict:
     text, rng = _text(call), _rng(call)
     props = read_properties(text)
     problems = find_problems(text)
@@ -102,37 +135,43 @@ def generation(call: Call) -> dict:
     phrasing = props.get("phrasing", template.phrasing if template else 0)
     magnitude = props.get("magnitude", template.magnitude if template else rng.choice(list(MAGNITUDES)))
     problem = make_problem(rng, skill, phrasing, magnitude)
+    if _noisy(rng, noise, "generation_drift"):  # off the requested pattern, otherwise a good problem
+        problem = _redraw(rng, problem)
     answer = problem.answer + (rng.choice([-1, 1]) if rng.random() < GENERATION_ERROR_RATE else 0)
     solution = problem.solution.rsplit("#### ", 1)[0] + f"#### {answer}"
     return {"question": problem.question, "solution": solution, "answer": str(answer)}
 
 
-def paraphrase(call: Call) -> dict:
+def paraphrase(call: Call, noise: dict = NO_NOISE) -> dict:
     problem = (find_problems(_text(call)) or [None])[0]
     if problem is None:
         return {"question": _section(_text(call), "Problem:\n").strip()}
     phrasing = (problem.phrasing + 1 + call.sample_index) % len(SKILLS[problem.skill][1])
-    return {"question": Problem(problem.skill, phrasing, problem.magnitude, problem.a, problem.b,
+    a = problem.a
+    if _noisy(_rng(call), noise, "paraphrase_drift"):  # a quantity changed: the kept answer is now wrong
+        a = a + 1
+    return {"question": Problem(problem.skill, phrasing, problem.magnitude, a, problem.b,
                                 problem.name, problem.thing).question}  # fmt: skip
 
 
-def verification(call: Call) -> dict:
+def verification(call: Call, noise: dict = NO_NOISE) -> dict:
     text = _text(call)
     problem = (find_problems(text) or [None])[0]
     if problem is None:
         return {"valid": False, "answer": "", "reason": "not a problem of the simulated world"}
     claimed = re.findall(r"#### (-?\d+)", _section(text, "Proposed solution:\n"))
     valid = bool(claimed) and int(claimed[-1]) == problem.answer
-    return {
-        "valid": valid,
-        "answer": str(problem.answer),
-        "reason": "" if valid else "the final answer is wrong",
-    }
+    answer = str(problem.answer)
+    if valid and _noisy(_rng(call), noise, "verifier_false_reject"):
+        valid, answer = False, str(problem.answer + 1)
+    elif claimed and not valid and _noisy(_rng(call), noise, "verifier_false_accept"):
+        valid, answer = True, claimed[-1]  # agrees with the wrong solution
+    return {"valid": valid, "answer": answer, "reason": "" if valid else "the final answer is wrong"}
 
 
-def judge(call: Call) -> dict:
+def judge(call: Call, noise: dict = NO_NOISE) -> dict:
     """The optional judge: a world problem with a correct final answer scores 9, anything else 2."""
-    verdict = verification(call)
+    verdict = verification(call, noise)
     return {"score": 9 if verdict["valid"] else 2, "reason": verdict["reason"] or "correct"}
 
 
@@ -141,6 +180,10 @@ ROLES = {"error_analysis": error_analysis, "pattern_summary": pattern_summary, "
          "judge": judge}  # fmt: skip
 
 
+NOISY = {"error_analysis", "generation", "paraphrase", "verification", "judge"}
+
+
 @register_script("sim_oracle")
-def oracle(call: Call) -> str:
-    return json.dumps(ROLES[call.role](call))
+def oracle(call: Call, noise: dict | None = None) -> str:
+    role = ROLES[call.role]
+    return json.dumps(role(call, noise or NO_NOISE) if call.role in NOISY else role(call))

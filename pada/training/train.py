@@ -134,6 +134,7 @@ def fit(
     write_jsonl(out_dir / "loss_curve.jsonl", train_log.rows)
     shutil.rmtree(ckpt_dir, ignore_errors=True)  # only needed until the model is saved
     summary = _summary(cfg, features, train_log.rows, steps, seconds, len(plan), resume_from)
+    summary["optimizer_steps"] = int(trainer.global_step)  # taken, not planned (they differ if cut short)
     write_json(out_dir / "train_summary.json", summary)
     return summary
 
@@ -144,6 +145,7 @@ def _summary(cfg, features, rows, steps, seconds, batches, resumed_from) -> dict
     return {
         "mode": cfg.mode,
         "optimizer_steps": steps,
+        "planned_steps": steps,
         "examples": len(features),
         "batches_per_epoch": batches,
         "truncated": sum(len(f.input_ids) >= cfg.max_seq_len for f in features),

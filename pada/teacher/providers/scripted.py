@@ -13,7 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from omegaconf import OmegaConf
+
 from pada.errors import PadaError
+from pada.io import stable_hash
 from pada.teacher.providers.base import Call, Provider
 from pada.types import Completion
 
@@ -39,6 +42,10 @@ class Scripted(Provider):
     def __init__(self, cfg: Any):
         super().__init__(cfg)
         self.script = self.resolve(cfg)
+        options = cfg.get("script_options")
+        # Script options (e.g. the simulation's declared noise) change answers: they join the cache identity.
+        self.options = dict(OmegaConf.to_container(options, resolve=True) if OmegaConf.is_config(options)
+                            else options or {})  # fmt: skip
         self.calls = 0  # how many answers were produced (i.e. cache misses that reached the "network")
 
     @staticmethod
@@ -53,13 +60,18 @@ class Scripted(Provider):
                             "(register one with pada.teacher.register_script and set teacher.script_module)")  # fmt: skip
         return _SCRIPTS[cfg.model]
 
+    @property
+    def model_id(self) -> str:
+        base = super().model_id
+        return f"{base}+{stable_hash(self.options)[:12]}" if self.options else base
+
     @classmethod
     def check_credentials(cls, cfg: Any) -> None:
         cls.resolve(cfg)  # an unknown script is a config error worth reporting before any work
 
     async def complete(self, call: Call) -> Completion:
         self.calls += 1
-        text = self.script(call)
+        text = self.script(call, **self.options) if self.options else self.script(call)
         prompt = " ".join(content for _, content in call.messages)
         length = _tokens(text) >= call.params.max_new_tokens
         return Completion(text, _tokens(prompt), _tokens(text), "length" if length else "stop")

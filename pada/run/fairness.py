@@ -1,0 +1,256 @@
+"""Fair comparison, enforced in one place (the runner, around every method's ``propose``).
+
+* Quotas: ``synthetic_budget`` (examples over the whole cell) and ``synthetic_per_iteration`` bound what any
+  method may add; ``budget_match`` also asks each method to reach its quota. The runner hands the quota to
+  the method (``IterationState.quota``) and refuses output over it.
+* Held-out protection: methods never receive validation or test items; the runner checks every proposed
+  example against them (verbatim text, word n-gram overlap of the question, and a near-duplicate test that
+  survives changed numbers, unit rewrites and reordered sentences), drops what matches and counts why.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from pada.agent.leakage import HeldOut, assert_no_leak, tokens
+from pada.errors import PadaError
+from pada.tasks.base import question_of
+from pada.types import EvalRecord, Example
+
+# Method keys that the runner's quota replaced; a leftover override must not be silently ignored.
+MOVED_KEYS = {"max_new_total": "synthetic_budget", "max_new_per_iteration": "synthetic_per_iteration"}
+
+
+@dataclass(frozen=True)
+class Quota:
+    """What one augmentation round may add. ``limit``: the most ``propose`` may return (None = the
+    method's own rule); ``target``: with ``budget_match``, how many the method should reach (else None)."""
+
+    limit: int | None = None
+    target: int | None = None
+
+
+def check_config(cfg: Any, method: Any) -> None:
+    """Refuse, before any stage, a config that would silently compare methods unfairly (PadaError)."""
+    for old, new in MOVED_KEYS.items():
+        if cfg.method.get(old) is not None:
+            raise PadaError(f"method.{old} was replaced by the runner's top-level {new} (it applies to every "
+                            f"method, PaDA-Agent included); set {new}={cfg.method[old]} instead")  # fmt: skip
+    if method.needs_val_eval and not cfg.run.eval_val:
+        raise PadaError(f"method={cfg.method.name} reads validation failures, but run.eval_val=false; "
+                        "set run.eval_val=true (or choose a method that needs no validation)")  # fmt: skip
+    if cfg.get("budget_match") and cfg.get("synthetic_budget") is None and \
+            cfg.get("synthetic_per_iteration") is None:  # fmt: skip
+        raise PadaError("budget_match=true needs a quota: set synthetic_budget or synthetic_per_iteration")
+    for key in ("synthetic_budget", "synthetic_per_iteration"):
+        value = cfg.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            raise PadaError(f"{key}={value!r}: expected a non-negative integer or null")
+
+
+def quota_for(cfg: Any, iteration: int, iterations: int, added_so_far: int) -> Quota:
+    """The quota of round ``iteration`` (0-based) of ``iterations``, after ``added_so_far`` synthetic
+    examples. Without a per-round cap, budget_match spreads what remains evenly over the rounds left
+    (ceil), so an iterative method does not spend the whole budget in its first round."""
+    caps = []
+    if cfg.get("synthetic_per_iteration") is not None:
+        caps.append(int(cfg.synthetic_per_iteration))
+    remaining = None
+    if cfg.get("synthetic_budget") is not None:
+        remaining = max(0, int(cfg.synthetic_budget) - added_so_far)
+        caps.append(remaining)
+    limit = min(caps) if caps else None
+    if not cfg.get("budget_match") or limit is None:
+        return Quota(limit, None)
+    if cfg.get("synthetic_per_iteration") is None and remaining is not None:
+        return Quota(limit, math.ceil(remaining / max(1, iterations - iteration)))
+    return Quota(limit, limit)
+
+
+def check_quota(method: str, new: list[Example], quota: Quota) -> None:
+    """Over quota is a bug in the method, never a silently trimmed result: PadaError."""
+    if quota.limit is not None and len(new) > quota.limit:
+        raise PadaError(f"method {method} proposed {len(new)} examples, over its quota of {quota.limit} "
+                        "(synthetic_budget / synthetic_per_iteration); methods must respect state.quota")  # fmt: skip
+
+
+def failures(records: list[EvalRecord], method: Any) -> list[EvalRecord]:
+    """What a method may read of validation: its failures, and only if it declares needs_val_eval."""
+    return [r for r in records if not r.correct] if method.needs_val_eval else []
+
+
+def accounting(quota: Quota, proposed: list[Example], kept: list[Example], rejected: Counter) -> dict:
+    """An augment stage's record: the quota, what the method proposed, what the runner rejected and why,
+    and, under budget_match, how far the kept examples fell short of the target and why."""
+    info: dict[str, Any] = {"proposed": len(proposed), "quota": quota.limit, "target": quota.target,
+                            "rejected": dict(sorted(rejected.items()))}  # fmt: skip
+    if quota.target is not None and len(kept) < quota.target:
+        why = []
+        if len(proposed) < quota.target:
+            why.append(f"the method proposed {len(proposed)} (its report in this stage says why)")
+        if rejected:
+            why.append(f"the runner rejected {sum(rejected.values())} as held-out copies")
+        info["shortfall"] = {"short_by": quota.target - len(kept), "why": "; ".join(why)}
+    return info
+
+
+def data_accounting(augments: list[dict[str, Any]]) -> dict[str, Any]:
+    """results.json ``data`` fields from the augment stages' infos (in iteration order): synthetic examples
+    added per iteration, the runner's held-out rejections by reason, and any budget_match shortfalls."""
+    rejected: Counter = Counter()
+    for info in augments:
+        rejected.update(info.get("rejected", {}))
+    shortfalls = {i: info["shortfall"] for i, info in enumerate(augments) if "shortfall" in info}
+    return {"synthetic_per_iteration": [info["new_examples"] for info in augments],
+            "proposed_per_iteration": [info.get("proposed", info["new_examples"]) for info in augments],
+            "rejected": dict(sorted(rejected.items())), "shortfall": shortfalls}  # fmt: skip
+
+
+def training_accounting(iterations: list[dict[str, Any]]) -> dict[str, Any]:
+    """results.json ``training``: optimizer steps of each training round and of the tested model."""
+    steps = [row.get("optimizer_steps", 0) for row in iterations]
+    tested = next((row.get("optimizer_steps", 0) for row in iterations if row.get("selected")), None)
+    return {"optimizer_steps": {"per_iteration": steps, "total": sum(steps), "tested": tested}}
+
+
+def teacher_accounting(total: dict[str, Any], price_in: float, price_out: float) -> dict[str, Any]:
+    """``uncached``: what the cell's teacher traffic costs from an empty cache (every request it made,
+    answered by the provider or the cache); ``cached``: the part the cache served this time. Each
+    {calls, input_tokens, output_tokens, dollars}; dollars at the configured per-million-token prices."""
+
+    def row(calls: int, tokens_in: int, tokens_out: int) -> dict[str, Any]:
+        dollars = (tokens_in * price_in + tokens_out * price_out) / 1e6
+        return {"calls": calls, "input_tokens": tokens_in, "output_tokens": tokens_out, "dollars": dollars}
+
+    hits, cin, cout = (total.get(k, 0) for k in ("cache_hits", "cached_tokens_in", "cached_tokens_out"))
+    return {"uncached": row(total.get("calls", 0) + hits, total.get("tokens_in", 0) + cin,
+                            total.get("tokens_out", 0) + cout), "cached": row(hits, cin, cout)}  # fmt: skip
+
+
+# -- decontamination ---------------------------------------------------------------------------------
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_UNITS = [(re.compile(r"\$\s*(\d+(?:[.,]\d+)*)"), r"\1 dollars"), (re.compile(r"(\d)\s*%"), r"\1 percent"),
+          (re.compile(r"\bdollar\b"), "dollars"), (re.compile(r"\bper ?cent\b"), "percent")]  # fmt: skip
+_SENTENCE = re.compile(r"[.?!;\n]+")
+SHINGLE = 3  # word 3-grams inside a sentence: reordering sentences keeps them, rewording most words does not
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """A question reduced to what a near-copy keeps: shingles of number-free, case- and punctuation-folded
+    words (per sentence, so sentence order does not matter) and the multiset of its numbers."""
+
+    shingles: frozenset[tuple[str, ...]]
+    numbers: Counter
+
+
+def fingerprint(text: str) -> Fingerprint:
+    text = text.lower()
+    for pattern, repl in _UNITS:
+        text = pattern.sub(repl, text)
+    numbers = Counter(n.replace(",", "").rstrip("0").rstrip(".") if "." in n else n.replace(",", "")
+                      for n in _NUMBER.findall(text))  # fmt: skip
+    shingles = set()
+    for sentence in _SENTENCE.split(_NUMBER.sub(" <n> ", text)):
+        words = re.findall(r"<n>|[a-z]+", sentence)
+        if 0 < len(words) < SHINGLE:
+            shingles.add(tuple(words))
+        shingles.update(tuple(words[i : i + SHINGLE]) for i in range(len(words) - SHINGLE + 1))
+    return Fingerprint(frozenset(shingles), numbers)
+
+
+def near_copy(candidate: Fingerprint, held: Fingerprint, threshold: float) -> bool:
+    """Same wording (Jaccard of shingles >= ``threshold``) and the same numbers but at most one.
+
+    Numbers must also agree on at least two values when the held-out item has three or more, and on all
+    of them when it has one or two: in a world of two-number templates (the SIMULATION) a copy with one of
+    two numbers changed is indistinguishable from a fresh draw of the same template, so it is not counted.
+    """
+    union = len(candidate.shingles | held.shingles)
+    if not union or len(candidate.shingles & held.shingles) / union < threshold:
+        return False
+    shared = sum((candidate.numbers & held.numbers).values())
+    total = sum(held.numbers.values())
+    if total <= 2:
+        return shared == total and sum(candidate.numbers.values()) == total
+    return shared >= 2 and total - shared <= 1 and sum(candidate.numbers.values()) - shared <= 1
+
+
+class NgramOverlap:
+    """The share of a question's word n-grams found in held-out questions (n shrinks to short texts)."""
+
+    def __init__(self, held_out_texts: list[str], n: int = 8, threshold: float = 0.5):
+        self.n, self.threshold = n, threshold
+        self._texts = [tokens(t) for t in held_out_texts]
+        self._grams: dict[int, set[tuple[str, ...]]] = {}
+
+    def _held_out_grams(self, n: int) -> set[tuple[str, ...]]:
+        if n not in self._grams:
+            self._grams[n] = {tuple(t[i : i + n]) for t in self._texts for i in range(len(t) - n + 1)}
+        return self._grams[n]
+
+    def overlap(self, text: str) -> float:
+        words = tokens(text)
+        n = min(self.n, len(words))
+        if n < 4:  # a three-word text cannot say which item it copies
+            return 0.0
+        grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
+        held = self._held_out_grams(n)
+        return sum(g in held for g in grams) / len(grams)
+
+
+class Decontaminator:
+    """Every method's output checked against the cell's validation and test questions.
+
+    Reasons (checked in this order): ``verbatim`` (a held-out question inside the prompt or target, token-
+    wise), ``ngram_overlap`` (share of the question's word n-grams found in held-out questions, question
+    text on both sides), ``near_duplicate`` (``near_copy`` against any held-out question; candidates are
+    found through an inverted index on shingles, then compared exactly; the held-out sets are small).
+    """
+
+    def __init__(self, held_out: list[Example], ngram: int = 8, ngram_threshold: float = 0.5,
+                 near_duplicate: float = 0.6):  # fmt: skip
+        questions = [question_of(ex) for ex in held_out]
+        self.verbatim = HeldOut(questions)
+        self.ngrams = NgramOverlap(questions, ngram, ngram_threshold)
+        self.threshold = near_duplicate
+        self.prints = [fingerprint(q) for q in questions if len(tokens(q)) >= 4]
+        self.index: dict[tuple[str, ...], list[int]] = {}
+        for i, fp in enumerate(self.prints):
+            for shingle in fp.shingles:
+                self.index.setdefault(shingle, []).append(i)
+
+    def reason(self, example: Example) -> str | None:
+        question = question_of(example)
+        if any(self.verbatim.found_in(t) is not None for t in (example.prompt, example.target, question)):
+            return "verbatim"
+        if self.ngrams.overlap(question) >= self.ngrams.threshold:
+            return "ngram_overlap"
+        if len(tokens(question)) >= 4:
+            fp = fingerprint(question)
+            near = {i for s in fp.shingles for i in self.index.get(s, ())}
+            if any(near_copy(fp, self.prints[i], self.threshold) for i in near):
+                return "near_duplicate"
+        return None
+
+    def filter(self, examples: list[Example]) -> tuple[list[Example], Counter]:
+        """The examples that pass, and the rejections by reason. The kept ones are then asserted free of
+        verbatim held-out text: if that fails, the check itself is broken and the run stops (PadaError)."""
+        kept, rejected = [], Counter()
+        for example in examples:
+            if reason := self.reason(example):
+                rejected[reason] += 1
+            else:
+                kept.append(example)
+        assert_no_leak(self.verbatim, [], kept)
+        return kept, rejected
+
+
+def build_decontaminator(cfg: Any, held_out: list[Example]) -> Decontaminator:
+    node = cfg.get("decontamination") or {}
+    return Decontaminator(held_out, int(node.get("ngram", 8)), float(node.get("ngram_threshold", 0.5)),
+                          float(node.get("near_duplicate", 0.6)))  # fmt: skip

@@ -1,0 +1,24 @@
+"""A test-only method (via method.module) that proposes fixed questions: to plant held-out near-copies or
+to exceed its quota, so the runner's fairness checks can be seen to act on any method's output."""
+
+from __future__ import annotations
+
+from pada.methods.base import IterationState, Method, register_method
+from pada.types import Example
+
+SEEN: list[IterationState] = []
+
+
+@register_method("planted")
+class Planted(Method):
+    name = "planted"
+
+    def propose(self, state: IterationState) -> list[Example]:
+        SEEN.append(state)
+        return [
+            planted(question, f"planted/{state.iteration}/{i}") for i, question in enumerate(self.cfg.plant)
+        ]
+
+
+def planted(question: str, example_id: str) -> Example:
+    return Example(example_id, question, "It is 1.\n#### 1", "1", "synthetic:planted", {"question": question})

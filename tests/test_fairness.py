@@ -1,0 +1,152 @@
+"""The runner's fairness checks (pada/run/fairness.py): quotas for every method, held-out protection of
+every method's output, validation needed but not scored, and results.json accounting."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import planted_method
+import pytest
+from conftest import compose_config
+
+from pada.errors import PadaError
+from pada.run import fairness
+from pada.run.fairness import Decontaminator, Quota, fingerprint, near_copy, quota_for
+from pada.run.runner import run_cell
+from pada.types import Example
+
+TEST_QUESTION = "Tom has 14 apples. He buys 7 bags with 3 apples each and gives 5 away. How many apples now?"
+ONE_CHANGED = "Tom has 14 apples. He buys 9 bags with 3 apples each and gives 5 away. How many apples now?"
+# one number changed, sentences reordered, a word dropped: n-gram overlap misses it, the near-copy test not
+DISGUISED = "He buys 9 bags with 3 apples each, gives 5 away. Tom has 14 apples. How many apples now?"
+
+
+def _held(*questions: str) -> list[Example]:
+    return [Example(f"test/{i}", q, "#### 1", "1", meta={"question": q}) for i, q in enumerate(questions)]
+
+
+def _ex(question: str) -> Example:
+    return planted_method.planted(question, "x")
+
+
+@pytest.mark.parametrize(
+    "copy",
+    [
+        ONE_CHANGED,  # one number changed
+        DISGUISED,
+        "Tom has 14 apples. He buys 7 bags with 3 apples each and gives 5 away. How many apples now?",
+        "He buys 7 bags with 3 apples each and gives 5 away. Tom has 14 apples. How many apples now?",  # reordered
+        "TOM HAS 14 APPLES; he buys 7 bags with 3 apples each, and gives 5 away -- how many apples now",
+    ],
+)
+def test_near_copies_of_a_test_item_are_rejected(copy):
+    assert Decontaminator(_held(TEST_QUESTION)).reason(_ex(copy)) is not None
+
+
+def test_unit_rewrites_are_near_copies():
+    held = "Mia pays $12 for 3 pens and $4 for 2 pads at the shop. How much does she pay in all?"
+    copy = (
+        "Mia pays 12 dollars for 3 pens and 5 dollars for 2 pads at the shop. How much does she pay in all?"
+    )
+    assert near_copy(fingerprint(copy), fingerprint(held), 0.6)
+
+
+def test_fresh_problems_pass():
+    decon = Decontaminator(_held(TEST_QUESTION, "What is 5 plus 3?"))
+    fresh = [
+        "Ana has 20 cards. She buys 2 packs of 6 cards and loses 1. How many cards now?",
+        "Tom has 30 apples. He buys 2 bags with 8 apples each and gives 4 away. How many apples now?",
+        "What is 5 plus 4?",
+    ]  # two-number template, one number changed: a fresh draw, not a copy
+    assert [decon.reason(_ex(q)) for q in fresh] == [None, None, None]
+
+
+def test_quota_spreads_a_matched_budget_over_the_rounds_left():
+    cfg = compose_config(["synthetic_budget=256", "budget_match=true"])
+    assert quota_for(cfg, 0, 3, 0) == Quota(256, 86)
+    assert quota_for(cfg, 1, 3, 86) == Quota(170, 85)
+    assert quota_for(compose_config(["synthetic_budget=10"]), 0, 3, 4) == Quota(6, None)
+    assert quota_for(compose_config([]), 0, 3, 0) == Quota(None, None)
+    per = compose_config(["synthetic_per_iteration=5", "budget_match=true"])
+    assert quota_for(per, 2, 3, 10) == Quota(5, 5)
+
+
+def test_over_quota_output_is_an_error_not_trimmed():
+    with pytest.raises(PadaError, match="over its quota of 2"):
+        fairness.check_quota("auggpt", [_ex("a"), _ex("b"), _ex("c")], Quota(2, None))
+    fairness.check_quota("auggpt", [_ex("a")], Quota(2, None))
+
+
+def test_moved_method_budget_keys_are_errors_not_ignored():
+    from pada.methods.base import build_method
+
+    cfg = compose_config(["method=pada", "+method.max_new_total=50", "+embedder=bundled:all-MiniLM-L6-v2"])
+    with pytest.raises(PadaError, match="synthetic_budget=50"):
+        fairness.check_config(cfg, build_method(cfg.method))
+
+
+# -- through the runner ------------------------------------------------------------------------------
+@pytest.fixture
+def three_number_data(tmp_path) -> Path:
+    """A GSM8K-format dataset whose test item 0 is TEST_QUESTION (items with three numbers or more)."""
+    folder = tmp_path / "data" / "gsm8k"
+    folder.mkdir(parents=True)
+    rng = random.Random(1)
+    rows = {
+        "train.jsonl": [],
+        "test.jsonl": [{"question": TEST_QUESTION, "answer": "14 + 21 - 5 = 30\n#### 30"}],
+    }
+    for name, n in (("train.jsonl", 40), ("test.jsonl", 7)):
+        for _ in range(n):
+            a, b, c = rng.randint(1, 20), rng.randint(2, 9), rng.randint(2, 9)
+            rows[name].append({"question": f"Sam has {a} cards and buys {b} packs of {c} cards. How many cards?",
+                               "answer": f"{a} + {b} * {c} = {a + b * c}\n#### {a + b * c}"})  # fmt: skip
+    for name, items in rows.items():
+        (folder / name).write_text("".join(json.dumps(r) + "\n" for r in items))
+    return folder.parent
+
+
+def _overrides(tmp_path, data, model_cache, *extra):
+    return [f"paths.runs_dir={tmp_path / 'runs'}", f"paths.data_dir={data}", f"paths.cache_dir={model_cache}",
+            "budget=8", "task.val_size=6", "trainer.max_steps=2", "trainer.batch_size=4", "trainer.grad_accum=1",
+            "eval.max_new_tokens=4", "wandb.mode=disabled", "method=sft", "+method.module=planted_method",
+            "method.name=planted", "method.iterations=1", *extra]  # fmt: skip
+
+
+def test_runner_rejects_a_planted_near_copy_and_counts_it(tmp_path, three_number_data, model_cache):
+    fresh = "Lea has 40 stamps and buys 3 albums of 11 stamps, then sells 6. How many stamps?"
+    cfg = compose_config(_overrides(tmp_path, three_number_data, model_cache,
+                                    f"+method.plant=['{DISGUISED}','{fresh}']"))  # fmt: skip
+    results = run_cell(cfg)
+    assert results["data"]["synthetic"] == 1 and results["data"]["rejected"] == {"near_duplicate": 1}
+    assert results["data"]["synthetic_per_iteration"] == [1]
+    state = planted_method.SEEN[-1]
+    assert state.val_records == [] and not hasattr(state, "heldout")  # no validation/test item reaches it
+    steps = results["training"]["optimizer_steps"]
+    assert steps == {"per_iteration": [2, 2], "total": 4, "tested": 2}
+
+
+def test_runner_rejects_over_quota_output(tmp_path, three_number_data, model_cache):
+    cfg = compose_config(_overrides(tmp_path, three_number_data, model_cache, "synthetic_budget=1",
+                                    "+method.plant=['Lea has 4 stamps and 9 more.','Sam has 2 cats and 3 dogs.']"))  # fmt: skip
+    with pytest.raises(PadaError, match="proposed 2 examples, over its quota of 1"):
+        run_cell(cfg)
+    assert not (Path(cfg.paths.runs_dir) / "results.json").exists()
+
+
+def test_eval_val_false_with_pada_is_one_error_line(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "pada.cli", "run", "experiment=sim", "method=pada", "run.eval_val=false",
+         f"paths.runs_dir={tmp_path}", "wandb.mode=disabled"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "pada: error: method=pada reads validation failures, but run.eval_val=false; set run.eval_val=true "
+        "(or choose a method that needs no validation)"
+    ]
+    assert not list(tmp_path.glob("*/.done.json")) and not list(tmp_path.glob("*/*/.done.json"))
