@@ -99,6 +99,8 @@ def _metric_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append({"metric": name, "value": value, "n": None})
     rows.append({"metric": "teacher/dollars", "value": teacher_dollars(results.get("teacher_usage", {})),
                  "n": None})  # fmt: skip
+    if any(name.startswith("augment_") for name in results.get("timings", {})):  # the method augmented
+        rows.append({"metric": "data/synthetic", "value": float(results["data"]["synthetic"]), "n": None})
     return rows
 
 

@@ -77,6 +77,13 @@ def summarize(collected: Collected, metric: str = "test/accuracy") -> pd.DataFra
     return pd.DataFrame(out)
 
 
+def zero_synthetic(collected: Collected) -> dict[tuple[str, int, str], list[int]]:
+    """(task, budget, method) -> seeds of finished cells that augmented but added no synthetic example."""
+    rows = collected.cells[(collected.cells["metric"] == "data/synthetic") & (collected.cells["value"] == 0)]
+    return {(t, int(b), m): sorted(int(s) for s in g["seed"])
+            for (t, b, m), g in rows.groupby(["task", "budget", "method"], sort=True)}  # fmt: skip
+
+
 def _matrix(items: pd.DataFrame, task: str, budget: int, method: str) -> pd.DataFrame:
     rows = items[(items["task"] == task) & (items["budget"] == budget) & (items["method"] == method)]
     return rows.pivot_table(index="seed", columns="item_id", values="correct", aggfunc="first")
@@ -160,6 +167,7 @@ class _Builder:
         self.summary = summary[summary["method"].isin(methods)]
         self.cells: dict[tuple[str, str], Cell] = {}
         self.notes: dict[str, str] = {}
+        self.zero_synthetic: dict[tuple[str, int, str], list[int]] = {}  # flagged in every table
 
     def note(self, text: str) -> str:
         for key, value in self.notes.items():
@@ -182,6 +190,9 @@ class _Builder:
                 continue
             r = hit.iloc[0]
             cell = Cell(mean=r["mean"] if r["n_seeds"] else None, std=r["std"] if r["n_seeds"] > 1 else None)
+            if zero := self.zero_synthetic.get((task, budget, method)):
+                cell.notes.append(self.note(f"{row_label(method)}, {col}: seed(s) {', '.join(map(str, zero))} "
+                                            "added zero synthetic examples (trained on the seed set only)"))  # fmt: skip
             if r["n_missing"]:
                 cell.notes.append(self.note(f"{row_label(method)}, {col}: {r['n_seeds']} of "
                                             f"{r['n_seeds'] + r['n_missing']} seeds finished ({r['missing']})"))  # fmt: skip
@@ -295,6 +306,7 @@ def build_table(collected: Collected, name: str, methods: list[str], mark: str, 
     others = [m for m in present if m != FOCUS]
     comparisons = compare(collected, FOCUS, others, rng, n_resamples) if FOCUS in present else pd.DataFrame()
     builder = _Builder(name, methods, summary, comparisons)
+    builder.zero_synthetic = zero_synthetic(collected)
     pairs = sorted({(t, int(b)) for t, b in zip(summary["task"], summary["budget"], strict=True)})
     rows = list(methods)
     for task, budget in pairs:

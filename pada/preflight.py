@@ -101,6 +101,28 @@ def _check_teacher(cfg: DictConfig) -> str | None:
         provider_class(cfg.teacher.provider).check_credentials(cfg.teacher)
     except PadaError as error:
         return f"teacher {cfg.teacher.provider}: {error}"
+    return None if cfg.teacher.provider == "scripted" else probe_teacher(cfg.teacher)
+
+
+def probe_teacher(teacher_cfg: DictConfig) -> str | None:
+    """Send one real request (a few tokens, one attempt, uncached) to the endpoint; the problem, or None.
+
+    A wrong model name, a closed port or a refused key then shows before a sweep is submitted, not as a
+    sweep of cells whose every teacher call failed.
+    """
+    from pada.teacher import Teacher
+
+    cfg = OmegaConf.merge(teacher_cfg, {"client": {"cache": {"mode": "off"}, "retry": {"max_attempts": 1}}})
+    where = f"teacher {cfg.provider} model {cfg.model}" + (
+        f" at {cfg.base_url}" if cfg.get("base_url") else ""
+    )
+    try:
+        with Teacher(cfg, None) as teacher:
+            teacher.complete(
+                "preflight", [{"role": "user", "content": "Reply with the word OK."}], max_tokens=8
+            )
+    except Exception as error:  # noqa: BLE001 - any failure of the probe is the problem to report
+        return f"{where}: the probe request failed: {error}"
     return None
 
 

@@ -39,6 +39,7 @@ class EvalRecord:
     extracted: str | None
     gold: str
     correct: bool
+    finish_reason: str | None = None  # "stop" | "length" (cut at max_new_tokens); None in older runs
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

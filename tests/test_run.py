@@ -38,11 +38,24 @@ def test_tiny_cell_end_to_end(tiny_cell_overrides, tmp_path):
 
     task = build_task(cfg.task)
     rows = read_jsonl(cell / "test" / "test.jsonl")
-    assert len(rows) == 8 and set(rows[0]) == {"item_id", "prompt", "output", "extracted", "gold", "correct"}
+    assert len(rows) == 8 and set(rows[0]) == {
+        "item_id",
+        "prompt",
+        "output",
+        "extracted",
+        "gold",
+        "correct",
+        "finish_reason",
+    }
     for row in rows:  # every stored verdict is the task's criterion applied to the stored output
         assert row["extracted"] == task.extract(row["output"])
         assert row["correct"] == (row["extracted"] == row["gold"])
-    assert results["metrics"]["test"] == {"accuracy": sum(r["correct"] for r in rows) / 8, "n": 8}
+    cut = sum(r["finish_reason"] == "length" for r in rows) / 8
+    assert results["metrics"]["test"] == {
+        "accuracy": sum(r["correct"] for r in rows) / 8,
+        "n": 8,
+        "truncated": cut,
+    }
     assert len(read_jsonl(cell / "eval_0" / "val.jsonl")) == 10
     assert (cell / "train_0" / "model" / "adapter_config.json").is_file()
 

@@ -111,7 +111,8 @@ class PadaAgent(Method):
         _redact(patterns, held_out, "strategy")
         _unique_names(patterns)
         wrong_seeds = self._wrong_seeds(state)
-        failures = {"val": len(val_failures), "analysed": len(analyses), "train": len(wrong_seeds)}
+        failures = {"val": len(val_failures), "sent": len(chosen), "analysed": len(analyses),
+                    "train": len(wrong_seeds)}  # fmt: skip
         curves = clustering.to_dict() if clustering else {}
         grouping = {"how": cfg.grouping, "k": len(groups), "chosen_by": curves.get("chosen_by"),
                     "ks": curves.get("ks", []), "inertias": curves.get("inertias", []),

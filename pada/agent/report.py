@@ -103,8 +103,7 @@ def markdown(report: dict[str, Any]) -> str:
     lines = [f"# PaDA-Agent patterns, iteration {report['iteration']}", ""]
     f = report["failures"]
     lines += [f"Validation failures: {f['val']} (analysed {f['analysed']}); wrong seed examples: {f['train']}.",
-              f"Grouping: {report['grouping']['how']}, K = {report['grouping']['k']}"
-              f" ({report['grouping'].get('chosen_by') or 'fixed by config'}).", *_grouping_notes(report), ""]  # fmt: skip
+              _grouping_line(report), *_grouping_notes(report), ""]  # fmt: skip
     scored = VAL_SET in report
     if scored:
         whole = report[VAL_SET]
@@ -133,6 +132,17 @@ def _grouping_notes(report: dict[str, Any]) -> list[str]:
         notes.append(f"Warning: {grouping['embedding_truncated']} analyses were cut at the embedder's "
                      "max_seq_length before clustering.")  # fmt: skip
     return notes
+
+
+def _grouping_line(report: dict[str, Any]) -> str:
+    """How the failures were grouped; with no pattern, why: nothing to analyse, or no analysis parsed."""
+    grouping, failures = report["grouping"], report["failures"]
+    if grouping["k"] == 0:
+        sent = failures.get("sent", failures["analysed"])
+        why = (f"{sent} failure analyses sent to the teacher, none came back usable" if sent
+               else "no validation failure to analyse")  # fmt: skip
+        return f"Grouping: {grouping['how']}, K = 0: {why}."
+    return f"Grouping: {grouping['how']}, K = {grouping['k']} ({grouping.get('chosen_by') or 'fixed by config'})."
 
 
 def _change(scores: dict[str, Any]) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from pada.run.provenance import provenance
 from pada.run.stages import Stages
 from pada.run.tracking import tracking
 from pada.tasks.base import Task, build_task, sample_seed_set
-from pada.teacher import Teacher, build_teacher, usage_delta, usage_sum
+from pada.teacher import Teacher, TeacherFailed, build_teacher, check_error_rate, usage_delta, usage_sum
 from pada.types import EvalRecord, Example, SamplingParams
 
 # Config nodes that say where and how a cell runs, not what it computes: excluded from the cell's identity.
@@ -81,8 +82,11 @@ def _records(path: Path) -> list[EvalRecord]:
 
 
 def accuracy(records: list[EvalRecord]) -> dict[str, Any]:
+    """Accuracy over ``n`` records and ``truncated``: the share of answers cut at max_new_tokens."""
     n = len(records)
-    return {"accuracy": sum(r.correct for r in records) / n if n else None, "n": n}
+    cut = sum(r.finish_reason == "length" for r in records)
+    return {"accuracy": sum(r.correct for r in records) / n if n else None, "n": n,
+            "truncated": cut / n if n else None}  # fmt: skip
 
 
 class Cell:
@@ -149,14 +153,21 @@ class Cell:
         def work(out: Path) -> dict[str, Any]:
             state.workdir = out
             before = self.teacher.usage() if self.teacher is not None else None
-            proposed = self.method.propose(state)
+            try:
+                proposed = self.method.propose(state)
+            except TeacherFailed as error:  # strict mode stopped at the first failed request
+                raise PadaError(f"augment_{i}: {error}. The stage is not marked done: fix the teacher and "
+                                "re-run (answers received so far are cached)") from None  # fmt: skip
+            usage = usage_delta(self.teacher.usage(), before) if before is not None else None
+            if usage is not None:  # before the quota: a failed teacher is the first thing to fix
+                check_error_rate(f"augment_{i}", usage, self.teacher.max_error_rate, self.teacher.last_error)
             fairness.check_quota(self.cfg.method.name, proposed, state.quota)
             new, rejected = fairness.build_decontaminator(self.cfg, held_out).filter(proposed)
             write_jsonl(out / "new.jsonl", (ex.to_dict() for ex in new))
             info = {"new_examples": len(new), **fairness.accounting(state.quota, proposed, new, rejected)}
             if before is None:
                 return info
-            return {**info, "teacher_usage": usage_delta(self.teacher.usage(), before)}
+            return {**info, "teacher_usage": usage}
 
         return self.stages.run(f"augment_{i}", {"eval": eval_key}, work)
 
@@ -198,7 +209,10 @@ class Cell:
             [*system, *self.task.messages(ex, self.task.fewshot_examples(ex, self.splits))] for ex in examples
         ]
         completions = self.backend.generate(chats, params, adapter=str(adapter) if adapter else None)
-        return self.task.score(examples, [c.text for c in completions])  # code tasks run programs in parallel
+        records = self.task.score(
+            examples, [c.text for c in completions]
+        )  # code tasks run programs in parallel
+        return [replace(r, finish_reason=c.finish_reason) for r, c in zip(records, completions, strict=True)]
 
     def _after_next_eval(self, augment_dir: Path, before_eval: Path, after_eval: Path) -> None:
         before, after = _records(before_eval / "val.jsonl"), _records(after_eval / "val.jsonl")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pada.teacher.client import Request, Teacher, TeacherCallFailed
+from pada.teacher.client import Request, Teacher, TeacherCallFailed, TeacherFailed
 from pada.teacher.prompts import ROLES, Prompt, render
 from pada.teacher.providers import Call, FatalTeacherError, register_script
 from pada.teacher.structured import StructuredOutputError, parse_structured
-from pada.teacher.usage import usage_delta, usage_sum
+from pada.teacher.usage import check_error_rate, usage_delta, usage_sum
 
 
 def cache_path(cfg: Any, cache_dir: Path | str | None) -> Path | None:
@@ -28,7 +28,7 @@ def build_teacher(cfg: Any, cache_dir: Path | str | None = None) -> Teacher | No
 
 __all__ = [
     "ROLES", "Call", "FatalTeacherError", "Prompt", "Request", "StructuredOutputError", "Teacher",
-    "TeacherCallFailed", "build_teacher", "cache_path", "parse_structured", "register_script", "render",
+    "TeacherCallFailed", "TeacherFailed", "build_teacher", "check_error_rate", "cache_path", "parse_structured", "register_script", "render",
     "usage_delta",
     "usage_sum",
 ]  # fmt: skip

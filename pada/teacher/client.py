@@ -19,6 +19,7 @@ from omegaconf import OmegaConf
 from pydantic import BaseModel
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
+from pada.errors import PadaError
 from pada.io import stable_hash
 from pada.teacher.cache import ResponseCache
 from pada.teacher.limits import RateLimiter
@@ -35,6 +36,11 @@ Messages = list[dict[str, str]] | Prompt
 
 class TeacherCallFailed(Exception):
     """A request still failed after every retry (the run goes on; the failure is counted)."""
+
+
+class TeacherFailed(PadaError):
+    """A failed request under ``client.max_error_rate: 0`` (strict): the batch stops at once, so the stage
+    that asked is never marked done and a re-run retries it (answers received so far stay cached)."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,8 @@ class Teacher:
         rpm, tpm = self._client.get("requests_per_minute"), self._client.get("tokens_per_minute")
         self._requests_limit = RateLimiter(rpm) if rpm else None
         self._tokens_limit = RateLimiter(tpm) if tpm else None
+        self.max_error_rate = float(self._client.get("max_error_rate", 0.0))
+        self.last_error: str | None = None  # the most recent failure, for the runner's one-line error
 
     # -- public, synchronous ------------------------------------------------------------------------
     def complete(self, role: str, messages: Messages, *, sample_index: int = 0,
@@ -144,7 +152,14 @@ class Teacher:
     async def _answer_or_none(self, request: Request) -> str | BaseModel | None:
         try:
             return await self._answer(request)
-        except (StructuredOutputError, TeacherCallFailed) as failure:
+        except StructuredOutputError as failure:
+            log.warning("teacher %s", failure)
+            return None
+        except TeacherCallFailed as failure:
+            self.last_error = str(failure)
+            if self.max_error_rate <= 0:  # strict: one failure already fails the stage, so stop asking
+                raise TeacherFailed(f"{failure} (teacher.client.max_error_rate=0 allows no failed "
+                                    "request)") from None  # fmt: skip
             log.warning("teacher %s", failure)
             return None
 

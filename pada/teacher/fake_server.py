@@ -1,7 +1,7 @@
 """TEST DOUBLE: a real local HTTP server speaking the OpenAI Chat Completions and Anthropic Messages shapes.
 
 Faults are injected per request from a queue (``"429"``, ``"500"``, ``"401"``, ``"400"``, ``"timeout"``,
-``"truncate"``, ``"garbage"`` answer text, ``"badbody"`` non-JSON body, ``"cutbody"`` body cut short), and latency per request, so tests and benchmarks exercise the real SDKs end to end over
+``"400detail"`` (FastAPI's ``{"detail"}`` shape), ``"truncate"``, ``"garbage"`` answer text, ``"badbody"`` non-JSON body, ``"cutbody"`` body cut short), and latency per request, so tests and benchmarks exercise the real SDKs end to end over
 HTTP. ``/model/<id>/invoke`` answers Claude-on-Bedrock requests (headers, including the SigV4 signature,
 are recorded). The server records every request body and the peak number of requests in flight.
 """
@@ -33,6 +33,7 @@ class FakeLLMServer:
         self.latency_s, self.responder, self.hang_s = latency_s, responder, hang_s
         self.retry_after_s: float | None = None  # sent with injected 429s when set
         self.faults: deque[str] = deque()
+        self.always: str | None = None  # a fault for every request once the queue is empty (a dead endpoint)
         self.bodies: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.in_flight = self.max_in_flight = 0
@@ -77,7 +78,7 @@ class FakeLLMServer:
         body = await request.json()
         self.bodies.append(body)
         self.headers.append(dict(request.headers))
-        fault = self.faults.popleft() if self.faults else None
+        fault = self.faults.popleft() if self.faults else self.always
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
@@ -90,6 +91,9 @@ class FakeLLMServer:
             return web.Response(
                 text='{"id": "chatcmpl-test", "choi', content_type="application/json"
             ), "error"
+        if fault == "400detail":  # FastAPI's error shape (`transformers serve`), echoing the request's key
+            detail = f"model {body.get('model')!r} is not served; auth {request.headers.get('Authorization')}"
+            return web.json_response({"detail": detail}, status=400), "error"
         if fault in ("429", "500", "401", "400"):
             error = {"error": {"type": "test_fault", "message": f"injected {fault}"}, "type": "error"}
             headers = (

@@ -6,6 +6,7 @@ import threading
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from pada.errors import PadaError
 from pada.types import Completion
 
 
@@ -85,3 +86,20 @@ def usage_sum(reports: list[dict[str, Any]]) -> dict[str, Any]:
     names = sorted({r for report in reports for r in report["roles"]})
     roles = {n: plus([rep["roles"][n] for rep in reports if n in rep["roles"]]) for n in names}
     return {"roles": roles, "total": plus([rep["total"] for rep in reports])}
+
+
+def check_error_rate(stage: str, usage: dict[str, Any], max_rate: float, last_error: str | None) -> None:
+    """Raise PadaError when a stage's failed requests exceed ``max_rate`` of its attempted ones.
+
+    ``usage``: the stage's ``{"roles", "total"}`` report. Failed = ``errors`` (exhausted retries or
+    rejected); attempted = failed + ``calls`` + ``cache_hits``. Parse failures are answers, not failures.
+    """
+    total = usage["total"]
+    failed = int(total.get("errors", 0))
+    attempted = failed + int(total.get("calls", 0)) + int(total.get("cache_hits", 0))
+    if failed and failed / attempted > max_rate:
+        raise PadaError(
+            f"{stage}: {failed} of {attempted} teacher requests failed ({failed / attempted:.0%} > "
+            f"teacher.client.max_error_rate={max_rate:g}); last: {last_error}. The stage is not marked done: "
+            "fix the teacher and re-run (answers received so far are cached)"
+        )

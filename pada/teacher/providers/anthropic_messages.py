@@ -10,6 +10,7 @@ from pada.teacher.providers.base import (
     Call,
     Provider,
     TransientError,
+    error_body,
     redact,
     require_env,
     status_error,
@@ -73,9 +74,7 @@ class AnthropicMessages(Provider):
         try:
             response = await self.client.messages.create(**request)
         except errors.APIStatusError as error:
-            message = (
-                f"teacher {self.cfg.provider} HTTP {error.status_code}: {redact(str(error), self._secrets)}"
-            )
+            message = f"teacher {self.cfg.provider} HTTP {error.status_code}: {redact(error_body(error), self._secrets)}"
             raise status_error(
                 error.status_code, message, self.credential_name(), error.response.headers
             ) from None

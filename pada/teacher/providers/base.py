@@ -8,6 +8,7 @@ with one line. SDK-internal retries are switched off so one policy (tenacity) ow
 
 from __future__ import annotations
 
+import json
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -77,6 +78,16 @@ def status_error(status: int | None, message: str, credential: str, headers: Any
     if status in (401, 403):
         message += f"; check {credential} (or choose another teacher=...)"
     return FatalTeacherError(message)
+
+
+def error_body(error: Any) -> str:
+    """An SDK status error's response body as text: the server's reason for a 4xx/5xx (the SDKs' own
+    message keeps only a JSON ``error.message`` and drops e.g. FastAPI's ``{"detail": ...}``)."""
+    body = getattr(error, "body", None)
+    if body is None:
+        response = getattr(error, "response", None)
+        body = getattr(response, "text", None) or str(error)
+    return body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
 
 
 def redact(text: str, secrets: list[str | None]) -> str:

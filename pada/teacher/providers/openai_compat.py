@@ -9,6 +9,7 @@ from pada.teacher.providers.base import (
     Call,
     Provider,
     TransientError,
+    error_body,
     redact,
     require_env,
     status_error,
@@ -68,9 +69,7 @@ class OpenAICompatible(Provider):
         try:
             response = await self.client.chat.completions.create(**request)
         except errors.APIStatusError as error:
-            message = (
-                f"teacher {self.cfg.provider} HTTP {error.status_code}: {redact(str(error), [self._key])}"
-            )
+            message = f"teacher {self.cfg.provider} HTTP {error.status_code}: {redact(error_body(error), [self._key])}"
             credential = self.cfg.get("api_key_env") or "teacher.api_key_env"
             raise status_error(error.status_code, message, credential, error.response.headers) from None
         except (errors.APIConnectionError, errors.APIResponseValidationError, ValueError) as error:

@@ -1,0 +1,111 @@
+"""A cell whose teacher fails: one error, nothing marked done, and a re-run retries the stage (issue 18)."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from conftest import compose_config
+
+from pada.errors import PadaError
+from pada.io import read_json
+from pada.run.runner import run_cell
+from pada.teacher.fake_server import FakeLLMServer
+
+PROBE = ["method.name=teacher_probe", "+method.module=teacher_probe_method", "method.iterations=1",
+         "teacher=vllm_serve", "teacher.model=served", "teacher.client.retry.max_attempts=2",
+         "teacher.client.retry.initial_wait_s=0.01", "teacher.client.retry.max_wait_s=0.02",
+         "teacher.client.timeout_s=5", "budget=8", "run.eval_val=false"]  # fmt: skip
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]  # nothing listens there once the socket is closed
+
+
+def _cell_dir(tmp_path):
+    return next(p for p in (tmp_path / "runs").iterdir() if not p.name.startswith("_"))
+
+
+@pytest.mark.parametrize("dead", ["400", "closed_port"])
+def test_a_dead_teacher_fails_the_cell_and_a_rerun_retries_the_stage(tmp_path, tiny_cell_overrides, dead):
+    with FakeLLMServer() as server:
+        url = f"http://127.0.0.1:{_closed_port()}/v1" if dead == "closed_port" else f"{server.url}/v1"
+        server.always = "400" if dead == "400" else None
+        cache = f"teacher.client.cache.path={tmp_path / 'teacher.sqlite'}"  # not the session's model cache
+        overrides = [*tiny_cell_overrides, *PROBE, cache, f"teacher.base_url={url}"]
+        with pytest.raises(PadaError, match=r"^augment_0: .*not marked done") as error:
+            run_cell(compose_config(overrides))
+        assert len(str(error.value).splitlines()) == 1
+        cell = _cell_dir(tmp_path)
+        assert not (cell / "augment_0" / ".done.json").exists() and not (cell / "results.json").exists()
+
+        server.always = None  # the endpoint is back: the same command resumes and now gets the data
+        results = run_cell(compose_config([*overrides[:-1], f"teacher.base_url={server.url}/v1"]))
+    assert results["data"]["synthetic"] == 8
+    assert results["teacher_usage"]["total"]["errors"] == 0
+
+
+def test_a_tolerated_error_rate_lets_the_stage_finish_with_the_failures_counted(
+    tmp_path, tiny_cell_overrides
+):
+    with FakeLLMServer() as server:
+        server.faults.extend(["400"])  # one of eight requests rejected: 12.5%
+        overrides = [*tiny_cell_overrides, *PROBE, f"teacher.base_url={server.url}/v1",
+                     f"teacher.client.cache.path={tmp_path / 'teacher.sqlite'}", "teacher.client.max_error_rate=0.2", "teacher.client.max_concurrency=1"]  # fmt: skip
+        results = run_cell(compose_config(overrides))
+        assert (results["data"]["synthetic"], results["teacher_usage"]["total"]["errors"]) == (7, 1)
+
+        server.faults.extend(["400"] * 2)  # 2 of 8 = 25% > 20%: a fresh cell fails
+        with pytest.raises(PadaError, match=r"augment_0: 2 of 8 teacher requests failed \(25% > .*=0\.2\)"):
+            run_cell(compose_config([*overrides, "seed=1"]))
+
+
+def test_preflight_sends_one_real_request_to_the_teacher(tmp_path, tiny_data_dir, capsys):
+    from pada.preflight import main as preflight_main
+
+    args = [f"paths.data_dir={tiny_data_dir}", f"paths.runs_dir={tmp_path}/runs", "budget=8", "task.val_size=10", "teacher=vllm_serve",
+            "teacher.model=served", "method=auggpt"]  # fmt: skip
+    with FakeLLMServer() as server:
+        assert preflight_main([*args, f"teacher.base_url={server.url}/v1"]) == 0
+        assert len(server.bodies) == 1 and server.bodies[0]["model"] == "served"
+        server.always = "400"
+        assert preflight_main([*args, f"teacher.base_url={server.url}/v1"]) == 1
+    out = capsys.readouterr().out
+    assert "teacher openai model served at http://127.0.0.1" in out and "probe request failed" in out
+    assert "injected 400" in out  # the server's reason, not only the status
+    assert preflight_main([*args, f"teacher.base_url=http://127.0.0.1:{_closed_port()}/v1"]) == 1
+    assert "probe request failed" in capsys.readouterr().out
+
+
+def test_pattern_report_says_how_many_analyses_were_sent_when_none_parsed(tmp_path, tiny_cell_overrides):
+    overrides = [*tiny_cell_overrides, "method=pada", "method.iterations=1", "teacher=scripted",
+                 "method.patterns.embedder=bundled:all-MiniLM-L6-v2",
+                 "teacher.model=test_never_json", "teacher.script_module=teacher_support",
+                 "teacher.client.structured_reasks=0"]  # fmt: skip
+    results = run_cell(compose_config(overrides))
+    report = (_cell_dir(tmp_path) / "augment_0" / "patterns.md").read_text()
+    sent = read_json(_cell_dir(tmp_path) / "augment_0" / "patterns.json")["failures"]["sent"]
+    assert (
+        sent > 0 and f"K = 0: {sent} failure analyses sent to the teacher, none came back usable." in report
+    )
+    assert "fixed by config" not in report
+    assert results["data"]["synthetic"] == 0  # parse failures are answers, not failed calls: the cell ends
+
+
+def test_a_4xx_keeps_the_servers_reason_with_the_key_redacted(tmp_path, monkeypatch):
+    from teacher_support import teacher_cfg
+
+    from pada.teacher import Teacher, TeacherCallFailed
+
+    monkeypatch.setenv("PADA_TEST_KEY", "sk-test-SECRET-789")
+    with FakeLLMServer() as server:
+        server.faults.append("400detail")
+        cfg = teacher_cfg("vllm_serve", tmp_path, base_url=f"{server.url}/v1", model="wrong-name",
+                          api_key_env="PADA_TEST_KEY")  # fmt: skip
+        with Teacher(cfg, cfg.client.cache.path) as teacher, pytest.raises(TeacherCallFailed) as error:
+            teacher.complete("generation", [{"role": "user", "content": "hi"}])
+    message = str(error.value)
+    assert "HTTP 400" in message and "model 'wrong-name' is not served" in message
+    assert "SECRET" not in message and "auth Bearer ***" in message
