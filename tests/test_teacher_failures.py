@@ -109,3 +109,21 @@ def test_a_4xx_keeps_the_servers_reason_with_the_key_redacted(tmp_path, monkeypa
     message = str(error.value)
     assert "HTTP 400" in message and "model 'wrong-name' is not served" in message
     assert "SECRET" not in message and "auth Bearer ***" in message
+
+
+def test_an_answer_without_a_finish_reason_is_retried_and_never_cached(tmp_path):
+    from teacher_support import teacher_cfg
+
+    from pada.teacher import Teacher
+    from pada.teacher.cache import ResponseCache
+
+    with FakeLLMServer() as server:
+        server.faults.append("nofinish")
+        cfg = teacher_cfg("vllm_serve", tmp_path, base_url=f"{server.url}/v1", model="served")
+        with Teacher(cfg, cfg.client.cache.path) as teacher:
+            assert (
+                teacher.complete("generation", [{"role": "user", "content": "Say hello"}])
+                == "echo: Say hello"
+            )
+            assert teacher.usage()["roles"]["generation"]["retries"] == 1
+    assert len(ResponseCache(tmp_path / "teacher.sqlite")) == 1  # the complete answer only

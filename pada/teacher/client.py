@@ -32,6 +32,8 @@ from pada.types import Completion, SamplingParams
 log = logging.getLogger("pada.teacher")
 
 Messages = list[dict[str, str]] | Prompt
+# Finish reasons of an answer the server did not complete (no reason at all, vLLM's abort): never cached.
+INCOMPLETE = frozenset({"None", "", "abort", "error"})
 
 
 class TeacherCallFailed(Exception):
@@ -280,6 +282,9 @@ class Teacher:
     async def _timed(self, call: Call, timeout: float) -> Completion:
         try:
             async with asyncio.timeout(timeout):  # unlike wait_for, no extra task per request
-                return await self.provider.complete(call)
+                completion = await self.provider.complete(call)
         except TimeoutError:
             raise TransientError(f"no answer within teacher.client.timeout_s={timeout:g}") from None
+        if completion.finish_reason in INCOMPLETE:  # cut off server-side: retried, never cached
+            raise TransientError(f"answer ended with finish_reason={completion.finish_reason}")
+        return completion

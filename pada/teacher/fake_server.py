@@ -1,7 +1,7 @@
 """TEST DOUBLE: a real local HTTP server speaking the OpenAI Chat Completions and Anthropic Messages shapes.
 
 Faults are injected per request from a queue (``"429"``, ``"500"``, ``"401"``, ``"400"``, ``"timeout"``,
-``"400detail"`` (FastAPI's ``{"detail"}`` shape), ``"truncate"``, ``"garbage"`` answer text, ``"badbody"`` non-JSON body, ``"cutbody"`` body cut short), and latency per request, so tests and benchmarks exercise the real SDKs end to end over
+``"400detail"`` (FastAPI's ``{"detail"}`` shape), ``"truncate"``, ``"nofinish"`` (no finish_reason), ``"garbage"`` answer text, ``"badbody"`` non-JSON body, ``"cutbody"`` body cut short), and latency per request, so tests and benchmarks exercise the real SDKs end to end over
 HTTP. ``/model/<id>/invoke`` answers Claude-on-Bedrock requests (headers, including the SigV4 signature,
 are recorded). The server records every request body and the peak number of requests in flight.
 """
@@ -103,6 +103,8 @@ class FakeLLMServer:
         text = "{ this is not json" if fault == "garbage" else self.responder(last_user(body))
         if fault == "truncate":
             return text[: max(1, len(text) // 2)], "length"
+        if fault == "nofinish":  # the server stopped mid-answer without a finish reason
+            return text[: max(1, len(text) // 2)], None
         return text, "stop"
 
     async def _openai(self, request: web.Request) -> web.Response:
