@@ -7,8 +7,10 @@ never re-augmented); for every wrong seed ask the teacher for similar problems w
 prompting with the question and the answer-key rationale (the student's wrong answer is not shown), until
 ``instructions_per_seed_task`` (1) new problems are kept: attempt a requests min(1 + a, 10) problems, odd
 attempts show the problems already kept for that seed; a problem is kept if its ROUGE-L F1 against every
-existing question (seeds, earlier generations, this step's keeps) is < 0.95 and it contains no blacklisted
-keyword; the next step's data is this step's data plus the new problems.
+existing question (seeds, earlier generations, this step's keeps) is < 0.95 (the code also defines a keyword
+blacklist but never applies it: ``apply_blacklist``, off by default, applies it); the next step's data is
+this step's data plus the new problems. ``steps: 10`` there is 10 trainings, so ``iterations: 9`` here
+(augmentation rounds; the runner trains iterations + 1 times).
 
 Here the runner does the training (from base: ``trainer.init_from=base``, the default), the evaluation on
 the current training set (``needs_train_eval``) and the accumulation; ``propose`` is steps 3-4 above.
@@ -36,7 +38,7 @@ Deviations from the official code, each a config switch (faithful value in brack
   - a generation budget, the runner's quota ``synthetic_budget`` / ``synthetic_per_iteration`` [none]
     (``budget_match`` raises per_seed to reach it): when it binds, a seeded
     random subset of the wrong seeds is served.
-  - steps: ``iterations`` [10]; problems per wrong seed: ``per_seed`` [1]; teacher decoding:
+  - steps: ``iterations`` [9 rounds = steps 10 trainings]; problems per wrong seed: ``per_seed`` [1]; teacher decoding:
     ``temperature`` [1.0], ``max_tokens`` [2149].
 """
 
@@ -172,6 +174,8 @@ class LLM2LLM(Method):
                       previous=previous)  # fmt: skip
 
     def _blacklisted(self, question: str) -> bool:
+        if not self.cfg.get("apply_blacklist"):  # the official code never applies its blacklist
+            return False
         return any(
             re.search(rf"\b{re.escape(word)}\b", question, re.IGNORECASE) for word in self.cfg.blacklist
         )

@@ -1,4 +1,10 @@
-"""SFT-only: train on the seed set and nothing else. The floor every augmentation method must beat."""
+"""SFT-only: train on the seed set and nothing else. The floor every augmentation method must beat.
+
+``sft_val`` is the equal-information control: SFT on the seed set plus every labelled validation item (the
+runner adds them; the method itself still sees nothing). PaDA-Agent reads the gold answers of the validation
+items its student fails, a subset of these, so a PaDA-Agent win over ``sft_val`` is not "more labelled
+data". Its validation accuracy is on its own training data and means nothing (docs/baselines.md).
+"""
 
 from __future__ import annotations
 
@@ -12,3 +18,9 @@ class SFTOnly(Method):
 
     def propose(self, state: IterationState) -> list[Example]:
         return []
+
+
+@register_method("sft_val")
+class SFTOnValidation(SFTOnly):
+    name = "sft_val"
+    trains_on_validation = True

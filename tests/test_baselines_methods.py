@@ -163,10 +163,18 @@ def test_llm2llm_rouge_threshold_and_blacklist():
     strict = Deduplicator(0.9)
     strict.add(question(5, 7))
     assert not strict.novel(question(6, 7))
-    blocked = method("llm2llm")
+    assert not method("llm2llm")._blacklisted("Look at the graph below.")  # official: defined, never applied
+    blocked = method("llm2llm", apply_blacklist=True)
     assert blocked._blacklisted("Look at the graph below.") and not blocked._blacklisted(
         "Read the paragraph."
     )
+
+
+def test_llm2llm_official_steps_are_ten_trainings():
+    assert (
+        compose_config(["method=llm2llm"]).method.iterations == 9
+    )  # + 1 = 10 trainings (official steps: 10)
+    assert compose_config(["experiment=table2_v1", "method=llm2llm"]).method.iterations == 10  # v1 as it ran
 
 
 def test_llm2llm_numbered_response_format():

@@ -150,3 +150,37 @@ def test_eval_val_false_with_pada_is_one_error_line(tmp_path):
         "(or choose a method that needs no validation)"
     ]
     assert not list(tmp_path.glob("*/.done.json")) and not list(tmp_path.glob("*/*/.done.json"))
+
+
+def test_equal_information_control_trains_on_seed_plus_validation(tiny_cell_overrides):
+    results = run_cell(compose_config([*tiny_cell_overrides, "method=sft_val"]))
+    data = results["data"]
+    assert (data["seed"], data["validation_trained"], data["final_train"], data["synthetic"]) == (
+        16,
+        10,
+        26,
+        0,
+    )
+    assert results["iterations"][0]["train_examples"] == 26
+
+
+GENERATIVE = ["auggpt", "llm2llm", "llms_as_instructors", "pada", "pada_no_val"]
+
+
+def test_budget_match_brings_every_generative_method_to_the_same_count(tmp_path, model_cache):
+    """Every generative method of a sweep, one matched quota: each adds exactly 12 synthetic examples, or
+    records by how much it fell short and why (nothing is silently different)."""
+    base = ["task=sim_arith", "teacher=sim_oracle", "budget=8", "task.val_size=10", "task.test_size=6",
+            "trainer.max_steps=2", "eval.max_new_tokens=4", f"paths.runs_dir={tmp_path}",
+            f"paths.cache_dir={model_cache}", "wandb.mode=disabled", "+embedder=bundled:all-MiniLM-L6-v2",
+            "synthetic_budget=12", "budget_match=true"]  # fmt: skip
+    counts = {}
+    for name in GENERATIVE:
+        extra = [] if name == "auggpt" else ["method.iterations=2"]
+        extra += ["method.similarity=rouge"] if name == "llms_as_instructors" else []
+        data = run_cell(compose_config([*base, f"method={name}", *extra]))["data"]
+        short = sum(s["short_by"] for s in data["shortfall"].values())
+        assert all(s["why"] for s in data["shortfall"].values())
+        assert data["synthetic"] + short == 12 and data["synthetic"] == sum(data["synthetic_per_iteration"])
+        counts[name] = data["synthetic"]
+    assert min(counts.values()) >= 10, counts  # shortfalls are the exception, not the rule

@@ -26,7 +26,7 @@ def test_tiny_cell_end_to_end(tiny_cell_overrides, tmp_path):
     assert read_json(cell / "results.json") == results
     assert results["cell"] == {"task": "gsm8k", "budget": 16, "method": "sft", "seed": 0, "name": cell.name}
     assert results["data"] == {"seed": 16, "synthetic": 0, "final_train": 16, "val": 10, "test": 8,
-                               "synthetic_per_iteration": [], "proposed_per_iteration": [], "rejected": {},
+                               "validation_trained": 0, "synthetic_per_iteration": [], "proposed_per_iteration": [], "rejected": {},
                                "shortfall": {}}  # fmt: skip
     assert results["training"] == {"optimizer_steps": {"per_iteration": [6], "total": 6, "tested": 6}}
     assert results["simulation"] is False

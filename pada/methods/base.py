@@ -44,6 +44,9 @@ class Method(ABC):
     needs_train_eval: bool = False
     needs_val_eval: bool = False
     needs_teacher: bool = False  # true: the runner refuses teacher=none before any work
+    trains_on_validation: bool = (
+        False  # true (controls only): the runner adds the labelled val items to training
+    )
 
     def __init__(self, cfg: Any):
         self.cfg = cfg

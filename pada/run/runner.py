@@ -236,6 +236,10 @@ class Cell:
         seed_data = _load(seed_stage.path / "seed.jsonl")
         val, test = _load(seed_stage.path / "val.jsonl"), _load(seed_stage.path / "test.jsonl")
         train_data, upstream, previous, iterations, trained = list(seed_data), seed_stage.key, None, [], []
+        if (
+            self.method.trains_on_validation
+        ):  # the equal-information control (sft_val): val items join training
+            train_data += val
         trains = self.cfg.method.get("train", True)  # false: score the untouched base model (method=base)
         augment = None  # the previous augment stage: scored by the method once the next eval is done
         for i in range(self.method.iterations + 1):
@@ -264,7 +268,8 @@ class Cell:
                 teacher=self.teacher, rng=random.Random(stable_hash([self.cfg.seed, i])), workdir=self.run_dir,
                 quota=fairness.quota_for(self.cfg, i, self.method.iterations, len(train_data) - len(seed_data)),
             )  # fmt: skip
-            augment = self._augment_stage(i, state, evaluated.key, val + test)
+            held_out = test if self.method.trains_on_validation else val + test
+            augment = self._augment_stage(i, state, evaluated.key, held_out)
             train_data = train_data + _load(augment.path / "new.jsonl")
             upstream = augment.key
         chosen = _select(iterations, self.cfg.method.get("select", "last"))
@@ -301,7 +306,8 @@ class Cell:
             "iterations": iterations,
             "data": {
                 "seed": len(seed_data),
-                "synthetic": len(train_data) - len(seed_data),
+                "synthetic": len(train_data) - len(seed_data) - self.method.trains_on_validation * len(val),
+                "validation_trained": self.method.trains_on_validation * len(val),
                 "final_train": len(train_data),
                 "val": len(val),
                 "test": len(test),
