@@ -32,11 +32,13 @@ smoke: install  ## the smallest real pipeline: tiny random model, GSM8K from loc
 	.venv/bin/pada run experiment=smoke_gsm8k paths.data_dir=$(DATA_DIR)
 
 # The real experiment: GPUs + a teacher API. LAUNCHER=slurm (one job per cell) or LAUNCHER=local.
+# ARGS: extra Hydra overrides for preflight and the sweep, e.g. ARGS="hydra.launcher.partition=gpu seed=0".
 LAUNCHER ?= slurm
 TABLE2 ?= table2_v1
+ARGS ?=
 reproduce-table2: install  ## preflight, then the Table 2 sweep, then the tables from whatever finished
-	.venv/bin/pada preflight experiment=$(TABLE2) launcher=$(LAUNCHER) paths.data_dir=$(DATA_DIR)
-	.venv/bin/pada run -m experiment=$(TABLE2) launcher=$(LAUNCHER) paths.data_dir=$(DATA_DIR)
+	.venv/bin/pada preflight experiment=$(TABLE2) launcher=$(LAUNCHER) paths.data_dir=$(DATA_DIR) $(ARGS)
+	.venv/bin/pada run -m experiment=$(TABLE2) launcher=$(LAUNCHER) paths.data_dir=$(DATA_DIR) $(ARGS)
 	$(MAKE) table2 RUNS_DIR=$(RUNS_DIR) OUT=$(OUT)
 
 # RUNS_DIR: where `pada run` writes cells by default (paths.runs_dir); OUT: generated, safe to delete.

@@ -139,11 +139,20 @@ def _check_gpu(cfg: DictConfig) -> str | None:
     )
 
 
-def _check_launcher(hydra_cfg: DictConfig) -> str | None:
-    target = hydra_cfg.hydra.launcher.get("_target_", "")
-    if "SlurmLauncher" in target and shutil.which("sbatch") is None:
-        return "launcher=slurm but `sbatch` is not on PATH: run from a SLURM login node, or LAUNCHER=local"
-    return None
+def _check_launcher(hydra_cfg: DictConfig) -> list[str]:
+    """launcher=slurm: sbatch on PATH, the request fits a partition (sinfo), no signal of our own."""
+    launcher = hydra_cfg.hydra.launcher
+    if "SlurmLauncher" not in launcher.get("_target_", ""):
+        return []
+    if shutil.which("sbatch") is None:
+        return ["launcher=slurm but `sbatch` is not on PATH: run from a SLURM login node, or LAUNCHER=local"]
+    from pada.run.cluster import check_resources
+
+    problems = check_resources(OmegaConf.to_container(launcher, resolve=True))
+    if "signal" in (launcher.get("additional_parameters") or {}):
+        problems.append("hydra.launcher.additional_parameters.signal replaces submitit's USR2 handling (no "
+                        "requeue on timeout); remove it: signal_delay_s sets when the signal comes")  # fmt: skip
+    return problems
 
 
 def _check_disk(cfg: DictConfig, need_gb: float) -> str | None:
@@ -192,10 +201,9 @@ def preflight(overrides: list[str]) -> tuple[list[str], dict[str, Any]]:
                 if problem := check(cfg):
                     problems.append(problem)
     first = cells[0]
-    for problem in (_check_launcher(_compose(cell_overrides[0], hydra=True)),
-                    _check_disk(first, float((first.get("plan") or {}).get("disk_gb", 1.0)))):  # fmt: skip
-        if problem:
-            problems.append(problem)
+    problems += _check_launcher(_compose(cell_overrides[0], hydra=True))
+    if problem := _check_disk(first, float((first.get("plan") or {}).get("disk_gb", 1.0))):
+        problems.append(problem)
     return list(dict.fromkeys(problems)), plan(cells)  # one line per distinct problem
 
 

@@ -85,20 +85,18 @@ def test_stale_checkpoint_is_discarded(tmp_path):
 
 
 class SignalAfter(L.Callback):
-    """Sends SLURM's pre-timeout signal to ourselves after step k, then dies at the next step like a killed job."""
+    """Sends ``signum`` to ourselves after optimizer step k, as SLURM does before a timeout or on requeue."""
 
-    def __init__(self, step: int):
-        self.step = step
+    def __init__(self, step: int, signum: int):
+        self.step, self.signum = step, signum
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         if trainer.global_step == self.step and not trainer.fit_loop.epoch_loop._should_accumulate():
-            os.kill(os.getpid(), __import__("signal").SIGUSR1)
-        if trainer.global_step == self.step + 1:
-            raise Killed("job ended")
+            os.kill(os.getpid(), self.signum)
 
 
-def test_slurm_requeue_checkpoints_requeues_and_resumes(tmp_path, monkeypatch):
-    """Lightning's SLURMEnvironment handler: hpc_ckpt in the ckpt dir, `scontrol requeue <job>`, then resume."""
+def _fake_slurm_job(tmp_path, monkeypatch) -> Path:
+    """SLURM's job variables and a recording `scontrol` on PATH; returns the file scontrol writes."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     scontrol = bin_dir / "scontrol"
@@ -108,23 +106,55 @@ def test_slurm_requeue_checkpoints_requeues_and_resumes(tmp_path, monkeypatch):
     for key, value in {"SLURM_NTASKS": "1", "SLURM_JOB_NAME": "pada", "SLURM_JOB_ID": "4242",
                        "SLURM_PROCID": "0", "SLURM_LOCALID": "0", "SLURM_NODEID": "0"}.items():  # fmt: skip
         monkeypatch.setenv(key, value)
-    cfg = trainer_cfg(
-        "lora", lr=1e-2, max_steps=8, ckpt_every_n_steps=None, batching="length_grouped", megabatch=2
-    )
-    ckpt = tmp_path / "ckpt"
-    with pytest.raises(Killed):
-        fit(
-            cfg,
-            tiny_model_dir(),
-            arithmetic(),
-            tmp_path / "killed",
-            seed=0,
-            ckpt_dir=ckpt,
-            callbacks=[SignalAfter(3)],
-        )
-    assert (tmp_path / "scontrol.log").read_text().split() == ["requeue", "4242"]
-    assert [p.name for p in ckpt.glob("*.ckpt")] == ["hpc_ckpt_1.ckpt"]
-    fit(cfg, tiny_model_dir(), arithmetic(), tmp_path / "resumed", seed=0, ckpt_dir=ckpt)
-    fit(cfg, tiny_model_dir(), arithmetic(), tmp_path / "straight", seed=0, ckpt_dir=tmp_path / "ckpt_s")
+    return tmp_path / "scontrol.log"
+
+
+def _signal_cfg():
+    return trainer_cfg("lora", lr=1e-2, max_steps=8, ckpt_every_n_steps=None, batching="length_grouped",
+                       megabatch=2)  # fmt: skip
+
+
+@pytest.mark.parametrize("signum", [resume.preemption_signal(), __import__("signal").SIGTERM])
+def test_slurm_signal_checkpoints_then_hands_on_to_submitit(tmp_path, monkeypatch, signum):
+    """One signal story: submitit's USR2 (timeout warning) or SLURM's SIGTERM (requeue) mid-training saves
+    a checkpoint at the step boundary, then submitit's handler runs (it requeues and exits); the resumed
+    run is bit-identical. Lightning's own SIGUSR1 requeue handler is not installed."""
+    import signal
+
+    scontrol_log = _fake_slurm_job(tmp_path, monkeypatch)
+    calls, ckpt = [], tmp_path / "ckpt"
+
+    def submitit_handler(sig, frame):  # stands in for submitit's checkpoint_and_try_requeue / bypass
+        calls.append((sig, sorted(p.name for p in ckpt.glob("*.ckpt"))))
+        raise Killed("requeued")
+
+    class NoLightningUsr1(L.Callback):
+        def on_train_start(self, trainer, pl_module):
+            assert signal.getsignal(signal.SIGUSR1) in (signal.SIG_DFL, None)
+
+    for sig in (resume.preemption_signal(), signal.SIGTERM):
+        signal.signal(sig, submitit_handler)
+    try:
+        with pytest.raises(Killed):
+            fit(_signal_cfg(), tiny_model_dir(), arithmetic(), tmp_path / "killed", seed=0, ckpt_dir=ckpt,
+                callbacks=[SignalAfter(3, signum), NoLightningUsr1()])  # fmt: skip
+    finally:
+        for sig in (resume.preemption_signal(), signal.SIGTERM):
+            signal.signal(sig, signal.SIG_DFL)
+    assert calls == [(signum, ["signal.ckpt"])]  # the checkpoint was on disk before the requeue
+    assert not scontrol_log.exists()  # submitit requeues, not Lightning
+    fit(_signal_cfg(), tiny_model_dir(), arithmetic(), tmp_path / "resumed", seed=0, ckpt_dir=ckpt)
+    fit(_signal_cfg(), tiny_model_dir(), arithmetic(), tmp_path / "straight", seed=0, ckpt_dir=tmp_path / "s")
     straight, resumed = _weights(tmp_path / "straight"), _weights(tmp_path / "resumed")
     assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+
+
+def test_plain_sbatch_job_requeues_itself_on_the_signal(tmp_path, monkeypatch):
+    """No submitit handler (a job submitted with plain sbatch): checkpoint, `scontrol requeue <job>`, exit."""
+    scontrol_log = _fake_slurm_job(tmp_path, monkeypatch)
+    ckpt = tmp_path / "ckpt"
+    with pytest.raises(SystemExit):
+        fit(_signal_cfg(), tiny_model_dir(), arithmetic(), tmp_path / "killed", seed=0, ckpt_dir=ckpt,
+            callbacks=[SignalAfter(3, resume.preemption_signal())])  # fmt: skip
+    assert scontrol_log.read_text().split() == ["requeue", "4242"]
+    assert [p.name for p in ckpt.glob("*.ckpt")] == ["signal.ckpt"]

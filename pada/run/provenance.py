@@ -9,6 +9,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from pada.run.cluster import job_environment
+
 PACKAGES = (
     "pada", "torch", "transformers", "peft", "lightning", "tokenizers", "datasets", "numpy",
     "hydra-core", "omegaconf", "sentence-transformers", "scikit-learn", "lm-eval", "wandb", "vllm",
@@ -46,4 +48,5 @@ def provenance(resolved_config: dict[str, Any], data_files: dict[str, str]) -> d
         "platform": platform.platform(),
         "config": resolved_config,
         "data_files_sha256": data_files,
+        "job": job_environment(),  # host; under SLURM job id, array index, restarts, log paths
     }

@@ -117,12 +117,17 @@ def fit(
         gradient_clip_val=cfg.grad_clip,
         deterministic=cfg.deterministic,
         logger=False,
-        default_root_dir=ckpt_dir,  # where Lightning's SLURM handler writes hpc_ckpt_N.ckpt
+        default_root_dir=ckpt_dir,
         enable_checkpointing=bool(cfg.ckpt_every_n_steps),
         enable_model_summary=False,
         enable_progress_bar=cfg.progress_bar,
         use_distributed_sampler=False,  # the plan is the sampler
-        callbacks=[train_log, *resume.periodic_checkpoint(ckpt_dir, cfg.ckpt_every_n_steps), *callbacks],
+        callbacks=[
+            train_log,
+            *resume.periodic_checkpoint(ckpt_dir, cfg.ckpt_every_n_steps),
+            *resume.signal_checkpoint(cfg, ckpt_dir),
+            *callbacks,
+        ],  # fmt: skip
         plugins=resume.slurm_plugins(cfg),
     )
     started = time.perf_counter()
