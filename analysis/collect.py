@@ -106,7 +106,7 @@ def _metric_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _unfinished_reason(cell_dir: Path) -> str:
     done = sorted(p.parent.name for p in cell_dir.glob("*/.done.json"))
-    partial = sorted(p.name.strip(".").removesuffix(".partial") for p in cell_dir.glob(".*.partial"))
+    partial = sorted(p.name.strip(".").split(".partial")[0] for p in cell_dir.glob(".*.partial*"))
     reason = "no results.json"
     if partial:
         reason += f"; stage {', '.join(partial)} did not finish"

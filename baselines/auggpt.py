@@ -57,6 +57,14 @@ NAME = "auggpt"
 @register_method(NAME)
 class AugGPT(Method):
     name = NAME
+    version = "1.0"  # bump when a change here can alter its output (pada/versions.py)
+    version_sources = (
+        "baselines.common",
+        "baselines.formats",
+        "pada.tasks.synthetic",
+        "pada.teacher.schemas",
+        "pada.text",
+    )
     needs_teacher = True
 
     def propose(self, state: IterationState) -> list[Example]:

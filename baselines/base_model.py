@@ -15,6 +15,7 @@ from pada.types import Example
 @register_method("base")
 class BaseModel(Method):
     name = "base"
+    version = "1.0"  # bump when a change here can alter its output (pada/versions.py)
 
     def __init__(self, cfg):
         super().__init__(cfg)

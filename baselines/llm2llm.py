@@ -74,6 +74,14 @@ MAX_PER_REQUEST = 10  # the official loop never asks for more than 10 problems a
 @register_method(NAME)
 class LLM2LLM(Method):
     name = NAME
+    version = "1.0"  # bump when a change here can alter its output (pada/versions.py)
+    version_sources = (
+        "baselines.common",
+        "baselines.formats",
+        "pada.tasks.synthetic",
+        "pada.teacher.schemas",
+        "pada.text",
+    )
     needs_teacher = True
     needs_train_eval = True
 

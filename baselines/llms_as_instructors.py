@@ -67,6 +67,14 @@ NAME = "llms_as_instructors"
 @register_method(NAME)
 class LLMsAsInstructors(Method):
     name = NAME
+    version = "1.0"  # bump when a change here can alter its output (pada/versions.py)
+    version_sources = (
+        "baselines.common",
+        "baselines.formats",
+        "pada.tasks.synthetic",
+        "pada.teacher.schemas",
+        "pada.text",
+    )
     needs_teacher = True
     needs_train_eval = True
 

@@ -15,6 +15,7 @@ from pada.types import Example
 @register_method("sft")
 class SFTOnly(Method):
     name = "sft"
+    version = "1.0"  # bump when a change here can alter its output (pada/versions.py)
 
     def propose(self, state: IterationState) -> list[Example]:
         return []

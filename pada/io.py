@@ -11,10 +11,21 @@ from pathlib import Path
 from typing import Any
 
 
+def umask_mode(directory: bool = False) -> int:
+    """The mode a plain ``open``/``mkdir`` would give under the user's umask (0o644 / 0o755 under 022).
+
+    ``tempfile.mkstemp``/``mkdtemp`` create 0600/0700 whatever the umask: renamed into place, such files
+    would be unreadable to the group members of a shared cluster project."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return (0o777 if directory else 0o666) & ~mask
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, umask_mode())
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()

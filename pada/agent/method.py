@@ -39,6 +39,10 @@ DESCRIPTIONS = {"gsm8k": "grade-school math", "sim_arith": "arithmetic", "arc_ch
 @register_method("pada_fixed_k")
 class PadaAgent(Method):
     name = "pada"
+    version = "1.0"  # bump when a change here or in version_sources can alter its output (pada/versions.py)
+    version_sources = ("pada.agent.clustering", "pada.agent.generation", "pada.agent.leakage", "pada.agent.patterns",
+                       "pada.agent.quality", "pada.agent.report", "pada.tasks.synthetic", "pada.teacher.schemas",
+                       "pada.text")  # fmt: skip
     needs_teacher = True
 
     def __init__(self, cfg: Any):

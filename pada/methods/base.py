@@ -41,6 +41,10 @@ class Method(ABC):
     """Subclasses set the class attributes; ``cfg`` is the method's config node (conf/method/)."""
 
     name: str
+    version: (
+        str  # bump when a change can alter the method's output; pinned in tests/fixtures/version_pins.json
+    )
+    version_sources: tuple[str, ...] = ()  # helper modules whose code decides the output (pada/versions.py)
     needs_train_eval: bool = False
     needs_val_eval: bool = False
     needs_teacher: bool = False  # true: the runner refuses teacher=none before any work

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import sys
 from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from pada.errors import PadaError
 
+# A fresh random id per composed config (use_cache: one value for all of a run's references), so two
+# runs started in the same second get separate Hydra output dirs.
+OmegaConf.register_new_resolver("pada_run_id", lambda: secrets.token_hex(4), use_cache=True, replace=True)
 CONF_DIR = Path(os.environ.get("PADA_CONF_DIR", Path(__file__).resolve().parents[2] / "conf"))
 log = logging.getLogger("pada")
 

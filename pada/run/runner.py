@@ -21,37 +21,30 @@ from pada.io import read_json, read_jsonl, stable_hash, write_json, write_jsonl
 from pada.methods.base import IterationState, build_method, check_cell
 from pada.models.loading import resolve_model_path
 from pada.run import fairness
+from pada.run.identity import eval_identity_of, identity_of
 from pada.run.provenance import provenance
-from pada.run.stages import Stages
+from pada.run.stages import Stages, cell_lock
 from pada.run.tracking import tracking
 from pada.tasks.base import Task, build_task, sample_seed_set
 from pada.teacher import Teacher, TeacherFailed, build_teacher, check_error_rate, usage_delta, usage_sum
 from pada.types import EvalRecord, Example, SamplingParams
-
-# Config nodes that say where and how a cell runs, not what it computes: excluded from the cell's identity.
-NON_IDENTITY_KEYS = ("paths", "wandb", "run")
-# Teacher settings that change how answers are fetched or priced, never what they are.
-TEACHER_NON_IDENTITY_KEYS = ("client", "pricing")
+from pada.versions import cell_versions
 
 
 def identity(cfg: DictConfig) -> dict[str, Any]:
-    resolved = OmegaConf.to_container(cfg, resolve=True)
-    if isinstance(resolved.get("teacher"), dict):
-        resolved["teacher"] = {
-            k: v for k, v in resolved["teacher"].items() if k not in TEACHER_NON_IDENTITY_KEYS
-        }
-    resolved["eval"] = eval_identity(
-        cfg
-    )  # lm_eval is an extra final score: toggling it must not re-run the cell
-    return {k: v for k, v in resolved.items() if k not in NON_IDENTITY_KEYS}
+    """The config part of the cell's identity (pada/run/identity.py)."""
+    return identity_of(OmegaConf.to_container(cfg, resolve=True))
 
 
 def eval_identity(cfg: DictConfig) -> dict[str, Any]:
-    return {k: v for k, v in OmegaConf.to_container(cfg.eval, resolve=True).items() if k != "lm_eval"}
+    return eval_identity_of(OmegaConf.to_container(cfg.eval, resolve=True))
 
 
-def cell_name(cfg: DictConfig) -> str:
-    digest = stable_hash(identity(cfg))[:10]
+def cell_name(cfg: DictConfig, components: dict[str, Any] | None = None) -> str:
+    """``<task>-b<budget>-<method>-s<seed>-<hash>``: the hash covers ``identity(cfg)`` and ``components``
+    (the versions of the task, method and world, and the data files' sha256: ``Cell.components``), so a
+    new version or a changed data file gives a new cell, never an overwrite of the old result."""
+    digest = stable_hash({**identity(cfg), **(components or {})})[:10]
     return f"{cfg.task.name}-b{cfg.budget}-{cfg.method.name}-s{cfg.seed}-{digest}"
 
 
@@ -102,10 +95,12 @@ class Cell:
         if self.method.needs_teacher and self.teacher is None:
             raise PadaError(f"method={cfg.method.name} needs a teacher; choose one with teacher=<name> "
                             "(see docs/teacher.md)")  # fmt: skip
-        self.run_dir = Path(cfg.paths.runs_dir).expanduser().resolve() / cell_name(cfg)
         # A (task, method) pair that would fail mid-run fails here, before any data is read.
         check_cell(self.task, self.method)
         self.splits = self.task.load(_data_dir(cfg))
+        # What determines the output besides the config (pada/versions.py); never the git SHA.
+        self.components = {"versions": cell_versions(self.task, self.method, cfg), "data": self.splits.files}
+        self.run_dir = Path(cfg.paths.runs_dir).expanduser().resolve() / cell_name(cfg, self.components)
         sample_seed_set(self.splits.pool, cfg.budget, cfg.seed)  # fail on a bad budget before any work
         if cfg.model.get("cpu_threads"):  # before the model is built: tiny_sim pre-trains on first use
             torch.set_num_threads(cfg.model.cpu_threads)
@@ -124,7 +119,7 @@ class Cell:
                 write_jsonl(out / f"{name}.jsonl", (ex.to_dict() for ex in rows))
             return {"seed": len(seed), "val": len(val), "test": len(test), "pool": len(self.splits.pool)}
 
-        return self.stages.run("seed", {"cell": identity(self.cfg), "files": self.splits.files}, work)
+        return self.stages.run("seed", {"cell": identity(self.cfg), **self.components}, work)
 
     def _train_stage(self, i: int, train_data: list[Example], upstream: str, previous: Path | None):
         from pada.training.train import fit
@@ -254,6 +249,7 @@ class Cell:
             # On every invocation, cached or not: a cell killed before the method scored its report resumes here.
             if augment is not None:
                 self._after_next_eval(augment.path, trained[-1][2].path, evaluated.path)
+                self.stages.refresh(augment)  # the amended report stays part of the stage's manifest
             row = {"iteration": i, "train_examples": len(train_data), **(train.info if train else {}),
                    **{f"{s}_accuracy": m["accuracy"] for s, m in evaluated.info.items()}}  # fmt: skip
             self.tracker.log({f"iteration/{k}": v for k, v in row.items() if isinstance(v, int | float)})
@@ -299,6 +295,7 @@ class Cell:
                 "name": self.run_dir.name,
             },  # fmt: skip
             "simulation": bool(self.cfg.get("simulation") or self.cfg.task.get("simulation")),
+            "versions": self.components["versions"],  # part of the cell's identity (analysis groups by it)
             "metrics": {
                 "test": test_stage.info["test"],
                 **({"val": last_eval.info["val"]} if "val" in last_eval.info else {}),
@@ -410,6 +407,7 @@ def _select(iterations: list[dict[str, Any]], how: str) -> int:
 def run_cell(cfg: DictConfig) -> dict[str, Any]:
     cell = Cell(cfg)
     try:
-        return cell.run()
+        with cell_lock(cell.run_dir, cfg.run.get("lock_timeout")):
+            return cell.run()
     finally:
         cell.close()

@@ -1,21 +1,42 @@
-"""Idempotent stages: each writes into a temporary dir, then renames it into place with a done marker.
+"""Idempotent stages: each writes into its own temporary dir, then renames it into place with a done marker.
 
-The marker records a key derived from the stage's inputs (config and upstream keys). A re-run whose key
-matches skips the stage; a killed run leaves no marker, so that stage runs again from scratch.
+The marker records a key derived from the stage's inputs (config, component versions, data hashes, upstream
+keys), a manifest of every file the stage's work wrote (relative name, size, sha256) and the sha256 of every
+prompt template it rendered (pada/dependencies.py). A re-run skips the stage only when the key matches, the
+directory still holds exactly those files, and no template it rendered has changed; otherwise the stage runs
+again from scratch. A killed run leaves no marker, so that stage runs again. Only one process works on a cell at a time
+(``cell_lock``); temporary dirs carry a per-process random suffix all the same, so a stray writer can never
+wipe or rename another's work.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import shutil
+import socket
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pada.io import read_json, stable_hash, write_json
+from filelock import FileLock, Timeout
+
+from pada import dependencies
+from pada.errors import PadaError
+from pada.io import read_json, sha256_file, stable_hash, umask_mode, write_json
 
 DONE = ".done.json"
+LOCK = ".lock"  # the cell lock (filelock: flock(2), released by the OS when its holder dies)
+OWNER = ".lock.owner"  # who holds the lock: pid and host, for the waiting process's message
+PARTIAL = ".partial-"  # temporary stage dirs are ``.<stage>.partial-<random>``
+# Files up to this size are re-hashed when a finished stage is reused; larger ones (model weights) are
+# checked by size only, so a cached re-run of a 1B full fine-tune stays seconds, not a re-read of GBs.
+VERIFY_HASH_MAX_BYTES = 64 << 20
+log = logging.getLogger("pada")
 
 
 class StopRequested(Exception):  # noqa: N818  (a control-flow signal, not an error)
@@ -32,6 +53,30 @@ class StageResult:
     cached: bool
 
 
+def manifest(directory: Path) -> dict[str, dict[str, Any]]:
+    """``{relative name: {"bytes": size, "sha256": hex}}`` for every file under ``directory`` but the marker."""
+    files = sorted(p for p in Path(directory).rglob("*") if p.is_file() and p.name != DONE)
+    return {
+        str(p.relative_to(directory)): {"bytes": p.stat().st_size, "sha256": sha256_file(p)} for p in files
+    }
+
+
+def mismatch(directory: Path, expected: dict[str, dict[str, Any]]) -> str | None:
+    """Why ``directory`` does not hold exactly the files ``expected`` lists, or None when it does."""
+    present = {str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file() and p.name != DONE}
+    if missing := sorted(set(expected) - present):
+        return f"missing {missing[0]}" + (f" and {len(missing) - 1} more" if len(missing) > 1 else "")
+    if extra := sorted(present - set(expected)):
+        return f"unlisted file {extra[0]}"
+    for name, want in expected.items():
+        path = directory / name
+        if path.stat().st_size != want["bytes"]:
+            return f"{name} has {path.stat().st_size} bytes, the marker says {want['bytes']}"
+        if want["bytes"] <= VERIFY_HASH_MAX_BYTES and sha256_file(path) != want["sha256"]:
+            return f"{name} differs from the marker's sha256"
+    return None
+
+
 class Stages:
     def __init__(self, run_dir: Path, stop_after: str | None = None):
         self.run_dir = Path(run_dir)
@@ -41,24 +86,98 @@ class Stages:
     def run(self, name: str, inputs: dict[str, Any], work: Callable[[Path], dict[str, Any]]) -> StageResult:
         key = stable_hash({"stage": name, **inputs})
         out = self.run_dir / name
-        marker = out / DONE
-        if marker.is_file() and (done := read_json(marker))["key"] == key:
-            result = StageResult(name, out, key, done["info"], done["seconds"], cached=True)
-        else:
+        result = self._reuse(name, key, out)
+        if result is None:
             result = self._execute(name, key, out, work)
         self.results[name] = result
         if self.stop_after == name:
             raise StopRequested(name)
         return result
 
+    def _reuse(self, name: str, key: str, out: Path) -> StageResult | None:
+        marker = out / DONE
+        if not marker.is_file():
+            return None
+        done = read_json(marker)
+        if done.get("key") != key:
+            return None
+        if "files" not in done:
+            log.warning(
+                "stage %s: its marker lists no files (written before manifests); running it again", name
+            )
+            return None
+        if reason := mismatch(out, done["files"]):
+            log.warning(
+                "stage %s: its files do not match its done marker (%s); running it again", name, reason
+            )
+            return None
+        if edited := dependencies.changed(done.get("uses", {})):
+            log.info("stage %s: %s changed since it ran; running it again", name, edited)
+            return None
+        return StageResult(name, out, _with_uses(key, done.get("uses", {})), done["info"], done["seconds"],
+                           cached=True)  # fmt: skip
+
     def _execute(self, name: str, key: str, out: Path, work: Callable[[Path], dict[str, Any]]) -> StageResult:
-        tmp = self.run_dir / f".{name}.partial"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
+        # Left in place if the work fails (what it wrote helps debugging); the next holder of the lock removes it.
+        tmp = Path(tempfile.mkdtemp(dir=self.run_dir, prefix=f".{name}{PARTIAL}"))
+        tmp.chmod(umask_mode(directory=True))  # mkdtemp makes 0700; the stage dir keeps this mode
         started = time.perf_counter()
-        info = work(tmp)
+        with dependencies.recording() as uses:
+            info = work(tmp)
         seconds = time.perf_counter() - started
-        write_json(tmp / DONE, {"key": key, "info": info, "seconds": seconds})
+        write_json(
+            tmp / DONE, {"key": key, "info": info, "seconds": seconds, "files": manifest(tmp), "uses": uses}
+        )
         shutil.rmtree(out, ignore_errors=True)
         tmp.rename(out)
-        return StageResult(name, out, key, info, seconds, cached=False)
+        return StageResult(name, out, _with_uses(key, uses), info, seconds, cached=False)
+
+    def refresh(self, result: StageResult) -> None:
+        """Re-record ``result``'s manifest after an idempotent hook amended its files (the patterns report's
+        before/after scores); the caller holds the cell lock."""
+        marker = result.path / DONE
+        write_json(marker, {**read_json(marker), "files": manifest(result.path)})
+
+
+def _with_uses(key: str, uses: dict[str, str]) -> str:
+    """The key later stages build on: the input key, plus the text hashes of the templates the stage rendered,
+    so a re-run under an edited template also re-runs everything downstream of it."""
+    return stable_hash({"key": key, "uses": uses}) if uses else key
+
+
+def _owner(run_dir: Path) -> str:
+    with contextlib.suppress(OSError, ValueError, KeyError):
+        owner = read_json(run_dir / OWNER)
+        return f"pid {owner['pid']} on {owner['host']}"
+    return "another process"
+
+
+@contextlib.contextmanager
+def cell_lock(run_dir: Path, timeout: float | None = None) -> Iterator[None]:
+    """Hold the cell's lock: one process works on a cell at a time.
+
+    A second process on the same cell waits for the first to finish (then finds its stages done), for at
+    most ``timeout`` seconds (None: as long as it takes), and then raises PadaError naming the holder.
+    Stale temporary stage dirs of a killed holder are removed once the lock is held.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(run_dir / LOCK)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        log.warning("cell %s is being run by %s; waiting for it to finish", run_dir.name, _owner(run_dir))
+        try:
+            lock.acquire(timeout=-1 if timeout is None else timeout)
+        except Timeout:
+            raise PadaError(
+                f"cell {run_dir} is still being run by {_owner(run_dir)} after {timeout:g} s "
+                f"(run.lock_timeout); wait for it or stop it"
+            ) from None
+    try:
+        write_json(run_dir / OWNER, {"pid": os.getpid(), "host": socket.gethostname()})
+        for stale in run_dir.glob(f".*{PARTIAL}*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        yield
+    finally:
+        lock.release()

@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from pada.io import stable_hash
+
 log = logging.getLogger(__name__)
 
 
@@ -77,6 +79,13 @@ def log_to_current_run(metrics: dict[str, Any]) -> None:
         _abandon_wandb()
 
 
+def run_id(run_dir: Path, name: str) -> str:
+    """The cell's wandb run id: its dir name plus a hash of where it lives (two runs dirs holding the same
+    cell, e.g. a test and a real sweep, stay two runs). Offline, each invocation writes its own
+    ``offline-run-*-<id>`` dir, and ``wandb sync`` appends them all to this one run."""
+    return f"{name}-{stable_hash(str(Path(run_dir).resolve()))[:8]}"
+
+
 @contextlib.contextmanager
 def tracking(cfg: Any, run_dir: Path, name: str, config: dict[str, Any]) -> Iterator[Tracker]:
     """Yield a Tracker; ``wandb.mode=disabled`` gives a no-op one without importing wandb."""
@@ -105,6 +114,8 @@ def _start(cfg: Any, run_dir: Path, name: str, config: dict[str, Any]) -> Tracke
             mode=cfg.mode,
             dir=str(wandb_dir),
             name=name,
+            id=run_id(run_dir, name),  # a resumed cell continues its own run instead of starting another
+            resume="allow",
             group=cfg.group,
             config=config,  # the resolved config: credentials are never in it (they come from the environment)
             reinit="finish_previous",

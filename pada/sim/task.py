@@ -18,6 +18,7 @@ from pada.types import Example
 class SimArith(Task):
     name = "sim_arith"
     version = "2.0"  # 2.0: disjoint splits (1.0 shared 47% of test questions with the pool)
+    version_sources = ("pada.sim.world", "pada.tasks.gsm8k")  # problems, and the extraction it borrows
 
     def example(self, problem: Problem, example_id: str, source: str = "seed") -> Example:
         return Example(

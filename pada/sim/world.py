@@ -11,6 +11,9 @@ import random
 import re
 from dataclasses import dataclass
 
+# The world's version, covering this module and its oracle teacher (pada/sim/oracle.py): bump it when a change
+# can alter a generated problem or an oracle answer; pinned in tests/fixtures/version_pins.json.
+WORLD_VERSION = "1.0"
 NAMES = ["Ana", "Ben", "Mia", "Tom", "Lea", "Sam"]
 THINGS = ["coins", "apples", "cards", "stamps"]
 MAGNITUDES = {"small": (1, 9), "medium": (10, 99), "large": (100, 999)}

@@ -17,6 +17,7 @@ _HUB = {"train": "train", "val": "validation", "test": "test"}
 class ARCChallenge(MultipleChoiceTask):
     name = "arc_challenge"
     version = "1.0"
+    version_sources = ("pada.tasks.files",)
 
     def _local_rows(self, data_dir: Path) -> tuple[dict[str, list[dict]], dict[str, str]]:
         folder = Path(data_dir) / self.cfg.local_subdir

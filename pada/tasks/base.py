@@ -40,7 +40,10 @@ class Task(ABC):
     """Base class; ``cfg`` is the task's config node (see conf/task/)."""
 
     name: str
-    version: str
+    version: (
+        str  # bump when a change can alter loading or scoring; pinned in tests/fixtures/version_pins.json
+    )
+    version_sources: tuple[str, ...] = ()  # helper modules whose code decides the output (pada/versions.py)
 
     def __init__(self, cfg: Any):
         self.cfg = cfg

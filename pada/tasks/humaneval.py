@@ -50,6 +50,7 @@ def preamble(prompt: str, entry_point: str) -> str:
 class HumanEval(CodeTask):
     name = "humaneval"
     version = "1.0"
+    version_sources = ("pada.tasks.files", "pada.sandbox.runner")
 
     def _rows(self, data_dir: Path | None) -> tuple[list[dict], dict[str, str]]:
         if data_dir is None:

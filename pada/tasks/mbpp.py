@@ -26,6 +26,7 @@ def split_of(task_id: int) -> str:
 class MBPP(CodeTask):
     name = "mbpp"
     version = "1.0"
+    version_sources = ("pada.tasks.files", "pada.sandbox.runner")
 
     def _rows(self, data_dir: Path | None) -> tuple[list[dict], dict[str, str]]:
         if data_dir is None:

@@ -22,6 +22,7 @@ _HUB = {"fewshot": "dev", "val": "validation", "test": "test"}
 class MMLU(MultipleChoiceTask):
     name = "mmlu"
     version = "1.0"
+    version_sources = ("pada.tasks.files",)
 
     def _local_rows(self, data_dir: Path) -> tuple[dict[str, list[dict]], dict[str, str]]:
         root = Path(data_dir) / self.cfg.local_subdir

@@ -1,7 +1,9 @@
 """Versioned prompt templates: ``pada/prompts/<role>.<version>.j2`` with ``system`` and ``user`` blocks.
 
-A template's text never changes once a run has used it: edit by adding ``<role>.v2.j2``. The version travels
-with the rendered messages into the cache key, so answers to different prompt versions never mix.
+A template's text never changes once a run has used it: edit by adding ``<role>.v2.j2`` (tests/test_versions.py
+pins each template's hash). The version travels with the rendered messages into the cache key, so answers to
+different prompt versions never mix; each stage's done marker keeps the hash of every template it rendered, so
+an edited template re-runs the stages that used it (pada/dependencies.py).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 import jinja2
 from pydantic import BaseModel
 
+from pada import dependencies
 from pada.errors import PadaError
 
 PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
@@ -54,6 +57,7 @@ def render(role: str, version: str = "v1", schema: type[BaseModel] | None = None
             f"no prompt template {directory / name}; versions of '{role}': {versions(role, directory)}"
         )
     template = _environment(directory).get_template(name)
+    dependencies.record(directory / name)  # the running stage depends on this template's text
     if schema is not None:
         variables["json_schema"] = json.dumps(schema.model_json_schema(), indent=1)
     context = template.new_context(variables)

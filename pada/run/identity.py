@@ -1,0 +1,65 @@
+"""What identifies a cell: the resolved config minus where/how it runs, plus component versions and data hashes.
+
+Pure functions of plain dicts, shared by the runner (cell dir names, stage keys) and the analysis (grouping
+cells by configuration), so both agree on what "the same configuration" means.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Config nodes that say where and how a cell runs, not what it computes: excluded from the cell's identity.
+NON_IDENTITY_KEYS = ("paths", "wandb", "run")
+# Teacher settings that change how answers are fetched or priced, never what they are.
+TEACHER_NON_IDENTITY_KEYS = ("client", "pricing")
+# eval settings that add an extra final score without changing the cell's own numbers.
+EVAL_NON_IDENTITY_KEYS = ("lm_eval",)
+
+
+def eval_identity_of(eval_cfg: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in eval_cfg.items() if k not in EVAL_NON_IDENTITY_KEYS}
+
+
+def identity_of(resolved: dict[str, Any]) -> dict[str, Any]:
+    """The identity part of a resolved config (``OmegaConf.to_container(cfg, resolve=True)``)."""
+    resolved = dict(resolved)
+    if isinstance(resolved.get("teacher"), dict):
+        resolved["teacher"] = {
+            k: v for k, v in resolved["teacher"].items() if k not in TEACHER_NON_IDENTITY_KEYS
+        }
+    if isinstance(resolved.get("eval"), dict):  # lm_eval is an extra final score: toggling it must not re-run
+        resolved["eval"] = eval_identity_of(resolved["eval"])
+    return {k: v for k, v in resolved.items() if k not in NON_IDENTITY_KEYS}
+
+
+def configuration_of(results: dict[str, Any]) -> dict[str, Any] | None:
+    """A finished cell's configuration: its identity minus the seed (what its seeds must share), from
+    results.json's resolved config, component versions and data hashes; None when results.json lacks the
+    config (then the cell cannot be grouped)."""
+    provenance = results.get("provenance") or {}
+    config = provenance.get("config")
+    if not isinstance(config, dict):
+        return None
+    identity = {k: v for k, v in identity_of(config).items() if k != "seed"}
+    return {
+        **identity,
+        "versions": results.get("versions") or {},
+        "data": provenance.get("data_files_sha256") or {},
+    }
+
+
+def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}`` (lists stay values): the dotted keys Hydra overrides use."""
+    if not isinstance(tree, dict) or not tree:
+        return {prefix: tree} if prefix else {}
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        out.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    return out
+
+
+def differing_keys(configs: list[dict[str, Any]]) -> list[str]:
+    """The dotted keys whose values are not the same in every one of ``configs``."""
+    flat = [flatten(c) for c in configs]
+    keys = sorted(set().union(*flat))
+    return [k for k in keys if len({repr(f.get(k, "<absent>")) for f in flat}) > 1]

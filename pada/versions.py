@@ -1,0 +1,156 @@
+"""Explicit versions of what determines a cell's output (lm-eval's pattern), and their pinned source hashes.
+
+Versioned components: every registered task (``Task.version``), every registered method
+(``Method.version``), the simulated world (``pada.sim.world.WORLD_VERSION``, covering the world and its
+oracle teacher) and every teacher prompt template (its version is in its file name,
+``pada/prompts/<role>.<version>.j2``). The cell identity carries the versions of its task, method and
+(for simulated cells) world; each stage's key carries the text hashes of the templates it rendered.
+
+``tests/fixtures/version_pins.json`` pins a sha256 of each component's source files per version. Changing a
+component's code without bumping its version fails ``tests/test_versions.py`` with a message naming the
+version to bump. Record a new version with ``python -m pada.versions --pin``; ``--repin`` overwrites the
+hash of an existing version, for edits that cannot change any result (comments, renames).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib
+import inspect
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+PINS = ROOT / "tests" / "fixtures" / "version_pins.json"
+PROJECT_PACKAGES = ("pada", "baselines")
+UNVERSIONED = "unversioned"
+# Interfaces only (IterationState, the registry): what a method outputs is decided in its own modules.
+INTERFACE_MODULES = frozenset({"pada.methods.base"})
+
+
+@dataclass(frozen=True)
+class Component:
+    key: str  # "task:gsm8k", "method:pada", "world:sim", "prompt:generation.v1"
+    version: str
+    where: str  # what to edit to bump the version
+    sources: tuple[tuple[str, Path], ...]  # (module name or file name under the repo, its file)
+
+    def digest(self) -> str:
+        digest = hashlib.sha256()
+        for label, path in self.sources:
+            digest.update(label.encode())
+            digest.update(path.read_bytes())
+        return digest.hexdigest()
+
+
+def _module_file(name: str) -> Path:
+    return Path(inspect.getfile(importlib.import_module(name))).resolve()
+
+
+def class_sources(cls: type) -> tuple[tuple[str, Path], ...]:
+    """The project modules that define ``cls`` and its bases, plus its ``version_sources`` (helper modules
+    whose code decides its output), sorted and deduplicated."""
+    modules = {c.__module__ for c in cls.__mro__ if c.__module__.split(".")[0] in PROJECT_PACKAGES}
+    modules -= INTERFACE_MODULES
+    modules |= set(getattr(cls, "version_sources", ()))
+    return tuple((m, _module_file(m)) for m in sorted(modules))
+
+
+def _class_component(kind: str, name: str, cls: type) -> Component:
+    version = cls.__dict__.get("version")
+    if not isinstance(version, str):
+        raise TypeError(f"{kind} {name!r} ({cls.__module__}.{cls.__qualname__}) declares no version = '...'")
+    return Component(f"{kind}:{name}", version, f"{cls.__qualname__}.version in {cls.__module__}",
+                     class_sources(cls))  # fmt: skip
+
+
+def components() -> list[Component]:
+    """Every versioned component of this checkout."""
+    from pada.methods.base import _BUILTIN_MODULES, _METHODS
+    from pada.sim import world
+    from pada.tasks.base import _TASKS
+    from pada.teacher.prompts import PROMPTS_DIR
+
+    importlib.import_module("pada.tasks")
+    for module in _BUILTIN_MODULES:
+        importlib.import_module(module)
+    found = [_class_component("task", name, cls) for name, cls in sorted(_TASKS.items())]
+    methods = {cls.name: cls for cls in _METHODS.values() if cls.__module__.split(".")[0] in PROJECT_PACKAGES}
+    found += [
+        _class_component("method", name, cls) for name, cls in sorted(methods.items())
+    ]  # ablations share one
+    found.append(Component("world:sim", world.WORLD_VERSION, "WORLD_VERSION in pada.sim.world",
+                           tuple((m, _module_file(m)) for m in ("pada.sim.oracle", "pada.sim.world"))))  # fmt: skip
+    for path in sorted(PROMPTS_DIR.glob("*.j2")):
+        role, version = path.name.split(".")[:2]
+        found.append(Component(f"prompt:{role}.{version}", version,
+                               f"a new template {role}.v<N+1>.j2 (and the config that selects it)",
+                               ((str(path.relative_to(ROOT)), path),)))  # fmt: skip
+    return found
+
+
+def cell_versions(task: Any, method: Any, cfg: Any) -> dict[str, str]:
+    """The versions a cell's output depends on: its task and method, and the world when simulated."""
+    from pada.sim import world
+
+    # A user's plugged-in task or method without a version is recorded as such (built-in ones must declare
+    # one: tests/test_versions.py), so its cells say their identity does not follow its code.
+    versions = {
+        "task": getattr(task, "version", UNVERSIONED),
+        "method": getattr(method, "version", UNVERSIONED),
+    }
+    teacher = cfg.get("teacher") or {}
+    if task.cfg.get("simulation") or teacher.get("script_module") == "pada.sim.oracle":
+        versions["world"] = world.WORLD_VERSION
+    return versions
+
+
+def check(pins: dict[str, dict[str, str]]) -> list[str]:
+    """One message per component whose source no longer matches the pin of its version."""
+    problems = []
+    for component in components():
+        pinned = pins.get(component.key, {}).get(component.version)
+        if pinned is None:
+            problems.append(f"{component.key} version {component.version} is not pinned: run "
+                            f"`python -m pada.versions --pin` and commit {PINS.relative_to(ROOT)}")  # fmt: skip
+        elif pinned != component.digest():
+            files = ", ".join(label for label, _ in component.sources)
+            problems.append(f"{component.key} changed ({files}) but is still version {component.version}: "
+                            f"bump {component.where}, then run `python -m pada.versions --pin` (or "
+                            f"`--repin` if the change cannot alter any result)")  # fmt: skip
+    return problems
+
+
+def pin(pins: dict[str, dict[str, str]], repin: bool = False) -> dict[str, dict[str, str]]:
+    """``pins`` with every component's current version recorded; an existing version keeps its hash
+    unless ``repin``."""
+    updated = {key: dict(versions) for key, versions in pins.items()}
+    for component in components():
+        versions = updated.setdefault(component.key, {})
+        if repin or component.version not in versions:
+            versions[component.version] = component.digest()
+    return updated
+
+
+def main(argv: list[str] | None = None) -> int:
+    from pada.io import read_json, write_json
+
+    parser = argparse.ArgumentParser(prog="python -m pada.versions", description=__doc__.split("\n")[0])
+    parser.add_argument("--pin", action="store_true", help="record the hash of every new version")
+    parser.add_argument("--repin", action="store_true", help="also overwrite the hash of existing versions")
+    args = parser.parse_args(argv)
+    pins = read_json(PINS) if PINS.is_file() else {}
+    if args.pin or args.repin:
+        write_json(PINS, pin(pins, repin=args.repin))
+        pins = read_json(PINS)
+    problems = check(pins)
+    for problem in problems:
+        print(f"pada: error: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,38 @@
+"""A test-only method (via method.module) whose augment stage waits for a second process on the same cell.
+
+Each process that enters ``propose`` registers itself in ``$PADA_TEST_PEERS`` and waits up to
+``WAIT_SECONDS`` for a peer, so two unlocked writers are certain to overlap inside one stage. Under the cell
+lock the peer never arrives while the first holds the cell, and the wait just runs out. The proposal itself
+is deterministic: the first two seed items, relabelled as synthetic.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from pathlib import Path
+
+from pada.methods.base import IterationState, Method, register_method
+from pada.types import Example
+
+WAIT_SECONDS = 3.0
+
+
+@register_method("peer_probe")
+class PeerProbe(Method):
+    name = "peer_probe"
+
+    def propose(self, state: IterationState) -> list[Example]:
+        (state.workdir / "started.txt").write_text("part one\n")
+        peers = Path(os.environ["PADA_TEST_PEERS"])
+        (peers / str(os.getpid())).touch()
+        deadline = time.monotonic() + WAIT_SECONDS
+        while len(list(peers.iterdir())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # both writers are now inside this stage
+        (state.workdir / "finished.txt").write_text("part two\n")
+        return [
+            dataclasses.replace(s, id=f"{s.id}-copy", source="synthetic:peer_probe")
+            for s in state.seed_data[:2]
+        ]
