@@ -24,4 +24,5 @@ class SFTOnly(Method):
 @register_method("sft_val")
 class SFTOnValidation(SFTOnly):
     name = "sft_val"
+    version = "1.0"  # bump when a change here can alter its output (pada/versions.py)
     trains_on_validation = True
