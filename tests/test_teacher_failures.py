@@ -127,3 +127,38 @@ def test_an_answer_without_a_finish_reason_is_retried_and_never_cached(tmp_path)
             )
             assert teacher.usage()["roles"]["generation"]["retries"] == 1
     assert len(ResponseCache(tmp_path / "teacher.sqlite")) == 1  # the complete answer only
+
+
+@pytest.mark.slow  # a `pada run` subprocess (imports, a tiny training) interrupted mid teacher stage: ~20 s
+def test_ctrl_c_in_a_teacher_stage_is_one_line_exit_130_and_the_answers_so_far_are_cached(
+    tmp_path, tiny_cell_overrides
+):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from pada.teacher.cache import ResponseCache
+
+    tests = str(Path(__file__).parent)
+    with FakeLLMServer(latency_s=1.0) as server:
+        overrides = [*tiny_cell_overrides, *PROBE, f"teacher.base_url={server.url}/v1",
+                     f"teacher.client.cache.path={tmp_path / 'teacher.sqlite'}", "teacher.client.max_concurrency=2"]  # fmt: skip
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")])}
+        process = subprocess.Popen([sys.executable, "-m", "pada.cli", "run", *overrides], env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        deadline = time.monotonic() + 300
+        while len(server.bodies) < 3 and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.1)  # the third request starts once one of the first two has its answer
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr[-2000:]
+    ours = [line for line in stderr.splitlines() if line.startswith("pada:")]
+    assert len(ours) == 1 and ours[0].startswith("pada: interrupted:"), stderr[-2000:]
+    for noise in ("Traceback", "Task was destroyed", "Event loop is closed", "teacher retry"):
+        assert noise not in stderr, stderr[-2000:]
+    assert 1 <= len(ResponseCache(tmp_path / "teacher.sqlite")) < 8  # answers so far kept, the rest not asked
+    cell = _cell_dir(tmp_path)
+    assert not (cell / "augment_0" / ".done.json").exists()

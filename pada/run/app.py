@@ -40,6 +40,10 @@ def hydra_main(cfg: DictConfig) -> float | None:
     except PadaError as error:
         print(f"pada: error: {error}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt:  # the running stage is not marked done; teacher answers so far are cached
+        print("pada: interrupted: the running stage is not marked done (teacher answers received so far are "
+              "cached); the same command resumes", file=sys.stderr)  # fmt: skip
+        sys.exit(130)
     tag = " [SIMULATION]" if results["simulation"] else ""
     log.info("%s%s test accuracy %s", results["cell"]["name"], tag, results["metrics"]["test"]["accuracy"])
     print(f"results: {Path(cfg.paths.runs_dir).resolve() / results['cell']['name'] / 'results.json'}")

@@ -9,6 +9,7 @@ comes back as ``None`` from ``complete_many`` and is counted in ``usage()``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from dataclasses import asdict, dataclass, replace
@@ -66,7 +67,14 @@ class _LoopThread:
         self.thread.start()
 
     def run(self, coro: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return future.result()
+        except KeyboardInterrupt:  # Ctrl-C: cancel the requests in flight, let them unwind, then stop
+            future.cancel()
+            with contextlib.suppress(BaseException):  # the cancellation itself, or a late failure
+                future.result(timeout=10)
+            raise
 
     def close(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
