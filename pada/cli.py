@@ -24,10 +24,61 @@ def _check_overrides(overrides: list[str], conf_dir: Path) -> None:
                 raise PadaError(f"unknown {key} '{choice}'; choose one of: {', '.join(known)}")
 
 
+_SWEEP_FLAGS = ("-m", "--multirun")
+
+
+def _first_of_sweep(override: str) -> str:
+    """``task=gsm8k,mbpp`` -> ``task=gsm8k``: one job of a -m sweep, to check the overrides compose."""
+    key, sep, value = override.partition("=")
+    if not sep or any(c in value for c in "[]{}()'\""):
+        return override
+    return f"{key}={value.split(',')[0]}"
+
+
+def _check_composes(overrides: list[str], conf_dir: Path) -> None:
+    """Compose the config as ``pada run`` will, so an unknown key or a malformed override is one line.
+
+    Hydra's own report of these is several lines and exit 1. Runs with other Hydra flags (--cfg, --help,
+    --info, -c) are left to Hydra."""
+    flags = [o for o in overrides if o.startswith("-")]
+    if any(f not in _SWEEP_FLAGS for f in flags):
+        return
+    from hydra import compose, initialize_config_dir
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from pada.validate import check_writable, known_top_level_keys, unknown_key_error
+
+    plain = [o for o in overrides if not o.startswith("-")]
+    known = known_top_level_keys(conf_dir)
+    for override in plain:
+        key = override.lstrip("+~").partition("=")[0].split(".")[0].split("@")[0]
+        if key and key not in known:
+            raise unknown_key_error(key, known)
+    jobs = [_first_of_sweep(o) for o in plain] if flags else plain
+    parser = OverridesParser.create()
+    for job in jobs:
+        try:
+            parser.parse_override(job)
+        except HydraException as error:
+            raise PadaError(f"cannot parse the override {job!r} ({str(error).splitlines()[0]})") from error
+    try:
+        with initialize_config_dir(version_base="1.3", config_dir=str(conf_dir), job_name="pada"):
+            cfg = compose("config", overrides=jobs)
+        runs_dir = cfg.paths.runs_dir
+    except (HydraException, OmegaConfBaseException, ValueError) as error:
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        raise PadaError("; ".join(lines) or type(error).__name__) from error
+    # Hydra writes its logs under the runs dir before pada's code runs: a read-only one fails here first
+    check_writable(Path(runs_dir).expanduser(), "runs dir")
+
+
 def _run(overrides: list[str]) -> int:
     from pada.run.app import CONF_DIR, hydra_main
 
     _check_overrides([o for o in overrides if not o.startswith("-")], CONF_DIR)
+    _check_composes(overrides, CONF_DIR)
     sys.argv = ["pada run", *overrides]
     hydra_main()
     return 0

@@ -121,7 +121,7 @@ def test_bad_rows_skip_policy_counts_and_lists_them(arc_dir):
     assert report.counts["pool"] == 2 and not report.failures
     assert [row.split(": ", 1)[1] for row in report.skipped_rows] == [
         "not valid JSON (Expecting property name enclosed in double quotes)",
-        "row lacks the field(s) ['question', 'answerKey']",
+        "row lacks the field(s) ['question', 'answerKey'] (it has ['id'])",
     ]
     assert report.skipped_rows[0].endswith(
         "ARC-Challenge-Train.jsonl:3: not valid JSON (Expecting property name enclosed in double quotes)"

@@ -21,10 +21,30 @@ def resolve_model_path(cfg: Any, cache_dir: Path) -> str:
     if local.exists():
         if not (local / "config.json").is_file():
             raise PadaError(f"model dir {local} has no config.json; set model.path to a saved HF model dir")
+        check_model_dir(local)
         return str(local)
     if path.startswith(("/", ".", "~")):
         raise PadaError(f"model dir {path} does not exist; set model.path to a local dir or a Hub id")
     return path  # a Hub id; HF_HUB_OFFLINE=1 makes from_pretrained use only the local HF cache
+
+
+WEIGHT_FILES = (
+    "*.safetensors",
+    "pytorch_model*.bin",
+    "model*.safetensors.index.json",
+    "pytorch_model.bin.index.json",
+)
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer_config.json")
+
+
+def check_model_dir(folder: Path) -> None:
+    """A saved HF model dir has weights and a tokenizer; checked before any stage, not when training starts."""
+    if not any(any(folder.glob(pattern)) for pattern in WEIGHT_FILES):
+        raise PadaError(f"model dir {folder} has no weights (*.safetensors or pytorch_model*.bin); "
+                        "the download or save is incomplete: set model.path to a complete HF model dir")  # fmt: skip
+    if not any((folder / name).is_file() for name in TOKENIZER_FILES):
+        raise PadaError(f"model dir {folder} has no tokenizer ({' or '.join(TOKENIZER_FILES)}); "
+                        "set model.path to a complete HF model dir")  # fmt: skip
 
 
 def torch_dtype(name: str) -> torch.dtype:

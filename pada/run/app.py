@@ -12,6 +12,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from pada.errors import PadaError
+from pada.validate import environment_message
 
 # A fresh random id per composed config (use_cache: one value for all of a run's references), so two
 # runs started in the same second get separate Hydra output dirs.
@@ -44,6 +45,12 @@ def hydra_main(cfg: DictConfig) -> float | None:
         print("pada: interrupted: the running stage is not marked done (teacher answers received so far are "
               "cached); the same command resumes", file=sys.stderr)  # fmt: skip
         sys.exit(130)
+    except OSError as error:  # a full disk, a read-only or forbidden folder: the machine's, not a bug
+        message = environment_message(error)
+        if message is None:
+            raise
+        print(f"pada: error: {message}", file=sys.stderr)
+        sys.exit(2)
     tag = " [SIMULATION]" if results["simulation"] else ""
     log.info("%s%s test accuracy %s", results["cell"]["name"], tag, results["metrics"]["test"]["accuracy"])
     print(f"results: {Path(cfg.paths.runs_dir).resolve() / results['cell']['name'] / 'results.json'}")

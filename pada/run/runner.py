@@ -21,6 +21,7 @@ from pada.io import read_json, read_jsonl, stable_hash, write_json, write_jsonl
 from pada.methods.base import IterationState, build_method, check_cell
 from pada.models.loading import resolve_model_path
 from pada.run import fairness
+from pada.run.app import CONF_DIR
 from pada.run.identity import eval_identity_of, identity_of
 from pada.run.provenance import provenance
 from pada.run.stages import Stages, cell_lock
@@ -28,6 +29,7 @@ from pada.run.tracking import tracking
 from pada.tasks.base import Task, build_task, sample_seed_set
 from pada.teacher import Teacher, TeacherFailed, build_teacher, check_error_rate, usage_delta, usage_sum
 from pada.types import EvalRecord, Example, SamplingParams
+from pada.validate import check_config, check_writable
 from pada.versions import cell_versions
 
 
@@ -89,6 +91,7 @@ class Cell:
         self.cfg = cfg
         self.task: Task = build_task(cfg.task)
         self.method = build_method(cfg.method)
+        check_config(cfg, self.method.iterations, CONF_DIR)  # types, choices, stage names: before any stage
         fairness.check_config(cfg, self.method)  # quotas, eval_val: one error line before anything runs
         # Built first: missing credentials are one error line before any data is read or stage runs.
         self.teacher: Teacher | None = build_teacher(cfg.get("teacher"), cfg.paths.cache_dir)
@@ -105,6 +108,7 @@ class Cell:
         if cfg.model.get("cpu_threads"):  # before the model is built: tiny_sim pre-trains on first use
             torch.set_num_threads(cfg.model.cpu_threads)
         self.model_path = resolve_model_path(cfg.model, Path(cfg.paths.cache_dir).expanduser().resolve())
+        check_writable(self.run_dir.parent, "runs dir")  # read-only or full: one line before any stage
         self.stages = Stages(self.run_dir, cfg.run.stop_after)
         self._backend: Backend | None = None
         self.system_prompt = cfg.task.get("system_prompt")

@@ -77,6 +77,25 @@ def mismatch(directory: Path, expected: dict[str, dict[str, Any]]) -> str | None
     return None
 
 
+def read_marker(marker: Path) -> dict[str, Any]:
+    """A stage's done marker; PadaError naming it when it is cut, not JSON, or lacks key/info/seconds.
+
+    Markers are written atomically, so a broken one was edited or damaged outside pada: the stage is not
+    re-run over it silently, and nothing finished is overwritten."""
+    try:
+        done = read_json(marker)
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        problem = f"unreadable ({type(error).__name__})"
+    else:
+        ok = (
+            isinstance(done, dict) and isinstance(done.get("key"), str) and isinstance(done.get("info"), dict)
+        )
+        if ok and isinstance(done.get("seconds"), int | float):
+            return done
+        problem = "not a marker (needs key, info, seconds)"
+    raise PadaError(f"stage marker {marker} is {problem}; delete {marker.parent} to recompute that stage")
+
+
 class Stages:
     def __init__(self, run_dir: Path, stop_after: str | None = None):
         self.run_dir = Path(run_dir)
@@ -98,8 +117,8 @@ class Stages:
         marker = out / DONE
         if not marker.is_file():
             return None
-        done = read_json(marker)
-        if done.get("key") != key:
+        done = read_marker(marker)
+        if done["key"] != key:
             return None
         if "files" not in done:
             log.warning(

@@ -9,6 +9,20 @@ from pada.tasks.files import check_unique_ids, hashes, read_jsonl_rows, require_
 from pada.tasks.multiple_choice import MultipleChoiceTask
 from pada.types import Example
 
+
+def _check_row(row: dict) -> str | None:
+    """What is wrong with an AI2 ARC row (for an error naming file:line), or None."""
+    question = row["question"]
+    if not isinstance(question, dict) or not isinstance(question.get("stem"), str):
+        return "question must be an object with a 'stem' string"
+    choices = question.get("choices")
+    if not isinstance(choices, list) or not choices:
+        return "question.choices must be a non-empty list"
+    if not all(isinstance(c, dict) and isinstance(c.get("text"), str) and "label" in c for c in choices):
+        return "each of question.choices needs 'text' and 'label'"
+    return None
+
+
 _LOCAL = {"train": "Train", "val": "Dev", "test": "Test"}
 _HUB = {"train": "train", "val": "validation", "test": "test"}
 
@@ -25,7 +39,9 @@ class ARCChallenge(MultipleChoiceTask):
         require_files(folder, list(names.values()), "ARC", f"{self.cfg.local_subdir}/{names['train']} etc.")
         rows = {}
         for split, name in names.items():
-            raw = read_jsonl_rows(folder / name, ("id", "question", "answerKey"), self.bad_rows_sink)
+            raw = read_jsonl_rows(
+                folder / name, ("id", "question", "answerKey"), self.bad_rows_sink, _check_row
+            )
             rows[split] = [
                 {
                     "id": r["id"],

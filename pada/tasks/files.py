@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,27 +30,60 @@ def _bad(message: str, skipped: list[str] | None) -> None:
 
 
 def read_jsonl_rows(
-    path: Path, keys: tuple[str, ...], skipped: list[str] | None = None
+    path: Path,
+    keys: tuple[str, ...],
+    skipped: list[str] | None = None,
+    check: Callable[[dict[str, Any]], str | None] | None = None,
 ) -> list[dict[str, Any]]:
     """Rows of a (optionally gzipped) JSON-lines file; a bad line is an error naming ``path:line``, or,
-    given a ``skipped`` list, is left out and described there."""
+    given a ``skipped`` list, is left out and described there.
+
+    Bad: not UTF-8, not valid JSON (a truncated last line too), not a JSON object (a file holding one JSON
+    array says so), lacking one of ``keys``, or a row for which ``check(row)`` returns a problem.
+    A gzip stream that is cut or corrupt raises PadaError naming the file."""
     opener = gzip.open if path.suffix == ".gz" else open
     rows = []
-    with opener(path, "rt", encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                _bad(f"{path}:{number}: not valid JSON ({error.msg})", skipped)
-                continue
-            missing = [k for k in keys if k not in row]
-            if missing:
-                _bad(f"{path}:{number}: row lacks the field(s) {missing}", skipped)
-                continue
-            rows.append(row)
+    try:
+        with opener(path, "rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                problem, row = _parse_line(raw, number, keys, check)
+                if problem:
+                    _bad(f"{path}:{number}: {problem}", skipped)
+                elif row is not None:
+                    rows.append(row)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as error:
+        raise PadaError(f"{path}: not a readable gzip file ({error}); re-download it") from error
     return rows
+
+
+def _parse_line(raw: bytes, number: int, keys: tuple[str, ...], check) -> tuple[str | None, dict | None]:
+    """(problem, None) for a bad line, (None, row) for a good one, (None, None) for a blank one."""
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return f"not UTF-8 text (byte 0x{raw[error.start]:02x} at column {error.start + 1})", None
+    if not line.strip():
+        return None, None
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as error:
+        array = " (the file looks like one JSON array; JSON lines has one object per line)"
+        return (
+            f"not valid JSON ({error.msg}){array if number == 1 and line.lstrip().startswith('[') else ''}",
+            None,
+        )
+    if not isinstance(row, dict):
+        array = (
+            "; the file holds a JSON array, JSON lines has one object per line"
+            if isinstance(row, list)
+            else ""
+        )
+        return f"a JSON {type(row).__name__}, not an object{array}", None
+    missing = [k for k in keys if k not in row]
+    if missing:
+        return f"row lacks the field(s) {missing} (it has {sorted(row)[:8]})", None
+    problem = check(row) if check else None
+    return (problem, None) if problem else (None, row)
 
 
 def read_csv_rows(path: Path, columns: int, skipped: list[str] | None = None) -> list[list[str]]:

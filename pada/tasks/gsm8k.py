@@ -12,14 +12,25 @@ import re
 from pathlib import Path
 
 from pada.errors import PadaError
-from pada.io import read_jsonl, sha256_file
+from pada.io import sha256_file
 from pada.tasks.base import Splits, Task, carve_validation, register_task
+from pada.tasks.files import read_jsonl_rows
 from pada.types import Example
 
 # lm-eval's gsm8k regexes, except that each match must contain a digit (see the module docstring)
 _STRICT = re.compile(r"#### (-?[0-9.,]*[0-9][0-9.,]*)")
 _NUMBER = re.compile(r"-?[$0-9.,]*[0-9][$0-9.,]*")
 _CALCULATOR = re.compile(r"<<[^>]*>>")  # GSM8K's calculator annotations, not natural text
+_KEYS = ("question", "answer")
+
+
+def _check_row(row: dict) -> str | None:
+    """What is wrong with a GSM8K row (for an error naming file:line), or None."""
+    if not all(isinstance(row[k], str) for k in _KEYS):
+        return "question and answer must be strings"
+    if not _STRICT.search(row["answer"]):
+        return "answer has no final '#### <number>' line"
+    return None
 
 
 def normalise_number(text: str) -> str:
@@ -72,7 +83,10 @@ class GSM8K(Task):
                 f"GSM8K files {missing} not found in {folder}; set paths.data_dir (or PADA_DATA_DIR) "
                 f"to a folder holding {self.cfg.local_subdir}/train.jsonl and test.jsonl"
             )
-        rows = {f.removesuffix(".jsonl"): read_jsonl(folder / f) for f in self.files}
+        rows = {
+            f.removesuffix(".jsonl"): read_jsonl_rows(folder / f, _KEYS, self.bad_rows_sink, check=_check_row)
+            for f in self.files
+        }
         hashes = {f"{self.cfg.local_subdir}/{f}": sha256_file(folder / f) for f in self.files}
         return rows, hashes
 

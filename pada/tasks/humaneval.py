@@ -20,6 +20,15 @@ from pada.types import Example
 _KEYS = ("task_id", "prompt", "canonical_solution", "test", "entry_point")
 
 
+def _check_row(row: dict) -> str | None:
+    """What is wrong with a HumanEval row (for an error naming file:line), or None."""
+    if not all(isinstance(row[k], str) for k in _KEYS):
+        return f"{', '.join(_KEYS)} must be strings"
+    if not row["test"].strip() or not defines(row["prompt"], row["entry_point"]):
+        return "test must be non-empty and prompt must define entry_point"
+    return None
+
+
 def defines(code: str, name: str) -> bool:
     """Whether ``code`` has a ``def name(`` line (at any indentation); ``code`` need not parse."""
     return (
@@ -60,7 +69,7 @@ class HumanEval(CodeTask):
         folder = Path(data_dir) / self.cfg.local_subdir
         name = self.cfg.file if (folder / self.cfg.file).is_file() else f"{self.cfg.file}.gz"
         require_files(folder, [name], "HumanEval", f"{self.cfg.local_subdir}/{self.cfg.file}[.gz]")
-        return read_jsonl_rows(folder / name, _KEYS, self.bad_rows_sink), hashes(
+        return read_jsonl_rows(folder / name, _KEYS, self.bad_rows_sink, _check_row), hashes(
             folder, [name], self.cfg.local_subdir
         )
 

@@ -12,6 +12,24 @@ from pada.tasks.files import check_unique_ids, hashes, read_jsonl_rows, require_
 from pada.types import Example
 
 _KEYS = ("task_id", "text", "code", "test_list", "test_setup_code")
+
+
+def check_row(row: dict) -> str | None:
+    """What is wrong with an MBPP row (for an error naming file:line), or None.
+
+    An empty ``test_list`` would let any program count as correct (nothing is asserted)."""
+    tests = row["test_list"]
+    if not isinstance(tests, list) or not tests or not all(isinstance(t, str) and t.strip() for t in tests):
+        return (
+            "test_list must be a non-empty list of assert strings (an item without tests passes any program)"
+        )
+    if not all(isinstance(row[k], str) for k in ("text", "code", "test_setup_code")):
+        return "text, code and test_setup_code must be strings"
+    if isinstance(row["task_id"], bool) or not isinstance(row["task_id"], int):
+        return "task_id must be an integer"
+    return None
+
+
 _SPLITS = {"fewshot": (1, 10), "test": (11, 510), "val": (511, 600), "pool": (601, 974)}
 
 
@@ -36,7 +54,7 @@ class MBPP(CodeTask):
             return [dict(r) for split in dataset.values() for r in split], {}
         folder = Path(data_dir) / self.cfg.local_subdir
         require_files(folder, [self.cfg.file], "MBPP", f"{self.cfg.local_subdir}/{self.cfg.file}")
-        rows = read_jsonl_rows(folder / self.cfg.file, _KEYS, self.bad_rows_sink)
+        rows = read_jsonl_rows(folder / self.cfg.file, _KEYS, self.bad_rows_sink, check_row)
         return rows, hashes(folder, [self.cfg.file], self.cfg.local_subdir)
 
     def _example(self, row: dict) -> Example:

@@ -1,0 +1,107 @@
+"""Checks of a whole cell configuration and its environment, run before any stage (nothing gets marked done).
+
+Each failure is a ``PadaError`` naming the key, the bad value and what would be accepted: the CLI prints it
+as one line ``pada: error: ...`` and exits 2 (README, "Bad input").
+"""
+
+from __future__ import annotations
+
+import difflib
+import errno
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from pada.errors import PadaError
+
+_OPTIONAL_KEY = re.compile(r"oc\.select:([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def known_top_level_keys(conf_dir: Path) -> set[str]:
+    """Keys a cell config may have at its top level: config.yaml's own and its groups', every experiment's
+    top-level keys, and the optional keys read with ``${oc.select:key,...}`` anywhere under ``conf_dir``."""
+    keys = {p.name for p in conf_dir.iterdir() if p.is_dir()} | {"hydra", "defaults"}
+    for path in [conf_dir / "config.yaml", *sorted((conf_dir / "experiment").glob("*.yaml"))]:
+        keys |= set(OmegaConf.load(path).keys()) if path.is_file() else set()
+    for path in conf_dir.rglob("*.yaml"):
+        keys |= set(_OPTIONAL_KEY.findall(path.read_text(encoding="utf-8")))
+    return {str(k) for k in keys}
+
+
+def unknown_key_error(key: str, known: set[str]) -> PadaError:
+    close = difflib.get_close_matches(key, sorted(known), n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else f"; known keys: {', '.join(sorted(known))}"
+    return PadaError(f"unknown config key '{key}'{hint}")
+
+
+def _integer(cfg: DictConfig, key: str, minimum: int) -> None:
+    value = OmegaConf.select(cfg, key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise PadaError(f"{key}={value!r} must be an integer >= {minimum}")
+
+
+def stage_names(iterations: int, lm_eval: bool) -> list[str]:
+    """Every stage a cell with ``iterations`` augmentation rounds may run, in order."""
+    names = ["seed"]
+    for i in range(iterations + 1):
+        names += [f"train_{i}", f"eval_{i}"] + ([f"augment_{i}"] if i < iterations else [])
+    return [*names, "test", *(["lm_eval"] if lm_eval else [])]
+
+
+def check_config(cfg: DictConfig, iterations: int, conf_dir: Path | None) -> None:
+    """Types and choices of the keys a stage would otherwise trip over mid-run.
+
+    ``iterations``: the method's augmentation rounds (for ``run.stop_after``); ``conf_dir``: the config
+    folder, for unknown top-level keys (None skips that check). Raises PadaError on the first problem.
+    """
+    if conf_dir is not None:
+        known = known_top_level_keys(conf_dir)
+        for key in cfg:
+            if str(key) not in known:
+                raise unknown_key_error(str(key), known)
+    _integer(cfg, "budget", 1)
+    _integer(cfg, "seed", 0)
+    from pada.training.train import validate as validate_trainer
+
+    validate_trainer(cfg.trainer)
+    stop = cfg.run.get("stop_after")
+    names = stage_names(iterations, bool(OmegaConf.select(cfg, "eval.lm_eval.enabled")))
+    if stop is not None and stop not in names:
+        raise PadaError(
+            f"run.stop_after={stop!r} is not a stage of this cell; choose one of: {', '.join(names)}"
+        )
+
+
+MIN_FREE_MB = 64  # below this a stage cannot write its outputs (a LoRA adapter of a 1B model is ~20-50 MB)
+
+
+def check_writable(folder: Path, what: str, min_free_mb: int = MIN_FREE_MB) -> None:
+    """``folder`` exists or can be made, a file can be written in it, and ``min_free_mb`` MiB are free."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise PadaError(
+            f"{what} {folder} is not writable ({error.strerror}); choose a writable folder"
+        ) from error
+    free = shutil.disk_usage(folder).free // (1 << 20)
+    if free < min_free_mb:
+        raise PadaError(f"{what} {folder} has {free} MiB free, less than the {min_free_mb} MiB a cell needs; "
+                        "free space or choose another folder")  # fmt: skip
+
+
+# OS errors that come from the machine, not from pada: one line instead of a traceback (README, "Bad input")
+ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EMFILE}
+
+
+def environment_message(error: OSError) -> str | None:
+    """The one-line message for an OSError caused by the environment (full disk, read-only, permissions)."""
+    if error.errno not in ENVIRONMENT_ERRNOS:
+        return None
+    where = f": {error.filename}" if error.filename else ""
+    return f"{error.strerror or os.strerror(error.errno)}{where}; nothing of the failed stage was marked done"
