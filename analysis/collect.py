@@ -19,14 +19,17 @@ from typing import Any
 import pandas as pd
 
 from pada.errors import PadaError
-from pada.io import read_json, read_jsonl
+from pada.io import read_json, read_jsonl, stable_hash
+from pada.run.identity import configuration_of, differing_keys, flatten
 
 log = logging.getLogger("pada")
 
 # runs/<task>-b<budget>-<method>-s<seed>-<hash>: the name the runner gives each cell (runner.cell_name).
 CELL_DIR = re.compile(r"^(?P<task>.+)-b(?P<budget>\d+)-(?P<method>.+)-s(?P<seed>\d+)-(?P<hash>[0-9a-f]{10})$")
 KEYS = ["task", "budget", "method", "seed"]
-CELL_COLUMNS = [*KEYS, "cell", "metric", "value", "n", "status", "reason", "simulation", "fixture"]
+CELL_COLUMNS = [*KEYS, "cell", "metric", "value", "n", "status", "reason", "simulation", "fixture", "config"]
+UNCACHED_DOLLARS = "teacher/dollars_uncached"  # teacher_usage.uncached.dollars: independent of cache state
+SHOWN_KEYS = 3  # differing config keys spelled out in a row label; more are counted
 ITEM_COLUMNS = [*KEYS, "split", "item_id", "correct"]
 ITER_COLUMNS = [*KEYS, "iteration", "val_accuracy", "train_examples"]
 PATTERN_COLUMNS = [*KEYS, "iteration", "pattern", "n", "accuracy"]
@@ -97,8 +100,11 @@ def _metric_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
                          "n": m.get("n")})  # fmt: skip
     for name, value in _flatten("lm_eval", metrics.get("lm_eval", {})).items():
         rows.append({"metric": name, "value": value, "n": None})
-    rows.append({"metric": "teacher/dollars", "value": teacher_dollars(results.get("teacher_usage", {})),
-                 "n": None})  # fmt: skip
+    usage = results.get("teacher_usage") or {}
+    rows.append({"metric": "teacher/dollars", "value": teacher_dollars(usage), "n": None})
+    uncached = usage.get("uncached") if isinstance(usage.get("uncached"), dict) else {}
+    if uncached.get("dollars") is not None:  # what the calls cost without the cache (engineer fair's field)
+        rows.append({"metric": UNCACHED_DOLLARS, "value": float(uncached["dollars"]), "n": None})
     if any(name.startswith("augment_") for name in results.get("timings", {})):  # the method augmented
         rows.append({"metric": "data/synthetic", "value": float(results["data"]["synthetic"]), "n": None})
     return rows
@@ -193,11 +199,59 @@ def _pattern_rows(cell_dir: Path, keys: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _config_label(method: str, config: dict[str, Any] | None, differing: list[str]) -> str:
+    """``sft [trainer.max_steps=5]``: the method and the config keys that set this configuration apart."""
+    flat = flatten(config) if config is not None else {}
+    shown = [f"{k}={_short(flat.get(k, '<absent>'))}" if config is not None else "config unknown"
+             for k in differing[:SHOWN_KEYS]]  # fmt: skip
+    more = f"; +{len(differing) - SHOWN_KEYS} more keys" if len(differing) > SHOWN_KEYS else ""
+    return f"{method} [{'; '.join(dict.fromkeys(shown))}{more}]"
+
+
+def _short(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 16 else f"{text[:12]}…"  # a sha256 or a long prompt: enough to tell apart
+
+
+def configuration_labels(found: list[tuple[str, dict[str, Any], dict | None]]) -> dict[str, tuple[str, str]]:
+    """``{cell name: (method label, config hash)}`` for finished cells, grouped by configuration.
+
+    ``found``: (cell name, keys, results) per cell. A configuration is the cell identity minus the seed
+    (pada/run/identity.py). Where one (task, budget, method) holds several configurations, each becomes its
+    own row, labelled with the keys that differ, so they are never counted as seeds of one another. The
+    same seed twice in one configuration is an error (PadaError naming both cells).
+    """
+    groups: dict[tuple, dict[str, list]] = {}
+    for name, keys, results in found:
+        if results is None:
+            continue
+        config = configuration_of(results)
+        digest = stable_hash(config)[:10] if config is not None else "unknown"
+        by_config = groups.setdefault((keys["task"], keys["budget"], keys["method"]), {})
+        by_config.setdefault(digest, []).append((name, keys["seed"], config))
+    labels = {}
+    for (task, budget, method), by_config in groups.items():
+        configs = [cells[0][2] for cells in by_config.values()]
+        differing = differing_keys([c or {} for c in configs]) if len(by_config) > 1 else []
+        for digest, cells in by_config.items():
+            label = (
+                _config_label(method, cells[0][2], differing) if differing or len(by_config) > 1 else method
+            )
+            seeds: dict[int, str] = {}
+            for name, seed, _ in cells:
+                if seed in seeds:
+                    raise PadaError(f"seed {seed} appears twice in one configuration of {label} on {task} b{budget}: "
+                                    f"cells {seeds[seed]} and {name}; remove one of them")  # fmt: skip
+                seeds[seed] = name
+                labels[name] = (label, digest)
+    return labels
+
+
 def collect_runs(runs_dir: Path) -> Collected:
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
         raise PadaError(f"runs dir {runs_dir} does not exist; pass the paths.runs_dir your runs wrote to")
-    cells, items, iterations, patterns = [], [], [], []
+    found = []
     for cell_dir in sorted(p for p in runs_dir.iterdir() if p.is_dir()):
         keys = parse_cell_dir(cell_dir.name)
         if keys is None:
@@ -207,7 +261,15 @@ def collect_runs(runs_dir: Path) -> Collected:
                 log.warning("skipping %s: results.json in a dir not named like a cell", cell_dir)
             continue  # not a cell (e.g. hydra's multirun bookkeeping)
         rows, results = _read_cell(cell_dir, keys)
-        cells += rows
+        if results is not None:  # the keys the cell itself recorded win over its dir name
+            keys = {k: rows[0][k] for k in KEYS}
+        found.append((cell_dir, keys, rows, results))
+    labels = configuration_labels([(d.name, k, r) for d, k, _, r in found])
+    cells, items, iterations, patterns = [], [], [], []
+    for cell_dir, keys, rows, results in found:
+        label, config = labels.get(cell_dir.name, (keys["method"], None))
+        keys = {**keys, "method": label}
+        cells += [{**row, "method": label, "config": config} for row in rows]
         if results is not None:
             items += _item_rows(cell_dir, keys)
             iterations += _iteration_rows(results, keys)

@@ -92,8 +92,23 @@ def mcnemar_per_seed(a: np.ndarray, b: np.ndarray) -> list[McNemarResult]:
     ]
 
 
+# Per-seed differences closer together than this are identical: their spread is floating-point noise.
+DEGENERATE_SPREAD = 1e-12
+
+
+def t_degenerate(a_means: np.ndarray, b_means: np.ndarray) -> bool:
+    """True when every per-seed difference a_s − b_s is the same: the paired t's denominator is zero (or
+    float noise), so its t is ±inf or 0/0 and its p (≈1e-32 from noise) means nothing."""
+    d = np.asarray(a_means, float) - np.asarray(b_means, float)
+    return d.size > 1 and float(np.ptp(d)) <= DEGENERATE_SPREAD
+
+
 def paired_t(a_means: np.ndarray, b_means: np.ndarray) -> tuple[float, float]:
-    """Paired t-test across seeds (seed s of a paired with seed s of b): (t, two-sided p)."""
+    """Paired t-test across seeds (seed s of a paired with seed s of b): (t, two-sided p).
+
+    Undefined (NaN, NaN) when the per-seed differences have zero variance (``t_degenerate``)."""
+    if t_degenerate(a_means, b_means):
+        return float("nan"), float("nan")
     with warnings.catch_warnings():  # identical seeds give a NaN t; it is reported, not warned about
         warnings.simplefilter("ignore", RuntimeWarning)
         result = stats.ttest_rel(a_means, b_means)

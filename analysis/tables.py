@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import stats
-from analysis.collect import Collected
+from analysis.collect import UNCACHED_DOLLARS, Collected
 
 TABLE2_METHODS = ["base", "sft", "auggpt", "llm2llm", "llms_as_instructors", "pada"]
 FOCUS = "pada"
@@ -58,6 +58,10 @@ def column_label(task: str, budget: int) -> str:
 
 
 def row_label(key: str) -> str:
+    """The row's display name; a configuration row keeps its differing keys: ``SFT [trainer.max_steps=5]``."""
+    method, bracket, rest = key.partition(" [")
+    if bracket:
+        return f"{LABELS.get(method, method)} [{rest}"
     return LABELS.get(key, ROW_LABELS.get(key, key))
 
 
@@ -112,6 +116,7 @@ def _compare_one(items, task, budget, a, b, rng, n_resamples) -> dict | None:
            "n_resamples": boot.n_resamples, "n_seeds": boot.n_seeds, "n_items": boot.n_items,
            "mcnemar_p_per_seed": " ".join(f"{m.p_value:.4g}" for m in stats.mcnemar_per_seed(ma, mb))}  # fmt: skip
     if boot.n_seeds > 1:
+        row["t_degenerate"] = stats.t_degenerate(ma.mean(1), mb.mean(1))
         row["paired_t_p"] = stats.paired_t(ma.mean(1), mb.mean(1))[1]
         row["welch_p"] = stats.welch_t(ma.mean(1), mb.mean(1))[1]
     return row
@@ -119,7 +124,8 @@ def _compare_one(items, task, budget, a, b, rng, n_resamples) -> dict | None:
 
 def compare(collected: Collected, focus: str, others: list[str], rng: np.random.Generator,
             n_resamples: int) -> pd.DataFrame:  # fmt: skip
-    """focus vs each other method in every column; Holm over that whole family."""
+    """focus vs each other method in every column: one row per pair, with its combined p (no adjustment:
+    the table's claims are adjusted together, ``claims``)."""
     items = collected.items[collected.items["split"] == "test"]
     rows = []
     for (task, budget), _ in items.groupby(["task", "budget"], sort=True):
@@ -129,7 +135,33 @@ def compare(collected: Collected, focus: str, others: list[str], rng: np.random.
     frame = pd.DataFrame(rows)
     if len(frame):
         frame["p_combined"] = combined_p(frame)
-        frame["reject_holm"], frame["p_holm"] = stats.holm(frame["p_combined"].tolist(), ALPHA)
+    return frame
+
+
+def claims(comparisons: pd.DataFrame, rivals: dict[tuple[str, int], list[str]], mark: str) -> pd.DataFrame:
+    """The table's † claims, Holm-adjusted together; one row per claim.
+
+    ``rivals``: per (task, budget) column, the rows PaDA-Agent is compared with there (the baselines with a
+    finished seed). ``mark='focus'``: one claim per column, "PaDA-Agent beats every baseline": an
+    intersection–union test, p = the largest of its per-baseline combined p-values, and only when PaDA-Agent's
+    Δ is positive against each (else p = 1); a baseline without paired predictions makes the claim untestable
+    (p = 1, ``untested`` names it). ``mark='others'``: one claim per (column, row), "full PaDA-Agent beats this
+    row". Holm (``multipletests(method="holm")``) runs over this table's claims only.
+    """
+    rows = []
+    for (task, budget), names in sorted(rivals.items()):
+        pairs = {n: _comparison(comparisons, task, budget, n) for n in names}
+        groups = [names] if mark == "focus" else [[n] for n in names]
+        for group in groups:
+            missing = [n for n in group if pairs[n] is None]
+            found = [pairs[n] for n in group if pairs[n] is not None]
+            positive = not missing and all(r["diff"] > 0 for r in found)
+            p = max(float(r["p_combined"]) for r in found) if positive else 1.0
+            rows.append({"task": task, "budget": budget, "claim": "every baseline" if mark == "focus" else group[0],
+                         "rivals": " ".join(group), "p_claim": p, "untested": " ".join(missing)})  # fmt: skip
+    frame = pd.DataFrame(rows, columns=["task", "budget", "claim", "rivals", "p_claim", "untested"])
+    reject, adjusted = stats.holm(frame["p_claim"].tolist(), ALPHA)
+    frame["p_claim_holm"], frame["marker"] = adjusted, reject & (frame["p_claim"] < 1.0)
     return frame
 
 
@@ -137,7 +169,9 @@ def combined_p(frame: pd.DataFrame) -> pd.Series:
     """max(bootstrap p, paired-t p): a difference counts only when both tests reject. With 3–5 seeds the
     bootstrap alone over-rejects when seed-to-seed variance dominates (18.0% false positives at α=0.05 with 3
     seeds, experiments/bench/analysis_calibration.py); the max stays at ≤5.3% there. A max of valid p-values
-    is a valid p-value, so Holm applies to it unchanged. With one seed (no t-test) the bootstrap p is used."""
+    is a valid p-value, so Holm applies to it unchanged. With one seed, or when the paired t is undefined
+    (identical per-seed differences: ``stats.t_degenerate``, flagged ``t_degenerate`` in the CSV), the
+    bootstrap p is used: there is then no seed-to-seed spread for it to understate."""
     t_p = frame["paired_t_p"] if "paired_t_p" in frame else pd.Series(np.nan, index=frame.index)
     return np.fmax(frame["p_bootstrap"], t_p)
 
@@ -157,13 +191,10 @@ def _comparison(comparisons: pd.DataFrame, task: str, budget: int, baseline: str
     return None if hit.empty else hit.iloc[0]
 
 
-def _significant(row: pd.Series | None) -> bool:
-    return row is not None and bool(row["reject_holm"]) and row["diff"] > 0
-
-
 class _Builder:
-    def __init__(self, name: str, methods: list[str], summary: pd.DataFrame, comparisons: pd.DataFrame):
-        self.name, self.methods, self.comparisons = name, methods, comparisons
+    def __init__(self, name: str, methods: list[str], summary: pd.DataFrame, comparisons: pd.DataFrame,
+                 claims: pd.DataFrame):  # fmt: skip
+        self.name, self.methods, self.comparisons, self.claims = name, methods, comparisons, claims
         self.summary = summary[summary["method"].isin(methods)]
         self.cells: dict[tuple[str, str], Cell] = {}
         self.notes: dict[str, str] = {}
@@ -203,13 +234,16 @@ class _Builder:
         self._mark(task, budget, col, means, mark)
 
     def _mark(self, task: str, budget: int, col: str, means: dict[str, float], mark: str) -> None:
-        others = {m: v for m, v in means.items() if m != FOCUS and np.isfinite(v)}
-        if mark == "focus" and others and FOCUS in means:
-            best = max(others, key=others.get)
-            self.cells[(FOCUS, col)].marker = _significant(_comparison(self.comparisons, task, budget, best))
-        elif mark == "others":
-            for m in others:
-                self.cells[(m, col)].marker = _significant(_comparison(self.comparisons, task, budget, m))
+        if self.claims.empty:
+            return
+        hits = self.claims[(self.claims["task"] == task) & (self.claims["budget"] == budget)]
+        for _, claim in hits.iterrows():
+            row = FOCUS if mark == "focus" else claim["claim"]
+            if (row, col) in self.cells:
+                self.cells[(row, col)].marker = bool(claim["marker"])
+            if claim["untested"]:
+                self.cells[(row, col)].notes.append(self.note(
+                    f"{row_label(row)}, {col}: † not tested, no paired per-item predictions of {claim['untested']}"))  # fmt: skip
 
     def improvement_rows(self, task: str, budget: int) -> None:
         col = column_label(task, budget)
@@ -250,13 +284,23 @@ def _pm(mean: float, std: float | None) -> str:
 
 
 def _costs(collected: Collected, methods: list[str]) -> dict[str, str]:
-    rows = collected.cells[
-        (collected.cells["metric"] == "teacher/dollars") & collected.cells["method"].isin(methods)
-    ]
-    return {
-        m: f"${rows[rows['method'] == m]['value'].mean():.2f}" if m in set(rows["method"]) else "—"
-        for m in methods
-    }
+    """Mean uncached teacher cost per run (``teacher_usage.uncached.dollars``: what the calls cost without
+    the cache, so it does not depend on what the cache held). Runs that lack it fall back to the recorded
+    spend, marked ``*``; a method with no teacher spend at all is $0.00 either way."""
+    cells = collected.cells[collected.cells["method"].isin(methods) & (collected.cells["status"] == "ok")]
+    uncached, billed = (cells[cells["metric"] == metric] for metric in (UNCACHED_DOLLARS, "teacher/dollars"))
+    out = {}
+    for m in methods:
+        mine_uncached, mine_billed = uncached[uncached["method"] == m], billed[billed["method"] == m]
+        if mine_billed.empty:
+            out[m] = "—"
+        elif len(mine_uncached) == len(mine_billed):
+            out[m] = f"${mine_uncached['value'].mean():.2f}"
+        elif not mine_billed["value"].any():
+            out[m] = "$0.00"
+        else:
+            out[m] = f"${mine_billed['value'].mean():.2f}*"
+    return out
 
 
 def _label_prefix(collected: Collected) -> str:
@@ -264,29 +308,33 @@ def _label_prefix(collected: Collected) -> str:
     return prefix + ("FIXTURE (made-up numbers). " if collected.fixture else "")
 
 
-def _caption(collected: Collected, summary: pd.DataFrame, comparisons: pd.DataFrame, kind: str) -> str:
+def _caption(collected: Collected, summary: pd.DataFrame, comparisons: pd.DataFrame, claims: pd.DataFrame,
+             kind: str) -> str:  # fmt: skip
     finished = summary["n_seeds"][summary["n_seeds"] > 0]
     seeds = sorted(finished.unique().tolist()) or [0]
     n_seeds = f"{seeds[-1]}" if len(seeds) == 1 else f"{seeds[0]}–{seeds[-1]}"
-    marker = _marker_caption(comparisons, kind)
+    marker = _marker_caption(comparisons, claims, kind)
     plural = "" if n_seeds == "1" else "s"
     return (f"{_label_prefix(collected)}Test accuracy (%), mean ± sample std (ddof=1) over {n_seeds} seed{plural}. "
             f"Bold: best; underlined: second best per column. {marker} Per-seed exact McNemar, paired t and "
             f"Welch t across seeds are in the comparisons CSV (Wilcoxon is not used: with ≤5 seeds its "
-            f"smallest p is 0.0625). Teacher cost: mean teacher spend per run in USD. "
+            f"smallest p is 0.0625). Teacher cost: mean uncached teacher cost per run in USD (the calls priced as "
+            f"if none came from the cache); *: runs without that figure, their recorded spend (cache-dependent). "
             f"— : no finished seed; letters refer to the notes below.")  # fmt: skip
 
 
-def _marker_caption(comparisons: pd.DataFrame, kind: str) -> str:
+def _marker_caption(comparisons: pd.DataFrame, claims: pd.DataFrame, kind: str) -> str:
     if comparisons.empty:
         return "† not computed: it needs per-item test predictions of PaDA-Agent and of another row."
     resamples = int(comparisons["n_resamples"].iloc[0])
-    test = (f"both a two-level paired bootstrap over seeds and test items ({resamples:,} resamples) and a "
-            f"paired t-test across seeds reject: p = max of the two, Holm-adjusted over {len(comparisons)} "
-            f"comparisons, p<{ALPHA}")  # fmt: skip
-    return {"focus": f"† PaDA-Agent beats the best baseline ({test}); Δ: PaDA-Agent minus the best "
-                       "baseline in points with its 95% percentile bootstrap CI.",
-              "others": f"† Full PaDA-Agent beats this ablation ({test})."}[kind]  # fmt: skip
+    pair = (f"against each, both a two-level paired bootstrap over seeds and test items ({resamples:,} "
+            f"resamples) and a paired t-test across seeds reject (p = max of the two; the bootstrap alone where "
+            f"the t is undefined)")  # fmt: skip
+    holm = f"Holm-adjusted over this table's {len(claims)} † claims, p<{ALPHA}"
+    return {"focus": f"† PaDA-Agent beats every baseline in its column: {pair}; the claim's p is the largest of "
+                     f"its per-baseline p-values, {holm}. Δ: PaDA-Agent minus the best baseline in points with "
+                     "its 95% percentile bootstrap CI.",
+            "others": f"† Full PaDA-Agent beats this row: {pair}, {holm}."}[kind]  # fmt: skip
 
 
 def _numbers(builder: _Builder, comparisons: pd.DataFrame) -> pd.DataFrame:
@@ -302,12 +350,20 @@ def build_table(collected: Collected, name: str, methods: list[str], mark: str, 
                 n_resamples: int = 10_000, improvement_rows: bool = True) -> Table:  # fmt: skip
     """``mark='focus'``: † on PaDA where it beats the best other row; ``'others'``: † on each row PaDA beats."""
     summary = summarize(collected)
+    methods = with_configurations(methods, set(summary["method"]))
     present = [m for m in methods if m in set(summary["method"])]  # rows with runs; every row is shown
     others = [m for m in present if m != FOCUS]
     comparisons = compare(collected, FOCUS, others, rng, n_resamples) if FOCUS in present else pd.DataFrame()
-    builder = _Builder(name, methods, summary, comparisons)
-    builder.zero_synthetic = zero_synthetic(collected)
     pairs = sorted({(t, int(b)) for t, b in zip(summary["task"], summary["budget"], strict=True)})
+    found = summary[summary["method"].isin(others) & (summary["n_seeds"] > 0)]
+    rivals = {
+        (t, b): sorted(found[(found["task"] == t) & (found["budget"] == b)]["method"]) for t, b in pairs
+    }
+    table_claims = claims(comparisons, {k: v for k, v in rivals.items() if v}, mark) if len(comparisons) else (
+        pd.DataFrame(columns=["task", "budget", "claim", "rivals", "p_claim", "untested", "p_claim_holm", "marker"]))  # fmt: skip
+    comparisons = _with_claims(comparisons, table_claims, mark)
+    builder = _Builder(name, methods, summary, comparisons, table_claims)
+    builder.zero_synthetic = zero_synthetic(collected)
     rows = list(methods)
     for task, budget in pairs:
         builder.accuracy_column(task, budget, mark)
@@ -319,8 +375,31 @@ def build_table(collected: Collected, name: str, methods: list[str], mark: str, 
     for col, values in extra.items():
         builder.extra_column(col, values)
     columns = [column_label(t, b) for t, b in pairs] + list(extra)
-    return Table(name, rows, columns, builder.cells, _caption(collected, summary[summary["method"].isin(methods)],
-                 comparisons, mark), builder.notes, _numbers(builder, comparisons), comparisons)  # fmt: skip
+    caption = _caption(collected, summary[summary["method"].isin(methods)], comparisons, table_claims, mark)
+    return Table(name, rows, columns, builder.cells, caption, builder.notes, _numbers(builder, comparisons),
+                 comparisons)  # fmt: skip
+
+
+def with_configurations(methods: list[str], found: set[str]) -> list[str]:
+    """``methods`` with each one replaced by its configuration rows (``sft [trainer.max_steps=5]``, see
+    analysis.collect.configuration_labels) when the runs hold several configurations of it."""
+    out = []
+    for method in methods:
+        variants = sorted(m for m in found if m.startswith(f"{method} ["))
+        out += variants if variants and method not in found else [method, *variants]
+    return out
+
+
+def _with_claims(comparisons: pd.DataFrame, table_claims: pd.DataFrame, mark: str) -> pd.DataFrame:
+    """The comparisons CSV with each pair's claim: its p, Holm-adjusted p and whether † was given."""
+    if comparisons.empty:
+        return comparisons
+    columns = ["p_claim", "p_claim_holm", "marker"]
+    if mark == "focus":
+        keyed = table_claims[["task", "budget", *columns]]
+        return comparisons.merge(keyed, on=["task", "budget"], how="left")
+    keyed = table_claims.rename(columns={"claim": "baseline"})[["task", "budget", "baseline", *columns]]
+    return comparisons.merge(keyed, on=["task", "budget", "baseline"], how="left")
 
 
 def table2(collected: Collected, rng: np.random.Generator, n_resamples: int = 10_000) -> Table:
