@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import sqlite3
+from pathlib import Path
 
 import pytest
 import teacher_support  # noqa: F401 - registers the test scripts
@@ -104,3 +105,116 @@ def test_close_is_idempotent(tmp_path):
     teacher = _teacher(tmp_path)
     teacher.close()
     teacher.close()
+
+
+def _fill(path, n: int = 3) -> None:
+    cache = ResponseCache(path)  # readwrite: a WAL-mode file, as every run writes it
+    for i in range(n):
+        cache.put(f"k{i}", Completion(f"answer {i}", 1, 1, "stop"))
+    cache.close()
+
+
+@pytest.fixture
+def read_only_dir(tmp_path):
+    """A folder on a read-only medium: a tmpfs remounted read-only (root), else a chmod 555 folder."""
+    import os
+    import subprocess
+
+    folder = tmp_path / "medium"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        yield folder, lambda: folder.chmod(0o555)
+        folder.chmod(0o755)
+        return
+    if subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(folder)], capture_output=True
+    ).returncode:
+        pytest.skip("root without mount permission: cannot make a read-only medium")
+    yield folder, lambda: subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
+    subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+def test_read_only_cache_is_read_from_a_read_only_medium(read_only_dir):
+    folder, make_read_only = read_only_dir
+    _fill(folder / "teacher.sqlite")
+    make_read_only()
+    with pytest.raises(OSError):
+        (folder / "probe").write_text("x")  # the medium really is read-only
+    cache = ResponseCache(folder / "teacher.sqlite", "readonly")
+    assert len(cache) == 3 and cache.get("k1") == Completion("answer 1", 1, 1, "stop")
+    with pytest.raises(CacheMiss):
+        cache.require_writable("k9", "generation")
+    cache.close()
+
+
+def test_readwrite_cache_on_a_read_only_medium_is_one_error_line(read_only_dir):
+    folder, make_read_only = read_only_dir
+    _fill(folder / "teacher.sqlite")
+    make_read_only()
+    with pytest.raises(
+        PadaError, match=r"teacher cache .*teacher.sqlite cannot be opened in readwrite mode"
+    ) as error:
+        ResponseCache(folder / "teacher.sqlite", "readwrite")
+    assert "\n" not in str(error.value) and "cache.mode=readonly" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "content", [b"not a database at all" * 10, b"", b"SQLite format 3\x00" + b"\xff" * 200]
+)
+def test_unreadable_cache_is_one_error_line(tmp_path, content):
+    path = tmp_path / "teacher.sqlite"
+    path.write_bytes(content)
+    with pytest.raises(PadaError, match=r"teacher cache .* cannot be opened in readonly mode") as error:
+        ResponseCache(path, "readonly")
+    assert "\n" not in str(error.value)
+
+
+def test_unreadable_cache_through_the_cli_is_one_line(capsys, tiny_cell_overrides, tmp_path):
+    from pada.cli import main
+
+    bad = tmp_path / "bad.sqlite"
+    bad.write_bytes(b"garbage" * 100)
+    args = [*tiny_cell_overrides, "method=pada", "teacher=scripted", "teacher.model=agent_test",
+            "teacher.script_module=agent_support", "method.patterns.embedder=bundled:all-MiniLM-L6-v2",
+            "teacher.client.cache.mode=readonly", f"teacher.client.cache.path={bad}"]  # fmt: skip
+    try:
+        code = main(["run", *args])
+    except SystemExit as exit_:
+        code = exit_.code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("pada: error: teacher cache "), err
+
+
+MOUNTS = """/dev/sda1 / ext4 rw 0 0
+server:/export/home /home nfs4 rw 0 0
+server:/scratch /home/user/scratch lustre rw 0 0
+tmpfs /home/user/tmp tmpfs rw 0 0
+"""
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [("/var/cache/x.sqlite", "ext4"), ("/home/a/.cache/x.sqlite", "nfs4"),
+     ("/home/user/scratch/x.sqlite", "lustre"), ("/home/user/tmp/x", "tmpfs"), ("/homeless/x", "ext4")],
+)  # fmt: skip
+def test_filesystem_type_takes_the_longest_mount_point(path, kind):
+    from pada.teacher.cache import filesystem_type
+
+    assert filesystem_type(Path(path), MOUNTS) == kind
+
+
+def test_network_file_system_gets_the_rollback_journal(tmp_path, monkeypatch):
+    from pada.teacher import cache as cache_module
+
+    monkeypatch.setattr(cache_module, "filesystem_type", lambda path, mounts=None: "nfs4")
+    path = tmp_path / "shared.sqlite"
+    cache = ResponseCache(path)  # journal=auto
+    cache.put("k", Completion("a", 1, 1, "stop"))
+    cache.close()
+    assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    assert not Path(f"{path}-wal").exists() and not Path(f"{path}-shm").exists()
+    monkeypatch.setattr(cache_module, "filesystem_type", lambda path, mounts=None: "ext4")
+    ResponseCache(tmp_path / "local.sqlite").close()
+    assert sqlite3.connect(tmp_path / "local.sqlite").execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    with pytest.raises(PadaError, match="journal"):
+        ResponseCache(tmp_path / "x.sqlite", journal="memory")

@@ -99,7 +99,8 @@ class Teacher:
         self._client, self._sampling = settings["client"], settings["sampling"]
         self._roles = settings.get("roles") or {}
         self._identity = {"provider": settings["provider"], "model": self.provider.model_id}
-        self.cache = ResponseCache(cache_path, self._client["cache"]["mode"])
+        cache = self._client["cache"]
+        self.cache = ResponseCache(cache_path, cache["mode"], cache.get("journal", "auto"))
         pricing = settings.get("pricing") or {}
         self._usage = Usage(pricing.get("input_per_mtok", 0.0), pricing.get("output_per_mtok", 0.0))
         self._loop: _LoopThread | None = _LoopThread()
