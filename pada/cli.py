@@ -74,9 +74,14 @@ def _check_composes(overrides: list[str], conf_dir: Path) -> None:
     check_writable(Path(runs_dir).expanduser(), "runs dir")
 
 
+VERBOSE_FLAGS = ("-v", "--verbose")  # `pada run -v ...` = run.verbose=true (third-party INFO lines too)
+
+
 def _run(overrides: list[str]) -> int:
     from pada.run.app import CONF_DIR, hydra_main
 
+    if any(o in VERBOSE_FLAGS for o in overrides):
+        overrides = [o for o in overrides if o not in VERBOSE_FLAGS] + ["run.verbose=true"]
     _check_overrides([o for o in overrides if not o.startswith("-")], CONF_DIR)
     _check_composes(overrides, CONF_DIR)
     sys.argv = ["pada run", *overrides]
@@ -99,9 +104,22 @@ def _analyze(args: argparse.Namespace) -> int:
     from analysis.report import analyze
 
     written = analyze(args.runs_dir, args.out, args.wandb_project, args.resamples, args.seed)
-    for name, paths in written.items():
-        print(f"{name}: {len(paths)} files under {args.out}")
+    print(summary(written, args.out))
     return 0
+
+
+def summary(written: dict[str, list[Path]], out: Path) -> str:
+    """What `pada analyze` prints: the main table (plain text) and where every output is."""
+    table = next((p for p in written.get("table2", []) if p.suffix == ".txt"), None)
+    lines = [table.read_text().rstrip(), ""] if table else ["no finished cell: Table 2 is empty", ""]
+    lines.append(f"written under {out}/:")
+    for name, paths in written.items():
+        if name in ("data", "plots") and paths:  # many files: count them by type
+            kinds = " + ".join(sorted({p.suffix.lstrip(".") for p in paths}))
+            lines.append(f"  {name}/: {len(paths)} files ({kinds})")
+        elif paths:
+            lines.append(f"  {name}: {', '.join(p.name for p in paths)}")
+    return "\n".join(lines)
 
 
 def _add_analyze(sub) -> None:
@@ -153,7 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pada", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser(
-        "run", help="run one cell, or a sweep with -m (all arguments are Hydra overrides)", add_help=False
+        "run",
+        help="run one cell, or a sweep with -m (Hydra overrides; -v: third-party log lines too)",
+        add_help=False,
     )
     sub.add_parser(
         "preflight", help="check a sweep's prerequisites and print its plan (Hydra overrides)", add_help=False

@@ -16,8 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
+from pada import progress
 from pada.errors import PadaError
 from pada.inference.base import Backend, Prompt, register_backend
 from pada.io import stable_hash
@@ -110,7 +109,7 @@ class OpenAIBackend(Backend):
             if adapter is not None and model == runtime_adapter_name(adapter):
                 await self._load_adapter(client, model, adapter)
             limit = asyncio.Semaphore(self.cfg.max_concurrency)
-            bar = tqdm(total=len(chats), desc="generate", disable=not self.cfg.progress_bar)
+            bar = progress.bar(total=len(chats), desc="generate", unit="prompt", force=self.cfg.progress_bar)
 
             async def one(item: Prompt) -> Completion:
                 async with limit:

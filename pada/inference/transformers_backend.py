@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
+from pada import progress
 from pada.inference.base import Backend, Prompt, cut_at_stop, register_backend
 from pada.models.loading import load_causal_lm, load_tokenizer
 from pada.types import Completion, SamplingParams
@@ -80,7 +80,8 @@ class TransformersBackend(Backend):
         results: list[Completion | None] = [None] * len(encoded)
         size = self.cfg.batch_size
         batches = range(0, len(order), size)
-        for n, start in enumerate(tqdm(batches, desc="generate", disable=not self.cfg.progress_bar)):
+        bar = progress.bar(batches, desc=f"generate {len(chats)}", unit="batch", force=self.cfg.progress_bar)
+        for n, start in enumerate(bar):
             idx = order[start : start + size]
             # One generator per batch: the same seed, batch size and inputs give the same samples.
             generator = torch.Generator(self.cfg.device).manual_seed(params.seed + n)

@@ -22,6 +22,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from pada import progress
 from pada.errors import PadaError
 from pada.inference.base import Backend, Prompt, register_backend
 from pada.models.loading import load_tokenizer
@@ -145,7 +146,9 @@ class VLLMBackend(Backend):
         context = multiprocessing.get_context("spawn")  # CUDA cannot be used in a forked child
         self._conn, child = context.Pipe()
         self._process = context.Process(
-            target=worker, args=(child, self.api, kwargs, env, bool(self.cfg.progress_bar)), name="pada-vllm"
+            target=worker,
+            args=(child, self.api, kwargs, env, bool(self.cfg.progress_bar or progress.enabled())),
+            name="pada-vllm",
         )
         self._process.start()
         child.close()

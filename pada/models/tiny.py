@@ -6,12 +6,15 @@ student, so every code path a real model takes is exercised.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
+
+log = logging.getLogger("pada")
 
 SPECIAL_TOKENS = ["<|pad|>", "<|bos|>", "<|eos|>", "<|user|>", "<|assistant|>", "<|system|>"]
 CHAT_TEMPLATE = (
@@ -113,11 +116,14 @@ def pretrain(model, tokenizer, cfg: Any) -> None:
     """
     import random
 
+    from pada import progress
+
     corpus = _corpus_fn(cfg.corpus)
     rng = random.Random(cfg.seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
     model.train()
-    for _ in range(cfg.steps):
+    log.info("pre-training the tiny student: %d steps, once per cache dir (then reused)", cfg.steps)
+    for _ in progress.bar(range(cfg.steps), desc="pre-train student", unit="step"):
         texts = [
             tokenizer.apply_chat_template(item, tokenize=False)
             if isinstance(item, list)

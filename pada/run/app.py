@@ -21,10 +21,21 @@ CONF_DIR = Path(os.environ.get("PADA_CONF_DIR", Path(__file__).resolve().parents
 log = logging.getLogger("pada")
 
 
-def _quiet_libraries() -> None:
+def _quiet_libraries(cfg: DictConfig) -> None:
     from transformers.utils import logging as hf_logging
 
+    from pada import logs, progress
+
     hf_logging.disable_progress_bar()  # a bar per model load/save buries the per-cell progress lines
+    logs.configure(verbose=bool(cfg.run.get("verbose", False)))  # after Hydra's per-job logging setup
+    progress.configure(cfg.run.get("progress", "auto"))
+
+
+def _in_sweep() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
@@ -32,8 +43,8 @@ def hydra_main(cfg: DictConfig) -> float | None:
     from pada.run.runner import run_cell
     from pada.run.stages import StopRequested
 
-    _quiet_libraries()
     try:
+        _quiet_libraries(cfg)
         results = run_cell(cfg)
     except StopRequested as stop:
         log.info("stopped after stage %s as requested (run.stop_after)", stop)
@@ -51,6 +62,8 @@ def hydra_main(cfg: DictConfig) -> float | None:
             raise
         print(f"pada: error: {message}", file=sys.stderr)
         sys.exit(2)
+    if _in_sweep():  # pada.progress.SweepProgress logs the cell's line, with its place in the sweep
+        return results["metrics"]["test"]["accuracy"]
     tag = " [SIMULATION]" if results["simulation"] else ""
     log.info("%s%s test accuracy %s", results["cell"]["name"], tag, results["metrics"]["test"]["accuracy"])
     print(f"results: {Path(cfg.paths.runs_dir).resolve() / results['cell']['name'] / 'results.json'}")

@@ -20,6 +20,7 @@ from omegaconf import OmegaConf
 from pydantic import BaseModel
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
+from pada import progress
 from pada.errors import PadaError
 from pada.io import stable_hash
 from pada.teacher.cache import ResponseCache
@@ -152,6 +153,7 @@ class Teacher:
     # -- async core -----------------------------------------------------------------------------------
     async def _answer_all(self, requests: list[Request]) -> list[str | BaseModel | None]:
         tasks = [asyncio.ensure_future(self._answer_or_none(r)) for r in requests]
+        bar = self._bar(requests, tasks)
         try:
             return await asyncio.gather(*tasks)
         except BaseException:  # a fatal error (bad key) cancels the rest at once
@@ -159,6 +161,24 @@ class Teacher:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
+        finally:
+            bar.close()
+
+    def _bar(self, requests: list[Request], tasks: list[asyncio.Future]) -> Any:
+        """A progress bar (terminals only, pada.progress): calls done, of them cached and failed."""
+        roles = ",".join(sorted({r.role for r in requests}))
+        bar = progress.bar(total=len(tasks), desc=f"teacher {roles}", unit="call")
+        hits, failed = self.cache.hits, 0
+
+        def done(task: asyncio.Future) -> None:
+            nonlocal failed
+            failed += not task.cancelled() and task.exception() is None and task.result() is None
+            bar.set_postfix(cached=self.cache.hits - hits, failed=failed, refresh=False)
+            bar.update()
+
+        for task in tasks:
+            task.add_done_callback(done)
+        return bar
 
     async def _answer_or_none(self, request: Request) -> str | BaseModel | None:
         try:

@@ -8,6 +8,7 @@ from typing import Any
 
 import lightning as L
 
+from pada import progress
 from pada.training.flops import FlopModel, mfu
 
 
@@ -57,3 +58,26 @@ class TrainLog(L.Callback):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.rows = list(state_dict["rows"])
+
+
+class StepBar(L.Callback):
+    """A bar over optimizer steps with the last loss (``pada.progress``, terminals only). Lightning's own
+    bar (``trainer.progress_bar: true``) leaves a line per fit: dozens in a sweep."""
+
+    def __init__(self) -> None:
+        self.bar = None
+
+    def on_train_start(self, trainer, pl_module):
+        self.bar = progress.bar(total=trainer.max_steps, desc="train", unit="step")
+        self.bar.update(trainer.global_step)  # a resumed fit starts part-way
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.bar.set_postfix(loss=f"{float(outputs['batch_loss']):.3f}", refresh=False)
+        self.bar.update(trainer.global_step - self.bar.n)
+
+    def on_train_end(self, trainer, pl_module):
+        self.bar.close()
+
+    def on_exception(self, trainer, pl_module, exception):
+        if self.bar is not None:
+            self.bar.close()

@@ -14,12 +14,13 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 
+from pada import progress
 from pada.errors import PadaError
 from pada.io import stable_hash, write_json, write_jsonl
 from pada.models.loading import load_causal_lm, load_tokenizer
 from pada.training import resume
 from pada.training.batching import STRATEGIES, BatchPlan
-from pada.training.callbacks import TrainLog
+from pada.training.callbacks import StepBar, TrainLog
 from pada.training.data import IGNORE_INDEX, PlannedBatches, build_feature
 from pada.training.flops import flop_model
 from pada.training.module import SFTModule, apply_lora, prepare_for_speed
@@ -127,6 +128,7 @@ def fit(
             *resume.periodic_checkpoint(ckpt_dir, cfg.ckpt_every_n_steps),
             *resume.signal_checkpoint(cfg, ckpt_dir),
             *callbacks,
+            *([StepBar()] if progress.enabled() and not cfg.progress_bar else []),
         ],  # fmt: skip
         plugins=resume.slurm_plugins(cfg),
     )

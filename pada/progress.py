@@ -1,0 +1,169 @@
+"""Progress for whoever watches a run: bars for long stages, and one line per finished cell of a sweep.
+
+- ``bar``: a tqdm bar (student pre-training, training steps, evaluation batches, teacher calls). Bars are
+  drawn only when ``enabled()``: ``run.progress=auto`` (the default) means stderr is an interactive
+  terminal, so SLURM and redirected logs get none; ``true`` / ``false`` force them on or off.
+- ``SweepProgress``: a Hydra callback (conf/config.yaml ``hydra.callbacks``) that logs, for each finished
+  cell of a ``-m`` sweep, ``[k/N] <cell> <result> in <time> · elapsed · ETA``. The ETA is the sweep's
+  elapsed wall time per finished cell times the cells left, so parallel launchers are accounted for.
+  Finished cells are appended to ``<sweep dir>/.pada_progress.jsonl``, which joblib workers share.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+from tqdm.auto import tqdm
+
+from pada.errors import PadaError
+
+log = logging.getLogger("pada")
+_mode: bool | str = "auto"
+STATE = ".pada_progress.json"  # {"total": N or null, "started": unix time}, written at sweep start
+FINISHED = ".pada_progress.jsonl"  # one line per finished cell
+# Hydra launchers that log every job's overrides before it starts: the per-cell line replaces them.
+LAUNCHER_LOGGERS = ("hydra._internal.core_plugins.basic_launcher", "hydra_plugins.hydra_joblib_launcher")
+
+
+def configure(mode: bool | str) -> None:
+    """``mode``: True / False, or "auto" (bars only when stderr is a terminal)."""
+    global _mode
+    if mode not in (True, False, "auto"):
+        raise PadaError(f"run.progress={mode!r} is not one of auto, true, false; fix the override")
+    _mode = mode
+
+
+def enabled() -> bool:
+    return sys.stderr.isatty() if _mode == "auto" else bool(_mode)
+
+
+def bar(iterable: Iterable | None = None, *, total: int | None = None, desc: str, unit: str = "it",
+        force: bool = False) -> tqdm:  # fmt: skip
+    """A tqdm bar that erases itself when done (``leave=False``); a no-op unless ``enabled()`` or ``force``
+    (a component's own ``progress_bar: true`` setting)."""
+    return tqdm(iterable, total=total, desc=desc, unit=unit, leave=False, dynamic_ncols=True,
+                disable=not (force or enabled()))  # fmt: skip
+
+
+def duration(seconds: float) -> str:
+    """``75.2`` -> ``"1m15s"``; ``3725`` -> ``"1h02m"``."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def count_cells(config: DictConfig) -> int | None:
+    """How many jobs the basic sweeper will launch (its own expansion of params + overrides); None when
+    another sweeper is configured or the overrides do not parse."""
+    if not str(config.hydra.sweeper.get("_target_", "")).endswith("BasicSweeper"):
+        return None
+    try:  # the same expansion BasicSweeper.sweep does (hydra 1.3): params first, command line wins
+        from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+
+        params = [f"{k}={v}" for k, v in (config.hydra.sweeper.get("params") or {}).items()]
+        overrides = OverridesParser.create().parse_overrides([*params, *config.hydra.overrides.task])
+        return sum(len(batch) for batch in BasicSweeper.split_arguments(overrides, None))
+    except Exception:  # noqa: BLE001  (a count is a nicety; the sweep itself reports bad overrides)
+        return None
+
+
+def cell_line(done: int, total: int | None, name: str, outcome: str, seconds: float, elapsed: float) -> str:
+    """``[4/15] <cell> <outcome> in 27s · elapsed 1m52s · ETA 5m01s`` (no ETA when N is unknown)."""
+    line = f"[{done}/{total or '?'}] {name} {outcome} in {duration(seconds)} · elapsed {duration(elapsed)}"
+    if total and done < total:
+        line += f" · ETA {duration(elapsed / done * (total - done))}"
+    return line
+
+
+def _outcome(job_return: Any) -> str:
+    from hydra.core.utils import JobStatus
+
+    if job_return.status == JobStatus.FAILED:
+        error = job_return._return_value  # the property re-raises; the stored exception is what we report
+        return f"FAILED ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})"
+    value = job_return.return_value
+    if value is None:
+        return "stopped (run.stop_after)"
+    sim = " [SIMULATION]" if job_return.cfg.get("simulation") else ""
+    return f"test accuracy {value * 100:.1f}%{sim}"
+
+
+def _cell_name(job_return: Any) -> str:
+    try:
+        from pada.run.runner import cell_name
+
+        return cell_name(job_return.cfg)
+    except Exception:  # noqa: BLE001  (a config that does not resolve: name the job by its overrides)
+        return " ".join(job_return.overrides or [])
+
+
+def _is_multirun(config: DictConfig) -> bool:
+    from hydra.types import RunMode
+
+    return config.hydra.get("mode") == RunMode.MULTIRUN
+
+
+class SweepProgress(Callback):
+    """Hydra callback: the sweep's size at the start, a line per finished cell, a summary at the end."""
+
+    def __init__(self) -> None:
+        self._job_started = time.time()
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        total = count_cells(config)
+        (sweep_dir / STATE).write_text(json.dumps({"total": total, "started": time.time()}))
+        if not config.get("run", {}).get("verbose"):
+            for name in LAUNCHER_LOGGERS:
+                logging.getLogger(name).setLevel(logging.WARNING)
+        log.info("sweep of %s cells; a line as each finishes; Hydra's logs: %s", total or "?", sweep_dir)
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self._job_started = time.time()
+
+    def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
+        if not _is_multirun(config):
+            return  # a single cell says its result itself (pada.run.app)
+        seconds = time.time() - self._job_started
+        sweep_dir = Path(config.hydra.sweep.dir)
+        state = _read_state(sweep_dir, self._job_started)
+        name = _cell_name(job_return)
+        record = json.dumps({"cell": name, "seconds": seconds, "failed": "FAILED" in _outcome(job_return)})
+        fd = os.open(sweep_dir / FINISHED, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:  # one short O_APPEND write: concurrent joblib workers never interleave within a line
+            os.write(fd, (record + "\n").encode())
+        finally:
+            os.close(fd)
+        done = len((sweep_dir / FINISHED).read_text().splitlines())
+        elapsed = time.time() - state["started"]
+        log.info(cell_line(done, state["total"], name, _outcome(job_return), seconds, elapsed))
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        state = _read_state(sweep_dir, time.time())
+        finished = sweep_dir / FINISHED
+        rows = [json.loads(line) for line in finished.read_text().splitlines()] if finished.is_file() else []
+        failed = sum(r["failed"] for r in rows)
+        log.info("sweep done: %d cells in %s%s", len(rows), duration(time.time() - state["started"]),
+                 f", {failed} FAILED" if failed else "")  # fmt: skip
+
+
+def _read_state(sweep_dir: Path, default_start: float) -> dict[str, Any]:
+    try:
+        return json.loads((sweep_dir / STATE).read_text())
+    except (OSError, ValueError):  # a launcher that skipped on_multirun_start here (remote jobs)
+        return {"total": None, "started": default_start}

@@ -1,0 +1,60 @@
+"""Progress: a line per finished cell of a -m sweep (k/N, cell, result, elapsed, ETA); bars only when asked."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from omegaconf import OmegaConf
+
+from pada import progress
+from pada.cli import main
+from pada.errors import PadaError
+from pada.models.tiny import build_tiny_model
+
+BASIC = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+
+
+def test_count_cells_expands_params_and_the_command_line_the_way_the_sweeper_does():
+    config = OmegaConf.create({"hydra": {
+        "sweeper": {"_target_": BASIC, "params": {"method": "a,b,c", "seed": "0,1"}},
+        "overrides": {"task": ["seed=0,1,2,3", "budget=8"]},  # the command line wins over params
+    }})  # fmt: skip
+    assert progress.count_cells(config) == 12
+    config.hydra.sweeper._target_ = "hydra_plugins.optuna.OptunaSweeper"
+    assert progress.count_cells(config) is None  # another sweeper: no guess
+
+
+def test_cell_line_has_place_result_elapsed_and_eta():
+    line = progress.cell_line(4, 15, "sim-b8-pada-s0-abc", "test accuracy 41.0%", 27.2, 120.0)
+    assert line == "[4/15] sim-b8-pada-s0-abc test accuracy 41.0% in 27s · elapsed 2m00s · ETA 5m30s"
+    assert progress.cell_line(15, 15, "c", "ok", 1, 3725).endswith("elapsed 1h02m")  # done: no ETA
+    assert progress.cell_line(2, None, "c", "ok", 1, 10).startswith("[2/?] c ok")
+
+
+def test_sweep_logs_one_line_per_cell_and_no_launcher_lines(capsys, tiny_cell_overrides):
+    assert main(["run", "-m", *tiny_cell_overrides, "seed=0,1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    cells = [line for line in lines if re.search(r"\[\d/2\] gsm8k-b16-sft-s\d-\w+ test accuracy", line)]
+    assert len(cells) == 2 and "ETA" in cells[0] and "ETA" not in cells[1], lines
+    assert any("sweep of 2 cells" in line for line in lines)
+    assert any("sweep done: 2 cells in" in line for line in lines)
+    assert not [line for line in lines if re.search(r"#\d+ : |^results: ", line)], lines
+
+
+def test_bars_follow_run_progress(tmp_path, capsys):
+    """The cold pre-training of the SIMULATION student draws a bar when bars are on, and none when off."""
+    cfg = OmegaConf.load("conf/model/tiny.yaml")
+    cfg.pretrain = {"corpus": "pada.sim.world:pretraining_corpus", "steps": 3, "batch_size": 2, "lr": 1e-3,
+                    "seed": 0}  # fmt: skip
+    try:
+        progress.configure(True)
+        build_tiny_model(tmp_path / "on", cfg)
+        assert "pre-train student" in capsys.readouterr().err
+        progress.configure("auto")  # pytest's stderr is not a terminal: no bar
+        build_tiny_model(tmp_path / "auto", cfg)
+        assert "pre-train student" not in capsys.readouterr().err
+    finally:
+        progress.configure("auto")
+    with pytest.raises(PadaError, match="run.progress='sometimes' is not one of auto, true, false"):
+        progress.configure("sometimes")
