@@ -26,7 +26,7 @@ DEMO_OUT ?= reports/demo
 demo: install  ## SIMULATION mini Table 2: sft, auggpt, llm2llm, pada, an ablation x 3 seeds, then the analysis
 	.venv/bin/pada run -m experiment=demo paths.runs_dir=$(DEMO_RUNS)
 	$(PY) -m pada.cli analyze $(DEMO_RUNS) --out $(DEMO_OUT)
-	@echo "SIMULATION demo done: $(DEMO_OUT)/table2.md, $(DEMO_OUT)/table2.tex, plots in $(DEMO_OUT)/plots, pattern reports in $(DEMO_RUNS)/*/augment_*/patterns.md"
+	@echo "SIMULATION demo done; PaDA-Agent's pattern reports: $(DEMO_RUNS)/*/augment_*/patterns.md"
 
 smoke: install  ## the smallest real pipeline: tiny random model, GSM8K from local files, SFT (not a result)
 	.venv/bin/pada run experiment=smoke_gsm8k paths.data_dir=$(DATA_DIR)

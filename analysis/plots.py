@@ -5,6 +5,7 @@ Each figure is written as PNG and PDF; titles carry the SIMULATION / FIXTURE lab
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -12,6 +13,7 @@ import matplotlib
 matplotlib.use("Agg")  # headless: analysis runs on login nodes and in CI
 
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator, ScalarFormatter  # noqa: E402
 
 from analysis.collect import Collected  # noqa: E402
 from analysis.tables import row_label, summarize  # noqa: E402
@@ -48,6 +50,9 @@ def accuracy_vs_budget(collected: Collected, out: Path) -> list[Path]:
             ax.errorbar(group["budget"], group["mean"] * 100, yerr=group["std"].fillna(0) * 100,
                         marker="o", capsize=3, label=row_label(method))  # fmt: skip
         ax.set_xscale("log", base=2)
+        ax.xaxis.set_major_locator(FixedLocator(sorted(rows["budget"].unique())))  # the budgets run, not 2^k
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_locator(NullLocator())
         ax.set(xlabel="seed budget (examples)", ylabel="test accuracy (%)",
                title=f"{_label(collected)}{task}: mean ± std (ddof=1) over seeds")  # fmt: skip
         ax.legend(fontsize=7)
@@ -60,12 +65,15 @@ def iteration_curves(collected: Collected, out: Path) -> list[Path]:
     paths = []
     for (task, budget), group in rows.groupby(["task", "budget"], sort=True):
         fig, ax = plt.subplots(figsize=(5, 3.5))
-        for method, by_method in group.groupby("method", sort=True):
+        methods = sorted(group["method"].unique())
+        for k, (method, by_method) in enumerate(group.groupby("method", sort=True)):
             curve = by_method.groupby("iteration")["val_accuracy"].agg(["mean", "std"]).reset_index()
-            ax.errorbar(curve["iteration"], curve["mean"] * 100, yerr=curve["std"].fillna(0) * 100,
+            dodge = (k - (len(methods) - 1) / 2) * 0.04  # side by side, so error bars at one x stay apart
+            ax.errorbar(curve["iteration"] + dodge, curve["mean"] * 100, yerr=curve["std"].fillna(0) * 100,
                         marker="o", capsize=3, label=row_label(method))  # fmt: skip
-        ax.set(xlabel="iteration", ylabel="validation accuracy (%)",
-               title=f"{_label(collected)}{task} b{budget}: validation accuracy per iteration")  # fmt: skip
+        ax.set(xlabel="iteration (0 = trained on the seed set only)", ylabel="validation accuracy (%)",
+               title=f"{_label(collected)}{task} b{budget}: validation accuracy, mean ± std over seeds")  # fmt: skip
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # iterations are whole numbers: no 0.5 ticks
         ax.legend(fontsize=7)
         paths += _save(fig, out, f"iterations_{task}_b{budget}")
     return paths
@@ -77,11 +85,12 @@ def pattern_accuracy(collected: Collected, out: Path) -> list[Path]:
     paths = []
     for (task, budget, method), group in rows.groupby(["task", "budget", "method"], sort=True):
         table = group.groupby(["pattern", "iteration"])["accuracy"].mean().unstack("iteration") * 100
-        fig, ax = plt.subplots(figsize=(5, 3.5))
+        table.index = [textwrap.fill(str(name), 32) for name in table.index]  # long names: wrap, not squeeze
+        fig, ax = plt.subplots(figsize=(5, max(3.5, 0.5 * len(table) + 1)))
         table.plot.barh(ax=ax)
         ax.set(xlabel="accuracy on the pattern's items at the next iteration (%)", ylabel="",
                title=f"{_label(collected)}{task} b{budget} {row_label(method)}: per-pattern accuracy")  # fmt: skip
-        ax.legend(title="iteration", fontsize=7)
+        ax.legend(title="found at iteration", fontsize=7)
         paths += _save(fig, out, f"patterns_{task}_b{budget}_{method}")
     return paths
 

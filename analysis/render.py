@@ -1,4 +1,4 @@
-"""Render a tables.Table as Markdown, LaTeX (booktabs via pandas Styler) and CSV."""
+"""Render a tables.Table as Markdown, LaTeX (booktabs via pandas Styler), CSV and plain text (terminals)."""
 
 from __future__ import annotations
 
@@ -56,6 +56,21 @@ def to_markdown(table: Table) -> str:
     return f"{table.caption}\n\n{frame.to_markdown()}\n" + (f"\nNotes:{notes}\n" if notes else "")
 
 
+def cell_text(cell: Cell) -> str:
+    """Plain text for terminals and logs: the value, † and the note letters in parentheses."""
+    return _value(cell) + ("†" if cell.marker else "") + "".join(f"({n})" for n in cell.notes)
+
+
+def to_text(table: Table) -> str:
+    """The table for a terminal (``pada analyze`` prints it): caption, a plain grid, notes; no markup."""
+    frame = _frame(table, cell_text)
+    frame.index.name = "Method"
+    notes = "".join(f"\n({k}) {v}" for k, v in table.notes.items())
+    return f"{table.caption}\n\n{frame.to_markdown(tablefmt='simple')}\n" + (
+        notes[1:] + "\n" if notes else ""
+    )
+
+
 def _styles(table: Table) -> pd.DataFrame:
     data = [[_STYLE_CSS.get(table.cells.get((r, c), Cell()).style or "", "") for c in table.columns]
             for r in table.rows]  # fmt: skip
@@ -96,7 +111,7 @@ def to_csv(table: Table) -> str:
 
 def write_table(table: Table, out: Path) -> list[Path]:
     paths = {out / f"{table.name}.md": to_markdown(table), out / f"{table.name}.tex": to_latex(table),
-             out / f"{table.name}.csv": to_csv(table)}  # fmt: skip
+             out / f"{table.name}.csv": to_csv(table), out / f"{table.name}.txt": to_text(table)}  # fmt: skip
     if len(table.comparisons):
         paths[out / f"{table.name}_comparisons.csv"] = table.comparisons.to_csv(
             index=False, float_format="%.6g"

@@ -1,5 +1,6 @@
 """`pada analyze` end to end on the fixture tree, its errors, and the plots."""
 
+import re
 import sys
 from pathlib import Path
 
@@ -26,14 +27,20 @@ def tree(tmp_path_factory):
 def test_pada_analyze_writes_every_output(tree, tmp_path, capsys):
     assert main(["analyze", str(tree), "--out", str(tmp_path), "--resamples", "500", "--seed", "3"]) == 0
     names = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()}
-    tables = {f"{t}{s}" for t in ("table2", "ablation") for s in (".md", ".tex", ".csv", "_comparisons.csv")}
+    tables = {
+        f"{t}{s}" for t in ("table2", "ablation") for s in (".md", ".tex", ".csv", ".txt", "_comparisons.csv")
+    }
     assert tables | {f"data/{n}.parquet" for n in ("cells", "items", "iterations", "patterns")} <= names
     assert {"plots/accuracy_vs_budget_gsm8k.png", "plots/accuracy_vs_budget_gsm8k.pdf",
             "plots/iterations_gsm8k_b64.pdf", "plots/patterns_gsm8k_b64_pada.png"} <= names  # fmt: skip
     assert not any(n.endswith(".tmp") for n in names)
     comparisons = pd.read_csv(tmp_path / "table2_comparisons.csv")
     assert set(comparisons["baseline"]) == {"sft", "llm2llm"} and set(comparisons["n_resamples"]) == {500}
-    assert "table2: 4 files under" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    # the main table on screen, plain (no Markdown markup), then where everything is
+    assert (tmp_path / "table2.txt").read_text().rstrip() in out and "<ins>" not in out and "**" not in out
+    assert "| PaDA-Agent" not in out and re.search(r"^PaDA-Agent +\d", out, re.M)
+    assert f"written under {tmp_path}/:" in out and "  plots/: " in out and "table2.md" in out
 
 
 def test_analyze_is_deterministic_for_a_seed(tree, tmp_path):
