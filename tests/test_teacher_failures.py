@@ -162,3 +162,22 @@ def test_ctrl_c_in_a_teacher_stage_is_one_line_exit_130_and_the_answers_so_far_a
     assert 1 <= len(ResponseCache(tmp_path / "teacher.sqlite")) < 8  # answers so far kept, the rest not asked
     cell = _cell_dir(tmp_path)
     assert not (cell / "augment_0" / ".done.json").exists()
+
+
+def test_a_cell_cap_on_teacher_calls_stops_with_one_line_and_a_rerun_resumes(tmp_path, tiny_cell_overrides):
+    from pada.teacher.cache import ResponseCache
+
+    with FakeLLMServer() as server:
+        overrides = [*tiny_cell_overrides, *PROBE, f"teacher.base_url={server.url}/v1",
+                     f"teacher.client.cache.path={tmp_path / 'teacher.sqlite'}", "teacher.client.max_concurrency=1"]  # fmt: skip
+        with pytest.raises(PadaError, match=r"^augment_0: .*cell_caps\.calls=5 is used up \(5 spent\)") as error:
+            run_cell(compose_config([*overrides, "teacher.client.cell_caps.calls=5"]))
+        assert len(str(error.value).splitlines()) == 1 and len(server.bodies) == 5
+        assert len(ResponseCache(tmp_path / "teacher.sqlite")) == 5
+        assert not (_cell_dir(tmp_path) / "augment_0" / ".done.json").exists()
+        results = run_cell(compose_config([*overrides, "teacher.client.cell_caps.calls=8"]))  # same cell
+    assert len(server.bodies) == 8  # the 5 answers already cached were not asked again
+    usage = results["teacher_usage"]
+    assert (usage["total"]["calls"], usage["total"]["cache_hits"]) == (3, 5)
+    assert usage["cell_caps"] == {"calls": 8} and usage["spent"]["calls"] == 3
+    assert results["data"]["synthetic"] == 8

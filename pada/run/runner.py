@@ -27,7 +27,15 @@ from pada.run.provenance import provenance
 from pada.run.stages import Stages, cell_lock
 from pada.run.tracking import tracking
 from pada.tasks.base import Task, build_task, sample_seed_set
-from pada.teacher import Teacher, TeacherFailed, build_teacher, check_error_rate, usage_delta, usage_sum
+from pada.teacher import (
+    Teacher,
+    TeacherCapReached,
+    TeacherFailed,
+    build_teacher,
+    check_error_rate,
+    usage_delta,
+    usage_sum,
+)
 from pada.types import EvalRecord, Example, SamplingParams
 from pada.validate import check_config, check_writable
 from pada.versions import cell_versions
@@ -152,11 +160,16 @@ class Cell:
         def work(out: Path) -> dict[str, Any]:
             state.workdir = out
             before = self.teacher.usage() if self.teacher is not None else None
+            if self.teacher is not None:
+                self.teacher.limit_spend(_spent(self.stages.results))
             try:
                 proposed = self.method.propose(state)
             except TeacherFailed as error:  # strict mode stopped at the first failed request
                 raise PadaError(f"augment_{i}: {error}. The stage is not marked done: fix the teacher and "
                                 "re-run (answers received so far are cached)") from None  # fmt: skip
+            except TeacherCapReached as error:
+                raise PadaError(f"augment_{i}: {error}. The stage is not marked done: raise the cap and re-run "
+                                "(answers received so far are cached and cost nothing again)") from None  # fmt: skip
             usage = usage_delta(self.teacher.usage(), before) if before is not None else None
             if usage is not None:  # before the quota: a failed teacher is the first thing to fix
                 check_error_rate(f"augment_{i}", usage, self.teacher.max_error_rate, self.teacher.last_error)
@@ -351,7 +364,8 @@ class Cell:
         costs = fairness.teacher_accounting(
             total["total"], prices["input_per_mtok"], prices["output_per_mtok"]
         )
-        return {**identity, **total, **costs, "by_stage": stages, "this_process": process}
+        caps = {"cell_caps": self.teacher.caps, "spent": _spent(self.stages.results)}
+        return {**identity, **total, **costs, **caps, "by_stage": stages, "this_process": process}
 
     def close(self) -> None:
         if self._backend is not None:
@@ -377,6 +391,14 @@ def pattern_totals(stage_results: dict[str, Any]) -> dict[str, Any]:
         f"iteration {r['iteration']}: {r['grouping']['note']}" for r in reports if r["grouping"].get("note")
     ]
     return {"patterns": {"embedding_truncated": truncated, "notes": notes}}
+
+
+def _spent(results: dict[str, Any]) -> dict[str, float]:
+    """Uncached teacher calls, tokens and dollars of the cell's finished stages (their done markers)."""
+    totals = [r.info["teacher_usage"]["total"] for r in results.values() if "teacher_usage" in r.info]
+    return {"calls": sum(t.get("calls", 0) for t in totals),
+            "tokens": sum(t.get("tokens_in", 0) + t.get("tokens_out", 0) for t in totals),
+            "dollars": sum(t.get("dollars", 0.0) for t in totals)}  # fmt: skip
 
 
 def _flat(prefix: str, tree: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pada.teacher.client import Request, Teacher, TeacherCallFailed, TeacherFailed
+from pada.teacher.client import Request, Teacher, TeacherCallFailed, TeacherCapReached, TeacherFailed
 from pada.teacher.prompts import ROLES, Prompt, render
 from pada.teacher.providers import Call, FatalTeacherError, register_script
 from pada.teacher.structured import StructuredOutputError, parse_structured
@@ -28,7 +28,7 @@ def build_teacher(cfg: Any, cache_dir: Path | str | None = None) -> Teacher | No
 
 __all__ = [
     "ROLES", "Call", "FatalTeacherError", "Prompt", "Request", "StructuredOutputError", "Teacher",
-    "TeacherCallFailed", "TeacherFailed", "build_teacher", "check_error_rate", "cache_path", "parse_structured", "register_script", "render",
+    "TeacherCallFailed", "TeacherCapReached", "TeacherFailed", "build_teacher", "check_error_rate", "cache_path", "parse_structured", "register_script", "render",
     "usage_delta",
     "usage_sum",
 ]  # fmt: skip

@@ -59,6 +59,10 @@ class Request:
     temperature: float | None = None
 
 
+class TeacherCapReached(PadaError):
+    """The cell's cap on teacher calls, tokens or dollars (``client.cell_caps``) is used up: one clear stop."""
+
+
 class _LoopThread:
     """A private event loop on a daemon thread; the sync facade submits coroutines to it."""
 
@@ -110,6 +114,9 @@ class Teacher:
         self._requests_limit = RateLimiter(rpm) if rpm else None
         self._tokens_limit = RateLimiter(tpm) if tpm else None
         self.max_error_rate = float(self._client.get("max_error_rate", 0.0))
+        self.caps = {k: v for k, v in (self._client.get("cell_caps") or {}).items() if v is not None}
+        self._allowance: tuple[dict[str, float], dict[str, float]] | None = None  # (left, usage at start)
+        self._in_flight = 0  # requests sent, not yet answered: counted against the call cap
         self.last_error: str | None = None  # the most recent failure, for the runner's one-line error
 
     # -- public, synchronous ------------------------------------------------------------------------
@@ -127,6 +134,30 @@ class Teacher:
                 **overrides: Any) -> list[str | BaseModel | None]:  # fmt: skip
         """``n`` independent samples of one prompt (sample indices 0..n-1, each cached on its own)."""
         return self.complete_many([Request(role, messages, i, schema, **overrides) for i in range(n)])
+
+    def limit_spend(self, spent_before: dict[str, float]) -> None:
+        """Enforce ``client.cell_caps`` from now on, given what the cell's finished stages already spent
+        (``{"calls", "tokens", "dollars"}``, uncached). Cached answers are free and never counted."""
+        left = {k: cap - spent_before.get(k, 0) for k, cap in self.caps.items()}
+        self._allowance = (left, self._spent())
+
+    def _spent(self) -> dict[str, float]:
+        total = self._usage.report()["total"]
+        return {"calls": total["calls"], "tokens": total["tokens_in"] + total["tokens_out"],
+                "dollars": total["dollars"]}  # fmt: skip
+
+    def _check_caps(self) -> None:
+        if self._allowance is None:
+            return
+        left, start = self._allowance
+        now = self._spent()
+        used = {k: now[k] - start[k] + (self._in_flight if k == "calls" else 0) for k in left}
+        for name, room in left.items():
+            if used[name] >= room:
+                raise TeacherCapReached(
+                    f"the cell's teacher cap teacher.client.cell_caps.{name}={self.caps[name]:g} is used up "
+                    f"({self.caps[name] - room + used[name]:g} spent)"
+                )
 
     def usage(self) -> dict[str, Any]:
         report = self._usage.report()
@@ -254,8 +285,13 @@ class Teacher:
             return cached
         self.cache.require_writable(key, call.role)
         async with self._semaphore:
+            self._check_caps()
             await self._rate_limit(call)
-            completion = await self._with_retries(call)
+            self._in_flight += 1
+            try:
+                completion = await self._with_retries(call)
+            finally:
+                self._in_flight -= 1
         self.cache.put(key, completion)
         self._usage.record_call(call.role, completion)
         if completion.finish_reason == "length":
