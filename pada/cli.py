@@ -152,7 +152,21 @@ def _add_data_and_exec(sub) -> None:
     )
 
 
+def _add_status(sub) -> None:
+    cmd = sub.add_parser(
+        "status", help="each cell of the latest SLURM sweep: done, running, failed, not started"
+    )
+    cmd.add_argument("runs_dir", type=Path, help="the runs dir (paths.runs_dir) the sweep wrote to")
+    cmd.add_argument(
+        "--sweep", type=Path, help="a sweep record (RUNS_DIR/_sweeps/*.json); default: the latest"
+    )
+
+
 def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "status":
+        from pada.run.status import main as status_main
+
+        return status_main(args.runs_dir, args.sweep)
     if args.command == "exec":
         from pada.sandbox.cli import exec_main
 
@@ -180,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     _add_data_and_exec(sub)
     _add_analyze(sub)
+    _add_status(sub)
     sub.add_parser(
         "bench", help="CPU benchmarks; `pada bench gpu` for the GPU one (--help for options)", add_help=False
     )

@@ -6,6 +6,7 @@ cells; a job that vanishes without a result ends the wait (no accounting) naming
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -122,3 +123,32 @@ def test_make_reproduce_table2_passes_args(make_args):
     assert len(commands) == 2 and all(
         line.endswith("hydra.launcher.partition=gpu seed=0") for line in commands
     )
+
+
+def test_status_lists_done_running_failed_and_not_started(tmp_path, monkeypatch, capsys):
+    """`pada status RUNS_DIR` from the launcher's sweep record, squeue, and the failed job's log."""
+    from pada.cli import main
+
+    runs = tmp_path / "runs"
+    cells = []
+    for n, name in enumerate(["done", "running", "pending", "failed"]):
+        log = tmp_path / f"{n}.err"
+        cells.append({"num": n, "name": f"cell-{name}", "run_dir": str(runs / f"cell-{name}"), "overrides": [],
+                      "job_id": str(10 + n), "stdout": str(tmp_path / f"{n}.out"), "stderr": str(log)})  # fmt: skip
+    (runs / "cell-done").mkdir(parents=True)
+    (runs / "cell-done" / "results.json").write_text('{"metrics": {"test": {"accuracy": 0.5}}}')
+    (tmp_path / "3.err").write_text("Traceback (most recent call last):\n  ...\nValueError: boom\nexiting\n")
+    (runs / "_sweeps").mkdir()
+    (runs / "_sweeps" / "20260101-000000-10.json").write_text(json.dumps({"cells": cells}))
+    squeue = 'echo "11|RUNNING"; echo "12|PENDING"; echo "99|RUNNING"'
+    env = _tools(tmp_path, squeue=squeue, sacct="exit 1")
+    monkeypatch.setenv("PATH", env["PATH"])
+    assert main(["status", str(runs)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1:] == [
+        "done         cell-done  test accuracy 0.5",
+        f"running      cell-running  job 11 (RUNNING); log {tmp_path / '1.err'}",
+        "not started  cell-pending  job 12 PENDING",
+        f"failed       cell-failed  job 13 not in squeue: ValueError: boom; log {tmp_path / '3.err'}",
+        "1 done, 1 running, 1 not started, 1 failed",
+    ]

@@ -39,6 +39,21 @@ def test_tracker_survives_its_service_being_killed(tmp_path):
     assert tracker.error and tracker.error.startswith(("log:", "summary:", "finish:"))
 
 
+def test_an_import_after_the_service_died_does_not_fail(tmp_path):
+    """wandb's import hooks publish to the service: `import lightning` after SLURM's SIGTERM must not raise."""
+    import types
+
+    from wandb.sdk.lib import import_hooks, telemetry
+
+    cfg = compose_config(["wandb.mode=offline"]).wandb
+    with tracking(cfg, tmp_path, "imports", {}) as tracker:
+        _kill_wandb_service()
+        for name in sorted(telemetry.list_telemetry_imports()):
+            import_hooks.notify_module_loaded(types.ModuleType(name))  # what `import <name>` does
+        tracker.log({"x": 1})
+    assert tracker.error
+
+
 def test_init_failure_leaves_the_cell_untracked(tmp_path, monkeypatch):
     import wandb
 

@@ -163,13 +163,16 @@ def wait(cells: list[Submitted], poll_s: float, lost_after_s: float) -> list[Job
         for i, cell in enumerate(cells):
             if i in results or i in problems:
                 continue
+            state = None if states is None else states.get(cell.job.job_id)
             if cell.job.paths.result_pickle.exists():
                 outcome = _outcome(cell)
-                results[i] = outcome if isinstance(outcome, JobReturn) else None
-                if not isinstance(outcome, JobReturn) or outcome.status == JobStatus.FAILED:
+                failed = not isinstance(outcome, JobReturn) or outcome.status == JobStatus.FAILED
+                if failed and state in cluster.ALIVE_STATES:
+                    continue  # SLURM runs it again (requeue): that attempt's result is the one
+                results[i] = None if failed else outcome
+                if failed:
                     problems[i] = _failure_line(cell, outcome)
                 continue
-            state = None if states is None else states.get(cell.job.job_id)
             if states is None or state in cluster.ALIVE_STATES:
                 gone_since.pop(i, None)  # squeue did not answer, or the job (maybe requeued) is alive
                 continue

@@ -124,4 +124,15 @@ def _start(cfg: Any, run_dir: Path, name: str, config: dict[str, Any]) -> Tracke
         tracker = Tracker(None, _describe("init", error))
         log.warning("wandb init failed; the cell runs without tracking (%s)", tracker.error)
         return tracker
+    _drop_import_hooks()
     return Tracker(run)
+
+
+def _drop_import_hooks() -> None:
+    """wandb's import hooks report each framework imported later to its service; once that service is dead
+    (SIGTERM on requeue), any such import (``import lightning`` at the first train stage) raises
+    ConnectionResetError inside the cell. Import telemetry is not worth that risk."""
+    with contextlib.suppress(Exception):
+        from wandb.sdk.lib import import_hooks
+
+        import_hooks.unregister_all_post_import_hooks()
