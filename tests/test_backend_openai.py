@@ -111,7 +111,8 @@ def test_chat_request_fields_and_parsed_completions(tmp_path):
     bodies = sorted((b for _, b in server.requests), key=lambda b: b["messages"][-1]["content"])
     assert paths == {"/v1/chat/completions"}
     assert bodies[0] == {"model": "ft-a", "messages": CHATS[0], "max_tokens": 4, "temperature": 0.7,
-                         "top_p": 0.9, "seed": 11, "stop": ["####", "\n\n"]}  # fmt: skip
+                         "top_p": 0.9, "seed": 11, "stop": ["####", "\n\n"],
+                         "chat_template_kwargs": {"date_string": "26 Jul 2024"}}  # the pinned date  # fmt: skip
     assert len(bodies) == len(CHATS)
     # "ft-a says eerht owt eno 0q" is 6 words: cut to 4 by max_tokens, so finish_reason is length.
     assert out[0] == Completion("ft-a says eerht owt", 4, 4, "length")

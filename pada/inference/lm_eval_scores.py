@@ -20,6 +20,7 @@ from typing import Any
 
 from pada.errors import PadaError
 from pada.io import read_jsonl, write_json, write_jsonl
+from pada.models.chat import template_kwargs
 from pada.types import Example
 
 
@@ -137,6 +138,11 @@ def pada_task_config(task: Any, examples: list[Example], stop: list[str], max_ne
 
 
 def model_args(cfg: Any, base: str, adapter: str | None) -> str:
+    """lm-eval's ``--model_args`` string for the base model with ``adapter`` (a LoRA dir or a full model)."""
+    return ",".join(f"{k}={v}" for k, v in model_arg_dict(cfg, base, adapter).items())
+
+
+def model_arg_dict(cfg: Any, base: str, adapter: str | None) -> dict[str, Any]:
     full_model = adapter is not None and not (Path(adapter) / "adapter_config.json").is_file()
     if cfg.model == "vllm":
         args = {"pretrained": adapter if full_model else base, "dtype": cfg.dtype}
@@ -146,7 +152,7 @@ def model_args(cfg: Any, base: str, adapter: str | None) -> str:
         args = {"pretrained": adapter if full_model else base, "dtype": cfg.dtype}
         if adapter and not full_model:
             args["peft"] = adapter
-    return ",".join(f"{k}={v}" for k, v in args.items())
+    return args
 
 
 def evaluate(cfg: Any, base: str, adapter: str | None, tasks: list[dict[str, Any]], out: Path,
@@ -157,7 +163,8 @@ def evaluate(cfg: Any, base: str, adapter: str | None, tasks: list[dict[str, Any
 
     result = lm_eval.simple_evaluate(
         model=cfg.model,
-        model_args=model_args(cfg, base, adapter),
+        # chat_template_args: lm-eval renders the chat template itself; pin its date as pada's paths do
+        model_args={**model_arg_dict(cfg, base, adapter), "chat_template_args": template_kwargs()},
         tasks=tasks,
         task_manager=TaskManager(include_defaults=False),
         device=cfg.device,

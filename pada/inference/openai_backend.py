@@ -20,6 +20,7 @@ from pada import progress
 from pada.errors import PadaError
 from pada.inference.base import Backend, Prompt, register_backend
 from pada.io import stable_hash
+from pada.models.chat import date_string
 from pada.types import Completion, SamplingParams
 
 log = logging.getLogger("pada")
@@ -29,8 +30,11 @@ def runtime_adapter_name(adapter: str) -> str:
     return f"pada-{stable_hash(str(Path(adapter).resolve()))[:12]}"
 
 
-def request_body(item: Prompt, params: SamplingParams, model: str) -> dict[str, Any]:
-    """The JSON body: chat completions for a chat, plain completions for an already-templated prompt."""
+def request_body(item: Prompt, params: SamplingParams, model: str, pin_date: bool = True) -> dict[str, Any]:
+    """The JSON body: chat completions for a chat, plain completions for an already-templated prompt.
+
+    ``pin_date``: a chat also carries ``chat_template_kwargs.date_string`` (vLLM's and SGLang's field), so
+    the server renders Llama 3.x's ``Today Date`` from the pinned date (pada.models.chat), not its clock."""
     body: dict[str, Any] = {
         "model": model,
         "max_tokens": params.max_new_tokens,
@@ -41,6 +45,8 @@ def request_body(item: Prompt, params: SamplingParams, model: str) -> dict[str, 
     if params.stop:
         body["stop"] = list(params.stop)
     body["prompt" if isinstance(item, str) else "messages"] = item
+    if pin_date and not isinstance(item, str):
+        body["extra_body"] = {"chat_template_kwargs": {"date_string": date_string()}}
     return body
 
 
@@ -113,7 +119,9 @@ class OpenAIBackend(Backend):
 
             async def one(item: Prompt) -> Completion:
                 async with limit:
-                    completion = await self._request(client, request_body(item, params, model))
+                    completion = await self._request(
+                        client, request_body(item, params, model, self.cfg.get("chat_template_kwargs", True))
+                    )
                 bar.update()
                 return completion
 

@@ -15,6 +15,7 @@ import torch
 
 from pada import progress
 from pada.inference.base import Backend, Prompt, cut_at_stop, register_backend
+from pada.models.chat import apply_chat_template
 from pada.models.loading import load_causal_lm, load_tokenizer
 from pada.types import Completion, SamplingParams
 
@@ -67,7 +68,7 @@ class TransformersBackend(Backend):
         text = (
             item
             if isinstance(item, str)
-            else self.tokenizer.apply_chat_template(item, add_generation_prompt=True, tokenize=False)
+            else apply_chat_template(self.tokenizer, item, add_generation_prompt=True, tokenize=False)
         )
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]  # the template adds BOS
 

@@ -25,6 +25,7 @@ from omegaconf import OmegaConf
 from pada import progress
 from pada.errors import PadaError
 from pada.inference.base import Backend, Prompt, register_backend
+from pada.models.chat import apply_chat_template
 from pada.models.loading import load_tokenizer
 from pada.types import Completion, SamplingParams
 
@@ -182,7 +183,7 @@ class VLLMBackend(Backend):
         text = (
             item
             if isinstance(item, str)
-            else self.tokenizer.apply_chat_template(item, add_generation_prompt=True, tokenize=False)
+            else apply_chat_template(self.tokenizer, item, add_generation_prompt=True, tokenize=False)
         )
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 

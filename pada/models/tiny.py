@@ -14,6 +14,8 @@ from typing import Any
 
 import torch
 
+from pada.models.chat import apply_chat_template
+
 log = logging.getLogger("pada")
 
 SPECIAL_TOKENS = ["<|pad|>", "<|bos|>", "<|eos|>", "<|user|>", "<|assistant|>", "<|system|>"]
@@ -125,7 +127,7 @@ def pretrain(model, tokenizer, cfg: Any) -> None:
     log.info("pre-training the tiny student: %d steps, once per cache dir (then reused)", cfg.steps)
     for _ in progress.bar(range(cfg.steps), desc="pre-train student", unit="step"):
         texts = [
-            tokenizer.apply_chat_template(item, tokenize=False)
+            apply_chat_template(tokenizer, item, tokenize=False)
             if isinstance(item, list)
             else tokenizer.bos_token + item + tokenizer.eos_token
             for item in corpus(rng, cfg.batch_size)

@@ -19,6 +19,7 @@ from pada.errors import PadaError
 from pada.inference.base import Backend, build_backend
 from pada.io import read_json, read_jsonl, stable_hash, write_json, write_jsonl
 from pada.methods.base import IterationState, build_method, check_cell
+from pada.models.chat import DEFAULT_DATE, pin_date
 from pada.models.loading import resolve_model_path
 from pada.run import fairness
 from pada.run.app import CONF_DIR
@@ -100,6 +101,7 @@ class Cell:
         self.task: Task = build_task(cfg.task)
         self.method = build_method(cfg.method)
         check_config(cfg, self.method.iterations, CONF_DIR)  # types, choices, stage names: before any stage
+        pin_date(cfg.get("chat_template_date", DEFAULT_DATE))  # every chat template renders this date
         fairness.check_config(cfg, self.method)  # quotas, eval_val: one error line before anything runs
         # Built first: missing credentials are one error line before any data is read or stage runs.
         self.teacher: Teacher | None = build_teacher(cfg.get("teacher"), cfg.paths.cache_dir)

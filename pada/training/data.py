@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
+from pada.models.chat import apply_chat_template
 from pada.types import Example
 
 IGNORE_INDEX = -100  # torch cross-entropy's ignore_index
@@ -20,7 +21,7 @@ class Feature:
 def chat_prompt_ids(tokenizer, user_prompt: str, system_prompt: str | None = None) -> list[int]:
     messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
     messages.append({"role": "user", "content": user_prompt})
-    ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+    ids = apply_chat_template(tokenizer, messages, add_generation_prompt=True, tokenize=True)
     return list(ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids)
 
 
