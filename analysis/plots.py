@@ -40,22 +40,45 @@ def _save(fig: plt.Figure, out: Path, stem: str) -> list[Path]:
     return paths
 
 
+def _dodge(k: int, n: int, step: float) -> float:
+    """Offset of the k-th of n series, centred on 0: points of one x side by side, not on top of each other."""
+    return (k - (n - 1) / 2) * step
+
+
+def _percent_limits(ax: plt.Axes, axis: str = "y") -> None:
+    """An accuracy axis stays within 0-100 %; a flat one (every value equal) shows the whole range."""
+    get, set_ = (ax.get_ylim, ax.set_ylim) if axis == "y" else (ax.get_xlim, ax.set_xlim)
+    lo, hi = get()
+    set_((0, 100) if hi - lo < 1 else (max(lo, 0), min(hi, 100)))
+
+
+def _legend_outside(ax: plt.Axes, **kwargs) -> None:
+    """Right of the axes: inside, it covered points or error bars (savefig's tight bbox widens the figure)."""
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0, **kwargs)
+
+
 def accuracy_vs_budget(collected: Collected, out: Path) -> list[Path]:
     summary = summarize(collected).dropna(subset=["mean"])
     paths = []
     for task, rows in summary.groupby("task", sort=True):
         fig, ax = plt.subplots(figsize=(5, 3.5))
-        for method, group in rows.groupby("method", sort=True):
+        n = rows["method"].nunique()
+        for k, (method, group) in enumerate(rows.groupby("method", sort=True)):
             group = group.sort_values("budget")
-            ax.errorbar(group["budget"], group["mean"] * 100, yerr=group["std"].fillna(0) * 100,
+            x = group["budget"] * 2 ** _dodge(k, n, 0.04)  # log axis: a multiplicative nudge
+            ax.errorbar(x, group["mean"] * 100, yerr=group["std"].fillna(0) * 100,
                         marker="o", capsize=3, label=row_label(method))  # fmt: skip
+        _percent_limits(ax)
         ax.set_xscale("log", base=2)
+        ax.set_xlim(
+            rows["budget"].min() / 1.5, rows["budget"].max() * 1.5
+        )  # one budget: not a zoom on the nudge
         ax.xaxis.set_major_locator(FixedLocator(sorted(rows["budget"].unique())))  # the budgets run, not 2^k
         ax.xaxis.set_major_formatter(ScalarFormatter())
         ax.xaxis.set_minor_locator(NullLocator())
         ax.set(xlabel="seed budget (examples)", ylabel="test accuracy (%)",
                title=f"{_label(collected)}{task}: mean ± std (ddof=1) over seeds")  # fmt: skip
-        ax.legend(fontsize=7)
+        _legend_outside(ax)
         paths += _save(fig, out, f"accuracy_vs_budget_{task}")
     return paths
 
@@ -65,16 +88,16 @@ def iteration_curves(collected: Collected, out: Path) -> list[Path]:
     paths = []
     for (task, budget), group in rows.groupby(["task", "budget"], sort=True):
         fig, ax = plt.subplots(figsize=(5, 3.5))
-        methods = sorted(group["method"].unique())
+        n = group["method"].nunique()
         for k, (method, by_method) in enumerate(group.groupby("method", sort=True)):
             curve = by_method.groupby("iteration")["val_accuracy"].agg(["mean", "std"]).reset_index()
-            dodge = (k - (len(methods) - 1) / 2) * 0.04  # side by side, so error bars at one x stay apart
-            ax.errorbar(curve["iteration"] + dodge, curve["mean"] * 100, yerr=curve["std"].fillna(0) * 100,
-                        marker="o", capsize=3, label=row_label(method))  # fmt: skip
+            ax.errorbar(curve["iteration"] + _dodge(k, n, 0.04), curve["mean"] * 100,
+                        yerr=curve["std"].fillna(0) * 100, marker="o", capsize=3, label=row_label(method))  # fmt: skip
+        _percent_limits(ax)
         ax.set(xlabel="iteration (0 = trained on the seed set only)", ylabel="validation accuracy (%)",
                title=f"{_label(collected)}{task} b{budget}: validation accuracy, mean ± std over seeds")  # fmt: skip
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # iterations are whole numbers: no 0.5 ticks
-        ax.legend(fontsize=7)
+        _legend_outside(ax)
         paths += _save(fig, out, f"iterations_{task}_b{budget}")
     return paths
 
@@ -88,9 +111,10 @@ def pattern_accuracy(collected: Collected, out: Path) -> list[Path]:
         table.index = [textwrap.fill(str(name), 32) for name in table.index]  # long names: wrap, not squeeze
         fig, ax = plt.subplots(figsize=(5, max(3.5, 0.5 * len(table) + 1)))
         table.plot.barh(ax=ax)
+        _percent_limits(ax, "x")
         ax.set(xlabel="accuracy on the pattern's items at the next iteration (%)", ylabel="",
                title=f"{_label(collected)}{task} b{budget} {row_label(method)}: per-pattern accuracy")  # fmt: skip
-        ax.legend(title="found at iteration", fontsize=7)
+        _legend_outside(ax, title="found at iteration")
         paths += _save(fig, out, f"patterns_{task}_b{budget}_{method}")
     return paths
 

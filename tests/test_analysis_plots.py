@@ -42,3 +42,14 @@ def test_iteration_ticks_are_whole_numbers(monkeypatch, collected, tmp_path):
 def test_budget_ticks_are_the_budgets_run(monkeypatch, collected, tmp_path):
     ticks = _x_ticks(monkeypatch, plots.accuracy_vs_budget, collected, tmp_path)
     assert ticks == {"accuracy_vs_budget_arc_challenge": ["64"], "accuracy_vs_budget_gsm8k": ["64", "128"]}
+
+
+def test_accuracy_axes_stay_within_0_to_100():
+    fig, (flat, spread) = plt.subplots(1, 2)
+    flat.plot([0, 1], [0.0, 0.0])  # every cell at 0 %: matplotlib would centre the axis on 0 (-0.05 .. 0.05)
+    spread.errorbar([0, 1], [5.0, 97.0], yerr=[10.0, 10.0])
+    for ax in (flat, spread):
+        plots._percent_limits(ax)
+    assert flat.get_ylim() == (0, 100)
+    assert spread.get_ylim()[0] == 0 and spread.get_ylim()[1] == 100
+    plt.close(fig)
