@@ -23,7 +23,7 @@ install: .venv/.installed
 
 DEMO_RUNS ?= runs/demo
 DEMO_OUT ?= reports/demo
-demo: install  ## SIMULATION mini Table 2: sft, auggpt, llm2llm, pada, an ablation x 3 seeds, then the analysis
+demo: install  ## SIMULATION mini Table 2, budget- and step-matched: sft, sft_val, auggpt, llm2llm, pada, an ablation x 3 seeds, then the analysis
 	.venv/bin/pada run -m experiment=demo paths.runs_dir=$(DEMO_RUNS)
 	$(PY) -m pada.cli analyze $(DEMO_RUNS) --out $(DEMO_OUT)
 	@echo "SIMULATION demo done; PaDA-Agent's pattern reports: $(DEMO_RUNS)/*/augment_*/patterns.md"
@@ -34,7 +34,8 @@ smoke: install  ## the smallest real pipeline: tiny random model, GSM8K from loc
 # The real experiment: GPUs + a teacher API. LAUNCHER=slurm (one job per cell) or LAUNCHER=local.
 # ARGS: extra Hydra overrides for preflight and the sweep, e.g. ARGS="hydra.launcher.partition=gpu seed=0".
 LAUNCHER ?= slurm
-TABLE2 ?= table2_v1
+# v2: budget- and step-matched, equal-information control, 5 seeds; TABLE2=table2_v1 for the reference v1
+TABLE2 ?= table2_v2
 ARGS ?=
 reproduce-table2: install  ## preflight, then the Table 2 sweep, then the tables from whatever finished
 	.venv/bin/pada preflight experiment=$(TABLE2) launcher=$(LAUNCHER) paths.data_dir=$(DATA_DIR) $(ARGS)

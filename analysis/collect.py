@@ -105,8 +105,25 @@ def _metric_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
     uncached = usage.get("uncached") if isinstance(usage.get("uncached"), dict) else {}
     if uncached.get("dollars") is not None:  # what the calls cost without the cache (engineer fair's field)
         rows.append({"metric": UNCACHED_DOLLARS, "value": float(uncached["dollars"]), "n": None})
+    rows += _budget_rows(results)
     if any(name.startswith("augment_") for name in results.get("timings", {})):  # the method augmented
         rows.append({"metric": "data/synthetic", "value": float(results["data"]["synthetic"]), "n": None})
+    return rows
+
+
+def _budget_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """What a cell spent, for the Table 2 budget columns: synthetic examples, optimizer steps of the tested
+    model, uncached teacher tokens (input + output). Absent in run dirs older than these fields."""
+    rows = []
+    steps = results.get("training", {}).get("optimizer_steps", {}).get("tested")
+    if "training" in results:
+        rows.append({"metric": "budget/synthetic", "value": float(results["data"]["synthetic"]), "n": None})
+    if steps is not None:
+        rows.append({"metric": "budget/steps", "value": float(steps), "n": None})
+    uncached = results.get("teacher_usage", {}).get("uncached")
+    if uncached is not None or "training" in results:
+        tokens = (uncached or {}).get("input_tokens", 0) + (uncached or {}).get("output_tokens", 0)
+        rows.append({"metric": "budget/teacher_tokens", "value": float(tokens), "n": None})
     return rows
 
 

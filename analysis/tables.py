@@ -303,23 +303,60 @@ def _costs(collected: Collected, methods: list[str]) -> dict[str, str]:
     return out
 
 
+BUDGET_COLUMNS = {"budget/synthetic": "Synthetic ex.", "budget/steps": "Opt. steps",
+                  "budget/teacher_tokens": "Teacher tokens (uncached)"}  # fmt: skip
+
+
+def _budget_columns(collected: Collected, methods: list[str]) -> dict[str, dict[str, str]]:
+    """Per method, over its finished cells: synthetic examples and optimizer steps of the tested model
+    (min–max), and uncached teacher tokens (mean per run). Shown only when the runs record them."""
+    out: dict[str, dict[str, str]] = {}
+    for metric, label in BUDGET_COLUMNS.items():
+        rows = collected.cells[
+            (collected.cells["metric"] == metric) & collected.cells["method"].isin(methods)
+        ]
+        if rows.empty:
+            continue
+        by_method = rows.groupby("method")["value"]
+        if metric == "budget/teacher_tokens":
+            out[label] = {m: _tokens(v.mean()) for m, v in by_method}
+        else:
+            out[label] = {m: _span(v.min(), v.max()) for m, v in by_method}
+    return out
+
+
+def _span(low: float, high: float) -> str:
+    return f"{low:.0f}" if low == high else f"{low:.0f}–{high:.0f}"
+
+
+def _tokens(n: float) -> str:
+    return "0" if n == 0 else f"{n / 1e3:.0f}k" if n < 1e6 else f"{n / 1e6:.1f}M"
+
+
+BUDGET_CAPTION = (
+    "Budget columns: synthetic examples added and optimizer steps of the tested model (min–max over "
+    "runs), teacher tokens as from an empty cache (mean per run). "
+)
+
+
 def _label_prefix(collected: Collected) -> str:
     prefix = "SIMULATION (not a measured result). " if collected.simulation else ""
     return prefix + ("FIXTURE (made-up numbers). " if collected.fixture else "")
 
 
 def _caption(collected: Collected, summary: pd.DataFrame, comparisons: pd.DataFrame, claims: pd.DataFrame,
-             kind: str) -> str:  # fmt: skip
+             kind: str, budget: bool = False) -> str:  # fmt: skip
     finished = summary["n_seeds"][summary["n_seeds"] > 0]
     seeds = sorted(finished.unique().tolist()) or [0]
     n_seeds = f"{seeds[-1]}" if len(seeds) == 1 else f"{seeds[0]}–{seeds[-1]}"
     marker = _marker_caption(comparisons, claims, kind)
+    budget = BUDGET_CAPTION if budget else ""
     plural = "" if n_seeds == "1" else "s"
     return (f"{_label_prefix(collected)}Test accuracy (%), mean ± sample std (ddof=1) over {n_seeds} seed{plural}. "
             f"Bold: best; underlined: second best per column. {marker} Per-seed exact McNemar, paired t and "
             f"Welch t across seeds are in the comparisons CSV (Wilcoxon is not used: with ≤5 seeds its "
             f"smallest p is 0.0625). Teacher cost: mean uncached teacher cost per run in USD (the calls priced as "
-            f"if none came from the cache); *: runs without that figure, their recorded spend (cache-dependent). "
+            f"if none came from the cache); *: runs without that figure, their recorded spend (cache-dependent). {budget}"
             f"— : no finished seed; letters refer to the notes below.")  # fmt: skip
 
 
@@ -371,11 +408,14 @@ def build_table(collected: Collected, name: str, methods: list[str], mark: str, 
             builder.improvement_rows(task, budget)
     if improvement_rows and FOCUS in present and pairs:
         rows += [REL_ROW, DELTA_ROW]
-    extra = {**_lm_eval_columns(collected, present), COST_COLUMN: _costs(collected, methods)}
+    budget = _budget_columns(collected, methods)
+    extra = {**_lm_eval_columns(collected, present), **budget, COST_COLUMN: _costs(collected, methods)}
     for col, values in extra.items():
         builder.extra_column(col, values)
     columns = [column_label(t, b) for t, b in pairs] + list(extra)
-    caption = _caption(collected, summary[summary["method"].isin(methods)], comparisons, table_claims, mark)
+    caption = _caption(
+        collected, summary[summary["method"].isin(methods)], comparisons, table_claims, mark, bool(budget)
+    )
     return Table(name, rows, columns, builder.cells, caption, builder.notes, _numbers(builder, comparisons),
                  comparisons)  # fmt: skip
 

@@ -176,6 +176,8 @@ def plan(cells: list[DictConfig]) -> dict[str, Any]:
         gpu_hours += trainings * float(estimate.get("gpu_hours_per_round", 0.0))
         cell_tokens = float((estimate.get("teacher_tokens_per_round") or {}).get(cfg.method.name, 0.0))
         cell_tokens *= int(cfg.method.get("iterations", 0))
+        if estimate.get("tokens_per_seeds"):  # estimates given per N seeds scale with the cell's budget
+            cell_tokens *= cfg.budget / float(estimate.tokens_per_seeds)
         tokens += cell_tokens
         price = cfg.teacher.get("pricing") or {}
         blended = (float(price.get("input_per_mtok", 0.0)) + float(price.get("output_per_mtok", 0.0))) / 2

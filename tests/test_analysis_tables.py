@@ -194,3 +194,26 @@ def test_pairing_keeps_shared_seeds_and_fully_answered_items():
     a, b = tables.paired_matrices(items, "t", 8, "pada", "sft")
     # seeds {0, 1} are shared; q2 is missing for sft seed 1 and q3 for seed 1 of both: only q1 is complete
     assert a.tolist() == [[1.0], [1.0]] and b.tolist() == [[0.0], [0.0]]
+
+
+def test_budget_columns_show_synthetic_steps_and_uncached_tokens(tmp_path):
+    """Cells that record the fairness accounting (data.synthetic, training.optimizer_steps, uncached teacher
+    usage) get the budget columns next to accuracy; the cost column is the uncached dollars."""
+    import json
+
+    root = make_tree(tmp_path, methods=("sft", "pada"))
+    for i, path in enumerate(sorted(root.glob("*/results.json"))):
+        results = json.loads(path.read_text())
+        pada = results["cell"]["method"] == "pada"
+        results["data"]["synthetic"] = 250 + i if pada else 0
+        results["training"] = {"optimizer_steps": {"per_iteration": [80, 240], "total": 320, "tested": 240}}
+        results["teacher_usage"] = {"uncached": {"calls": 9, "input_tokens": 150_000 if pada else 0,
+                                                 "output_tokens": 50_000 if pada else 0,
+                                                 "dollars": 1.5 if pada else 0.0}}  # fmt: skip
+        path.write_text(json.dumps(results))
+    table = tables.table2(collect_runs(root), np.random.default_rng(0), 200)
+    cell = {c: table.cells[("pada", c)].text for c in tables.BUDGET_COLUMNS.values()}
+    assert cell["Synthetic ex."].startswith("25") and "–" in cell["Synthetic ex."]
+    assert cell["Opt. steps"] == "240" and cell["Teacher tokens (uncached)"] == "200k"
+    assert table.cells[("sft", "Synthetic ex.")].text == "0"
+    assert table.cells[("pada", tables.COST_COLUMN)].text == "$1.50" and "empty cache" in table.caption

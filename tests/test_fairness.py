@@ -164,23 +164,36 @@ def test_equal_information_control_trains_on_seed_plus_validation(tiny_cell_over
     assert results["iterations"][0]["train_examples"] == 26
 
 
+SFT = type("SFT", (), {"needs_val_eval": False})()
 GENERATIVE = ["auggpt", "llm2llm", "llms_as_instructors", "pada", "pada_no_val"]
 
 
 def test_budget_match_brings_every_generative_method_to_the_same_count(tmp_path, model_cache):
     """Every generative method of a sweep, one matched quota: each adds exactly 12 synthetic examples, or
-    records by how much it fell short and why (nothing is silently different)."""
+    records by how much it fell short and why (nothing is silently different); match_steps gives every
+    training round of every method the same optimizer steps."""
     base = ["task=sim_arith", "teacher=sim_oracle", "budget=8", "task.val_size=10", "task.test_size=6",
-            "trainer.max_steps=2", "eval.max_new_tokens=4", f"paths.runs_dir={tmp_path}",
+            "trainer.match_steps=true", "eval.max_new_tokens=4", f"paths.runs_dir={tmp_path}",
             f"paths.cache_dir={model_cache}", "wandb.mode=disabled", "+embedder=bundled:all-MiniLM-L6-v2",
             "synthetic_budget=12", "budget_match=true"]  # fmt: skip
     counts = {}
     for name in GENERATIVE:
         extra = [] if name == "auggpt" else ["method.iterations=2"]
         extra += ["method.similarity=rouge"] if name == "llms_as_instructors" else []
-        data = run_cell(compose_config([*base, f"method={name}", *extra]))["data"]
+        results = run_cell(compose_config([*base, f"method={name}", *extra]))
+        data, steps = results["data"], results["training"]["optimizer_steps"]
+        assert set(steps["per_iteration"]) == {6} and steps["tested"] == 6  # 3 epochs x ceil((8 + 12) / 16)
         short = sum(s["short_by"] for s in data["shortfall"].values())
         assert all(s["why"] for s in data["shortfall"].values())
         assert data["synthetic"] + short == 12 and data["synthetic"] == sum(data["synthetic_per_iteration"])
         counts[name] = data["synthetic"]
     assert min(counts.values()) >= 10, counts  # shortfalls are the exception, not the rule
+
+
+def test_match_steps_is_the_steps_of_the_matched_dataset():
+    cfg = compose_config(["experiment=sim", "synthetic_budget=256", "trainer.match_steps=true"])
+    assert fairness.trainer_config(cfg).max_steps == 240  # 10 epochs x ceil((128 + 256) / 16)
+    per_seed = compose_config(["experiment=sim", "synthetic_per_seed=2", "trainer.match_steps=true"])
+    assert fairness.trainer_config(per_seed).max_steps == 240 and fairness.synthetic_total(per_seed) == 256
+    with pytest.raises(PadaError, match="unset trainer.max_steps"):
+        fairness.check_config(compose_config(["trainer.match_steps=true", "trainer.max_steps=5"]), SFT)

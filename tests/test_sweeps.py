@@ -12,13 +12,14 @@ from pada.preflight import expand_sweep
 from pada.preflight import main as preflight_main
 
 
-def test_every_table2_cell_composes():
+@pytest.mark.parametrize("version,seeds,methods", [("table2_v1", 3, 9), ("table2_v2", 5, 10)])
+def test_every_table2_cell_composes(version, seeds, methods):
     from pada.preflight import _compose
 
-    cells = expand_sweep(["experiment=table2_v1"])
-    assert len(cells) == 3 * 2 * 3 * 9  # tasks x budgets x seeds x methods
-    for overrides in cells:
-        cfg = _compose(["experiment=table2_v1", *overrides])
+    cells = expand_sweep([f"experiment={version}"])
+    assert len(cells) == 3 * 2 * seeds * methods  # tasks x budgets x seeds x methods
+    for overrides in cells[:: 1 if version == "table2_v1" else 10]:  # v2's pairs are all composed below
+        cfg = _compose([f"experiment={version}", *overrides])
         assert cfg.model.name == "llama32_1b_instruct" and cfg.task.name in {"gsm8k", "arc_challenge", "mbpp"}
     assert _compose(["experiment=table2_v1", "task=mbpp"]).task.confirm_run_unsafe_code is True
 
@@ -27,11 +28,11 @@ def test_every_table2_method_runs_on_every_table2_task():
     """Each (task, method) pair passes the runner's check_cell: none would fail at its first augment stage."""
     from pada.preflight import _check_method, _compose
 
-    pairs = {(o[1], o[4]) for o in expand_sweep(["experiment=table2_v1"])}
-    assert len(pairs) == 3 * 9
+    pairs = {(o[1], o[4]) for o in expand_sweep(["experiment=table2_v2"])}
+    assert len(pairs) == 3 * 10
     for task, method in sorted(pairs):
         offline = ["+embedder=bundled:all-MiniLM-L6-v2"]  # all-mpnet-base-v2 is not in this machine's cache
-        assert _check_method(_compose(["experiment=table2_v1", task, method, *offline])) is None, (
+        assert _check_method(_compose(["experiment=table2_v2", task, method, *offline])) is None, (
             task,
             method,
         )
@@ -43,7 +44,7 @@ def test_every_table2_method_runs_on_every_table2_task():
 
 def test_cli_sweep_values_cross_the_config_sweep():
     cells = expand_sweep(["experiment=demo", "seed=7,8"])
-    assert len(cells) == 5 * 2  # the CLI's seeds replace the config's, methods stay
+    assert len(cells) == 6 * 2  # the CLI's seeds replace the config's, methods stay
     assert {o for c in cells for o in c if o.startswith("seed=")} == {"seed=7", "seed=8"}
 
 
@@ -72,7 +73,16 @@ def test_preflight_lists_every_missing_prerequisite(capsys, tmp_path, monkeypatc
 
 def test_preflight_passes_for_the_simulation(capsys):
     assert preflight_main(["experiment=demo"]) == 0
-    assert "jobs=15" in capsys.readouterr().out
+    assert "jobs=18" in capsys.readouterr().out
+
+
+def test_table2_v2_is_matched_and_its_auggpt_estimate_counts_the_capped_paraphrases():
+    from pada.preflight import _compose, plan
+
+    cfg = _compose(["experiment=table2_v2", "task=gsm8k", "budget=300", "method=auggpt"])
+    assert (cfg.budget_match, cfg.synthetic_per_seed, cfg.trainer.match_steps) == (True, 3, True)
+    # 900k tokens per round per 100 seeds (300 paraphrases + 300 verifications), one round, budget 300
+    assert plan([cfg])["teacher_tokens_estimate"] == 2_700_000
 
 
 @pytest.mark.slow

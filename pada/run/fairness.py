@@ -16,6 +16,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from omegaconf import OmegaConf
+
 from pada.agent.leakage import HeldOut, assert_no_leak, tokens
 from pada.errors import PadaError
 from pada.tasks.base import question_of
@@ -43,13 +45,44 @@ def check_config(cfg: Any, method: Any) -> None:
     if method.needs_val_eval and not cfg.run.eval_val:
         raise PadaError(f"method={cfg.method.name} reads validation failures, but run.eval_val=false; "
                         "set run.eval_val=true (or choose a method that needs no validation)")  # fmt: skip
-    if cfg.get("budget_match") and cfg.get("synthetic_budget") is None and \
-            cfg.get("synthetic_per_iteration") is None:  # fmt: skip
-        raise PadaError("budget_match=true needs a quota: set synthetic_budget or synthetic_per_iteration")
+    if (
+        cfg.get("budget_match")
+        and synthetic_total(cfg) is None
+        and cfg.get("synthetic_per_iteration") is None
+    ):
+        raise PadaError("budget_match=true needs a quota: set synthetic_budget, synthetic_per_seed or "
+                        "synthetic_per_iteration")  # fmt: skip
+    if cfg.trainer.get("match_steps") and cfg.trainer.get("max_steps"):
+        raise PadaError("trainer.match_steps=true sets max_steps itself; unset trainer.max_steps")
     for key in ("synthetic_budget", "synthetic_per_iteration"):
         value = cfg.get(key)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
             raise PadaError(f"{key}={value!r}: expected a non-negative integer or null")
+
+
+def synthetic_total(cfg: Any) -> int | None:
+    """The cell's synthetic budget: ``synthetic_budget``, else ``budget`` x ``synthetic_per_seed`` (for
+    sweeps over seed budgets), else None (each method's own rule)."""
+    if cfg.get("synthetic_budget") is not None:
+        return int(cfg.synthetic_budget)
+    if cfg.get("synthetic_per_seed") is not None:
+        return int(round(cfg.budget * float(cfg.synthetic_per_seed)))
+    return None
+
+
+def trainer_config(cfg: Any) -> Any:
+    """``cfg.trainer``, with ``max_steps`` fixed when ``trainer.match_steps`` is on: every training round
+    of every method takes the optimizer steps that ``epochs`` epochs over seed + synthetic budget need
+    (ceil(rows / (batch_size x grad_accum)) per epoch; packed rows are counted as one example each), so a
+    method with more data does not also get more compute."""
+    if not cfg.trainer.get("match_steps"):
+        return cfg.trainer
+    rows = cfg.budget + (synthetic_total(cfg) or 0)
+    steps = int(cfg.trainer.epochs) * math.ceil(
+        rows / (int(cfg.trainer.batch_size) * int(cfg.trainer.grad_accum))
+    )
+    trainer = OmegaConf.to_container(cfg.trainer, resolve=True)
+    return OmegaConf.create({**trainer, "max_steps": steps})
 
 
 def quota_for(cfg: Any, iteration: int, iterations: int, added_so_far: int) -> Quota:
@@ -59,9 +92,9 @@ def quota_for(cfg: Any, iteration: int, iterations: int, added_so_far: int) -> Q
     caps = []
     if cfg.get("synthetic_per_iteration") is not None:
         caps.append(int(cfg.synthetic_per_iteration))
-    remaining = None
-    if cfg.get("synthetic_budget") is not None:
-        remaining = max(0, int(cfg.synthetic_budget) - added_so_far)
+    remaining, total = None, synthetic_total(cfg)
+    if total is not None:
+        remaining = max(0, total - added_so_far)
         caps.append(remaining)
     limit = min(caps) if caps else None
     if not cfg.get("budget_match") or limit is None:

@@ -140,7 +140,7 @@ class Cell:
 
         def work(out: Path) -> dict[str, Any]:
             init_from = str(previous / "model") if previous is not None else None
-            return fit(self.cfg.trainer, self.model_path, train_data, out, self.cfg.seed + i,
+            return fit(fairness.trainer_config(self.cfg), self.model_path, train_data, out, self.cfg.seed + i,
                        self.system_prompt, init_from, self.tracker.log,
                        ckpt_dir=self.run_dir / f".train_{i}.ckpt")  # beside .partial, which a restart wipes  # fmt: skip
 
