@@ -140,3 +140,50 @@ def test_sweep_survives_requeue_timeout_signal_and_cancel(tmp_path):
         ours = json.loads((runs / name / "results.json").read_text())
         reference = json.loads((tmp_path / "local" / name / "results.json").read_text())
         assert _numbers(ours) == _numbers(reference), name
+
+
+def test_failed_cell_names_itself_and_its_traceback_is_in_the_job_log(tmp_path):
+    """A cell that raises (a bad learning rate string): one error line naming the cell, job and log; the
+    traceback in that log; the cell dir links to it; `pada status` shows the error line."""
+    runs = tmp_path / "runs"
+    proc = _pada("run", "-m", "experiment=sim", "method=sft", "seed=0", "budget=16", "trainer.lr=oops",
+                 "model.pretrain.steps=30", *SLURM, f"paths.runs_dir={runs}", f"paths.cache_dir={tmp_path}/c",
+                 timeout=600)  # fmt: skip
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    (error,) = [line for line in proc.stderr.splitlines() if line.startswith("pada: error:")]
+    assert error.startswith("pada: error: cell sim_arith-b16-sft-s0-") and " failed: TypeError: " in error
+    log = Path(error.rsplit("; log: ", 1)[1])
+    text = log.read_text()
+    assert "Traceback (most recent call last)" in text and "TypeError: '<=' not supported" in text
+    (cell,) = [p for p in runs.iterdir() if p.name.startswith("sim_arith")]
+    assert os.path.realpath(next((cell / "logs").glob("*.err"))) == os.path.realpath(log)
+    status = _pada("status", str(runs), timeout=120)
+    assert (
+        status.returncode == 1
+        and "TypeError: '<=' not supported" in status.stdout
+        and str(log) in status.stdout
+    )
+
+
+def test_preflight_and_a_refused_submission_on_the_real_cluster(tmp_path):
+    """99 GPUs and 4096 GB per node: preflight names both against sinfo; sbatch's refusal is one line."""
+    too_big = [a for a in SLURM if "gpus_per_node" not in a and "mem_gb" not in a]
+    too_big += ["hydra.launcher.gpus_per_node=99", "hydra.launcher.mem_gb=4096"]
+    pre = _pada("preflight", "experiment=sim", *too_big, timeout=300)
+    assert pre.returncode == 1
+    assert "launcher asks 99 GPUs per node but partition" in pre.stdout
+    assert "launcher asks 4096 GB memory per node but partition" in pre.stdout
+    ok = _pada("preflight", "experiment=sim", *SLURM, timeout=300)
+    assert ok.returncode == 0, ok.stdout
+    run = _pada(
+        "run", "-m", "experiment=sim", "method=sft", *too_big, f"paths.runs_dir={tmp_path}", timeout=300
+    )
+    assert run.returncode == 2
+    assert (
+        run.stderr.strip()
+        .splitlines()[-1]
+        .startswith("pada: error: sbatch refused cell sim_arith-b128-sft-s0-")
+    )
+    assert [
+        line for line in run.stderr.splitlines() if "error" in line.lower()
+    ] == run.stderr.strip().splitlines()[-1:]

@@ -59,6 +59,14 @@ def cell_name(cfg: DictConfig, components: dict[str, Any] | None = None) -> str:
     return f"{cfg.task.name}-b{cfg.budget}-{cfg.method.name}-s{cfg.seed}-{digest}"
 
 
+def cell_location(
+    cfg: DictConfig, task: Task, method: Any, files: dict[str, str]
+) -> tuple[dict[str, Any], Path]:
+    """The cell's identity components and run dir; the SLURM launcher names jobs and links logs by it too."""
+    components = {"versions": cell_versions(task, method, cfg), "data": files}
+    return components, Path(cfg.paths.runs_dir).expanduser().resolve() / cell_name(cfg, components)
+
+
 log = logging.getLogger("pada.run")
 
 
@@ -112,8 +120,7 @@ class Cell:
         check_cell(self.task, self.method)
         self.splits = self.task.load(_data_dir(cfg))
         # What determines the output besides the config (pada/versions.py); never the git SHA.
-        self.components = {"versions": cell_versions(self.task, self.method, cfg), "data": self.splits.files}
-        self.run_dir = Path(cfg.paths.runs_dir).expanduser().resolve() / cell_name(cfg, self.components)
+        self.components, self.run_dir = cell_location(cfg, self.task, self.method, self.splits.files)
         sample_seed_set(self.splits.pool, cfg.budget, cfg.seed)  # fail on a bad budget before any work
         if cfg.model.get("cpu_threads"):  # before the model is built: tiny_sim pre-trains on first use
             torch.set_num_threads(cfg.model.cpu_threads)

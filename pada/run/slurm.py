@@ -18,6 +18,7 @@ resume checkpoint at the next step first (pada/training/resume.py). Do not pass 
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import sys
@@ -34,6 +35,7 @@ from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf, SlurmQue
 from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLauncher as _SubmititSlurmLauncher
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from pada.errors import PadaError
 from pada.run import cluster
 
 # Settings of this launcher that submitit does not know.
@@ -58,10 +60,23 @@ def task_config(sweep_config: DictConfig) -> DictConfig:
     return cfg
 
 
-def cell_dir(cfg: DictConfig) -> Path:
-    from pada.run.runner import cell_name
+@functools.cache
+def _data_files(task_yaml: str, data_dir: str | None) -> dict[str, str]:
+    """The data files' sha256 (part of the cell's identity), once per task setting in a sweep."""
+    from pada.tasks import build_task
 
-    return Path(cfg.paths.runs_dir).expanduser().resolve() / cell_name(cfg)
+    return build_task(OmegaConf.create(task_yaml)).load(Path(data_dir) if data_dir else None).files
+
+
+def cell_dir(cfg: DictConfig) -> Path:
+    """The run dir the cell's runner will use (pada.run.runner.cell_location); raises PadaError on bad data."""
+    from pada.methods.base import build_method
+    from pada.run.runner import _data_dir, cell_location
+    from pada.tasks import build_task
+
+    data_dir = _data_dir(cfg)
+    files = _data_files(OmegaConf.to_yaml(cfg.task, resolve=True), str(data_dir) if data_dir else None)
+    return cell_location(cfg, build_task(cfg.task), build_method(cfg.method), files)[1]
 
 
 @dataclass
@@ -111,7 +126,11 @@ class PadaSlurmLauncher(_SubmititSlurmLauncher):
 
     def _submit(self, executor, num: int, overrides: list[str]) -> Submitted:
         cfg = task_config(self.hydra_context.config_loader.load_sweep_config(self.config, overrides))
-        run_dir = cell_dir(cfg)
+        try:
+            run_dir = cell_dir(cfg)
+        except PadaError as error:  # the job would fail the same way: say it before submitting anything
+            print(f"pada: error: {error}", file=sys.stderr)
+            sys.exit(2)
         executor.update_parameters(name=run_dir.name)
         args = (overrides, "hydra.sweep.dir", num, f"job_id_for_{num}", Singleton.get_state())
         refused = io.StringIO()
