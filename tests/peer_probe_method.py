@@ -3,12 +3,11 @@
 Each process that enters ``propose`` registers itself in ``$PADA_TEST_PEERS`` and waits up to
 ``WAIT_SECONDS`` for a peer, so two unlocked writers are certain to overlap inside one stage. Under the cell
 lock the peer never arrives while the first holds the cell, and the wait just runs out. The proposal itself
-is deterministic: the first two seed items, relabelled as synthetic.
+is deterministic: two fixed items.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 from pathlib import Path
@@ -32,7 +31,11 @@ class PeerProbe(Method):
             time.sleep(0.05)
         time.sleep(0.5)  # both writers are now inside this stage
         (state.workdir / "finished.txt").write_text("part two\n")
-        return [
-            dataclasses.replace(s, id=f"{s.id}-copy", source="synthetic:peer_probe")
-            for s in state.seed_data[:2]
-        ]
+        return [_item(i) for i in (3, 5)]
+
+
+def _item(i: int) -> Example:
+    """Worded unlike the tiny GSM8K items, so the runner's held-out checks keep it."""
+    question = f"Zed counts {i} pears, then finds seven more in a basket. How many pears does Zed count now?"
+    return Example(id=f"peer-{i}", prompt=question, target=f"{i} + 7 = {i + 7}\n#### {i + 7}", answer=str(i + 7),
+                   source="synthetic:peer_probe", meta={"question": question})  # fmt: skip

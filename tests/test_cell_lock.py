@@ -84,3 +84,20 @@ def test_result_files_honour_the_umask(tiny_cell_overrides, tmp_path):
     assert (cell / "results.json").stat().st_mode & 0o777 == 0o644
     assert (cell / "test" / "test.jsonl").stat().st_mode & 0o777 == 0o644
     assert (cell / "test").stat().st_mode & 0o777 == 0o755
+
+
+def test_a_second_process_gives_up_after_the_lock_timeout_with_one_line(tmp_path):
+    from filelock import FileLock
+
+    from pada.errors import PadaError
+    from pada.run.stages import LOCK, cell_lock
+
+    with cell_lock(tmp_path):  # writes the owner file, as the first process would
+        pass
+    holder = FileLock(tmp_path / LOCK)
+    with holder, pytest.raises(PadaError) as error, cell_lock(tmp_path, timeout=0.2):
+        pass
+    message = str(error.value)
+    assert "\n" not in message and f"pid {os.getpid()}" in message and "run.lock_timeout" in message
+    with cell_lock(tmp_path, timeout=0.2):  # released: the next process gets it at once
+        pass
