@@ -58,3 +58,28 @@ def test_bars_follow_run_progress(tmp_path, capsys):
         progress.configure("auto")
     with pytest.raises(PadaError, match="run.progress='sometimes' is not one of auto, true, false"):
         progress.configure("sometimes")
+
+
+def test_teacher_bar_counts_calls_and_cache_hits(tmp_path, monkeypatch):
+    import io
+
+    import teacher_support  # noqa: F401 - registers the test scripts
+    from teacher_support import teacher_cfg
+    from tqdm import tqdm
+
+    from pada.teacher import Request, Teacher
+
+    bars = []
+
+    def spy(iterable=None, *, total=None, desc, unit="it", force=False):
+        bars.append(tqdm(iterable, total=total, desc=desc, unit=unit, file=io.StringIO(), mininterval=0))
+        return bars[-1]
+
+    monkeypatch.setattr(progress, "bar", spy)
+    cfg = teacher_cfg("scripted", tmp_path, model="test_counter")
+    requests = [Request("generation", [{"role": "user", "content": "2+2?"}], i) for i in range(3)]
+    for _ in range(2):  # the second time every answer comes from the cache
+        with Teacher(cfg, cfg.client.cache.path) as teacher:
+            teacher.complete_many(requests)
+    assert [(b.desc, b.n, b.total) for b in bars] == [("teacher generation", 3, 3)] * 2
+    assert [b.postfix for b in bars] == ["cached=0, failed=0", "cached=3, failed=0"]
