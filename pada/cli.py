@@ -112,14 +112,21 @@ def summary(written: dict[str, list[Path]], out: Path) -> str:
     """What `pada analyze` prints: the main table (plain text) and where every output is."""
     table = next((p for p in written.get("table2", []) if p.suffix == ".txt"), None)
     lines = [table.read_text().rstrip(), ""] if table else ["no finished cell: Table 2 is empty", ""]
-    lines.append(f"written under {out}/:")
-    for name, paths in written.items():
-        if name in ("data", "plots") and paths:  # many files: count them by type
-            kinds = " + ".join(sorted({p.suffix.lstrip(".") for p in paths}))
-            lines.append(f"  {name}/: {len(paths)} files ({kinds})")
-        elif paths:
-            lines.append(f"  {name}: {', '.join(p.name for p in paths)}")
-    return "\n".join(lines)
+    files = [p for name, paths in written.items() if name not in ("data", "plots") for p in paths]
+    lines.append(f"written under {out}/: {_braced(files)}")
+    folders = [f"{name}/ ({len(written[name])} files: {_braced(written[name], by='suffix')})"
+               for name in ("plots", "data") if written.get(name)]  # fmt: skip
+    return "\n".join(lines + ([f"  and {'; '.join(folders)}"] if folders else []))
+
+
+def _braced(paths: list[Path], by: str = "stem") -> str:
+    """``[a.md, a.tex, b.csv]`` -> ``a.{md,tex}, b.csv``; ``by="suffix"``: ``png, pdf`` (many stems)."""
+    if by == "suffix":
+        return ", ".join(dict.fromkeys(p.suffix.lstrip(".") for p in paths))
+    stems: dict[str, list[str]] = {}
+    for path in paths:
+        stems.setdefault(path.stem, []).append(path.suffix.lstrip("."))
+    return ", ".join(f"{s}.{{{','.join(x)}}}" if len(x) > 1 else f"{s}.{x[0]}" for s, x in stems.items())
 
 
 def _add_analyze(sub) -> None:

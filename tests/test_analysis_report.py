@@ -40,7 +40,8 @@ def test_pada_analyze_writes_every_output(tree, tmp_path, capsys):
     # the main table on screen, plain (no Markdown markup), then where everything is
     assert (tmp_path / "table2.txt").read_text().rstrip() in out and "<ins>" not in out and "**" not in out
     assert "| PaDA-Agent" not in out and re.search(r"^PaDA-Agent +\d", out, re.M)
-    assert f"written under {tmp_path}/:" in out and "  plots/: " in out and "table2.md" in out
+    assert f"written under {tmp_path}/: table2.{{md,tex,csv,txt}}, table2_comparisons.csv" in out
+    assert "  and plots/ (" in out and "data/ (4 files: parquet)" in out
 
 
 def test_analyze_is_deterministic_for_a_seed(tree, tmp_path):

@@ -170,7 +170,9 @@ def test_a_cell_cap_on_teacher_calls_stops_with_one_line_and_a_rerun_resumes(tmp
     with FakeLLMServer() as server:
         overrides = [*tiny_cell_overrides, *PROBE, f"teacher.base_url={server.url}/v1",
                      f"teacher.client.cache.path={tmp_path / 'teacher.sqlite'}", "teacher.client.max_concurrency=1"]  # fmt: skip
-        with pytest.raises(PadaError, match=r"^augment_0: .*cell_caps\.calls=5 is used up \(5 spent\)") as error:
+        with pytest.raises(
+            PadaError, match=r"^augment_0: .*cell_caps\.calls=5 is used up \(5 spent\)"
+        ) as error:
             run_cell(compose_config([*overrides, "teacher.client.cell_caps.calls=5"]))
         assert len(str(error.value).splitlines()) == 1 and len(server.bodies) == 5
         assert len(ResponseCache(tmp_path / "teacher.sqlite")) == 5
