@@ -60,6 +60,28 @@ class _ConsoleFilter(logging.Filter):
         return not any(record.name == n or record.name.startswith(n + ".") for n in DETAIL_LOGGERS)
 
 
+class ConsoleFormatter(logging.Formatter):
+    """``[HH:MM:SS] message`` for pada's INFO lines; ``[HH:MM:SS] LEVEL logger: message`` for the rest.
+
+    The console's format (conf/config.yaml ``hydra.job_logging``); the job's log file keeps Hydra's full
+    one (date, logger, level on every line)."""
+
+    def __init__(self) -> None:
+        super().__init__(datefmt="%H:%M:%S")
+
+    def format(self, record: logging.LogRecord) -> str:
+        mine = record.levelno == logging.INFO and record.name.split(".")[0] in ("pada", "hydra", "__main__")
+        head = f"[{self.formatTime(record, self.datefmt)}]"
+        text = (
+            f"{head} {record.getMessage()}"
+            if mine
+            else f"{head} {record.levelname} {record.name}: {record.getMessage()}"
+        )
+        if record.exc_info:
+            text += "\n" + self.formatException(record.exc_info)
+        return text
+
+
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:
     """``Category: message (file:line)`` on one line (the default adds the source line below)."""
     return f"{category.__name__}: {message} ({Path(filename).name}:{lineno})"

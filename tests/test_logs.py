@@ -19,9 +19,9 @@ from pada.cli import main
 # Lines that only third-party libraries print: banners, tips, adverts and known deprecations.
 BANNERS = ("GPU available", "TPU available", "litlogger", "Tip:", "LeafSpec", "`srun` command",
            "Running in WANDB offline mode", "HTTP Request:")  # fmt: skip
-# Hydra's console prefix "[time][logger][LEVEL] - " and Lightning's own "LEVEL: ": the same event printed
-# through two handlers differs only in this prefix.
-PREFIX = re.compile(r"^(\[[^\]]*\]\[[^\]]*\]\[[A-Z]+\] - |[A-Z]+: )")
+# Console prefixes: Hydra's "[time][logger][LEVEL] - ", pada's "[HH:MM:SS] " or "[HH:MM:SS] LEVEL logger: ",
+# Lightning's own "LEVEL: ". The same event printed through two handlers differs only in this prefix.
+PREFIX = re.compile(r"^(\[[^\]]*\]\[[^\]]*\]\[[A-Z]+\] - |\[\d\d:\d\d:\d\d\] ([A-Z]+ \S+: )?|[A-Z]+: )")
 
 
 def _run_cli(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -102,3 +102,16 @@ def test_printing_imports_are_muted():
                           env={**os.environ, "WANDB_MODE": "offline"})  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "WANDB offline" not in proc.stdout + proc.stderr
+
+
+def test_console_format_is_short_for_pada_and_names_the_rest():
+    formatter = logs.ConsoleFormatter()
+
+    def line(name, level, message):
+        return formatter.format(logging.LogRecord(name, level, __file__, 1, message, None, None))
+
+    assert re.fullmatch(r"\[\d\d:\d\d:\d\d\] \[4/15\] cell ok", line("pada", logging.INFO, "[4/15] cell ok"))
+    assert re.fullmatch(
+        r"\[\d\d:\d\d:\d\d\] WARNING pada.teacher: slow", line("pada.teacher", logging.WARNING, "slow")
+    )
+    assert line("lightning.pytorch", logging.INFO, "x").endswith("] INFO lightning.pytorch: x")
