@@ -138,6 +138,9 @@ class Stages:
 
     def _execute(self, name: str, key: str, out: Path, work: Callable[[Path], dict[str, Any]]) -> StageResult:
         # Left in place if the work fails (what it wrote helps debugging); the next holder of the lock removes it.
+        self.run_dir.mkdir(
+            parents=True, exist_ok=True
+        )  # Cell.run() without the runner's lock made no dir yet
         tmp = Path(tempfile.mkdtemp(dir=self.run_dir, prefix=f".{name}{PARTIAL}"))
         tmp.chmod(umask_mode(directory=True))  # mkdtemp makes 0700; the stage dir keeps this mode
         started = time.perf_counter()
