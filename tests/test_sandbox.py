@@ -186,6 +186,105 @@ def test_host_processes_are_invisible():
     program = "import os\nprint(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))\n"
     program += f"open('/proc/{os.getpid()}/environ', 'rb').read()\n"
     verdict = run_program(program, FAST, "namespaces")
-    assert verdict.stdout.strip() == "[1, 2]"  # the namespace's init and the program itself
+    assert verdict.stdout.strip() == "[1, 2, 3]"  # the namespace's init, the judge and the solution
     assert (verdict.passed, verdict.kind) == (False, "failed")
     assert "FileNotFoundError" in verdict.stderr or "PermissionError" in verdict.stderr
+
+
+# ---------------------------------------------------------------- forging the pass
+# Each forger is a wrong solution (add multiplies) that tries to report a pass without the asserts passing.
+FORGE_FRAMES = """
+import os, sys
+frame = sys._getframe()
+while frame is not None:  # the harness's nonce and marker file, if they live in this interpreter
+    names = frame.f_locals
+    if "nonce" in names and "marker" in names:
+        names["marker"].write(names["nonce"]); names["marker"].flush(); os._exit(0)
+    frame = frame.f_back
+"""
+FORGE_GC = """
+import gc, io, os, re
+nonces = [o for o in gc.get_objects() if type(o) is str and re.fullmatch("[0-9a-f]{32}", o)]
+try:
+    nonces.append(os.read(0, 64).decode().strip())  # stdin carries the nonce
+except OSError:
+    pass
+for fd in range(3, 64):  # every open descriptor, the marker's among them
+    for nonce in nonces:
+        try:
+            os.write(fd, nonce.encode())
+        except OSError:
+            pass
+for obj in gc.get_objects():
+    if isinstance(obj, io.TextIOWrapper) and obj.writable():
+        for nonce in nonces:
+            try:
+                obj.write(nonce); obj.flush()
+            except (OSError, ValueError):
+                pass
+os._exit(0)
+"""
+FORGE_EQUAL = """
+class Anything:
+    def __eq__(self, other):
+        return True
+    __ne__ = lambda self, other: False
+    __hash__ = object.__hash__
+"""
+FORGE_KILL = """
+import os, signal
+try:
+    os.kill(os.getppid(), signal.SIGKILL)  # the judge
+except OSError:
+    pass
+"""
+FORGERS = {
+    "frames": FORGE_FRAMES + "def add(a, b):\n    return a * b\n",
+    "gc, stdin and every fd": FORGE_GC + "def add(a, b):\n    return a * b\n",
+    "always-equal result": FORGE_EQUAL + "def add(a, b):\n    return Anything()\n",
+    "forge inside the call": "def add(a, b):\n"
+    + "\n".join("    " + line for line in FORGE_FRAMES.splitlines())
+    + "\n"
+    + "\n".join("    " + line for line in FORGE_GC.splitlines())
+    + "\n    return a * b\n",
+    "kill the judge": FORGE_KILL + "def add(a, b):\n    return a * b\n",
+}
+
+
+@pytest.mark.parametrize("forger", sorted(FORGERS))
+def test_model_code_cannot_forge_the_pass(level, forger, monkeypatch):
+    """Scored as the coding tasks score (CodeTask.program): the tests run where the code cannot reach."""
+    from omegaconf import OmegaConf
+
+    from pada.tasks import build_task
+
+    if level == "guarded":  # task.run uses the strongest level unless told otherwise
+        monkeypatch.setenv("PADA_SANDBOX_ISOLATION", "guarded")
+        isolation_level.cache_clear()
+    cfg = OmegaConf.load(Path(__file__).resolve().parents[1] / "conf" / "task" / "mbpp.yaml")
+    cfg.confirm_run_unsafe_code = True
+    task = build_task(cfg)
+    example = task.make_example("mbpp/x", "Add two numbers.", "def add(a, b):\n    return a + b",
+                                ["assert add(2, 3) == 5", "assert add(0, 0) == 0"])  # fmt: skip
+    forged, right = task.run([FORGERS[forger], "def add(a, b):\n    return a + b"], [example, example])
+    assert not forged.passed, forged
+    assert right.passed, right
+
+
+def test_remote_objects_work_but_cannot_be_compared(level):
+    solution = (
+        "import math, collections\nclass Node:\n    def __init__(self, v):\n        self.v, self.left = v, None\n"
+        "def depth(n):\n    return 0 if n is None else 1 + depth(n.left)\n"
+        "def count(s):\n    return collections.Counter(s)\n"
+        "def gen(n):\n    yield from range(n)\n"
+        "def boom():\n    raise ValueError('no')\n"
+    )
+    tests = (
+        "root = Node(1)\nroot.left = Node(2)\nassert depth(root) == 2 and root.left.v == 2\n"
+        "assert count('aab') == {'a': 2, 'b': 1}\nassert list(gen(3)) == [0, 1, 2]\n"
+        "assert math.isclose(math.pi, 3.14159, rel_tol=1e-3)\n"
+        "try:\n    boom()\nexcept ValueError as e:\n    assert str(e) == 'no'\nelse:\n    raise AssertionError\n"
+        "assert (root == root) is True and (Node(1) == 1) is False\n"
+    )
+    verdict = run_program((solution, tests), FAST, level)
+    assert verdict.passed, verdict.stderr

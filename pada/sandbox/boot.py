@@ -1,13 +1,27 @@
-"""Runs inside the sandboxed child (passed to ``python -I -c``): limits, guards, then the program.
+"""Runs inside the sandbox (passed to ``python -I -c``): limits, guards, then the solution and its tests.
 
-Only the standard library is used, and nothing from ``pada``, so any Python 3.11 can run it. The verdict
-marker is written only after the program (solution + tests) ran to its end, so ``sys.exit(0)`` or
-``os._exit(0)`` before the asserts cannot pass as a success.
+Only the standard library is used, and nothing from ``pada``, so any Python 3.11 can run it.
+
+Two processes. The *solution process* runs the model's code and nothing else; it never sees the tests, the
+nonce or the pass marker (it is forked before the nonce is read and closes stdin and the marker first).
+The *judge process* runs the tests: every name the solution defined is a proxy, and a call (or attribute,
+item, iteration, len, str) is answered by the solution process over a socket. Results come back as plain
+data only (None, bool, numbers, str, bytes and containers of them, a few stdlib value types), through an
+unpickler that builds nothing else, so the judge's ``==`` is Python's, never the model's; anything else
+stays a remote reference that cannot be compared. The judge writes the marker after the last test line, so
+the pass is decided where the model's code cannot reach: under ``namespaces`` the two run as different
+unprivileged users (no signal, ptrace or /proc/PID/mem across them).
 """
 
+import builtins
+import contextlib
+import io
 import json
 import os
+import pickle
 import resource
+import socket
+import struct
 import sys
 
 _BLOCKED_EVENTS = (
@@ -18,6 +32,22 @@ _BLOCKED_EVENTS = (
     "os.kill",
     "os.killpg",
 )
+# Modules the solution imported that the judge imports itself rather than proxying (pure, no side effects)
+_JUDGE_MODULES = frozenset({
+    "math", "cmath", "re", "string", "collections", "itertools", "functools", "heapq", "bisect", "operator",
+    "statistics", "fractions", "decimal", "datetime", "copy", "json", "random", "array", "sys", "os",
+})  # fmt: skip
+_ATOMS = (type(None), bool, int, float, complex, str, bytes)
+_CONTAINERS = (list, tuple, set, frozenset, dict)
+# Stdlib value types whose equality is the stdlib's (exact types only): results such as Counter({...})
+_VALUE_TYPES = {
+    "collections": ("Counter", "OrderedDict", "defaultdict", "deque"),
+    "fractions": ("Fraction",),
+    "decimal": ("Decimal",),
+    "datetime": ("date", "datetime", "time", "timedelta"),
+    "builtins": ("set", "frozenset", "complex", "bytearray", "int", "float", "str", "list", "dict", "tuple",
+                 "bool", "bytes", "range", "slice"),
+}  # fmt: skip
 
 
 def _guard(event, args):
@@ -36,22 +66,304 @@ def _init(child):
     os._exit(128 - code if code < 0 else code)
 
 
+def _limit(spec, uid):
+    for name, value in spec["rlimits"].items():
+        resource.setrlimit(getattr(resource, name), (value, value))
+    if uid is not None:  # namespaces: boot starts as root inside the namespace
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+    if spec["audit_guard"]:
+        sys.addaudithook(_guard)
+
+
+# ---------------------------------------------------------------- wire: length-prefixed pickles
+def _send(conn, obj, pickler):
+    buffer = io.BytesIO()
+    pickler(buffer).dump(obj)
+    data = buffer.getvalue()
+    conn.sendall(struct.pack("!Q", len(data)) + data)
+
+
+def _recv_exact(conn, n):
+    chunks = []
+    while n:
+        chunk = conn.recv(min(n, 1 << 20))
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def _recv(conn, unpickler):
+    (n,) = struct.unpack("!Q", _recv_exact(conn, 8))
+    return unpickler(io.BytesIO(_recv_exact(conn, n))).load()
+
+
+# ---------------------------------------------------------------- the solution process
+def _is_value(obj):
+    if isinstance(obj, type):  # the classes a value is rebuilt from (Counter in Counter's reduce)
+        return obj.__name__ in _VALUE_TYPES.get(obj.__module__, ())
+    kind = type(obj)
+    if kind in _ATOMS or kind in _CONTAINERS:
+        return True
+    return kind.__name__ in _VALUE_TYPES.get(kind.__module__, ())
+
+
+class _SolutionPickler(pickle.Pickler):
+    """Plain values by value, everything else (functions, classes, instances, generators) by reference."""
+
+    def __init__(self, buffer, table):
+        super().__init__(buffer, protocol=4)
+        self.table = table
+
+    def persistent_id(self, obj):
+        if type(obj) is _ByReference:
+            obj = obj.obj
+        elif _is_value(obj):
+            return None
+        self.table[id(obj)] = obj
+        module = obj.__name__ if type(obj) is type(sys) else None
+        return ("ref", id(obj), module)
+
+
+class _SolutionUnpickler(pickle.Unpickler):
+    def __init__(self, buffer, table):
+        super().__init__(buffer)
+        self.table = table
+
+    def persistent_load(self, pid):
+        return self.table[pid[1]]
+
+
+_OPS = {
+    "call": lambda obj, args, kwargs: obj(*args, **kwargs),
+    "getattr": lambda obj, name: getattr(obj, name),
+    "setattr": lambda obj, name, value: setattr(obj, name, value),
+    "getitem": lambda obj, key: obj[key],
+    "setitem": lambda obj, key, value: obj.__setitem__(key, value),
+    "len": len,
+    "iter": iter,
+    "next": next,
+    "bool": bool,
+    "str": str,
+    "repr": repr,
+    "hash": hash,
+}
+
+
+def _serve(conn, namespace):
+    table = {}
+
+    def reply(message):
+        try:
+            _send(conn, message, lambda b: _SolutionPickler(b, table))
+        except (pickle.PicklingError, TypeError, AttributeError, RecursionError, ValueError):
+            _send(conn, (message[0], _ByReference(message[1])), lambda b: _SolutionPickler(b, table))
+
+    names = {k: v for k, v in namespace.items() if not k.startswith("__")}
+    reply(("ready", names))
+    while True:
+        try:
+            op, target, args = _recv(conn, lambda b: _SolutionUnpickler(b, table))
+        except EOFError:
+            return
+        try:
+            result = _OPS[op](table[target], *args)
+        except StopIteration:
+            reply(("stop", None))
+            continue
+        except BaseException as error:  # noqa: BLE001 - reported to the judge, which raises it in the tests
+            reply(("error", (type(error).__name__, str(error)[:500])))
+            continue
+        reply(("ok", result))
+
+
+class _ByReference:
+    """Wraps a value that could not be pickled whole (e.g. a defaultdict of lambdas): sent as a reference."""
+
+    def __init__(self, obj):
+        self.obj = obj
+
+
+def _solution(spec, conn, judge_conn, code):
+    judge_conn.close()
+    os.close(0)  # the nonce arrives on stdin, for the judge only
+    os.close(spec["marker_fd"])
+    _limit(spec, spec.get("solution_uid"))
+    namespace = {"__name__": "__main__", "__builtins__": builtins}
+    try:
+        exec(compile(code, "solution.py", "exec"), namespace)
+    except SystemExit as stop:  # the solution may not end the run; its code is the exit status
+        _leave(stop.code if isinstance(stop.code, int) else 1)
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        _leave(1)
+    sys.stdout.flush()
+    _serve(conn, namespace)
+    _leave(0)
+
+
+def _leave(code):
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
+
+
+# ---------------------------------------------------------------- the judge process
+class _JudgeUnpickler(pickle.Unpickler):
+    """Builds only plain values and the stdlib value types; references become proxies."""
+
+    def __init__(self, buffer, client):
+        super().__init__(buffer)
+        self.client = client
+
+    def find_class(self, module, name):
+        if name in _VALUE_TYPES.get(module, ()):
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"sandbox: the solution sent a {module}.{name}, which is not a value")
+
+    def persistent_load(self, pid):
+        _, ref_id, module = pid
+        if module in _JUDGE_MODULES:
+            import importlib
+
+            return importlib.import_module(module)  # the judge's own copy of a stdlib module
+        return Remote(self.client, ref_id)
+
+
+class _JudgePickler(pickle.Pickler):
+    def persistent_id(self, obj):
+        if type(obj) is Remote:
+            return ("ref", object.__getattribute__(obj, "_ref"), None)
+        return None
+
+
+class SolutionGone(Exception):
+    """The solution process ended while the tests were still asking it for answers."""
+
+
+class Client:
+    def __init__(self, conn):
+        self.conn = conn
+
+    def receive(self):
+        try:
+            return _recv(self.conn, lambda b: _JudgeUnpickler(b, self))
+        except (EOFError, OSError) as error:
+            raise SolutionGone("the solution process ended during the tests") from error
+
+    def ask(self, op, ref_id, *args):
+        try:
+            _send(self.conn, (op, ref_id, args), _JudgePickler)
+        except OSError as error:
+            raise SolutionGone("the solution process ended during the tests") from error
+        status, value = self.receive()
+        if status == "ok":
+            return value
+        if status == "stop":
+            raise StopIteration
+        name, message = value
+        kind = getattr(builtins, str(name), None)
+        if isinstance(kind, type) and issubclass(kind, Exception):
+            raise kind(message)
+        raise RuntimeError(f"{name}: {message}")
+
+
+class Remote:
+    """An object living in the solution process. No comparison is forwarded: equality of a remote object
+    would be decided by the model's code, which could then answer True to any expected value."""
+
+    __slots__ = ("_client", "_ref")
+
+    def __init__(self, client, ref_id):
+        object.__setattr__(self, "_client", client)
+        object.__setattr__(self, "_ref", ref_id)
+
+    def _ask(self, op, *args):
+        return object.__getattribute__(self, "_client").ask(op, object.__getattribute__(self, "_ref"), *args)
+
+    def __call__(self, *args, **kwargs):
+        return self._ask("call", args, kwargs)
+
+    def __getattr__(self, name):
+        return self._ask("getattr", name)
+
+    def __setattr__(self, name, value):
+        self._ask("setattr", name, value)
+
+    def __getitem__(self, key):
+        return self._ask("getitem", key)
+
+    def __setitem__(self, key, value):
+        self._ask("setitem", key, value)
+
+    def __len__(self):
+        return self._ask("len")
+
+    def __iter__(self):
+        return self._ask("iter")
+
+    def __next__(self):
+        return self._ask("next")
+
+    def __bool__(self):
+        return self._ask("bool")
+
+    def __str__(self):
+        return self._ask("str")
+
+    def __repr__(self):
+        return self._ask("repr")
+
+    def __hash__(self):
+        return self._ask("hash")
+
+
+def _exit_like(status):
+    """Leave as the solution process did (a signal, a limit, an early exit), without the marker, so the
+    harness classifies the verdict (exit 0 without the marker is ``exited_early``)."""
+    code = os.waitstatus_to_exitcode(status)
+    sys.stdout.flush()
+    os._exit(128 - code if code < 0 else code)
+
+
 def main():
     spec = json.loads(sys.argv[1])
     if spec["init"]:
         child = os.fork()
         if child:
             _init(child)
+    with open(spec["solution"], encoding="utf-8") as handle:
+        solution_code = handle.read()
+    with open(spec["tests"], encoding="utf-8") as handle:  # read before the solution can touch its dir
+        test_code = compile(handle.read(), "tests.py", "exec")
+    judge_conn, solution_conn = socket.socketpair()
+    solution = os.fork()
+    if solution == 0:
+        _solution(spec, solution_conn, judge_conn, solution_code)
+    solution_conn.close()
     nonce = sys.stdin.readline().strip()
     sys.stdin.close()
-    for name, value in spec["rlimits"].items():
-        resource.setrlimit(getattr(resource, name), (value, value))
-    if spec["audit_guard"]:
-        sys.addaudithook(_guard)
+    _limit(spec, spec.get("judge_uid"))
     marker = os.fdopen(spec["marker_fd"], "w")
-    with open(spec["program"], encoding="utf-8") as handle:
-        code = compile(handle.read(), "program.py", "exec")
-    exec(code, {"__name__": "__main__", "__builtins__": __builtins__})
+    client = Client(judge_conn)
+    try:
+        status, names = client.receive()
+        if status != "ready" or type(names) is not dict or not all(type(k) is str for k in names):
+            raise SolutionGone("the solution process sent no name table")
+        namespace = {"__name__": "__main__", "__builtins__": builtins, **names}
+        exec(test_code, namespace)
+    except SolutionGone:
+        judge_conn.close()
+        _exit_like(os.waitpid(solution, 0)[1])
+    judge_conn.close()
+    os.waitpid(solution, 0)
+    sys.stdout.flush()
     marker.write(nonce)
     marker.flush()
 

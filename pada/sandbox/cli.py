@@ -19,7 +19,7 @@ def exec_main(solution: str, tests: str, timeout_s: float) -> int:
     """Prints the JSON verdict; exit status 0 when the tests pass, 1 when they do not."""
     if timeout_s <= 0:
         raise PadaError(f"--timeout {timeout_s} must be a positive number of seconds")
-    program = f"{_read(solution, 'solution')}\n\n{_read(tests, 'tests')}\n"  # as CodeTask.program, no setup
+    program = (_read(solution, "solution"), _read(tests, "tests"))  # as CodeTask.program: tests out of reach
     verdict = run_program(program, Limits(timeout_s=timeout_s, cpu_s=max(1, int(timeout_s))))
     print(json.dumps(verdict.to_dict(), indent=2))
     return 0 if verdict.passed else 1

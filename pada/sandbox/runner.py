@@ -37,7 +37,9 @@ from pathlib import Path
 from pada.errors import PadaError
 
 _BOOT = (Path(__file__).parent / "boot.py").read_text(encoding="utf-8")
-_NOBODY = 65534
+_NOBODY = 65534  # the judge (runs the tests and writes the pass marker)
+_SOLUTION_UID = 65533  # the model's code: another unprivileged uid, so it cannot signal or trace the judge
+Program = str | tuple[str, str]  # (solution, tests), or one string run whole (no tests kept apart)
 
 
 @dataclass(frozen=True)
@@ -115,9 +117,7 @@ def _namespace_prefix() -> list[str]:
         "--pid",
         "--mount-proc",
         "--kill-child",
-        f"--setuid={_NOBODY}",
-        f"--setgid={_NOBODY}",
-    ]
+    ]  # root inside the namespaces until boot.py drops the judge and the solution to their own users
 
 
 def _rlimits(limits: Limits, isolation: str) -> dict[str, int]:
@@ -162,14 +162,16 @@ def _read_capped(path: Path, chars: int, tail: bool = False) -> tuple[str, bool]
     return (text[-chars:] if tail else text[:chars]), cut
 
 
-def _prepare(base: Path, program: str, isolation: str) -> Path:
-    work = base / "work"
+def _prepare(base: Path, program: Program, isolation: str) -> Path:
+    solution, tests = (program, "") if isinstance(program, str) else program
+    work, code = base / "work", base / "code"
     work.mkdir()
-    (work / "program.py").write_text(program, encoding="utf-8")
+    code.mkdir(mode=0o700)  # read by the boot while still root (namespaces) or the harness's user
+    (code / "solution.py").write_text(solution, encoding="utf-8")
+    (code / "tests.py").write_text(tests, encoding="utf-8")
     if isolation == "namespaces":
-        os.chmod(base, 0o711)  # nobody may traverse to work/ but not read io/ (stdout, marker)
-        for path in (work, work / "program.py"):
-            os.chown(path, _NOBODY, _NOBODY)
+        os.chmod(base, 0o711)  # the sandbox users may traverse to work/ but not read io/ or code/
+        os.chown(work, _SOLUTION_UID, _SOLUTION_UID)
     (base / "io").mkdir(mode=0o700)
     return work
 
@@ -180,7 +182,10 @@ def _command(work: Path, limits: Limits, isolation: str, marker_fd: int) -> list
         "audit_guard": isolation == "guarded",
         "init": isolation == "namespaces",
         "marker_fd": marker_fd,
-        "program": str(work / "program.py"),
+        "solution": str(work.parent / "code" / "solution.py"),
+        "tests": str(work.parent / "code" / "tests.py"),
+        "solution_uid": _SOLUTION_UID if isolation == "namespaces" else None,
+        "judge_uid": _NOBODY if isolation == "namespaces" else None,
     }
     prefix = _namespace_prefix() if isolation == "namespaces" else []
     return [*prefix, _sandbox_python(isolation), "-I", "-c", _BOOT, json.dumps(spec)]
@@ -196,10 +201,13 @@ def _kill_group(process: subprocess.Popen) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
-def run_program(program: str, limits: Limits = Limits(), isolation: str | None = None) -> Verdict:
-    """Execute ``program`` (e.g. a solution followed by its asserts); passed = it ran to its last line.
+def run_program(program: Program, limits: Limits = Limits(), isolation: str | None = None) -> Verdict:
+    """Execute ``program``: ``(solution, tests)``, or one string run whole; passed = the tests ran to their
+    last line in the judge process (pada/sandbox/boot.py), which the solution's code cannot reach.
 
-    ``isolation``: ``namespaces`` | ``guarded``; None picks the strongest this host supports.
+    A single string has no tests kept apart: it passes when it runs to its end, which code in it could fake
+    (scoring always passes the pair). ``isolation``: ``namespaces`` | ``guarded``; None picks the strongest
+    this host supports.
     """
     isolation = isolation or isolation_level()
     if isolation not in ("namespaces", "guarded"):
@@ -272,7 +280,10 @@ def _wait(process: subprocess.Popen, nonce: str, timeout_s: float) -> bool:
 
 
 def run_programs(
-    programs: list[str], limits: Limits = Limits(), workers: int | None = None, isolation: str | None = None
+    programs: list[Program],
+    limits: Limits = Limits(),
+    workers: int | None = None,
+    isolation: str | None = None,
 ) -> list[Verdict]:
     """``run_program`` over many programs, ``workers`` at a time (default: one per CPU core)."""
     if workers is not None and workers < 1:

@@ -25,10 +25,11 @@ def extract_code(output: str) -> str:
 
 
 class CodeTask(Task):
-    def program(self, code: str, example: Example) -> str:
-        # Setup goes after the solution: MBPP 367 and 927 build trees from the solution's own Node class.
+    def program(self, code: str, example: Example) -> tuple[str, str]:
+        """(solution, tests): the sandbox runs them in two processes, the tests out of the code's reach."""
+        # Setup goes with the tests, after the solution: MBPP 367 and 927 build trees from its Node class.
         setup = example.meta.get("setup", "")
-        return f"{code}\n\n{setup}\n{example.meta['tests']}\n"
+        return f"{code}\n", f"{setup}\n{example.meta['tests']}\n"
 
     def limits(self) -> Limits:
         box = self.cfg.sandbox

@@ -58,7 +58,7 @@ def preamble(prompt: str, entry_point: str) -> str:
 @register_task("humaneval")
 class HumanEval(CodeTask):
     name = "humaneval"
-    version = "1.0"
+    version = "1.1"  # 1.1: tests run in a judge process the code cannot reach (forged passes fail)
     version_sources = ("pada.tasks.files", "pada.sandbox.runner")
 
     def _rows(self, data_dir: Path | None) -> tuple[list[dict], dict[str, str]]:
@@ -86,7 +86,7 @@ class HumanEval(CodeTask):
             },
         )
 
-    def program(self, code: str, example: Example) -> str:
+    def program(self, code: str, example: Example) -> tuple[str, str]:
         entry, header = example.meta["entry_point"], example.meta["header"]
         code = preamble(header, entry) + "\n" + code if defines(code, entry) else header + code
         return super().program(code, example)

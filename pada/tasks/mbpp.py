@@ -43,7 +43,7 @@ def split_of(task_id: int) -> str:
 @register_task("mbpp")
 class MBPP(CodeTask):
     name = "mbpp"
-    version = "1.0"
+    version = "1.1"  # 1.1: tests run in a judge process the code cannot reach (forged passes fail)
     version_sources = ("pada.tasks.files", "pada.sandbox.runner")
 
     def _rows(self, data_dir: Path | None) -> tuple[list[dict], dict[str, str]]:
