@@ -191,6 +191,8 @@ def wait(cells: list[Submitted], poll_s: float, lost_after_s: float) -> list[Job
                 results[i] = None if failed else outcome
                 if failed:
                     problems[i] = _failure_line(cell, outcome)
+                print(f"[{len(results)}/{len(cells)}] {cell.name}: {'failed' if failed else 'done'} "
+                      f"(job {cell.job.job_id})", file=sys.stderr)  # fmt: skip
                 continue
             if states is None or state in cluster.ALIVE_STATES:
                 gone_since.pop(i, None)  # squeue did not answer, or the job (maybe requeued) is alive
