@@ -35,6 +35,10 @@ def _first_of_sweep(override: str) -> str:
     return f"{key}={value.split(',')[0]}"
 
 
+def _key(override: str) -> str:
+    return override.lstrip("+~").partition("=")[0].split("@")[0]
+
+
 def _check_composes(overrides: list[str], conf_dir: Path) -> None:
     """Compose the config as ``pada run`` will, so an unknown key or a malformed override is one line.
 
@@ -48,7 +52,7 @@ def _check_composes(overrides: list[str], conf_dir: Path) -> None:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    from pada.validate import check_writable, known_top_level_keys, unknown_key_error
+    from pada.validate import check_override_types, check_writable, known_top_level_keys, unknown_key_error
 
     plain = [o for o in overrides if not o.startswith("-")]
     known = known_top_level_keys(conf_dir)
@@ -64,12 +68,17 @@ def _check_composes(overrides: list[str], conf_dir: Path) -> None:
         except HydraException as error:
             raise PadaError(f"cannot parse the override {job!r} ({str(error).splitlines()[0]})") from error
     try:
+        groups = {p.name for p in conf_dir.iterdir() if p.is_dir()}
+        choices = [j for j in jobs if _key(j) in groups or "/" in _key(j)]  # group choices, not values
         with initialize_config_dir(version_base="1.3", config_dir=str(conf_dir), job_name="pada"):
             cfg = compose("config", overrides=jobs)
+            reference = compose("config", overrides=choices)
         runs_dir = cfg.paths.runs_dir
     except (HydraException, OmegaConfBaseException, ValueError) as error:
         lines = [line.strip() for line in str(error).splitlines() if line.strip()]
         raise PadaError("; ".join(lines) or type(error).__name__) from error
+    values = [_key(j) for j in jobs if j not in choices and not j.startswith(("+", "~")) and "=" in j]
+    check_override_types(cfg, reference, [k for k in values if not k.startswith("hydra")])
     # Hydra writes its logs under the runs dir before pada's code runs: a read-only one fails here first
     check_writable(Path(runs_dir).expanduser(), "runs dir")
 

@@ -38,6 +38,43 @@ def unknown_key_error(key: str, known: set[str]) -> PadaError:
     return PadaError(f"unknown config key '{key}'{hint}")
 
 
+# Keys whose default is null but whose value, when set, is a number (null keeps meaning "not set")
+NULLABLE_NUMBERS = {
+    "trainer.max_steps": int, "trainer.peak_flops": float, "eval.max_new_tokens": int, "eval.lm_eval.limit": int,
+    "task.limits.val": int, "task.limits.test": int, "task.sandbox.workers": int,
+    "method.early_stop_patience": int, "synthetic_budget": int, "synthetic_per_seed": float,
+    "synthetic_per_iteration": int, "run.lock_timeout": float, "teacher.client.requests_per_minute": float,
+    "teacher.client.tokens_per_minute": float,
+}  # fmt: skip
+
+
+def check_override_types(cfg: DictConfig, reference: DictConfig, keys: list[str]) -> None:
+    """Each overridden key keeps the type of its default in ``reference`` (the config composed without
+    value overrides): an int stays an int, a float any number, a bool a bool. Null defaults of known
+    numeric keys (NULLABLE_NUMBERS) take null or that number. Raises PadaError naming the key and value."""
+    for key in keys:
+        try:
+            value = OmegaConf.select(cfg, key, default=None, throw_on_missing=False)
+            default = OmegaConf.select(reference, key, default=None, throw_on_missing=False)
+        except Exception:  # noqa: BLE001 - an interpolation that resolves only at run time: checked there
+            continue
+        if value is None:
+            continue
+        kind = NULLABLE_NUMBERS.get(key) if default is None else type(default)
+        if kind is bool:
+            ok = isinstance(value, bool)
+        elif kind is int:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif kind is float:
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+        else:
+            continue
+        if not ok:
+            expected = {bool: "true or false", int: "an integer", float: "a number"}[kind]
+            raise PadaError(f"{key}={value!r} must be {expected}"
+                            + (f" (the default is {default!r})" if default is not None else ""))  # fmt: skip
+
+
 def _integer(cfg: DictConfig, key: str, minimum: int) -> None:
     value = OmegaConf.select(cfg, key)
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
