@@ -15,10 +15,12 @@ from analysis import stats
 from analysis.collect import UNCACHED_DOLLARS, Collected
 
 TABLE2_METHODS = ["base", "sft", "auggpt", "llm2llm", "llms_as_instructors", "pada"]
+# Controls: Table 2 rows only when the runs hold them (sft_val: seed + the labelled validation items PaDA reads).
+CONTROL_METHODS = ["sft_val"]
 FOCUS = "pada"
 LABELS = {
     "base": "Base (no FT)", "sft": "SFT", "auggpt": "AugGPT", "llm2llm": "LLM2LLM",
-    "llms_as_instructors": "LLMs-as-Instructors", "pada": "PaDA-Agent",
+    "llms_as_instructors": "LLMs-as-Instructors", "pada": "PaDA-Agent", "sft_val": "SFT + val. labels (control)",
     "pada_no_val": "PaDA w/o val. patterns", "pada_no_train": "PaDA w/o train errors",
     "pada_no_qc": "PaDA w/o quality control",
 }  # fmt: skip
@@ -443,7 +445,10 @@ def _with_claims(comparisons: pd.DataFrame, table_claims: pd.DataFrame, mark: st
 
 
 def table2(collected: Collected, rng: np.random.Generator, n_resamples: int = 10_000) -> Table:
-    return build_table(collected, "table2", TABLE2_METHODS, "focus", rng, n_resamples)
+    found = set(collected.cells["method"])
+    controls = [m for m in CONTROL_METHODS if m in found or any(f.startswith(f"{m} [") for f in found)]
+    methods = TABLE2_METHODS[:-1] + controls + TABLE2_METHODS[-1:]  # PaDA-Agent stays the last row
+    return build_table(collected, "table2", methods, "focus", rng, n_resamples)
 
 
 def ablation_methods(collected: Collected) -> list[str]:

@@ -217,3 +217,19 @@ def test_budget_columns_show_synthetic_steps_and_uncached_tokens(tmp_path):
     assert cell["Opt. steps"] == "240" and cell["Teacher tokens (uncached)"] == "200k"
     assert table.cells[("sft", "Synthetic ex.")].text == "0"
     assert table.cells[("pada", tables.COST_COLUMN)].text == "$1.50" and "empty cache" in table.caption
+
+
+def test_equal_information_control_is_a_table2_row_only_when_run(tmp_path):
+    import json
+
+    root = make_tree(tmp_path, methods=("sft", "pada"))
+    assert "sft_val" not in tables.table2(collect_runs(root), np.random.default_rng(0), 200).rows
+    for cell in sorted(root.glob("*-sft-s*")):
+        copy = root / cell.name.replace("-sft-", "-sft_val-")
+        shutil.copytree(cell, copy)
+        results = json.loads((copy / "results.json").read_text())
+        results["cell"]["method"] = "sft_val"
+        (copy / "results.json").write_text(json.dumps(results))
+    table = tables.table2(collect_runs(root), np.random.default_rng(0), 200)
+    assert table.rows[-4:-2] == ["sft_val", "pada"] and table.cells[("sft_val", "gsm8k b64")].mean is not None
+    assert set(table.comparisons["baseline"]) >= {"sft", "sft_val"}  # PaDA-Agent is compared with the control
