@@ -218,3 +218,25 @@ def test_network_file_system_gets_the_rollback_journal(tmp_path, monkeypatch):
     assert sqlite3.connect(tmp_path / "local.sqlite").execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     with pytest.raises(PadaError, match="journal"):
         ResponseCache(tmp_path / "x.sqlite", journal="memory")
+
+
+def test_a_full_disk_while_storing_is_one_error_line(tmp_path):
+    import os
+    import subprocess
+
+    folder = tmp_path / "small"
+    folder.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(folder)],
+                                           capture_output=True).returncode:  # fmt: skip
+        pytest.skip("needs root to mount a small tmpfs")
+    try:
+        cache = ResponseCache(folder / "teacher.sqlite")
+        with pytest.raises(
+            PadaError, match=r"teacher cache .* cannot store an answer \(database or disk is full"
+        ) as error:
+            for i in range(1000):
+                cache.put(f"k{i}", Completion("x" * 4000, 1, 1, "stop"))
+        assert "\n" not in str(error.value)
+        cache.close()
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)

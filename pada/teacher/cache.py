@@ -163,8 +163,15 @@ class ResponseCache:
         row = (key, completion.text, completion.prompt_tokens, completion.output_tokens,
                completion.finish_reason, time.time())  # fmt: skip
         with self._lock:
-            self._db.execute("INSERT OR IGNORE INTO completions VALUES (?, ?, ?, ?, ?, ?)", row)
-            self._db.commit()
+            try:
+                self._db.execute("INSERT OR IGNORE INTO completions VALUES (?, ?, ?, ?, ?, ?)", row)
+                self._db.commit()
+            except (
+                sqlite3.Error
+            ) as error:  # a full disk, a cache made read-only meanwhile: one line, not a trace
+                self._db.rollback()
+                raise PadaError(f"teacher cache {self.path} cannot store an answer ({error}); free space or "
+                                "set teacher.client.cache.path to a writable folder") from error  # fmt: skip
 
     def __len__(self) -> int:
         if self._db is None:
