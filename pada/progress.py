@@ -141,8 +141,8 @@ class SweepProgress(Callback):
         seconds = time.time() - self._job_started
         sweep_dir = Path(config.hydra.sweep.dir)
         state = _read_state(sweep_dir, self._job_started)
-        name = _cell_name(job_return)
-        record = json.dumps({"cell": name, "seconds": seconds, "failed": "FAILED" in _outcome(job_return)})
+        name, outcome = _cell_name(job_return), _outcome(job_return)
+        record = json.dumps({"cell": name, "seconds": seconds, "failed": outcome.startswith("FAILED")})
         fd = os.open(sweep_dir / FINISHED, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:  # one short O_APPEND write: concurrent joblib workers never interleave within a line
             os.write(fd, (record + "\n").encode())
@@ -150,7 +150,7 @@ class SweepProgress(Callback):
             os.close(fd)
         done = len((sweep_dir / FINISHED).read_text().splitlines())
         elapsed = time.time() - state["started"]
-        log.info(cell_line(done, state["total"], name, _outcome(job_return), seconds, elapsed))
+        log.info(cell_line(done, state["total"], name, outcome, seconds, elapsed))
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
