@@ -52,9 +52,15 @@ def _percent_limits(ax: plt.Axes, axis: str = "y") -> None:
     set_((0, 100) if hi - lo < 1 else (max(lo, 0), min(hi, 100)))
 
 
-def _legend_outside(ax: plt.Axes, **kwargs) -> None:
-    """Right of the axes: inside, it covered points or error bars (savefig's tight bbox widens the figure)."""
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0, **kwargs)
+def _legend_outside(ax: plt.Axes, reverse: bool = False, **kwargs) -> None:
+    """Right of the axes: inside, it covered points or error bars (savefig's tight bbox widens the figure).
+    ``reverse``: for horizontal bars, whose first series is drawn lowest."""
+    handles, labels = ax.get_legend_handles_labels()
+    if reverse:
+        handles, labels = handles[::-1], labels[::-1]
+    ax.legend(
+        handles, labels, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0, **kwargs
+    )
 
 
 def accuracy_vs_budget(collected: Collected, out: Path) -> list[Path]:
@@ -114,7 +120,7 @@ def pattern_accuracy(collected: Collected, out: Path) -> list[Path]:
         _percent_limits(ax, "x")
         ax.set(xlabel="accuracy on the pattern's items at the next iteration (%)", ylabel="",
                title=f"{_label(collected)}{task} b{budget} {row_label(method)}: per-pattern accuracy")  # fmt: skip
-        _legend_outside(ax, title="found at iteration")
+        _legend_outside(ax, reverse=True, title="found at iteration")
         paths += _save(fig, out, f"patterns_{task}_b{budget}_{method}")
     return paths
 
