@@ -21,7 +21,6 @@ import importlib
 import io
 import logging
 import os
-import re
 import sys
 import warnings
 from pathlib import Path
@@ -128,8 +127,3 @@ def _import_quietly() -> None:
             continue
         with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(ImportError):
             importlib.import_module(module)
-
-
-def is_known_warning(message: str) -> bool:
-    """Whether ``message`` is one of ``KNOWN_WARNINGS`` (for tests and log scanning)."""
-    return any(re.search(pattern, message) for _, pattern in KNOWN_WARNINGS)
