@@ -118,13 +118,15 @@ class PadaSlurmLauncher(_SubmititSlurmLauncher):
         base = set(OmegaConf.structured(BaseQueueConf).keys())
         executor.update_parameters(**{k if k in base else f"slurm_{k}": v for k, v in params.items()})
         Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
-        cells = [self._submit(executor, initial_job_idx + i, list(o)) for i, o in enumerate(job_overrides)]
+        cells: list[Submitted] = []
+        for i, overrides in enumerate(job_overrides):
+            cells.append(self._submit(executor, initial_job_idx + i, list(overrides), cells))
         manifest = self._write_manifest(cells)
         print(f"submitted {len(cells)} SLURM job(s), one per cell; `pada status "
               f"{self.config.paths.runs_dir}` shows them (sweep: {manifest})", file=sys.stderr)  # fmt: skip
         return wait(cells, float(self.params.get("poll_s", 5)), float(self.params.get("lost_after_s", 60)))
 
-    def _submit(self, executor, num: int, overrides: list[str]) -> Submitted:
+    def _submit(self, executor, num: int, overrides: list[str], earlier: list[Submitted]) -> Submitted:
         cfg = task_config(self.hydra_context.config_loader.load_sweep_config(self.config, overrides))
         try:
             run_dir = cell_dir(cfg)
@@ -140,8 +142,9 @@ class PadaSlurmLauncher(_SubmititSlurmLauncher):
         except Exception as error:
             message = cluster.last_error_line(f"{refused.getvalue()}\n{error}") or str(error)
             message = message.removeprefix("sbatch: error: ")
+            running = f"; {len(earlier)} earlier cell(s) were submitted and keep running" if earlier else ""
             print(f"pada: error: sbatch refused cell {run_dir.name}: {message} (`pada preflight` with the same "
-                  "overrides checks the request against sinfo)", file=sys.stderr)  # fmt: skip
+                  f"overrides checks the request against sinfo){running}", file=sys.stderr)  # fmt: skip
             sys.exit(2)
         return Submitted(num, overrides, run_dir.name, str(run_dir), job)
 
