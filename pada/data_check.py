@@ -47,7 +47,9 @@ class CheckReport:
 
 
 def load_task_config(name: str):
-    path = CONF_TASKS / f"{name}.yaml"
+    """``conf/task/<name>.yaml``, or ``name`` itself when it is a path to a YAML file (a user's own task)."""
+    given = Path(name).expanduser()
+    path = given if given.suffix in (".yaml", ".yml") and given.is_file() else CONF_TASKS / f"{name}.yaml"
     if not path.is_file():
         known = sorted(p.stem for p in CONF_TASKS.glob("*.yaml"))
         raise PadaError(f"unknown task '{name}'; choose one of: {', '.join(known)}")
@@ -97,7 +99,9 @@ def check(task_name: str, data_dir: str | None, overrides: dict | None = None) -
     task = build_task(cfg)
     splits = task.load(resolve_data_dir(data_dir))
     named = splits.named()
-    report = CheckReport(task_name, {split: len(items) for split, items in named.items()})
+    report = CheckReport(
+        str(cfg.get("name", task_name)), {split: len(items) for split, items in named.items()}
+    )
     report.size_errors = _size_errors(report.counts, cfg.get("expected_sizes"))
     report.skipped_rows = list(task.skipped_rows)
     examples = [e for items in named.values() for e in items]

@@ -169,6 +169,8 @@ def register_task(name: str):
 def build_task(cfg: Any) -> Task:
     import pada.tasks  # noqa: F401  (registers the built-in tasks)
 
-    if cfg.name not in _TASKS:
-        raise PadaError(f"unknown task '{cfg.name}'; known tasks: {', '.join(sorted(_TASKS))}")
-    return _TASKS[cfg.name](cfg)
+    kind = cfg.get("type") or cfg.name  # type: files is a user's own task (pada.tasks.user), named freely
+    if kind not in _TASKS:
+        raise PadaError(f"unknown task '{kind}'; known tasks: {', '.join(sorted(_TASKS))} (or type: files, "
+                        "a task from a YAML and data files, see docs/tasks.md)")  # fmt: skip
+    return _TASKS[kind](cfg)

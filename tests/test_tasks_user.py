@@ -1,0 +1,174 @@
+"""A user's own task from a YAML and data files (``type: files``, pada.tasks.user): every scorer, the split
+rules, bad rows as one line naming file:line, ``pada data check``, the generated-item format each scorer
+implies, and a tiny JSONL task through ``pada run method=pada`` and ``pada analyze``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from pada.cli import main
+from pada.data_check import check
+from pada.errors import PadaError
+from pada.tasks import build_task
+from pada.tasks.synthetic import ChoiceFormat, CodeFormat, MathFormat, synthetic_format
+
+
+def _jsonl(path: Path, rows: list) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))
+    return path
+
+
+def apples(n: int, start: int = 0) -> list[dict]:
+    """Tom-apples sums (the agent_support teacher's world) in a user's own field names."""
+    return [{"uid": f"q{i}", "problem": f"Tom has {i % 9 + 1} apples and buys {i % 7 + 2} more. How many apples?",
+             "result": i % 9 + 1 + i % 7 + 2} for i in range(start, start + n)]  # fmt: skip
+
+
+def numeric_task(folder: Path, **extra) -> dict:
+    _jsonl(folder / "mine" / "train.jsonl", apples(40))
+    _jsonl(folder / "mine" / "val.jsonl", apples(6, start=100))
+    return {"name": "my_apples", "type": "files", "scorer": "numeric", "extraction": "flexible",
+            "local_subdir": "mine", "files": {"train": "train.jsonl", "val": "val.jsonl"}, "test_size": 8, "split_seed": 7,
+            "fields": {"id": "uid", "question": "problem", "answer": "result"},
+            "prompt_template": "Solve it. End with '#### <number>'.\n\n{question}", "target_template": "#### {answer}",
+            "system_prompt": None, "max_new_tokens": 16, "stop": [], "limits": {"val": None, "test": None},
+            "bad_rows": "error", **extra}  # fmt: skip
+
+
+def write_yaml(folder: Path, cfg: dict) -> Path:
+    path = folder / f"{cfg['name']}.yaml"
+    OmegaConf.save(OmegaConf.create(cfg), path)
+    return path
+
+
+def test_numeric_task_splits_by_its_own_rule_and_every_gold_answer_scores(tmp_path):
+    cfg = numeric_task(tmp_path)
+    task = build_task(OmegaConf.create(cfg))
+    splits = task.load(tmp_path)
+    assert (len(splits.pool), len(splits.val), len(splits.test)) == (32, 6, 8)
+    assert task.name == "my_apples" and splits.pool[0].id.startswith("my_apples/q")
+    assert not {e.id for e in splits.pool} & {e.id for e in [*splits.val, *splits.test]}
+    again = build_task(OmegaConf.create(cfg)).load(tmp_path)
+    assert [e.id for e in again.test] == [e.id for e in splits.test]  # one fixed permutation
+    other = build_task(OmegaConf.create({**cfg, "split_seed": 8})).load(tmp_path)
+    assert [e.id for e in other.test] != [e.id for e in splits.test]
+    first = splits.pool[0]
+    assert first.prompt.endswith("Tom has 1 apples and buys 2 more. How many apples?") and first.answer == "3"
+    assert task.is_correct(task.extract("1 + 2 = 3 apples"), first)
+    assert not task.is_correct(task.extract("#### 4"), first)
+    assert set(splits.files) == {"mine/train.jsonl", "mine/val.jsonl"}
+
+
+def test_data_check_on_a_task_yaml_path(tmp_path, capsys):
+    path = write_yaml(tmp_path, numeric_task(tmp_path, expected_sizes={"pool": 32, "val": 6, "test": 8}))
+    report = check(str(path), str(tmp_path))
+    assert report.ok and report.checked == 46 and report.task == "my_apples"
+    assert main(["data", "check", str(path), "--data-dir", str(tmp_path)]) == 0
+    assert "gold outputs scored correct: 46/46" in capsys.readouterr().out
+
+
+BAD_ROWS = [
+    ({"uid": "x", "problem": "Tom?", "result": "many"}, "holds no number"),
+    ({"uid": "x", "problem": "", "result": 3}, "'problem' must be a non-empty string"),
+    ({"uid": "x", "result": 3}, "lacks the field(s) ['problem']"),
+    ("{not json", "not valid JSON"),
+]
+
+
+@pytest.mark.parametrize(("row", "why"), BAD_ROWS, ids=[w for _, w in BAD_ROWS])
+def test_a_bad_row_is_one_error_line_naming_file_and_line(row, why, tmp_path, capsys):
+    path = write_yaml(tmp_path, numeric_task(tmp_path))
+    train = tmp_path / "mine" / "train.jsonl"
+    lines = train.read_text().splitlines()
+    lines.insert(4, row if isinstance(row, str) else json.dumps(row))
+    train.write_text("\n".join(lines) + "\n")
+    assert main(["data", "check", str(path), "--data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"pada: error: {train}:5: ") and why in err[0], err
+
+
+def test_a_template_naming_an_unknown_field_names_the_first_row(tmp_path):
+    cfg = numeric_task(tmp_path, target_template="#### {solution}")
+    with pytest.raises(PadaError, match=r"train\.jsonl:1: cannot build the item \(KeyError: 'solution'\)"):
+        build_task(OmegaConf.create(cfg)).load(tmp_path)
+
+
+def test_duplicate_ids_and_a_missing_split_rule_are_errors(tmp_path):
+    cfg = numeric_task(tmp_path)
+    _jsonl(tmp_path / "mine" / "val.jsonl", apples(2, start=3))  # ids q3, q4 are also in train
+    with pytest.raises(
+        PadaError, match=r"duplicate ids in task my_apples: \['my_apples/q3', 'my_apples/q4'\]"
+    ):
+        build_task(OmegaConf.create(cfg)).load(tmp_path)
+    with pytest.raises(PadaError, match="give task.files.test or a positive task.test_size"):
+        build_task(OmegaConf.create({**cfg, "test_size": None})).load(tmp_path)
+    with pytest.raises(PadaError, match="scorer='f1'; choose one of numeric, exact"):
+        build_task(OmegaConf.create({**cfg, "scorer": "f1"}))
+
+
+def _text_task(tmp_path: Path, scorer: str, **extra) -> dict:
+    rows = [{"q": f"Capital number {i}?", "a": "The City of Paris" if i % 2 else "Rome"} for i in range(12)]
+    _jsonl(tmp_path / "t" / "train.jsonl", rows)
+    return {"name": f"caps_{scorer}", "type": "files", "scorer": scorer, "local_subdir": "t", "files": {"train": "train.jsonl"},
+            "val_size": 2, "test_size": 2, "fields": {"question": "q", "answer": "a"},
+            "prompt_template": "{question}", "target_template": "Answer: {answer}", **extra}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("scorer", "extra", "output", "correct"),
+    [
+        ("exact", {"target_template": "{answer}"}, " The City of Paris\n", True),
+        ("exact", {"target_template": "{answer}"}, "the city of paris", False),
+        ("normalized", {"target_template": "{answer}"}, "the city of Paris!", True),
+        ("normalized", {"answer_regex": r"Answer: (.*)"}, "Hmm.\nAnswer: city of paris.", True),
+        ("regex", {"answer_regex": r"Answer: (.*)"}, "Answer: Rome\nAnswer: The City of Paris", True),
+        ("regex", {"answer_regex": r"Answer: (.*)"}, "The City of Paris", False),
+    ],
+)
+def test_string_scorers(scorer, extra, output, correct, tmp_path):
+    cfg = _text_task(tmp_path, scorer, **extra)
+    task = build_task(OmegaConf.create(cfg))
+    paris = next(e for e in task.load(tmp_path).pool if "Paris" in e.target)
+    assert task.is_correct(task.extract(output), paris) is correct
+    assert check(str(write_yaml(tmp_path, cfg)), str(tmp_path)).ok  # every gold output scores correct
+    assert type(synthetic_format(task)) is MathFormat
+
+
+def test_choice_scorer_reads_letters_indices_and_option_text(tmp_path):
+    rows = [{"q": f"Which gas, case {i}?", "opts": ["iron", "oxygen", "salt"], "key": k}
+            for i, k in enumerate(["B", 1, "oxygen", "B", 1, "oxygen", "B", 1])]  # fmt: skip
+    _jsonl(tmp_path / "c" / "train.jsonl", rows)
+    cfg = {"name": "gases", "type": "files", "scorer": "choice", "local_subdir": "c", "files": {"train": "train.jsonl"},
+           "val_size": 2, "test_size": 2, "fields": {"question": "q", "answer": "key", "choices": "opts"},
+           "prompt_template": "{question}\n{options}\nAnswer with {letters}.", "target_template": "The answer is {letter}."}  # fmt: skip
+    task = build_task(OmegaConf.create(cfg))
+    splits = task.load(tmp_path)
+    assert {e.answer for e in [*splits.pool, *splits.val, *splits.test]} == {"B"}
+    assert splits.pool[0].prompt == "Which gas, case 0?\nA. iron\nB. oxygen\nC. salt\nAnswer with A, B or C."
+    assert type(synthetic_format(task)) is ChoiceFormat
+    assert check(str(write_yaml(tmp_path, cfg)), str(tmp_path)).ok
+    _jsonl(tmp_path / "c" / "train.jsonl", [*rows, {"q": "Which?", "opts": ["iron", "salt"], "key": "D"}])
+    with pytest.raises(PadaError, match=r"train\.jsonl:9: answer 'D' is not a letter, a 0-based index"):
+        build_task(OmegaConf.create(cfg)).load(tmp_path)
+
+
+def test_code_scorer_runs_the_rows_tests_in_the_sandbox(tmp_path):
+    rows = [{"task": f"Write add_{i}(x) returning x + {i}.", "ref": f"def add_{i}(x):\n    return x + {i}",
+             "asserts": [f"assert add_{i}(1) == {1 + i}"]} for i in range(6)]  # fmt: skip
+    _jsonl(tmp_path / "code" / "train.jsonl", rows)
+    cfg = {"name": "adders", "type": "files", "scorer": "code", "local_subdir": "code", "files": {"train": "train.jsonl"},
+           "val_size": 1, "test_size": 1, "fields": {"question": "task", "answer": "ref", "tests": "asserts"},
+           "prompt_template": "{question}\nTests:\n{tests}", "confirm_run_unsafe_code": True,
+           "sandbox": {"timeout_s": 10, "cpu_s": 10, "memory_mb": 1024, "workers": 1}}  # fmt: skip
+    task = build_task(OmegaConf.create(cfg))
+    splits = task.load(tmp_path)
+    assert type(synthetic_format(task)) is CodeFormat
+    item = splits.pool[0]
+    records = task.score([item, item], [item.target, "```python\ndef add_0(x):\n    return x - 1\n```"])
+    assert [r.correct for r in records] == [True, False]
+    assert check(str(write_yaml(tmp_path, cfg)), str(tmp_path)).ok
