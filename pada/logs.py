@@ -62,8 +62,8 @@ class _ConsoleFilter(logging.Filter):
 class ConsoleFormatter(logging.Formatter):
     """``[HH:MM:SS] message`` for pada's INFO lines; ``[HH:MM:SS] LEVEL logger: message`` for the rest.
 
-    The console's format (conf/config.yaml ``hydra.job_logging``); the job's log file keeps Hydra's full
-    one (date, logger, level on every line)."""
+    Set on the root's console handlers by ``use_console_format`` (not through ``hydra.job_logging``, so a
+    ``hydra/job_logging=...`` override still works); the job's log file keeps Hydra's full format."""
 
     def __init__(self) -> None:
         super().__init__(datefmt="%H:%M:%S")
@@ -87,10 +87,15 @@ def _one_line_warning(message, category, filename, lineno, line=None) -> str:
 
 
 def _console_handlers() -> list[logging.Handler]:
-    return [
-        h for h in logging.getLogger().handlers
-        if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)
-    ]  # fmt: skip
+    """The root's console handlers: plain ``logging.StreamHandler`` as Hydra's logging config builds them
+    (subclasses are files, or pytest's capture, which keep their own format)."""
+    return [h for h in logging.getLogger().handlers if type(h) is logging.StreamHandler]
+
+
+def use_console_format() -> None:
+    """``ConsoleFormatter`` on every console handler of the root logger (Hydra's job or hydra logging)."""
+    for handler in _console_handlers():
+        handler.setFormatter(ConsoleFormatter())
 
 
 def configure(verbose: bool = False) -> None:
@@ -109,6 +114,7 @@ def configure(verbose: bool = False) -> None:
         logger.handlers.clear()
         logger.propagate = True  # one line, through the root's handlers (console and the job's log file)
         logger.setLevel(logging.WARNING if name in ALWAYS_QUIET else level)
+    use_console_format()
     for handler in _console_handlers():
         for old in [f for f in handler.filters if isinstance(f, _ConsoleFilter)]:
             handler.removeFilter(old)

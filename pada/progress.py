@@ -127,6 +127,9 @@ class SweepProgress(Callback):
         sweep_dir.mkdir(parents=True, exist_ok=True)
         total = count_cells(config)
         (sweep_dir / STATE).write_text(json.dumps({"total": total, "started": time.time()}))
+        from pada.logs import use_console_format
+
+        use_console_format()  # Hydra's own logging is in place here (the sweep's first and last line)
         if not config.get("run", {}).get("verbose"):
             for name in LAUNCHER_LOGGERS:
                 logging.getLogger(name).setLevel(logging.WARNING)

@@ -48,9 +48,7 @@ def root_stream():
     """The root logger with one console handler, as Hydra's job logging sets it up."""
     root, stream = logging.getLogger(), io.StringIO()
     saved = root.handlers[:], root.level
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
-    root.handlers[:] = [handler]
+    root.handlers[:] = [logging.StreamHandler(stream)]
     root.setLevel(logging.INFO)
     with warnings.catch_warnings():
         yield stream
@@ -68,11 +66,11 @@ def test_warnings_and_errors_always_show_once(root_stream, capsys):
     logging.getLogger("pada").error("a pada error")
     warnings.warn("an unexpected library warning", UserWarning, stacklevel=1)
     warnings.warn("`isinstance(treespec, LeafSpec)` is deprecated, use ...", FutureWarning, stacklevel=1)
-    lines = root_stream.getvalue().splitlines()
+    lines = [re.sub(r"^\[\d\d:\d\d:\d\d\] ", "", line) for line in root_stream.getvalue().splitlines()]
     assert lines == [
-        "lightning.pytorch WARNING a real Lightning warning",
-        "pada ERROR a pada error",
-        "py.warnings WARNING UserWarning: an unexpected library warning (test_logs.py:"
+        "WARNING lightning.pytorch: a real Lightning warning",
+        "ERROR pada: a pada error",
+        "WARNING py.warnings: UserWarning: an unexpected library warning (test_logs.py:"
         + lines[-1].rsplit(":", 1)[-1],
     ]
     assert capsys.readouterr().err == ""  # nothing through a library's own handler
