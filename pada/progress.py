@@ -156,6 +156,9 @@ class SweepProgress(Callback):
         log.info(cell_line(done, state["total"], name, outcome, seconds, elapsed))
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        from pada.logs import use_console_format
+
+        use_console_format()  # the launcher may have put Hydra's own logging back in place
         sweep_dir = Path(config.hydra.sweep.dir)
         state = _read_state(sweep_dir, time.time())
         finished = sweep_dir / FINISHED

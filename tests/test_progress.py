@@ -38,7 +38,7 @@ def test_sweep_logs_one_line_per_cell_and_no_launcher_lines(capsys, tiny_cell_ov
     cells = [line for line in lines if re.search(r"\[\d/2\] gsm8k-b16-sft-s\d-\w+ test accuracy", line)]
     assert len(cells) == 2 and "ETA" in cells[0] and "ETA" not in cells[1], lines
     assert any("sweep of 2 cells" in line for line in lines)
-    assert any("sweep done: 2 cells in" in line for line in lines)
+    assert any(re.fullmatch(r"\[\d\d:\d\d:\d\d\] sweep done: 2 cells in \d+s", line) for line in lines), lines
     assert not [line for line in lines if re.search(r"#\d+ : |^results: ", line)], lines
 
 
