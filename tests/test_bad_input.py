@@ -115,6 +115,32 @@ def _mbpp(field: str, value) -> Callable[[Path], list[str]]:
     return setup
 
 
+def _mmlu(bad: bytes) -> Callable[[Path], list[str]]:
+    def setup(root: Path) -> list[str]:
+        for split in ("dev", "val", "test"):
+            folder = root / "data" / "mmlu" / split
+            folder.mkdir(parents=True)
+            rows = b"".join(b"Q%d?,a,b,c,d,A\n" % i for i in range(8))
+            (folder / f"anatomy_{split}.csv").write_bytes(rows + (bad if split == "val" else b""))
+        return [f"paths.data_dir={root / 'data'}", "task=mmlu"]
+
+    return setup
+
+
+def _humaneval_gz(root: Path) -> list[str]:
+    import gzip
+
+    folder = root / "data" / "humaneval"
+    folder.mkdir(parents=True)
+    row = {"task_id": "HumanEval/0", "prompt": "def f(x):\n", "canonical_solution": "    return x\n",
+           "test": "def check(c):\n    assert c(1) == 1\n", "entry_point": "f"}  # fmt: skip
+    data = gzip.compress(
+        ("".join(json.dumps({**row, "task_id": f"HumanEval/{i}"}) + "\n" for i in range(50))).encode()
+    )
+    (folder / "HumanEval.jsonl.gz").write_bytes(data[: len(data) // 2])
+    return [f"paths.data_dir={root / 'data'}", "task=humaneval", "task.confirm_run_unsafe_code=true"]
+
+
 # ---------------------------------------------------------------- model dirs
 def _model_dir(files: dict[str, str]) -> Callable[[Path], list[str]]:
     def setup(root: Path) -> list[str]:
@@ -173,6 +199,9 @@ CASES = {
     "arc row without choices": (_arc("choices"), "ARC-Challenge-Train.jsonl:3"),
     "arc row without stem": (_arc("stem"), "ARC-Challenge-Train.jsonl:3"),
     "mbpp empty test_list": (_mbpp("test_list", []), "mbpp.jsonl:701"),
+    "mmlu csv non-utf8": (_mmlu(b"Q\xe9?,a,b,c,d,A\n"), "anatomy_val.csv:9"),
+    "mmlu csv wrong columns": (_mmlu(b"Q?,a,b,A\n"), "anatomy_val.csv:9"),
+    "humaneval gzip cut short": (_humaneval_gz, "HumanEval.jsonl.gz"),
     "mbpp test_list not a list": (_mbpp("test_list", "assert f(0) == 700"), "mbpp.jsonl:701"),
 }
 

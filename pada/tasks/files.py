@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import json
 import zlib
 from collections.abc import Callable
@@ -88,8 +89,17 @@ def _parse_line(raw: bytes, number: int, keys: tuple[str, ...], check) -> tuple[
 
 def read_csv_rows(path: Path, columns: int, skipped: list[str] | None = None) -> list[list[str]]:
     """Rows of a headerless CSV file with exactly ``columns`` fields each (bad rows as in read_jsonl_rows)."""
-    with open(path, encoding="utf-8", newline="") as handle:
-        rows = list(csv.reader(handle))
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise PadaError(f"{path}:{line}: not UTF-8 text (byte 0x{data[error.start]:02x})") from error
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        rows = list(reader)
+    except csv.Error as error:
+        raise PadaError(f"{path}:{reader.line_num}: not valid CSV ({error})") from error
     good = []
     for number, row in enumerate(rows, start=1):
         if len(row) != columns:
