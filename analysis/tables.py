@@ -447,8 +447,17 @@ def _with_claims(comparisons: pd.DataFrame, table_claims: pd.DataFrame, mark: st
 def table2(collected: Collected, rng: np.random.Generator, n_resamples: int = 10_000) -> Table:
     found = set(collected.cells["method"])
     controls = [m for m in CONTROL_METHODS if m in found or any(f.startswith(f"{m} [") for f in found)]
-    methods = TABLE2_METHODS[:-1] + controls + TABLE2_METHODS[-1:]  # PaDA-Agent stays the last row
+    methods = TABLE2_METHODS[:-1] + controls + other_methods(found) + TABLE2_METHODS[-1:]  # PaDA-Agent last
     return build_table(collected, "table2", methods, "focus", rng, n_resamples)
+
+
+def other_methods(found: set[str]) -> list[str]:
+    """Methods the runs hold that no list here names (a user's own method), sorted: Table 2 shows them,
+    compared with PaDA-Agent like any baseline, rather than dropping them. PaDA's ablations (``pada_*``)
+    have their own table."""
+    names = {m.partition(" [")[0] for m in found}  # a configuration row names its method first
+    known = {*TABLE2_METHODS, *CONTROL_METHODS}
+    return sorted(n for n in names if n not in known and not n.startswith(f"{FOCUS}_"))
 
 
 def ablation_methods(collected: Collected) -> list[str]:

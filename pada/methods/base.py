@@ -51,6 +51,9 @@ class Method(ABC):
     trains_on_validation: bool = (
         False  # true (controls only): the runner adds the labelled val items to training
     )
+    augments: bool | None = (
+        None  # true: propose() adds training items, so iterations 0 is an error; None: needs_teacher
+    )
 
     def __init__(self, cfg: Any):
         self.cfg = cfg
@@ -78,7 +81,22 @@ def check_cell(task: Task, method: Method) -> None:
     """Refuse a (task, method) pair that would fail mid-run, before any stage: one error line, nothing run."""
     if isinstance(task, CodeTask):
         task.require_code_execution()  # every cell scores code by running it
+    check_loop(method)
     method.check_task(task)
+
+
+def check_loop(method: Method) -> None:
+    """``iterations`` must be given, and be at least 1 for a method that augments: a YAML without it used to
+    run zero rounds silently (the code default), so a new method never augmented and nothing said so."""
+    name = method.cfg.get("name", type(method).__name__)
+    if "iterations" not in method.cfg:
+        raise PadaError(f"method {name}: set iterations in its YAML (augmentation rounds; 0 for a method that "
+                        "never adds training items, as sft)")  # fmt: skip
+    augments = method.augments if method.augments is not None else method.needs_teacher
+    if augments and method.iterations < 1:
+        raise PadaError(f"method {name} augments (it adds training items) but method.iterations="
+                        f"{method.iterations}: it would never run; set iterations>=1 (method=sft trains on the "
+                        "seed set alone)")  # fmt: skip
 
 
 _METHODS: dict[str, Callable[[Any], Method]] = {}
@@ -95,8 +113,17 @@ def register_method(name: str):
 
 
 def build_method(cfg: Any) -> Method:
-    for module in (*_BUILTIN_MODULES, *([cfg.module] if cfg.get("module") else [])):
+    for module in _BUILTIN_MODULES:
         importlib.import_module(module)
+    if cfg.get("module"):
+        try:
+            importlib.import_module(cfg.module)
+        except ModuleNotFoundError as error:
+            raise PadaError(f"method.module={cfg.module!r} cannot be imported ({error}); it must be a module "
+                            "on the Python path (pip install -e your package, or set PYTHONPATH)") from error  # fmt: skip
     if cfg.name not in _METHODS:
-        raise PadaError(f"unknown method '{cfg.name}'; known methods: {', '.join(sorted(_METHODS))}")
+        where = f"method.module={cfg.module}" if cfg.get("module") else "method.module is not set"
+        raise PadaError(f"unknown method '{cfg.name}'; known methods: {', '.join(sorted(_METHODS))}. Register "
+                        f"yours: @register_method({cfg.name!r}) (pada.methods.base) on its class, in a module "
+                        f"named by module: <dotted.path> in its YAML (searched: {where})")  # fmt: skip
     return _METHODS[cfg.name](cfg)
