@@ -183,9 +183,9 @@ def test_budget_match_brings_every_generative_method_to_the_same_count(tmp_path,
         results = run_cell(compose_config([*base, f"method={name}", *extra]))
         data, steps = results["data"], results["training"]["optimizer_steps"]
         assert set(steps["per_iteration"]) == {6} and steps["tested"] == 6  # 3 epochs x ceil((8 + 12) / 16)
-        short = sum(s["short_by"] for s in data["shortfall"].values())
-        assert all(s["why"] for s in data["shortfall"].values())
-        assert data["synthetic"] + short == 12 and data["synthetic"] == sum(data["synthetic_per_iteration"])
+        assert all(s["why"] and s["short_by"] > 0 for s in data["shortfall"].values())
+        assert data["synthetic"] == sum(data["synthetic_per_iteration"]) <= 12
+        assert data["synthetic"] == 12 or data["shortfall"]  # short of the quota only with a recorded reason
         counts[name] = data["synthetic"]
     assert min(counts.values()) >= 10, counts  # shortfalls are the exception, not the rule
 
