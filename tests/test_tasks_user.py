@@ -172,3 +172,29 @@ def test_code_scorer_runs_the_rows_tests_in_the_sandbox(tmp_path):
     records = task.score([item, item], [item.target, "```python\ndef add_0(x):\n    return x - 1\n```"])
     assert [r.correct for r in records] == [True, False]
     assert check(str(write_yaml(tmp_path, cfg)), str(tmp_path)).ok
+
+
+def _csv_task(tmp_path: Path, text: bytes) -> dict:
+    (tmp_path / "csv").mkdir(exist_ok=True)
+    (tmp_path / "csv" / "train.csv").write_bytes(text)
+    return {"name": "sums", "type": "files", "scorer": "exact", "local_subdir": "csv", "files": {"train": "train.csv"},
+            "val_size": 1, "test_size": 1, "fields": {"question": "q", "answer": "a"}, "csv_columns": None,
+            "prompt_template": "{question}", "target_template": "{answer}"}  # fmt: skip
+
+
+def test_a_csv_with_a_header_row_and_a_quoted_multiline_field(tmp_path):
+    text = b'q,a\n"1 + 1,\nin words?",two\n2 + 1?,three\n3 + 1?,four\n2 + 2?,four\n'
+    splits = build_task(OmegaConf.create(_csv_task(tmp_path, text))).load(tmp_path)
+    items = sorted([*splits.pool, *splits.val, *splits.test], key=lambda e: e.id)
+    assert [e.answer for e in items] == ["two", "three", "four", "four"] and items[
+        0
+    ].prompt == "1 + 1,\nin words?"
+    bad = text + b"5 + 1?,six,extra\n"  # line 7: the quoted field spans lines 2-3
+    with pytest.raises(PadaError, match=r"train\.csv:7: expected 2 columns \(q, a\), found 3"):
+        build_task(OmegaConf.create(_csv_task(tmp_path, bad))).load(tmp_path)
+
+
+def test_a_csv_that_is_not_utf8_names_its_line(tmp_path):
+    text = b"q,a\n1 + 1?,two\n2 + 1?,thr\xe9e\n"
+    with pytest.raises(PadaError, match=r"train\.csv:3: not UTF-8 text \(byte 0xe9\)"):
+        build_task(OmegaConf.create(_csv_task(tmp_path, text))).load(tmp_path)

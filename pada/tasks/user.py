@@ -23,6 +23,7 @@ key), so every augmentation method works on a user's task. A malformed row is on
 from __future__ import annotations
 
 import csv
+import io
 import random
 import re
 import string
@@ -128,8 +129,14 @@ class UserTask(Task):
 
     def _read_csv(self, path: Path, keys: tuple[str, ...], build) -> None:
         columns = self.cfg.get("csv_columns")  # null: the first row names the columns
-        with open(path, encoding="utf-8", newline="") as handle:
-            reader = csv.reader(handle)
+        data = path.read_bytes()
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            line = data.count(b"\n", 0, error.start) + 1
+            raise PadaError(f"{path}:{line}: not UTF-8 text (byte 0x{data[error.start]:02x})") from error
+        reader = csv.reader(io.StringIO(text, newline=""))
+        try:
             header = list(columns) if columns else next(reader, [])
             start = reader.line_num + 1
             for record in reader:
@@ -141,6 +148,8 @@ class UserTask(Task):
                 )
                 if problem:
                     _bad(f"{where}: {problem}", self.bad_rows_sink)
+        except csv.Error as error:
+            raise PadaError(f"{path}:{reader.line_num}: not valid CSV ({error})") from error
 
     @staticmethod
     def _csv_problem(record: list[str], header: list[str], keys: tuple[str, ...]) -> str | None:
