@@ -1,6 +1,6 @@
 """A user's own task (``type: files``) end to end: ``pada run method=pada`` with the tiny student and a scripted
-teacher, then ``pada analyze`` shows its column. A tiny JSONL task the test writes (always runs) and the
-shipped worked example, MMLU professional medicine as a user's task (skips without PADA_DATA_DIR)."""
+teacher, then ``pada analyze`` shows its column. A tiny JSONL task the test writes (pada always; every
+method, slow) and the shipped worked example, MMLU professional medicine as a user's task (skips without PADA_DATA_DIR)."""
 
 from __future__ import annotations
 
@@ -64,3 +64,43 @@ def test_mmlu_professional_medicine_as_a_users_task(tmp_path, model_cache, capsy
     val = read_jsonl(run_dir / "eval_0" / "val.jsonl")
     assert len(val) == 50 and all(r["item_id"].startswith("mmlu_professional_medicine/train/") for r in val)
     assert "mmlu_professional_medicine b8" in table and "PaDA-Agent" in table
+
+
+BASELINES = ["teacher=scripted", "teacher.model=test_baselines", "teacher.script_module=baselines_script"]
+EVERY_METHOD = {
+    "base": [],
+    "sft": [],
+    "sft_val": [],
+    "auggpt": ["method.k=2", *BASELINES],
+    "llm2llm": ["method.iterations=1", *BASELINES],
+    "llms_as_instructors": ["method.iterations=1", "method.similarity=rouge", *BASELINES],
+    "pada": [*CELL[7:], "teacher.model=agent_test", "teacher.script_module=agent_support"],
+}
+
+
+@pytest.mark.slow  # seven tiny cells: ~40 s on a shared 2-core host
+def test_every_method_runs_on_a_users_jsonl_task(tmp_path, model_cache, capsys):
+    data, runs = tmp_path / "data", tmp_path / "runs"
+    task = OmegaConf.create(numeric_task(data))
+    for method, extra in EVERY_METHOD.items():
+        cfg = compose_config([*CELL[:6], f"method={method}", *extra, f"paths.runs_dir={runs}",
+                              f"paths.data_dir={data}", f"paths.cache_dir={model_cache}"])  # fmt: skip
+        with open_dict(cfg):
+            cfg.task = task
+        results = run_cell(cfg)
+        assert results["metrics"]["test"]["n"] == 8, method
+        generative = method not in ("base", "sft", "sft_val")
+        assert (results["data"]["synthetic"] > 0) == generative, (method, results["data"])
+    capsys.readouterr()
+    assert main(["analyze", str(runs), "--out", str(tmp_path / "analysis"), "--resamples", "500"]) == 0
+    table = capsys.readouterr().out
+    for label in (
+        "Base (no FT)",
+        "SFT",
+        "AugGPT",
+        "LLM2LLM",
+        "LLMs-as-Instructors",
+        "PaDA-Agent",
+        "SFT + val. labels",
+    ):
+        assert label in table, (label, table)
