@@ -110,16 +110,18 @@ def three_number_data(tmp_path) -> Path:
     return folder.parent
 
 
+PLANTED = ["method=sft", "+method.module=planted_method", "method.name=planted", "method.iterations=1"]
+
+
 def _overrides(tmp_path, data, model_cache, *extra):
     return [f"paths.runs_dir={tmp_path / 'runs'}", f"paths.data_dir={data}", f"paths.cache_dir={model_cache}",
             "budget=8", "task.val_size=6", "trainer.max_steps=2", "trainer.batch_size=4", "trainer.grad_accum=1",
-            "eval.max_new_tokens=4", "wandb.mode=disabled", "method=sft", "+method.module=planted_method",
-            "method.name=planted", "method.iterations=1", *extra]  # fmt: skip
+            "eval.max_new_tokens=4", "wandb.mode=disabled", *extra]  # fmt: skip
 
 
 def test_runner_rejects_a_planted_near_copy_and_counts_it(tmp_path, three_number_data, model_cache):
     fresh = "Lea has 40 stamps and buys 3 albums of 11 stamps, then sells 6. How many stamps?"
-    cfg = compose_config(_overrides(tmp_path, three_number_data, model_cache,
+    cfg = compose_config(_overrides(tmp_path, three_number_data, model_cache, *PLANTED,
                                     f"+method.plant=['{DISGUISED}','{fresh}']"))  # fmt: skip
     results = run_cell(cfg)
     assert results["data"]["synthetic"] == 1 and results["data"]["rejected"] == {"near_duplicate": 1}
@@ -131,7 +133,7 @@ def test_runner_rejects_a_planted_near_copy_and_counts_it(tmp_path, three_number
 
 
 def test_runner_rejects_over_quota_output(tmp_path, three_number_data, model_cache):
-    cfg = compose_config(_overrides(tmp_path, three_number_data, model_cache, "synthetic_budget=1",
+    cfg = compose_config(_overrides(tmp_path, three_number_data, model_cache, *PLANTED, "synthetic_budget=1",
                                     "+method.plant=['Lea has 4 stamps and 9 more.','Sam has 2 cats and 3 dogs.']"))  # fmt: skip
     with pytest.raises(PadaError, match="proposed 2 examples, over its quota of 1"):
         run_cell(cfg)
@@ -197,3 +199,22 @@ def test_match_steps_is_the_steps_of_the_matched_dataset():
     assert fairness.trainer_config(per_seed).max_steps == 240 and fairness.synthetic_total(per_seed) == 256
     with pytest.raises(PadaError, match="unset trainer.max_steps"):
         fairness.check_config(compose_config(["trainer.match_steps=true", "trainer.max_steps=5"]), SFT)
+
+
+@pytest.mark.parametrize("name", ["auggpt", "llm2llm", "llms_as_instructors", "pada", "sft_val"])
+def test_every_method_s_planted_near_copy_is_rejected(
+    name, tmp_path, three_number_data, model_cache, monkeypatch
+):
+    """Whatever the method (its class, its needs, a control that trains on validation), the runner drops a
+    near-copy of a test item from its output: each method's propose is replaced by one that plants it."""
+    from pada.methods.base import build_method
+
+    cfg = compose_config([*_overrides(tmp_path, three_number_data, model_cache), f"method={name}",
+                          "method.iterations=1", "teacher=scripted", "+embedder=bundled:all-MiniLM-L6-v2",
+                          *(["method.similarity=rouge"] if name == "llms_as_instructors" else [])])  # fmt: skip
+    cls = type(build_method(cfg.method))
+    assert cls.__module__.startswith(("baselines.", "pada.agent."))  # the real method's class
+    monkeypatch.setattr(cls, "propose", lambda self, state: [planted_method.planted(DISGUISED, "p/0")])
+    monkeypatch.setattr(cls, "after_next_eval", lambda *args: None)  # pada scores a report it did not write
+    results = run_cell(cfg)
+    assert results["data"]["synthetic"] == 0 and results["data"]["rejected"] == {"near_duplicate": 1}
