@@ -201,6 +201,7 @@ def test_match_steps_is_the_steps_of_the_matched_dataset():
         fairness.check_config(compose_config(["trainer.match_steps=true", "trainer.max_steps=5"]), SFT)
 
 
+@pytest.mark.slow  # ~30 s: five cells; the probe-method test above covers the same runner path in the fast suite
 @pytest.mark.parametrize("name", ["auggpt", "llm2llm", "llms_as_instructors", "pada", "sft_val"])
 def test_every_method_s_planted_near_copy_is_rejected(
     name, tmp_path, three_number_data, model_cache, monkeypatch
