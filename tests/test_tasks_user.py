@@ -198,3 +198,26 @@ def test_a_csv_that_is_not_utf8_names_its_line(tmp_path):
     text = b"q,a\n1 + 1?,two\n2 + 1?,thr\xe9e\n"
     with pytest.raises(PadaError, match=r"train\.csv:3: not UTF-8 text \(byte 0xe9\)"):
         build_task(OmegaConf.create(_csv_task(tmp_path, text))).load(tmp_path)
+
+
+def test_a_hub_dataset_id_without_a_data_dir(tmp_path, monkeypatch):
+    import pada.tasks.files
+
+    rows = {"train": apples(20), "validation": apples(3, start=50)}
+    rows["validation"][1] = {"uid": "q51", "problem": "Tom?"}  # the second row lacks its answer
+    calls = []
+    monkeypatch.setattr(
+        pada.tasks.files, "load_hub_dataset", lambda hub, config: calls.append((hub, config)) or rows
+    )
+    cfg = {**numeric_task(tmp_path), "hub_id": "me/apples", "hub_config": "main",
+           "hub_splits": {"train": "train", "val": "validation"}}  # fmt: skip
+    with pytest.raises(PadaError, match=r"^me/apples:validation:2: row lacks the field\(s\) \['result'\]"):
+        build_task(OmegaConf.create(cfg)).load(None)
+    rows["validation"] = apples(3, start=50)
+    splits = build_task(OmegaConf.create(cfg)).load(None)
+    assert (len(splits.pool), len(splits.val), len(splits.test)) == (12, 3, 8) and calls[-1] == (
+        "me/apples",
+        "main",
+    )
+    assert set(splits.files) == {"hub:me/apples/train", "hub:me/apples/validation"}
+    assert len(build_task(OmegaConf.create(cfg)).load(tmp_path).pool) == 32  # a data dir: its files win

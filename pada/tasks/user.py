@@ -1,6 +1,6 @@
 """A user's own task from a YAML file and data files, no code (``type: files`` in ``conf/task/<name>.yaml``).
 
-The YAML names the data files (JSON lines, optionally gzipped, or CSV), which fields hold the question,
+The YAML names the data files (JSON lines, optionally gzipped, or CSV; or Hub splits), which fields hold the question,
 answer, choices and tests, how validation and test are made (their own files, or carved from train by one
 fixed permutation, as GSM8K's validation is), the prompt and target templates, and the scorer:
 
@@ -99,9 +99,9 @@ class UserTask(Task):
             )
         return path
 
-    def _read(self, path: Path, split: str) -> list[Example]:
+    def _read(self, path: Path | None, split: str) -> list[Example]:
         """The items of one file; a bad row (a missing field, a wrong value, a template naming a field the row
-        lacks) is an error naming ``path:line``, or is skipped under ``bad_rows: skip``."""
+        lacks) is an error naming ``path:line``, or is skipped under ``bad_rows: skip``. ``path`` None: the Hub."""
         keys = tuple(self.required_fields())
         items: list[Example] = []
 
@@ -121,11 +121,34 @@ class UserTask(Task):
                     problem = f"cannot build the item ({type(error).__name__}: {error})"
             return problem
 
-        if path.suffix == ".csv":
+        if path is None:
+            self._read_hub(split, keys, build)
+        elif path.suffix == ".csv":
             self._read_csv(path, keys, build)
         else:
             read_jsonl_rows(path, keys, self.bad_rows_sink, build)
         return items
+
+    def _read_hub(self, split: str, keys: tuple[str, ...], build) -> None:
+        """Rows of the Hub split ``hub_splits[split]``; a bad row is named ``<hub_id>:<split>:<row number>``."""
+        from pada.tasks import files
+
+        hub_split = self.cfg.hub_splits[split]
+        for number, row in enumerate(self._hub()[hub_split], start=1):
+            row = dict(row)
+            missing = [k for k in keys if k not in row]
+            problem = (
+                f"row lacks the field(s) {missing} (it has {sorted(row)[:8]})" if missing else build(row)
+            )
+            if problem:
+                files._bad(f"{self.cfg.hub_id}:{hub_split}:{number}: {problem}", self.bad_rows_sink)
+
+    def _hub(self):
+        if not hasattr(self, "_dataset"):
+            from pada.tasks import files  # looked up at call time: tests replace the loader
+
+            self._dataset = files.load_hub_dataset(self.cfg.hub_id, self.cfg.get("hub_config"))
+        return self._dataset
 
     def _read_csv(self, path: Path, keys: tuple[str, ...], build) -> None:
         columns = self.cfg.get("csv_columns")  # null: the first row names the columns
@@ -159,6 +182,13 @@ class UserTask(Task):
         return f"no column(s) {missing} (columns: {header})" if missing else None
 
     def _items(self, key: str, data_dir: Path | None) -> tuple[list[Example], dict[str, str]]:
+        if data_dir is None and self.cfg.get("hub_id"):  # no paths.data_dir: the Hub, as the built-in tasks
+            hub_split = (self.cfg.get("hub_splits") or {}).get(key)
+            if not hub_split:
+                return [], {}
+            items = self._read(None, key)
+            fingerprint = getattr(self._hub()[hub_split], "_fingerprint", "")  # datasets' content hash
+            return items, {f"hub:{self.cfg.hub_id}/{hub_split}": fingerprint}
         relative = (self.cfg.get("files") or {}).get(key)
         if not relative:
             return [], {}
@@ -168,9 +198,10 @@ class UserTask(Task):
 
     # -- splits ------------------------------------------------------------------------------------------
     def load(self, data_dir: Path | None) -> Splits:
-        if not (self.cfg.get("files") or {}).get("train"):
+        source = "hub_splits" if data_dir is None and self.cfg.get("hub_id") else "files"
+        if not (self.cfg.get(source) or {}).get("train"):
             raise PadaError(
-                f"task {self.name}: task.files.train is required (the file the seed pool comes from)"
+                f"task {self.name}: task.{source}.train is required (where the seed pool comes from)"
             )
         hashes: dict[str, str] = {}
         examples: dict[str, list[Example]] = {}
