@@ -92,6 +92,19 @@ def _check_method(cfg: DictConfig) -> str | None:
     return None
 
 
+def _check_values(cfg: DictConfig) -> str | None:
+    """What ``pada run`` checks before any stage (pada/validate.py): types, choices, stage names, keys."""
+    from pada.methods.base import build_method
+    from pada.run.app import CONF_DIR
+    from pada.validate import check_config
+
+    try:
+        check_config(cfg, build_method(cfg.method).iterations, CONF_DIR)
+    except PadaError as error:
+        return str(error)
+    return None
+
+
 def _check_teacher(cfg: DictConfig) -> str | None:
     if cfg.teacher.provider == "none":
         return None
@@ -191,7 +204,7 @@ def preflight(overrides: list[str]) -> tuple[list[str], dict[str, Any]]:
     cells = [_compose(o) for o in cell_overrides]
     problems: list[str] = []
     seen: set[str] = set()
-    checks = [(_check_gpu, lambda c: "gpu"), (_check_model, lambda c: OmegaConf.to_yaml(c.model)),
+    checks = [(_check_values, lambda c: OmegaConf.to_yaml(c)), (_check_gpu, lambda c: "gpu"), (_check_model, lambda c: OmegaConf.to_yaml(c.model)),
               (_check_data, lambda c: f"{c.task.name}-{c.budget}"),
               (_check_method, lambda c: OmegaConf.to_yaml(c.task) + OmegaConf.to_yaml(c.method)),
               (_check_teacher, lambda c: OmegaConf.to_yaml(c.teacher))]  # fmt: skip
@@ -202,6 +215,8 @@ def preflight(overrides: list[str]) -> tuple[list[str], dict[str, Any]]:
                 seen.add(marker)
                 if problem := check(cfg):
                     problems.append(problem)
+                    if check is _check_values:  # the other checks would trip over the same bad value
+                        break
     first = cells[0]
     problems += _check_launcher(_compose(cell_overrides[0], hydra=True))
     if problem := _check_disk(first, float((first.get("plan") or {}).get("disk_gb", 1.0))):

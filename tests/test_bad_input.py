@@ -324,3 +324,15 @@ def test_no_space_mid_stage_is_one_line_and_nothing_done(capsys, tiny_cell_overr
     monkeypatch.setattr(pada.io, "atomic_write_text", full)
     code, err = _run(capsys, tiny_cell_overrides)
     _assert_contract(code, err, tmp_path / "runs", {}, "No space left on device")
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [("budget=abc", "budget='abc' must be an integer"), ("trainer.mode=lorra", "trainer.mode='lorra'"),
+     ("run.stop_after=train_9", "run.stop_after='train_9' is not a stage")],
+)  # fmt: skip
+def test_preflight_lists_the_same_config_problems(override, message, tiny_cell_overrides):
+    from pada.preflight import preflight
+
+    problems, _ = preflight([*tiny_cell_overrides, override])
+    assert any(p.startswith(message) for p in problems), problems
