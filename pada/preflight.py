@@ -83,10 +83,13 @@ def _check_data(cfg: DictConfig) -> str | None:
 
 def _check_method(cfg: DictConfig) -> str | None:
     from pada.methods.base import build_method, check_cell
+    from pada.run.fairness import check_config
     from pada.tasks import build_task
 
     try:
-        check_cell(build_task(cfg.task), build_method(cfg.method))
+        method = build_method(cfg.method)
+        check_config(cfg, method)  # quotas, budget_match, match_steps, eval_val: as the runner will
+        check_cell(build_task(cfg.task), method)
     except PadaError as error:
         return f"{cfg.method.name} on {cfg.task.name}: {error}"
     return None

@@ -219,3 +219,10 @@ def test_every_method_s_planted_near_copy_is_rejected(
     monkeypatch.setattr(cls, "after_next_eval", lambda *args: None)  # pada scores a report it did not write
     results = run_cell(cfg)
     assert results["data"]["synthetic"] == 0 and results["data"]["rejected"] == {"near_duplicate": 1}
+
+
+def test_preflight_reports_an_unfair_config_before_submission():
+    from pada.preflight import _check_method
+
+    cfg = compose_config(["experiment=sim", "method=pada", "run.eval_val=false"])
+    assert _check_method(cfg).startswith("pada on sim_arith: method=pada reads validation failures")
