@@ -28,6 +28,7 @@ from pada.errors import PadaError
 
 log = logging.getLogger("pada")
 _mode: bool | str = "auto"
+_finished: dict[str, str] = {}  # the name of the cell this process just finished (set by the job)
 STATE = ".pada_progress.json"  # {"total": N or null, "started": unix time}, written at sweep start
 FINISHED = ".pada_progress.jsonl"  # one line per finished cell
 # Hydra launchers that log every job's overrides before it starts: the per-cell line replaces them.
@@ -101,12 +102,21 @@ def _outcome(job_return: Any) -> str:
     return f"test accuracy {value * 100:.1f}%{sim}"
 
 
-def _cell_name(job_return: Any) -> str:
-    try:
-        from pada.run.runner import cell_name
+def finished_cell(name: str) -> None:
+    """Called by the job (pada.run.app) with its cell's name: the name's hash covers code versions and data
+    hashes that only the runner computes, so the callback does not recompute it."""
+    _finished["name"] = name
 
-        return cell_name(job_return.cfg)
-    except Exception:  # noqa: BLE001  (a config that does not resolve: name the job by its overrides)
+
+def _cell_name(job_return: Any) -> str:
+    """The finished cell's name; for a cell that stopped or failed first, ``<task>-b<budget>-<method>-s<seed>``
+    (no hash), or the job's overrides when even those do not resolve."""
+    if name := _finished.pop("name", None):
+        return name
+    try:
+        cfg = job_return.cfg
+        return f"{cfg.task.name}-b{cfg.budget}-{cfg.method.name}-s{cfg.seed}"
+    except Exception:  # noqa: BLE001  (a config that does not resolve)
         return " ".join(job_return.overrides or [])
 
 
@@ -137,6 +147,7 @@ class SweepProgress(Callback):
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._job_started = time.time()
+        _finished.clear()
 
     def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
         if not _is_multirun(config):

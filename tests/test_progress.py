@@ -32,11 +32,16 @@ def test_cell_line_has_place_result_elapsed_and_eta():
     assert progress.cell_line(2, None, "c", "ok", 1, 10).startswith("[2/?] c ok")
 
 
-def test_sweep_logs_one_line_per_cell_and_no_launcher_lines(capsys, tiny_cell_overrides):
+def test_sweep_logs_one_line_per_cell_and_no_launcher_lines(capsys, tiny_cell_overrides, tmp_path):
     assert main(["run", "-m", *tiny_cell_overrides, "seed=0,1"]) == 0
     lines = capsys.readouterr().out.splitlines()
     cells = [line for line in lines if re.search(r"\[\d/2\] gsm8k-b16-sft-s\d-\w+ test accuracy", line)]
     assert len(cells) == 2 and "ETA" in cells[0] and "ETA" not in cells[1], lines
+    run_dirs = sorted(p.name for p in (tmp_path / "runs").glob("gsm8k-b16-sft-s*"))  # the names are the dirs
+    assert len(run_dirs) == 2 and all(any(f" {d} " in line for line in cells) for d in run_dirs), (
+        run_dirs,
+        cells,
+    )
     assert any("sweep of 2 cells" in line for line in lines)
     assert any(re.fullmatch(r"\[\d\d:\d\d:\d\d\] sweep done: 2 cells in \d+s", line) for line in lines), lines
     assert not [line for line in lines if re.search(r"#\d+ : |^results: ", line)], lines

@@ -63,6 +63,9 @@ def hydra_main(cfg: DictConfig) -> float | None:
         print(f"pada: error: {message}", file=sys.stderr)
         sys.exit(2)
     if _in_sweep():  # pada.progress.SweepProgress logs the cell's line, with its place in the sweep
+        from pada import progress
+
+        progress.finished_cell(results["cell"]["name"])
         return results["metrics"]["test"]["accuracy"]
     tag = " [SIMULATION]" if results["simulation"] else ""
     log.info("%s%s test accuracy %s", results["cell"]["name"], tag, results["metrics"]["test"]["accuracy"])
