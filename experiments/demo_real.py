@@ -29,7 +29,7 @@ COMMON = [
 # Per method: one augmentation round, few teacher calls (the teacher answers one request at a time).
 METHODS = {
     "sft": ["method=sft", "teacher=none"],
-    "auggpt": ["method=auggpt", "method.k=2"],
+    "auggpt": ["method=auggpt", "method.k=1"],
     "llm2llm": ["method=llm2llm", "method.iterations=1", "method.max_attempts=1", "method.max_tokens=256"],
     "pada": ["method=pada", "method.iterations=1", "method.patterns.grouping=single",
              "method.patterns.embedder=bundled:all-MiniLM-L6-v2", "method.generation.strategy_examples=4",
