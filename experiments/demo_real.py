@@ -30,9 +30,10 @@ COMMON = [
 METHODS = {
     "sft": ["method=sft", "teacher=none"],
     "auggpt": ["method=auggpt", "method.k=1"],
-    "llm2llm": ["method=llm2llm", "method.iterations=1", "method.max_attempts=1", "method.max_tokens=256"],
+    "llm2llm": ["method=llm2llm", "method.iterations=1", "method.max_attempts=1", "method.max_tokens=96"],
     "pada": ["method=pada", "method.iterations=1", "method.patterns.grouping=single",
-             "method.patterns.embedder=bundled:all-MiniLM-L6-v2", "method.generation.strategy_examples=4",
+             "method.patterns.embedder=bundled:all-MiniLM-L6-v2", "method.generation.strategy_examples=2",
+             "method.max_analyses=4",
              "method.qc.max_regenerations=0"],
 }  # fmt: skip
 
@@ -55,8 +56,10 @@ def main() -> int:
             "teacher=local_real",
             f"teacher.base_url={server.base_url}",
             f"teacher.model={server.model}",
-            "teacher.client.max_error_rate=0.0",
-        ]  # strict: a failed request fails the cell, never a silent SFT
+            "teacher.client.max_error_rate=0.0",  # strict: a failed request fails the cell, never a silent SFT
+            "teacher.sampling.max_tokens=96",  # 256 tokens took ~40 s a request on the shared CPU
+            "teacher.client.structured_reasks=0",  # the 135M model rarely writes valid JSON: do not re-ask
+        ]  # fmt: skip
         for name in args.methods.split(","):
             extra = METHODS[name] if name == "sft" else [*teacher, *METHODS[name]]
             command = [sys.executable, "-m", "pada.cli", "run", *COMMON, *paths, *extra]
