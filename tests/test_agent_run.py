@@ -11,6 +11,7 @@ from conftest import compose_config
 from analysis.collect import collect_runs
 from pada.io import read_json, read_jsonl, write_json
 from pada.run.runner import run_cell
+from pada.run.stages import DONE, manifest
 
 
 @pytest.mark.slow  # three tiny trainings and evaluations: ~25 s on a shared 2-core host
@@ -50,9 +51,16 @@ def test_two_iterations_through_the_runner(tiny_cell_overrides, tmp_path):
     # A cell killed between eval_2 and the report's scoring: the cached re-run completes it, byte-identical.
     files = {p: p.read_bytes() for p in sorted(Path(run_dir).glob("augment_*/patterns.*"))}
     _unscore(Path(run_dir) / "augment_1" / "patterns.json")
+    _marker_as_before_scoring(Path(run_dir) / "augment_1")
     rerun = run_cell(cfg)
     assert all(t["cached"] for t in rerun["timings"].values())
     assert {p: p.read_bytes() for p in files} == files
+
+
+def _marker_as_before_scoring(stage_dir: Path) -> None:
+    """A kill between eval_<i+1> and the scoring leaves the augment stage's marker listing its unscored files."""
+    marker = stage_dir / DONE
+    write_json(marker, {**read_json(marker), "files": manifest(stage_dir)})
 
 
 def _unscore(path: Path) -> None:

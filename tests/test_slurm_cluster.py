@@ -143,12 +143,20 @@ def test_sweep_survives_requeue_timeout_signal_and_cancel(tmp_path):
 
 
 def test_failed_cell_names_itself_and_its_traceback_is_in_the_job_log(tmp_path):
-    """A cell that raises (a bad learning rate string): one error line naming the cell, job and log; the
-    traceback in that log; the cell dir links to it; `pada status` shows the error line."""
-    runs = tmp_path / "runs"
-    proc = _pada("run", "-m", "experiment=sim", "method=sft", "seed=0", "budget=16", "trainer.lr=oops",
+    """A cell that raises inside its job (training breaks with a TypeError, injected through a sitecustomize
+    the job inherits: a bad config value is refused before submission since configs are validated): one error
+    line naming the cell, job and log; the traceback in that log; the cell dir links to it; `pada status`
+    shows the error line."""
+    runs, inject = tmp_path / "runs", tmp_path / "inject"
+    inject.mkdir()
+    (inject / "sitecustomize.py").write_text(BREAK_TRAINING)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(inject), os.environ.get("PYTHONPATH")])),
+    }
+    proc = _pada("run", "-m", "experiment=sim", "method=sft", "seed=0", "budget=16",
                  "model.pretrain.steps=30", *SLURM, f"paths.runs_dir={runs}", f"paths.cache_dir={tmp_path}/c",
-                 timeout=600)  # fmt: skip
+                 timeout=600, env=env)  # fmt: skip
     assert proc.returncode == 1, proc.stderr[-3000:]
     (error,) = [line for line in proc.stderr.splitlines() if line.startswith("pada: error:")]
     assert error.startswith("pada: error: cell sim_arith-b16-sft-s0-") and " failed: TypeError: " in error
@@ -163,6 +171,20 @@ def test_failed_cell_names_itself_and_its_traceback_is_in_the_job_log(tmp_path):
         and "TypeError: '<=' not supported" in status.stdout
         and str(log) in status.stdout
     )
+
+
+BREAK_TRAINING = """
+import os
+import sys
+
+if "submitit" in " ".join(sys.argv) or os.environ.get("SLURM_JOB_ID"):  # only inside the cell's job
+    import pada.training.train as train
+
+    def fit(*args, **kwargs):
+        raise TypeError("'<=' not supported between instances of 'str' and 'float' (injected by the test)")
+
+    train.fit = fit
+"""
 
 
 def test_preflight_and_a_refused_submission_on_the_real_cluster(tmp_path):
