@@ -183,3 +183,21 @@ def test_a_cell_cap_on_teacher_calls_stops_with_one_line_and_a_rerun_resumes(tmp
     assert (usage["total"]["calls"], usage["total"]["cache_hits"]) == (3, 5)
     assert usage["cell_caps"] == {"calls": 8} and usage["spent"]["calls"] == 3
     assert results["data"]["synthetic"] == 8
+
+
+def test_on_cpu_the_evaluation_model_is_freed_before_the_next_training(
+    tmp_path, tiny_cell_overrides, monkeypatch
+):
+    import pada.training.train as train
+    from pada.run.runner import Cell
+
+    with FakeLLMServer() as server:
+        cell = Cell(compose_config([*tiny_cell_overrides, *PROBE, f"teacher.base_url={server.url}/v1",
+                                    f"teacher.client.cache.path={tmp_path / 'teacher.sqlite'}", "run.eval_val=true"]))  # fmt: skip
+        seen, fit = [], train.fit
+        monkeypatch.setattr(train, "fit", lambda *a, **k: seen.append(cell._backend) or fit(*a, **k))
+        try:
+            cell.run()
+        finally:
+            cell.close()
+    assert seen == [None, None]  # train_1 ran after eval_0 had loaded a backend: it was freed first

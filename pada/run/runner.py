@@ -149,6 +149,7 @@ class Cell:
 
         def work(out: Path) -> dict[str, Any]:
             init_from = str(previous / "model") if previous is not None else None
+            self._free_cpu_backend()
             with _released():  # the trainer's model and activations are gone before evaluation loads its own
                 return fit(fairness.trainer_config(self.cfg), self.model_path, train_data, out, self.cfg.seed + i,
                            self.system_prompt, init_from, self.tracker.log,
@@ -215,6 +216,14 @@ class Cell:
         return self.stages.run("lm_eval", {"train": train_key, "lm_eval": lm_cfg, "n": len(test)}, work)
 
     # -- helpers ----------------------------------------------------------------------------------
+    def _free_cpu_backend(self) -> None:
+        """On CPU, the evaluation model's copy would sit in RAM beside the trainer's (a real 135M cell
+        reached 2.4 GB in its second training): drop it; the next evaluation loads it again (seconds)."""
+        if self._backend is not None and self.cfg.eval.get("device", "cpu") == "cpu":
+            self._backend.close()
+            self._backend = None
+            release_memory()
+
     @property
     def backend(self) -> Backend:
         if self._backend is None:  # built lazily: a fully cached re-run never loads the model
