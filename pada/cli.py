@@ -57,7 +57,9 @@ def _check_composes(overrides: list[str], conf_dir: Path) -> None:
     plain = [o for o in overrides if not o.startswith("-")]
     known = known_top_level_keys(conf_dir)
     for override in plain:
-        key = override.lstrip("+~").partition("=")[0].split(".")[0].split("@")[0]
+        key = (
+            override.lstrip("+~").partition("=")[0].split(".")[0].split("@")[0].split("/")[0]
+        )  # hydra/launcher=…: the group hydra
         if key and key not in known:
             raise unknown_key_error(key, known)
     jobs = [_first_of_sweep(o) for o in plain] if flags else plain

@@ -113,3 +113,13 @@ def test_console_format_is_short_for_pada_and_names_the_rest():
         r"\[\d\d:\d\d:\d\d\] WARNING pada.teacher: slow", line("pada.teacher", logging.WARNING, "slow")
     )
     assert line("lightning.pytorch", logging.INFO, "x").endswith("] INFO lightning.pytorch: x")
+
+
+def test_hydra_group_overrides_pass_the_key_check(tmp_path):
+    """``hydra/job_logging=disabled`` (a Hydra config group, e.g. to silence the job log) is a known key."""
+    from pada.cli import _check_composes
+    from pada.run.app import CONF_DIR
+
+    _check_composes(
+        ["hydra/job_logging=disabled", "hydra/launcher=basic", f"paths.runs_dir={tmp_path}"], CONF_DIR
+    )
