@@ -171,11 +171,13 @@ def combined_p(frame: pd.DataFrame) -> pd.Series:
     """max(bootstrap p, paired-t p): a difference counts only when both tests reject. With 3–5 seeds the
     bootstrap alone over-rejects when seed-to-seed variance dominates (18.0% false positives at α=0.05 with 3
     seeds, experiments/bench/analysis_calibration.py); the max stays at ≤5.3% there. A max of valid p-values
-    is a valid p-value, so Holm applies to it unchanged. With one seed, or when the paired t is undefined
-    (identical per-seed differences: ``stats.t_degenerate``, flagged ``t_degenerate`` in the CSV), the
-    bootstrap p is used: there is then no seed-to-seed spread for it to understate."""
+    is a valid p-value, so Holm applies to it unchanged. When the paired t is undefined (identical per-seed
+    differences over ≥ 2 seeds: ``stats.t_degenerate``, flagged ``t_degenerate`` in the CSV), the bootstrap p
+    is used: the seeds then show no spread for it to understate. With one seed no claim is made (p = 1): the
+    seed-to-seed spread is unobserved, and an item-level bootstrap alone cannot separate a method effect from
+    seed noise."""
     t_p = frame["paired_t_p"] if "paired_t_p" in frame else pd.Series(np.nan, index=frame.index)
-    return np.fmax(frame["p_bootstrap"], t_p)
+    return np.fmax(frame["p_bootstrap"], t_p).where(frame["n_seeds"] > 1, 1.0)
 
 
 def _rank_styles(means: dict[str, float]) -> dict[str, str]:
@@ -255,8 +257,10 @@ class _Builder:
             self.cells[(REL_ROW, col)] = self.cells[(DELTA_ROW, col)] = Cell(text="—")
             return
         best = max(others, key=others.get)
-        rel = (means[FOCUS] - others[best]) / others[best] * 100 if others[best] else float("nan")
-        self.cells[(REL_ROW, col)] = Cell(text=f"{rel:+.1f}%")
+        rel = (means[FOCUS] - others[best]) / others[best] * 100 if others[best] else None
+        self.cells[(REL_ROW, col)] = Cell(
+            text=f"{rel:+.1f}%" if rel is not None else "n/a (best baseline 0%)"
+        )
         row = _comparison(self.comparisons, task, budget, best)
         delta = (
             "—"

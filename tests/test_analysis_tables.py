@@ -120,10 +120,11 @@ def test_marker_needs_the_paired_t_too(collected, monkeypatch):
     assert set(table.comparisons["p_combined"]) == {0.2} and not any(c.marker for c in table.cells.values())
 
 
-def test_combined_p_is_the_max_or_the_bootstrap_alone():
-    frame = pd.DataFrame({"p_bootstrap": [0.01, 0.3, 0.02], "paired_t_p": [0.04, 0.1, np.nan]})
-    assert tables.combined_p(frame).tolist() == [0.04, 0.3, 0.02]
-    assert tables.combined_p(frame[["p_bootstrap"]]).tolist() == [0.01, 0.3, 0.02]
+def test_combined_p_is_the_max_the_bootstrap_alone_or_no_claim_on_one_seed():
+    frame = pd.DataFrame({"p_bootstrap": [0.01, 0.3, 0.02, 0.001], "paired_t_p": [0.04, 0.1, np.nan, np.nan],
+                          "n_seeds": [3, 3, 3, 1]})  # fmt: skip
+    assert tables.combined_p(frame).tolist() == [0.04, 0.3, 0.02, 1.0]  # degenerate t: bootstrap; one seed: 1
+    assert tables.combined_p(frame[["p_bootstrap", "n_seeds"]]).tolist() == [0.01, 0.3, 0.02, 1.0]
 
 
 def _fixed_p(p):

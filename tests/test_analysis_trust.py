@@ -57,6 +57,14 @@ def test_dagger_when_pada_beats_every_baseline():
     assert table.comparisons["p_claim_holm"].iloc[0] == pytest.approx(table.comparisons["p_claim"].iloc[0])
 
 
+def test_one_seed_makes_no_claim():
+    """A 25-point lead on one seed: the item-level bootstrap rejects, but seed noise is unobserved: no †."""
+    table = tables.table2(_collected({"pada": [150], "sft": [100]}), np.random.default_rng(0), 500)
+    row = table.comparisons.iloc[0]
+    assert row["n_seeds"] == 1 and row["p_bootstrap"] < 0.05
+    assert row["p_combined"] == 1.0 and not table.cells[("pada", COL)].marker
+
+
 def test_identical_per_seed_differences_make_the_paired_t_undefined():
     a, b = np.array([0.5, 0.6, 0.7]), np.array([0.4, 0.5, 0.6])  # +0.1 on every seed (up to float noise)
     t, p = stats.paired_t(a, b)
@@ -126,3 +134,8 @@ def test_analyze_lists_every_left_out_cell(tmp_path, capsys):
         lines[1],
     ] and lines[1].startswith("gsm8k-b16-sft-s2-eeeeeeeeee: failed: unreadable results.json")
     assert capsys.readouterr().out.count("left out: ") == 2
+
+
+def test_relative_improvement_over_a_zero_baseline_is_not_a_number():
+    table = tables.table2(_collected({"pada": [10, 12], "sft": [0, 0]}), np.random.default_rng(0), 200)
+    assert table.cells[(tables.REL_ROW, COL)].text == "n/a (best baseline 0%)"  # was '+nan%'
