@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections import Counter
 
 from baselines.common import (
+    GENERATIVE_SOURCES,
     allowance,
     describe,
     is_seed,
@@ -58,13 +59,7 @@ NAME = "auggpt"
 class AugGPT(Method):
     name = NAME
     version = "1.0"  # bump when a change here can alter its output (pada/versions.py)
-    version_sources = (
-        "baselines.common",
-        "baselines.formats",
-        "pada.tasks.synthetic",
-        "pada.teacher.schemas",
-        "pada.text",
-    )
+    version_sources = GENERATIVE_SOURCES
     needs_teacher = True
 
     def propose(self, state: IterationState) -> list[Example]:

@@ -14,6 +14,16 @@ from pada.tasks.base import Task, question_of  # noqa: F401  (re-exported for th
 from pada.text import rouge_l, rouge_tokens  # noqa: F401  (re-exported for the baseline modules)
 from pada.types import Example
 
+# The helper modules whose code decides every generative baseline's output (their version_sources,
+# pada/versions.py): a change in any of them needs the baselines' versions bumped.
+GENERATIVE_SOURCES = (
+    "baselines.common",
+    "baselines.formats",
+    "pada.tasks.synthetic",
+    "pada.teacher.schemas",
+    "pada.text",
+)
+
 # How prompts name a task's problems; a task config may set ``description`` to override.
 DESCRIPTIONS = {"gsm8k": "grade-school math word", "sim_arith": "arithmetic word", "arc_challenge":
                 "science multiple-choice", "mmlu": "multiple-choice knowledge", "mbpp": "Python programming",

@@ -49,6 +49,7 @@ from collections import Counter
 from typing import Any
 
 from baselines.common import (
+    GENERATIVE_SOURCES,
     allowance,
     describe,
     is_seed,
@@ -75,13 +76,7 @@ MAX_PER_REQUEST = 10  # the official loop never asks for more than 10 problems a
 class LLM2LLM(Method):
     name = NAME
     version = "1.0"  # bump when a change here can alter its output (pada/versions.py)
-    version_sources = (
-        "baselines.common",
-        "baselines.formats",
-        "pada.tasks.synthetic",
-        "pada.teacher.schemas",
-        "pada.text",
-    )
+    version_sources = GENERATIVE_SOURCES
     needs_teacher = True
     needs_train_eval = True
 

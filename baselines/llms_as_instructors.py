@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from baselines.common import (
+    GENERATIVE_SOURCES,
     allowance,
     describe,
     is_seed,
@@ -68,13 +69,7 @@ NAME = "llms_as_instructors"
 class LLMsAsInstructors(Method):
     name = NAME
     version = "1.0"  # bump when a change here can alter its output (pada/versions.py)
-    version_sources = (
-        "baselines.common",
-        "baselines.formats",
-        "pada.tasks.synthetic",
-        "pada.teacher.schemas",
-        "pada.text",
-    )
+    version_sources = GENERATIVE_SOURCES
     needs_teacher = True
     needs_train_eval = True
 

@@ -54,6 +54,29 @@ class HeldOut:
         return text, count
 
 
+class NgramOverlap:
+    """The share of a question's word n-grams found in held-out questions (n shrinks to short texts)."""
+
+    def __init__(self, held_out_texts: list[str], n: int = 8, threshold: float = 0.5):
+        self.n, self.threshold = n, threshold
+        self._texts = [tokens(t) for t in held_out_texts]
+        self._grams: dict[int, set[tuple[str, ...]]] = {}
+
+    def _held_out_grams(self, n: int) -> set[tuple[str, ...]]:
+        if n not in self._grams:
+            self._grams[n] = {tuple(t[i : i + n]) for t in self._texts for i in range(len(t) - n + 1)}
+        return self._grams[n]
+
+    def overlap(self, text: str) -> float:
+        words = tokens(text)
+        n = min(self.n, len(words))
+        if n < 4:  # a three-word text cannot say which item it copies
+            return 0.0
+        grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
+        held = self._held_out_grams(n)
+        return sum(g in held for g in grams) / len(grams)
+
+
 def assert_no_leak(held_out: HeldOut, prompts: Iterable[str], examples: Iterable[Example]) -> None:
     """Raise PadaError naming the first generation prompt or example that contains a held-out text."""
     for i, prompt in enumerate(prompts):

@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from pada.agent.leakage import HeldOut, tokens
+from pada.agent.leakage import HeldOut, NgramOverlap
 from pada.tasks.synthetic import SyntheticFormat
 from pada.teacher.schemas import JudgeScore, Verdict
 from pada.text import rouge_l, rouge_tokens
@@ -35,24 +35,12 @@ class Decontaminator:
 
     def __init__(self, held_out_texts: list[str], n: int = 8, threshold: float = 0.5):
         self.verbatim = HeldOut(held_out_texts)
-        self.n, self.threshold = n, threshold
-        self._texts = [tokens(t) for t in held_out_texts]
-        self._grams: dict[int, set[tuple[str, ...]]] = {}
-
-    def _held_out_grams(self, n: int) -> set[tuple[str, ...]]:
-        if n not in self._grams:
-            self._grams[n] = {tuple(t[i : i + n]) for t in self._texts for i in range(len(t) - n + 1)}
-        return self._grams[n]
+        self.ngrams = NgramOverlap(held_out_texts, n, threshold)
+        self.threshold = threshold
 
     def overlap(self, text: str) -> float:
         """Share of the text's n-grams found in held-out items (n shrinks to the text's length)."""
-        words = tokens(text)
-        n = min(self.n, len(words))
-        if n < 4:  # a three-word text cannot say which item it copies
-            return 0.0
-        grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
-        held = self._held_out_grams(n)
-        return sum(g in held for g in grams) / len(grams)
+        return self.ngrams.overlap(text)
 
     def problem(self, question: str) -> str | None:
         if self.verbatim.found_in(question) is not None or self.overlap(question) >= self.threshold:

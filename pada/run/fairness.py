@@ -18,7 +18,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from pada.agent.leakage import HeldOut, assert_no_leak, tokens
+from pada.agent.leakage import HeldOut, NgramOverlap, assert_no_leak, tokens
 from pada.errors import PadaError
 from pada.tasks.base import question_of
 from pada.types import EvalRecord, Example
@@ -211,29 +211,6 @@ def near_copy(candidate: Fingerprint, held: Fingerprint, threshold: float) -> bo
     if total <= 2:
         return shared == total and sum(candidate.numbers.values()) == total
     return shared >= 2 and total - shared <= 1 and sum(candidate.numbers.values()) - shared <= 1
-
-
-class NgramOverlap:
-    """The share of a question's word n-grams found in held-out questions (n shrinks to short texts)."""
-
-    def __init__(self, held_out_texts: list[str], n: int = 8, threshold: float = 0.5):
-        self.n, self.threshold = n, threshold
-        self._texts = [tokens(t) for t in held_out_texts]
-        self._grams: dict[int, set[tuple[str, ...]]] = {}
-
-    def _held_out_grams(self, n: int) -> set[tuple[str, ...]]:
-        if n not in self._grams:
-            self._grams[n] = {tuple(t[i : i + n]) for t in self._texts for i in range(len(t) - n + 1)}
-        return self._grams[n]
-
-    def overlap(self, text: str) -> float:
-        words = tokens(text)
-        n = min(self.n, len(words))
-        if n < 4:  # a three-word text cannot say which item it copies
-            return 0.0
-        grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
-        held = self._held_out_grams(n)
-        return sum(g in held for g in grams) / len(grams)
 
 
 class Decontaminator:
