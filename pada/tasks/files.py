@@ -87,15 +87,19 @@ def _parse_line(raw: bytes, number: int, keys: tuple[str, ...], check) -> tuple[
     return (problem, None) if problem else (None, row)
 
 
-def read_csv_rows(path: Path, columns: int, skipped: list[str] | None = None) -> list[list[str]]:
-    """Rows of a headerless CSV file with exactly ``columns`` fields each (bad rows as in read_jsonl_rows)."""
+def read_utf8(path: Path) -> str:
+    """The file's text; a byte that is not UTF-8 is a PadaError naming ``path:line``."""
     data = path.read_bytes()
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
         raise PadaError(f"{path}:{line}: not UTF-8 text (byte 0x{data[error.start]:02x})") from error
-    reader = csv.reader(io.StringIO(text, newline=""))
+
+
+def read_csv_rows(path: Path, columns: int, skipped: list[str] | None = None) -> list[list[str]]:
+    """Rows of a headerless CSV file with exactly ``columns`` fields each (bad rows as in read_jsonl_rows)."""
+    reader = csv.reader(io.StringIO(read_utf8(path), newline=""))
     try:
         rows = list(reader)
     except csv.Error as error:

@@ -34,7 +34,7 @@ from pada.errors import PadaError
 from pada.io import sha256_file
 from pada.tasks.base import Splits, Task, register_task
 from pada.tasks.code import CodeTask
-from pada.tasks.files import _bad, check_unique_ids, read_jsonl_rows
+from pada.tasks.files import _bad, check_unique_ids, read_jsonl_rows, read_utf8
 from pada.tasks.gsm8k import _NUMBER, _STRICT, normalise_number
 from pada.tasks.multiple_choice import LETTERS, MultipleChoiceTask
 from pada.types import Example
@@ -152,13 +152,7 @@ class UserTask(Task):
 
     def _read_csv(self, path: Path, keys: tuple[str, ...], build) -> None:
         columns = self.cfg.get("csv_columns")  # null: the first row names the columns
-        data = path.read_bytes()
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as error:
-            line = data.count(b"\n", 0, error.start) + 1
-            raise PadaError(f"{path}:{line}: not UTF-8 text (byte 0x{data[error.start]:02x})") from error
-        reader = csv.reader(io.StringIO(text, newline=""))
+        reader = csv.reader(io.StringIO(read_utf8(path), newline=""))
         try:
             header = list(columns) if columns else next(reader, [])
             start = reader.line_num + 1
