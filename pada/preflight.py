@@ -184,9 +184,12 @@ def _check_disk(cfg: DictConfig, need_gb: float) -> str | None:
 
 
 def plan(cells: list[DictConfig]) -> dict[str, Any]:
-    """Jobs, GPU hours and teacher tokens/dollars from each cell's ``plan`` section (estimates)."""
+    """Jobs, GPU hours and teacher tokens/dollars from each cell's ``plan`` section (estimates), and the
+    teacher calls of all cells' augment stages (``expected_calls``: an upper bound)."""
     gpu_hours = tokens = dollars = 0.0
+    calls = 0
     for cfg in cells:
+        calls += sum(sum(c.values()) for c in _calls_or_none(cfg).values())
         estimate = cfg.get("plan") or {}
         trainings = 0 if cfg.method.get("train", True) is False else int(cfg.method.get("iterations", 0)) + 1
         gpu_hours += trainings * float(estimate.get("gpu_hours_per_round", 0.0))
@@ -198,8 +201,89 @@ def plan(cells: list[DictConfig]) -> dict[str, Any]:
         price = cfg.teacher.get("pricing") or {}
         blended = (float(price.get("input_per_mtok", 0.0)) + float(price.get("output_per_mtok", 0.0))) / 2
         dollars += cell_tokens / 1e6 * blended
-    return {"jobs": len(cells), "gpu_hours_estimate": round(gpu_hours, 1),
+    return {"jobs": len(cells), "gpu_hours_estimate": round(gpu_hours, 1), "teacher_calls_at_most": calls,
             "teacher_tokens_estimate": int(tokens), "teacher_dollars_estimate": round(dollars, 2)}  # fmt: skip
+
+
+def _calls_or_none(cfg: DictConfig) -> dict[str, dict[str, int]]:
+    """``expected_calls``, or ``{}`` for a config too broken to estimate (its own check reports why)."""
+    try:
+        return expected_calls(cfg)
+    except (PadaError, KeyError, AttributeError, TypeError, ValueError):
+        return {}
+
+
+def _asked(own: int, quota: Any) -> int:
+    """Examples a round asks for: the method's own number, else the quota's target (budget_match) or
+    limit (as baselines.common.allowance does)."""
+    cap = quota.target if quota.target is not None else quota.limit
+    if quota.target is not None:
+        return quota.target
+    return own if cap is None else min(own, cap)
+
+
+def _stage_calls(cfg: DictConfig, name: str, added: int, quota: Any, verifies: bool) -> dict[str, int]:
+    """Teacher calls by role for one augment stage of method ``name`` (upper bounds where the number
+    depends on the student's errors: every seed wrong, every validation item failed)."""
+    m, seeds = cfg.method, int(cfg.budget)
+    if name == "auggpt":  # k paraphrases per seed (baselines/auggpt.py), then one re-solve per paraphrase
+        n = _asked(int(m.k) * seeds, quota)
+        return {"paraphrase": n, **({"verification": n} if verifies else {})}
+    if name == "llm2llm":  # per unfilled wrong seed, attempt a asks min(1 + a, 10) samples (one if numbered)
+        pool = seeds + (0 if m.get("seeds_only", True) else added)
+        asked = _asked(int(m.per_seed) * pool, quota)
+        numbered = m.get("response_format") == "numbered"
+        per_seed = sum(1 if numbered else min(1 + a, 10) for a in range(int(m.max_attempts)))
+        return {
+            "generation": min(pool, asked) * per_seed,
+            **({"verification": asked} if m.get("verify") else {}),
+        }
+    if name == "llms_as_instructors":  # one analysis per training error, per_error problems each
+        errors = seeds + (0 if m.get("seeds_only") else added)
+        return {"error_analysis": errors, "generation": _asked(int(m.per_error) * errors, quota)}
+    # PaDA-Agent (pada/agent/method.py): analyses of validation failures, a summary and a strategy per
+    # pattern, then generation with QC re-asks (1 + max_regenerations per slot), a verification each
+    val = cfg.task.get("val_size") or (cfg.task.get("limits") or {}).get("val") or int(m.max_analyses)
+    analyses = min(int(m.max_analyses), int(val)) if m.get("use_validation", True) else 0
+    clusters = int(m.patterns.k if m.patterns.grouping == "fixed_k" else m.patterns.k_max) if analyses else 0
+    wrong = seeds if m.get("use_train_errors", True) else 0
+    own = int(m.generation.strategy_examples) * bool(analyses) + int(m.generation.per_wrong_seed) * wrong
+    tries = _asked(own, quota) * (1 + int(m.qc.max_regenerations) if m.qc.enabled else 1)
+    calls = {
+        "error_analysis": analyses,
+        "pattern_summary": clusters,
+        "strategy": clusters,
+        "generation": tries,
+    }
+    if m.qc.enabled and m.qc.verify and verifies:
+        calls["verification"] = tries
+    if m.qc.enabled and (m.qc.get("judge") or {}).get("enabled"):
+        calls["judge"] = tries
+    return calls
+
+
+def expected_calls(cfg: DictConfig) -> dict[str, dict[str, int]]:
+    """Teacher calls per augment stage of one cell, by role: ``{"augment_0": {"paraphrase": 300, ...}}``.
+
+    From the method's config and the cell's quotas (synthetic_budget / synthetic_per_iteration /
+    budget_match, pada/run/fairness.py quota_for, assuming every earlier round filled its quota). Upper
+    bounds: cached answers cost nothing, and a method asks less when the student makes fewer errors.
+    ``{}`` for a method without a teacher; methods unknown here are left out (no guess)."""
+    from pada.run.fairness import quota_for
+    from pada.tasks import build_task
+    from pada.tasks.synthetic import synthetic_format
+
+    name, iterations = cfg.method.name, int(cfg.method.get("iterations", 0))
+    base = name.split("_")[0] if name.startswith("pada") else name
+    if base not in ("auggpt", "llm2llm", "llms_as_instructors", "pada"):
+        return {}
+    verifies = synthetic_format(build_task(cfg.task)).verify_by_teacher
+    stages, added = {}, 0
+    for i in range(iterations):
+        quota = quota_for(cfg, i, iterations, added)
+        stages[f"augment_{i}"] = _stage_calls(cfg, base, added, quota, verifies)
+        added += quota.target if quota.target is not None else (quota.limit or 0)
+    return stages
 
 
 def preflight(overrides: list[str]) -> tuple[list[str], dict[str, Any]]:
@@ -227,9 +311,36 @@ def preflight(overrides: list[str]) -> tuple[list[str], dict[str, Any]]:
     return list(dict.fromkeys(problems)), plan(cells)  # one line per distinct problem
 
 
+def calls_lines(overrides: list[str]) -> list[str]:
+    """One line per distinct (method, task, budget, quotas) of the sweep: its expected teacher calls per
+    augment stage (``expected_calls``), e.g. ``auggpt on gsm8k budget=100: augment_0 <= 600 (paraphrase
+    300 + verification 300)``."""
+    lines, seen = [], set()
+    for cell in expand_sweep(overrides):
+        cfg = _compose(cell)
+        stages = _calls_or_none(cfg)
+        quotas = [
+            f"{k}={cfg.get(k)}"
+            for k in ("synthetic_budget", "synthetic_per_iteration")
+            if cfg.get(k) is not None
+        ]
+        head = " ".join([f"{cfg.method.name} on {cfg.task.name} budget={cfg.budget}", *quotas])
+        if not stages or head in seen:
+            continue
+        seen.add(head)
+        parts = [
+            f"{n} <= {sum(c.values())} ({' + '.join(f'{r} {v}' for r, v in c.items() if v)})"
+            for n, c in stages.items()
+        ]
+        lines.append(f"  teacher calls (estimate, at most) {head}: " + "; ".join(parts))
+    return lines
+
+
 def main(overrides: list[str]) -> int:
     problems, summary = preflight(overrides)
     print("plan (estimates): " + ", ".join(f"{k}={v}" for k, v in summary.items()))
+    for line in calls_lines(overrides):
+        print(line)
     if problems:
         print(f"preflight: {len(problems)} problem(s); fix these before submitting (nothing was submitted):")
         for problem in problems:

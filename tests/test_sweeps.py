@@ -103,3 +103,28 @@ def test_two_cell_sweep_through_submitit_local(tmp_path):
         seeds.add(data["cell"]["seed"])
     assert seeds == {0, 1}
     assert list((tmp_path / "sweep").rglob("*_submitted.pkl"))  # submitit really launched the jobs
+
+
+def test_preflight_names_the_expected_teacher_calls_per_stage(capsys):
+    from pada.preflight import _compose, expected_calls
+
+    assert preflight_main(["experiment=demo", "method=sft,auggpt,pada", "seed=0"]) == 0
+    out = capsys.readouterr().out
+    # demo: budget 128, synthetic_budget 256 matched. AugGPT: one round, a paraphrase and a re-solve each.
+    assert ("auggpt on sim_arith budget=128 synthetic_budget=256: augment_0 <= 512 "
+            "(paraphrase 256 + verification 256)") in out  # fmt: skip
+    # PaDA: 3 rounds of ceil(256/3) = 86 slots, each tried up to 1 + 2 regenerations, 200 val analyses
+    assert ("pada on sim_arith budget=128 synthetic_budget=256: augment_0 <= 736 (error_analysis 200 + "
+            "pattern_summary 10 + strategy 10 + generation 258 + verification 258); augment_1 <= 730") in out  # fmt: skip
+    assert "sft on" not in out  # no teacher, no line
+    assert "teacher_calls_at_most=2708," in out  # 512 + 736 + 730 + 730: the sweep's total
+    # a per-round cap instead: each round asks at most its cap
+    cfg = _compose(
+        ["experiment=demo", "method=auggpt", "synthetic_budget=null", "synthetic_per_iteration=40"]
+    )
+    assert expected_calls(cfg) == {"augment_0": {"paraphrase": 40, "verification": 40}}
+    cfg = _compose(["experiment=demo", "method=pada", "synthetic_budget=null", "budget_match=false",
+                    "method.qc.max_regenerations=0"])  # fmt: skip
+    assert (
+        expected_calls(cfg)["augment_2"]["generation"] == 128 + 128
+    )  # strategy_examples + one per wrong seed
