@@ -181,8 +181,31 @@ def test_a_cell_cap_on_teacher_calls_stops_with_one_line_and_a_rerun_resumes(tmp
     assert len(server.bodies) == 8  # the 5 answers already cached were not asked again
     usage = results["teacher_usage"]
     assert (usage["total"]["calls"], usage["total"]["cache_hits"]) == (3, 5)
-    assert usage["cell_caps"] == {"calls": 8} and usage["spent"]["calls"] == 3
+    assert usage["cell_caps"] == {"calls": 8} and usage["spent"]["calls"] == 5 + 3  # the stopped try counts
     assert results["data"]["synthetic"] == 8
+
+
+def test_a_cell_cap_holds_across_reruns_of_the_stopped_stage(tmp_path, tiny_cell_overrides):
+    """The spend of a stage stopped by a cap (or any failure) is kept in the run dir: a re-run under the
+    same cap stops again before asking anything; only a higher cap lets it finish."""
+    with FakeLLMServer() as server:
+        overrides = [*tiny_cell_overrides, *PROBE, f"teacher.base_url={server.url}/v1",
+                     f"teacher.client.cache.path={tmp_path / 'teacher.sqlite'}", "teacher.client.max_concurrency=1"]  # fmt: skip
+        capped = compose_config([*overrides, "teacher.client.cell_caps.calls=5"])
+        with pytest.raises(PadaError, match=r"cell_caps\.calls=5 is used up \(5 spent\)"):
+            run_cell(capped)
+        assert len(server.bodies) == 5
+        for _ in range(2):  # the same cap again, twice: no new teacher call, the same one line
+            with pytest.raises(PadaError, match=r"^augment_0: .*cell_caps\.calls=5 is used up \(5 spent\)"):
+                run_cell(compose_config([*overrides, "teacher.client.cell_caps.calls=5"]))
+            assert len(server.bodies) == 5
+        with pytest.raises(PadaError, match=r"cell_caps\.calls=7 is used up \(7 spent\)"):
+            run_cell(compose_config([*overrides, "teacher.client.cell_caps.calls=7"]))  # 2 more, not 7
+        assert len(server.bodies) == 7
+        results = run_cell(compose_config([*overrides, "teacher.client.cell_caps.calls=8"]))
+    assert len(server.bodies) == 8 and results["data"]["synthetic"] == 8
+    assert results["teacher_usage"]["spent"]["calls"] == 8  # 5 + 2 in stopped tries, 1 in the finished one
+    assert (_cell_dir(tmp_path) / "augment_0" / ".done.json").exists()
 
 
 def test_on_cpu_the_evaluation_model_is_freed_before_the_next_training(

@@ -174,7 +174,11 @@ class Cell:
             state.workdir = out
             before = self.teacher.usage() if self.teacher is not None else None
             if self.teacher is not None:
-                self.teacher.limit_spend(_spent(self.stages.results))
+                self.teacher.limit_spend(_spent(self.stages.results, self.run_dir))
+            with _spend_kept_on_failure(self.teacher, before, self.run_dir, f"augment_{i}"):
+                return attempt(out, before)
+
+        def attempt(out: Path, before: dict[str, Any] | None) -> dict[str, Any]:
             try:
                 proposed = self.method.propose(state)
             except TeacherFailed as error:  # strict mode stopped at the first failed request
@@ -385,7 +389,7 @@ class Cell:
         costs = fairness.teacher_accounting(
             total["total"], prices["input_per_mtok"], prices["output_per_mtok"]
         )
-        caps = {"cell_caps": self.teacher.caps, "spent": _spent(self.stages.results)}
+        caps = {"cell_caps": self.teacher.caps, "spent": _spent(self.stages.results, self.run_dir)}
         return {**identity, **total, **costs, **caps, "by_stage": stages, "this_process": process}
 
     def close(self) -> None:
@@ -422,12 +426,41 @@ def _released():
         release_memory()
 
 
-def _spent(results: dict[str, Any]) -> dict[str, float]:
-    """Uncached teacher calls, tokens and dollars of the cell's finished stages (their done markers)."""
-    totals = [r.info["teacher_usage"]["total"] for r in results.values() if "teacher_usage" in r.info]
-    return {"calls": sum(t.get("calls", 0) for t in totals),
-            "tokens": sum(t.get("tokens_in", 0) + t.get("tokens_out", 0) for t in totals),
-            "dollars": sum(t.get("dollars", 0.0) for t in totals)}  # fmt: skip
+# Uncached teacher spend of stage attempts that did not finish (a cap, a failed teacher, Ctrl-C), by stage:
+# their done markers never get written, and without this a re-run under the same cap would start afresh.
+UNFINISHED_SPEND = ".teacher_spend_unfinished.json"
+
+
+def _spend(total: dict[str, Any]) -> dict[str, float]:
+    """``{"calls", "tokens", "dollars"}`` of a usage report's ``total`` (uncached: cache hits are free)."""
+    return {"calls": total.get("calls", 0), "tokens": total.get("tokens_in", 0) + total.get("tokens_out", 0),
+            "dollars": total.get("dollars", 0.0)}  # fmt: skip
+
+
+def _spent(results: dict[str, Any], run_dir: Path) -> dict[str, float]:
+    """Uncached teacher calls, tokens and dollars of the cell: its finished stages (their done markers)
+    plus every unfinished attempt (``UNFINISHED_SPEND`` in the run dir)."""
+    rows = [_spend(r.info["teacher_usage"]["total"]) for r in results.values() if "teacher_usage" in r.info]
+    path = Path(run_dir) / UNFINISHED_SPEND
+    rows += list(read_json(path).values()) if path.is_file() else []
+    return {k: sum(row.get(k, 0) for row in rows) for k in ("calls", "tokens", "dollars")}
+
+
+@contextlib.contextmanager
+def _spend_kept_on_failure(teacher: Any, before: dict[str, Any] | None, run_dir: Path, stage: str):
+    """Add what the teacher spent in this attempt to ``UNFINISHED_SPEND`` if the attempt fails (any
+    exception, Ctrl-C included), so ``client.cell_caps`` count it on every later run of the cell."""
+    try:
+        yield
+    except BaseException:
+        if teacher is not None and before is not None:
+            spend = _spend(usage_delta(teacher.usage(), before)["total"])
+            path = Path(run_dir) / UNFINISHED_SPEND
+            kept = read_json(path) if path.is_file() else {}
+            old = kept.get(stage, {})
+            kept[stage] = {k: old.get(k, 0) + v for k, v in spend.items()}
+            write_json(path, kept)
+        raise
 
 
 def _flat(prefix: str, tree: dict[str, Any]) -> dict[str, Any]:
