@@ -245,7 +245,7 @@ def _stage_calls(cfg: DictConfig, name: str, added: int, quota: Any, verifies: b
     # pattern, then generation with QC re-asks (1 + max_regenerations per slot), a verification each
     val = cfg.task.get("val_size") or (cfg.task.get("limits") or {}).get("val") or int(m.max_analyses)
     analyses = min(int(m.max_analyses), int(val)) if m.get("use_validation", True) else 0
-    clusters = int(m.patterns.k if m.patterns.grouping == "fixed_k" else m.patterns.k_max) if analyses else 0
+    clusters = _patterns(m.patterns, analyses)
     wrong = seeds if m.get("use_train_errors", True) else 0
     own = int(m.generation.strategy_examples) * bool(analyses) + int(m.generation.per_wrong_seed) * wrong
     tries = _asked(own, quota) * (1 + int(m.qc.max_regenerations) if m.qc.enabled else 1)
@@ -260,6 +260,22 @@ def _stage_calls(cfg: DictConfig, name: str, added: int, quota: Any, verifies: b
     if m.qc.enabled and (m.qc.get("judge") or {}).get("enabled"):
         calls["judge"] = tries
     return calls
+
+
+def _patterns(patterns: DictConfig, analyses: int) -> int:
+    """The most patterns PaDA-Agent can find in ``analyses`` failures (pada/agent/clustering.py): one per
+    failure (per_failure), one (single), k (fixed_k), else the elbow's k_min..k_max with K <= n /
+    min_per_cluster."""
+    if not analyses:
+        return 0
+    grouping = patterns.grouping
+    if grouping == "per_failure":
+        return analyses
+    if grouping == "single":
+        return 1
+    if grouping == "fixed_k":
+        return min(int(patterns.k), analyses)
+    return min(int(patterns.k_max), max(int(patterns.k_min), analyses // int(patterns.min_per_cluster)))
 
 
 def expected_calls(cfg: DictConfig) -> dict[str, dict[str, int]]:

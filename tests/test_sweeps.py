@@ -128,3 +128,20 @@ def test_preflight_names_the_expected_teacher_calls_per_stage(capsys):
     assert (
         expected_calls(cfg)["augment_2"]["generation"] == 128 + 128
     )  # strategy_examples + one per wrong seed
+
+
+@pytest.mark.parametrize("method", ["auggpt", "pada", "pada_no_cluster"])
+def test_the_expected_teacher_calls_bound_what_a_simulated_cell_asks(method, tmp_path):
+    from pada.preflight import _compose, expected_calls
+    from pada.run.runner import run_cell
+
+    cfg = _compose(["experiment=sim", f"method={method}", "budget=16", "task.val_size=20", "task.test_size=10",
+                    "trainer.epochs=1", "model.pretrain.steps=20", f"paths.runs_dir={tmp_path}/runs",
+                    f"paths.cache_dir={tmp_path}/cache", "wandb.mode=disabled", "synthetic_budget=32",
+                    "budget_match=true"])  # fmt: skip
+    expected = expected_calls(cfg)
+    stages = run_cell(cfg)["teacher_usage"]["by_stage"]
+    assert sorted(stages) == sorted(expected)
+    for stage, usage in stages.items():
+        for role, row in usage["roles"].items():  # requests asked, answered by the provider or the cache
+            assert row.get("calls", 0) + row.get("cache_hits", 0) <= expected[stage][role], (stage, role)
