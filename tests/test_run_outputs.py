@@ -55,6 +55,8 @@ def test_a_resumed_cell_continues_its_wandb_run(tiny_cell_overrides, tmp_path):
     cell = tmp_path / "runs" / results["cell"]["name"]
     runs = sorted((cell / "wandb").glob("offline-run-*"))
     assert len(runs) == 2  # one per invocation; `wandb sync` appends both to one run
-    ids = {r.name.split("-", 3)[-1] for r in runs}
+    # The id from each dir's run-<id>.wandb file: two invocations in one second get dir names that wandb
+    # de-duplicates with a "-1" suffix, so the dir name is not the id.
+    ids = {next(r.glob("run-*.wandb")).name.removeprefix("run-").removesuffix(".wandb") for r in runs}
     assert len(ids) == 1 and ids.pop().startswith(results["cell"]["name"]), [r.name for r in runs]
     assert read_json(cell / "results.json") == results
