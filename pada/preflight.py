@@ -222,25 +222,27 @@ def _asked(own: int, quota: Any) -> int:
     return own if cap is None else min(own, cap)
 
 
-def _stage_calls(cfg: DictConfig, name: str, added: int, quota: Any, verifies: bool) -> dict[str, int]:
+def _stage_calls(
+    cfg: DictConfig, name: str, added: int, quota: Any, verifies: bool
+) -> tuple[dict[str, int], int]:
     """Teacher calls by role for one augment stage of method ``name`` (upper bounds where the number
-    depends on the student's errors: every seed wrong, every validation item failed)."""
+    depends on the student's errors: every seed wrong, every validation item failed), and the most
+    examples the stage can add (the training set of later rounds grows by it)."""
     m, seeds = cfg.method, int(cfg.budget)
     if name == "auggpt":  # k paraphrases per seed (baselines/auggpt.py), then one re-solve per paraphrase
         n = _asked(int(m.k) * seeds, quota)
-        return {"paraphrase": n, **({"verification": n} if verifies else {})}
+        return {"paraphrase": n, **({"verification": n} if verifies else {})}, n
     if name == "llm2llm":  # per unfilled wrong seed, attempt a asks min(1 + a, 10) samples (one if numbered)
         pool = seeds + (0 if m.get("seeds_only", True) else added)
         asked = _asked(int(m.per_seed) * pool, quota)
         numbered = m.get("response_format") == "numbered"
         per_seed = sum(1 if numbered else min(1 + a, 10) for a in range(int(m.max_attempts)))
-        return {
-            "generation": min(pool, asked) * per_seed,
-            **({"verification": asked} if m.get("verify") else {}),
-        }
+        calls = {"generation": min(pool, asked) * per_seed}
+        return {**calls, **({"verification": asked} if m.get("verify") else {})}, asked
     if name == "llms_as_instructors":  # one analysis per training error, per_error problems each
         errors = seeds + (0 if m.get("seeds_only") else added)
-        return {"error_analysis": errors, "generation": _asked(int(m.per_error) * errors, quota)}
+        n = _asked(int(m.per_error) * errors, quota)
+        return {"error_analysis": errors, "generation": n}, n
     # PaDA-Agent (pada/agent/method.py): analyses of validation failures, a summary and a strategy per
     # pattern, then generation with QC re-asks (1 + max_regenerations per slot), a verification each
     val = cfg.task.get("val_size") or (cfg.task.get("limits") or {}).get("val") or int(m.max_analyses)
@@ -248,7 +250,8 @@ def _stage_calls(cfg: DictConfig, name: str, added: int, quota: Any, verifies: b
     clusters = _patterns(m.patterns, analyses)
     wrong = seeds if m.get("use_train_errors", True) else 0
     own = int(m.generation.strategy_examples) * bool(analyses) + int(m.generation.per_wrong_seed) * wrong
-    tries = _asked(own, quota) * (1 + int(m.qc.max_regenerations) if m.qc.enabled else 1)
+    n = _asked(own, quota)
+    tries = n * (1 + int(m.qc.max_regenerations) if m.qc.enabled else 1)
     calls = {
         "error_analysis": analyses,
         "pattern_summary": clusters,
@@ -259,7 +262,7 @@ def _stage_calls(cfg: DictConfig, name: str, added: int, quota: Any, verifies: b
         calls["verification"] = tries
     if m.qc.enabled and (m.qc.get("judge") or {}).get("enabled"):
         calls["judge"] = tries
-    return calls
+    return calls, n
 
 
 def _patterns(patterns: DictConfig, analyses: int) -> int:
@@ -282,8 +285,8 @@ def expected_calls(cfg: DictConfig) -> dict[str, dict[str, int]]:
     """Teacher calls per augment stage of one cell, by role: ``{"augment_0": {"paraphrase": 300, ...}}``.
 
     From the method's config and the cell's quotas (synthetic_budget / synthetic_per_iteration /
-    budget_match, pada/run/fairness.py quota_for, assuming every earlier round filled its quota). Upper
-    bounds: cached answers cost nothing, and a method asks less when the student makes fewer errors.
+    budget_match, pada/run/fairness.py quota_for, assuming every earlier round added all it asked for).
+    Upper bounds: cached answers cost nothing, and a method asks less when the student makes fewer errors.
     ``{}`` for a method without a teacher; methods unknown here are left out (no guess)."""
     from pada.run.fairness import quota_for
     from pada.tasks import build_task
@@ -297,8 +300,8 @@ def expected_calls(cfg: DictConfig) -> dict[str, dict[str, int]]:
     stages, added = {}, 0
     for i in range(iterations):
         quota = quota_for(cfg, i, iterations, added)
-        stages[f"augment_{i}"] = _stage_calls(cfg, base, added, quota, verifies)
-        added += quota.target if quota.target is not None else (quota.limit or 0)
+        stages[f"augment_{i}"], n = _stage_calls(cfg, base, added, quota, verifies)
+        added += n
     return stages
 
 

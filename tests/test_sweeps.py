@@ -130,15 +130,19 @@ def test_preflight_names_the_expected_teacher_calls_per_stage(capsys):
     )  # strategy_examples + one per wrong seed
 
 
-@pytest.mark.parametrize("method", ["auggpt", "pada", "pada_no_cluster"])
-def test_the_expected_teacher_calls_bound_what_a_simulated_cell_asks(method, tmp_path):
+@pytest.mark.parametrize(
+    "method, quota",
+    [("auggpt", "synthetic_budget=32"), ("llm2llm", "synthetic_budget=32"), ("pada", "synthetic_budget=32"),
+     ("pada_no_cluster", "synthetic_budget=32"), ("llms_as_instructors", "synthetic_budget=null")],
+)  # fmt: skip
+def test_the_expected_teacher_calls_bound_what_a_simulated_cell_asks(method, quota, tmp_path):
     from pada.preflight import _compose, expected_calls
     from pada.run.runner import run_cell
 
     cfg = _compose(["experiment=sim", f"method={method}", "budget=16", "task.val_size=20", "task.test_size=10",
                     "trainer.epochs=1", "model.pretrain.steps=20", f"paths.runs_dir={tmp_path}/runs",
-                    f"paths.cache_dir={tmp_path}/cache", "wandb.mode=disabled", "synthetic_budget=32",
-                    "budget_match=true"])  # fmt: skip
+                    f"paths.cache_dir={tmp_path}/cache", "wandb.mode=disabled", quota,
+                    f"budget_match={quota != 'synthetic_budget=null'}"])  # fmt: skip
     expected = expected_calls(cfg)
     stages = run_cell(cfg)["teacher_usage"]["by_stage"]
     assert sorted(stages) == sorted(expected)
