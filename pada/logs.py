@@ -28,7 +28,7 @@ from pathlib import Path
 # Libraries whose INFO lines are banners, tips or per-request chatter; their warnings still show.
 THIRD_PARTY_LOGGERS = (
     "lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning", "lightning_fabric",
-    "httpx", "httpcore", "openai", "anthropic", "botocore", "boto3", "urllib3", "filelock",
+    "httpx", "httpx2", "httpcore", "openai", "anthropic", "botocore", "boto3", "urllib3", "filelock",
     "transformers", "sentence_transformers", "datasets", "huggingface_hub", "lm_eval", "vllm",
     "wandb", "matplotlib", "asyncio", "fsspec", "numexpr", "hydra_plugins", "submitit",
 )  # fmt: skip

@@ -199,6 +199,7 @@ CASES = {
     "arc row without choices": (_arc("choices"), "ARC-Challenge-Train.jsonl:3"),
     "arc row without stem": (_arc("stem"), "ARC-Challenge-Train.jsonl:3"),
     "mbpp empty test_list": (_mbpp("test_list", []), "mbpp.jsonl:701"),
+    "mbpp test_list asserting nothing": (_mbpp("test_list", ["pass", "x = 1"]), "mbpp.jsonl:701"),
     "mmlu csv non-utf8": (_mmlu(b"Q\xe9?,a,b,c,d,A\n"), "anatomy_val.csv:9"),
     "mmlu csv wrong columns": (_mmlu(b"Q?,a,b,A\n"), "anatomy_val.csv:9"),
     "humaneval gzip cut short": (_humaneval_gz, "HumanEval.jsonl.gz"),

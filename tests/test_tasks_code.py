@@ -248,3 +248,10 @@ def test_real_mbpp_every_reference_passes():
     examples = [e for items in splits.named().values() for e in items]
     records = mbpp.score(examples, [e.target for e in examples])
     assert [r.item_id for r in records if not r.correct] == []
+
+
+def test_tests_that_assert_nothing_are_recognised():
+    from pada.tasks.code import asserts_something
+
+    assert asserts_something("assert f(1) == 2") and asserts_something("for x in [1]:\n    assert f(x)")
+    assert not any(asserts_something(t) for t in ("pass", "x = 1", "assert (", "f(1) == 2", ""))

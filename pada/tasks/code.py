@@ -7,6 +7,7 @@ inside the sandbox (see ``pada.sandbox``). Running model-written code is opt-in,
 
 from __future__ import annotations
 
+import ast
 import re
 
 from pada.errors import PadaError
@@ -22,6 +23,16 @@ def extract_code(output: str) -> str:
     match = _FENCED.search(output)
     code = match.group(1) if match else output
     return code.replace("[DONE]", "").strip("\n")
+
+
+def asserts_something(source: str) -> bool:
+    """True when ``source`` parses as Python and holds at least one ``assert`` statement: tests that assert
+    nothing (``"pass"``, ``"x = 1"``) let any program count as correct."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return False
+    return any(isinstance(node, ast.Assert) for node in ast.walk(tree))
 
 
 class CodeTask(Task):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pada.errors import PadaError
 from pada.tasks.base import Splits, register_task
-from pada.tasks.code import CodeTask
+from pada.tasks.code import CodeTask, asserts_something
 from pada.tasks.files import check_unique_ids, hashes, read_jsonl_rows, require_files
 from pada.types import Example
 
@@ -17,12 +17,14 @@ _KEYS = ("task_id", "text", "code", "test_list", "test_setup_code")
 def check_row(row: dict) -> str | None:
     """What is wrong with an MBPP row (for an error naming file:line), or None.
 
-    An empty ``test_list`` would let any program count as correct (nothing is asserted)."""
+    An empty ``test_list``, or an entry that asserts nothing, would let any program count as correct."""
     tests = row["test_list"]
     if not isinstance(tests, list) or not tests or not all(isinstance(t, str) and t.strip() for t in tests):
         return (
             "test_list must be a non-empty list of assert strings (an item without tests passes any program)"
         )
+    if not all(asserts_something(t) for t in tests):
+        return "every test_list entry must be a Python assert statement (a test that asserts nothing passes any program)"
     if not all(isinstance(row[k], str) for k in ("text", "code", "test_setup_code")):
         return "text, code and test_setup_code must be strings"
     if isinstance(row["task_id"], bool) or not isinstance(row["task_id"], int):

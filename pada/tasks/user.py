@@ -33,7 +33,7 @@ from typing import Any
 from pada.errors import PadaError
 from pada.io import sha256_file
 from pada.tasks.base import Splits, Task, register_task
-from pada.tasks.code import CodeTask
+from pada.tasks.code import CodeTask, asserts_something
 from pada.tasks.files import _bad, check_unique_ids, read_jsonl_rows, read_utf8
 from pada.tasks.gsm8k import _NUMBER, _STRICT, normalise_number
 from pada.tasks.multiple_choice import LETTERS, MultipleChoiceTask
@@ -354,7 +354,7 @@ class UserCodeTask(UserTask, CodeTask):
 
     def check_row(self, row: dict[str, Any]) -> str | None:
         tests = _test_lines(row[self.field("tests")])
-        if not tests:
+        if not any(asserts_something(t) for t in tests):  # lines are stripped: test each
             return (
                 f"field {self.field('tests')!r} must hold asserts (an item without tests passes any program)"
             )
