@@ -288,3 +288,66 @@ def test_remote_objects_work_but_cannot_be_compared(level):
     )
     verdict = run_program((solution, tests), FAST, level)
     assert verdict.passed, verdict.stderr
+
+
+# A wrong solution that reads the judge's memory for the nonce and writes it to the judge's marker fd, as a
+# same-user process can on a host without Yama ptrace restrictions (found by a fresh-eyes review).
+FORGE_MEMORY = """
+import collections, os, re, time
+def add(a, b):
+    return 0
+judge = os.getppid()
+time.sleep(0.3)  # the judge has read its nonce by now
+found = []
+try:
+    mem = open(f"/proc/{judge}/mem", "rb", 0)
+    for line in open(f"/proc/{judge}/maps").read().splitlines():
+        span, perms, *rest = line.split()
+        start, end = (int(x, 16) for x in span.split("-"))
+        if perms[0] != "r" or (len(rest) > 3 and rest[3].startswith("/")) or end - start > 64 << 20:
+            continue
+        try:
+            mem.seek(start)
+            found += re.findall(rb"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])", mem.read(end - start))
+        except OSError:
+            pass
+except OSError as error:
+    print("memory:", error)
+for nonce, _ in collections.Counter(found).most_common(3):
+    for fd in range(3, 16):
+        try:
+            with open(f"/proc/{judge}/fd/{fd}", "wb") as marker:
+                marker.write(nonce)
+        except OSError:
+            pass
+os._exit(0)
+"""
+AS_NOBODY = """
+import sys
+from pada.sandbox.runner import Limits, run_program
+tests = "assert add(2, 3) == 5\\nassert add(10, 1) == 11\\n"
+for code in ("def add(a, b):\\n    return a + b\\n", sys.argv[1]):  # the right solution, then the forger
+    verdict = run_program((code, tests), Limits(timeout_s=10.0), "guarded")
+    print("PASSED" if verdict.passed else f"FAILED {verdict.kind}")
+"""
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not Path("/usr/bin/setpriv").exists() or not Path("/usr/bin/python3").exists(),
+    reason="needs root to become an unprivileged user (setpriv) and a system python3 that user can run",
+)
+def test_guarded_judge_memory_is_out_of_the_solutions_reach():
+    """Guarded mode (non-root hosts): the solution runs as the judge's user, so the judge makes itself
+    non-dumpable; its memory and descriptors in /proc are then closed to a same-user process."""
+    import subprocess
+
+    repo = Path(__file__).resolve().parents[1]
+    proc = subprocess.run(
+        ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c",
+         AS_NOBODY, FORGE_MEMORY],
+        capture_output=True, text=True, timeout=120, cwd="/tmp",
+        env={"PATH": "/usr/bin:/bin", "HOME": "/tmp", "PYTHONPATH": str(repo)},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    right, forged = proc.stdout.split()[0], proc.stdout.split("\n")[1]
+    assert right == "PASSED" and forged.startswith("FAILED"), proc.stdout

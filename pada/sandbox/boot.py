@@ -332,8 +332,20 @@ def _exit_like(status):
     os._exit(128 - code if code < 0 else code)
 
 
+def _undumpable():
+    # prctl(PR_SET_DUMPABLE, 0), before the fork (the solution inherits it) and before the nonce is read: a
+    # non-dumpable process's /proc/<pid>/mem, maps and fd are closed to other processes of the same user
+    # without CAP_SYS_PTRACE. In guarded mode the solution runs as the judge's user and could otherwise read
+    # the nonce from the judge's memory and write it to the judge's marker descriptor.
+    import ctypes
+
+    if ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE, 0) failed")
+
+
 def main():
     spec = json.loads(sys.argv[1])
+    _undumpable()
     if spec["init"]:
         child = os.fork()
         if child:
