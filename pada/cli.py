@@ -92,7 +92,8 @@ def _run(overrides: list[str]) -> int:
     from pada.run.app import CONF_DIR, hydra_main
 
     if any(o in VERBOSE_FLAGS for o in overrides):
-        overrides = [o for o in overrides if o not in VERBOSE_FLAGS] + ["run.verbose=true"]
+        # First, not last: argparse takes no positional override after an option (`--cfg job`).
+        overrides = ["run.verbose=true", *(o for o in overrides if o not in VERBOSE_FLAGS)]
     _check_overrides([o for o in overrides if not o.startswith("-")], CONF_DIR)
     _check_composes(overrides, CONF_DIR)
     sys.argv = ["pada run", *overrides]

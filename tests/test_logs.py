@@ -86,8 +86,9 @@ def test_verbose_shows_third_party_info_once(root_stream, capsys):
     assert capsys.readouterr().err == ""
 
 
-def test_dash_v_sets_run_verbose(capsys):
-    assert main(["run", "-v", "--cfg", "job"]) == 0
+@pytest.mark.parametrize("argv", [["-v", "--cfg", "job"], ["-v", "experiment=sim", "--cfg", "job"]])
+def test_dash_v_sets_run_verbose(capsys, argv):
+    assert main(["run", *argv]) == 0  # an override before --cfg: -v's override must not land after it
     out = capsys.readouterr().out
     assert re.search(r"^  verbose: true$", out, re.M) and "progress: auto" in out
 
