@@ -27,6 +27,7 @@ from pada.run import fairness
 from pada.run.app import CONF_DIR
 from pada.run.identity import eval_identity_of, identity_of
 from pada.run.provenance import provenance
+from pada.run.spend import spend_kept_on_failure, spent
 from pada.run.stages import Stages, cell_lock
 from pada.run.tracking import tracking
 from pada.tasks.base import Task, build_task, sample_seed_set
@@ -174,8 +175,8 @@ class Cell:
             state.workdir = out
             before = self.teacher.usage() if self.teacher is not None else None
             if self.teacher is not None:
-                self.teacher.limit_spend(_spent(self.stages.results, self.run_dir))
-            with _spend_kept_on_failure(self.teacher, before, self.run_dir, f"augment_{i}"):
+                self.teacher.limit_spend(spent(self.stages.results, self.run_dir))
+            with spend_kept_on_failure(self.teacher, before, self.run_dir, f"augment_{i}"):
                 return attempt(out, before)
 
         def attempt(out: Path, before: dict[str, Any] | None) -> dict[str, Any]:
@@ -246,9 +247,8 @@ class Cell:
             [*system, *self.task.messages(ex, self.task.fewshot_examples(ex, self.splits))] for ex in examples
         ]
         completions = self.backend.generate(chats, params, adapter=str(adapter) if adapter else None)
-        records = self.task.score(
-            examples, [c.text for c in completions]
-        )  # code tasks run programs in parallel
+        # Code tasks run their programs in parallel.
+        records = self.task.score(examples, [c.text for c in completions])
         return [replace(r, finish_reason=c.finish_reason) for r, c in zip(records, completions, strict=True)]
 
     def _after_next_eval(self, augment_dir: Path, before_eval: Path, after_eval: Path) -> None:
@@ -273,9 +273,7 @@ class Cell:
         seed_data = _load(seed_stage.path / "seed.jsonl")
         val, test = _load(seed_stage.path / "val.jsonl"), _load(seed_stage.path / "test.jsonl")
         train_data, upstream, previous, iterations, trained = list(seed_data), seed_stage.key, None, [], []
-        if (
-            self.method.trains_on_validation
-        ):  # the equal-information control (sft_val): val items join training
+        if self.method.trains_on_validation:  # the equal-information control (sft_val)
             train_data += val
         trains = self.cfg.method.get("train", True)  # false: score the untouched base model (method=base)
         augment = None  # the previous augment stage: scored by the method once the next eval is done
@@ -389,7 +387,7 @@ class Cell:
         costs = fairness.teacher_accounting(
             total["total"], prices["input_per_mtok"], prices["output_per_mtok"]
         )
-        caps = {"cell_caps": self.teacher.caps, "spent": _spent(self.stages.results, self.run_dir)}
+        caps = {"cell_caps": self.teacher.caps, "spent": spent(self.stages.results, self.run_dir)}
         return {**identity, **total, **costs, **caps, "by_stage": stages, "this_process": process}
 
     def close(self) -> None:
@@ -424,43 +422,6 @@ def _released():
         yield
     finally:
         release_memory()
-
-
-# Uncached teacher spend of stage attempts that did not finish (a cap, a failed teacher, Ctrl-C), by stage:
-# their done markers never get written, and without this a re-run under the same cap would start afresh.
-UNFINISHED_SPEND = ".teacher_spend_unfinished.json"
-
-
-def _spend(total: dict[str, Any]) -> dict[str, float]:
-    """``{"calls", "tokens", "dollars"}`` of a usage report's ``total`` (uncached: cache hits are free)."""
-    return {"calls": total.get("calls", 0), "tokens": total.get("tokens_in", 0) + total.get("tokens_out", 0),
-            "dollars": total.get("dollars", 0.0)}  # fmt: skip
-
-
-def _spent(results: dict[str, Any], run_dir: Path) -> dict[str, float]:
-    """Uncached teacher calls, tokens and dollars of the cell: its finished stages (their done markers)
-    plus every unfinished attempt (``UNFINISHED_SPEND`` in the run dir)."""
-    rows = [_spend(r.info["teacher_usage"]["total"]) for r in results.values() if "teacher_usage" in r.info]
-    path = Path(run_dir) / UNFINISHED_SPEND
-    rows += list(read_json(path).values()) if path.is_file() else []
-    return {k: sum(row.get(k, 0) for row in rows) for k in ("calls", "tokens", "dollars")}
-
-
-@contextlib.contextmanager
-def _spend_kept_on_failure(teacher: Any, before: dict[str, Any] | None, run_dir: Path, stage: str):
-    """Add what the teacher spent in this attempt to ``UNFINISHED_SPEND`` if the attempt fails (any
-    exception, Ctrl-C included), so ``client.cell_caps`` count it on every later run of the cell."""
-    try:
-        yield
-    except BaseException:
-        if teacher is not None and before is not None:
-            spend = _spend(usage_delta(teacher.usage(), before)["total"])
-            path = Path(run_dir) / UNFINISHED_SPEND
-            kept = read_json(path) if path.is_file() else {}
-            old = kept.get(stage, {})
-            kept[stage] = {k: old.get(k, 0) + v for k, v in spend.items()}
-            write_json(path, kept)
-        raise
 
 
 def _flat(prefix: str, tree: dict[str, Any]) -> dict[str, Any]:

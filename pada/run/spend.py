@@ -1,0 +1,47 @@
+"""Per-cell teacher spend that survives failed stage attempts, so ``teacher.client.cell_caps`` hold across
+re-runs: a stopped stage writes no done marker, and without this a re-run under the same cap starts afresh."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+from pada.io import read_json, write_json
+from pada.teacher import usage_delta
+
+# Uncached teacher spend of stage attempts that did not finish (a cap, a failed teacher, Ctrl-C), by stage:
+# their done markers never get written, and without this a re-run under the same cap would start afresh.
+UNFINISHED_SPEND = ".teacher_spend_unfinished.json"
+
+
+def _spend(total: dict[str, Any]) -> dict[str, float]:
+    """``{"calls", "tokens", "dollars"}`` of a usage report's ``total`` (uncached: cache hits are free)."""
+    return {"calls": total.get("calls", 0), "tokens": total.get("tokens_in", 0) + total.get("tokens_out", 0),
+            "dollars": total.get("dollars", 0.0)}  # fmt: skip
+
+
+def spent(results: dict[str, Any], run_dir: Path) -> dict[str, float]:
+    """Uncached teacher calls, tokens and dollars of the cell: its finished stages (their done markers)
+    plus every unfinished attempt (``UNFINISHED_SPEND`` in the run dir)."""
+    rows = [_spend(r.info["teacher_usage"]["total"]) for r in results.values() if "teacher_usage" in r.info]
+    path = Path(run_dir) / UNFINISHED_SPEND
+    rows += list(read_json(path).values()) if path.is_file() else []
+    return {k: sum(row.get(k, 0) for row in rows) for k in ("calls", "tokens", "dollars")}
+
+
+@contextlib.contextmanager
+def spend_kept_on_failure(teacher: Any, before: dict[str, Any] | None, run_dir: Path, stage: str):
+    """Add what the teacher spent in this attempt to ``UNFINISHED_SPEND`` if the attempt fails (any
+    exception, Ctrl-C included), so ``client.cell_caps`` count it on every later run of the cell."""
+    try:
+        yield
+    except BaseException:
+        if teacher is not None and before is not None:
+            spend = _spend(usage_delta(teacher.usage(), before)["total"])
+            path = Path(run_dir) / UNFINISHED_SPEND
+            kept = read_json(path) if path.is_file() else {}
+            old = kept.get(stage, {})
+            kept[stage] = {k: old.get(k, 0) + v for k, v in spend.items()}
+            write_json(path, kept)
+        raise
