@@ -66,8 +66,12 @@ def parse_cell_dir(name: str) -> dict[str, Any] | None:
     match = CELL_DIR.match(name)
     if match is None:
         return None
-    return {"task": match["task"], "budget": int(match["budget"]), "method": match["method"],
-            "seed": int(match["seed"])}  # fmt: skip
+    return {
+        "task": match["task"],
+        "budget": int(match["budget"]),
+        "method": match["method"],
+        "seed": int(match["seed"]),
+    }
 
 
 def teacher_dollars(usage: dict[str, Any]) -> float:
@@ -96,8 +100,13 @@ def _metric_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
         if split in metrics:
             m = metrics[split]
             value = m.get("accuracy")
-            rows.append({"metric": f"{split}/accuracy", "value": math.nan if value is None else value,
-                         "n": m.get("n")})  # fmt: skip
+            rows.append(
+                {
+                    "metric": f"{split}/accuracy",
+                    "value": math.nan if value is None else value,
+                    "n": m.get("n"),
+                }
+            )
     for name, value in _flatten("lm_eval", metrics.get("lm_eval", {})).items():
         rows.append({"metric": name, "value": value, "n": None})
     usage = results.get("teacher_usage") or {}
@@ -153,13 +162,29 @@ def _read_cell(cell_dir: Path, keys: dict[str, Any]) -> tuple[list[dict], dict |
     base = {**keys, "cell": cell_dir.name, "simulation": None, "fixture": None}
     path = cell_dir / "results.json"
     if not path.is_file():
-        return [{**base, "metric": "test/accuracy", "value": math.nan, "n": None, "status": "incomplete",
-                 "reason": _unfinished_reason(cell_dir)}], None  # fmt: skip
+        return [
+            {
+                **base,
+                "metric": "test/accuracy",
+                "value": math.nan,
+                "n": None,
+                "status": "incomplete",
+                "reason": _unfinished_reason(cell_dir),
+            }
+        ], None
     try:
         results = read_json(path)
     except (OSError, json.JSONDecodeError) as error:
-        return [{**base, "metric": "test/accuracy", "value": math.nan, "n": None, "status": "failed",
-                 "reason": f"unreadable results.json ({error})"}], None  # fmt: skip
+        return [
+            {
+                **base,
+                "metric": "test/accuracy",
+                "value": math.nan,
+                "n": None,
+                "status": "failed",
+                "reason": f"unreadable results.json ({error})",
+            }
+        ], None
     base.update({k: results.get("cell", {}).get(k, v) for k, v in keys.items()})
     base.update(
         simulation=bool(results.get("simulation", False)), fixture=bool(results.get("fixture", False))
@@ -167,8 +192,14 @@ def _read_cell(cell_dir: Path, keys: dict[str, Any]) -> tuple[list[dict], dict |
     rows = []
     for row in _metric_rows(results):
         missing = row["metric"] == "test/accuracy" and math.isnan(row["value"])
-        rows.append({**base, **row, "status": "failed" if missing else "ok",
-                     "reason": "empty test set" if missing else ""})  # fmt: skip
+        rows.append(
+            {
+                **base,
+                **row,
+                "status": "failed" if missing else "ok",
+                "reason": "empty test set" if missing else "",
+            }
+        )
     return rows, results
 
 
@@ -176,13 +207,22 @@ def _item_rows(cell_dir: Path, keys: dict[str, Any]) -> list[dict[str, Any]]:
     path = cell_dir / "test" / "test.jsonl"
     if not path.is_file():
         return []
-    return [{**keys, "split": "test", "item_id": r["item_id"], "correct": bool(r["correct"])}
-            for r in read_jsonl(path)]  # fmt: skip
+    return [
+        {**keys, "split": "test", "item_id": r["item_id"], "correct": bool(r["correct"])}
+        for r in read_jsonl(path)
+    ]
 
 
 def _iteration_rows(results: dict[str, Any], keys: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{**keys, "iteration": it["iteration"], "val_accuracy": it.get("val_accuracy"),
-             "train_examples": it.get("train_examples")} for it in results.get("iterations", [])]  # fmt: skip
+    return [
+        {
+            **keys,
+            "iteration": it["iteration"],
+            "val_accuracy": it.get("val_accuracy"),
+            "train_examples": it.get("train_examples"),
+        }
+        for it in results.get("iterations", [])
+    ]
 
 
 def _pattern_accuracy(entry: dict[str, Any], later_val: dict[str, bool]) -> tuple[int | None, float | None]:
@@ -219,8 +259,10 @@ def _pattern_rows(cell_dir: Path, keys: dict[str, Any]) -> list[dict[str, Any]]:
 def _config_label(method: str, config: dict[str, Any] | None, differing: list[str]) -> str:
     """``sft [trainer.max_steps=5]``: the method and the config keys that set this configuration apart."""
     flat = flatten(config) if config is not None else {}
-    shown = [f"{k}={_short(flat.get(k, '<absent>'))}" if config is not None else "config unknown"
-             for k in differing[:SHOWN_KEYS]]  # fmt: skip
+    shown = [
+        f"{k}={_short(flat.get(k, '<absent>'))}" if config is not None else "config unknown"
+        for k in differing[:SHOWN_KEYS]
+    ]
     more = f"; +{len(differing) - SHOWN_KEYS} more keys" if len(differing) > SHOWN_KEYS else ""
     return f"{method} [{'; '.join(dict.fromkeys(shown))}{more}]"
 
@@ -257,8 +299,10 @@ def configuration_labels(found: list[tuple[str, dict[str, Any], dict | None]]) -
             seeds: dict[int, str] = {}
             for name, seed, _ in cells:
                 if seed in seeds:
-                    raise PadaError(f"seed {seed} appears twice in one configuration of {label} on {task} b{budget}: "
-                                    f"cells {seeds[seed]} and {name}; remove one of them")  # fmt: skip
+                    raise PadaError(
+                        f"seed {seed} appears twice in one configuration of {label} on {task} b{budget}: "
+                        f"cells {seeds[seed]} and {name}; remove one of them"
+                    )
                 seeds[seed] = name
                 labels[name] = (label, digest)
     return labels

@@ -72,8 +72,14 @@ def accuracy_vs_budget(collected: Collected, out: Path) -> list[Path]:
         for k, (method, group) in enumerate(rows.groupby("method", sort=True)):
             group = group.sort_values("budget")
             x = group["budget"] * 2 ** _dodge(k, n, 0.04)  # log axis: a multiplicative nudge
-            ax.errorbar(x, group["mean"] * 100, yerr=group["std"].fillna(0) * 100,
-                        marker="o", capsize=3, label=row_label(method))  # fmt: skip
+            ax.errorbar(
+                x,
+                group["mean"] * 100,
+                yerr=group["std"].fillna(0) * 100,
+                marker="o",
+                capsize=3,
+                label=row_label(method),
+            )
         _percent_limits(ax)
         ax.set_xscale("log", base=2)
         ax.set_xlim(
@@ -82,8 +88,11 @@ def accuracy_vs_budget(collected: Collected, out: Path) -> list[Path]:
         ax.xaxis.set_major_locator(FixedLocator(sorted(rows["budget"].unique())))  # the budgets run, not 2^k
         ax.xaxis.set_major_formatter(ScalarFormatter())
         ax.xaxis.set_minor_locator(NullLocator())
-        ax.set(xlabel="seed budget (examples)", ylabel="test accuracy (%)",
-               title=f"{_label(collected)}{task}: mean ± std (ddof=1) over seeds")  # fmt: skip
+        ax.set(
+            xlabel="seed budget (examples)",
+            ylabel="test accuracy (%)",
+            title=f"{_label(collected)}{task}: mean ± std (ddof=1) over seeds",
+        )
         _legend_outside(ax)
         paths += _save(fig, out, f"accuracy_vs_budget_{task}")
     return paths
@@ -97,11 +106,20 @@ def iteration_curves(collected: Collected, out: Path) -> list[Path]:
         n = group["method"].nunique()
         for k, (method, by_method) in enumerate(group.groupby("method", sort=True)):
             curve = by_method.groupby("iteration")["val_accuracy"].agg(["mean", "std"]).reset_index()
-            ax.errorbar(curve["iteration"] + _dodge(k, n, 0.04), curve["mean"] * 100,
-                        yerr=curve["std"].fillna(0) * 100, marker="o", capsize=3, label=row_label(method))  # fmt: skip
+            ax.errorbar(
+                curve["iteration"] + _dodge(k, n, 0.04),
+                curve["mean"] * 100,
+                yerr=curve["std"].fillna(0) * 100,
+                marker="o",
+                capsize=3,
+                label=row_label(method),
+            )
         _percent_limits(ax)
-        ax.set(xlabel="iteration (0 = trained on the seed set only)", ylabel="validation accuracy (%)",
-               title=f"{_label(collected)}{task} b{budget}: validation accuracy, mean ± std over seeds")  # fmt: skip
+        ax.set(
+            xlabel="iteration (0 = trained on the seed set only)",
+            ylabel="validation accuracy (%)",
+            title=f"{_label(collected)}{task} b{budget}: validation accuracy, mean ± std over seeds",
+        )
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # iterations are whole numbers: no 0.5 ticks
         _legend_outside(ax)
         paths += _save(fig, out, f"iterations_{task}_b{budget}")
@@ -118,8 +136,11 @@ def pattern_accuracy(collected: Collected, out: Path) -> list[Path]:
         fig, ax = plt.subplots(figsize=(5, max(3.5, 0.5 * len(table) + 1)))
         table.plot.barh(ax=ax)
         _percent_limits(ax, "x")
-        ax.set(xlabel="accuracy on the pattern's items at the next iteration (%)", ylabel="",
-               title=f"{_label(collected)}{task} b{budget} {row_label(method)}: per-pattern accuracy")  # fmt: skip
+        ax.set(
+            xlabel="accuracy on the pattern's items at the next iteration (%)",
+            ylabel="",
+            title=f"{_label(collected)}{task} b{budget} {row_label(method)}: per-pattern accuracy",
+        )
         _legend_outside(ax, reverse=True, title="found at iteration")
         paths += _save(fig, out, f"patterns_{task}_b{budget}_{method}")
     return paths

@@ -10,8 +10,20 @@ import pandas as pd
 from analysis.tables import Cell, Table, row_label
 from pada.io import atomic_write_text
 
-_LATEX_TEXT = {"\\": r"\textbackslash{}", "%": r"\%", "$": r"\$", "&": r"\&", "#": r"\#", "_": r"\_",
-               "—": "---", "–": "--", "±": r"$\pm$", "Δ": r"$\Delta$", "†": r"$^\dagger$", "≤": r"$\leq$"}  # fmt: skip
+_LATEX_TEXT = {
+    "\\": r"\textbackslash{}",
+    "%": r"\%",
+    "$": r"\$",
+    "&": r"\&",
+    "#": r"\#",
+    "_": r"\_",
+    "—": "---",
+    "–": "--",
+    "±": r"$\pm$",
+    "Δ": r"$\Delta$",
+    "†": r"$^\dagger$",
+    "≤": r"$\leq$",
+}
 # Styler's native LaTeX commands: convert_css would drop them (it only translates real CSS).
 _STYLE_CSS = {"best": "textbf: --rwrap;", "second": "underline: --rwrap;"}
 
@@ -72,8 +84,10 @@ def to_text(table: Table) -> str:
 
 
 def _styles(table: Table) -> pd.DataFrame:
-    data = [[_STYLE_CSS.get(table.cells.get((r, c), Cell()).style or "", "") for c in table.columns]
-            for r in table.rows]  # fmt: skip
+    data = [
+        [_STYLE_CSS.get(table.cells.get((r, c), Cell()).style or "", "") for c in table.columns]
+        for r in table.rows
+    ]
     return pd.DataFrame(data, index=[row_label(r) for r in table.rows], columns=table.columns)
 
 
@@ -86,8 +100,13 @@ def to_latex(table: Table) -> str:
     for frame in (values, suffixes, styles):
         frame.index, frame.columns = latex_index, latex_columns
     styler = values.style.apply(lambda _: styles, axis=None)
-    body = styler.to_latex(hrules=True, column_format="l" + "c" * len(values.columns),
-                           caption=latex_escape(table.caption), label=f"tab:{table.name}", position="t")  # fmt: skip
+    body = styler.to_latex(
+        hrules=True,
+        column_format="l" + "c" * len(values.columns),
+        caption=latex_escape(table.caption),
+        label=f"tab:{table.name}",
+        position="t",
+    )
     # Styler wraps only the value; the † and note letters are appended after the closing brace.
     for r, c in zip(*np.nonzero(suffixes.to_numpy() != ""), strict=True):
         body = _append_suffix(body, values.index[r], values.iat[r, c], c, suffixes.iat[r, c])
@@ -110,8 +129,12 @@ def to_csv(table: Table) -> str:
 
 
 def write_table(table: Table, out: Path) -> list[Path]:
-    paths = {out / f"{table.name}.md": to_markdown(table), out / f"{table.name}.tex": to_latex(table),
-             out / f"{table.name}.csv": to_csv(table), out / f"{table.name}.txt": to_text(table)}  # fmt: skip
+    paths = {
+        out / f"{table.name}.md": to_markdown(table),
+        out / f"{table.name}.tex": to_latex(table),
+        out / f"{table.name}.csv": to_csv(table),
+        out / f"{table.name}.txt": to_text(table),
+    }
     if len(table.comparisons):
         paths[out / f"{table.name}_comparisons.csv"] = table.comparisons.to_csv(
             index=False, float_format="%.6g"

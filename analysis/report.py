@@ -34,13 +34,21 @@ def left_out(collected: Collected, built: list[tables.Table]) -> list[str]:
         if cell["status"] != "ok":
             lines.append(f"{cell['cell']}: {cell['status']}: {cell['reason']}")
         elif cell["method"] not in rows:
-            lines.append(f"{cell['cell']}: method {cell['method']} is a row of no table "
-                         f"(Table 2: {', '.join(tables.TABLE2_METHODS)}; ablation: pada_*)")  # fmt: skip
+            lines.append(
+                f"{cell['cell']}: method {cell['method']} is a row of no table "
+                f"(Table 2: {', '.join(tables.TABLE2_METHODS)}; ablation: pada_*)"
+            )
     return lines
 
 
-def analyze(runs_dir: Path | None, out: Path, wandb_project: str | None = None,
-            n_resamples: int = N_RESAMPLES, seed: int = SEED, with_plots: bool = True) -> dict[str, list[Path]]:  # fmt: skip
+def analyze(
+    runs_dir: Path | None,
+    out: Path,
+    wandb_project: str | None = None,
+    n_resamples: int = N_RESAMPLES,
+    seed: int = SEED,
+    with_plots: bool = True,
+) -> dict[str, list[Path]]:
     if n_resamples < 100:
         raise PadaError(f"--resamples {n_resamples} is too few for a p-value; use at least 1000")
     collected = load(runs_dir, wandb_project)

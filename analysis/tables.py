@@ -19,11 +19,17 @@ TABLE2_METHODS = ["base", "sft", "auggpt", "llm2llm", "llms_as_instructors", "pa
 CONTROL_METHODS = ["sft_val"]
 FOCUS = "pada"
 LABELS = {
-    "base": "Base (no FT)", "sft": "SFT", "auggpt": "AugGPT", "llm2llm": "LLM2LLM",
-    "llms_as_instructors": "LLMs-as-Instructors", "pada": "PaDA-Agent", "sft_val": "SFT + val. labels (control)",
-    "pada_no_val": "PaDA w/o val. patterns", "pada_no_train": "PaDA w/o train errors",
+    "base": "Base (no FT)",
+    "sft": "SFT",
+    "auggpt": "AugGPT",
+    "llm2llm": "LLM2LLM",
+    "llms_as_instructors": "LLMs-as-Instructors",
+    "pada": "PaDA-Agent",
+    "sft_val": "SFT + val. labels (control)",
+    "pada_no_val": "PaDA w/o val. patterns",
+    "pada_no_train": "PaDA w/o train errors",
     "pada_no_qc": "PaDA w/o quality control",
-}  # fmt: skip
+}
 REL_ROW, DELTA_ROW = "rel_improvement", "delta"
 ROW_LABELS = {REL_ROW: "Rel. improvement vs best baseline", DELTA_ROW: "Δ vs best baseline [95% CI]"}
 COST_COLUMN = "Teacher cost ($/run)"
@@ -74,20 +80,31 @@ def summarize(collected: Collected, metric: str = "test/accuracy") -> pd.DataFra
     for (task, budget, method), group in rows.groupby(["task", "budget", "method"], sort=True):
         ok = group[group["status"] == "ok"]["value"].astype(float)
         bad = group[group["status"] != "ok"].sort_values("seed")
-        out.append({
-            "task": task, "budget": int(budget), "method": method,
-            "mean": ok.mean() if len(ok) else np.nan, "std": ok.std(ddof=1) if len(ok) > 1 else np.nan,
-            "n_seeds": len(ok), "n_missing": len(bad),
-            "missing": "; ".join(f"s{s} {st}: {r}" for s, st, r in zip(bad["seed"], bad["status"], bad["reason"], strict=True)),
-        })  # fmt: skip
+        out.append(
+            {
+                "task": task,
+                "budget": int(budget),
+                "method": method,
+                "mean": ok.mean() if len(ok) else np.nan,
+                "std": ok.std(ddof=1) if len(ok) > 1 else np.nan,
+                "n_seeds": len(ok),
+                "n_missing": len(bad),
+                "missing": "; ".join(
+                    f"s{s} {st}: {r}"
+                    for s, st, r in zip(bad["seed"], bad["status"], bad["reason"], strict=True)
+                ),
+            }
+        )
     return pd.DataFrame(out)
 
 
 def zero_synthetic(collected: Collected) -> dict[tuple[str, int, str], list[int]]:
     """(task, budget, method) -> seeds of finished cells that augmented but added no synthetic example."""
     rows = collected.cells[(collected.cells["metric"] == "data/synthetic") & (collected.cells["value"] == 0)]
-    return {(t, int(b), m): sorted(int(s) for s in g["seed"])
-            for (t, b, m), g in rows.groupby(["task", "budget", "method"], sort=True)}  # fmt: skip
+    return {
+        (t, int(b), m): sorted(int(s) for s in g["seed"])
+        for (t, b, m), g in rows.groupby(["task", "budget", "method"], sort=True)
+    }
 
 
 def _matrix(items: pd.DataFrame, task: str, budget: int, method: str) -> pd.DataFrame:
@@ -113,10 +130,20 @@ def _compare_one(items, task, budget, a, b, rng, n_resamples) -> dict | None:
     if ma.size == 0:
         return None
     boot = stats.paired_bootstrap(ma, mb, rng, n_resamples)
-    row = {"task": task, "budget": budget, "method": a, "baseline": b, "diff": boot.diff,
-           "ci_low": boot.ci_low, "ci_high": boot.ci_high, "p_bootstrap": boot.p_value,
-           "n_resamples": boot.n_resamples, "n_seeds": boot.n_seeds, "n_items": boot.n_items,
-           "mcnemar_p_per_seed": " ".join(f"{m.p_value:.4g}" for m in stats.mcnemar_per_seed(ma, mb))}  # fmt: skip
+    row = {
+        "task": task,
+        "budget": budget,
+        "method": a,
+        "baseline": b,
+        "diff": boot.diff,
+        "ci_low": boot.ci_low,
+        "ci_high": boot.ci_high,
+        "p_bootstrap": boot.p_value,
+        "n_resamples": boot.n_resamples,
+        "n_seeds": boot.n_seeds,
+        "n_items": boot.n_items,
+        "mcnemar_p_per_seed": " ".join(f"{m.p_value:.4g}" for m in stats.mcnemar_per_seed(ma, mb)),
+    }
     if boot.n_seeds > 1:
         row["t_degenerate"] = stats.t_degenerate(ma.mean(1), mb.mean(1))
         row["paired_t_p"] = stats.paired_t(ma.mean(1), mb.mean(1))[1]
@@ -124,8 +151,9 @@ def _compare_one(items, task, budget, a, b, rng, n_resamples) -> dict | None:
     return row
 
 
-def compare(collected: Collected, focus: str, others: list[str], rng: np.random.Generator,
-            n_resamples: int) -> pd.DataFrame:  # fmt: skip
+def compare(
+    collected: Collected, focus: str, others: list[str], rng: np.random.Generator, n_resamples: int
+) -> pd.DataFrame:
     """focus vs each other method in every column: one row per pair, with its combined p (no adjustment:
     the table's claims are adjusted together, ``claims``)."""
     items = collected.items[collected.items["split"] == "test"]
@@ -159,8 +187,16 @@ def claims(comparisons: pd.DataFrame, rivals: dict[tuple[str, int], list[str]], 
             found = [pairs[n] for n in group if pairs[n] is not None]
             positive = not missing and all(r["diff"] > 0 for r in found)
             p = max(float(r["p_combined"]) for r in found) if positive else 1.0
-            rows.append({"task": task, "budget": budget, "claim": "every baseline" if mark == "focus" else group[0],
-                         "rivals": " ".join(group), "p_claim": p, "untested": " ".join(missing)})  # fmt: skip
+            rows.append(
+                {
+                    "task": task,
+                    "budget": budget,
+                    "claim": "every baseline" if mark == "focus" else group[0],
+                    "rivals": " ".join(group),
+                    "p_claim": p,
+                    "untested": " ".join(missing),
+                }
+            )
     frame = pd.DataFrame(rows, columns=["task", "budget", "claim", "rivals", "p_claim", "untested"])
     reject, adjusted = stats.holm(frame["p_claim"].tolist(), ALPHA)
     frame["p_claim_holm"], frame["marker"] = adjusted, reject & (frame["p_claim"] < 1.0)
@@ -190,14 +226,23 @@ def _rank_styles(means: dict[str, float]) -> dict[str, str]:
 def _comparison(comparisons: pd.DataFrame, task: str, budget: int, baseline: str) -> pd.Series | None:
     if comparisons.empty:
         return None
-    hit = comparisons[(comparisons["task"] == task) & (comparisons["budget"] == budget)
-                      & (comparisons["baseline"] == baseline)]  # fmt: skip
+    hit = comparisons[
+        (comparisons["task"] == task)
+        & (comparisons["budget"] == budget)
+        & (comparisons["baseline"] == baseline)
+    ]
     return None if hit.empty else hit.iloc[0]
 
 
 class _Builder:
-    def __init__(self, name: str, methods: list[str], summary: pd.DataFrame, comparisons: pd.DataFrame,
-                 claims: pd.DataFrame):  # fmt: skip
+    def __init__(
+        self,
+        name: str,
+        methods: list[str],
+        summary: pd.DataFrame,
+        comparisons: pd.DataFrame,
+        claims: pd.DataFrame,
+    ):
         self.name, self.methods, self.comparisons, self.claims = name, methods, comparisons, claims
         self.summary = summary[summary["method"].isin(methods)]
         self.cells: dict[tuple[str, str], Cell] = {}
@@ -226,11 +271,19 @@ class _Builder:
             r = hit.iloc[0]
             cell = Cell(mean=r["mean"] if r["n_seeds"] else None, std=r["std"] if r["n_seeds"] > 1 else None)
             if zero := self.zero_synthetic.get((task, budget, method)):
-                cell.notes.append(self.note(f"{row_label(method)}, {col}: seed(s) {', '.join(map(str, zero))} "
-                                            "added zero synthetic examples (trained on the seed set only)"))  # fmt: skip
+                cell.notes.append(
+                    self.note(
+                        f"{row_label(method)}, {col}: seed(s) {', '.join(map(str, zero))} "
+                        "added zero synthetic examples (trained on the seed set only)"
+                    )
+                )
             if r["n_missing"]:
-                cell.notes.append(self.note(f"{row_label(method)}, {col}: {r['n_seeds']} of "
-                                            f"{r['n_seeds'] + r['n_missing']} seeds finished ({r['missing']})"))  # fmt: skip
+                cell.notes.append(
+                    self.note(
+                        f"{row_label(method)}, {col}: {r['n_seeds']} of "
+                        f"{r['n_seeds'] + r['n_missing']} seeds finished ({r['missing']})"
+                    )
+                )
             self.cells[(method, col)] = cell
             means[method] = r["mean"]
         for method, style in _rank_styles(means).items():
@@ -246,8 +299,11 @@ class _Builder:
             if (row, col) in self.cells:
                 self.cells[(row, col)].marker = bool(claim["marker"])
             if claim["untested"]:
-                self.cells[(row, col)].notes.append(self.note(
-                    f"{row_label(row)}, {col}: † not tested, no paired per-item predictions of {claim['untested']}"))  # fmt: skip
+                self.cells[(row, col)].notes.append(
+                    self.note(
+                        f"{row_label(row)}, {col}: † not tested, no paired per-item predictions of {claim['untested']}"
+                    )
+                )
 
     def improvement_rows(self, task: str, budget: int) -> None:
         col = column_label(task, budget)
@@ -275,8 +331,9 @@ class _Builder:
 
 
 def _lm_eval_columns(collected: Collected, methods: list[str]) -> dict[str, dict[str, str]]:
-    rows = collected.cells[collected.cells["metric"].str.startswith("lm_eval/")
-                           & collected.cells["method"].isin(methods)]  # fmt: skip
+    rows = collected.cells[
+        collected.cells["metric"].str.startswith("lm_eval/") & collected.cells["method"].isin(methods)
+    ]
     out: dict[str, dict[str, str]] = {}
     for (task, budget, metric), group in rows.groupby(["task", "budget", "metric"], sort=True):
         label = f"{column_label(task, int(budget))} [lm-eval {metric.removeprefix('lm_eval/')}]"
@@ -309,8 +366,11 @@ def _costs(collected: Collected, methods: list[str]) -> dict[str, str]:
     return out
 
 
-BUDGET_COLUMNS = {"budget/synthetic": "Synthetic ex.", "budget/steps": "Opt. steps",
-                  "budget/teacher_tokens": "Teacher tokens (uncached)"}  # fmt: skip
+BUDGET_COLUMNS = {
+    "budget/synthetic": "Synthetic ex.",
+    "budget/steps": "Opt. steps",
+    "budget/teacher_tokens": "Teacher tokens (uncached)",
+}
 
 
 def _budget_columns(collected: Collected, methods: list[str]) -> dict[str, dict[str, str]]:
@@ -350,47 +410,70 @@ def _label_prefix(collected: Collected) -> str:
     return prefix + ("FIXTURE (made-up numbers). " if collected.fixture else "")
 
 
-def _caption(collected: Collected, summary: pd.DataFrame, comparisons: pd.DataFrame, claims: pd.DataFrame,
-             kind: str, budget: bool = False) -> str:  # fmt: skip
+def _caption(
+    collected: Collected,
+    summary: pd.DataFrame,
+    comparisons: pd.DataFrame,
+    claims: pd.DataFrame,
+    kind: str,
+    budget: bool = False,
+) -> str:
     finished = summary["n_seeds"][summary["n_seeds"] > 0]
     seeds = sorted(finished.unique().tolist()) or [0]
     n_seeds = f"{seeds[-1]}" if len(seeds) == 1 else f"{seeds[0]}–{seeds[-1]}"
     marker = _marker_caption(comparisons, claims, kind)
     budget = BUDGET_CAPTION if budget else ""
     plural = "" if n_seeds == "1" else "s"
-    return (f"{_label_prefix(collected)}Test accuracy (%), mean ± sample std (ddof=1) over {n_seeds} seed{plural}. "
-            f"Bold: best; underlined: second best per column. {marker} Per-seed exact McNemar, paired t and "
-            f"Welch t across seeds are in the comparisons CSV (Wilcoxon is not used: with ≤5 seeds its "
-            f"smallest p is 0.0625). Teacher cost: mean uncached teacher cost per run in USD (the calls priced as "
-            f"if none came from the cache); *: runs without that figure, their recorded spend (cache-dependent). {budget}"
-            f"— : no finished seed; letters refer to the notes below.")  # fmt: skip
+    return (
+        f"{_label_prefix(collected)}Test accuracy (%), mean ± sample std (ddof=1) over {n_seeds} seed{plural}. "
+        f"Bold: best; underlined: second best per column. {marker} Per-seed exact McNemar, paired t and "
+        f"Welch t across seeds are in the comparisons CSV (Wilcoxon is not used: with ≤5 seeds its "
+        f"smallest p is 0.0625). Teacher cost: mean uncached teacher cost per run in USD (the calls priced as "
+        f"if none came from the cache); *: runs without that figure, their recorded spend (cache-dependent). {budget}"
+        f"— : no finished seed; letters refer to the notes below."
+    )
 
 
 def _marker_caption(comparisons: pd.DataFrame, claims: pd.DataFrame, kind: str) -> str:
     if comparisons.empty:
         return "† not computed: it needs per-item test predictions of PaDA-Agent and of another row."
     resamples = int(comparisons["n_resamples"].iloc[0])
-    pair = (f"against each, both a two-level paired bootstrap over seeds and test items ({resamples:,} "
-            f"resamples) and a paired t-test across seeds reject (p = max of the two; the bootstrap alone where "
-            f"the t is undefined)")  # fmt: skip
+    pair = (
+        f"against each, both a two-level paired bootstrap over seeds and test items ({resamples:,} "
+        f"resamples) and a paired t-test across seeds reject (p = max of the two; the bootstrap alone where "
+        f"the t is undefined)"
+    )
     holm = f"Holm-adjusted over this table's {len(claims)} † claims, p<{ALPHA}"
-    return {"focus": f"† PaDA-Agent beats every baseline in its column: {pair}; the claim's p is the largest of "
-                     f"its per-baseline p-values, {holm}. Δ: PaDA-Agent minus the best baseline in points with "
-                     "its 95% percentile bootstrap CI.",
-            "others": f"† Full PaDA-Agent beats this row: {pair}, {holm}."}[kind]  # fmt: skip
+    return {
+        "focus": f"† PaDA-Agent beats every baseline in its column: {pair}; the claim's p is the largest of "
+        f"its per-baseline p-values, {holm}. Δ: PaDA-Agent minus the best baseline in points with "
+        "its 95% percentile bootstrap CI.",
+        "others": f"† Full PaDA-Agent beats this row: {pair}, {holm}.",
+    }[kind]
 
 
 def _numbers(builder: _Builder, comparisons: pd.DataFrame) -> pd.DataFrame:
     frame = builder.summary.copy()
-    frame["style"] = [builder.cells.get((m, column_label(t, b)), Cell()).style or ""
-                      for m, t, b in zip(frame["method"], frame["task"], frame["budget"], strict=True)]  # fmt: skip
-    frame["marker"] = [builder.cells.get((m, column_label(t, b)), Cell()).marker
-                       for m, t, b in zip(frame["method"], frame["task"], frame["budget"], strict=True)]  # fmt: skip
+    frame["style"] = [
+        builder.cells.get((m, column_label(t, b)), Cell()).style or ""
+        for m, t, b in zip(frame["method"], frame["task"], frame["budget"], strict=True)
+    ]
+    frame["marker"] = [
+        builder.cells.get((m, column_label(t, b)), Cell()).marker
+        for m, t, b in zip(frame["method"], frame["task"], frame["budget"], strict=True)
+    ]
     return frame.sort_values(["task", "budget", "method"]).reset_index(drop=True)
 
 
-def build_table(collected: Collected, name: str, methods: list[str], mark: str, rng: np.random.Generator,
-                n_resamples: int = 10_000, improvement_rows: bool = True) -> Table:  # fmt: skip
+def build_table(
+    collected: Collected,
+    name: str,
+    methods: list[str],
+    mark: str,
+    rng: np.random.Generator,
+    n_resamples: int = 10_000,
+    improvement_rows: bool = True,
+) -> Table:
     """``mark='focus'``: † on PaDA where it beats the best other row; ``'others'``: † on each row PaDA beats."""
     summary = summarize(collected)
     methods = with_configurations(methods, set(summary["method"]))
@@ -402,8 +485,15 @@ def build_table(collected: Collected, name: str, methods: list[str], mark: str, 
     rivals = {
         (t, b): sorted(found[(found["task"] == t) & (found["budget"] == b)]["method"]) for t, b in pairs
     }
-    table_claims = claims(comparisons, {k: v for k, v in rivals.items() if v}, mark) if len(comparisons) else (
-        pd.DataFrame(columns=["task", "budget", "claim", "rivals", "p_claim", "untested", "p_claim_holm", "marker"]))  # fmt: skip
+    table_claims = (
+        claims(comparisons, {k: v for k, v in rivals.items() if v}, mark)
+        if len(comparisons)
+        else (
+            pd.DataFrame(
+                columns=["task", "budget", "claim", "rivals", "p_claim", "untested", "p_claim_holm", "marker"]
+            )
+        )
+    )
     comparisons = _with_claims(comparisons, table_claims, mark)
     builder = _Builder(name, methods, summary, comparisons, table_claims)
     builder.zero_synthetic = zero_synthetic(collected)
@@ -422,8 +512,16 @@ def build_table(collected: Collected, name: str, methods: list[str], mark: str, 
     caption = _caption(
         collected, summary[summary["method"].isin(methods)], comparisons, table_claims, mark, bool(budget)
     )
-    return Table(name, rows, columns, builder.cells, caption, builder.notes, _numbers(builder, comparisons),
-                 comparisons)  # fmt: skip
+    return Table(
+        name,
+        rows,
+        columns,
+        builder.cells,
+        caption,
+        builder.notes,
+        _numbers(builder, comparisons),
+        comparisons,
+    )
 
 
 def with_configurations(methods: list[str], found: set[str]) -> list[str]:

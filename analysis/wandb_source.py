@@ -20,8 +20,12 @@ _FAILED_STATES = {"crashed", "failed", "killed"}
 
 def _keys(config: dict[str, Any]) -> dict[str, Any] | None:
     try:
-        return {"task": config["task"]["name"], "budget": int(config["budget"]),
-                "method": config["method"]["name"], "seed": int(config["seed"])}  # fmt: skip
+        return {
+            "task": config["task"]["name"],
+            "budget": int(config["budget"]),
+            "method": config["method"]["name"],
+            "seed": int(config["seed"]),
+        }
     except (KeyError, TypeError, ValueError):
         return None  # a run that is not a pada cell
 
@@ -34,10 +38,17 @@ def _row(run: Any) -> dict[str, Any] | None:
     value = run.summary.get("test/accuracy")
     ok = run.state == "finished" and value is not None
     status = "ok" if ok else ("failed" if run.state in _FAILED_STATES else "incomplete")
-    return {**keys, "cell": run.name, "metric": "test/accuracy",
-            "value": float(value) if ok else math.nan, "n": None, "status": status,
-            "reason": "" if ok else f"wandb run state '{run.state}', no test/accuracy in summary",
-            "simulation": bool(config.get("simulation", False)), "fixture": False}  # fmt: skip
+    return {
+        **keys,
+        "cell": run.name,
+        "metric": "test/accuracy",
+        "value": float(value) if ok else math.nan,
+        "n": None,
+        "status": status,
+        "reason": "" if ok else f"wandb run state '{run.state}', no test/accuracy in summary",
+        "simulation": bool(config.get("simulation", False)),
+        "fixture": False,
+    }
 
 
 def collect_wandb(project: str, api: Any | None = None) -> Collected:

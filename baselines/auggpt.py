@@ -113,18 +113,30 @@ class AugGPT(Method):
         if mode == "auto":
             return checkable
         if mode and not checkable:
-            raise PadaError(f"method.verify=true: a teacher re-solve cannot check task '{task.name}' "
-                            "(its answers are code); use method.verify=auto or false")  # fmt: skip
+            raise PadaError(
+                f"method.verify=true: a teacher re-solve cannot check task '{task.name}' "
+                "(its answers are code); use method.verify=auto or false"
+            )
         return bool(mode)
 
     def _verify(self, state: IterationState, candidates: list[Example], counts: Counter) -> list[Example]:
         items = Items(state.task, NAME)  # multiple choice: the verifier must see the options to name a letter
         requests = [
-            Request("verification", render("verification", "v1", schema=Verdict,
+            Request(
+                "verification",
+                render(
+                    "verification",
+                    "v1",
+                    schema=Verdict,
                     task_description=describe(state.task),
-                    question=items.asked(ex), solution=ex.target), 0, Verdict)
+                    question=items.asked(ex),
+                    solution=ex.target,
+                ),
+                0,
+                Verdict,
+            )
             for ex in candidates
-        ]  # fmt: skip
+        ]
         verdicts = state.teacher.complete_many(requests)
         kept = []
         for ex, verdict in zip(candidates, verdicts, strict=True):

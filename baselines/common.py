@@ -25,9 +25,14 @@ GENERATIVE_SOURCES = (
 )
 
 # How prompts name a task's problems; a task config may set ``description`` to override.
-DESCRIPTIONS = {"gsm8k": "grade-school math word", "sim_arith": "arithmetic word", "arc_challenge":
-                "science multiple-choice", "mmlu": "multiple-choice knowledge", "mbpp": "Python programming",
-                "humaneval": "Python programming"}  # fmt: skip
+DESCRIPTIONS = {
+    "gsm8k": "grade-school math word",
+    "sim_arith": "arithmetic word",
+    "arc_challenge": "science multiple-choice",
+    "mmlu": "multiple-choice knowledge",
+    "mbpp": "Python programming",
+    "humaneval": "Python programming",
+}
 
 
 def describe(task: Task) -> str:
@@ -58,8 +63,9 @@ def paraphrased(example: Example, question: str, new_id: str, method: str) -> Ex
     return Example(new_id, prompt, example.target, example.answer, f"synthetic:{method}", meta)
 
 
-def generated(task: Task, question: str, solution: str, answer: str, new_id: str, method: str,
-              parent: str) -> Example | None:  # fmt: skip
+def generated(
+    task: Task, question: str, solution: str, answer: str, new_id: str, method: str, parent: str
+) -> Example | None:
     """A training example from a teacher-written problem, its solution ending in the task's '#### N' line.
     None when the solution's final answer contradicts the stated one, or there is no question/answer."""
     target = solution.strip() if "####" in solution else f"{solution.strip()}\n#### {answer}"

@@ -57,8 +57,10 @@ class Items:
     def build(self, items: list[Any], ids: list[str], parents: list[str]) -> list[Example | str]:
         """Each item as a training example, or the reason it is rejected. Code runs in one sandbox batch."""
         if self.math:
-            made = [generated(self.task, it.question, it.solution, it.answer, new_id, self.method, parent)
-                    for it, new_id, parent in zip(items, ids, parents, strict=True)]  # fmt: skip
+            made = [
+                generated(self.task, it.question, it.solution, it.answer, new_id, self.method, parent)
+                for it, new_id, parent in zip(items, ids, parents, strict=True)
+            ]
             return [example or "bad_answer" for example in made]
         reasons: list[str | None] = ["bad_answer" if self.fmt.problem(item) else None for item in items]
         runnable = [k for k, reason in enumerate(reasons) if reason is None]
@@ -66,18 +68,32 @@ class Items:
             reasons[k] = reason
         source = f"synthetic:{self.method}"
         rows = zip(items, ids, parents, reasons, strict=True)
-        return [reason or self.fmt.to_example(item, new_id, source, {"parent": parent})
-                for item, new_id, parent, reason in rows]  # fmt: skip
+        return [
+            reason or self.fmt.to_example(item, new_id, source, {"parent": parent})
+            for item, new_id, parent, reason in rows
+        ]
 
     def verify(self, teacher, new: list[tuple[Any, Example]], counts: Counter) -> list[Example]:
         """An independent teacher solve must agree with each item's answer (counted ``verify_rejected``).
         Code items skip it: their own tests, run in the sandbox, already checked the solution."""
         if not self.fmt.verify_by_teacher:
             return [ex for _, ex in new]
-        requests = [Request("verification", render("verification", "v1", schema=Verdict,
-                            task_description=describe(self.task), question=self._verified_question(item, ex),
-                            solution=ex.target if self.math else self.fmt.solution(item)), 0, Verdict)
-                    for item, ex in new]  # fmt: skip
+        requests = [
+            Request(
+                "verification",
+                render(
+                    "verification",
+                    "v1",
+                    schema=Verdict,
+                    task_description=describe(self.task),
+                    question=self._verified_question(item, ex),
+                    solution=ex.target if self.math else self.fmt.solution(item),
+                ),
+                0,
+                Verdict,
+            )
+            for item, ex in new
+        ]
         kept = []
         for (item, ex), verdict in zip(new, teacher.complete_many(requests), strict=True):
             if verdict is not None and verdict.valid and self._agrees(item, ex, verdict.answer):

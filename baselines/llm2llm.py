@@ -150,8 +150,16 @@ class LLM2LLM(Method):
             prompt = self._prompt(state, items, seed, n, numbered, previous)
             indices = [base] if numbered else [base + j for j in range(n)]
             for index in indices:
-                requests.append(Request("generation", prompt, index, None if numbered else items.schema,
-                                        max_tokens=self.cfg.max_tokens, temperature=self.cfg.temperature))  # fmt: skip
+                requests.append(
+                    Request(
+                        "generation",
+                        prompt,
+                        index,
+                        None if numbered else items.schema,
+                        max_tokens=self.cfg.max_tokens,
+                        temperature=self.cfg.temperature,
+                    )
+                )
                 owners.append(k)
         counts["requests"] += len(requests)
         counts["problems_requested"] += n * len(seeds)
@@ -169,12 +177,25 @@ class LLM2LLM(Method):
 
     def _prompt(self, state, items: Items, seed: Example, n: int, numbered: bool, previous: list[str]):
         if not items.math:  # one item per sample, shown and answered in the task's own shape
-            return render("llm2llm_generation", FORMAT_PROMPT, schema=items.schema, previous=previous,
-                          task_description=describe(state.task), example=items.shown(seed))  # fmt: skip
-        return render("llm2llm_generation", self.cfg.prompt_version,
-                      schema=None if numbered else GeneratedExample, task_description=describe(state.task),
-                      question=question_of(seed), rationale=seed.target, num_aug=n, numbered=numbered,
-                      previous=previous)  # fmt: skip
+            return render(
+                "llm2llm_generation",
+                FORMAT_PROMPT,
+                schema=items.schema,
+                previous=previous,
+                task_description=describe(state.task),
+                example=items.shown(seed),
+            )
+        return render(
+            "llm2llm_generation",
+            self.cfg.prompt_version,
+            schema=None if numbered else GeneratedExample,
+            task_description=describe(state.task),
+            question=question_of(seed),
+            rationale=seed.target,
+            num_aug=n,
+            numbered=numbered,
+            previous=previous,
+        )
 
     def _blacklisted(self, question: str) -> bool:
         if not self.cfg.get("apply_blacklist"):  # the official code never applies its blacklist

@@ -104,19 +104,34 @@ class LLMsAsInstructors(Method):
         pairs = self._generate(state, items, plan, analyses, counts)
         new = items.verify(state.teacher, pairs, counts) if self.cfg.verify else [ex for _, ex in pairs]
         counts["kept"] = len(new)
-        write_report(state, counts, strategy=self.cfg.strategy,
-                     analyses={ex.id: a.model_dump() for ex, a in zip(served, analyses, strict=True) if a})  # fmt: skip
+        write_report(
+            state,
+            counts,
+            strategy=self.cfg.strategy,
+            analyses={ex.id: a.model_dump() for ex, a in zip(served, analyses, strict=True) if a},
+        )
         return new
 
     # 2: error analysis, alone (LE) or against similar correct answers (LEC) ---------------------------
-    def _analyse(self, state, items: Items, wrong: list[Example], right: list[Example],
-                 records: dict[str, EvalRecord], counts: Counter) -> list[ErrorAnalysis | None]:  # fmt: skip
+    def _analyse(
+        self,
+        state,
+        items: Items,
+        wrong: list[Example],
+        right: list[Example],
+        records: dict[str, EvalRecord],
+        counts: Counter,
+    ) -> list[ErrorAnalysis | None]:
         contrasts = self._neighbours(wrong, right) if self.cfg.strategy == "lec" else [[] for _ in wrong]
         requests = []
         for ex, near in zip(wrong, contrasts, strict=True):
-            common = dict(schema=ErrorAnalysis, task_description=describe(state.task),
-                          question=items.asked(ex), reference=ex.target,
-                          student_output=records[ex.id].output)  # fmt: skip
+            common = dict(
+                schema=ErrorAnalysis,
+                task_description=describe(state.task),
+                question=items.asked(ex),
+                reference=ex.target,
+                student_output=records[ex.id].output,
+            )
             if self.cfg.strategy == "lec":
                 shown = [{"question": items.asked(c), "student_output": records[c.id].output} for c in near]
                 prompt = render("lai_contrast_analysis", "v1", contrasts=shown, **common)
@@ -180,9 +195,22 @@ class LLMsAsInstructors(Method):
 
     def _prompt(self, state, items: Items, ex: Example, analysis: ErrorAnalysis):
         if not items.math:  # the wrong item and the answer asked for, in the task's own shape
-            return render("lai_generation", FORMAT_PROMPT, schema=items.schema,
-                          task_description=describe(state.task), example=items.shown(ex),
-                          error=analysis.error, missing_skill=analysis.missing_skill)  # fmt: skip
-        return render("lai_generation", "v1", schema=items.schema, task_description=describe(state.task),
-                      question=question_of(ex), reference=ex.target, error=analysis.error,
-                      missing_skill=analysis.missing_skill)  # fmt: skip
+            return render(
+                "lai_generation",
+                FORMAT_PROMPT,
+                schema=items.schema,
+                task_description=describe(state.task),
+                example=items.shown(ex),
+                error=analysis.error,
+                missing_skill=analysis.missing_skill,
+            )
+        return render(
+            "lai_generation",
+            "v1",
+            schema=items.schema,
+            task_description=describe(state.task),
+            question=question_of(ex),
+            reference=ex.target,
+            error=analysis.error,
+            missing_skill=analysis.missing_skill,
+        )

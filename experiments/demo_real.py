@@ -19,23 +19,35 @@ from pada.teacher.local_server import LocalTeacherServer
 
 # Shared by every cell: small enough for ~20 min on 2 shared cores, large enough to exercise each stage.
 COMMON = [
-    "model=smollm2_135m_instruct", "task=arc_challenge", "budget=8", "seed=0",
-    "task.limits.val=8", "task.limits.test=20",     # items scored: the val set feeds PaDA's analysis
-    "trainer.max_steps=2", "trainer.batch_size=2", "trainer.grad_accum=2",  # 8 sequences per training
-    "trainer.gradient_checkpointing=true",           # activation memory: keeps the cell under 2 GB RSS
-    "eval.batch_size=8", "eval.max_new_tokens=32",   # "The best answer is X." needs ~8 tokens
+    "model=smollm2_135m_instruct",
+    "task=arc_challenge",
+    "budget=8",
+    "seed=0",
+    "task.limits.val=8",
+    "task.limits.test=20",  # items scored: the val set feeds PaDA's analysis
+    "trainer.max_steps=2",
+    "trainer.batch_size=2",
+    "trainer.grad_accum=2",  # 8 sequences per training
+    "trainer.gradient_checkpointing=true",  # activation memory: keeps the cell under 2 GB RSS
+    "eval.batch_size=8",
+    "eval.max_new_tokens=32",  # "The best answer is X." needs ~8 tokens
     "wandb.mode=disabled",
-]  # fmt: skip
+]
 # Per method: one augmentation round, few teacher calls (the teacher answers one request at a time).
 METHODS = {
     "sft": ["method=sft", "teacher=none"],
     "auggpt": ["method=auggpt", "method.k=1"],
     "llm2llm": ["method=llm2llm", "method.iterations=1", "method.max_attempts=1", "method.max_tokens=96"],
-    "pada": ["method=pada", "method.iterations=1", "method.patterns.grouping=single",
-             "method.patterns.embedder=bundled:all-MiniLM-L6-v2", "method.generation.strategy_examples=2",
-             "method.max_analyses=4",
-             "method.qc.max_regenerations=0"],
-}  # fmt: skip
+    "pada": [
+        "method=pada",
+        "method.iterations=1",
+        "method.patterns.grouping=single",
+        "method.patterns.embedder=bundled:all-MiniLM-L6-v2",
+        "method.generation.strategy_examples=2",
+        "method.max_analyses=4",
+        "method.qc.max_regenerations=0",
+    ],
+}
 
 
 def main() -> int:
@@ -59,7 +71,7 @@ def main() -> int:
             "teacher.client.max_error_rate=0.0",  # strict: a failed request fails the cell, never a silent SFT
             "teacher.sampling.max_tokens=96",  # 256 tokens took ~40 s a request on the shared CPU
             "teacher.client.structured_reasks=0",  # the 135M model rarely writes valid JSON: do not re-ask
-        ]  # fmt: skip
+        ]
         for name in args.methods.split(","):
             extra = METHODS[name] if name == "sft" else [*teacher, *METHODS[name]]
             command = [sys.executable, "-m", "pada.cli", "run", *COMMON, *paths, *extra]
@@ -71,8 +83,11 @@ def main() -> int:
                 print(f"REAL demo: {name} failed (exit {code}); the other cells go on", flush=True)
     analyze = [sys.executable, "-m", "pada.cli", "analyze", str(args.runs), "--out", str(args.out)]
     code = subprocess.call(analyze)
-    print(f"REAL-MODEL demo (135M student and teacher on CPU; not a result about the methods) done in "
-          f"{time.monotonic() - started:.0f} s: {args.out}/table2.md", flush=True)  # fmt: skip
+    print(
+        f"REAL-MODEL demo (135M student and teacher on CPU; not a result about the methods) done in "
+        f"{time.monotonic() - started:.0f} s: {args.out}/table2.md",
+        flush=True,
+    )
     return code
 
 

@@ -126,8 +126,11 @@ def summary(written: dict[str, list[Path]], out: Path) -> str:
     lines = [table.read_text().rstrip(), ""] if table else ["no finished cell: Table 2 is empty", ""]
     files = [p for name, paths in written.items() if name not in ("data", "plots") for p in paths]
     lines.append(f"written under {out}/: {_braced(files)}")
-    folders = [f"{name}/ ({len(written[name])} files: {_braced(written[name], by='suffix')})"
-               for name in ("plots", "data") if written.get(name)]  # fmt: skip
+    folders = [
+        f"{name}/ ({len(written[name])} files: {_braced(written[name], by='suffix')})"
+        for name in ("plots", "data")
+        if written.get(name)
+    ]
     return "\n".join(lines + ([f"  and {'; '.join(folders)}"] if folders else []))
 
 

@@ -27,11 +27,34 @@ from pathlib import Path
 
 # Libraries whose INFO lines are banners, tips or per-request chatter; their warnings still show.
 THIRD_PARTY_LOGGERS = (
-    "lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning", "lightning_fabric",
-    "httpx", "httpx2", "httpcore", "openai", "anthropic", "botocore", "boto3", "urllib3", "filelock",
-    "transformers", "sentence_transformers", "datasets", "huggingface_hub", "lm_eval", "vllm",
-    "wandb", "matplotlib", "asyncio", "fsspec", "numexpr", "hydra_plugins", "submitit",
-)  # fmt: skip
+    "lightning",
+    "lightning.pytorch",
+    "lightning.fabric",
+    "pytorch_lightning",
+    "lightning_fabric",
+    "httpx",
+    "httpx2",
+    "httpcore",
+    "openai",
+    "anthropic",
+    "botocore",
+    "boto3",
+    "urllib3",
+    "filelock",
+    "transformers",
+    "sentence_transformers",
+    "datasets",
+    "huggingface_hub",
+    "lm_eval",
+    "vllm",
+    "wandb",
+    "matplotlib",
+    "asyncio",
+    "fsspec",
+    "numexpr",
+    "hydra_plugins",
+    "submitit",
+)
 # Even with -v these stay at WARNING: their INFO dumps whole configs for every model load.
 ALWAYS_QUIET = ("transformers", "datasets", "matplotlib", "asyncio", "fsspec")
 # pada loggers whose INFO lines are per-stage detail: in the job's log file, on the console only with -v.

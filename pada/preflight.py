@@ -65,8 +65,10 @@ def _check_model(cfg: DictConfig) -> str | None:
 
     if isinstance(try_to_load_from_cache(path, "config.json", revision=cfg.model.get("revision")), str):
         return None
-    return (f"model {path} is not in the local HF cache: run `huggingface-cli download {path}` on a node with "
-            "network (gated: accept the licence and set HF_TOKEN) or set model.path to a local copy")  # fmt: skip
+    return (
+        f"model {path} is not in the local HF cache: run `huggingface-cli download {path}` on a node with "
+        "network (gated: accept the licence and set HF_TOKEN) or set model.path to a local copy"
+    )
 
 
 def _check_data(cfg: DictConfig) -> str | None:
@@ -166,8 +168,10 @@ def _check_launcher(hydra_cfg: DictConfig) -> list[str]:
 
     problems = check_resources(OmegaConf.to_container(launcher, resolve=True))
     if "signal" in (launcher.get("additional_parameters") or {}):
-        problems.append("hydra.launcher.additional_parameters.signal replaces submitit's USR2 handling (no "
-                        "requeue on timeout); remove it: signal_delay_s sets when the signal comes")  # fmt: skip
+        problems.append(
+            "hydra.launcher.additional_parameters.signal replaces submitit's USR2 handling (no "
+            "requeue on timeout); remove it: signal_delay_s sets when the signal comes"
+        )
     return problems
 
 
@@ -201,8 +205,13 @@ def plan(cells: list[DictConfig]) -> dict[str, Any]:
         price = cfg.teacher.get("pricing") or {}
         blended = (float(price.get("input_per_mtok", 0.0)) + float(price.get("output_per_mtok", 0.0))) / 2
         dollars += cell_tokens / 1e6 * blended
-    return {"jobs": len(cells), "gpu_hours_estimate": round(gpu_hours, 1), "teacher_calls_at_most": calls,
-            "teacher_tokens_estimate": int(tokens), "teacher_dollars_estimate": round(dollars, 2)}  # fmt: skip
+    return {
+        "jobs": len(cells),
+        "gpu_hours_estimate": round(gpu_hours, 1),
+        "teacher_calls_at_most": calls,
+        "teacher_tokens_estimate": int(tokens),
+        "teacher_dollars_estimate": round(dollars, 2),
+    }
 
 
 def _calls_or_none(cfg: DictConfig) -> dict[str, dict[str, int]]:
@@ -310,10 +319,14 @@ def preflight(overrides: list[str]) -> tuple[list[str], dict[str, Any]]:
     cells = [_compose(o) for o in cell_overrides]
     problems: list[str] = []
     seen: set[str] = set()
-    checks = [(_check_values, lambda c: OmegaConf.to_yaml(c)), (_check_gpu, lambda c: "gpu"), (_check_model, lambda c: OmegaConf.to_yaml(c.model)),
-              (_check_data, lambda c: f"{c.task.name}-{c.budget}"),
-              (_check_method, lambda c: OmegaConf.to_yaml(c.task) + OmegaConf.to_yaml(c.method)),
-              (_check_teacher, lambda c: OmegaConf.to_yaml(c.teacher))]  # fmt: skip
+    checks = [
+        (_check_values, lambda c: OmegaConf.to_yaml(c)),
+        (_check_gpu, lambda c: "gpu"),
+        (_check_model, lambda c: OmegaConf.to_yaml(c.model)),
+        (_check_data, lambda c: f"{c.task.name}-{c.budget}"),
+        (_check_method, lambda c: OmegaConf.to_yaml(c.task) + OmegaConf.to_yaml(c.method)),
+        (_check_teacher, lambda c: OmegaConf.to_yaml(c.teacher)),
+    ]
     for cfg in cells:
         for check, key in checks:
             marker = f"{check.__name__}:{key(cfg)}"

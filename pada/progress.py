@@ -47,12 +47,25 @@ def enabled() -> bool:
     return sys.stderr.isatty() if _mode == "auto" else bool(_mode)
 
 
-def bar(iterable: Iterable | None = None, *, total: int | None = None, desc: str, unit: str = "it",
-        force: bool = False) -> tqdm:  # fmt: skip
+def bar(
+    iterable: Iterable | None = None,
+    *,
+    total: int | None = None,
+    desc: str,
+    unit: str = "it",
+    force: bool = False,
+) -> tqdm:
     """A tqdm bar that erases itself when done (``leave=False``); a no-op unless ``enabled()`` or ``force``
     (a component's own ``progress_bar: true`` setting)."""
-    return tqdm(iterable, total=total, desc=desc, unit=unit, leave=False, dynamic_ncols=True,
-                disable=not (force or enabled()))  # fmt: skip
+    return tqdm(
+        iterable,
+        total=total,
+        desc=desc,
+        unit=unit,
+        leave=False,
+        dynamic_ncols=True,
+        disable=not (force or enabled()),
+    )
 
 
 def duration(seconds: float) -> str:
@@ -175,8 +188,12 @@ class SweepProgress(Callback):
         finished = sweep_dir / FINISHED
         rows = [json.loads(line) for line in finished.read_text().splitlines()] if finished.is_file() else []
         failed = sum(r["failed"] for r in rows)
-        log.info("sweep done: %d cells in %s%s", len(rows), duration(time.time() - state["started"]),
-                 f", {failed} FAILED" if failed else "")  # fmt: skip
+        log.info(
+            "sweep done: %d cells in %s%s",
+            len(rows),
+            duration(time.time() - state["started"]),
+            f", {failed} FAILED" if failed else "",
+        )
 
 
 def _read_state(sweep_dir: Path, default_start: float) -> dict[str, Any]:

@@ -40,12 +40,21 @@ def unknown_key_error(key: str, known: set[str]) -> PadaError:
 
 # Keys whose default is null but whose value, when set, is a number (null keeps meaning "not set")
 NULLABLE_NUMBERS = {
-    "trainer.max_steps": int, "trainer.peak_flops": float, "eval.max_new_tokens": int, "eval.lm_eval.limit": int,
-    "task.limits.val": int, "task.limits.test": int, "task.sandbox.workers": int,
-    "method.early_stop_patience": int, "synthetic_budget": int, "synthetic_per_seed": float,
-    "synthetic_per_iteration": int, "run.lock_timeout": float, "teacher.client.requests_per_minute": float,
+    "trainer.max_steps": int,
+    "trainer.peak_flops": float,
+    "eval.max_new_tokens": int,
+    "eval.lm_eval.limit": int,
+    "task.limits.val": int,
+    "task.limits.test": int,
+    "task.sandbox.workers": int,
+    "method.early_stop_patience": int,
+    "synthetic_budget": int,
+    "synthetic_per_seed": float,
+    "synthetic_per_iteration": int,
+    "run.lock_timeout": float,
+    "teacher.client.requests_per_minute": float,
     "teacher.client.tokens_per_minute": float,
-}  # fmt: skip
+}
 
 
 def check_override_types(cfg: DictConfig, reference: DictConfig, keys: list[str]) -> None:
@@ -71,8 +80,10 @@ def check_override_types(cfg: DictConfig, reference: DictConfig, keys: list[str]
             continue
         if not ok:
             expected = {bool: "true or false", int: "an integer", float: "a number"}[kind]
-            raise PadaError(f"{key}={value!r} must be {expected}"
-                            + (f" (the default is {default!r})" if default is not None else ""))  # fmt: skip
+            raise PadaError(
+                f"{key}={value!r} must be {expected}"
+                + (f" (the default is {default!r})" if default is not None else "")
+            )
 
 
 def _integer(cfg: DictConfig, key: str, minimum: int) -> None:
@@ -128,8 +139,10 @@ def check_writable(folder: Path, what: str, min_free_mb: int = MIN_FREE_MB) -> N
         ) from error
     free = shutil.disk_usage(folder).free // (1 << 20)
     if free < min_free_mb:
-        raise PadaError(f"{what} {folder} has {free} MiB free, less than the {min_free_mb} MiB a cell needs; "
-                        "free space or choose another folder")  # fmt: skip
+        raise PadaError(
+            f"{what} {folder} has {free} MiB free, less than the {min_free_mb} MiB a cell needs; "
+            "free space or choose another folder"
+        )
 
 
 # OS errors that come from the machine, not from pada: one line instead of a traceback (README, "Bad input")

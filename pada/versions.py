@@ -9,12 +9,14 @@ oracle teacher) and every teacher prompt template (its version is in its file na
 ``tests/fixtures/version_pins.json`` pins a sha256 of each component's source files per version. Changing a
 component's code without bumping its version fails ``tests/test_versions.py`` with a message naming the
 version to bump. Record a new version with ``python -m pada.versions --pin``; ``--repin`` overwrites the
-hash of an existing version, for edits that cannot change any result (comments, renames).
+hash of an existing version, for edits that cannot change any result (renames). Formatting, comments
+and docstrings are not part of the hash (``code_fingerprint``).
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import importlib
 import inspect
@@ -42,8 +44,30 @@ class Component:
         digest = hashlib.sha256()
         for label, path in self.sources:
             digest.update(label.encode())
-            digest.update(path.read_bytes())
+            digest.update(code_fingerprint(path))
         return digest.hexdigest()
+
+
+def code_fingerprint(path: Path) -> bytes:
+    """What in a source file can change a result: a Python module's syntax tree without docstrings (so
+    formatting, comments and docstrings do not count as changes), any other file's bytes (prompt templates,
+    where every character reaches the teacher)."""
+    if path.suffix != ".py":
+        return path.read_bytes()
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and _is_docstring(body[0]):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree, annotate_fields=False).encode()
+
+
+def _is_docstring(statement: ast.stmt) -> bool:
+    return (
+        isinstance(statement, ast.Expr)
+        and isinstance(statement.value, ast.Constant)
+        and isinstance(statement.value.value, str)
+    )
 
 
 def _module_file(name: str) -> Path:
@@ -63,8 +87,9 @@ def _class_component(kind: str, name: str, cls: type) -> Component:
     version = cls.__dict__.get("version")
     if not isinstance(version, str):
         raise TypeError(f"{kind} {name!r} ({cls.__module__}.{cls.__qualname__}) declares no version = '...'")
-    return Component(f"{kind}:{name}", version, f"{cls.__qualname__}.version in {cls.__module__}",
-                     class_sources(cls))  # fmt: skip
+    return Component(
+        f"{kind}:{name}", version, f"{cls.__qualname__}.version in {cls.__module__}", class_sources(cls)
+    )
 
 
 def components() -> list[Component]:
@@ -82,13 +107,24 @@ def components() -> list[Component]:
     found += [
         _class_component("method", name, cls) for name, cls in sorted(methods.items())
     ]  # ablations share one
-    found.append(Component("world:sim", world.WORLD_VERSION, "WORLD_VERSION in pada.sim.world",
-                           tuple((m, _module_file(m)) for m in ("pada.sim.oracle", "pada.sim.world"))))  # fmt: skip
+    found.append(
+        Component(
+            "world:sim",
+            world.WORLD_VERSION,
+            "WORLD_VERSION in pada.sim.world",
+            tuple((m, _module_file(m)) for m in ("pada.sim.oracle", "pada.sim.world")),
+        )
+    )
     for path in sorted(PROMPTS_DIR.glob("*.j2")):
         role, version = path.name.split(".")[:2]
-        found.append(Component(f"prompt:{role}.{version}", version,
-                               f"a new template {role}.v<N+1>.j2 (and the config that selects it)",
-                               ((str(path.relative_to(ROOT)), path),)))  # fmt: skip
+        found.append(
+            Component(
+                f"prompt:{role}.{version}",
+                version,
+                f"a new template {role}.v<N+1>.j2 (and the config that selects it)",
+                ((str(path.relative_to(ROOT)), path),),
+            )
+        )
     return found
 
 
@@ -114,13 +150,17 @@ def check(pins: dict[str, dict[str, str]]) -> list[str]:
     for component in components():
         pinned = pins.get(component.key, {}).get(component.version)
         if pinned is None:
-            problems.append(f"{component.key} version {component.version} is not pinned: run "
-                            f"`python -m pada.versions --pin` and commit {PINS.relative_to(ROOT)}")  # fmt: skip
+            problems.append(
+                f"{component.key} version {component.version} is not pinned: run "
+                f"`python -m pada.versions --pin` and commit {PINS.relative_to(ROOT)}"
+            )
         elif pinned != component.digest():
             files = ", ".join(label for label, _ in component.sources)
-            problems.append(f"{component.key} changed ({files}) but is still version {component.version}: "
-                            f"bump {component.where}, then run `python -m pada.versions --pin` (or "
-                            f"`--repin` if the change cannot alter any result)")  # fmt: skip
+            problems.append(
+                f"{component.key} changed ({files}) but is still version {component.version}: "
+                f"bump {component.where}, then run `python -m pada.versions --pin` (or "
+                f"`--repin` if the change cannot alter any result)"
+            )
     return problems
 
 

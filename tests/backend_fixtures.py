@@ -62,9 +62,15 @@ def backend_cfg(**overrides):
     return OmegaConf.create({**cfg, **overrides})
 
 
-for _key, _value in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-                     "TOKENIZERS_PARALLELISM": "false"}.items():  # fmt: skip
+for _key, _value in {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+}.items():
     os.environ.setdefault(_key, _value)
 
-CHATS = [[{"role": "user", "content": f"Tom has {i} apples and buys {2 * i + 1} more." + " Why?" * (i % 4)}]
-         for i in range(10)]  # fmt: skip
+CHATS = [
+    [{"role": "user", "content": f"Tom has {i} apples and buys {2 * i + 1} more." + " Why?" * (i % 4)}]
+    for i in range(10)
+]

@@ -29,8 +29,12 @@ def script(call: Call) -> str:
             return json.dumps({"question": f"{name} has {a} {thing} and buys {b} more. How many {thing}?"})
         if call.sample_index == 2:  # a rewrite that changed a number: verification must catch it
             a += 1
-        return json.dumps({"question": f"{name} buys {b} more {thing}, having {a} {thing} before. "
-                           f"How many {thing} now (v{call.sample_index})?"})  # fmt: skip
+        return json.dumps(
+            {
+                "question": f"{name} buys {b} more {thing}, having {a} {thing} before. "
+                f"How many {thing} now (v{call.sample_index})?"
+            }
+        )
     if call.role == "verification":
         numbers = [
             int(n) for n in re.findall(r"\d+", user.split("Proposed solution:")[0].split("Problem:")[-1])

@@ -39,8 +39,12 @@ def write_tiny_gsm8k(folder: Path, n_train: int = 60, n_test: int = 12) -> Path:
         rows = []
         for _ in range(n):
             a, b = rng.randint(1, 20), rng.randint(1, 20)
-            rows.append({"question": f"Tom has {a} apples and buys {b} more. How many apples?",
-                         "answer": f"Tom has {a} + {b} = <<{a}+{b}={a + b}>>{a + b} apples.\n#### {a + b}"})  # fmt: skip
+            rows.append(
+                {
+                    "question": f"Tom has {a} apples and buys {b} more. How many apples?",
+                    "answer": f"Tom has {a} + {b} = <<{a}+{b}={a + b}>>{a + b} apples.\n#### {a + b}",
+                }
+            )
         (folder / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
     return folder.parent
 

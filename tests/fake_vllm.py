@@ -11,10 +11,30 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-ENGINE_ARGS = {"model", "dtype", "seed", "enable_lora", "max_lora_rank", "max_loras", "gpu_memory_utilization",
-               "max_model_len", "enforce_eager", "generation_config", "tensor_parallel_size"}  # fmt: skip
-SAMPLING_ARGS = {"n", "temperature", "top_p", "top_k", "max_tokens", "stop", "stop_token_ids", "seed",
-                 "skip_special_tokens"}  # fmt: skip
+ENGINE_ARGS = {
+    "model",
+    "dtype",
+    "seed",
+    "enable_lora",
+    "max_lora_rank",
+    "max_loras",
+    "gpu_memory_utilization",
+    "max_model_len",
+    "enforce_eager",
+    "generation_config",
+    "tensor_parallel_size",
+}
+SAMPLING_ARGS = {
+    "n",
+    "temperature",
+    "top_p",
+    "top_k",
+    "max_tokens",
+    "stop",
+    "stop_token_ids",
+    "seed",
+    "skip_special_tokens",
+}
 
 
 def _log(row: dict[str, Any]) -> None:
@@ -66,8 +86,14 @@ class LLM:
 
     def generate(self, prompts, sampling_params, *, use_tqdm=True, lora_request=None):
         assert len(prompts) == len(sampling_params)
-        _log({"prompts": prompts, "sampling": [s.kwargs for s in sampling_params],
-              "lora": None if lora_request is None else vars(lora_request), "use_tqdm": use_tqdm})  # fmt: skip
+        _log(
+            {
+                "prompts": prompts,
+                "sampling": [s.kwargs for s in sampling_params],
+                "lora": None if lora_request is None else vars(lora_request),
+                "use_tqdm": use_tqdm,
+            }
+        )
         return [
             self._answer(p["prompt_token_ids"], s.kwargs, lora_request)
             for p, s in zip(prompts, sampling_params, strict=True)

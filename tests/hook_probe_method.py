@@ -16,5 +16,10 @@ class HookProbe(Method):
         return []
 
     def after_next_eval(self, augment_dir, before, after) -> None:
-        CALLS.append((augment_dir.name, [(r.item_id, r.correct) for r in before],
-                      [(r.item_id, r.correct) for r in after]))  # fmt: skip
+        CALLS.append(
+            (
+                augment_dir.name,
+                [(r.item_id, r.correct) for r in before],
+                [(r.item_id, r.correct) for r in after],
+            )
+        )

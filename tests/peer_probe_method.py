@@ -37,5 +37,11 @@ class PeerProbe(Method):
 def _item(i: int) -> Example:
     """Worded unlike the tiny GSM8K items, so the runner's held-out checks keep it."""
     question = f"Zed counts {i} pears, then finds seven more in a basket. How many pears does Zed count now?"
-    return Example(id=f"peer-{i}", prompt=question, target=f"{i} + 7 = {i + 7}\n#### {i + 7}", answer=str(i + 7),
-                   source="synthetic:peer_probe", meta={"question": question})  # fmt: skip
+    return Example(
+        id=f"peer-{i}",
+        prompt=question,
+        target=f"{i} + 7 = {i + 7}\n#### {i + 7}",
+        answer=str(i + 7),
+        source="synthetic:peer_probe",
+        meta={"question": question},
+    )

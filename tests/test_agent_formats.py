@@ -26,8 +26,12 @@ SQUARE = "def square(x):\n    return x * x"
 
 def _choice(s: int) -> dict:
     """Sample s of the multiple-choice generator; faults planted at 1 (bad key), 2 (repeated option), 3 (leak)."""
-    item = {"question": f"Q{s}: which planet is largest?", "choices": ["Mars", "Jupiter", "Venus", "Earth"],
-            "answer": "B", "explanation": "Jupiter is the largest planet."}  # fmt: skip
+    item = {
+        "question": f"Q{s}: which planet is largest?",
+        "choices": ["Mars", "Jupiter", "Venus", "Earth"],
+        "answer": "B",
+        "explanation": "Jupiter is the largest planet.",
+    }
     if s == 1:
         item["answer"] = "E"
     if s == 2:
@@ -39,8 +43,11 @@ def _choice(s: int) -> dict:
 
 def _code(s: int) -> dict:
     """Sample s of the code generator; faults at 1 (fails its own test), 2 (no asserts), 3 (syntax error)."""
-    item = {"question": f"Write a function square{s} that squares a number.", "code": SQUARE,
-            "tests": ["assert square(3) == 9", "assert square(-2) == 4"]}  # fmt: skip
+    item = {
+        "question": f"Write a function square{s} that squares a number.",
+        "code": SQUARE,
+        "tests": ["assert square(3) == 9", "assert square(-2) == 4"],
+    }
     if s == 1:
         item["tests"] = ["assert square(3) == 10"]
     if s == 2:
@@ -110,18 +117,30 @@ def test_multiple_choice_checks_name_each_fault(arc):
 def test_a_generated_choice_item_is_a_seed_shaped_example_that_scores_correct(arc):
     fmt = synthetic_format(arc)
     example = fmt.to_example(ChoiceItem(**_choice(0)), "pada/i0/0", "synthetic:pada", {"pattern": "p"})
-    assert example.prompt.splitlines()[1:6] == ["Question: Q0: which planet is largest?", "A. Mars",
-                                                 "B. Jupiter", "C. Venus", "D. Earth"]  # fmt: skip
+    assert example.prompt.splitlines()[1:6] == [
+        "Question: Q0: which planet is largest?",
+        "A. Mars",
+        "B. Jupiter",
+        "C. Venus",
+        "D. Earth",
+    ]
     assert (example.target, example.answer, example.source) == (
         "The best answer is B.",
         "B",
         "synthetic:pada",
     )
-    assert example.meta == {"question": "Q0: which planet is largest?", "choices": ["Mars", "Jupiter", "Venus",
-                            "Earth"], "labels": ["A", "B", "C", "D"], "pattern": "p"}  # fmt: skip
+    assert example.meta == {
+        "question": "Q0: which planet is largest?",
+        "choices": ["Mars", "Jupiter", "Venus", "Earth"],
+        "labels": ["A", "B", "C", "D"],
+        "pattern": "p",
+    }
     assert arc.record(example, example.target).correct
-    assert fmt.shot(example) == {"question": "Q0: which planet is largest?",
-                                 "choices": ["Mars", "Jupiter", "Venus", "Earth"], "answer": "B"}  # fmt: skip
+    assert fmt.shot(example) == {
+        "question": "Q0: which planet is largest?",
+        "choices": ["Mars", "Jupiter", "Venus", "Earth"],
+        "answer": "B",
+    }
 
 
 def test_code_checks_run_the_generated_tests_in_the_sandbox(mbpp):
@@ -149,8 +168,9 @@ def test_choice_generation_counts_every_rejection_and_verifies_with_the_options(
     seed = fmt.to_example(ChoiceItem(**_choice(9)), "seed/9", "seed", {})
     shots = shots_from_seeds(fmt, [seed], 1, __import__("random").Random(0))
     slots = [Slot(i, "p", "guidance", shots) for i in range(4)]
-    examples, counts = generate(teacher, _qc(fmt, teacher, "science multiple-choice"), slots,
-                                HeldOut([HELD_OUT]), 1, iteration=0)  # fmt: skip
+    examples, counts = generate(
+        teacher, _qc(fmt, teacher, "science multiple-choice"), slots, HeldOut([HELD_OUT]), 1, iteration=0
+    )
     # attempt 0: samples 0-3 (1 bad key, 2 repeated option, 3 leak); attempt 1: samples 5-7 for slots 1-3
     assert [e.meta["question"] for e in examples] == [f"Q{s}: which planet is largest?" for s in (0, 5, 6, 7)]
     assert counts["p"]["rejected"] == {"answer_key": 1, "contamination": 1, "format": 1}
@@ -163,19 +183,25 @@ def test_choice_generation_counts_every_rejection_and_verifies_with_the_options(
 def test_code_generation_runs_tests_instead_of_asking_the_teacher(teacher, mbpp):
     fmt = synthetic_format(mbpp)
     slots = [Slot(i, "p", "guidance", []) for i in range(4)]
-    examples, counts = generate(teacher, _qc(fmt, teacher, "Python programming"), slots, HeldOut([HELD_OUT]),
-                                0, iteration=0)  # fmt: skip
+    examples, counts = generate(
+        teacher, _qc(fmt, teacher, "Python programming"), slots, HeldOut([HELD_OUT]), 0, iteration=0
+    )
     assert [e.id for e in examples] == ["pada/i0/0"]
-    assert counts["p"] == {"requested": 4, "generated": 4, "accepted": 1,
-                           "rejected": {"format": 2, "tests_failed": 1}}  # fmt: skip
+    assert counts["p"] == {
+        "requested": 4,
+        "generated": 4,
+        "accepted": 1,
+        "rejected": {"format": 2, "tests_failed": 1},
+    }
     assert {c.role for c in CALLS} == {"generation"}
 
 
 def test_the_optional_judge_rejects_low_scores(teacher, arc):
     fmt = synthetic_format(arc)
     slots = [Slot(i, "p", "g", []) for i in (0, 4, 5)]
-    examples, counts = generate(teacher, _qc(fmt, teacher, "science", judge_min_score=7), slots,
-                                HeldOut([HELD_OUT]), 0, iteration=0)  # fmt: skip
+    examples, counts = generate(
+        teacher, _qc(fmt, teacher, "science", judge_min_score=7), slots, HeldOut([HELD_OUT]), 0, iteration=0
+    )
     assert [e.id for e in examples] == ["pada/i0/0"] and counts["p"]["rejected"] == {"judge": 2}
     assert (counts["p"]["judged"], counts["p"]["judge_mean"]) == (3, round((8 + 3 + 3) / 3, 2))
     examples, counts = generate(
@@ -187,8 +213,9 @@ def test_the_optional_judge_rejects_low_scores(teacher, arc):
 def test_math_items_keep_the_worked_solution_format():
     gsm8k = build_task(compose_config(["task=gsm8k"]).task)
     fmt = synthetic_format(gsm8k)
-    item = GeneratedExample(question="Sam has 2 pens and buys 3. How many?", solution="2 + 3 = 5\n#### 5",
-                            answer="5")  # fmt: skip
+    item = GeneratedExample(
+        question="Sam has 2 pens and buys 3. How many?", solution="2 + 3 = 5\n#### 5", answer="5"
+    )
     assert fmt.problem(item) is None and fmt.problem(item.model_copy(update={"answer": "6"})) == "format"
     example = fmt.to_example(item, "x", "synthetic:pada", {})
     assert gsm8k.record(example, example.target).correct

@@ -37,24 +37,43 @@ def quoting(call):
 
 def _example(split: str, i: int, a: int, b: int, task) -> Example:
     question = TOM.format(a, b)
-    return Example(f"{split}/{i}", task.user_prompt(question), f"{a} + {b} = {a + b}\n#### {a + b}", str(a + b),
-                   meta={"question": question})  # fmt: skip
+    return Example(
+        f"{split}/{i}",
+        task.user_prompt(question),
+        f"{a} + {b} = {a + b}\n#### {a + b}",
+        str(a + b),
+        meta={"question": question},
+    )
 
 
 def _state(tmp_path, teacher, task, seed_pairs=SEEDS) -> IterationState:
     val = [_example("val", i, a, b, task) for i, (a, b) in enumerate(VAL)]
     seeds = [_example("seed", i, a, b, task) for i, (a, b) in enumerate(seed_pairs)]
     return IterationState(
-        iteration=0, task=task, seed_data=seeds, train_data=seeds,
-        train_records=[EvalRecord(s.id, s.prompt, "0", "0", s.answer, i % 2 == 0) for i, s in enumerate(seeds)],
+        iteration=0,
+        task=task,
+        seed_data=seeds,
+        train_data=seeds,
+        train_records=[
+            EvalRecord(s.id, s.prompt, "0", "0", s.answer, i % 2 == 0) for i, s in enumerate(seeds)
+        ],
         val_records=[EvalRecord(v.id, v.meta["question"], "1", "1", v.answer, False) for v in val],
-        teacher=teacher, rng=random.Random(0), workdir=tmp_path,
-    )  # fmt: skip
+        teacher=teacher,
+        rng=random.Random(0),
+        workdir=tmp_path,
+    )
 
 
 def _method(*overrides: str):
-    cfg = compose_config(["method=pada", "budget=4", "method.patterns.embedder=bundled:all-MiniLM-L6-v2",
-                          "method.patterns.min_per_cluster=2", *overrides])  # fmt: skip
+    cfg = compose_config(
+        [
+            "method=pada",
+            "budget=4",
+            "method.patterns.embedder=bundled:all-MiniLM-L6-v2",
+            "method.patterns.min_per_cluster=2",
+            *overrides,
+        ]
+    )
     return build_method(cfg.method)
 
 
@@ -97,7 +116,12 @@ def test_one_iteration_writes_the_patterns_report(tmp_path, task):
     kept, rejected = Decontaminator([test_item]).filter(new)
     assert len(kept) == 5 and rejected == {"verbatim": 1}
     assert report["error_correction"] | {"rejected": {}} == {
-        "name": "error_correction", "requested": 2, "generated": 2, "accepted": 2, "rejected": {}}  # fmt: skip
+        "name": "error_correction",
+        "requested": 2,
+        "generated": 2,
+        "accepted": 2,
+        "rejected": {},
+    }
     markdown = (tmp_path / "patterns.md").read_text()
     assert "## carrying (3 failures)" in markdown and "| error_correction | - | 2 | 2 | - |" in markdown
 
@@ -115,8 +139,10 @@ def test_a_planted_leak_fails_the_run(tmp_path, task, monkeypatch):
     monkeypatch.setattr("pada.agent.method._redact", lambda *args: None)
     method = _method("method.patterns.grouping=single")
     leak = r"^leakage: generation prompt 0 contains the held-out text 'tom has 3"
-    with build_teacher(teacher_cfg("scripted", tmp_path, model="agent_quoting")) as teacher, \
-            pytest.raises(PadaError, match=leak):  # fmt: skip
+    with (
+        build_teacher(teacher_cfg("scripted", tmp_path, model="agent_quoting")) as teacher,
+        pytest.raises(PadaError, match=leak),
+    ):
         method.propose(_state(tmp_path, teacher, task))
     assert not (tmp_path / "patterns.json").exists()
 

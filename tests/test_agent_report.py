@@ -25,21 +25,40 @@ AFTER = _records({"v/1": True, "v/2": True, "v/3": True, "v/4": False, "v/5": Tr
 
 def _report() -> dict:
     def row(name, ids):
-        return {"name": name, "size": len(ids), "item_ids": ids, "representative_ids": ids[:1],
-                "description": "d", "strategy": "s", "requested": 4, "generated": 4, "accepted": 3,
-                "rejected": {"format": 1}}  # fmt: skip
+        return {
+            "name": name,
+            "size": len(ids),
+            "item_ids": ids,
+            "representative_ids": ids[:1],
+            "description": "d",
+            "strategy": "s",
+            "requested": 4,
+            "generated": 4,
+            "accepted": 3,
+            "rejected": {"format": 1},
+        }
 
-    return {"iteration": 0, "failures": {"val": 4, "analysed": 4, "train": 1},
-            "grouping": {"how": "single", "k": 2, "chosen_by": None},
-            "patterns": [row("carrying", ["v/1", "v/2", "v/3", "v/4"]), row("ghost", ["w/9"])],
-            "error_correction": {"name": "error_correction", "requested": 2, "generated": 2, "accepted": 2,
-                                 "rejected": {}}, "accepted": 8}  # fmt: skip
+    return {
+        "iteration": 0,
+        "failures": {"val": 4, "analysed": 4, "train": 1},
+        "grouping": {"how": "single", "k": 2, "chosen_by": None},
+        "patterns": [row("carrying", ["v/1", "v/2", "v/3", "v/4"]), row("ghost", ["w/9"])],
+        "error_correction": {
+            "name": "error_correction",
+            "requested": 2,
+            "generated": 2,
+            "accepted": 2,
+            "rejected": {},
+        },
+        "accepted": 8,
+    }
 
 
 def test_patterns_are_scored_before_and_after_exactly(tmp_path, monkeypatch):
     logged = {}
-    fake = types.SimpleNamespace(Table=lambda columns, data: (columns, data),
-                                 run=types.SimpleNamespace(log=logged.update))  # fmt: skip
+    fake = types.SimpleNamespace(
+        Table=lambda columns, data: (columns, data), run=types.SimpleNamespace(log=logged.update)
+    )
     monkeypatch.setitem(sys.modules, "wandb", fake)
     write_report(tmp_path, _report())
     complete_report(tmp_path, BEFORE, AFTER)
@@ -58,11 +77,15 @@ def test_patterns_are_scored_before_and_after_exactly(tmp_path, monkeypatch):
     assert "| ghost | 1 | 4 | 3 | format 1 | - |" in markdown
     assert "| error_correction | - | 2 | 2 | - | - |" in markdown
     assert "0.333 → 0.667 over 6 items" in markdown
-    assert logged["pada/patterns_0"] == (TABLE_COLUMNS + SCORE_COLUMNS, [
-        [0, "carrying", 4, 4, 4, 3, "format=1", "s", 0.0, 0.75],
-        [0, "ghost", 1, 4, 4, 3, "format=1", "s", None, None],
-        [0, "error_correction", None, 2, 2, 2, "", "", None, None],
-        [0, "(validation set)", 6, None, None, None, "", "", 2 / 6, 4 / 6]])  # fmt: skip
+    assert logged["pada/patterns_0"] == (
+        TABLE_COLUMNS + SCORE_COLUMNS,
+        [
+            [0, "carrying", 4, 4, 4, 3, "format=1", "s", 0.0, 0.75],
+            [0, "ghost", 1, 4, 4, 3, "format=1", "s", None, None],
+            [0, "error_correction", None, 2, 2, 2, "", "", None, None],
+            [0, "(validation set)", 6, None, None, None, "", "", 2 / 6, 4 / 6],
+        ],
+    )
 
 
 def test_scoring_twice_gives_byte_identical_files(tmp_path):
@@ -74,8 +97,13 @@ def test_scoring_twice_gives_byte_identical_files(tmp_path):
 
 
 def test_runner_calls_the_hook_after_each_next_eval_on_every_invocation(tiny_cell_overrides):
-    overrides = [*tiny_cell_overrides, "method=base", "method.name=hook_probe", "+method.module=hook_probe_method",
-                 "method.iterations=2"]  # fmt: skip  # base: no training, so three evaluations are the cost
+    overrides = [
+        *tiny_cell_overrides,
+        "method=base",
+        "method.name=hook_probe",
+        "+method.module=hook_probe_method",
+        "method.iterations=2",
+    ]  # # base: no training, so three evaluations are the cost
     calls = hook_probe_method.CALLS
     calls.clear()
     results = run_cell(compose_config(overrides))
@@ -108,7 +136,11 @@ def test_truncations_and_fewer_clusters_reach_the_report_and_results(tmp_path, c
     assert "Warning: 3 analyses were cut" in (tmp_path / "augment_1" / "patterns.md").read_text()
     with caplog.at_level("WARNING"):
         totals = pattern_totals(stages)
-    assert totals == {"patterns": {"embedding_truncated": 3,
-                                   "notes": ["iteration 0: the 9 analyses embed to 1 distinct vector(s)"]}}  # fmt: skip
+    assert totals == {
+        "patterns": {
+            "embedding_truncated": 3,
+            "notes": ["iteration 0: the 9 analyses embed to 1 distinct vector(s)"],
+        }
+    }
     assert "3 error analyses were cut" in caplog.text
     assert pattern_totals({"eval_0": stages["eval_0"]}) == {}  # methods without reports add nothing

@@ -16,9 +16,18 @@ from pada.run.stages import DONE, manifest
 
 @pytest.mark.slow  # three tiny trainings and evaluations: ~25 s on a shared 2-core host
 def test_two_iterations_through_the_runner(tiny_cell_overrides, tmp_path):
-    cfg = compose_config([*tiny_cell_overrides, "method=pada", "method.iterations=2", "method.select=best_val",
-                          "method.patterns.embedder=bundled:all-MiniLM-L6-v2", "teacher=scripted",
-                          "teacher.model=agent_test", "teacher.script_module=agent_support"])  # fmt: skip
+    cfg = compose_config(
+        [
+            *tiny_cell_overrides,
+            "method=pada",
+            "method.iterations=2",
+            "method.select=best_val",
+            "method.patterns.embedder=bundled:all-MiniLM-L6-v2",
+            "teacher=scripted",
+            "teacher.model=agent_test",
+            "teacher.script_module=agent_support",
+        ]
+    )
     results = run_cell(cfg)
     run_dir = cfg.paths.runs_dir + "/" + results["cell"]["name"]
     synthetic = 0
@@ -30,8 +39,10 @@ def test_two_iterations_through_the_runner(tiny_cell_overrides, tmp_path):
         wrong_seeds = [r for r in train if not r["correct"] and r["item_id"].startswith("gsm8k/")]
         assert report["failures"]["val"] == sum(not r["correct"] for r in val)
         assert report["failures"]["train"] == len(wrong_seeds)  # synthetic items are never re-augmented
-        assert report["budget"] == {"strategy_examples": 16 if report["patterns"] else 0,
-                                    "error_correction_examples": len(wrong_seeds)}  # fmt: skip
+        assert report["budget"] == {
+            "strategy_examples": 16 if report["patterns"] else 0,
+            "error_correction_examples": len(wrong_seeds),
+        }
         rows = [*report["patterns"], report["error_correction"]]
         assert sum(r["accepted"] for r in rows) == len(new) == report["accepted"]
         assert sum(p["size"] for p in report["patterns"]) == report["failures"]["analysed"]

@@ -34,17 +34,42 @@ def test_early_stop_after_patience_iterations_without_gain():
 
 def test_report_is_logged_as_a_wandb_table_when_a_run_is_open(tmp_path, monkeypatch):
     logged = {}
-    fake = types.SimpleNamespace(Table=lambda columns, data: (columns, data),
-                                 run=types.SimpleNamespace(log=logged.update))  # fmt: skip
+    fake = types.SimpleNamespace(
+        Table=lambda columns, data: (columns, data), run=types.SimpleNamespace(log=logged.update)
+    )
     monkeypatch.setitem(sys.modules, "wandb", fake)
-    row = {"name": "carrying", "size": 3, "item_ids": ["v/1"], "representative_ids": ["v/1"], "description": "d",
-           "strategy": "s", "requested": 4, "generated": 4, "accepted": 2, "rejected": {"format": 2}}  # fmt: skip
-    report = {"iteration": 1, "failures": {"val": 3, "analysed": 3, "train": 0},
-              "grouping": {"how": "single", "k": 1, "chosen_by": None}, "patterns": [row],
-              "error_correction": {"name": "error_correction", "requested": 0, "generated": 0, "accepted": 0,
-                                   "rejected": {}}, "accepted": 2}  # fmt: skip
+    row = {
+        "name": "carrying",
+        "size": 3,
+        "item_ids": ["v/1"],
+        "representative_ids": ["v/1"],
+        "description": "d",
+        "strategy": "s",
+        "requested": 4,
+        "generated": 4,
+        "accepted": 2,
+        "rejected": {"format": 2},
+    }
+    report = {
+        "iteration": 1,
+        "failures": {"val": 3, "analysed": 3, "train": 0},
+        "grouping": {"how": "single", "k": 1, "chosen_by": None},
+        "patterns": [row],
+        "error_correction": {
+            "name": "error_correction",
+            "requested": 0,
+            "generated": 0,
+            "accepted": 0,
+            "rejected": {},
+        },
+        "accepted": 2,
+    }
     write_report(tmp_path, report)
-    assert logged == {"pada/patterns_1": (TABLE_COLUMNS, [[1, "carrying", 3, 4, 4, 2, "format=2", "s"],
-                                                           [1, "error_correction", None, 0, 0, 0, "", ""]])}  # fmt: skip
+    assert logged == {
+        "pada/patterns_1": (
+            TABLE_COLUMNS,
+            [[1, "carrying", 3, 4, 4, 2, "format=2", "s"], [1, "error_correction", None, 0, 0, 0, "", ""]],
+        )
+    }
     assert read_json(tmp_path / "patterns.json") == report
     assert "| carrying | 3 | 4 | 2 | format 2 |" in (tmp_path / "patterns.md").read_text()

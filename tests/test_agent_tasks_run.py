@@ -23,19 +23,35 @@ PLANETS = ["Mars", "Jupiter", "Venus", "Earth"]
 def _write_arc(folder: Path) -> None:
     folder.mkdir(parents=True)
     for part, n in (("Train", 12), ("Dev", 6), ("Test", 6)):
-        rows = [{"id": f"{part}-{i}", "answerKey": "B", "question": {
+        rows = [
+            {
+                "id": f"{part}-{i}",
+                "answerKey": "B",
+                "question": {
                     "stem": f"Item {part} {i}: which planet is the largest of these four?",
-                    "choices": [{"text": t, "label": label} for t, label in zip(PLANETS, "ABCD", strict=True)]}}
-                for i in range(n)]  # fmt: skip
+                    "choices": [
+                        {"text": t, "label": label} for t, label in zip(PLANETS, "ABCD", strict=True)
+                    ],
+                },
+            }
+            for i in range(n)
+        ]
         (folder / f"ARC-Challenge-{part}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
 def _write_mbpp(folder: Path) -> None:
     folder.mkdir(parents=True)
     ids = [*range(1, 3), *range(11, 17), *range(511, 517), *range(601, 613)]  # few-shot, test, val, pool
-    rows = [{"task_id": i, "text": f"Write a function add_{i} that adds {i} to a number.",
-             "code": f"def add_{i}(x):\n    return x + {i}", "test_list": [f"assert add_{i}(1) == {1 + i}"],
-             "test_setup_code": ""} for i in ids]  # fmt: skip
+    rows = [
+        {
+            "task_id": i,
+            "text": f"Write a function add_{i} that adds {i} to a number.",
+            "code": f"def add_{i}(x):\n    return x + {i}",
+            "test_list": [f"assert add_{i}(1) == {1 + i}"],
+            "test_setup_code": "",
+        }
+        for i in ids
+    ]
     (folder / "mbpp.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
@@ -52,11 +68,22 @@ def tasks_e2e(call: Call) -> str:
         return json.dumps({"strategy": "Ask about facts of a new kind each time."})
     if call.role == "generation" and '"tests"' in text:
         name = f"triple_{s}"
-        return json.dumps({"question": f"Write a function {name} that multiplies a number by three ({s}).",
-                           "code": f"def {name}(x):\n    return 3 * x", "tests": [f"assert {name}(2) == 6"]})  # fmt: skip
+        return json.dumps(
+            {
+                "question": f"Write a function {name} that multiplies a number by three ({s}).",
+                "code": f"def {name}(x):\n    return 3 * x",
+                "tests": [f"assert {name}(2) == 6"],
+            }
+        )
     if call.role == "generation":
-        return json.dumps({"question": f"Fact {s}: which of these is a gas at room temperature, case {s}?",
-                           "choices": ["iron", "oxygen", "salt", "wood"], "answer": "B", "explanation": ""})  # fmt: skip
+        return json.dumps(
+            {
+                "question": f"Fact {s}: which of these is a gas at room temperature, case {s}?",
+                "choices": ["iron", "oxygen", "salt", "wood"],
+                "answer": "B",
+                "explanation": "",
+            }
+        )
     if call.role == "paraphrase":
         return json.dumps(
             {"question": f"Put differently ({s}): " + text.split("Problem:\n")[1].split("\n")[0]}
@@ -72,12 +99,28 @@ def test_generative_methods_on_a_multiple_choice_and_a_coding_task(task, method,
     data = tmp_path / "data"
     _write_arc(data / "arc") if task == "arc_challenge" else _write_mbpp(data / "mbpp")
     sandbox = ["task.sandbox.workers=1"] if task == "mbpp" else []
-    cfg = compose_config([*sandbox, f"task={task}", f"paths.runs_dir={tmp_path / 'runs'}", f"paths.data_dir={data}",
-                          f"paths.cache_dir={model_cache}", "budget=8", "trainer.max_steps=4", "trainer.batch_size=4",
-                          "trainer.grad_accum=1", "eval.max_new_tokens=6", "wandb.mode=disabled",
-                          "allow_code_execution=true", f"method={method}",
-                          "method.iterations=1", *METHOD_OVERRIDES[method], "teacher=scripted", "teacher.model=tasks_e2e",
-                          "teacher.script_module=test_agent_tasks_run"])  # fmt: skip
+    cfg = compose_config(
+        [
+            *sandbox,
+            f"task={task}",
+            f"paths.runs_dir={tmp_path / 'runs'}",
+            f"paths.data_dir={data}",
+            f"paths.cache_dir={model_cache}",
+            "budget=8",
+            "trainer.max_steps=4",
+            "trainer.batch_size=4",
+            "trainer.grad_accum=1",
+            "eval.max_new_tokens=6",
+            "wandb.mode=disabled",
+            "allow_code_execution=true",
+            f"method={method}",
+            "method.iterations=1",
+            *METHOD_OVERRIDES[method],
+            "teacher=scripted",
+            "teacher.model=tasks_e2e",
+            "teacher.script_module=test_agent_tasks_run",
+        ]
+    )
     results = run_cell(cfg)
     run_dir = Path(cfg.paths.runs_dir) / results["cell"]["name"]
     new = read_jsonl(run_dir / "augment_0" / "new.jsonl")
@@ -89,8 +132,12 @@ def test_generative_methods_on_a_multiple_choice_and_a_coding_task(task, method,
     else:
         report = read_json(run_dir / "augment_0" / "baseline_report.json")
         assert report["kept"] == len(new)
-    expected = {"pada": 4 + wrong_seeds, "llm2llm": wrong_seeds, "llms_as_instructors": wrong_seeds,
-                "auggpt": 6 * 8}[method]  # fmt: skip
+    expected = {
+        "pada": 4 + wrong_seeds,
+        "llm2llm": wrong_seeds,
+        "llms_as_instructors": wrong_seeds,
+        "auggpt": 6 * 8,
+    }[method]
     assert wrong_seeds > 0 and len(new) == expected  # every item passes every check
     assert results["data"]["synthetic"] == len(new) and {r["source"] for r in new} == {f"synthetic:{method}"}
     generated = "written" if method != "auggpt" else "paraphrased"
@@ -100,9 +147,12 @@ def test_generative_methods_on_a_multiple_choice_and_a_coding_task(task, method,
     assert verifications == (len(new) if task == "arc_challenge" else 0)  # code is checked by its own tests
 
 
-METHOD_OVERRIDES = {"pada": ["method.patterns.grouping=single", "method.generation.strategy_examples=4"],
-                    "llm2llm": ["method.verify=true"], "llms_as_instructors": ["method.verify=true"],
-                    "auggpt": ["method.verify=auto"]}  # fmt: skip
+METHOD_OVERRIDES = {
+    "pada": ["method.patterns.grouping=single", "method.generation.strategy_examples=4"],
+    "llm2llm": ["method.verify=true"],
+    "llms_as_instructors": ["method.verify=true"],
+    "auggpt": ["method.verify=auto"],
+}
 PROMPT_SHAPE = {
     ("arc_challenge", "written"): re.compile(r"\nA\. iron\nB\. oxygen\nC\. salt\nD\. wood\n"),
     ("arc_challenge", "paraphrased"): re.compile(r"Question: Put differently .*\nA\. Mars\nB\. Jupiter\n"),

@@ -74,19 +74,32 @@ def test_analyses_group_into_the_two_planted_patterns(teacher):
     ]
     analyses = analyse(teacher, records, "grade-school math", "v2")
     assert analyses[1].text == "Lost the carry when adding 15 and 9 Missing skill: carrying"
-    cfg = compose_config(["method=pada", "method.patterns.embedder=bundled:all-MiniLM-L6-v2",
-                          "method.patterns.min_per_cluster=2"]).method.patterns  # fmt: skip
+    cfg = compose_config(
+        [
+            "method=pada",
+            "method.patterns.embedder=bundled:all-MiniLM-L6-v2",
+            "method.patterns.min_per_cluster=2",
+        ]
+    ).method.patterns
     groups, clustering = group(analyses, cfg, seed=0)
     assert sorted(map(sorted, groups)) == [[0, 2, 4], [1, 3, 5]]
     assert clustering.k == 2 and clustering.ks == [2, 3] and len(clustering.silhouettes) == 2
     patterns = summarise(teacher, analyses, groups, "grade-school math", max_members=20)
     draft_strategies(teacher, patterns, "grade-school math")
     assert sorted((p.name, p.description, p.strategy, sorted(p.item_ids)) for p in patterns) == [
-        ("carrying", "Loses the carry in two-digit sums.",
-         "STRATEGY[carrying]: vary the ones digits so sums cross ten.", ["val/1", "val/3", "val/5"]),
-        ("multi-step", "Stops after the first quantity.",
-         "STRATEGY[multi-step]: vary the ones digits so sums cross ten.", ["val/0", "val/2", "val/4"]),
-    ]  # fmt: skip
+        (
+            "carrying",
+            "Loses the carry in two-digit sums.",
+            "STRATEGY[carrying]: vary the ones digits so sums cross ten.",
+            ["val/1", "val/3", "val/5"],
+        ),
+        (
+            "multi-step",
+            "Stops after the first quantity.",
+            "STRATEGY[multi-step]: vary the ones digits so sums cross ten.",
+            ["val/0", "val/2", "val/4"],
+        ),
+    ]
 
 
 def test_groupings_without_clustering():
@@ -105,7 +118,9 @@ def test_held_out_text_is_found_token_wise_and_redacted():
     assert held.found_in("so:  what is 5   PLUS 3 ? ok") == "what is 5 plus 3 ?"
     assert held.found_in("What is 5 plus 35?") is None
     assert held.redact("Pattern: the model missed What is 5 plus 3? twice.") == (
-        f"Pattern: the model missed {REDACTED} twice.", 1)  # fmt: skip
+        f"Pattern: the model missed {REDACTED} twice.",
+        1,
+    )
 
 
 def test_leak_check_fails_on_a_planted_prompt_or_example():
@@ -148,19 +163,32 @@ def test_seed_shots_never_show_a_held_out_item():
 
 
 def test_generation_rejects_each_planted_fault_and_regenerates(teacher, task):
-    qc = QualityControl(synthetic_format(task), teacher, "grade-school math", Decontaminator([HELD_OUT_QUESTION]),
-                        Deduplicator([TOM.format(3, 4)]))  # fmt: skip
+    qc = QualityControl(
+        synthetic_format(task),
+        teacher,
+        "grade-school math",
+        Decontaminator([HELD_OUT_QUESTION]),
+        Deduplicator([TOM.format(3, 4)]),
+    )
     slots = [
         Slot(i, "p", "guidance", [{"question": TOM.format(1, 2), "solution": "#### 3"}]) for i in range(4)
     ]
     examples, counts = generate(teacher, qc, slots, HeldOut([HELD_OUT_QUESTION]), 2, iteration=0)
     # slot 0: sample 0 ok; slot 1: 1 format -> 5 ok; slot 2: 2 leak -> 6 ok; slot 3: 3 dup -> 7 wrong -> 11 ok
     assert [(e.id, e.meta["question"], e.answer) for e in examples] == [
-        ("pada/i0/0", sara(0)[0], "130"), ("pada/i0/1", sara(5)[0], "140"),
-        ("pada/i0/2", sara(6)[0], "142"), ("pada/i0/3", sara(11)[0], "152"),
-    ]  # fmt: skip
-    assert counts == {"p": {"requested": 8, "generated": 8, "accepted": 4,
-                            "rejected": {"contamination": 1, "duplicate": 1, "format": 1, "verification": 1}}}  # fmt: skip
+        ("pada/i0/0", sara(0)[0], "130"),
+        ("pada/i0/1", sara(5)[0], "140"),
+        ("pada/i0/2", sara(6)[0], "142"),
+        ("pada/i0/3", sara(11)[0], "152"),
+    ]
+    assert counts == {
+        "p": {
+            "requested": 8,
+            "generated": 8,
+            "accepted": 4,
+            "rejected": {"contamination": 1, "duplicate": 1, "format": 1, "verification": 1},
+        }
+    }
     assert examples[0].prompt == task.user_prompt(sara(0)[0]) and examples[0].source == "synthetic:pada"
     assert examples[0].target == "Add them: 130\n#### 130"
 
@@ -169,12 +197,24 @@ def test_generation_gives_up_after_the_regeneration_limit(teacher, task):
     qc = QualityControl(
         synthetic_format(task), teacher, "m", Decontaminator([HELD_OUT_QUESTION]), Deduplicator([])
     )
-    examples, counts = generate(teacher, qc, [Slot(1, "p", "g", []), Slot(2, "p", "g", [])],
-                                HeldOut([HELD_OUT_QUESTION]), 0, iteration=0)  # fmt: skip
+    examples, counts = generate(
+        teacher,
+        qc,
+        [Slot(1, "p", "g", []), Slot(2, "p", "g", [])],
+        HeldOut([HELD_OUT_QUESTION]),
+        0,
+        iteration=0,
+    )
     assert examples == [] and counts["p"]["rejected"] == {"contamination": 1, "format": 1}
     # iteration 1 offsets sample indices by the slot count (one attempt each): samples 3 and 4, fresh answers
-    examples, _ = generate(teacher, qc, [Slot(1, "p", "g", []), Slot(2, "p", "g", [])],
-                           HeldOut([HELD_OUT_QUESTION]), 0, iteration=1)  # fmt: skip
+    examples, _ = generate(
+        teacher,
+        qc,
+        [Slot(1, "p", "g", []), Slot(2, "p", "g", [])],
+        HeldOut([HELD_OUT_QUESTION]),
+        0,
+        iteration=1,
+    )
     assert [e.meta["question"] for e in examples] == [sara(0)[0], sara(4)[0]]  # sample 3 repeats sample 0
 
 

@@ -36,8 +36,12 @@ def test_parse_cell_dir_names():
 def test_cells_are_tidy_with_every_cell_present(collected):
     acc = collected.cells[collected.cells["metric"] == "test/accuracy"]
     assert len(acc) == 3 * 3 * len(SEEDS)  # columns × methods × seeds: the failed cell is not dropped
-    assert set(collected.cells["metric"]) == {"test/accuracy", "val/accuracy", "teacher/dollars",
-                                              "lm_eval/gsm8k/exact_match,strict-match"}  # fmt: skip
+    assert set(collected.cells["metric"]) == {
+        "test/accuracy",
+        "val/accuracy",
+        "teacher/dollars",
+        "lm_eval/gsm8k/exact_match,strict-match",
+    }
     assert (acc[acc["status"] == "ok"]["n"] == N_TEST).all()
 
 
@@ -78,7 +82,11 @@ def test_flags_and_parquet_round_trip(collected, tmp_path):
     back = pd.read_parquet(tmp_path / "items.parquet")
     assert len(back) == len(collected.items) and back["correct"].dtype == bool
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "cells.parquet", "items.parquet", "iterations.parquet", "patterns.parquet"]  # fmt: skip
+        "cells.parquet",
+        "items.parquet",
+        "iterations.parquet",
+        "patterns.parquet",
+    ]
 
 
 def test_unreadable_results_is_failed(tmp_path):
@@ -112,15 +120,22 @@ def test_teacher_dollars_total_or_sum():
 def test_real_results_json_shape(tmp_path):
     # The shape pada/run/runner.py writes (abridged from a smoke run): no lm_eval, empty teacher usage.
     cell = tmp_path / "gsm8k-b64-sft-s0-5cdbe96762"
-    write_json(cell / "results.json", {
-        "cell": {"budget": 64, "method": "sft", "name": cell.name, "seed": 0, "task": "gsm8k"},
-        "metrics": {"test": {"accuracy": 0.25, "n": 64}, "val": {"accuracy": 0.0, "n": 32}},
-        "iterations": [{"iteration": 0, "train_examples": 64, "val_accuracy": 0.0}],
-        "simulation": False, "teacher_usage": {},
-    })  # fmt: skip
+    write_json(
+        cell / "results.json",
+        {
+            "cell": {"budget": 64, "method": "sft", "name": cell.name, "seed": 0, "task": "gsm8k"},
+            "metrics": {"test": {"accuracy": 0.25, "n": 64}, "val": {"accuracy": 0.0, "n": 32}},
+            "iterations": [{"iteration": 0, "train_examples": 64, "val_accuracy": 0.0}],
+            "simulation": False,
+            "teacher_usage": {},
+        },
+    )
     got = collect_runs(tmp_path)
-    assert got.cells.set_index("metric")["value"].to_dict() == {"test/accuracy": 0.25, "val/accuracy": 0.0,
-                                                                "teacher/dollars": 0.0}  # fmt: skip
+    assert got.cells.set_index("metric")["value"].to_dict() == {
+        "test/accuracy": 0.25,
+        "val/accuracy": 0.0,
+        "teacher/dollars": 0.0,
+    }
     assert not got.simulation and got.items.empty and len(got.iterations) == 1
 
 
@@ -143,8 +158,13 @@ def _run(name, state, acc, method="pada", seed=0):
 
 
 def test_wandb_source_through_the_api_boundary():
-    api = _FakeApi([_run("a", "finished", 0.5), _run("b", "crashed", None, seed=1),
-                    SimpleNamespace(name="x", state="finished", config={"other": 1}, summary={})])  # fmt: skip
+    api = _FakeApi(
+        [
+            _run("a", "finished", 0.5),
+            _run("b", "crashed", None, seed=1),
+            SimpleNamespace(name="x", state="finished", config={"other": 1}, summary={}),
+        ]
+    )
     got = collect_wandb("team/pada", api=api)
     assert api.asked == ["team/pada"]
     assert got.cells[["cell", "status", "value"]].fillna(-1).values.tolist() == [
@@ -169,12 +189,19 @@ def test_pattern_accuracy_prefers_the_methods_own_score(tmp_path):
     cell = tmp_path / "gsm8k-b64-pada-s0-0123456789"
     write_json(cell / "results.json", {"metrics": {"test": {"accuracy": 0.5, "n": 2}}, "iterations": []})
     (cell / "eval_1").mkdir()
-    (cell / "eval_1" / "val.jsonl").write_text('{"item_id": "v/1", "correct": true}\n'
-                                              '{"item_id": "v/2", "correct": false}\n')  # fmt: skip
-    write_json(cell / "augment_0" / "patterns.json", {"patterns": [
-        {"name": "scored", "item_ids": ["v/1", "v/2"], "val_items": 3, "val_accuracy_after": 0.25},
-        {"name": "unfound", "item_ids": ["v/9"], "val_items": 0, "val_accuracy_after": None},
-        {"name": "older", "item_ids": ["v/1", "v/2"]}]})  # fmt: skip
+    (cell / "eval_1" / "val.jsonl").write_text(
+        '{"item_id": "v/1", "correct": true}\n{"item_id": "v/2", "correct": false}\n'
+    )
+    write_json(
+        cell / "augment_0" / "patterns.json",
+        {
+            "patterns": [
+                {"name": "scored", "item_ids": ["v/1", "v/2"], "val_items": 3, "val_accuracy_after": 0.25},
+                {"name": "unfound", "item_ids": ["v/9"], "val_items": 0, "val_accuracy_after": None},
+                {"name": "older", "item_ids": ["v/1", "v/2"]},
+            ]
+        },
+    )
     rows = collect_runs(tmp_path).patterns[["pattern", "n", "accuracy"]].to_dict("records")
     assert rows[0] == {"pattern": "scored", "n": 3, "accuracy": 0.25}  # not 0.5 from item_ids: the field wins
     assert rows[1]["pattern"] == "unfound" and math.isnan(rows[1]["accuracy"])

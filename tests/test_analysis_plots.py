@@ -24,8 +24,11 @@ def _x_ticks(monkeypatch, plot, collected, tmp_path) -> dict[str, list[str]]:
     def save(fig, out, stem):
         fig.canvas.draw()
         ax = fig.axes[0]
-        ticks[stem] = [t.get_text() for t in ax.get_xticklabels() if ax.get_xlim()[0] <= t.get_position()[0]
-                       <= ax.get_xlim()[1]]  # fmt: skip
+        ticks[stem] = [
+            t.get_text()
+            for t in ax.get_xticklabels()
+            if ax.get_xlim()[0] <= t.get_position()[0] <= ax.get_xlim()[1]
+        ]
         plt.close(fig)
         return [stem]
 

@@ -31,8 +31,12 @@ def test_pada_analyze_writes_every_output(tree, tmp_path, capsys):
         f"{t}{s}" for t in ("table2", "ablation") for s in (".md", ".tex", ".csv", ".txt", "_comparisons.csv")
     }
     assert tables | {f"data/{n}.parquet" for n in ("cells", "items", "iterations", "patterns")} <= names
-    assert {"plots/accuracy_vs_budget_gsm8k.png", "plots/accuracy_vs_budget_gsm8k.pdf",
-            "plots/iterations_gsm8k_b64.pdf", "plots/patterns_gsm8k_b64_pada.png"} <= names  # fmt: skip
+    assert {
+        "plots/accuracy_vs_budget_gsm8k.png",
+        "plots/accuracy_vs_budget_gsm8k.pdf",
+        "plots/iterations_gsm8k_b64.pdf",
+        "plots/patterns_gsm8k_b64_pada.png",
+    } <= names
     assert not any(n.endswith(".tmp") for n in names)
     comparisons = pd.read_csv(tmp_path / "table2_comparisons.csv")
     assert set(comparisons["baseline"]) == {"sft", "llm2llm"} and set(comparisons["n_resamples"]) == {500}
@@ -80,6 +84,10 @@ def test_plots_carry_the_label_and_skip_missing_patterns(tmp_path, monkeypatch):
         lambda fig, out, stem: titles.append(fig.axes[0].get_title()) or plt.close(fig) or [stem],
     )
     assert plots.all_plots(collected, tmp_path / "plots") == [
-        "accuracy_vs_budget_arc_challenge", "accuracy_vs_budget_gsm8k",
-        "iterations_arc_challenge_b64", "iterations_gsm8k_b64", "iterations_gsm8k_b128"]  # fmt: skip
+        "accuracy_vs_budget_arc_challenge",
+        "accuracy_vs_budget_gsm8k",
+        "iterations_arc_challenge_b64",
+        "iterations_gsm8k_b64",
+        "iterations_gsm8k_b128",
+    ]
     assert titles[0] == "SIMULATION FIXTURE arc_challenge: mean ± std (ddof=1) over seeds"

@@ -44,8 +44,15 @@ def test_mcnemar_per_seed_one_result_per_row():
 def test_bootstrap_single_seed_matches_scipy_paired_percentile():
     a, b = _pair(2, 1, 300, 0.55, 0.45)
     ours = stats.paired_bootstrap(a, b, np.random.default_rng(0), n_resamples=20_000)
-    ref = sps.bootstrap((a[0], b[0]), lambda x, y, axis: x.mean(axis) - y.mean(axis), paired=True,
-                        vectorized=True, n_resamples=20_000, method="percentile", rng=np.random.default_rng(1))  # fmt: skip
+    ref = sps.bootstrap(
+        (a[0], b[0]),
+        lambda x, y, axis: x.mean(axis) - y.mean(axis),
+        paired=True,
+        vectorized=True,
+        n_resamples=20_000,
+        method="percentile",
+        rng=np.random.default_rng(1),
+    )
     assert ours.diff == pytest.approx(a.mean() - b.mean())
     assert ours.ci_low == pytest.approx(ref.confidence_interval.low, abs=0.008)
     assert ours.ci_high == pytest.approx(ref.confidence_interval.high, abs=0.008)
@@ -56,8 +63,13 @@ def test_bootstrap_single_item_matches_scipy_over_seeds():
     seed_means_a = np.array([[0.52], [0.55], [0.49], [0.58], [0.51]])
     seed_means_b = np.array([[0.47], [0.50], [0.48], [0.49], [0.50]])
     ours = stats.paired_bootstrap(seed_means_a, seed_means_b, np.random.default_rng(0), n_resamples=20_000)
-    ref = sps.bootstrap((seed_means_a[:, 0] - seed_means_b[:, 0],), np.mean, n_resamples=20_000,
-                        method="percentile", rng=np.random.default_rng(1)).confidence_interval  # fmt: skip
+    ref = sps.bootstrap(
+        (seed_means_a[:, 0] - seed_means_b[:, 0],),
+        np.mean,
+        n_resamples=20_000,
+        method="percentile",
+        rng=np.random.default_rng(1),
+    ).confidence_interval
     assert ours.ci_low == pytest.approx(ref.low, abs=0.003)
     assert ours.ci_high == pytest.approx(ref.high, abs=0.003)
 

@@ -121,8 +121,13 @@ def test_marker_needs_the_paired_t_too(collected, monkeypatch):
 
 
 def test_combined_p_is_the_max_the_bootstrap_alone_or_no_claim_on_one_seed():
-    frame = pd.DataFrame({"p_bootstrap": [0.01, 0.3, 0.02, 0.001], "paired_t_p": [0.04, 0.1, np.nan, np.nan],
-                          "n_seeds": [3, 3, 3, 1]})  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "p_bootstrap": [0.01, 0.3, 0.02, 0.001],
+            "paired_t_p": [0.04, 0.1, np.nan, np.nan],
+            "n_seeds": [3, 3, 3, 1],
+        }
+    )
     assert tables.combined_p(frame).tolist() == [0.04, 0.3, 0.02, 1.0]  # degenerate t: bootstrap; one seed: 1
     assert tables.combined_p(frame[["p_bootstrap", "n_seeds"]]).tolist() == [0.01, 0.3, 0.02, 1.0]
 
@@ -144,7 +149,8 @@ def test_captions_label_simulation_only_when_present(tmp_path):
     assert caption.startswith("Test accuracy (%), mean ± sample std (ddof=1) over 3 seeds.")
     sim = collect_runs(make_tree(tmp_path / "sim", simulation=True, methods=("sft", "pada")))
     assert tables.table2(sim, np.random.default_rng(0), 200).caption.startswith(
-        "SIMULATION (not a measured result). FIXTURE (made-up numbers).")  # fmt: skip
+        "SIMULATION (not a measured result). FIXTURE (made-up numbers)."
+    )
 
 
 def test_no_ablation_runs_no_ablation_table(tmp_path):
@@ -185,13 +191,32 @@ def test_every_table2_row_is_shown_even_without_runs(tmp_path):
 
 
 def test_pairing_keeps_shared_seeds_and_fully_answered_items():
-    rows = [("pada", 0, "q1", 1), ("pada", 0, "q2", 0), ("pada", 1, "q1", 1), ("pada", 1, "q2", 1),
-            ("sft", 0, "q1", 0), ("sft", 0, "q2", 0), ("sft", 1, "q1", 0), ("sft", 2, "q1", 1),
-            ("pada", 0, "q3", 1), ("sft", 0, "q3", 1)]  # fmt: skip
+    rows = [
+        ("pada", 0, "q1", 1),
+        ("pada", 0, "q2", 0),
+        ("pada", 1, "q1", 1),
+        ("pada", 1, "q2", 1),
+        ("sft", 0, "q1", 0),
+        ("sft", 0, "q2", 0),
+        ("sft", 1, "q1", 0),
+        ("sft", 2, "q1", 1),
+        ("pada", 0, "q3", 1),
+        ("sft", 0, "q3", 1),
+    ]
     items = pd.DataFrame(
-        [{"task": "t", "budget": 8, "method": m, "seed": s, "split": "test", "item_id": i, "correct": bool(c)}
-         for m, s, i, c in rows]
-    )  # fmt: skip
+        [
+            {
+                "task": "t",
+                "budget": 8,
+                "method": m,
+                "seed": s,
+                "split": "test",
+                "item_id": i,
+                "correct": bool(c),
+            }
+            for m, s, i, c in rows
+        ]
+    )
     a, b = tables.paired_matrices(items, "t", 8, "pada", "sft")
     # seeds {0, 1} are shared; q2 is missing for sft seed 1 and q3 for seed 1 of both: only q1 is complete
     assert a.tolist() == [[1.0], [1.0]] and b.tolist() == [[0.0], [0.0]]
@@ -208,9 +233,14 @@ def test_budget_columns_show_synthetic_steps_and_uncached_tokens(tmp_path):
         pada = results["cell"]["method"] == "pada"
         results["data"]["synthetic"] = 250 + i if pada else 0
         results["training"] = {"optimizer_steps": {"per_iteration": [80, 240], "total": 320, "tested": 240}}
-        results["teacher_usage"] = {"uncached": {"calls": 9, "input_tokens": 150_000 if pada else 0,
-                                                 "output_tokens": 50_000 if pada else 0,
-                                                 "dollars": 1.5 if pada else 0.0}}  # fmt: skip
+        results["teacher_usage"] = {
+            "uncached": {
+                "calls": 9,
+                "input_tokens": 150_000 if pada else 0,
+                "output_tokens": 50_000 if pada else 0,
+                "dollars": 1.5 if pada else 0.0,
+            }
+        }
         path.write_text(json.dumps(results))
     table = tables.table2(collect_runs(root), np.random.default_rng(0), 200)
     cell = {c: table.cells[("pada", c)].text for c in tables.BUDGET_COLUMNS.values()}

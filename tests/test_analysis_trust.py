@@ -25,8 +25,20 @@ def _collected(correct: dict[str, list[int]], usage: dict[str, dict] | None = No
         for seed, k in enumerate(per_seed):
             base = {"task": "t", "budget": 8, "method": method, "seed": seed}
             cell = f"t-b8-{method}-s{seed}-000000000{seed}"
-            cells.append({**base, "cell": cell, "metric": "test/accuracy", "value": k / N_ITEMS, "n": N_ITEMS,
-                          "status": "ok", "reason": "", "simulation": True, "fixture": True, "config": None})  # fmt: skip
+            cells.append(
+                {
+                    **base,
+                    "cell": cell,
+                    "metric": "test/accuracy",
+                    "value": k / N_ITEMS,
+                    "n": N_ITEMS,
+                    "status": "ok",
+                    "reason": "",
+                    "simulation": True,
+                    "fixture": True,
+                    "config": None,
+                }
+            )
             for metric, value in (usage or {}).get(method, {}).items():
                 cells.append({**cells[-1], "metric": metric, "value": value, "n": None})
             items += [{**base, "split": "test", "item_id": f"q{i}", "correct": i < k} for i in range(N_ITEMS)]
@@ -87,16 +99,26 @@ def test_cost_column_uses_the_uncached_figure_and_marks_the_fallback():
 
 
 def _cell(root, name: str, seed: int, max_steps: int, accuracy_items: int) -> None:
-    config = {"task": {"name": "gsm8k"}, "budget": 16, "seed": seed, "method": {"name": "sft"},
-              "trainer": {"max_steps": max_steps}, "paths": {"runs_dir": str(root)}}  # fmt: skip
+    config = {
+        "task": {"name": "gsm8k"},
+        "budget": 16,
+        "seed": seed,
+        "method": {"name": "sft"},
+        "trainer": {"max_steps": max_steps},
+        "paths": {"runs_dir": str(root)},
+    }
     cell = root / name
     records = [{"item_id": f"q{i}", "correct": i < accuracy_items} for i in range(10)]
     write_jsonl(cell / "test" / "test.jsonl", records)
-    write_json(cell / "results.json", {
-        "cell": {"task": "gsm8k", "budget": 16, "method": "sft", "seed": seed, "name": name},
-        "metrics": {"test": {"accuracy": accuracy_items / 10, "n": 10}}, "versions": {"task": "1.0", "method": "1.0"},
-        "provenance": {"config": config, "data_files_sha256": {"gsm8k/test.jsonl": "ab" * 32}},
-    })  # fmt: skip
+    write_json(
+        cell / "results.json",
+        {
+            "cell": {"task": "gsm8k", "budget": 16, "method": "sft", "seed": seed, "name": name},
+            "metrics": {"test": {"accuracy": accuracy_items / 10, "n": 10}},
+            "versions": {"task": "1.0", "method": "1.0"},
+            "provenance": {"config": config, "data_files_sha256": {"gsm8k/test.jsonl": "ab" * 32}},
+        },
+    )
 
 
 def test_two_configurations_of_one_seed_are_not_pooled(tmp_path):

@@ -31,6 +31,10 @@ def test_zero_synthetic_cells_are_flagged_in_table2_and_the_ablation(tmp_path):
         "AugGPT, gsm8k b64: seed(s) 1 added zero synthetic examples (trained on the seed set only)"
     )
     assert "added zero synthetic" in render.to_markdown(ablation)
-    flagged = [key for table in (table2, ablation) for key, cell in table.cells.items()
-               if any("zero synthetic" in table.notes[n] for n in cell.notes)]  # fmt: skip
+    flagged = [
+        key
+        for table in (table2, ablation)
+        for key, cell in table.cells.items()
+        if any("zero synthetic" in table.notes[n] for n in cell.notes)
+    ]
     assert sorted(flagged) == [("auggpt", "gsm8k b64"), ("pada_no_qc", "gsm8k b64")]

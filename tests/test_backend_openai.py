@@ -39,8 +39,9 @@ class FakeServer:
         await asyncio.sleep(self.delay)
         self.in_flight -= 1
         if body["model"] not in self.served | set(self.loaded):
-            return web.json_response({"error": {"message": f"The model `{body['model']}` does not exist."}},
-                                     status=404)  # fmt: skip
+            return web.json_response(
+                {"error": {"message": f"The model `{body['model']}` does not exist."}}, status=404
+            )
         chat = "messages" in body
         content = body["messages"][-1]["content"] if chat else body["prompt"]
         words = canned_text(body["model"], content).split()
@@ -53,8 +54,16 @@ class FakeServer:
             "completion_tokens": min(len(words), body["max_tokens"]),
         }
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-        return web.json_response({"id": "x", "object": "chat.completion" if chat else "text_completion",
-                                  "created": 0, "model": body["model"], "choices": [choice], "usage": usage})  # fmt: skip
+        return web.json_response(
+            {
+                "id": "x",
+                "object": "chat.completion" if chat else "text_completion",
+                "created": 0,
+                "model": body["model"],
+                "choices": [choice],
+                "usage": usage,
+            }
+        )
 
     async def _load(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -97,8 +106,10 @@ def openai_cfg(url: str, **overrides):
     )
 
 
-CHATS = [[{"role": "system", "content": "be brief"}, {"role": "user", "content": f"q{i} one two three"}]
-         for i in range(6)]  # fmt: skip
+CHATS = [
+    [{"role": "system", "content": "be brief"}, {"role": "user", "content": f"q{i} one two three"}]
+    for i in range(6)
+]
 
 
 def test_chat_request_fields_and_parsed_completions(tmp_path):
@@ -110,9 +121,16 @@ def test_chat_request_fields_and_parsed_completions(tmp_path):
     paths = {p for p, _ in server.requests}
     bodies = sorted((b for _, b in server.requests), key=lambda b: b["messages"][-1]["content"])
     assert paths == {"/v1/chat/completions"}
-    assert bodies[0] == {"model": "ft-a", "messages": CHATS[0], "max_tokens": 4, "temperature": 0.7,
-                         "top_p": 0.9, "seed": 11, "stop": ["####", "\n\n"],
-                         "chat_template_kwargs": {"date_string": "26 Jul 2024"}}  # the pinned date  # fmt: skip
+    assert bodies[0] == {
+        "model": "ft-a",
+        "messages": CHATS[0],
+        "max_tokens": 4,
+        "temperature": 0.7,
+        "top_p": 0.9,
+        "seed": 11,
+        "stop": ["####", "\n\n"],
+        "chat_template_kwargs": {"date_string": "26 Jul 2024"},
+    }  # the pinned date
     assert len(bodies) == len(CHATS)
     # "ft-a says eerht owt eno 0q" is 6 words: cut to 4 by max_tokens, so finish_reason is length.
     assert out[0] == Completion("ft-a says eerht owt", 4, 4, "length")
@@ -123,8 +141,19 @@ def test_raw_prompt_uses_completions_endpoint_and_base_model():
     with FakeServer() as server:
         backend = build_backend("/models/base", openai_cfg(server.url))
         out = backend.generate(["<|user|>hi there<|assistant|>"], SamplingParams(max_new_tokens=50))
-    assert server.requests == [("/v1/completions", {"model": "base", "prompt": "<|user|>hi there<|assistant|>",
-                                "max_tokens": 50, "temperature": 0.0, "top_p": 1.0, "seed": 0})]  # fmt: skip
+    assert server.requests == [
+        (
+            "/v1/completions",
+            {
+                "model": "base",
+                "prompt": "<|user|>hi there<|assistant|>",
+                "max_tokens": 50,
+                "temperature": 0.0,
+                "top_p": 1.0,
+                "seed": 0,
+            },
+        )
+    ]
     assert out == [Completion("base says >|tnatsissa|<ereht ih>|resu|<", 2, 4, "stop")]
 
 

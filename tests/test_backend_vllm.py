@@ -50,16 +50,36 @@ def _adapter(tmp_path: Path, name: str) -> Path:
 
 def test_engine_kwargs_from_the_default_config():
     assert engine_kwargs("/m", vllm_cfg(engine_kwargs={"tensor_parallel_size": 2}, max_model_len=None)) == {
-        "model": "/m", "dtype": "bfloat16", "seed": 0, "enable_lora": True, "max_lora_rank": 64,
-        "max_loras": 1, "gpu_memory_utilization": 0.85, "enforce_eager": False,
-        "generation_config": "vllm", "tensor_parallel_size": 2,
-    }  # fmt: skip
+        "model": "/m",
+        "dtype": "bfloat16",
+        "seed": 0,
+        "enable_lora": True,
+        "max_lora_rank": 64,
+        "max_loras": 1,
+        "gpu_memory_utilization": 0.85,
+        "enforce_eager": False,
+        "generation_config": "vllm",
+        "tensor_parallel_size": 2,
+    }
 
 
 def test_sampling_kwargs_greedy_and_seeded():
     greedy = sampling_kwargs(SamplingParams(max_new_tokens=7, stop=("####",)), [2], 2)
-    assert greedy == [{"n": 1, "temperature": 0.0, "top_p": 1.0, "max_tokens": 7, "stop": ["####"],
-                       "stop_token_ids": [2], "skip_special_tokens": True}] * 2  # fmt: skip
+    assert (
+        greedy
+        == [
+            {
+                "n": 1,
+                "temperature": 0.0,
+                "top_p": 1.0,
+                "max_tokens": 7,
+                "stop": ["####"],
+                "stop_token_ids": [2],
+                "skip_special_tokens": True,
+            }
+        ]
+        * 2
+    )
     sampled = sampling_kwargs(SamplingParams(max_new_tokens=7, temperature=0.8, seed=5), [2, 9], 3)
     assert [s["seed"] for s in sampled] == [5, 6, 7]
     assert sampled[0]["temperature"] == 0.8 and sampled[0]["stop_token_ids"] == [2, 9]
@@ -67,11 +87,17 @@ def test_sampling_kwargs_greedy_and_seeded():
 
 def test_parse_outputs_reads_request_outputs():
     outputs = [
-        fake_vllm.RequestOutput("0", None, [1, 2, 3], None,
-                                [fake_vllm.CompletionOutput(0, "7 apples", [5, 6, 2], None, None, "stop", 2)]),
-        fake_vllm.RequestOutput("1", None, [1], None,
-                                [fake_vllm.CompletionOutput(0, "x y", [8, 9], None, None, "length")]),
-    ]  # fmt: skip
+        fake_vllm.RequestOutput(
+            "0",
+            None,
+            [1, 2, 3],
+            None,
+            [fake_vllm.CompletionOutput(0, "7 apples", [5, 6, 2], None, None, "stop", 2)],
+        ),
+        fake_vllm.RequestOutput(
+            "1", None, [1], None, [fake_vllm.CompletionOutput(0, "x y", [8, 9], None, None, "length")]
+        ),
+    ]
     assert parse_outputs(outputs) == [("7 apples", 3, 3, "stop"), ("x y", 1, 2, "length")]
     outputs[1].outputs[0].finish_reason = "abort"
     with pytest.raises(RuntimeError, match="finish_reason=abort"):
@@ -97,8 +123,15 @@ def test_worker_process_builds_requests_and_swaps_adapters(fake, tiny_dir, tmp_p
     assert engine["env"] == {"VLLM_ENABLE_V1_MULTIPROCESSING": "0", "VLLM_BATCH_INVARIANT": "1"}
     ids = [reference.encode(c) for c in CHATS[:2]]
     assert requests[0]["prompts"] == [{"prompt_token_ids": i} for i in ids]  # the exact template tokens
-    assert requests[0]["sampling"][0] == {"n": 1, "temperature": 0.0, "top_p": 1.0, "max_tokens": 5,
-                                          "stop": ["\n"], "stop_token_ids": [2], "skip_special_tokens": True}  # fmt: skip
+    assert requests[0]["sampling"][0] == {
+        "n": 1,
+        "temperature": 0.0,
+        "top_p": 1.0,
+        "max_tokens": 5,
+        "stop": ["\n"],
+        "stop_token_ids": [2],
+        "skip_special_tokens": True,
+    }
     assert [r["lora"] for r in requests] == [
         None,
         {"lora_name": "adapter-1", "lora_int_id": 1, "lora_path": str(a.resolve())},
@@ -141,10 +174,20 @@ def test_real_vllm_matches_transformers_and_applies_lora(tmp_path):
     model = build_sharp_tiny(tmp_path / "sharp")
     adapter = build_lora(model, tmp_path / "lora")
     params = SamplingParams(max_new_tokens=12)
-    hf = TransformersBackend(str(model), OmegaConf.create({"batch_size": 1, "device": "cuda",
-                                                           "dtype": "float32", "progress_bar": False}))  # fmt: skip
-    backend = build_backend(str(model), vllm_cfg(dtype="float32", max_lora_rank=8, enforce_eager=True,
-                                                 max_model_len=1024, gpu_memory_utilization=0.3))  # fmt: skip
+    hf = TransformersBackend(
+        str(model),
+        OmegaConf.create({"batch_size": 1, "device": "cuda", "dtype": "float32", "progress_bar": False}),
+    )
+    backend = build_backend(
+        str(model),
+        vllm_cfg(
+            dtype="float32",
+            max_lora_rank=8,
+            enforce_eager=True,
+            max_model_len=1024,
+            gpu_memory_utilization=0.3,
+        ),
+    )
     try:
         base, tuned = backend.generate(CHATS, params), backend.generate(CHATS, params, adapter=str(adapter))
     finally:

@@ -86,9 +86,17 @@ def _arc(drop: str) -> Callable[[Path], list[str]]:
         folder = root / "data" / "arc"
         folder.mkdir(parents=True)
         for part in ("Train", "Dev", "Test"):
-            rows = [{"id": f"{part}{i}", "answerKey": "A",
-                     "question": {"stem": f"Q{i}?", "choices": [{"text": "x", "label": "A"}, {"text": "y", "label": "B"}]}}
-                    for i in range(20)]  # fmt: skip
+            rows = [
+                {
+                    "id": f"{part}{i}",
+                    "answerKey": "A",
+                    "question": {
+                        "stem": f"Q{i}?",
+                        "choices": [{"text": "x", "label": "A"}, {"text": "y", "label": "B"}],
+                    },
+                }
+                for i in range(20)
+            ]
             if part == "Train":
                 del rows[2]["question"][drop]
             (folder / f"ARC-Challenge-{part}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -101,8 +109,16 @@ def _mbpp(field: str, value) -> Callable[[Path], list[str]]:
     def setup(root: Path) -> list[str]:
         folder = root / "data" / "mbpp"
         folder.mkdir(parents=True)
-        rows = [{"task_id": i, "text": f"Add {i}.", "code": f"def f(x):\n    return x + {i}",
-                 "test_list": [f"assert f(0) == {i}"], "test_setup_code": ""} for i in range(1, 975)]  # fmt: skip
+        rows = [
+            {
+                "task_id": i,
+                "text": f"Add {i}.",
+                "code": f"def f(x):\n    return x + {i}",
+                "test_list": [f"assert f(0) == {i}"],
+                "test_setup_code": "",
+            }
+            for i in range(1, 975)
+        ]
         rows[700][field] = value
         (folder / "mbpp.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
         return [
@@ -132,8 +148,13 @@ def _humaneval_gz(root: Path) -> list[str]:
 
     folder = root / "data" / "humaneval"
     folder.mkdir(parents=True)
-    row = {"task_id": "HumanEval/0", "prompt": "def f(x):\n", "canonical_solution": "    return x\n",
-           "test": "def check(c):\n    assert c(1) == 1\n", "entry_point": "f"}  # fmt: skip
+    row = {
+        "task_id": "HumanEval/0",
+        "prompt": "def f(x):\n",
+        "canonical_solution": "    return x\n",
+        "test": "def check(c):\n    assert c(1) == 1\n",
+        "entry_point": "f",
+    }
     data = gzip.compress(
         ("".join(json.dumps({**row, "task_id": f"HumanEval/{i}"}) + "\n" for i in range(50))).encode()
     )
@@ -224,17 +245,37 @@ def finished(tmp_path_factory) -> Path:
     """One finished tiny cell (its runs dir), copied by each test that breaks it."""
     root = tmp_path_factory.mktemp("finished")
     data = write_tiny_gsm8k(root / "data" / "gsm8k")
-    args = [f"paths.runs_dir={root / 'runs'}", f"paths.data_dir={data}", f"paths.cache_dir={root / 'cache'}",
-            "budget=16", "task.val_size=10", "task.limits.test=8", "trainer.max_steps=2", "trainer.batch_size=4",
-            "trainer.grad_accum=1", "eval.max_new_tokens=4", "wandb.mode=disabled"]  # fmt: skip
+    args = [
+        f"paths.runs_dir={root / 'runs'}",
+        f"paths.data_dir={data}",
+        f"paths.cache_dir={root / 'cache'}",
+        "budget=16",
+        "task.val_size=10",
+        "task.limits.test=8",
+        "trainer.max_steps=2",
+        "trainer.batch_size=4",
+        "trainer.grad_accum=1",
+        "eval.max_new_tokens=4",
+        "wandb.mode=disabled",
+    ]
     assert main(["run", *args]) == 0
     return root
 
 
 def _cell_args(root: Path) -> list[str]:
-    return [f"paths.runs_dir={root / 'runs'}", f"paths.data_dir={root / 'data'}", f"paths.cache_dir={root / 'cache'}",
-            "budget=16", "task.val_size=10", "task.limits.test=8", "trainer.max_steps=2", "trainer.batch_size=4",
-            "trainer.grad_accum=1", "eval.max_new_tokens=4", "wandb.mode=disabled"]  # fmt: skip
+    return [
+        f"paths.runs_dir={root / 'runs'}",
+        f"paths.data_dir={root / 'data'}",
+        f"paths.cache_dir={root / 'cache'}",
+        "budget=16",
+        "task.val_size=10",
+        "task.limits.test=8",
+        "trainer.max_steps=2",
+        "trainer.batch_size=4",
+        "trainer.grad_accum=1",
+        "eval.max_new_tokens=4",
+        "wandb.mode=disabled",
+    ]
 
 
 def _break_marker(how: str) -> Callable[[Path], None]:
@@ -329,9 +370,12 @@ def test_no_space_mid_stage_is_one_line_and_nothing_done(capsys, tiny_cell_overr
 
 @pytest.mark.parametrize(
     ("override", "message"),
-    [("budget=abc", "budget='abc' must be an integer"), ("trainer.mode=lorra", "trainer.mode='lorra'"),
-     ("run.stop_after=train_9", "run.stop_after='train_9' is not a stage")],
-)  # fmt: skip
+    [
+        ("budget=abc", "budget='abc' must be an integer"),
+        ("trainer.mode=lorra", "trainer.mode='lorra'"),
+        ("run.stop_after=train_9", "run.stop_after='train_9' is not a stage"),
+    ],
+)
 def test_preflight_lists_the_same_config_problems(override, message, tiny_cell_overrides):
     from pada.preflight import preflight
 

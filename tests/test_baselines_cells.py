@@ -48,8 +48,9 @@ def test_auggpt_cell_adds_k_per_seed_once(tiny_cell_overrides, tmp_path):
     usage = results["teacher_usage"]["roles"]
     assert (usage["paraphrase"]["requests"], usage["verification"]["requests"]) == (32, 16)
     new = read_jsonl(_run_dir(cfg, results) / "augment_0" / "new.jsonl")
-    assert sorted(r["meta"]["parent"] for r in new) == sorted(r["id"] for r in read_jsonl(
-        _run_dir(cfg, results) / "seed" / "seed.jsonl"))  # fmt: skip
+    assert sorted(r["meta"]["parent"] for r in new) == sorted(
+        r["id"] for r in read_jsonl(_run_dir(cfg, results) / "seed" / "seed.jsonl")
+    )
 
 
 def test_llm2llm_cell_uses_only_wrong_seeds_and_accumulates(tiny_cell_overrides, tmp_path):
@@ -71,8 +72,15 @@ def test_llm2llm_cell_uses_only_wrong_seeds_and_accumulates(tiny_cell_overrides,
 
 
 def test_llms_as_instructors_cell_by_contrast(tiny_cell_overrides, tmp_path):
-    results, cfg = _cell(tiny_cell_overrides, tmp_path, "method=llms_as_instructors", "method.iterations=1",
-                         "method.similarity=rouge", "synthetic_budget=5", *TEACHER)  # fmt: skip
+    results, cfg = _cell(
+        tiny_cell_overrides,
+        tmp_path,
+        "method=llms_as_instructors",
+        "method.iterations=1",
+        "method.similarity=rouge",
+        "synthetic_budget=5",
+        *TEACHER,
+    )
     records = read_jsonl(_run_dir(cfg, results) / "eval_0" / "train.jsonl")
     wrong = sum(not r["correct"] for r in records)
     usage = results["teacher_usage"]["roles"]

@@ -90,18 +90,28 @@ def teacher(tmp_path):
 
 
 def arc_seeds(arc):
-    return [arc.make_example("a0", "Which planet is the largest?", PLANETS, list("ABCD"), "B"),
-            arc.make_example("a1", "Which gas do plants take in?", GASES, list("ABC"), "B"),
-            arc.make_example("a2", "What melts ice fastest?", ["Salt", "Sand"], list("AB"), "A")]  # fmt: skip
+    return [
+        arc.make_example("a0", "Which planet is the largest?", PLANETS, list("ABCD"), "B"),
+        arc.make_example("a1", "Which gas do plants take in?", GASES, list("ABC"), "B"),
+        arc.make_example("a2", "What melts ice fastest?", ["Salt", "Sand"], list("AB"), "A"),
+    ]
 
 
 def mbpp_seeds(mbpp):
-    return [mbpp.make_example("m0", "Write a function square(x) that squares x.", SQUARE,
-                              ["assert square(3) == 9"]),
-            mbpp.make_example("m1", "Write a function add(a, b) that adds two numbers.", ADD,
-                              ["assert add(1, 2) == 3", "assert add(-1, 1) == 0"]),
-            mbpp.make_example("m2", "Write a function one() that returns 1.", "def one():\n    return 1",
-                              ["assert one() == 1"])]  # fmt: skip
+    return [
+        mbpp.make_example(
+            "m0", "Write a function square(x) that squares x.", SQUARE, ["assert square(3) == 9"]
+        ),
+        mbpp.make_example(
+            "m1",
+            "Write a function add(a, b) that adds two numbers.",
+            ADD,
+            ["assert add(1, 2) == 3", "assert add(-1, 1) == 0"],
+        ),
+        mbpp.make_example(
+            "m2", "Write a function one() that returns 1.", "def one():\n    return 1", ["assert one() == 1"]
+        ),
+    ]
 
 
 def state(task, teacher, tmp_path, seeds) -> IterationState:
@@ -141,13 +151,24 @@ def test_llm2llm_writes_choice_items_and_rejects_a_bad_key(arc, teacher, tmp_pat
         "a0",
     )
     assert all(arc.record(ex, ex.target).correct for ex in new)
-    assert report(tmp_path) == {"iteration": 0, "wrong_train": 2, "wrong_used": 2, "requests": 6,
-                                "problems_requested": 6, "bad_answer": 2, "too_similar": 2,
-                                "seeds_unfilled": 0, "kept": 2, "wrong_ids": ["a0", "a1"]}  # fmt: skip
+    assert report(tmp_path) == {
+        "iteration": 0,
+        "wrong_train": 2,
+        "wrong_used": 2,
+        "requests": 6,
+        "problems_requested": 6,
+        "bad_answer": 2,
+        "too_similar": 2,
+        "seeds_unfilled": 0,
+        "kept": 2,
+        "wrong_ids": ["a0", "a1"],
+    }
     generation = next(c for c in CALLS if c.role == "generation")
     assert generation.prompt_version == "llm2llm_generation.v2" and "numeric" not in str(generation.messages)
-    assert '{"question": "Which planet is the largest?", "choices": ["Mars", "Jupiter", "Venus", "Earth"], ' \
-           '"answer": "B"}' in generation.messages[-1][1]  # fmt: skip
+    assert (
+        '{"question": "Which planet is the largest?", "choices": ["Mars", "Jupiter", "Venus", "Earth"], '
+        '"answer": "B"}' in generation.messages[-1][1]
+    )
 
 
 def test_llm2llm_verification_sees_the_options_and_rejects_a_wrong_key(arc, teacher, tmp_path):
@@ -200,9 +221,15 @@ def test_llms_as_instructors_on_multiple_choice(arc, teacher, tmp_path):
     rep = report(tmp_path)
     # a0's 4 options and a1's 3, each with the 2 of its contrast a2
     assert {k: a["missing_skill"] for k, a in rep["analyses"].items()} == {
-        "a0": "6 options, 0 asserts, 1 contrasts", "a1": "5 options, 0 asserts, 1 contrasts"}  # fmt: skip
+        "a0": "6 options, 0 asserts, 1 contrasts",
+        "a1": "5 options, 0 asserts, 1 contrasts",
+    }
     assert {k: rep[k] for k in ("requested", "bad_answer", "duplicate", "kept")} == {
-        "requested": 8, "bad_answer": 4, "duplicate": 2, "kept": 2}  # fmt: skip
+        "requested": 8,
+        "bad_answer": 4,
+        "duplicate": 2,
+        "kept": 2,
+    }
     generation = next(c for c in CALLS if c.role == "generation")
     assert (
         generation.prompt_version == "lai_generation.v2"
@@ -222,7 +249,12 @@ def test_llms_as_instructors_on_code(mbpp, teacher, tmp_path):
         rep["analyses"]["m1"]["missing_skill"] == "0 options, 3 asserts, 1 contrasts"
     )  # m1 has 2, its contrast m2 1
     assert {k: rep[k] for k in ("requested", "tests_failed", "bad_answer", "duplicate", "kept")} == {
-        "requested": 8, "tests_failed": 2, "bad_answer": 2, "duplicate": 2, "kept": 2}  # fmt: skip
+        "requested": 8,
+        "tests_failed": 2,
+        "bad_answer": 2,
+        "duplicate": 2,
+        "kept": 2,
+    }
 
 
 def test_auggpt_verifies_multiple_choice_with_the_options_shown(arc, teacher, tmp_path):

@@ -44,8 +44,14 @@ def question(a: int, b: int, name: str = "Tom", thing: str = "apples") -> str:
 
 def seed(task, i: int, a: int, b: int, source: str = "seed") -> Example:
     q = question(a, b)
-    return Example(f"s{i}", task.user_prompt(q), f"{a} + {b} = {a + b}\n#### {a + b}", str(a + b), source,
-                   {"question": q})  # fmt: skip
+    return Example(
+        f"s{i}",
+        task.user_prompt(q),
+        f"{a} + {b} = {a + b}\n#### {a + b}",
+        str(a + b),
+        source,
+        {"question": q},
+    )
 
 
 def state(task, teacher, tmp_path, seeds, wrong_ids, iteration=0, extra=()) -> IterationState:
@@ -75,8 +81,12 @@ def test_auggpt_k_paraphrases_per_seed_with_duplicates_and_disagreements_dropped
         first.meta["question"] == "Tom buys 7 more apples, having 5 apples before. How many apples now (v1)?"
     )
     assert first.prompt == task.user_prompt(first.meta["question"])
-    assert (first.target, first.answer, first.source, first.meta["parent"]) == (seeds[0].target, "12",
-                                                                                "synthetic:auggpt", "s0")  # fmt: skip
+    assert (first.target, first.answer, first.source, first.meta["parent"]) == (
+        seeds[0].target,
+        "12",
+        "synthetic:auggpt",
+        "s0",
+    )
     report = read_json(st.workdir / "baseline_report.json")
     assert (report["requested"], report["duplicate"], report["answer_disagrees"], report["kept"]) == (
         12,

@@ -51,8 +51,12 @@ def test_run_child_reports_signal_deaths():
 
 
 def test_markdown_flattens_nested_results():
-    report = {"title": "T", "note": "n", "machine": {"cores": 2},
-              "results": {"eval": {"ratio": 1.23456, "ours_s": {"median_s": 2.0}}}}  # fmt: skip
+    report = {
+        "title": "T",
+        "note": "n",
+        "machine": {"cores": 2},
+        "results": {"eval": {"ratio": 1.23456, "ours_s": {"median_s": 2.0}}},
+    }
     text = common.markdown(report)
     assert "| cores | 2 |" in text
     assert "## eval" in text and "| ratio | 1.235 |" in text and "| ours_s.median_s | 2 |" in text
@@ -78,8 +82,19 @@ def test_unknown_benchmark_is_one_error_line():
 
 
 def test_quick_eval_and_lightning_report(tmp_path):
-    report = cpu.main(["--quick", "--only", "eval,lightning,sandbox", "--out", str(tmp_path),
-                       "--cache-dir", str(tmp_path / "cache"), "--data-dir", str(tmp_path)])  # fmt: skip
+    report = cpu.main(
+        [
+            "--quick",
+            "--only",
+            "eval,lightning,sandbox",
+            "--out",
+            str(tmp_path),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--data-dir",
+            str(tmp_path),
+        ]
+    )
     saved = json.loads((tmp_path / "cpu-quick.json").read_text())
     assert list(saved["results"]) == ["eval", "lightning", "sandbox"]
     evaluation = report["results"]["eval"]

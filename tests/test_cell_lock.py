@@ -18,14 +18,23 @@ TESTS = Path(__file__).resolve().parent
 
 
 def _probe_overrides(tiny_cell_overrides: list[str]) -> list[str]:
-    return [*tiny_cell_overrides, "method=base", "method.name=peer_probe", "+method.module=peer_probe_method",
-            "method.iterations=1", "method.train=true", "trainer.max_steps=2"]  # fmt: skip
+    return [
+        *tiny_cell_overrides,
+        "method=base",
+        "method.name=peer_probe",
+        "+method.module=peer_probe_method",
+        "method.iterations=1",
+        "method.train=true",
+        "trainer.max_steps=2",
+    ]
 
 
 def _comparable(results: dict) -> dict:
     """What a cell computed: everything but timings, cache flags and the per-run provenance."""
-    iterations = [{k: v for k, v in row.items() if k not in ("train_seconds", "tokens_per_s", "mfu")}
-                  for row in results["iterations"]]  # fmt: skip
+    iterations = [
+        {k: v for k, v in row.items() if k not in ("train_seconds", "tokens_per_s", "mfu")}
+        for row in results["iterations"]
+    ]
     return {"metrics": results["metrics"], "data": results["data"], "iterations": iterations}
 
 
@@ -45,8 +54,12 @@ def test_two_processes_on_one_cell_give_the_single_run_result(tiny_cell_override
     peers.mkdir()
     env = {**os.environ, "PADA_TEST_PEERS": str(peers), "PYTHONPATH": str(TESTS)}
     command = [sys.executable, "-m", "pada.cli", "run", *overrides]
-    procs = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True) for _ in range(2)]  # fmt: skip
+    procs = [
+        subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        for _ in range(2)
+    ]
     outputs = [p.communicate(timeout=600)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     (cell,) = [p for p in (tmp_path / "runs").iterdir() if not p.name.startswith("_")]

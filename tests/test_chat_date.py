@@ -96,8 +96,9 @@ def test_lm_eval_renders_with_the_pinned_date(monkeypatch, tokenizer, tmp_path):
     import lm_eval
 
     monkeypatch.setattr(lm_eval, "simple_evaluate", fake_evaluate)
-    cfg = types.SimpleNamespace(model="hf", dtype="float32", device="cpu", batch_size=1, limit=None,
-                                apply_chat_template=True, seed=0)  # fmt: skip
+    cfg = types.SimpleNamespace(
+        model="hf", dtype="float32", device="cpu", batch_size=1, limit=None, apply_chat_template=True, seed=0
+    )
     lm_eval_scores.evaluate(cfg, "/base", None, [], tmp_path)
     fake_lm = types.SimpleNamespace(
         tokenizer=tokenizer, chat_template_args=seen["model_args"]["chat_template_args"]

@@ -47,14 +47,26 @@ def test_bad_input_is_one_line_and_exit_2(capsys, tiny_cell_overrides, tmp_path,
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("task=mbpp", "pada: error: task mbpp executes model-written code; rerun with task.confirm_run_unsafe_code"),
-        ("task=humaneval allow_code_execution=true method=pada teacher=sim_oracle method.patterns.embedder=bundled:all-MiniLM-L6-v2",
-         "pada: error: task 'humaneval' is evaluation-only: it cannot take generated training items"),
+        (
+            "task=mbpp",
+            "pada: error: task mbpp executes model-written code; rerun with task.confirm_run_unsafe_code",
+        ),
+        (
+            "task=humaneval allow_code_execution=true method=pada teacher=sim_oracle method.patterns.embedder=bundled:all-MiniLM-L6-v2",
+            "pada: error: task 'humaneval' is evaluation-only: it cannot take generated training items",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_task_method_pair_that_would_fail_mid_run_fails_first(capsys, tmp_path, override, message):
-    code, err = _run_cli(capsys, [f"paths.runs_dir={tmp_path / 'runs'}", f"paths.data_dir={tmp_path}",
-                                  "wandb.mode=disabled", *override.split()])  # fmt: skip
+    code, err = _run_cli(
+        capsys,
+        [
+            f"paths.runs_dir={tmp_path / 'runs'}",
+            f"paths.data_dir={tmp_path}",
+            "wandb.mode=disabled",
+            *override.split(),
+        ],
+    )
     assert code == 2 and err.startswith(message) and "\n" not in err, err
     assert _nothing_done(tmp_path / "runs")  # checked before any data is read or stage runs
 
@@ -81,7 +93,9 @@ def test_real_process_exit_status(tmp_path):
     """The installed entry point, in its own process, exits 2 with a single stderr line."""
     proc = subprocess.run(
         [sys.executable, "-m", "pada.cli", "run", "task=nope", f"paths.runs_dir={tmp_path}"],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and "unknown task 'nope'" in proc.stderr

@@ -49,8 +49,12 @@ def test_clustering_is_seeded():
 
 @pytest.mark.slow
 def test_bundled_minilm_embeds_offline_and_groups_by_meaning():
-    texts = ["The student added instead of multiplying.", "Multiplication was replaced by addition.",
-             "The model forgot the capital of France.", "It did not recall which city is France's capital."]  # fmt: skip
+    texts = [
+        "The student added instead of multiplying.",
+        "Multiplication was replaced by addition.",
+        "The model forgot the capital of France.",
+        "It did not recall which city is France's capital.",
+    ]
     vectors, truncated = embed(texts, BUNDLED_MINILM)
     assert vectors.shape == (4, 384) and truncated == 0
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
@@ -90,8 +94,17 @@ def test_grouping_of_identical_analyses_reports_one_pattern(monkeypatch):
 
     monkeypatch.setattr(patterns, "embed_fields", lambda rows, model: (np.ones((len(rows), 4)), 0))
     analyses = [Analysis(f"v{i}", "Wrong. Missing skill: s", ("s", "Wrong.")) for i in range(9)]
-    cfg = OmegaConf.create({"grouping": "kmeans", "embedder": "x", "k_min": 2, "k_max": 10,
-                            "min_per_cluster": 3, "n_init": 2, "k": 5})  # fmt: skip
+    cfg = OmegaConf.create(
+        {
+            "grouping": "kmeans",
+            "embedder": "x",
+            "k_min": 2,
+            "k_max": 10,
+            "min_per_cluster": 3,
+            "n_init": 2,
+            "k": 5,
+        }
+    )
     for grouping in ("kmeans", "fixed_k"):
         cfg.grouping = grouping
         groups, result = group(analyses, cfg, seed=0)

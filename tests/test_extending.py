@@ -80,8 +80,14 @@ def test_a_loop_that_never_runs_is_an_error_before_any_stage(
     overrides, message, tiny_cell_overrides, tmp_path
 ):
     if overrides == ["method=pada"]:
-        overrides = ["method=pada", "method.iterations=0", "method.patterns.embedder=bundled:all-MiniLM-L6-v2", "teacher=scripted", "teacher.model=agent_test",
-                     "teacher.script_module=agent_support"]  # fmt: skip
+        overrides = [
+            "method=pada",
+            "method.iterations=0",
+            "method.patterns.embedder=bundled:all-MiniLM-L6-v2",
+            "teacher=scripted",
+            "teacher.model=agent_test",
+            "teacher.script_module=agent_support",
+        ]
     cfg = compose_config([*tiny_cell_overrides, *overrides])
     with pytest.raises(PadaError, match=message):
         run_cell(cfg)

@@ -103,8 +103,12 @@ def three_number_data(tmp_path) -> Path:
     for name, n in (("train.jsonl", 40), ("test.jsonl", 7)):
         for _ in range(n):
             a, b, c = rng.randint(1, 20), rng.randint(2, 9), rng.randint(2, 9)
-            rows[name].append({"question": f"Sam has {a} cards and buys {b} packs of {c} cards. How many cards?",
-                               "answer": f"{a} + {b} * {c} = {a + b * c}\n#### {a + b * c}"})  # fmt: skip
+            rows[name].append(
+                {
+                    "question": f"Sam has {a} cards and buys {b} packs of {c} cards. How many cards?",
+                    "answer": f"{a} + {b} * {c} = {a + b * c}\n#### {a + b * c}",
+                }
+            )
     for name, items in rows.items():
         (folder / name).write_text("".join(json.dumps(r) + "\n" for r in items))
     return folder.parent
@@ -114,15 +118,28 @@ PLANTED = ["method=sft", "+method.module=planted_method", "method.name=planted",
 
 
 def _overrides(tmp_path, data, model_cache, *extra):
-    return [f"paths.runs_dir={tmp_path / 'runs'}", f"paths.data_dir={data}", f"paths.cache_dir={model_cache}",
-            "budget=8", "task.val_size=6", "trainer.max_steps=2", "trainer.batch_size=4", "trainer.grad_accum=1",
-            "eval.max_new_tokens=4", "wandb.mode=disabled", *extra]  # fmt: skip
+    return [
+        f"paths.runs_dir={tmp_path / 'runs'}",
+        f"paths.data_dir={data}",
+        f"paths.cache_dir={model_cache}",
+        "budget=8",
+        "task.val_size=6",
+        "trainer.max_steps=2",
+        "trainer.batch_size=4",
+        "trainer.grad_accum=1",
+        "eval.max_new_tokens=4",
+        "wandb.mode=disabled",
+        *extra,
+    ]
 
 
 def test_runner_rejects_a_planted_near_copy_and_counts_it(tmp_path, three_number_data, model_cache):
     fresh = "Lea has 40 stamps and buys 3 albums of 11 stamps, then sells 6. How many stamps?"
-    cfg = compose_config(_overrides(tmp_path, three_number_data, model_cache, *PLANTED,
-                                    f"+method.plant=['{DISGUISED}','{fresh}']"))  # fmt: skip
+    cfg = compose_config(
+        _overrides(
+            tmp_path, three_number_data, model_cache, *PLANTED, f"+method.plant=['{DISGUISED}','{fresh}']"
+        )
+    )
     results = run_cell(cfg)
     assert results["data"]["synthetic"] == 1 and results["data"]["rejected"] == {"near_duplicate": 1}
     assert results["data"]["synthetic_per_iteration"] == [1]
@@ -133,8 +150,16 @@ def test_runner_rejects_a_planted_near_copy_and_counts_it(tmp_path, three_number
 
 
 def test_runner_rejects_over_quota_output(tmp_path, three_number_data, model_cache):
-    cfg = compose_config(_overrides(tmp_path, three_number_data, model_cache, *PLANTED, "synthetic_budget=1",
-                                    "+method.plant=['Lea has 4 stamps and 9 more.','Sam has 2 cats and 3 dogs.']"))  # fmt: skip
+    cfg = compose_config(
+        _overrides(
+            tmp_path,
+            three_number_data,
+            model_cache,
+            *PLANTED,
+            "synthetic_budget=1",
+            "+method.plant=['Lea has 4 stamps and 9 more.','Sam has 2 cats and 3 dogs.']",
+        )
+    )
     with pytest.raises(PadaError, match="proposed 2 examples, over its quota of 1"):
         run_cell(cfg)
     assert not (Path(cfg.paths.runs_dir) / "results.json").exists()
@@ -142,10 +167,21 @@ def test_runner_rejects_over_quota_output(tmp_path, three_number_data, model_cac
 
 def test_eval_val_false_with_pada_is_one_error_line(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "pada.cli", "run", "experiment=sim", "method=pada", "run.eval_val=false",
-         f"paths.runs_dir={tmp_path}", "wandb.mode=disabled"],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pada.cli",
+            "run",
+            "experiment=sim",
+            "method=pada",
+            "run.eval_val=false",
+            f"paths.runs_dir={tmp_path}",
+            "wandb.mode=disabled",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         "pada: error: method=pada reads validation failures, but run.eval_val=false; set run.eval_val=true "
@@ -174,10 +210,21 @@ def test_budget_match_brings_every_generative_method_to_the_same_count(tmp_path,
     """Every generative method of a sweep, one matched quota: each adds exactly 12 synthetic examples, or
     records by how much it fell short and why (nothing is silently different); match_steps gives every
     training round of every method the same optimizer steps."""
-    base = ["task=sim_arith", "teacher=sim_oracle", "budget=8", "task.val_size=10", "task.test_size=6",
-            "trainer.match_steps=true", "eval.max_new_tokens=4", f"paths.runs_dir={tmp_path}",
-            f"paths.cache_dir={model_cache}", "wandb.mode=disabled", "+embedder=bundled:all-MiniLM-L6-v2",
-            "synthetic_budget=12", "budget_match=true"]  # fmt: skip
+    base = [
+        "task=sim_arith",
+        "teacher=sim_oracle",
+        "budget=8",
+        "task.val_size=10",
+        "task.test_size=6",
+        "trainer.match_steps=true",
+        "eval.max_new_tokens=4",
+        f"paths.runs_dir={tmp_path}",
+        f"paths.cache_dir={model_cache}",
+        "wandb.mode=disabled",
+        "+embedder=bundled:all-MiniLM-L6-v2",
+        "synthetic_budget=12",
+        "budget_match=true",
+    ]
     counts = {}
     for name in GENERATIVE:
         extra = [] if name == "auggpt" else ["method.iterations=2"]
@@ -210,9 +257,16 @@ def test_every_method_s_planted_near_copy_is_rejected(
     near-copy of a test item from its output: each method's propose is replaced by one that plants it."""
     from pada.methods.base import build_method
 
-    cfg = compose_config([*_overrides(tmp_path, three_number_data, model_cache), f"method={name}",
-                          "method.iterations=1", "teacher=scripted", "+embedder=bundled:all-MiniLM-L6-v2",
-                          *(["method.similarity=rouge"] if name == "llms_as_instructors" else [])])  # fmt: skip
+    cfg = compose_config(
+        [
+            *_overrides(tmp_path, three_number_data, model_cache),
+            f"method={name}",
+            "method.iterations=1",
+            "teacher=scripted",
+            "+embedder=bundled:all-MiniLM-L6-v2",
+            *(["method.similarity=rouge"] if name == "llms_as_instructors" else []),
+        ]
+    )
     cls = type(build_method(cfg.method))
     assert cls.__module__.startswith(("baselines.", "pada.agent."))  # the real method's class
     monkeypatch.setattr(cls, "propose", lambda self, state: [planted_method.planted(DISGUISED, "p/0")])

@@ -37,8 +37,10 @@ def gsm8k():
 
 
 def _items(task, outputs_to_hit: list[str] | None = None) -> list[Example]:
-    rows = [(f"Tom has {a} apples and buys {b} more. How many apples?", a + b) for a, b in
-            [(3, 4), (10, 7), (1, 1), (12, 30), (5, 9), (2, 8)]]  # fmt: skip
+    rows = [
+        (f"Tom has {a} apples and buys {b} more. How many apples?", a + b)
+        for a, b in [(3, 4), (10, 7), (1, 1), (12, 30), (5, 9), (2, 8)]
+    ]
     return [
         Example(f"gsm8k/test/{i}", task.user_prompt(q), f"#### {n}", str(n)) for i, (q, n) in enumerate(rows)
     ]
@@ -57,14 +59,18 @@ def test_pada_task_through_lm_eval_equals_pada_backend_item_for_item(models, gsm
     base, adapter = models
     items = _items(gsm8k)
     stop = ["\n\n"]
-    ours = TransformersBackend(str(base), OmegaConf.create({"batch_size": 4, "device": "cpu", "dtype": "float32",
-                                                             "progress_bar": False}))  # fmt: skip
+    ours = TransformersBackend(
+        str(base),
+        OmegaConf.create({"batch_size": 4, "device": "cpu", "dtype": "float32", "progress_bar": False}),
+    )
     chats = [[{"role": "user", "content": ex.prompt}] for ex in items]
     completions = ours.generate(chats, SamplingParams(max_new_tokens=MAX_NEW, stop=tuple(stop)), str(adapter))
     # Gold = what our scorer extracts from our own output on odd items (a number or nothing), so the
     # accuracy is a non-trivial number both sides must reproduce.
-    items = [Example(ex.id, ex.prompt, ex.target, (gsm8k.extract(c.text) or "x") if i % 2 else "-1")
-             for i, (ex, c) in enumerate(zip(items, completions, strict=True))]  # fmt: skip
+    items = [
+        Example(ex.id, ex.prompt, ex.target, (gsm8k.extract(c.text) or "x") if i % 2 else "-1")
+        for i, (ex, c) in enumerate(zip(items, completions, strict=True))
+    ]
     ours_acc = sum(gsm8k.record(ex, c.text).correct for ex, c in zip(items, completions, strict=True)) / len(
         items
     )
@@ -76,8 +82,13 @@ def test_pada_task_through_lm_eval_equals_pada_backend_item_for_item(models, gsm
     rendered = ours.tokenizer.apply_chat_template(chats[0], add_generation_prompt=True, tokenize=False)
     assert samples[items[0].id]["arguments"][0][0] == rendered  # the very same prompt string
     assert [samples[ex.id]["resps"][0][0] for ex in items] == [c.text for c in completions]
-    assert scores == {"pada_gsm8k": {"pada_accuracy,none": ours_acc, "pada_accuracy_stderr,none": pytest.approx(
-        scores["pada_gsm8k"]["pada_accuracy_stderr,none"]), "n": len(items)}}  # fmt: skip
+    assert scores == {
+        "pada_gsm8k": {
+            "pada_accuracy,none": ours_acc,
+            "pada_accuracy_stderr,none": pytest.approx(scores["pada_gsm8k"]["pada_accuracy_stderr,none"]),
+            "n": len(items),
+        }
+    }
     assert 0 < ours_acc < 1
     assert json.loads((tmp_path / "lm_eval_results.json").read_text())["results"]["pada_gsm8k"]
 
@@ -99,8 +110,14 @@ def test_model_args_for_adapters_and_full_models(tmp_path):
 def test_standard_tasks_read_local_files(tmp_path):
     data = tmp_path / "data"
     (data / "arc").mkdir(parents=True)
-    row = {"id": "Q1", "answerKey": "B", "question": {"stem": "Which is a gas?",
-           "choices": [{"text": "rock", "label": "A"}, {"text": "air", "label": "B"}]}}  # fmt: skip
+    row = {
+        "id": "Q1",
+        "answerKey": "B",
+        "question": {
+            "stem": "Which is a gas?",
+            "choices": [{"text": "rock", "label": "A"}, {"text": "air", "label": "B"}],
+        },
+    }
     for suffix in ("Train", "Dev", "Test"):
         (data / "arc" / f"ARC-Challenge-{suffix}.jsonl").write_text(json.dumps(row) + "\n")
     config = standard_task_config("arc_challenge", data, tmp_path)
@@ -111,8 +128,13 @@ def test_standard_tasks_read_local_files(tmp_path):
     )
     assert config["doc_to_choice"] == "{{choices.text}}"  # lm-eval's own template is kept
     assert read_jsonl(Path(config["dataset_kwargs"]["data_files"]["validation"])) == [
-        {"id": "Q1", "question": "Which is a gas?", "answerKey": "B",
-         "choices": {"text": ["rock", "air"], "label": ["A", "B"]}}]  # fmt: skip
+        {
+            "id": "Q1",
+            "question": "Which is a gas?",
+            "answerKey": "B",
+            "choices": {"text": ["rock", "air"], "label": ["A", "B"]},
+        }
+    ]
     with pytest.raises(PadaError, match="ARC-Easy-Train.jsonl not found; set paths.data_dir"):
         standard_task_config("arc_easy", data, tmp_path)
     with pytest.raises(PadaError, match="no local data for lm-eval task 'hellaswag'"):
@@ -120,8 +142,12 @@ def test_standard_tasks_read_local_files(tmp_path):
 
 
 def test_code_tasks_need_explicit_consent(gsm8k, tmp_path):
-    cfg = OmegaConf.create({"eval": {"lm_eval": lm_cfg(pada_task=False, tasks=["mbpp"]), "max_new_tokens": 8},
-                            "task": {"max_new_tokens": 8, "stop": []}})  # fmt: skip
+    cfg = OmegaConf.create(
+        {
+            "eval": {"lm_eval": lm_cfg(pada_task=False, tasks=["mbpp"]), "max_new_tokens": 8},
+            "task": {"max_new_tokens": 8, "stop": []},
+        }
+    )
     (tmp_path / "mbpp").mkdir()
     (tmp_path / "mbpp" / "mbpp.jsonl").write_text("")
     with pytest.raises(PadaError, match=r"\['mbpp'\] execute model-written code"):
@@ -139,8 +165,10 @@ def _shared_data() -> Path:
 def test_gsm8k_config_reads_the_shared_files(tmp_path):
     data = _shared_data()
     config = standard_task_config("gsm8k", data, tmp_path)
-    assert config["dataset_kwargs"]["data_files"] == {"train": str(data / "gsm8k" / "train.jsonl"),
-                                                      "test": str(data / "gsm8k" / "test.jsonl")}  # fmt: skip
+    assert config["dataset_kwargs"]["data_files"] == {
+        "train": str(data / "gsm8k" / "train.jsonl"),
+        "test": str(data / "gsm8k" / "test.jsonl"),
+    }
     assert config["num_fewshot"] == 5 and config["filter_list"][0]["name"] == "strict-match"
 
 
@@ -162,8 +190,10 @@ def test_hf_generate_until_equals_pada_backend_with_stops(models):
     from lm_eval.models.huggingface import HFLM
 
     base, _ = models
-    ours = TransformersBackend(str(base), OmegaConf.create({"batch_size": 4, "device": "cpu", "dtype": "float32",
-                                                             "progress_bar": False}))  # fmt: skip
+    ours = TransformersBackend(
+        str(base),
+        OmegaConf.create({"batch_size": 4, "device": "cpu", "dtype": "float32", "progress_bar": False}),
+    )
     texts = [ours.tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in CHATS]
     lm = HFLM(pretrained=str(base), dtype="float32", device="cpu", batch_size=4)
     # Stops avoid letters of the special tokens' names (<|system|>, ...): lm-eval matches stops against the

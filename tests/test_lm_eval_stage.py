@@ -26,9 +26,18 @@ def _gsm8k_files(folder: Path) -> Path:
     (folder / "gsm8k").mkdir(parents=True)
     for name, n in (("train.jsonl", 40), ("test.jsonl", 6)):
         rows = [(rng.randint(1, 9), rng.randint(1, 9)) for _ in range(n)]
-        (folder / "gsm8k" / name).write_text("".join(
-            json.dumps({"question": f"Tom has {a} apples and buys {b} more. How many?",
-                        "answer": f"{a} + {b} = {a + b}\n#### {a + b}"}) + "\n" for a, b in rows))  # fmt: skip
+        (folder / "gsm8k" / name).write_text(
+            "".join(
+                json.dumps(
+                    {
+                        "question": f"Tom has {a} apples and buys {b} more. How many?",
+                        "answer": f"{a} + {b} = {a + b}\n#### {a + b}",
+                    }
+                )
+                + "\n"
+                for a, b in rows
+            )
+        )
     return folder
 
 
@@ -42,9 +51,17 @@ def test_lm_eval_is_off_by_default_and_not_part_of_the_cell_identity():
 @pytest.mark.slow  # trains the tiny model, then runs lm-eval: ~40 s on 2 shared cores
 def test_lm_eval_stage_scores_the_final_adapter(tmp_path):
     data = _gsm8k_files(tmp_path / "data")
-    overrides = ["experiment=smoke_gsm8k", f"paths.data_dir={data}", f"paths.runs_dir={tmp_path / 'runs'}",
-                 f"paths.cache_dir={tmp_path / 'cache'}", "task.val_size=8", "budget=16", "trainer.max_steps=2",
-                 "eval.max_new_tokens=8", "eval.lm_eval.enabled=true"]  # fmt: skip
+    overrides = [
+        "experiment=smoke_gsm8k",
+        f"paths.data_dir={data}",
+        f"paths.runs_dir={tmp_path / 'runs'}",
+        f"paths.cache_dir={tmp_path / 'cache'}",
+        "task.val_size=8",
+        "budget=16",
+        "trainer.max_steps=2",
+        "eval.max_new_tokens=8",
+        "eval.lm_eval.enabled=true",
+    ]
     results = run_cell(_config(overrides))
     run_dir = tmp_path / "runs" / results["cell"]["name"]
     lm = results["metrics"]["lm_eval"]["pada_gsm8k"]

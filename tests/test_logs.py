@@ -17,16 +17,29 @@ from pada import logs
 from pada.cli import main
 
 # Lines that only third-party libraries print: banners, tips, adverts and known deprecations.
-BANNERS = ("GPU available", "TPU available", "litlogger", "Tip:", "LeafSpec", "`srun` command",
-           "Running in WANDB offline mode", "HTTP Request:")  # fmt: skip
+BANNERS = (
+    "GPU available",
+    "TPU available",
+    "litlogger",
+    "Tip:",
+    "LeafSpec",
+    "`srun` command",
+    "Running in WANDB offline mode",
+    "HTTP Request:",
+)
 # Console prefixes: Hydra's "[time][logger][LEVEL] - ", pada's "[HH:MM:SS] " or "[HH:MM:SS] LEVEL logger: ",
 # Lightning's own "LEVEL: ". The same event printed through two handlers differs only in this prefix.
 PREFIX = re.compile(r"^(\[[^\]]*\]\[[^\]]*\]\[[A-Z]+\] - |\[\d\d:\d\d:\d\d\] ([A-Z]+ \S+: )?|[A-Z]+: )")
 
 
 def _run_cli(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pada.cli", "run", *args], capture_output=True, text=True,
-                          timeout=600, env={**os.environ, "WANDB_MODE": "offline", **(env or {})})  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "pada.cli", "run", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "WANDB_MODE": "offline", **(env or {})},
+    )
 
 
 def test_default_console_has_one_line_per_event_and_no_banners(tiny_cell_overrides):
@@ -95,10 +108,17 @@ def test_dash_v_sets_run_verbose(capsys, argv):
 
 def test_printing_imports_are_muted():
     """transformers prints (not logs) a line on import when WANDB_MODE=offline; configure mutes it."""
-    code = ("import logging, sys; logging.basicConfig(stream=sys.stdout); from pada import logs; "
-            "logs.configure(); import transformers.integrations.integration_utils")  # fmt: skip
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "WANDB_MODE": "offline"})  # fmt: skip
+    code = (
+        "import logging, sys; logging.basicConfig(stream=sys.stdout); from pada import logs; "
+        "logs.configure(); import transformers.integrations.integration_utils"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "WANDB_MODE": "offline"},
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "WANDB offline" not in proc.stdout + proc.stderr
 

@@ -16,10 +16,14 @@ BASIC = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 
 
 def test_count_cells_expands_params_and_the_command_line_the_way_the_sweeper_does():
-    config = OmegaConf.create({"hydra": {
-        "sweeper": {"_target_": BASIC, "params": {"method": "a,b,c", "seed": "0,1"}},
-        "overrides": {"task": ["seed=0,1,2,3", "budget=8"]},  # the command line wins over params
-    }})  # fmt: skip
+    config = OmegaConf.create(
+        {
+            "hydra": {
+                "sweeper": {"_target_": BASIC, "params": {"method": "a,b,c", "seed": "0,1"}},
+                "overrides": {"task": ["seed=0,1,2,3", "budget=8"]},  # the command line wins over params
+            }
+        }
+    )
     assert progress.count_cells(config) == 12
     config.hydra.sweeper._target_ = "hydra_plugins.optuna.OptunaSweeper"
     assert progress.count_cells(config) is None  # another sweeper: no guess
@@ -50,8 +54,13 @@ def test_sweep_logs_one_line_per_cell_and_no_launcher_lines(capsys, tiny_cell_ov
 def test_bars_follow_run_progress(tmp_path, capsys):
     """The cold pre-training of the SIMULATION student draws a bar when bars are on, and none when off."""
     cfg = OmegaConf.load("conf/model/tiny.yaml")
-    cfg.pretrain = {"corpus": "pada.sim.world:pretraining_corpus", "steps": 3, "batch_size": 2, "lr": 1e-3,
-                    "seed": 0}  # fmt: skip
+    cfg.pretrain = {
+        "corpus": "pada.sim.world:pretraining_corpus",
+        "steps": 3,
+        "batch_size": 2,
+        "lr": 1e-3,
+        "seed": 0,
+    }
     try:
         progress.configure(True)
         build_tiny_model(tmp_path / "on", cfg)

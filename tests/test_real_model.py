@@ -26,10 +26,22 @@ CACHE = ROOT / ".cache" / "pada"  # the Makefile's CACHE_DIR: `make smollm2` and
 DATA = real_data_dir()
 needs_arc = pytest.mark.skipif(not DATA or not (DATA / "arc").is_dir(), reason="needs PADA_DATA_DIR with arc")
 # A real-model cell small enough for CI: 8 seeds, 2 optimizer steps of 2 rows x 2, 10 scored items.
-SMALL = ["model=smollm2_135m_instruct", "task=arc_challenge", "budget=8", "task.limits.val=4",
-         "task.limits.test=10", "trainer.max_steps=2", "trainer.batch_size=2", "trainer.grad_accum=2",
-         "trainer.gradient_checkpointing=true", "eval.batch_size=8", "eval.max_new_tokens=32",
-         "wandb.mode=disabled", f"paths.data_dir={DATA}", f"paths.cache_dir={CACHE}"]  # fmt: skip
+SMALL = [
+    "model=smollm2_135m_instruct",
+    "task=arc_challenge",
+    "budget=8",
+    "task.limits.val=4",
+    "task.limits.test=10",
+    "trainer.max_steps=2",
+    "trainer.batch_size=2",
+    "trainer.grad_accum=2",
+    "trainer.gradient_checkpointing=true",
+    "eval.batch_size=8",
+    "eval.max_new_tokens=32",
+    "wandb.mode=disabled",
+    f"paths.data_dir={DATA}",
+    f"paths.cache_dir={CACHE}",
+]
 GB = 1024**3
 
 
@@ -94,10 +106,17 @@ def test_the_prepared_float32_dir_computes_what_the_gguf_computes(smollm2, tmp_p
 def test_real_sft_cell_lm_eval_equals_pada_and_its_memory_does_not_regress(smollm2, tmp_path):
     overrides = [*SMALL, f"paths.runs_dir={tmp_path / 'runs'}", "eval.lm_eval.enabled=true"]
     # One process runs the whole cell (train, eval, lm-eval); it reports its own peak RSS (KiB on Linux).
-    script = ("import resource, sys; from pada.cli import main; main(sys.argv[1:]); "
-              "print('PEAK_KIB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")  # fmt: skip
-    done = subprocess.run([sys.executable, "-c", script, "run", *overrides], check=True, capture_output=True,
-                          text=True, env=os.environ.copy())  # fmt: skip
+    script = (
+        "import resource, sys; from pada.cli import main; main(sys.argv[1:]); "
+        "print('PEAK_KIB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, "run", *overrides],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+    )
     peak = int(done.stdout.split("PEAK_KIB")[-1]) * 1024
     results = read_json(next((tmp_path / "runs").glob("arc_challenge-*/results.json")))
     lm = results["metrics"]["lm_eval"]["pada_arc_challenge"]
@@ -114,9 +133,14 @@ def test_the_real_local_teacher_samples_and_names_a_wrong_model(real_teacher, tm
     from pada.preflight import probe_teacher
     from pada.teacher import Teacher, TeacherCallFailed
 
-    cfg = OmegaConf.merge(compose_config(["teacher=local_real"]).teacher,
-                          {"base_url": real_teacher.base_url, "model": real_teacher.model,
-                           "client": {"cache": {"path": str(tmp_path / "t.sqlite")}}})  # fmt: skip
+    cfg = OmegaConf.merge(
+        compose_config(["teacher=local_real"]).teacher,
+        {
+            "base_url": real_teacher.base_url,
+            "model": real_teacher.model,
+            "client": {"cache": {"path": str(tmp_path / "t.sqlite")}},
+        },
+    )
     assert probe_teacher(cfg) is None
     chat = [{"role": "user", "content": "Rewrite in other words: Which gas do plants absorb from the air?"}]
     with Teacher(cfg, tmp_path / "t.sqlite") as teacher:
@@ -134,10 +158,22 @@ def test_generative_cell_with_the_real_teacher_counts_and_flags(real_teacher, tm
     from analysis.collect import collect_runs
     from pada.run.runner import run_cell
 
-    teacher = ["teacher=local_real", f"teacher.base_url={real_teacher.base_url}",
-               f"teacher.model={real_teacher.model}", f"teacher.client.cache.path={tmp_path / 't.sqlite'}"]  # fmt: skip
-    overrides = [*SMALL, *teacher, f"paths.runs_dir={tmp_path / 'runs'}", "method=auggpt", "method.k=1",
-                 "budget=4", "run.eval_val=false", "teacher.sampling.max_tokens=96"]  # fmt: skip
+    teacher = [
+        "teacher=local_real",
+        f"teacher.base_url={real_teacher.base_url}",
+        f"teacher.model={real_teacher.model}",
+        f"teacher.client.cache.path={tmp_path / 't.sqlite'}",
+    ]
+    overrides = [
+        *SMALL,
+        *teacher,
+        f"paths.runs_dir={tmp_path / 'runs'}",
+        "method=auggpt",
+        "method.k=1",
+        "budget=4",
+        "run.eval_val=false",
+        "teacher.sampling.max_tokens=96",
+    ]
     results = run_cell(compose_config(overrides))
     usage = results["teacher_usage"]["total"]
     assert usage["calls"] > 0 and usage["errors"] == 0  # the real server answered every request

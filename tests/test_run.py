@@ -25,9 +25,18 @@ def test_tiny_cell_end_to_end(tiny_cell_overrides, tmp_path):
     cell = _cell_dir(tmp_path / "runs")
     assert read_json(cell / "results.json") == results
     assert results["cell"] == {"task": "gsm8k", "budget": 16, "method": "sft", "seed": 0, "name": cell.name}
-    assert results["data"] == {"seed": 16, "synthetic": 0, "final_train": 16, "val": 10, "test": 8,
-                               "validation_trained": 0, "synthetic_per_iteration": [], "proposed_per_iteration": [], "rejected": {},
-                               "shortfall": {}}  # fmt: skip
+    assert results["data"] == {
+        "seed": 16,
+        "synthetic": 0,
+        "final_train": 16,
+        "val": 10,
+        "test": 8,
+        "validation_trained": 0,
+        "synthetic_per_iteration": [],
+        "proposed_per_iteration": [],
+        "rejected": {},
+        "shortfall": {},
+    }
     assert results["training"] == {"optimizer_steps": {"per_iteration": [6], "total": 6, "tested": 6}}
     assert results["simulation"] is False
     assert [s for s in results["timings"]] == ["seed", "train_0", "eval_0", "test"]
@@ -157,10 +166,23 @@ def test_real_gsm8k_smoke_cell(tmp_path, model_cache):
     data_dir = real_data_dir()
     if data_dir is None or not (data_dir / "gsm8k" / "test.jsonl").is_file():
         pytest.skip("real GSM8K files not available (set PADA_DATA_DIR)")
-    overrides = ["experiment=smoke_gsm8k", f"paths.data_dir={data_dir}", f"paths.runs_dir={tmp_path}",
-                 f"paths.cache_dir={model_cache}", "trainer.max_steps=4", "task.limits.test=8",
-                 "task.limits.val=4", "eval.max_new_tokens=8", "wandb.mode=disabled"]  # fmt: skip
+    overrides = [
+        "experiment=smoke_gsm8k",
+        f"paths.data_dir={data_dir}",
+        f"paths.runs_dir={tmp_path}",
+        f"paths.cache_dir={model_cache}",
+        "trainer.max_steps=4",
+        "task.limits.test=8",
+        "task.limits.val=4",
+        "eval.max_new_tokens=8",
+        "wandb.mode=disabled",
+    ]
     results = run_cell(compose_config(overrides))
     assert {k: results["data"][k] for k in ("seed", "synthetic", "final_train", "val", "test")} == {
-        "seed": 64, "synthetic": 0, "final_train": 64, "val": 4, "test": 8}  # fmt: skip
+        "seed": 64,
+        "synthetic": 0,
+        "final_train": 64,
+        "val": 4,
+        "test": 8,
+    }
     assert len(results["provenance"]["data_files_sha256"]) == 2

@@ -264,8 +264,12 @@ def test_model_code_cannot_forge_the_pass(level, forger, monkeypatch):
     cfg = OmegaConf.load(Path(__file__).resolve().parents[1] / "conf" / "task" / "mbpp.yaml")
     cfg.confirm_run_unsafe_code = True
     task = build_task(cfg)
-    example = task.make_example("mbpp/x", "Add two numbers.", "def add(a, b):\n    return a + b",
-                                ["assert add(2, 3) == 5", "assert add(0, 0) == 0"])  # fmt: skip
+    example = task.make_example(
+        "mbpp/x",
+        "Add two numbers.",
+        "def add(a, b):\n    return a + b",
+        ["assert add(2, 3) == 5", "assert add(0, 0) == 0"],
+    )
     forged, right = task.run([FORGERS[forger], "def add(a, b):\n    return a + b"], [example, example])
     assert not forged.passed, forged
     assert right.passed, right
@@ -343,11 +347,22 @@ def test_guarded_judge_memory_is_out_of_the_solutions_reach():
 
     repo = Path(__file__).resolve().parents[1]
     proc = subprocess.run(
-        ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c",
-         AS_NOBODY, FORGE_MEMORY],
-        capture_output=True, text=True, timeout=120, cwd="/tmp",
+        [
+            "/usr/bin/setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "/usr/bin/python3",
+            "-c",
+            AS_NOBODY,
+            FORGE_MEMORY,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd="/tmp",
         env={"PATH": "/usr/bin:/bin", "HOME": "/tmp", "PYTHONPATH": str(repo)},
-    )  # fmt: skip
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     right, forged = proc.stdout.split()[0], proc.stdout.split("\n")[1]
     assert right == "PASSED" and forged.startswith("FAILED"), proc.stdout

@@ -84,8 +84,13 @@ def test_generation_error_rate_is_what_the_world_declares():
 
 def test_templates_render_into_prompts_the_oracle_reads():
     schema = ROLE_SCHEMAS["verification"]
-    prompt = render("verification", schema=schema, task_description="arithmetic", question="What is 4 plus 5?",
-                    solution="4 + 5 = 9\n#### 9")  # fmt: skip
+    prompt = render(
+        "verification",
+        schema=schema,
+        task_description="arithmetic",
+        question="What is 4 plus 5?",
+        solution="4 + 5 = 9\n#### 9",
+    )
     call = Call("verification", prompt.messages, SamplingParams(max_new_tokens=64))
     assert json.loads(oracle(call)) == {"valid": True, "answer": "9", "reason": ""}
 
@@ -108,9 +113,17 @@ def test_sim_task_splits_are_fixed_and_labelled(tmp_path, model_cache):
     )  # declared frequencies
     for example in a.test[:50]:  # every gold target scores as correct
         assert task.is_correct(task.extract(example.target), example)
-    overrides = ["task=sim_arith", "budget=8", "task.test_size=6", "task.val_size=4", "trainer.max_steps=2",
-                 "eval.max_new_tokens=4", f"paths.runs_dir={tmp_path}", f"paths.cache_dir={model_cache}",
-                 "wandb.mode=disabled"]  # fmt: skip
+    overrides = [
+        "task=sim_arith",
+        "budget=8",
+        "task.test_size=6",
+        "task.val_size=4",
+        "trainer.max_steps=2",
+        "eval.max_new_tokens=4",
+        f"paths.runs_dir={tmp_path}",
+        f"paths.cache_dir={model_cache}",
+        "wandb.mode=disabled",
+    ]
     assert (
         run_cell(compose_config(overrides))["simulation"] is True
     )  # from the task, even with simulation=false
@@ -140,8 +153,13 @@ def test_concurrent_builders_of_one_model_both_succeed(tmp_path, monkeypatch):
 def test_the_oracle_judge_scores_through_the_judge_template():
     schema = ROLE_SCHEMAS["judge"]
     for solution, expected in (("4 + 5 = 9\n#### 9", 9), ("4 + 5 = 10\n#### 10", 2)):
-        prompt = render("judge", schema=schema, task_description="arithmetic", question="What is 4 plus 5?",
-                        solution=solution)  # fmt: skip
+        prompt = render(
+            "judge",
+            schema=schema,
+            task_description="arithmetic",
+            question="What is 4 plus 5?",
+            solution=solution,
+        )
         answer = json.loads(oracle(Call("judge", prompt.messages, SamplingParams(max_new_tokens=64))))
         assert schema.model_validate(answer).score == expected
 
@@ -163,8 +181,14 @@ def _rate(role: str, texts: list[str], check) -> float:
     return sum(check(t, a) for t, a in zip(texts, answers, strict=True)) / len(texts)
 
 
-NOISE = {"analysis_wrong": 0.15, "analysis_vague": 0.2, "generation_drift": 0.15, "paraphrase_drift": 0.1,
-         "verifier_false_accept": 0.1, "verifier_false_reject": 0.05}  # fmt: skip
+NOISE = {
+    "analysis_wrong": 0.15,
+    "analysis_vague": 0.2,
+    "generation_drift": 0.15,
+    "paraphrase_drift": 0.1,
+    "verifier_false_accept": 0.1,
+    "verifier_false_reject": 0.05,
+}
 
 
 def test_declared_noise_is_what_the_task_config_declares_and_reaches_the_oracle():
@@ -176,15 +200,26 @@ def test_declared_noise_is_what_the_task_config_declares_and_reaches_the_oracle(
     problems = [make_problem(rng, "add", 1, "medium") for _ in range(1000)]
     texts = [f"Problem:\n{p.question}\n\nThe model's answer:\n#### 7" for p in problems]
     vague = _rate("error_analysis", texts, lambda t, a: not read_properties(a["missing_skill"]))
-    wrong = _rate("error_analysis", texts, lambda t, a: read_properties(a["missing_skill"]) not in (
-        {}, {"skill": "add", "phrasing": 1, "magnitude": "medium"}))  # fmt: skip
+    wrong = _rate(
+        "error_analysis",
+        texts,
+        lambda t, a: (
+            read_properties(a["missing_skill"])
+            not in ({}, {"skill": "add", "phrasing": 1, "magnitude": "medium"})
+        ),
+    )
     assert 0.16 <= vague <= 0.24 and 0.11 <= wrong <= 0.19
     gen = [
         f"Generate new problems with addition; two-digit numbers; imperative instructions. #{i}"
         for i in range(1000)
     ]
-    drift = _rate("generation", gen, lambda t, a: (lambda p: (p.skill, p.phrasing, p.magnitude))(parse(a["question"]))
-                  != ("add", 1, "medium"))  # fmt: skip
+    drift = _rate(
+        "generation",
+        gen,
+        lambda t, a: (
+            (lambda p: (p.skill, p.phrasing, p.magnitude))(parse(a["question"])) != ("add", 1, "medium")
+        ),
+    )
     assert 0.11 <= drift <= 0.19
     right = [f"Problem:\n{p.question}\n\nProposed solution:\n{p.solution}" for p in problems]
     bad = [f"Problem:\n{p.question}\n\nProposed solution:\nx\n#### {p.answer + 1}" for p in problems]

@@ -24,11 +24,26 @@ import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm]
 
-SWEEP = ["experiment=sim", "method=sft,pada", "seed=0,1", "budget=32", "task.val_size=20", "task.test_size=20",
-         "trainer.epochs=4", "model.pretrain.steps=30"]  # fmt: skip
-SLURM = ["launcher=slurm", "hydra.launcher.gpus_per_node=0", "hydra.launcher.cpus_per_task=1",
-         "hydra.launcher.mem_gb=2", "hydra.launcher.timeout_min=30", "hydra.launcher.poll_s=1",
-         "hydra.launcher.lost_after_s=15", "wandb.mode=offline"]  # fmt: skip
+SWEEP = [
+    "experiment=sim",
+    "method=sft,pada",
+    "seed=0,1",
+    "budget=32",
+    "task.val_size=20",
+    "task.test_size=20",
+    "trainer.epochs=4",
+    "model.pretrain.steps=30",
+]
+SLURM = [
+    "launcher=slurm",
+    "hydra.launcher.gpus_per_node=0",
+    "hydra.launcher.cpus_per_task=1",
+    "hydra.launcher.mem_gb=2",
+    "hydra.launcher.timeout_min=30",
+    "hydra.launcher.poll_s=1",
+    "hydra.launcher.lost_after_s=15",
+    "wandb.mode=offline",
+]
 
 
 def _cluster_answers() -> bool:
@@ -68,25 +83,33 @@ def _squeue() -> dict[str, tuple[str, str]]:
 
 
 def _numbers(results: dict) -> dict:
-    untimed = [{k: v for k, v in row.items() if "seconds" not in k and "per_s" not in k and k != "resumed"}
-               for row in results["iterations"]]  # fmt: skip
+    untimed = [
+        {k: v for k, v in row.items() if "seconds" not in k and "per_s" not in k and k != "resumed"}
+        for row in results["iterations"]
+    ]
     return {"metrics": results["metrics"], "iterations": untimed, "data": results["data"]}
 
 
 def test_sweep_survives_requeue_timeout_signal_and_cancel(tmp_path):
     cache = f"paths.cache_dir={tmp_path}/cache"
-    local = _pada("run", "-m", *SWEEP, cache, f"paths.runs_dir={tmp_path}/local", "wandb.mode=disabled",
-                  timeout=1200)  # fmt: skip
+    local = _pada(
+        "run", "-m", *SWEEP, cache, f"paths.runs_dir={tmp_path}/local", "wandb.mode=disabled", timeout=1200
+    )
     assert local.returncode == 0, local.stderr[-3000:]
 
     runs = tmp_path / "slurm"
     args = ["run", "-m", *SWEEP, *SLURM, cache, f"paths.runs_dir={runs}", f"hydra.sweep.dir={tmp_path}/sweep"]
-    launcher = subprocess.Popen([sys.executable, "-m", "pada.cli", *args], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)  # fmt: skip
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "pada.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     record = _until("the sweep record", lambda: next(iter((runs / "_sweeps").glob("*.json")), None), 120)
     cells = {c["name"].rsplit("-", 1)[0]: c for c in json.loads(record.read_text())["cells"]}
-    assert sorted(cells) == ["sim_arith-b32-pada-s0", "sim_arith-b32-pada-s1", "sim_arith-b32-sft-s0",
-                             "sim_arith-b32-sft-s1"]  # fmt: skip
+    assert sorted(cells) == [
+        "sim_arith-b32-pada-s0",
+        "sim_arith-b32-pada-s1",
+        "sim_arith-b32-sft-s0",
+        "sim_arith-b32-sft-s1",
+    ]
     queue = _squeue()
     assert {queue[c["job_id"]][1] for c in cells.values() if c["job_id"] in queue} <= {
         c["name"] for c in cells.values()
@@ -97,7 +120,11 @@ def test_sweep_survives_requeue_timeout_signal_and_cancel(tmp_path):
             _squeue().get(cell["job_id"], ("",))[0] == "RUNNING" and (Path(cell["run_dir"]) / "seed").exists()
         )
 
-    requeued, warned, cancelled = cells["sim_arith-b32-sft-s0"], cells["sim_arith-b32-sft-s1"], cells["sim_arith-b32-pada-s0"]  # fmt: skip
+    requeued, warned, cancelled = (
+        cells["sim_arith-b32-sft-s0"],
+        cells["sim_arith-b32-sft-s1"],
+        cells["sim_arith-b32-pada-s0"],
+    )
     _until("pada-s0 running", lambda: _squeue().get(cancelled["job_id"], ("",))[0] == "RUNNING", 300, 0.2)
     subprocess.run(["scancel", cancelled["job_id"]], check=True)
     _until("sft-s0 started", lambda: started(requeued), 300, 0.2)
@@ -127,9 +154,9 @@ def test_sweep_survives_requeue_timeout_signal_and_cancel(tmp_path):
         job = json.loads((Path(cells[key]["run_dir"]) / "results.json").read_text())["provenance"]["job"]
         assert job["job_id"] == cells[key]["job_id"] and job["job_name"] == cells[key]["name"]
         restarts[key] = job["restarts"]
-        assert os.path.realpath(Path(cells[key]["run_dir"]) / "logs" / f"{job['job_id']}.err") == os.path.realpath(
-            cells[key]["stderr"]
-        )  # fmt: skip
+        assert os.path.realpath(
+            Path(cells[key]["run_dir"]) / "logs" / f"{job['job_id']}.err"
+        ) == os.path.realpath(cells[key]["stderr"])
     assert restarts == {"sim_arith-b32-sft-s0": 1, "sim_arith-b32-sft-s1": 1}
 
     again = _pada("run", "-m", *[a for a in args if a not in ("run", "-m")], timeout=900)
@@ -154,9 +181,20 @@ def test_failed_cell_names_itself_and_its_traceback_is_in_the_job_log(tmp_path):
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(inject), os.environ.get("PYTHONPATH")])),
     }
-    proc = _pada("run", "-m", "experiment=sim", "method=sft", "seed=0", "budget=16",
-                 "model.pretrain.steps=30", *SLURM, f"paths.runs_dir={runs}", f"paths.cache_dir={tmp_path}/c",
-                 timeout=600, env=env)  # fmt: skip
+    proc = _pada(
+        "run",
+        "-m",
+        "experiment=sim",
+        "method=sft",
+        "seed=0",
+        "budget=16",
+        "model.pretrain.steps=30",
+        *SLURM,
+        f"paths.runs_dir={runs}",
+        f"paths.cache_dir={tmp_path}/c",
+        timeout=600,
+        env=env,
+    )
     assert proc.returncode == 1, proc.stderr[-3000:]
     (error,) = [line for line in proc.stderr.splitlines() if line.startswith("pada: error:")]
     assert error.startswith("pada: error: cell sim_arith-b16-sft-s0-") and " failed: TypeError: " in error

@@ -14,8 +14,16 @@ from pathlib import Path
 
 import pytest
 
-SWEEP = ["experiment=sim", "launcher=slurm", "method=sft", "budget=16", "hydra.launcher.gpus_per_node=0",
-         "hydra.launcher.cpus_per_task=1", "hydra.launcher.mem_gb=1", "wandb.mode=disabled"]  # fmt: skip
+SWEEP = [
+    "experiment=sim",
+    "launcher=slurm",
+    "method=sft",
+    "budget=16",
+    "hydra.launcher.gpus_per_node=0",
+    "hydra.launcher.cpus_per_task=1",
+    "hydra.launcher.mem_gb=1",
+    "wandb.mode=disabled",
+]
 
 
 def _tools(tmp_path: Path, **scripts: str) -> dict[str, str]:
@@ -30,8 +38,9 @@ def _tools(tmp_path: Path, **scripts: str) -> dict[str, str]:
 
 
 def _pada(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pada.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "pada.cli", *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_sinfo_formats():
@@ -59,14 +68,23 @@ def test_preflight_checks_the_request_against_sinfo(tmp_path, monkeypatch):
         "set hydra.launcher.mem_gb=<= 3.80859",
         "launcher asks 240 min but partition 'debug' allows 60; set hydra.launcher.timeout_min=<= 60",
     ]
-    assert _preflight_problems(preflight_main, ["experiment=sim", "launcher=slurm",
-                                                "hydra.launcher.partition=big"]) == []  # fmt: skip
-    assert _preflight_problems(preflight_main, ["experiment=sim", "launcher=slurm",
-                                                "hydra.launcher.partition=gpu"]) == [
+    assert (
+        _preflight_problems(
+            preflight_main, ["experiment=sim", "launcher=slurm", "hydra.launcher.partition=big"]
+        )
+        == []
+    )
+    assert _preflight_problems(
+        preflight_main, ["experiment=sim", "launcher=slurm", "hydra.launcher.partition=gpu"]
+    ) == [
         "SLURM partition 'gpu' does not exist (partitions: debug, big); set hydra.launcher.partition=<name>"
-    ]  # fmt: skip
-    signal = ["experiment=sim", "launcher=slurm", "hydra.launcher.partition=big",
-              "+hydra.launcher.additional_parameters.signal=USR1@90"]  # fmt: skip
+    ]
+    signal = [
+        "experiment=sim",
+        "launcher=slurm",
+        "hydra.launcher.partition=big",
+        "+hydra.launcher.additional_parameters.signal=USR1@90",
+    ]
     assert _preflight_problems(preflight_main, signal)[0].startswith(
         "hydra.launcher.additional_parameters.signal replaces submitit's USR2 handling"
     )
@@ -96,12 +114,27 @@ def test_refused_submission_is_one_error_line(tmp_path):
 def test_jobs_named_after_cells_and_a_vanished_job_ends_the_wait(tmp_path):
     """No accounting (sacct fails) and squeue no longer lists the job: the launcher stops waiting after
     lost_after_s and names each cell, its job and its log, instead of polling forever."""
-    sbatch = (f'n=$(($(cat {tmp_path}/n 2>/dev/null || echo 76) + 1)); echo $n > {tmp_path}/n; '
-              f'grep -h "job-name" "$1" >> {tmp_path}/names; echo "Submitted batch job $n"')  # fmt: skip
-    env = _tools(tmp_path, sbatch=sbatch, squeue="exit 0",
-                 sacct='echo "sacct: error: Slurm accounting storage is disabled" >&2; exit 1')  # fmt: skip
-    proc = _pada(env, "run", "-m", *SWEEP, "seed=0,1", f"paths.runs_dir={tmp_path}/runs",
-                 "hydra.launcher.poll_s=0.2", "hydra.launcher.lost_after_s=1", timeout=90)  # fmt: skip
+    sbatch = (
+        f"n=$(($(cat {tmp_path}/n 2>/dev/null || echo 76) + 1)); echo $n > {tmp_path}/n; "
+        f'grep -h "job-name" "$1" >> {tmp_path}/names; echo "Submitted batch job $n"'
+    )
+    env = _tools(
+        tmp_path,
+        sbatch=sbatch,
+        squeue="exit 0",
+        sacct='echo "sacct: error: Slurm accounting storage is disabled" >&2; exit 1',
+    )
+    proc = _pada(
+        env,
+        "run",
+        "-m",
+        *SWEEP,
+        "seed=0,1",
+        f"paths.runs_dir={tmp_path}/runs",
+        "hydra.launcher.poll_s=0.2",
+        "hydra.launcher.lost_after_s=1",
+        timeout=90,
+    )
     assert proc.returncode == 1, proc.stderr[-2000:]
     names = [line.split("=", 1)[1] for line in (tmp_path / "names").read_text().splitlines()]
     assert len(names) == 2 and all(n.startswith("sim_arith-b16-sft-s") for n in names)
@@ -109,16 +142,24 @@ def test_jobs_named_after_cells_and_a_vanished_job_ends_the_wait(tmp_path):
     errors = [line for line in proc.stderr.splitlines() if line.startswith("pada: error:")]
     assert len(errors) == 2
     for job, name in zip(("77", "78"), names, strict=True):
-        assert any(f"cell {name} (job {job}, unknown: not in squeue, no accounting) ended without a result; "
-                   f"log: " in e and e.endswith(f"/.submitit/{job}/{job}_0_log.err") for e in errors)  # fmt: skip
+        assert any(
+            f"cell {name} (job {job}, unknown: not in squeue, no accounting) ended without a result; log: "
+            in e
+            and e.endswith(f"/.submitit/{job}/{job}_0_log.err")
+            for e in errors
+        )
     assert "2 of 2 cell(s) failed" in proc.stderr
 
 
 @pytest.mark.parametrize("make_args", ["ARGS=hydra.launcher.partition=gpu seed=0"])
 def test_make_reproduce_table2_passes_args(make_args):
     root = Path(__file__).resolve().parents[1]
-    out = subprocess.run(["make", "-n", "-C", str(root), "reproduce-table2", make_args], capture_output=True,
-                         text=True, check=True).stdout  # fmt: skip
+    out = subprocess.run(
+        ["make", "-n", "-C", str(root), "reproduce-table2", make_args],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     commands = [line for line in out.splitlines() if "pada preflight" in line or "pada run" in line]
     assert len(commands) == 2 and all(
         line.endswith("hydra.launcher.partition=gpu seed=0") for line in commands
@@ -133,8 +174,17 @@ def test_status_lists_done_running_failed_and_not_started(tmp_path, monkeypatch,
     cells = []
     for n, name in enumerate(["done", "running", "pending", "failed"]):
         log = tmp_path / f"{n}.err"
-        cells.append({"num": n, "name": f"cell-{name}", "run_dir": str(runs / f"cell-{name}"), "overrides": [],
-                      "job_id": str(10 + n), "stdout": str(tmp_path / f"{n}.out"), "stderr": str(log)})  # fmt: skip
+        cells.append(
+            {
+                "num": n,
+                "name": f"cell-{name}",
+                "run_dir": str(runs / f"cell-{name}"),
+                "overrides": [],
+                "job_id": str(10 + n),
+                "stdout": str(tmp_path / f"{n}.out"),
+                "stderr": str(log),
+            }
+        )
     (runs / "cell-done").mkdir(parents=True)
     (runs / "cell-done" / "results.json").write_text('{"metrics": {"test": {"accuracy": 0.5}}}')
     (tmp_path / "3.err").write_text("Traceback (most recent call last):\n  ...\nValueError: boom\nexiting\n")

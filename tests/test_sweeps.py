@@ -60,8 +60,17 @@ def test_preflight_lists_every_missing_prerequisite(capsys, tmp_path, monkeypatc
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    code = preflight_main(["experiment=table2_v1", f"paths.data_dir={tmp_path}", f"paths.runs_dir={tmp_path}/runs",
-                           "task=gsm8k", "budget=100", "seed=0", "method=sft,pada"])  # fmt: skip
+    code = preflight_main(
+        [
+            "experiment=table2_v1",
+            f"paths.data_dir={tmp_path}",
+            f"paths.runs_dir={tmp_path}/runs",
+            "task=gsm8k",
+            "budget=100",
+            "seed=0",
+            "method=sft,pada",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 1
     assert "plan (estimates): jobs=2," in out and "nothing was submitted" in out
@@ -87,12 +96,27 @@ def test_table2_v2_is_matched_and_its_auggpt_estimate_counts_the_capped_paraphra
 
 @pytest.mark.slow
 def test_two_cell_sweep_through_submitit_local(tmp_path):
-    overrides = ["experiment=sim", "launcher=submitit_local", "method=sft", "seed=0,1", "budget=16",
-                 "task.val_size=10", "task.test_size=10", "trainer.epochs=1", "model.pretrain.steps=20",
-                 f"paths.runs_dir={tmp_path}/runs", f"paths.cache_dir={tmp_path}/cache", "wandb.mode=disabled",
-                 f"hydra.sweep.dir={tmp_path}/sweep"]  # fmt: skip
-    proc = subprocess.run([sys.executable, "-m", "pada.cli", "run", "-m", *overrides],
-                          capture_output=True, text=True, timeout=900)  # fmt: skip
+    overrides = [
+        "experiment=sim",
+        "launcher=submitit_local",
+        "method=sft",
+        "seed=0,1",
+        "budget=16",
+        "task.val_size=10",
+        "task.test_size=10",
+        "trainer.epochs=1",
+        "model.pretrain.steps=20",
+        f"paths.runs_dir={tmp_path}/runs",
+        f"paths.cache_dir={tmp_path}/cache",
+        "wandb.mode=disabled",
+        f"hydra.sweep.dir={tmp_path}/sweep",
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-m", "pada.cli", "run", "-m", *overrides],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = sorted((tmp_path / "runs").glob("*/results.json"))
     assert len(results) == 2
@@ -111,11 +135,15 @@ def test_preflight_names_the_expected_teacher_calls_per_stage(capsys):
     assert preflight_main(["experiment=demo", "method=sft,auggpt,pada", "seed=0"]) == 0
     out = capsys.readouterr().out
     # demo: budget 128, synthetic_budget 256 matched. AugGPT: one round, a paraphrase and a re-solve each.
-    assert ("auggpt on sim_arith budget=128 synthetic_budget=256: augment_0 <= 512 "
-            "(paraphrase 256 + verification 256)") in out  # fmt: skip
+    assert (
+        "auggpt on sim_arith budget=128 synthetic_budget=256: augment_0 <= 512 "
+        "(paraphrase 256 + verification 256)"
+    ) in out
     # PaDA: 3 rounds of ceil(256/3) = 86 slots, each tried up to 1 + 2 regenerations, 200 val analyses
-    assert ("pada on sim_arith budget=128 synthetic_budget=256: augment_0 <= 736 (error_analysis 200 + "
-            "pattern_summary 10 + strategy 10 + generation 258 + verification 258); augment_1 <= 730") in out  # fmt: skip
+    assert (
+        "pada on sim_arith budget=128 synthetic_budget=256: augment_0 <= 736 (error_analysis 200 + "
+        "pattern_summary 10 + strategy 10 + generation 258 + verification 258); augment_1 <= 730"
+    ) in out
     assert "sft on" not in out  # no teacher, no line
     assert "teacher_calls_at_most=2708," in out  # 512 + 736 + 730 + 730: the sweep's total
     # a per-round cap instead: each round asks at most its cap
@@ -123,8 +151,15 @@ def test_preflight_names_the_expected_teacher_calls_per_stage(capsys):
         ["experiment=demo", "method=auggpt", "synthetic_budget=null", "synthetic_per_iteration=40"]
     )
     assert expected_calls(cfg) == {"augment_0": {"paraphrase": 40, "verification": 40}}
-    cfg = _compose(["experiment=demo", "method=pada", "synthetic_budget=null", "budget_match=false",
-                    "method.qc.max_regenerations=0"])  # fmt: skip
+    cfg = _compose(
+        [
+            "experiment=demo",
+            "method=pada",
+            "synthetic_budget=null",
+            "budget_match=false",
+            "method.qc.max_regenerations=0",
+        ]
+    )
     assert (
         expected_calls(cfg)["augment_2"]["generation"] == 128 + 128
     )  # strategy_examples + one per wrong seed
@@ -132,17 +167,34 @@ def test_preflight_names_the_expected_teacher_calls_per_stage(capsys):
 
 @pytest.mark.parametrize(
     "method, quota",
-    [("auggpt", "synthetic_budget=32"), ("llm2llm", "synthetic_budget=32"), ("pada", "synthetic_budget=32"),
-     ("pada_no_cluster", "synthetic_budget=32"), ("llms_as_instructors", "synthetic_budget=null")],
-)  # fmt: skip
+    [
+        ("auggpt", "synthetic_budget=32"),
+        ("llm2llm", "synthetic_budget=32"),
+        ("pada", "synthetic_budget=32"),
+        ("pada_no_cluster", "synthetic_budget=32"),
+        ("llms_as_instructors", "synthetic_budget=null"),
+    ],
+)
 def test_the_expected_teacher_calls_bound_what_a_simulated_cell_asks(method, quota, tmp_path):
     from pada.preflight import _compose, expected_calls
     from pada.run.runner import run_cell
 
-    cfg = _compose(["experiment=sim", f"method={method}", "budget=16", "task.val_size=20", "task.test_size=10",
-                    "trainer.epochs=1", "model.pretrain.steps=20", f"paths.runs_dir={tmp_path}/runs",
-                    f"paths.cache_dir={tmp_path}/cache", "wandb.mode=disabled", quota,
-                    f"budget_match={quota != 'synthetic_budget=null'}"])  # fmt: skip
+    cfg = _compose(
+        [
+            "experiment=sim",
+            f"method={method}",
+            "budget=16",
+            "task.val_size=20",
+            "task.test_size=10",
+            "trainer.epochs=1",
+            "model.pretrain.steps=20",
+            f"paths.runs_dir={tmp_path}/runs",
+            f"paths.cache_dir={tmp_path}/cache",
+            "wandb.mode=disabled",
+            quota,
+            f"budget_match={quota != 'synthetic_budget=null'}",
+        ]
+    )
     expected = expected_calls(cfg)
     stages = run_cell(cfg)["teacher_usage"]["by_stage"]
     assert sorted(stages) == sorted(expected)

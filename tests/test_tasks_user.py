@@ -25,19 +25,38 @@ def _jsonl(path: Path, rows: list) -> Path:
 
 def apples(n: int, start: int = 0) -> list[dict]:
     """Tom-apples sums (the agent_support teacher's world) in a user's own field names."""
-    return [{"uid": f"q{i}", "problem": f"Tom has {i % 9 + 1} apples and buys {i % 7 + 2} more. How many apples?",
-             "result": i % 9 + 1 + i % 7 + 2} for i in range(start, start + n)]  # fmt: skip
+    return [
+        {
+            "uid": f"q{i}",
+            "problem": f"Tom has {i % 9 + 1} apples and buys {i % 7 + 2} more. How many apples?",
+            "result": i % 9 + 1 + i % 7 + 2,
+        }
+        for i in range(start, start + n)
+    ]
 
 
 def numeric_task(folder: Path, **extra) -> dict:
     _jsonl(folder / "mine" / "train.jsonl", apples(40))
     _jsonl(folder / "mine" / "val.jsonl", apples(6, start=100))
-    return {"name": "my_apples", "type": "files", "scorer": "numeric", "extraction": "flexible",
-            "local_subdir": "mine", "files": {"train": "train.jsonl", "val": "val.jsonl"}, "test_size": 8, "split_seed": 7,
-            "fields": {"id": "uid", "question": "problem", "answer": "result"},
-            "prompt_template": "Solve it. End with '#### <number>'.\n\n{question}", "target_template": "#### {answer}",
-            "system_prompt": None, "max_new_tokens": 16, "stop": [], "limits": {"val": None, "test": None},
-            "bad_rows": "error", **extra}  # fmt: skip
+    return {
+        "name": "my_apples",
+        "type": "files",
+        "scorer": "numeric",
+        "extraction": "flexible",
+        "local_subdir": "mine",
+        "files": {"train": "train.jsonl", "val": "val.jsonl"},
+        "test_size": 8,
+        "split_seed": 7,
+        "fields": {"id": "uid", "question": "problem", "answer": "result"},
+        "prompt_template": "Solve it. End with '#### <number>'.\n\n{question}",
+        "target_template": "#### {answer}",
+        "system_prompt": None,
+        "max_new_tokens": 16,
+        "stop": [],
+        "limits": {"val": None, "test": None},
+        "bad_rows": "error",
+        **extra,
+    }
 
 
 def write_yaml(folder: Path, cfg: dict) -> Path:
@@ -114,9 +133,19 @@ def test_duplicate_ids_and_a_missing_split_rule_are_errors(tmp_path):
 def _text_task(tmp_path: Path, scorer: str, **extra) -> dict:
     rows = [{"q": f"Capital number {i}?", "a": "The City of Paris" if i % 2 else "Rome"} for i in range(12)]
     _jsonl(tmp_path / "t" / "train.jsonl", rows)
-    return {"name": f"caps_{scorer}", "type": "files", "scorer": scorer, "local_subdir": "t", "files": {"train": "train.jsonl"},
-            "val_size": 2, "test_size": 2, "fields": {"question": "q", "answer": "a"},
-            "prompt_template": "{question}", "target_template": "Answer: {answer}", **extra}  # fmt: skip
+    return {
+        "name": f"caps_{scorer}",
+        "type": "files",
+        "scorer": scorer,
+        "local_subdir": "t",
+        "files": {"train": "train.jsonl"},
+        "val_size": 2,
+        "test_size": 2,
+        "fields": {"question": "q", "answer": "a"},
+        "prompt_template": "{question}",
+        "target_template": "Answer: {answer}",
+        **extra,
+    }
 
 
 @pytest.mark.parametrize(
@@ -140,12 +169,23 @@ def test_string_scorers(scorer, extra, output, correct, tmp_path):
 
 
 def test_choice_scorer_reads_letters_indices_and_option_text(tmp_path):
-    rows = [{"q": f"Which gas, case {i}?", "opts": ["iron", "oxygen", "salt"], "key": k}
-            for i, k in enumerate(["B", 1, "oxygen", "B", 1, "oxygen", "B", 1])]  # fmt: skip
+    rows = [
+        {"q": f"Which gas, case {i}?", "opts": ["iron", "oxygen", "salt"], "key": k}
+        for i, k in enumerate(["B", 1, "oxygen", "B", 1, "oxygen", "B", 1])
+    ]
     _jsonl(tmp_path / "c" / "train.jsonl", rows)
-    cfg = {"name": "gases", "type": "files", "scorer": "choice", "local_subdir": "c", "files": {"train": "train.jsonl"},
-           "val_size": 2, "test_size": 2, "fields": {"question": "q", "answer": "key", "choices": "opts"},
-           "prompt_template": "{question}\n{options}\nAnswer with {letters}.", "target_template": "The answer is {letter}."}  # fmt: skip
+    cfg = {
+        "name": "gases",
+        "type": "files",
+        "scorer": "choice",
+        "local_subdir": "c",
+        "files": {"train": "train.jsonl"},
+        "val_size": 2,
+        "test_size": 2,
+        "fields": {"question": "q", "answer": "key", "choices": "opts"},
+        "prompt_template": "{question}\n{options}\nAnswer with {letters}.",
+        "target_template": "The answer is {letter}.",
+    }
     task = build_task(OmegaConf.create(cfg))
     splits = task.load(tmp_path)
     assert {e.answer for e in [*splits.pool, *splits.val, *splits.test]} == {"B"}
@@ -158,13 +198,28 @@ def test_choice_scorer_reads_letters_indices_and_option_text(tmp_path):
 
 
 def test_code_scorer_runs_the_rows_tests_in_the_sandbox(tmp_path):
-    rows = [{"task": f"Write add_{i}(x) returning x + {i}.", "ref": f"def add_{i}(x):\n    return x + {i}",
-             "asserts": [f"assert add_{i}(1) == {1 + i}"]} for i in range(6)]  # fmt: skip
+    rows = [
+        {
+            "task": f"Write add_{i}(x) returning x + {i}.",
+            "ref": f"def add_{i}(x):\n    return x + {i}",
+            "asserts": [f"assert add_{i}(1) == {1 + i}"],
+        }
+        for i in range(6)
+    ]
     _jsonl(tmp_path / "code" / "train.jsonl", rows)
-    cfg = {"name": "adders", "type": "files", "scorer": "code", "local_subdir": "code", "files": {"train": "train.jsonl"},
-           "val_size": 1, "test_size": 1, "fields": {"question": "task", "answer": "ref", "tests": "asserts"},
-           "prompt_template": "{question}\nTests:\n{tests}", "confirm_run_unsafe_code": True,
-           "sandbox": {"timeout_s": 10, "cpu_s": 10, "memory_mb": 1024, "workers": 1}}  # fmt: skip
+    cfg = {
+        "name": "adders",
+        "type": "files",
+        "scorer": "code",
+        "local_subdir": "code",
+        "files": {"train": "train.jsonl"},
+        "val_size": 1,
+        "test_size": 1,
+        "fields": {"question": "task", "answer": "ref", "tests": "asserts"},
+        "prompt_template": "{question}\nTests:\n{tests}",
+        "confirm_run_unsafe_code": True,
+        "sandbox": {"timeout_s": 10, "cpu_s": 10, "memory_mb": 1024, "workers": 1},
+    }
     task = build_task(OmegaConf.create(cfg))
     splits = task.load(tmp_path)
     assert type(synthetic_format(task)) is CodeFormat
@@ -177,9 +232,19 @@ def test_code_scorer_runs_the_rows_tests_in_the_sandbox(tmp_path):
 def _csv_task(tmp_path: Path, text: bytes) -> dict:
     (tmp_path / "csv").mkdir(exist_ok=True)
     (tmp_path / "csv" / "train.csv").write_bytes(text)
-    return {"name": "sums", "type": "files", "scorer": "exact", "local_subdir": "csv", "files": {"train": "train.csv"},
-            "val_size": 1, "test_size": 1, "fields": {"question": "q", "answer": "a"}, "csv_columns": None,
-            "prompt_template": "{question}", "target_template": "{answer}"}  # fmt: skip
+    return {
+        "name": "sums",
+        "type": "files",
+        "scorer": "exact",
+        "local_subdir": "csv",
+        "files": {"train": "train.csv"},
+        "val_size": 1,
+        "test_size": 1,
+        "fields": {"question": "q", "answer": "a"},
+        "csv_columns": None,
+        "prompt_template": "{question}",
+        "target_template": "{answer}",
+    }
 
 
 def test_a_csv_with_a_header_row_and_a_quoted_multiline_field(tmp_path):
@@ -209,8 +274,12 @@ def test_a_hub_dataset_id_without_a_data_dir(tmp_path, monkeypatch):
     monkeypatch.setattr(
         pada.tasks.files, "load_hub_dataset", lambda hub, config: calls.append((hub, config)) or rows
     )
-    cfg = {**numeric_task(tmp_path), "hub_id": "me/apples", "hub_config": "main",
-           "hub_splits": {"train": "train", "val": "validation"}}  # fmt: skip
+    cfg = {
+        **numeric_task(tmp_path),
+        "hub_id": "me/apples",
+        "hub_config": "main",
+        "hub_splits": {"train": "train", "val": "validation"},
+    }
     with pytest.raises(PadaError, match=r"^me/apples:validation:2: row lacks the field\(s\) \['result'\]"):
         build_task(OmegaConf.create(cfg)).load(None)
     rows["validation"] = apples(3, start=50)

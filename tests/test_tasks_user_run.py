@@ -15,9 +15,19 @@ from pada.cli import main
 from pada.io import read_json, read_jsonl
 from pada.run.runner import run_cell
 
-CELL = ["budget=8", "trainer.max_steps=4", "trainer.batch_size=4", "trainer.grad_accum=1", "eval.max_new_tokens=6",
-        "wandb.mode=disabled", "method=pada", "method.iterations=1", "method.patterns.grouping=single",
-        "method.generation.strategy_examples=4", "teacher=scripted"]  # fmt: skip
+CELL = [
+    "budget=8",
+    "trainer.max_steps=4",
+    "trainer.batch_size=4",
+    "trainer.grad_accum=1",
+    "eval.max_new_tokens=6",
+    "wandb.mode=disabled",
+    "method=pada",
+    "method.iterations=1",
+    "method.patterns.grouping=single",
+    "method.generation.strategy_examples=4",
+    "teacher=scripted",
+]
 
 
 def _run_and_analyze(cfg, tmp_path: Path, capsys) -> tuple[dict, list[dict], str]:
@@ -33,9 +43,16 @@ def _run_and_analyze(cfg, tmp_path: Path, capsys) -> tuple[dict, list[dict], str
 def test_a_users_jsonl_task_runs_pada_and_appears_in_analyze(tmp_path, model_cache, capsys):
     data = tmp_path / "data"
     task = numeric_task(data)
-    cfg = compose_config([*CELL, f"paths.runs_dir={tmp_path / 'runs'}", f"paths.data_dir={data}",
-                          f"paths.cache_dir={model_cache}", "teacher.model=agent_test",
-                          "teacher.script_module=agent_support"])  # fmt: skip
+    cfg = compose_config(
+        [
+            *CELL,
+            f"paths.runs_dir={tmp_path / 'runs'}",
+            f"paths.data_dir={data}",
+            f"paths.cache_dir={model_cache}",
+            "teacher.model=agent_test",
+            "teacher.script_module=agent_support",
+        ]
+    )
     with open_dict(cfg):
         cfg.task = OmegaConf.create(task)  # what conf/task/my_apples.yaml would hold
     results, new, table = _run_and_analyze(cfg, tmp_path, capsys)
@@ -51,10 +68,18 @@ def test_a_users_jsonl_task_runs_pada_and_appears_in_analyze(tmp_path, model_cac
 @pytest.mark.slow  # a 50-item validation set scored twice: ~30 s on a shared 2-core host
 @pytest.mark.skipif(real_data_dir() is None, reason="needs PADA_DATA_DIR with mmlu/ (see docs/tasks.md)")
 def test_mmlu_professional_medicine_as_a_users_task(tmp_path, model_cache, capsys):
-    cfg = compose_config([*CELL, "task=mmlu_professional_medicine", f"paths.runs_dir={tmp_path / 'runs'}",
-                          f"paths.data_dir={real_data_dir()}", f"paths.cache_dir={model_cache}",
-                          "task.limits.test=20", "teacher.model=tasks_e2e",
-                          "teacher.script_module=test_agent_tasks_run"])  # fmt: skip
+    cfg = compose_config(
+        [
+            *CELL,
+            "task=mmlu_professional_medicine",
+            f"paths.runs_dir={tmp_path / 'runs'}",
+            f"paths.data_dir={real_data_dir()}",
+            f"paths.cache_dir={model_cache}",
+            "task.limits.test=20",
+            "teacher.model=tasks_e2e",
+            "teacher.script_module=test_agent_tasks_run",
+        ]
+    )
     results, new, table = _run_and_analyze(cfg, tmp_path, capsys)
     run_dir = Path(cfg.paths.runs_dir) / results["cell"]["name"]
     report = read_json(run_dir / "augment_0" / "patterns.json")
@@ -83,8 +108,16 @@ def test_every_method_runs_on_a_users_jsonl_task(tmp_path, model_cache, capsys):
     data, runs = tmp_path / "data", tmp_path / "runs"
     task = OmegaConf.create(numeric_task(data))
     for method, extra in EVERY_METHOD.items():
-        cfg = compose_config([*CELL[:6], f"method={method}", *extra, f"paths.runs_dir={runs}",
-                              f"paths.data_dir={data}", f"paths.cache_dir={model_cache}"])  # fmt: skip
+        cfg = compose_config(
+            [
+                *CELL[:6],
+                f"method={method}",
+                *extra,
+                f"paths.runs_dir={runs}",
+                f"paths.data_dir={data}",
+                f"paths.cache_dir={model_cache}",
+            ]
+        )
         with open_dict(cfg):
             cfg.task = task
         results = run_cell(cfg)

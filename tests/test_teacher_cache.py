@@ -174,9 +174,16 @@ def test_unreadable_cache_through_the_cli_is_one_line(capsys, tiny_cell_override
 
     bad = tmp_path / "bad.sqlite"
     bad.write_bytes(b"garbage" * 100)
-    args = [*tiny_cell_overrides, "method=pada", "teacher=scripted", "teacher.model=agent_test",
-            "teacher.script_module=agent_support", "method.patterns.embedder=bundled:all-MiniLM-L6-v2",
-            "teacher.client.cache.mode=readonly", f"teacher.client.cache.path={bad}"]  # fmt: skip
+    args = [
+        *tiny_cell_overrides,
+        "method=pada",
+        "teacher=scripted",
+        "teacher.model=agent_test",
+        "teacher.script_module=agent_support",
+        "method.patterns.embedder=bundled:all-MiniLM-L6-v2",
+        "teacher.client.cache.mode=readonly",
+        f"teacher.client.cache.path={bad}",
+    ]
     try:
         code = main(["run", *args])
     except SystemExit as exit_:
@@ -194,9 +201,14 @@ tmpfs /home/user/tmp tmpfs rw 0 0
 
 @pytest.mark.parametrize(
     ("path", "kind"),
-    [("/var/cache/x.sqlite", "ext4"), ("/home/a/.cache/x.sqlite", "nfs4"),
-     ("/home/user/scratch/x.sqlite", "lustre"), ("/home/user/tmp/x", "tmpfs"), ("/homeless/x", "ext4")],
-)  # fmt: skip
+    [
+        ("/var/cache/x.sqlite", "ext4"),
+        ("/home/a/.cache/x.sqlite", "nfs4"),
+        ("/home/user/scratch/x.sqlite", "lustre"),
+        ("/home/user/tmp/x", "tmpfs"),
+        ("/homeless/x", "ext4"),
+    ],
+)
 def test_filesystem_type_takes_the_longest_mount_point(path, kind):
     from pada.teacher.cache import filesystem_type
 
@@ -226,8 +238,12 @@ def test_a_full_disk_while_storing_is_one_error_line(tmp_path):
 
     folder = tmp_path / "small"
     folder.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(folder)],
-                                           capture_output=True).returncode:  # fmt: skip
+    if (
+        os.geteuid() != 0
+        or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(folder)], capture_output=True
+        ).returncode
+    ):
         pytest.skip("needs root to mount a small tmpfs")
     try:
         cache = ResponseCache(folder / "teacher.sqlite")

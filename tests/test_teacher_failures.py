@@ -12,10 +12,19 @@ from pada.io import read_json
 from pada.run.runner import run_cell
 from pada.teacher.fake_server import FakeLLMServer
 
-PROBE = ["method.name=teacher_probe", "+method.module=teacher_probe_method", "method.iterations=1",
-         "teacher=vllm_serve", "teacher.model=served", "teacher.client.retry.max_attempts=2",
-         "teacher.client.retry.initial_wait_s=0.01", "teacher.client.retry.max_wait_s=0.02",
-         "teacher.client.timeout_s=5", "budget=8", "run.eval_val=false"]  # fmt: skip
+PROBE = [
+    "method.name=teacher_probe",
+    "+method.module=teacher_probe_method",
+    "method.iterations=1",
+    "teacher=vllm_serve",
+    "teacher.model=served",
+    "teacher.client.retry.max_attempts=2",
+    "teacher.client.retry.initial_wait_s=0.01",
+    "teacher.client.retry.max_wait_s=0.02",
+    "teacher.client.timeout_s=5",
+    "budget=8",
+    "run.eval_val=false",
+]
 
 
 def _closed_port() -> int:
@@ -52,8 +61,14 @@ def test_a_tolerated_error_rate_lets_the_stage_finish_with_the_failures_counted(
 ):
     with FakeLLMServer() as server:
         server.faults.extend(["400"])  # one of eight requests rejected: 12.5%
-        overrides = [*tiny_cell_overrides, *PROBE, f"teacher.base_url={server.url}/v1",
-                     f"teacher.client.cache.path={tmp_path / 'teacher.sqlite'}", "teacher.client.max_error_rate=0.2", "teacher.client.max_concurrency=1"]  # fmt: skip
+        overrides = [
+            *tiny_cell_overrides,
+            *PROBE,
+            f"teacher.base_url={server.url}/v1",
+            f"teacher.client.cache.path={tmp_path / 'teacher.sqlite'}",
+            "teacher.client.max_error_rate=0.2",
+            "teacher.client.max_concurrency=1",
+        ]
         results = run_cell(compose_config(overrides))
         assert (results["data"]["synthetic"], results["teacher_usage"]["total"]["errors"]) == (7, 1)
 
@@ -65,8 +80,15 @@ def test_a_tolerated_error_rate_lets_the_stage_finish_with_the_failures_counted(
 def test_preflight_sends_one_real_request_to_the_teacher(tmp_path, tiny_data_dir, capsys):
     from pada.preflight import main as preflight_main
 
-    args = [f"paths.data_dir={tiny_data_dir}", f"paths.runs_dir={tmp_path}/runs", "budget=8", "task.val_size=10", "teacher=vllm_serve",
-            "teacher.model=served", "method=auggpt"]  # fmt: skip
+    args = [
+        f"paths.data_dir={tiny_data_dir}",
+        f"paths.runs_dir={tmp_path}/runs",
+        "budget=8",
+        "task.val_size=10",
+        "teacher=vllm_serve",
+        "teacher.model=served",
+        "method=auggpt",
+    ]
     with FakeLLMServer() as server:
         assert preflight_main([*args, f"teacher.base_url={server.url}/v1"]) == 0
         assert len(server.bodies) == 1 and server.bodies[0]["model"] == "served"
@@ -80,10 +102,16 @@ def test_preflight_sends_one_real_request_to_the_teacher(tmp_path, tiny_data_dir
 
 
 def test_pattern_report_says_how_many_analyses_were_sent_when_none_parsed(tmp_path, tiny_cell_overrides):
-    overrides = [*tiny_cell_overrides, "method=pada", "method.iterations=1", "teacher=scripted",
-                 "method.patterns.embedder=bundled:all-MiniLM-L6-v2",
-                 "teacher.model=test_never_json", "teacher.script_module=teacher_support",
-                 "teacher.client.structured_reasks=0"]  # fmt: skip
+    overrides = [
+        *tiny_cell_overrides,
+        "method=pada",
+        "method.iterations=1",
+        "teacher=scripted",
+        "method.patterns.embedder=bundled:all-MiniLM-L6-v2",
+        "teacher.model=test_never_json",
+        "teacher.script_module=teacher_support",
+        "teacher.client.structured_reasks=0",
+    ]
     results = run_cell(compose_config(overrides))
     report = (_cell_dir(tmp_path) / "augment_0" / "patterns.md").read_text()
     sent = read_json(_cell_dir(tmp_path) / "augment_0" / "patterns.json")["failures"]["sent"]
@@ -102,8 +130,13 @@ def test_a_4xx_keeps_the_servers_reason_with_the_key_redacted(tmp_path, monkeypa
     monkeypatch.setenv("PADA_TEST_KEY", "sk-test-SECRET-789")
     with FakeLLMServer() as server:
         server.faults.append("400detail")
-        cfg = teacher_cfg("vllm_serve", tmp_path, base_url=f"{server.url}/v1", model="wrong-name",
-                          api_key_env="PADA_TEST_KEY")  # fmt: skip
+        cfg = teacher_cfg(
+            "vllm_serve",
+            tmp_path,
+            base_url=f"{server.url}/v1",
+            model="wrong-name",
+            api_key_env="PADA_TEST_KEY",
+        )
         with Teacher(cfg, cfg.client.cache.path) as teacher, pytest.raises(TeacherCallFailed) as error:
             teacher.complete("generation", [{"role": "user", "content": "hi"}])
     message = str(error.value)
@@ -144,11 +177,21 @@ def test_ctrl_c_in_a_teacher_stage_is_one_line_exit_130_and_the_answers_so_far_a
 
     tests = str(Path(__file__).parent)
     with FakeLLMServer(latency_s=1.0) as server:
-        overrides = [*tiny_cell_overrides, *PROBE, f"teacher.base_url={server.url}/v1",
-                     f"teacher.client.cache.path={tmp_path / 'teacher.sqlite'}", "teacher.client.max_concurrency=2"]  # fmt: skip
+        overrides = [
+            *tiny_cell_overrides,
+            *PROBE,
+            f"teacher.base_url={server.url}/v1",
+            f"teacher.client.cache.path={tmp_path / 'teacher.sqlite'}",
+            "teacher.client.max_concurrency=2",
+        ]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")])}
-        process = subprocess.Popen([sys.executable, "-m", "pada.cli", "run", *overrides], env=env,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pada.cli", "run", *overrides],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         deadline = time.monotonic() + 300
         while len(server.bodies) < 3 and time.monotonic() < deadline and process.poll() is None:
             time.sleep(0.1)  # the third request starts once one of the first two has its answer
@@ -168,8 +211,13 @@ def test_a_cell_cap_on_teacher_calls_stops_with_one_line_and_a_rerun_resumes(tmp
     from pada.teacher.cache import ResponseCache
 
     with FakeLLMServer() as server:
-        overrides = [*tiny_cell_overrides, *PROBE, f"teacher.base_url={server.url}/v1",
-                     f"teacher.client.cache.path={tmp_path / 'teacher.sqlite'}", "teacher.client.max_concurrency=1"]  # fmt: skip
+        overrides = [
+            *tiny_cell_overrides,
+            *PROBE,
+            f"teacher.base_url={server.url}/v1",
+            f"teacher.client.cache.path={tmp_path / 'teacher.sqlite'}",
+            "teacher.client.max_concurrency=1",
+        ]
         with pytest.raises(
             PadaError, match=r"^augment_0: .*cell_caps\.calls=5 is used up \(5 spent\)"
         ) as error:
@@ -189,8 +237,13 @@ def test_a_cell_cap_holds_across_reruns_of_the_stopped_stage(tmp_path, tiny_cell
     """The spend of a stage stopped by a cap (or any failure) is kept in the run dir: a re-run under the
     same cap stops again before asking anything; only a higher cap lets it finish."""
     with FakeLLMServer() as server:
-        overrides = [*tiny_cell_overrides, *PROBE, f"teacher.base_url={server.url}/v1",
-                     f"teacher.client.cache.path={tmp_path / 'teacher.sqlite'}", "teacher.client.max_concurrency=1"]  # fmt: skip
+        overrides = [
+            *tiny_cell_overrides,
+            *PROBE,
+            f"teacher.base_url={server.url}/v1",
+            f"teacher.client.cache.path={tmp_path / 'teacher.sqlite'}",
+            "teacher.client.max_concurrency=1",
+        ]
         capped = compose_config([*overrides, "teacher.client.cell_caps.calls=5"])
         with pytest.raises(PadaError, match=r"cell_caps\.calls=5 is used up \(5 spent\)"):
             run_cell(capped)
@@ -215,8 +268,17 @@ def test_on_cpu_the_evaluation_model_is_freed_before_the_next_training(
     from pada.run.runner import Cell
 
     with FakeLLMServer() as server:
-        cell = Cell(compose_config([*tiny_cell_overrides, *PROBE, f"teacher.base_url={server.url}/v1",
-                                    f"teacher.client.cache.path={tmp_path / 'teacher.sqlite'}", "run.eval_val=true"]))  # fmt: skip
+        cell = Cell(
+            compose_config(
+                [
+                    *tiny_cell_overrides,
+                    *PROBE,
+                    f"teacher.base_url={server.url}/v1",
+                    f"teacher.client.cache.path={tmp_path / 'teacher.sqlite'}",
+                    "run.eval_val=true",
+                ]
+            )
+        )
         seen, fit = [], train.fit
         monkeypatch.setattr(train, "fit", lambda *a, **k: seen.append(cell._backend) or fit(*a, **k))
         try:

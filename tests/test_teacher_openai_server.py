@@ -175,6 +175,8 @@ def test_openai_config_sends_max_completion_tokens_and_the_key(server, tmp_path,
         teacher.complete("paraphrase", CHAT)
     body = server.bodies[0]
     assert (body["model"], body["max_completion_tokens"], "max_tokens" in body) == (
-        "gpt-4o-mini-2024-07-18", 1024, False,
-    )  # fmt: skip
+        "gpt-4o-mini-2024-07-18",
+        1024,
+        False,
+    )
     assert server.headers[0]["Authorization"] == "Bearer sk-test-SECRET-000"

@@ -19,10 +19,16 @@ DATA = os.environ.get("PADA_DATA_DIR")
 
 def _cfg(tmp_path: Path, *overrides: str):
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose("config", overrides=[
-            f"paths.runs_dir={tmp_path / 'runs'}", f"paths.cache_dir={tmp_path / 'cache'}",
-            f"paths.data_dir={DATA}", "wandb.mode=offline", *overrides,
-        ])  # fmt: skip
+        return compose(
+            "config",
+            overrides=[
+                f"paths.runs_dir={tmp_path / 'runs'}",
+                f"paths.cache_dir={tmp_path / 'cache'}",
+                f"paths.data_dir={DATA}",
+                "wandb.mode=offline",
+                *overrides,
+            ],
+        )
 
 
 def test_missing_key_fails_before_any_work(tmp_path, monkeypatch):
@@ -48,9 +54,19 @@ def test_client_settings_do_not_change_the_cell_identity(tmp_path):
 def test_cell_uses_the_teacher_then_replays_it_from_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-SECRET-cell")
     monkeypatch.setenv("WANDB_MODE", "offline")
-    small = ["experiment=smoke_gsm8k", "budget=6", "task.limits.val=2", "task.limits.test=2",
-             "trainer.max_steps=1", "eval.max_new_tokens=4", "teacher=scripted", "method.name=teacher_probe",
-             "+method.module=teacher_probe_method", "method.iterations=1", "teacher.pricing.input_per_mtok=1e6"]  # fmt: skip
+    small = [
+        "experiment=smoke_gsm8k",
+        "budget=6",
+        "task.limits.val=2",
+        "task.limits.test=2",
+        "trainer.max_steps=1",
+        "eval.max_new_tokens=4",
+        "teacher=scripted",
+        "method.name=teacher_probe",
+        "+method.module=teacher_probe_method",
+        "method.iterations=1",
+        "teacher.pricing.input_per_mtok=1e6",
+    ]
     first = run_cell(_cfg(tmp_path, *small))
     usage = first["teacher_usage"]["roles"]["paraphrase"]
     assert (usage["requests"], usage["calls"], usage["cache_hits"]) == (6, 6, 0)

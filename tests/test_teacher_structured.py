@@ -84,9 +84,18 @@ def test_every_role_template_renders_with_its_schema():
     from pada.teacher import ROLES
     from pada.teacher.schemas import ROLE_SCHEMAS
 
-    variables = {"task_description": "math", "question": "Q?", "reference": "R", "student_output": "S",
-                 "analyses": ["a1", "a2"], "pattern_name": "P", "pattern_description": "D", "guidance": "G",
-                 "examples": [{"question": "eq", "solution": "es"}], "solution": "sol"}  # fmt: skip
+    variables = {
+        "task_description": "math",
+        "question": "Q?",
+        "reference": "R",
+        "student_output": "S",
+        "analyses": ["a1", "a2"],
+        "pattern_name": "P",
+        "pattern_description": "D",
+        "guidance": "G",
+        "examples": [{"question": "eq", "solution": "es"}],
+        "solution": "sol",
+    }
     for role in ROLES:
         prompt = render(role, schema=ROLE_SCHEMAS[role], **variables)
         assert [r for r, _ in prompt.messages] == ["system", "user"]

@@ -13,8 +13,15 @@ from pada.io import read_json
 from pada.run import runner
 from pada.run.tracking import tracking
 
-SIM_CELL = ["experiment=sim", "method=sft", "budget=16", "task.val_size=10", "task.test_size=10",
-            "trainer.epochs=1", "model.pretrain.steps=20"]  # fmt: skip
+SIM_CELL = [
+    "experiment=sim",
+    "method=sft",
+    "budget=16",
+    "task.val_size=10",
+    "task.test_size=10",
+    "trainer.epochs=1",
+    "model.pretrain.steps=20",
+]
 
 
 def _kill_wandb_service() -> int:

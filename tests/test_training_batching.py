@@ -87,5 +87,8 @@ def test_padding_fraction_on_gsm8k():
         data = PlannedBatches(features, tokenizer.pad_token_id, packed=strategy == "packed")
         fractions[strategy] = padding_fraction([data[b] for b in plan.batches(0)])
     print("padding fraction", {k: round(v, 4) for k, v in fractions.items()})
-    assert {k: round(v, 4) for k, v in fractions.items()} == {"random": 0.3615, "length_grouped": 0.0972,
-                                                             "packed": 0.0229}  # fmt: skip
+    assert {k: round(v, 4) for k, v in fractions.items()} == {
+        "random": 0.3615,
+        "length_grouped": 0.0972,
+        "packed": 0.0229,
+    }

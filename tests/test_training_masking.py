@@ -72,8 +72,13 @@ def test_packed_row_equals_examples_run_alone():
         packed_out = model(**model_inputs(packed))  # exactly what training_step runs
         packed_logits, packed_loss = packed_out.logits, packed_out.loss
         alone = [model(input_ids=torch.tensor([f.input_ids])).logits[0] for f in features]
-    starts = {0: 0, 1: len(features[0].input_ids), 2: len(features[0].input_ids) + len(features[1].input_ids),
-              3: 0, 4: len(features[3].input_ids)}  # fmt: skip
+    starts = {
+        0: 0,
+        1: len(features[0].input_ids),
+        2: len(features[0].input_ids) + len(features[1].input_ids),
+        3: 0,
+        4: len(features[3].input_ids),
+    }
     total, count = 0.0, 0
     for i, feature in enumerate(features):
         row, n = (0 if i < 3 else 1), len(feature.input_ids)

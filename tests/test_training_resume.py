@@ -103,15 +103,22 @@ def _fake_slurm_job(tmp_path, monkeypatch) -> Path:
     scontrol.write_text(f'#!/bin/sh\necho "$@" >> {tmp_path / "scontrol.log"}\n')
     scontrol.chmod(scontrol.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
-    for key, value in {"SLURM_NTASKS": "1", "SLURM_JOB_NAME": "pada", "SLURM_JOB_ID": "4242",
-                       "SLURM_PROCID": "0", "SLURM_LOCALID": "0", "SLURM_NODEID": "0"}.items():  # fmt: skip
+    for key, value in {
+        "SLURM_NTASKS": "1",
+        "SLURM_JOB_NAME": "pada",
+        "SLURM_JOB_ID": "4242",
+        "SLURM_PROCID": "0",
+        "SLURM_LOCALID": "0",
+        "SLURM_NODEID": "0",
+    }.items():
         monkeypatch.setenv(key, value)
     return tmp_path / "scontrol.log"
 
 
 def _signal_cfg():
-    return trainer_cfg("lora", lr=1e-2, max_steps=8, ckpt_every_n_steps=None, batching="length_grouped",
-                       megabatch=2)  # fmt: skip
+    return trainer_cfg(
+        "lora", lr=1e-2, max_steps=8, ckpt_every_n_steps=None, batching="length_grouped", megabatch=2
+    )
 
 
 @pytest.mark.parametrize("signum", [resume.preemption_signal(), __import__("signal").SIGTERM])
@@ -136,8 +143,15 @@ def test_slurm_signal_checkpoints_then_hands_on_to_submitit(tmp_path, monkeypatc
         signal.signal(sig, submitit_handler)
     try:
         with pytest.raises(Killed):
-            fit(_signal_cfg(), tiny_model_dir(), arithmetic(), tmp_path / "killed", seed=0, ckpt_dir=ckpt,
-                callbacks=[SignalAfter(3, signum), NoLightningUsr1()])  # fmt: skip
+            fit(
+                _signal_cfg(),
+                tiny_model_dir(),
+                arithmetic(),
+                tmp_path / "killed",
+                seed=0,
+                ckpt_dir=ckpt,
+                callbacks=[SignalAfter(3, signum), NoLightningUsr1()],
+            )
     finally:
         for sig in (resume.preemption_signal(), signal.SIGTERM):
             signal.signal(sig, signal.SIG_DFL)
@@ -154,7 +168,14 @@ def test_plain_sbatch_job_requeues_itself_on_the_signal(tmp_path, monkeypatch):
     scontrol_log = _fake_slurm_job(tmp_path, monkeypatch)
     ckpt = tmp_path / "ckpt"
     with pytest.raises(SystemExit):
-        fit(_signal_cfg(), tiny_model_dir(), arithmetic(), tmp_path / "killed", seed=0, ckpt_dir=ckpt,
-            callbacks=[SignalAfter(3, resume.preemption_signal())])  # fmt: skip
+        fit(
+            _signal_cfg(),
+            tiny_model_dir(),
+            arithmetic(),
+            tmp_path / "killed",
+            seed=0,
+            ckpt_dir=ckpt,
+            callbacks=[SignalAfter(3, resume.preemption_signal())],
+        )
     assert scontrol_log.read_text().split() == ["requeue", "4242"]
     assert [p.name for p in ckpt.glob("*.ckpt")] == ["signal.ckpt"]

@@ -31,9 +31,18 @@ def test_killed_train_stage_resumes_from_sibling_checkpoint(tmp_path, monkeypatc
     data_dir = os.environ.get("PADA_DATA_DIR")
     if not data_dir or not (Path(data_dir) / "gsm8k" / "train.jsonl").is_file():
         pytest.skip("set PADA_DATA_DIR to the benchmark files")
-    overrides = ["experiment=smoke_gsm8k", f"paths.data_dir={data_dir}", f"paths.runs_dir={tmp_path / 'runs'}",
-                 f"paths.cache_dir={tmp_path / 'cache'}", "budget=16", "trainer.max_steps=4", "trainer.batch_size=2",
-                 "trainer.ckpt_every_n_steps=2", "run.stop_after=train_0", "wandb.mode=disabled"]  # fmt: skip
+    overrides = [
+        "experiment=smoke_gsm8k",
+        f"paths.data_dir={data_dir}",
+        f"paths.runs_dir={tmp_path / 'runs'}",
+        f"paths.cache_dir={tmp_path / 'cache'}",
+        "budget=16",
+        "trainer.max_steps=4",
+        "trainer.batch_size=2",
+        "trainer.ckpt_every_n_steps=2",
+        "run.stop_after=train_0",
+        "wandb.mode=disabled",
+    ]
     with initialize_config_dir(version_base="1.3", config_dir=str(CONF)):
         cfg = compose("config", overrides=overrides)
     seen: list[dict] = []

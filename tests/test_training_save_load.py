@@ -29,8 +29,13 @@ def _trained_model(tmp_path, mode: str, capture: dict):
 
     train.SFTModule = Capturing
     try:
-        return fit(trainer_cfg(mode, lr=1e-2 if mode == "lora" else 1e-3), tiny_model_dir(), arithmetic(),
-                   tmp_path, seed=0)  # fmt: skip
+        return fit(
+            trainer_cfg(mode, lr=1e-2 if mode == "lora" else 1e-3),
+            tiny_model_dir(),
+            arithmetic(),
+            tmp_path,
+            seed=0,
+        )
     finally:
         train.SFTModule = original
 

@@ -34,8 +34,15 @@ def _composed(name: str):
 
 def trainer_cfg(name: str = "lora", **overrides):
     """A trainer config from conf/, shrunk for CPU tests: short runs, warmup and accumulation kept."""
-    small = {"batch_size": 4, "grad_accum": 2, "max_steps": 6, "warmup_ratio": 0.34, "max_seq_len": 64,
-             "ckpt_every_n_steps": None, "batching": "random"}  # fmt: skip
+    small = {
+        "batch_size": 4,
+        "grad_accum": 2,
+        "max_steps": 6,
+        "warmup_ratio": 0.34,
+        "max_seq_len": 64,
+        "ckpt_every_n_steps": None,
+        "batching": "random",
+    }
     cfg = OmegaConf.merge(_composed(name), small, overrides)
     OmegaConf.set_readonly(cfg, True)
     return cfg
@@ -54,7 +61,7 @@ def arithmetic(n: int = 24, offset: int = 0) -> list[Example]:
                 target=f"{a} + {b} = {a + b}. #### {a + b}",
                 answer=str(a + b),
                 source="test",
-            )  # fmt: skip
+            )
         )
     return rows
 

@@ -22,18 +22,29 @@ def test_every_versioned_component_matches_its_pinned_hash():
 def test_a_scorer_change_without_a_version_bump_names_the_version_to_bump(tmp_path, monkeypatch):
     real = versions._module_file("pada.tasks.gsm8k")
     edited = tmp_path / "gsm8k.py"
-    edited.write_text(
-        real.read_text().replace("def is_correct(", "def is_correct(  # accepts everything\n", 1)
-    )
+    edited.write_text(real.read_text() + "\nSCORER_SHORTCUT = True  # a code change, however small\n")
     original = versions._module_file
     monkeypatch.setattr(
         versions, "_module_file", lambda m: edited if m == "pada.tasks.gsm8k" else original(m)
     )
     problems = versions.check(read_json(versions.PINS))
-    assert any(p.startswith("task:gsm8k changed") and "bump GSM8K.version in pada.tasks.gsm8k" in p
-               for p in problems), problems  # fmt: skip
+    assert any(
+        p.startswith("task:gsm8k changed") and "bump GSM8K.version in pada.tasks.gsm8k" in p for p in problems
+    ), problems
     # sim_arith borrows GSM8K's extraction: its version is named too
     assert any(p.startswith("task:sim_arith changed") for p in problems), problems
+
+
+def test_formatting_comments_and_docstrings_are_not_changes(tmp_path, monkeypatch):
+    real = versions._module_file("pada.tasks.gsm8k")
+    edited = tmp_path / "gsm8k.py"
+    text = real.read_text().replace("def is_correct(", "def is_correct(  # a comment\n", 1)
+    edited.write_text(text.replace('"""', '"""An edited docstring. ', 1) + "\n\n# a trailing comment\n")
+    original = versions._module_file
+    monkeypatch.setattr(
+        versions, "_module_file", lambda m: edited if m == "pada.tasks.gsm8k" else original(m)
+    )
+    assert versions.check(read_json(versions.PINS)) == []
 
 
 def test_pin_keeps_an_existing_versions_hash_unless_repin():
@@ -49,9 +60,16 @@ def test_every_task_and_method_declares_its_own_version():
 
 
 def _probe_cell(tiny_cell_overrides, prompts: Path) -> list[str]:
-    return [*tiny_cell_overrides, "method=base", "method.name=template_probe",
-            "+method.module=template_probe_method", "method.iterations=1", "method.train=true",
-            "trainer.max_steps=2", f"+method.prompts_dir={prompts}"]  # fmt: skip
+    return [
+        *tiny_cell_overrides,
+        "method=base",
+        "method.name=template_probe",
+        "+method.module=template_probe_method",
+        "method.iterations=1",
+        "method.train=true",
+        "trainer.max_steps=2",
+        f"+method.prompts_dir={prompts}",
+    ]
 
 
 def test_a_prompt_template_edit_reruns_the_stages_that_used_it(tiny_cell_overrides, tmp_path):
@@ -69,8 +87,15 @@ def test_a_prompt_template_edit_reruns_the_stages_that_used_it(tiny_cell_overrid
     assert edited["cell"]["name"] == first["cell"]["name"]
     cached = {stage: t["cached"] for stage, t in edited["timings"].items()}
     # the augment stage rendered the template: it and everything trained on its data run again
-    assert cached == {"seed": True, "train_0": True, "eval_0": True, "augment_0": False, "train_1": False,
-                      "eval_1": False, "test": False}, cached  # fmt: skip
+    assert cached == {
+        "seed": True,
+        "train_0": True,
+        "eval_0": True,
+        "augment_0": False,
+        "train_1": False,
+        "eval_1": False,
+        "test": False,
+    }, cached
     run_dir = Path(compose_config(overrides).paths.runs_dir) / first["cell"]["name"]
     assert "Please. " in (run_dir / "augment_0" / "rendered.txt").read_text()
 

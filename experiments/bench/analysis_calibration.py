@@ -39,5 +39,8 @@ if __name__ == "__main__":
     grid = [(s, sd, e) for e in (0.0, 0.05) for s in (3, 5) for sd in (0.0, 0.03, 0.08)]
     for n_seeds, seed_sd, effect in grid if len(sys.argv) == 1 else [tuple(map(float, sys.argv[1:]))]:
         r = rates(int(n_seeds), seed_sd, effect)
-        print(f"seeds={int(n_seeds)} seed_sd={seed_sd} effect={effect}: "
-              + " ".join(f"{k}={v:.3f}" for k, v in r.items()), flush=True)  # fmt: skip
+        print(
+            f"seeds={int(n_seeds)} seed_sd={seed_sd} effect={effect}: "
+            + " ".join(f"{k}={v:.3f}" for k, v in r.items()),
+            flush=True,
+        )

@@ -75,12 +75,21 @@ def main() -> None:
 
     same = sum(a.text == b for a, b in zip(pada_out, lm_out, strict=True))
     tokens = sum(c.output_tokens for c in pada_out)
-    print(json.dumps({
-        "items": args.n, "max_new_tokens": args.max_new, "stop": args.stop, "batch_size": args.batch_size,
-        "pada_items_per_s": round(args.n / pada_s, 1), "lm_eval_items_per_s": round(args.n / lm_s, 1),
-        "speedup": round(lm_s / pada_s, 2), "pada_tokens_per_s": round(tokens / pada_s),
-        "identical_outputs": f"{same}/{args.n}",
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "items": args.n,
+                "max_new_tokens": args.max_new,
+                "stop": args.stop,
+                "batch_size": args.batch_size,
+                "pada_items_per_s": round(args.n / pada_s, 1),
+                "lm_eval_items_per_s": round(args.n / lm_s, 1),
+                "speedup": round(lm_s / pada_s, 2),
+                "pada_tokens_per_s": round(tokens / pada_s),
+                "identical_outputs": f"{same}/{args.n}",
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -87,8 +87,9 @@ def bench_embedding(quick: bool) -> dict[str, Any]:
     n, default_threads = (64 if quick else 1000), torch.get_num_threads()
     texts = [
         f"The student added instead of multiplying in step {i % 7}; it misread the quantity {i} as a total "
-        f"and never checked units, so the final answer {3 * i} is wrong." for i in range(n)
-    ]  # fmt: skip
+        f"and never checked units, so the final answer {3 * i} is wrong."
+        for i in range(n)
+    ]
     embed(texts[:8], BUNDLED_MINILM)  # load once so the timing is encoding, not disk
 
     def with_threads(k: int):
@@ -105,10 +106,14 @@ def bench_embedding(quick: bool) -> dict[str, Any]:
         with_threads(1), with_threads(default_threads), repeats=1 if quick else 2, warmup=0
     )
     return {
-        "texts": n, "default_threads": default_threads, "embed_s_1_thread": one.to_dict(),
-        "embed_s_default_threads": default.to_dict(), "texts_per_s_1_thread": round(n / one.median_s, 1),
-        "speedup_1_thread_over_default": round(default.median_s / one.median_s, 3), "load_1m": load_average()[0],
-    }  # fmt: skip
+        "texts": n,
+        "default_threads": default_threads,
+        "embed_s_1_thread": one.to_dict(),
+        "embed_s_default_threads": default.to_dict(),
+        "texts_per_s_1_thread": round(n / one.median_s, 1),
+        "speedup_1_thread_over_default": round(default.median_s / one.median_s, 3),
+        "load_1m": load_average()[0],
+    }
 
 
 def _tiny_model(cache: Path) -> str:
@@ -152,20 +157,30 @@ def bench_eval(quick: bool, cache: Path) -> dict[str, Any]:
     ours_text = [c.text for c in ours_run()]
     same = sum(a.strip() == b.strip() for a, b in zip(ours_text, lm_eval_run(), strict=True))
     return {
-        "items": n, "max_new_tokens": new_tokens, "batch_size": batch, "torch_threads": 1,
-        "ours_s": ours_t.to_dict(), "lm_eval_hf_s": lm_t.to_dict(),
+        "items": n,
+        "max_new_tokens": new_tokens,
+        "batch_size": batch,
+        "torch_threads": 1,
+        "ours_s": ours_t.to_dict(),
+        "lm_eval_hf_s": lm_t.to_dict(),
         "speedup_ours_vs_lm_eval_median": round(lm_t.median_s / ours_t.median_s, 3),
-        "identical_outputs": f"{same}/{n}", "load_1m": load_average()[0],
-    }  # fmt: skip
+        "identical_outputs": f"{same}/{n}",
+        "load_1m": load_average()[0],
+    }
 
 
 def _train_examples(n: int):
     from pada.types import Example
 
     return [
-        Example(f"b{i}", QUESTION.format(a=i, b=i + 3), f"Tom has {i} + {i + 3} = {2 * i + 3} apples.\n#### {2 * i + 3}", str(2 * i + 3))
+        Example(
+            f"b{i}",
+            QUESTION.format(a=i, b=i + 3),
+            f"Tom has {i} + {i + 3} = {2 * i + 3} apples.\n#### {2 * i + 3}",
+            str(2 * i + 3),
+        )
         for i in range(n)
-    ]  # fmt: skip
+    ]
 
 
 def _trainer_cfg(steps: int):
@@ -189,9 +204,13 @@ def _plain_loop(cfg, path: str, examples, seed: int) -> float:
     torch.manual_seed(seed)
     tokenizer = load_tokenizer(path)
     features = [build_feature(tokenizer, ex, cfg.max_seq_len) for ex in examples]
-    loader = DataLoader(features, batch_size=cfg.batch_size, shuffle=True,
-                        collate_fn=lambda b: collate(b, tokenizer.pad_token_id),
-                        generator=torch.Generator().manual_seed(seed))  # fmt: skip
+    loader = DataLoader(
+        features,
+        batch_size=cfg.batch_size,
+        shuffle=True,
+        collate_fn=lambda b: collate(b, tokenizer.pad_token_id),
+        generator=torch.Generator().manual_seed(seed),
+    )
     model = build_model(cfg, path, None).train()
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=tuple(cfg.betas))
@@ -227,13 +246,23 @@ def bench_lightning(quick: bool, cache: Path) -> dict[str, Any]:
             rows["plain"][steps] = min(plain, rows["plain"].get(steps, float("inf")))
     slope = {k: (v[long] - v[short]) / (long - short) for k, v in rows.items()}
     return {
-        "steps": [short, long], "batch_size": 8, "mode": "lora", "torch_threads": 1,
-        "lightning_s_best": rows["lightning"], "plain_s_best": rows["plain"],
-        "steps_per_s_ratio_plain_over_lightning_at_long": round(rows["lightning"][long] / rows["plain"][long], 3),
+        "steps": [short, long],
+        "batch_size": 8,
+        "mode": "lora",
+        "torch_threads": 1,
+        "lightning_s_best": rows["lightning"],
+        "plain_s_best": rows["plain"],
+        "steps_per_s_ratio_plain_over_lightning_at_long": round(
+            rows["lightning"][long] / rows["plain"][long], 3
+        ),
         "per_step_ms": {k: round(1000 * v, 2) for k, v in slope.items()},
-        "lightning_fixed_overhead_s": round((rows["lightning"][short] - short * slope["lightning"]) - (rows["plain"][short] - short * slope["plain"]), 3),
+        "lightning_fixed_overhead_s": round(
+            (rows["lightning"][short] - short * slope["lightning"])
+            - (rows["plain"][short] - short * slope["plain"]),
+            3,
+        ),
         "load_1m": load_average()[0],
-    }  # fmt: skip
+    }
 
 
 def _json_from(stdout: str) -> dict[str, Any]:
@@ -265,8 +294,16 @@ def bench_demo(quick: bool, cache: Path) -> dict[str, Any]:
     """SIMULATION: one `pada run experiment=sim` cell in a child process; wall time and peak RSS."""
     warm = any((cache / "models").glob("tiny-sim-*")) if (cache / "models").exists() else False
     with tempfile.TemporaryDirectory() as runs:
-        cmd = [sys.executable, "-m", "pada.cli", "run", "experiment=sim", f"paths.runs_dir={runs}",
-               f"paths.cache_dir={cache}", "wandb.mode=disabled"]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "pada.cli",
+            "run",
+            "experiment=sim",
+            f"paths.runs_dir={runs}",
+            f"paths.cache_dir={cache}",
+            "wandb.mode=disabled",
+        ]
         if quick:
             cmd += ["budget=16", "trainer.epochs=1", "task.limits.test=8", "task.val_size=8"]
         run = run_child(cmd, env=_env(), timeout=1800)
@@ -274,10 +311,15 @@ def bench_demo(quick: bool, cache: Path) -> dict[str, Any]:
         metrics = json.loads(results[0].read_text())["metrics"] if results else {}
     out = {
         "label": "SIMULATION (experiment=sim): simulated arithmetic world, not a benchmark result",
-        "returncode": run.returncode, "wall_s": round(run.wall_s, 2), "peak_rss_mb": run.peak_rss_mb and round(run.peak_rss_mb, 1),
-        "cpu_s": run.cpu_s and round(run.cpu_s, 2), "student_cache_warm_before": warm, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"), "quick_overrides": quick,
+        "returncode": run.returncode,
+        "wall_s": round(run.wall_s, 2),
+        "peak_rss_mb": run.peak_rss_mb and round(run.peak_rss_mb, 1),
+        "cpu_s": run.cpu_s and round(run.cpu_s, 2),
+        "student_cache_warm_before": warm,
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+        "quick_overrides": quick,
         "load_1m": load_average()[0],
-    }  # fmt: skip
+    }
     if run.returncode:
         out["stderr_tail"] = run.stderr.strip().splitlines()[-3:]
     elif "test" in metrics:
@@ -288,8 +330,13 @@ def bench_demo(quick: bool, cache: Path) -> dict[str, Any]:
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    for key, value in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-                       "WANDB_MODE": "offline", "TOKENIZERS_PARALLELISM": "false"}.items():  # fmt: skip
+    for key, value in {
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "WANDB_MODE": "offline",
+        "TOKENIZERS_PARALLELISM": "false",
+    }.items():
         env.setdefault(key, value)
     return env
 

@@ -35,13 +35,37 @@ from common import ROOT, machine, write_report  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
 HERE = Path(__file__).resolve().parent
-ROPE_LLAMA3 = {"rope_type": "llama3", "rope_theta": 500000.0, "factor": 32.0, "low_freq_factor": 1.0,
-               "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}  # fmt: skip
-LLAMA_32_1B = {"hidden_size": 2048, "intermediate_size": 8192, "num_hidden_layers": 16, "num_attention_heads": 32,
-               "num_key_value_heads": 8, "head_dim": 64, "vocab_size": 128256, "tie_word_embeddings": True,
-               "max_position_embeddings": 131072, "rms_norm_eps": 1e-5, "rope_parameters": ROPE_LLAMA3}  # fmt: skip
-TINY = {**LLAMA_32_1B, "hidden_size": 64, "intermediate_size": 256, "num_hidden_layers": 2, "num_attention_heads": 4,
-        "num_key_value_heads": 2, "head_dim": 16, "vocab_size": 512}  # fmt: skip
+ROPE_LLAMA3 = {
+    "rope_type": "llama3",
+    "rope_theta": 500000.0,
+    "factor": 32.0,
+    "low_freq_factor": 1.0,
+    "high_freq_factor": 4.0,
+    "original_max_position_embeddings": 8192,
+}
+LLAMA_32_1B = {
+    "hidden_size": 2048,
+    "intermediate_size": 8192,
+    "num_hidden_layers": 16,
+    "num_attention_heads": 32,
+    "num_key_value_heads": 8,
+    "head_dim": 64,
+    "vocab_size": 128256,
+    "tie_word_embeddings": True,
+    "max_position_embeddings": 131072,
+    "rms_norm_eps": 1e-5,
+    "rope_parameters": ROPE_LLAMA3,
+}
+TINY = {
+    **LLAMA_32_1B,
+    "hidden_size": 64,
+    "intermediate_size": 256,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "head_dim": 16,
+    "vocab_size": 512,
+}
 # Dense bf16 tensor-core peaks (vendor datasheets, no sparsity).
 PEAK_BF16_TFLOPS = {"H100 PCIe": 756.0, "H100": 989.4, "H200": 989.4, "A100": 312.0, "L40S": 362.0}
 
@@ -260,12 +284,19 @@ def train_case(plan: Plan, seq: int, packed: bool, compiled: bool, peak: float |
     lens = [n for b in batches[plan.warmup :] for n in _doc_lens(b)]
     flops = train_flops(plan.arch, lens, lora_cfg().lora.r)
     row = {
-        "seq_len": seq, "packed": packed, "compiled": compiled, "steps": plan.steps,
-        "real_tokens_per_step": sum(lens) // plan.steps, "tokens_per_s": round(sum(lens) / seconds, 1),
-        "model_tflops_per_s": _sig(flops / seconds / 1e12), "mfu": _sig(flops / seconds / peak) if peak else None,
-        "warmup_s": round(warmup_s, 2), "final_loss": round(float(loss.detach()), 4), "peak_memory_gib": _peak_gib(plan.device),
+        "seq_len": seq,
+        "packed": packed,
+        "compiled": compiled,
+        "steps": plan.steps,
+        "real_tokens_per_step": sum(lens) // plan.steps,
+        "tokens_per_s": round(sum(lens) / seconds, 1),
+        "model_tflops_per_s": _sig(flops / seconds / 1e12),
+        "mfu": _sig(flops / seconds / peak) if peak else None,
+        "warmup_s": round(warmup_s, 2),
+        "final_loss": round(float(loss.detach()), 4),
+        "peak_memory_gib": _peak_gib(plan.device),
         "attention": attention_implementation(plan.device),
-    }  # fmt: skip
+    }
     if compiled:
         torch._dynamo.reset()  # dynamo's caches hold the compiled model; free it before the next case
     gc.collect()
@@ -343,10 +374,15 @@ def generate_transformers(plan: Plan, folder: Path, batch: int) -> dict[str, Any
     out_tokens = sum(c.output_tokens for c in completions)
     backend.close()
     return {
-        "engine": "pada transformers backend", "batch": batch, "prompt_tokens": completions[0].prompt_tokens,
-        "max_new_tokens": plan.new_tokens, "output_tokens": out_tokens, "seconds": round(seconds, 3),
-        "output_tokens_per_s": round(out_tokens / seconds, 1), "peak_memory_gib": _peak_gib(plan.device),
-    }  # fmt: skip
+        "engine": "pada transformers backend",
+        "batch": batch,
+        "prompt_tokens": completions[0].prompt_tokens,
+        "max_new_tokens": plan.new_tokens,
+        "output_tokens": out_tokens,
+        "seconds": round(seconds, 3),
+        "output_tokens_per_s": round(out_tokens / seconds, 1),
+        "peak_memory_gib": _peak_gib(plan.device),
+    }
 
 
 def generate_vllm(
@@ -358,21 +394,37 @@ def generate_vllm(
         from vllm.inputs import TokensPrompt
     except ImportError as exc:
         return {"skipped": f"vllm not importable: {exc}"}
-    llm = LLM(model=str(folder), dtype="bfloat16", skip_tokenizer_init=True, max_model_len=2048, seed=0,
-              gpu_memory_utilization=0.85)  # fmt: skip
+    llm = LLM(
+        model=str(folder),
+        dtype="bfloat16",
+        skip_tokenizer_init=True,
+        max_model_len=2048,
+        seed=0,
+        gpu_memory_utilization=0.85,
+    )
     params = SamplingParams(max_tokens=plan.new_tokens, temperature=1.0, ignore_eos=True, detokenize=False)
     gen = torch.Generator().manual_seed(0)
     rows = []
     for batch in batches:
-        prompts = [TokensPrompt(prompt_token_ids=torch.randint(3, 400, (plan.prompt_len,), generator=gen).tolist())
-                   for _ in range(batch)]  # fmt: skip
+        prompts = [
+            TokensPrompt(prompt_token_ids=torch.randint(3, 400, (plan.prompt_len,), generator=gen).tolist())
+            for _ in range(batch)
+        ]
         llm.generate(prompts[:8], params, use_tqdm=False)
         start = time.perf_counter()
         outputs = llm.generate(prompts, params, use_tqdm=False)
         seconds = time.perf_counter() - start
         out_tokens = sum(len(o.outputs[0].token_ids) for o in outputs)
-        rows.append({"engine": "vllm", "batch": batch, "prompt_tokens": plan.prompt_len, "output_tokens": out_tokens,
-                     "seconds": round(seconds, 3), "output_tokens_per_s": round(out_tokens / seconds, 1)})  # fmt: skip
+        rows.append(
+            {
+                "engine": "vllm",
+                "batch": batch,
+                "prompt_tokens": plan.prompt_len,
+                "output_tokens": out_tokens,
+                "seconds": round(seconds, 3),
+                "output_tokens_per_s": round(out_tokens / seconds, 1),
+            }
+        )
     return rows
 
 
@@ -381,8 +433,12 @@ def device_description(plan: Plan) -> dict[str, Any]:
     if plan.device != "cuda":
         return {"name": "cpu (smoke mode: tiny config, numbers mean nothing)"}
     props = torch.cuda.get_device_properties(0)
-    return {"name": props.name, "memory_gib": round(props.total_memory / 2**30, 1), "cuda": torch.version.cuda,
-            "capability": f"{props.major}.{props.minor}"}  # fmt: skip
+    return {
+        "name": props.name,
+        "memory_gib": round(props.total_memory / 2**30, 1),
+        "cuda": torch.version.cuda,
+        "capability": f"{props.major}.{props.minor}",
+    }
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -396,8 +452,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     args.out.mkdir(parents=True, exist_ok=True)
     training = [
         train_case(plan, seq, packed, compiled, peak)
-        for seq in plan.seq_lens for packed in (False, True) for compiled in (False, True)
-    ]  # fmt: skip
+        for seq in plan.seq_lens
+        for packed in (False, True)
+        for compiled in (False, True)
+    ]
     profile = profile_step(plan, args.out)  # before vLLM, which keeps most of the GPU memory
     with tempfile.TemporaryDirectory() as tmp:
         folder = save_generation_model(plan, Path(tmp) / "llama-random")
@@ -429,7 +487,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "training": {
                 f"s{row['seq_len']}-{'packed' if row['packed'] else 'padded'}-{'compiled' if row['compiled'] else 'eager'}": row
                 for row in training
-            },  # fmt: skip
+            },
             "generation_transformers": {f"batch{row['batch']}": row for row in generation},
             "generation_vllm": {f"batch{row['batch']}": row for row in vllm}
             if isinstance(vllm, list)
@@ -440,7 +498,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "best_mfu": best_mfu,
                 "generation_ge_20k_tok_s": best_gen >= 20000,
                 "best_output_tokens_per_s": best_gen,
-            },  # fmt: skip
+            },
         },
     }
 

@@ -115,18 +115,27 @@ def main() -> None:
             ours.append(_teacher_round(url, chats, args.concurrency, tmp / f"cache{r}.sqlite"))
         peak = json.loads(urllib.request.urlopen(f"{url}/stats").read())["max_in_flight"]
     median = statistics.median
-    print(json.dumps({
-        "requests": args.requests, "concurrency": args.concurrency, "latency_s": args.latency,
-        "rounds": args.rounds, "ideal_s": round(ideal, 3), "peak_in_flight": peak,
-        "teacher_wall_s_median": round(median(o["wall"] for o in ours), 3),
-        "teacher_fraction_of_ideal_median": round(ideal / median(o["wall"] for o in ours), 3),
-        "teacher_fraction_of_ideal_best": round(ideal / min(o["wall"] for o in ours), 3),
-        "bare_sdk_fraction_of_ideal_median": round(ideal / median(bare), 3),
-        "bare_sdk_fraction_of_ideal_best": round(ideal / min(bare), 3),
-        "teacher_client_cpu_ms_per_request_median": round(median(o["cpu_ms"] for o in ours), 2),
-        "cached_rerun_lookups_per_s_median": round(median(o["hits_per_s"] for o in ours)),
-        "raw_cache_lookups_per_s": round(_raw_lookups_per_s(tmp / "cache0.sqlite")),
-    }, indent=1))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "requests": args.requests,
+                "concurrency": args.concurrency,
+                "latency_s": args.latency,
+                "rounds": args.rounds,
+                "ideal_s": round(ideal, 3),
+                "peak_in_flight": peak,
+                "teacher_wall_s_median": round(median(o["wall"] for o in ours), 3),
+                "teacher_fraction_of_ideal_median": round(ideal / median(o["wall"] for o in ours), 3),
+                "teacher_fraction_of_ideal_best": round(ideal / min(o["wall"] for o in ours), 3),
+                "bare_sdk_fraction_of_ideal_median": round(ideal / median(bare), 3),
+                "bare_sdk_fraction_of_ideal_best": round(ideal / min(bare), 3),
+                "teacher_client_cpu_ms_per_request_median": round(median(o["cpu_ms"] for o in ours), 2),
+                "cached_rerun_lookups_per_s_median": round(median(o["hits_per_s"] for o in ours)),
+                "raw_cache_lookups_per_s": round(_raw_lookups_per_s(tmp / "cache0.sqlite")),
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

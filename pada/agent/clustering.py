@@ -58,8 +58,10 @@ def check_embedder(name: str) -> None:
     try:
         snapshot_download(name, local_files_only=True)
     except LocalEntryNotFoundError as error:
-        raise PadaError(f"embedding model {name!r} is not in the local Hub cache and HF_HUB_OFFLINE is set; "
-                        f"download it, pass a local dir, or use method.patterns.embedder={BUNDLED_MINILM}") from error  # fmt: skip
+        raise PadaError(
+            f"embedding model {name!r} is not in the local Hub cache and HF_HUB_OFFLINE is set; "
+            f"download it, pass a local dir, or use method.patterns.embedder={BUNDLED_MINILM}"
+        ) from error
 
 
 def load_encoder(model: str, device: str = "cpu") -> Any:
@@ -69,8 +71,10 @@ def load_encoder(model: str, device: str = "cpu") -> Any:
     try:
         return SentenceTransformer(resolve_embedder_path(model), device=device)
     except OSError as error:  # what huggingface_hub raises for a model it cannot find or fetch (offline)
-        raise PadaError(f"cannot load the embedding model {model!r} ({str(error).splitlines()[0]}); download "
-                        f"it, pass a local dir, or use method.patterns.embedder={BUNDLED_MINILM}") from error  # fmt: skip
+        raise PadaError(
+            f"cannot load the embedding model {model!r} ({str(error).splitlines()[0]}); download "
+            f"it, pass a local dir, or use method.patterns.embedder={BUNDLED_MINILM}"
+        ) from error
 
 
 def encode(encoder: Any, texts: list[str], batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
@@ -87,7 +91,9 @@ def embed(texts: list[str], model: str, batch_size: int = 64, device: str = "cpu
     return vectors, int(cut.sum())
 
 
-def embed_fields(rows: list[tuple[str, ...]], model: str, batch_size: int = 64, device: str = "cpu") -> tuple[np.ndarray, int]:  # fmt: skip
+def embed_fields(
+    rows: list[tuple[str, ...]], model: str, batch_size: int = 64, device: str = "cpu"
+) -> tuple[np.ndarray, int]:
     """Each field embedded on its own, the unit vectors concatenated and scaled to unit norm: (n, f * dim).
 
     A long first field cannot push a later one out of the embedder's ``max_seq_length`` window, and the

@@ -112,31 +112,64 @@ class QualityControl:
         return [verification_problem(self.fmt, x, v) for x, v in zip(items, verdicts, strict=True)]
 
     def _ask(self, role: str, version: str, schema, items: list[Any], first_index: int) -> list[Any]:
-        prompts = [render(role, version, schema=schema, task_description=self.task_description,
-                          question=self.fmt.display_question(x), solution=self.fmt.solution(x)) for x in items]  # fmt: skip
+        prompts = [
+            render(
+                role,
+                version,
+                schema=schema,
+                task_description=self.task_description,
+                question=self.fmt.display_question(x),
+                solution=self.fmt.solution(x),
+            )
+            for x in items
+        ]
         return self.teacher.complete_many([Request(role, p, first_index, schema) for p in prompts])
 
 
-def generate(state_teacher: Any, qc: QualityControl, slots: list[Slot], held_out: HeldOut,
-             max_regenerations: int, iteration: int) -> tuple[list[Example], dict[str, dict]]:  # fmt: skip
+def generate(
+    state_teacher: Any,
+    qc: QualityControl,
+    slots: list[Slot],
+    held_out: HeldOut,
+    max_regenerations: int,
+    iteration: int,
+) -> tuple[list[Example], dict[str, dict]]:
     """Generate one example per slot; a rejected slot is regenerated (new sample index) up to the limit."""
     judging = qc.judge_min_score is not None
-    counts: dict[str, dict] = {s.key: {"requested": 0, "generated": 0, "accepted": 0, "rejected": Counter(),
-                                       **({"judge_scores": []} if judging else {})} for s in slots}  # fmt: skip
+    counts: dict[str, dict] = {
+        s.key: {
+            "requested": 0,
+            "generated": 0,
+            "accepted": 0,
+            "rejected": Counter(),
+            **({"judge_scores": []} if judging else {}),
+        }
+        for s in slots
+    }
     accepted: dict[int, Example] = {}
     pending = list(slots)
     for attempt in range(max_regenerations + 1):
         if not pending:
             break
-        prompts = [render("generation", qc.fmt.generation_prompt, schema=qc.fmt.schema,
-                          task_description=qc.task_description, guidance=s.guidance,
-                          examples=qc.fmt.prompt_examples(s.shots)) for s in pending]  # fmt: skip
+        prompts = [
+            render(
+                "generation",
+                qc.fmt.generation_prompt,
+                schema=qc.fmt.schema,
+                task_description=qc.task_description,
+                guidance=s.guidance,
+                examples=qc.fmt.prompt_examples(s.shots),
+            )
+            for s in pending
+        ]
         assert_no_leak(held_out, ("\n".join(c for _, c in p.messages) for p in prompts), [])
         # a fresh sample index per attempt and iteration: a retry, or the same prompt next iteration, is a new
         # sample, not a cache hit of an answer already used
         offset = (iteration * (max_regenerations + 1) + attempt) * len(slots)
-        requests = [Request("generation", p, offset + s.index, qc.fmt.schema)
-                    for s, p in zip(pending, prompts, strict=True)]  # fmt: skip
+        requests = [
+            Request("generation", p, offset + s.index, qc.fmt.schema)
+            for s, p in zip(pending, prompts, strict=True)
+        ]
         answers = state_teacher.complete_many(requests)
         survivors = []
         for slot, answer in zip(pending, answers, strict=True):
@@ -159,8 +192,9 @@ def generate(state_teacher: Any, qc: QualityControl, slots: list[Slot], held_out
                 counts[slot.key]["rejected"][reason] += 1
                 continue
             counts[slot.key]["accepted"] += 1
-            accepted[slot.index] = qc.fmt.to_example(answer, f"pada/i{iteration}/{slot.index}", SOURCE,
-                                                     {"pattern": slot.key, **slot.meta})  # fmt: skip
+            accepted[slot.index] = qc.fmt.to_example(
+                answer, f"pada/i{iteration}/{slot.index}", SOURCE, {"pattern": slot.key, **slot.meta}
+            )
         pending = [s for s in pending if s.index not in accepted]
     examples = [accepted[i] for i in sorted(accepted)]
     assert_no_leak(held_out, [], examples)

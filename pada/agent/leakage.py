@@ -81,10 +81,14 @@ def assert_no_leak(held_out: HeldOut, prompts: Iterable[str], examples: Iterable
     """Raise PadaError naming the first generation prompt or example that contains a held-out text."""
     for i, prompt in enumerate(prompts):
         if (hit := held_out.found_in(prompt)) is not None:
-            raise PadaError(f"leakage: generation prompt {i} contains the held-out text {hit!r}; "
-                            "validation/test text must never reach generation (only patterns and strategies)")  # fmt: skip
+            raise PadaError(
+                f"leakage: generation prompt {i} contains the held-out text {hit!r}; "
+                "validation/test text must never reach generation (only patterns and strategies)"
+            )
     for example in examples:
         for text in (example.prompt, example.target):
             if (hit := held_out.found_in(text)) is not None:
-                raise PadaError(f"leakage: new training example {example.id} contains the held-out text "
-                                f"{hit!r}; decontamination must reject it before it is proposed")  # fmt: skip
+                raise PadaError(
+                    f"leakage: new training example {example.id} contains the held-out text "
+                    f"{hit!r}; decontamination must reject it before it is proposed"
+                )

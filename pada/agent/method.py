@@ -26,9 +26,14 @@ from pada.types import EvalRecord, Example
 
 log = logging.getLogger("pada.agent")
 CORRECTION = "error_correction"
-DESCRIPTIONS = {"gsm8k": "grade-school math", "sim_arith": "arithmetic", "arc_challenge": "science "
-                "multiple-choice", "mmlu": "multiple-choice", "mbpp": "Python programming",
-                "humaneval": "Python programming"}  # fmt: skip
+DESCRIPTIONS = {
+    "gsm8k": "grade-school math",
+    "sim_arith": "arithmetic",
+    "arc_challenge": "science multiple-choice",
+    "mmlu": "multiple-choice",
+    "mbpp": "Python programming",
+    "humaneval": "Python programming",
+}
 
 
 @register_method("pada")
@@ -40,9 +45,17 @@ DESCRIPTIONS = {"gsm8k": "grade-school math", "sim_arith": "arithmetic", "arc_ch
 class PadaAgent(Method):
     name = "pada"
     version = "1.0"  # bump when a change here or in version_sources can alter its output (pada/versions.py)
-    version_sources = ("pada.agent.clustering", "pada.agent.generation", "pada.agent.leakage", "pada.agent.patterns",
-                       "pada.agent.quality", "pada.agent.report", "pada.tasks.synthetic", "pada.teacher.schemas",
-                       "pada.text")  # fmt: skip
+    version_sources = (
+        "pada.agent.clustering",
+        "pada.agent.generation",
+        "pada.agent.leakage",
+        "pada.agent.patterns",
+        "pada.agent.quality",
+        "pada.agent.report",
+        "pada.tasks.synthetic",
+        "pada.teacher.schemas",
+        "pada.text",
+    )
     needs_teacher = True
 
     def __init__(self, cfg: Any):
@@ -72,26 +85,46 @@ class PadaAgent(Method):
         slots = [replace(s, index=i) for i, s in enumerate(slots)]  # unique indices: distinct samples
         judge = cfg.qc.get("judge") or {}
         qc = QualityControl(
-            fmt, state.teacher, description,
+            fmt,
+            state.teacher,
+            description,
             Decontaminator(failure_texts, cfg.qc.ngram, cfg.qc.ngram_threshold),
             Deduplicator([question_of(e) for e in state.train_data], cfg.qc.rouge_threshold),
-            enabled=cfg.qc.enabled, verify=cfg.qc.verify, verification_version=cfg.qc.verification_prompt,
+            enabled=cfg.qc.enabled,
+            verify=cfg.qc.verify,
+            verification_version=cfg.qc.verification_prompt,
             judge_min_score=judge.get("min_score") if judge.get("enabled") else None,
             judge_version=judge.get("prompt", "v1"),
-        )  # fmt: skip
-        examples, counts = generate(state.teacher, qc, slots, held_out, cfg.qc.max_regenerations,
-                                    state.iteration)  # fmt: skip
-        budget = {"strategy_examples": sum(s.key != CORRECTION for s in slots),
-                  "error_correction_examples": sum(s.key == CORRECTION for s in slots)}  # fmt: skip
-        write_report(state.workdir, {
-            "iteration": state.iteration, "failures": failures, "grouping": grouping, "budget": budget,
-            "patterns": pattern_rows(patterns, counts, cfg.report.representatives),
-            "error_correction": {"name": CORRECTION, **counts.get(CORRECTION, {"requested": 0, "generated": 0,
-                                                                              "accepted": 0, "rejected": {}})},
-            "accepted": len(examples),
-        })  # fmt: skip
-        log.info("pada iteration %d: %d patterns, %d/%d examples accepted", state.iteration, len(patterns),
-                 len(examples), len(slots))  # fmt: skip
+        )
+        examples, counts = generate(
+            state.teacher, qc, slots, held_out, cfg.qc.max_regenerations, state.iteration
+        )
+        budget = {
+            "strategy_examples": sum(s.key != CORRECTION for s in slots),
+            "error_correction_examples": sum(s.key == CORRECTION for s in slots),
+        }
+        write_report(
+            state.workdir,
+            {
+                "iteration": state.iteration,
+                "failures": failures,
+                "grouping": grouping,
+                "budget": budget,
+                "patterns": pattern_rows(patterns, counts, cfg.report.representatives),
+                "error_correction": {
+                    "name": CORRECTION,
+                    **counts.get(CORRECTION, {"requested": 0, "generated": 0, "accepted": 0, "rejected": {}}),
+                },
+                "accepted": len(examples),
+            },
+        )
+        log.info(
+            "pada iteration %d: %d patterns, %d/%d examples accepted",
+            state.iteration,
+            len(patterns),
+            len(examples),
+            len(slots),
+        )
         return examples
 
     def check_task(self, task: Task) -> None:
@@ -115,19 +148,32 @@ class PadaAgent(Method):
         _redact(patterns, held_out, "strategy")
         _unique_names(patterns)
         wrong_seeds = self._wrong_seeds(state)
-        failures = {"val": len(val_failures), "sent": len(chosen), "analysed": len(analyses),
-                    "train": len(wrong_seeds)}  # fmt: skip
+        failures = {
+            "val": len(val_failures),
+            "sent": len(chosen),
+            "analysed": len(analyses),
+            "train": len(wrong_seeds),
+        }
         curves = clustering.to_dict() if clustering else {}
-        grouping = {"how": cfg.grouping, "k": len(groups), "chosen_by": curves.get("chosen_by"),
-                    "ks": curves.get("ks", []), "inertias": curves.get("inertias", []),
-                    "silhouettes": curves.get("silhouettes", []), "note": curves.get("note", ""),
-                    "embedding_truncated": curves.get("embedding_truncated", 0)}  # fmt: skip
+        grouping = {
+            "how": cfg.grouping,
+            "k": len(groups),
+            "chosen_by": curves.get("chosen_by"),
+            "ks": curves.get("ks", []),
+            "inertias": curves.get("inertias", []),
+            "silhouettes": curves.get("silhouettes", []),
+            "note": curves.get("note", ""),
+            "embedding_truncated": curves.get("embedding_truncated", 0),
+        }
         if grouping["note"]:
             log.info("pada iteration %d: one pattern per cluster, %s", state.iteration, grouping["note"])
         if grouping["embedding_truncated"]:
-            log.warning("pada: %d of %d analyses were cut at the embedder's max_seq_length before clustering "
-                        "(patterns.json grouping.embedding_truncated)", grouping["embedding_truncated"],
-                        len(analyses))  # fmt: skip
+            log.warning(
+                "pada: %d of %d analyses were cut at the embedder's max_seq_length before clustering "
+                "(patterns.json grouping.embedding_truncated)",
+                grouping["embedding_truncated"],
+                len(analyses),
+            )
         return patterns, grouping, failures
 
     def _wrong_seeds(self, state: IterationState) -> list[Example]:
@@ -152,22 +198,31 @@ class PadaAgent(Method):
         room = cap - len(corrections)
         return corrections, room if quota.target is not None else min(own, room)
 
-    def _strategy_slots(self, state: IterationState, patterns: list[Pattern], seeds: list[Example],
-                        fmt: SyntheticFormat, total: int) -> list[Slot]:  # fmt: skip
+    def _strategy_slots(
+        self,
+        state: IterationState,
+        patterns: list[Pattern],
+        seeds: list[Example],
+        fmt: SyntheticFormat,
+        total: int,
+    ) -> list[Slot]:
         gen = self.cfg.generation
         counts = allocate(total, [len(p.item_ids) for p in patterns], gen.allocation)
         slots = []
         for pattern, n in zip(patterns, counts, strict=True):
-            guidance = (f'The student model shows this failure pattern, "{pattern.name}": {pattern.description}\n'
-                        f"Augmentation strategy: {pattern.strategy or pattern.description}\n"
-                        "Write a new problem that makes the student practise exactly this.")  # fmt: skip
+            guidance = (
+                f'The student model shows this failure pattern, "{pattern.name}": {pattern.description}\n'
+                f"Augmentation strategy: {pattern.strategy or pattern.description}\n"
+                "Write a new problem that makes the student practise exactly this."
+            )
             for _ in range(n):
                 shots = shots_from_seeds(fmt, seeds, gen.shots, state.rng)
                 slots.append(Slot(0, pattern.name, guidance, shots, {"kind": "strategy"}))
         return slots
 
-    def _correction_slots(self, state: IterationState, seeds: list[Example], fmt: SyntheticFormat,
-                          raise_to_quota: bool) -> list[Slot]:  # fmt: skip
+    def _correction_slots(
+        self, state: IterationState, seeds: list[Example], fmt: SyntheticFormat, raise_to_quota: bool
+    ) -> list[Slot]:
         """``per_wrong_seed`` slots per wrong seed; with no patterns to spend a matched budget on
         (pada_no_val, or no validation failures), raised so that the wrong seeds reach the target."""
         gen, slots, shown = self.cfg.generation, [], {s.id for s in seeds}
@@ -176,9 +231,11 @@ class PadaAgent(Method):
         if raise_to_quota and state.quota.target is not None and wrong:
             per_seed = max(per_seed, -(-state.quota.target // len(wrong)))
         for seed in wrong:
-            guidance = ("The student model answered this training problem incorrectly:\n"
-                        f"{question_of(seed)}\n"
-                        "Write a new problem that tests the same skill, with different numbers and context.")  # fmt: skip
+            guidance = (
+                "The student model answered this training problem incorrectly:\n"
+                f"{question_of(seed)}\n"
+                "Write a new problem that tests the same skill, with different numbers and context."
+            )
             for _ in range(per_seed):
                 shots = shots_from_seeds(fmt, seeds, gen.shots, state.rng)
                 slots.append(

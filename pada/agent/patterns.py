@@ -47,18 +47,26 @@ def subsample(failures: list[EvalRecord], limit: int | None, rng: random.Random)
 def analyse(teacher: Any, failures: list[EvalRecord], task_description: str, version: str) -> list[Analysis]:
     """One structured analysis per failure, batched; failures the teacher could not analyse are dropped."""
     prompts = [
-        render("error_analysis", version, schema=ErrorAnalysis, task_description=task_description,
-               question=r.prompt, student_output=r.output, extracted=r.extracted or "(none found)",
-               gold=r.gold, verdict="incorrect")
+        render(
+            "error_analysis",
+            version,
+            schema=ErrorAnalysis,
+            task_description=task_description,
+            question=r.prompt,
+            student_output=r.output,
+            extracted=r.extracted or "(none found)",
+            gold=r.gold,
+            verdict="incorrect",
+        )
         for r in failures
-    ]  # fmt: skip
+    ]
     answers = teacher.complete_many([Request("error_analysis", p, 0, ErrorAnalysis) for p in prompts])
     return [
         Analysis(
             r.item_id,
             f"{a.error.strip()} Missing skill: {a.missing_skill.strip()}",
             (a.missing_skill.strip(), a.error.strip()),
-        )  # fmt: skip
+        )
         for r, a in zip(failures, answers, strict=True)
         if a is not None
     ]
@@ -85,31 +93,44 @@ def group(analyses: list[Analysis], cfg: Any, seed: int) -> tuple[list[list[int]
     return groups, result
 
 
-def summarise(teacher: Any, analyses: list[Analysis], groups: list[list[int]], task_description: str,
-              max_members: int) -> list[Pattern]:  # fmt: skip
+def summarise(
+    teacher: Any, analyses: list[Analysis], groups: list[list[int]], task_description: str, max_members: int
+) -> list[Pattern]:
     """The teacher names each group's shared cause from (up to ``max_members`` of) its members' analyses."""
     prompts = [
-        render("pattern_summary", schema=PatternSummary, task_description=task_description,
-               analyses=[analyses[i].text for i in members[:max_members]])
+        render(
+            "pattern_summary",
+            schema=PatternSummary,
+            task_description=task_description,
+            analyses=[analyses[i].text for i in members[:max_members]],
+        )
         for members in groups
-    ]  # fmt: skip
+    ]
     answers = teacher.complete_many([Request("pattern_summary", p, 0, PatternSummary) for p in prompts])
     patterns = []
     for number, (members, answer) in enumerate(zip(groups, answers, strict=True)):
         name = answer.name.strip() if answer else f"pattern {number + 1}"
         description = answer.description.strip() if answer else analyses[members[0]].text
-        patterns.append(Pattern(name, description, [analyses[i].item_id for i in members],
-                                [analyses[i].text for i in members]))  # fmt: skip
+        patterns.append(
+            Pattern(
+                name, description, [analyses[i].item_id for i in members], [analyses[i].text for i in members]
+            )
+        )
     return patterns
 
 
 def draft_strategies(teacher: Any, patterns: list[Pattern], task_description: str) -> None:
     """One augmentation strategy per pattern, written into ``pattern.strategy``."""
     prompts = [
-        render("strategy", schema=Strategy, task_description=task_description, pattern_name=p.name,
-               pattern_description=p.description)
+        render(
+            "strategy",
+            schema=Strategy,
+            task_description=task_description,
+            pattern_name=p.name,
+            pattern_description=p.description,
+        )
         for p in patterns
-    ]  # fmt: skip
+    ]
     answers = teacher.complete_many([Request("strategy", p, 0, Strategy) for p in prompts])
     for pattern, answer in zip(patterns, answers, strict=True):
         pattern.strategy = answer.strategy.strip() if answer else ""

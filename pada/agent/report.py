@@ -17,11 +17,17 @@ VAL_SET = "val_set"  # the report's whole-validation-set entry (same keys as a p
 def pattern_rows(patterns: list[Pattern], counts: dict[str, dict], representatives: int) -> list[dict]:
     rows = []
     for p in patterns:
-        rows.append({
-            "name": p.name, "size": len(p.item_ids), "item_ids": p.item_ids,
-            "representative_ids": p.item_ids[:representatives], "description": p.description,
-            "strategy": p.strategy, **counts.get(p.name, _empty()),
-        })  # fmt: skip
+        rows.append(
+            {
+                "name": p.name,
+                "size": len(p.item_ids),
+                "item_ids": p.item_ids,
+                "representative_ids": p.item_ids[:representatives],
+                "description": p.description,
+                "strategy": p.strategy,
+                **counts.get(p.name, _empty()),
+            }
+        )
     return rows
 
 
@@ -58,8 +64,11 @@ def score_report(report: dict[str, Any], before: list[EvalRecord], after: list[E
 
 def _scores(item_ids: list[str], was: dict[str, bool], now: dict[str, bool]) -> dict[str, Any]:
     found = [i for i in item_ids if i in was and i in now]  # the same items on both sides: a paired change
-    return {"val_items": len(found), "val_accuracy_before": _share(was, found),
-            "val_accuracy_after": _share(now, found)}  # fmt: skip
+    return {
+        "val_items": len(found),
+        "val_accuracy_before": _share(was, found),
+        "val_accuracy_after": _share(now, found),
+    }
 
 
 def _share(correct: dict[str, bool], ids: list[str]) -> float | None:
@@ -78,13 +87,34 @@ def table_rows(report: dict[str, Any]) -> list[list[Any]]:
     scored, rows = VAL_SET in report, []
     for p in [*report["patterns"], report["error_correction"]]:
         rejected = ", ".join(f"{k}={v}" for k, v in p["rejected"].items())
-        rows.append([report["iteration"], p["name"], p.get("size"), p["requested"], p["generated"],
-                     p["accepted"], rejected, p.get("strategy", ""),
-                     *([p.get(c) for c in SCORE_COLUMNS] if scored else [])])  # fmt: skip
+        rows.append(
+            [
+                report["iteration"],
+                p["name"],
+                p.get("size"),
+                p["requested"],
+                p["generated"],
+                p["accepted"],
+                rejected,
+                p.get("strategy", ""),
+                *([p.get(c) for c in SCORE_COLUMNS] if scored else []),
+            ]
+        )
     if scored:
         whole = report[VAL_SET]
-        rows.append([report["iteration"], "(validation set)", whole["val_items"], None, None, None, "", "",
-                     *[whole[c] for c in SCORE_COLUMNS]])  # fmt: skip
+        rows.append(
+            [
+                report["iteration"],
+                "(validation set)",
+                whole["val_items"],
+                None,
+                None,
+                None,
+                "",
+                "",
+                *[whole[c] for c in SCORE_COLUMNS],
+            ]
+        )
     return rows
 
 
@@ -102,14 +132,21 @@ def log_table(report: dict[str, Any]) -> None:
 def markdown(report: dict[str, Any]) -> str:
     lines = [f"# PaDA-Agent patterns, iteration {report['iteration']}", ""]
     f = report["failures"]
-    lines += [f"Validation failures: {f['val']} (analysed {f['analysed']}); wrong seed examples: {f['train']}.",
-              _grouping_line(report), *_grouping_notes(report), ""]  # fmt: skip
+    lines += [
+        f"Validation failures: {f['val']} (analysed {f['analysed']}); wrong seed examples: {f['train']}.",
+        _grouping_line(report),
+        *_grouping_notes(report),
+        "",
+    ]
     scored = VAL_SET in report
     if scored:
         whole = report[VAL_SET]
-        lines += [f"Validation accuracy before → after the next iteration: {_change(whole)} over "
-                  f"{whole['val_items']} items. A pattern's items are failures of the model before, so its "
-                  "\"before\" is 0 by construction.", ""]  # fmt: skip
+        lines += [
+            f"Validation accuracy before → after the next iteration: {_change(whole)} over "
+            f"{whole['val_items']} items. A pattern's items are failures of the model before, so its "
+            '"before" is 0 by construction.',
+            "",
+        ]
     head, rule = ("| pattern | size | generated | accepted | rejected |", "|---|---:|---:|---:|---|")
     lines += [head + " val acc before → after |", rule + "---|"] if scored else [head, rule]
     for p in [*report["patterns"], report["error_correction"]]:
@@ -117,9 +154,16 @@ def markdown(report: dict[str, Any]) -> str:
         row = f"| {p['name']} | {p.get('size', '-')} | {p['generated']} | {p['accepted']} | {rejected} |"
         lines.append(row + f" {_change(p)} |" if scored else row)
     for p in report["patterns"]:
-        lines += ["", f"## {p['name']} ({p['size']} failures)", "", p["description"], "",
-                  f"**Strategy.** {p['strategy'] or '(none)'}", "",
-                  f"Representative failures: {', '.join(p['representative_ids'])}"]  # fmt: skip
+        lines += [
+            "",
+            f"## {p['name']} ({p['size']} failures)",
+            "",
+            p["description"],
+            "",
+            f"**Strategy.** {p['strategy'] or '(none)'}",
+            "",
+            f"Representative failures: {', '.join(p['representative_ids'])}",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -129,8 +173,10 @@ def _grouping_notes(report: dict[str, Any]) -> list[str]:
     if grouping.get("note"):
         notes.append(f"Note: {grouping['note']}.")
     if grouping.get("embedding_truncated"):
-        notes.append(f"Warning: {grouping['embedding_truncated']} analyses were cut at the embedder's "
-                     "max_seq_length before clustering.")  # fmt: skip
+        notes.append(
+            f"Warning: {grouping['embedding_truncated']} analyses were cut at the embedder's "
+            "max_seq_length before clustering."
+        )
     return notes
 
 
@@ -139,8 +185,11 @@ def _grouping_line(report: dict[str, Any]) -> str:
     grouping, failures = report["grouping"], report["failures"]
     if grouping["k"] == 0:
         sent = failures.get("sent", failures["analysed"])
-        why = (f"{sent} failure analyses sent to the teacher, none came back usable" if sent
-               else "no validation failure to analyse")  # fmt: skip
+        why = (
+            f"{sent} failure analyses sent to the teacher, none came back usable"
+            if sent
+            else "no validation failure to analyse"
+        )
         return f"Grouping: {grouping['how']}, K = 0: {why}."
     return f"Grouping: {grouping['how']}, K = {grouping['k']} ({grouping.get('chosen_by') or 'fixed by config'})."
 

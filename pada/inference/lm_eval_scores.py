@@ -36,8 +36,12 @@ _ARC_SPLITS = {"train": "Train", "validation": "Dev", "test": "Test"}
 def _arc_row(row: dict[str, Any]) -> dict[str, Any]:
     """AI2's original jsonl layout -> the HF ``allenai/ai2_arc`` layout lm-eval's template reads."""
     choices = row["question"]["choices"]
-    return {"id": row["id"], "question": row["question"]["stem"], "answerKey": row["answerKey"],
-            "choices": {"text": [c["text"] for c in choices], "label": [c["label"] for c in choices]}}  # fmt: skip
+    return {
+        "id": row["id"],
+        "question": row["question"]["stem"],
+        "answerKey": row["answerKey"],
+        "choices": {"text": [c["text"] for c in choices], "label": [c["label"] for c in choices]},
+    }
 
 
 def _arc(level: str) -> Callable[[Path, Path], dict[str, str]]:
@@ -104,12 +108,15 @@ def standard_task_config(name: str, data_dir: Path, out: Path) -> dict[str, Any]
     return {**config, "dataset_path": "json", "dataset_kwargs": {"data_files": files}}
 
 
-def pada_task_config(task: Any, examples: list[Example], stop: list[str], max_new_tokens: int,
-                     out: Path) -> dict[str, Any]:  # fmt: skip
+def pada_task_config(
+    task: Any, examples: list[Example], stop: list[str], max_new_tokens: int, out: Path
+) -> dict[str, Any]:
     """The cell's test items with pada's prompts and pada's scorer, as an lm-eval generate_until task."""
     by_id = {ex.id: ex for ex in examples}
-    data = _jsonl(out / f"pada_{task.name}.jsonl", ({"id": ex.id, "prompt": ex.prompt, "answer": ex.answer}
-                                                          for ex in examples))  # fmt: skip
+    data = _jsonl(
+        out / f"pada_{task.name}.jsonl",
+        ({"id": ex.id, "prompt": ex.prompt, "answer": ex.answer} for ex in examples),
+    )
 
     def process_results(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
         record = task.record(by_id[doc["id"]], results[0])
@@ -131,7 +138,7 @@ def pada_task_config(task: Any, examples: list[Example], stop: list[str], max_ne
             "max_gen_toks": max_new_tokens,
             "do_sample": False,
             "temperature": 0.0,
-        },  # fmt: skip
+        },
         "num_fewshot": 0,
         "metadata": {"version": 1.0},
     }
@@ -155,8 +162,15 @@ def model_arg_dict(cfg: Any, base: str, adapter: str | None) -> dict[str, Any]:
     return args
 
 
-def evaluate(cfg: Any, base: str, adapter: str | None, tasks: list[dict[str, Any]], out: Path,
-             system_prompt: str | None = None, confirm_unsafe: bool = False) -> dict[str, Any]:  # fmt: skip
+def evaluate(
+    cfg: Any,
+    base: str,
+    adapter: str | None,
+    tasks: list[dict[str, Any]],
+    out: Path,
+    system_prompt: str | None = None,
+    confirm_unsafe: bool = False,
+) -> dict[str, Any]:
     """Run ``simple_evaluate``; write per-item samples and the raw results to ``out``; return the scores."""
     import lm_eval
     from lm_eval.tasks import TaskManager
@@ -174,9 +188,11 @@ def evaluate(cfg: Any, base: str, adapter: str | None, tasks: list[dict[str, Any
         system_instruction=system_prompt,
         log_samples=True,
         confirm_run_unsafe_code=confirm_unsafe,
-        random_seed=cfg.seed, numpy_random_seed=cfg.seed, torch_random_seed=cfg.seed,
+        random_seed=cfg.seed,
+        numpy_random_seed=cfg.seed,
+        torch_random_seed=cfg.seed,
         fewshot_random_seed=cfg.seed,
-    )  # fmt: skip
+    )
     for name, samples in result.pop("samples").items():
         write_jsonl(out / f"samples_{name}.jsonl", (json.loads(json.dumps(s, default=str)) for s in samples))
     write_json(out / "lm_eval_results.json", json.loads(json.dumps(result, default=str)))
@@ -186,14 +202,17 @@ def evaluate(cfg: Any, base: str, adapter: str | None, tasks: list[dict[str, Any
     }
 
 
-def run_stage(cfg: Any, task: Any, base: str, adapter: str, test: list[Example], data_dir: Path | None,
-              out: Path) -> dict[str, Any]:  # fmt: skip
+def run_stage(
+    cfg: Any, task: Any, base: str, adapter: str, test: list[Example], data_dir: Path | None, out: Path
+) -> dict[str, Any]:
     """The runner's ``lm_eval`` stage: the pada task on the cell's test items plus the standard tasks."""
     lm_cfg = cfg.eval.lm_eval
     unsafe = sorted(CODE_TASKS & set(lm_cfg.tasks))
     if unsafe and not lm_cfg.allow_code_execution:
-        raise PadaError(f"lm-eval tasks {unsafe} execute model-written code; set eval.lm_eval.allow_code_execution"
-                        "=true (in a sandbox) or drop them from eval.lm_eval.tasks")  # fmt: skip
+        raise PadaError(
+            f"lm-eval tasks {unsafe} execute model-written code; set eval.lm_eval.allow_code_execution"
+            "=true (in a sandbox) or drop them from eval.lm_eval.tasks"
+        )
     tasks = []
     if lm_cfg.pada_task:
         max_new = cfg.eval.max_new_tokens or cfg.task.max_new_tokens

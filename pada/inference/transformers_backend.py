@@ -145,7 +145,7 @@ class _Decoder:
             position_ids=positions,
             use_cache=True,
             logits_to_keep=1,
-        )  # fmt: skip  (only the last position's logits)
+        )  # (only the last position's logits)
         cache, rows = out.past_key_values, list(range(len(batch)))
         generated: list[list[int]] = [[] for _ in batch]
         for step in range(self.params.max_new_tokens):
@@ -163,8 +163,14 @@ class _Decoder:
                 rows = [rows[j] for j in running]
             mask = torch.cat([mask, mask.new_ones(len(rows), 1)], dim=1)
             positions = positions[:, -1:] + 1
-            out = self.model(input_ids=tokens[:, None], attention_mask=mask, position_ids=positions,
-                             past_key_values=cache, use_cache=True, logits_to_keep=1)  # fmt: skip
+            out = self.model(
+                input_ids=tokens[:, None],
+                attention_mask=mask,
+                position_ids=positions,
+                past_key_values=cache,
+                use_cache=True,
+                logits_to_keep=1,
+            )
         return [
             self._completion(tokens, len(prompt)) for tokens, prompt in zip(generated, batch, strict=True)
         ]

@@ -90,13 +90,17 @@ def check_loop(method: Method) -> None:
     run zero rounds silently (the code default), so a new method never augmented and nothing said so."""
     name = method.cfg.get("name", type(method).__name__)
     if "iterations" not in method.cfg:
-        raise PadaError(f"method {name}: set iterations in its YAML (augmentation rounds; 0 for a method that "
-                        "never adds training items, as sft)")  # fmt: skip
+        raise PadaError(
+            f"method {name}: set iterations in its YAML (augmentation rounds; 0 for a method that "
+            "never adds training items, as sft)"
+        )
     augments = method.augments if method.augments is not None else method.needs_teacher
     if augments and method.iterations < 1:
-        raise PadaError(f"method {name} augments (it adds training items) but method.iterations="
-                        f"{method.iterations}: it would never run; set iterations>=1 (method=sft trains on the "
-                        "seed set alone)")  # fmt: skip
+        raise PadaError(
+            f"method {name} augments (it adds training items) but method.iterations="
+            f"{method.iterations}: it would never run; set iterations>=1 (method=sft trains on the "
+            "seed set alone)"
+        )
 
 
 _METHODS: dict[str, Callable[[Any], Method]] = {}
@@ -119,11 +123,15 @@ def build_method(cfg: Any) -> Method:
         try:
             importlib.import_module(cfg.module)
         except ModuleNotFoundError as error:
-            raise PadaError(f"method.module={cfg.module!r} cannot be imported ({error}); it must be a module "
-                            "on the Python path (pip install -e your package, or set PYTHONPATH)") from error  # fmt: skip
+            raise PadaError(
+                f"method.module={cfg.module!r} cannot be imported ({error}); it must be a module "
+                "on the Python path (pip install -e your package, or set PYTHONPATH)"
+            ) from error
     if cfg.name not in _METHODS:
         where = f"method.module={cfg.module}" if cfg.get("module") else "method.module is not set"
-        raise PadaError(f"unknown method '{cfg.name}'; known methods: {', '.join(sorted(_METHODS))}. Register "
-                        f"yours: @register_method({cfg.name!r}) (pada.methods.base) on its class, in a module "
-                        f"named by module: <dotted.path> in its YAML (searched: {where})")  # fmt: skip
+        raise PadaError(
+            f"unknown method '{cfg.name}'; known methods: {', '.join(sorted(_METHODS))}. Register "
+            f"yours: @register_method({cfg.name!r}) (pada.methods.base) on its class, in a module "
+            f"named by module: <dotted.path> in its YAML (searched: {where})"
+        )
     return _METHODS[cfg.name](cfg)

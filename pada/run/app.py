@@ -53,8 +53,11 @@ def hydra_main(cfg: DictConfig) -> float | None:
         print(f"pada: error: {error}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:  # the running stage is not marked done; teacher answers so far are cached
-        print("pada: interrupted: the running stage is not marked done (teacher answers received so far are "
-              "cached); the same command resumes", file=sys.stderr)  # fmt: skip
+        print(
+            "pada: interrupted: the running stage is not marked done (teacher answers received so far are "
+            "cached); the same command resumes",
+            file=sys.stderr,
+        )
         sys.exit(130)
     except OSError as error:  # a full disk, a read-only or forbidden folder: the machine's, not a bug
         message = environment_message(error)

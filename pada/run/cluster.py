@@ -16,8 +16,22 @@ from dataclasses import dataclass
 from typing import Any
 
 # Job states in which a job may still produce a result (squeue's long names).
-ALIVE_STATES = frozenset({"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "REQUEUED", "REQUEUE_HOLD",
-                          "REQUEUE_FED", "RESIZING", "SUSPENDED", "STAGE_OUT", "SIGNALING", "STOPPED"})  # fmt: skip
+ALIVE_STATES = frozenset(
+    {
+        "PENDING",
+        "CONFIGURING",
+        "RUNNING",
+        "COMPLETING",
+        "REQUEUED",
+        "REQUEUE_HOLD",
+        "REQUEUE_FED",
+        "RESIZING",
+        "SUSPENDED",
+        "STAGE_OUT",
+        "SIGNALING",
+        "STOPPED",
+    }
+)
 
 
 def _query(args: list[str], timeout: float = 30) -> str | None:
@@ -80,8 +94,15 @@ def partitions() -> list[Partition] | None:
         name, avail, cpus, mem, gres, limit = line.split("|")
         default = name.endswith("*")
         name = name.rstrip("*")
-        node = Partition(name, default, avail == "up", int(cpus.rstrip("+")), int(mem.rstrip("+")),
-                         _gpus(gres), _minutes(limit))  # fmt: skip
+        node = Partition(
+            name,
+            default,
+            avail == "up",
+            int(cpus.rstrip("+")),
+            int(mem.rstrip("+")),
+            _gpus(gres),
+            _minutes(limit),
+        )
         old = found.get(name)
         if old is None or (node.cpus, node.mem_mb, node.gpus) > (old.cpus, old.mem_mb, old.gpus):
             found[name] = node
@@ -101,23 +122,31 @@ def check_resources(params: dict[str, Any]) -> list[str]:
     names = ", ".join(p.name for p in found) or "none"
     if not chosen:
         if wanted:
-            return [f"SLURM partition '{wanted}' does not exist (partitions: {names}); "
-                    "set hydra.launcher.partition=<name>"]  # fmt: skip
+            return [
+                f"SLURM partition '{wanted}' does not exist (partitions: {names}); "
+                "set hydra.launcher.partition=<name>"
+            ]
         return [f"no default SLURM partition; set hydra.launcher.partition=<one of: {names}>"]
     part, fix = chosen[0], "hydra.launcher"
     problems = [] if part.up else [f"SLURM partition '{part.name}' is not up"]
     cpus = (params.get("cpus_per_task") or 1) * (params.get("tasks_per_node") or 1)
-    asks = [("GPUs", params.get("gpus_per_node") or 0, part.gpus, "gpus_per_node"),
-            ("CPUs", cpus, part.cpus, "cpus_per_task"),
-            ("GB memory", params.get("mem_gb") or 0, part.mem_mb / 1024, "mem_gb")]  # fmt: skip
+    asks = [
+        ("GPUs", params.get("gpus_per_node") or 0, part.gpus, "gpus_per_node"),
+        ("CPUs", cpus, part.cpus, "cpus_per_task"),
+        ("GB memory", params.get("mem_gb") or 0, part.mem_mb / 1024, "mem_gb"),
+    ]
     for what, asked, has, key in asks:
         if asked > has:
-            problems.append(f"launcher asks {asked:g} {what} per node but partition '{part.name}' has at most "
-                            f"{has:g}; set {fix}.{key}=<= {has:g}")  # fmt: skip
+            problems.append(
+                f"launcher asks {asked:g} {what} per node but partition '{part.name}' has at most "
+                f"{has:g}; set {fix}.{key}=<= {has:g}"
+            )
     limit, asked = part.time_limit_min, params.get("timeout_min") or 0
     if limit is not None and asked > limit:
-        problems.append(f"launcher asks {asked} min but partition '{part.name}' allows {limit:g}; "
-                        f"set {fix}.timeout_min=<= {limit:g}")  # fmt: skip
+        problems.append(
+            f"launcher asks {asked} min but partition '{part.name}' allows {limit:g}; "
+            f"set {fix}.timeout_min=<= {limit:g}"
+        )
     return problems
 
 
@@ -144,9 +173,14 @@ def job_environment() -> dict[str, Any]:
     info: dict[str, Any] = {"host": socket.gethostname()}
     if "SLURM_JOB_ID" not in env:
         return info
-    info.update(scheduler="slurm", job_id=env["SLURM_JOB_ID"], job_name=env.get("SLURM_JOB_NAME"),
-                array_job_id=env.get("SLURM_ARRAY_JOB_ID"), array_index=env.get("SLURM_ARRAY_TASK_ID"),
-                restarts=int(env.get("SLURM_RESTART_COUNT", 0)))  # fmt: skip
+    info.update(
+        scheduler="slurm",
+        job_id=env["SLURM_JOB_ID"],
+        job_name=env.get("SLURM_JOB_NAME"),
+        array_job_id=env.get("SLURM_ARRAY_JOB_ID"),
+        array_index=env.get("SLURM_ARRAY_TASK_ID"),
+        restarts=int(env.get("SLURM_RESTART_COUNT", 0)),
+    )
     if env.get("SUBMITIT_EXECUTOR") == "slurm":
         import submitit
 

@@ -40,18 +40,24 @@ def check_config(cfg: Any, method: Any) -> None:
     """Refuse, before any stage, a config that would silently compare methods unfairly (PadaError)."""
     for old, new in MOVED_KEYS.items():
         if cfg.method.get(old) is not None:
-            raise PadaError(f"method.{old} was replaced by the runner's top-level {new} (it applies to every "
-                            f"method, PaDA-Agent included); set {new}={cfg.method[old]} instead")  # fmt: skip
+            raise PadaError(
+                f"method.{old} was replaced by the runner's top-level {new} (it applies to every "
+                f"method, PaDA-Agent included); set {new}={cfg.method[old]} instead"
+            )
     if method.needs_val_eval and not cfg.run.eval_val:
-        raise PadaError(f"method={cfg.method.name} reads validation failures, but run.eval_val=false; "
-                        "set run.eval_val=true (or choose a method that needs no validation)")  # fmt: skip
+        raise PadaError(
+            f"method={cfg.method.name} reads validation failures, but run.eval_val=false; "
+            "set run.eval_val=true (or choose a method that needs no validation)"
+        )
     if (
         cfg.get("budget_match")
         and synthetic_total(cfg) is None
         and cfg.get("synthetic_per_iteration") is None
     ):
-        raise PadaError("budget_match=true needs a quota: set synthetic_budget, synthetic_per_seed or "
-                        "synthetic_per_iteration")  # fmt: skip
+        raise PadaError(
+            "budget_match=true needs a quota: set synthetic_budget, synthetic_per_seed or "
+            "synthetic_per_iteration"
+        )
     if cfg.trainer.get("match_steps") and cfg.trainer.get("max_steps"):
         raise PadaError("trainer.match_steps=true sets max_steps itself; unset trainer.max_steps")
     for key in ("synthetic_budget", "synthetic_per_iteration"):
@@ -107,8 +113,10 @@ def quota_for(cfg: Any, iteration: int, iterations: int, added_so_far: int) -> Q
 def check_quota(method: str, new: list[Example], quota: Quota) -> None:
     """Over quota is a bug in the method, never a silently trimmed result: PadaError."""
     if quota.limit is not None and len(new) > quota.limit:
-        raise PadaError(f"method {method} proposed {len(new)} examples, over its quota of {quota.limit} "
-                        "(synthetic_budget / synthetic_per_iteration); methods must respect state.quota")  # fmt: skip
+        raise PadaError(
+            f"method {method} proposed {len(new)} examples, over its quota of {quota.limit} "
+            "(synthetic_budget / synthetic_per_iteration); methods must respect state.quota"
+        )
 
 
 def failures(records: list[EvalRecord], method: Any) -> list[EvalRecord]:
@@ -119,8 +127,12 @@ def failures(records: list[EvalRecord], method: Any) -> list[EvalRecord]:
 def accounting(quota: Quota, proposed: list[Example], kept: list[Example], rejected: Counter) -> dict:
     """An augment stage's record: the quota, what the method proposed, what the runner rejected and why,
     and, under budget_match, how far the kept examples fell short of the target and why."""
-    info: dict[str, Any] = {"proposed": len(proposed), "quota": quota.limit, "target": quota.target,
-                            "rejected": dict(sorted(rejected.items()))}  # fmt: skip
+    info: dict[str, Any] = {
+        "proposed": len(proposed),
+        "quota": quota.limit,
+        "target": quota.target,
+        "rejected": dict(sorted(rejected.items())),
+    }
     if quota.target is not None and len(kept) < quota.target:
         why = []
         if len(proposed) < quota.target:
@@ -138,9 +150,12 @@ def data_accounting(augments: list[dict[str, Any]]) -> dict[str, Any]:
     for info in augments:
         rejected.update(info.get("rejected", {}))
     shortfalls = {i: info["shortfall"] for i, info in enumerate(augments) if "shortfall" in info}
-    return {"synthetic_per_iteration": [info["new_examples"] for info in augments],
-            "proposed_per_iteration": [info.get("proposed", info["new_examples"]) for info in augments],
-            "rejected": dict(sorted(rejected.items())), "shortfall": shortfalls}  # fmt: skip
+    return {
+        "synthetic_per_iteration": [info["new_examples"] for info in augments],
+        "proposed_per_iteration": [info.get("proposed", info["new_examples"]) for info in augments],
+        "rejected": dict(sorted(rejected.items())),
+        "shortfall": shortfalls,
+    }
 
 
 def training_accounting(iterations: list[dict[str, Any]]) -> dict[str, Any]:
@@ -160,14 +175,22 @@ def teacher_accounting(total: dict[str, Any], price_in: float, price_out: float)
         return {"calls": calls, "input_tokens": tokens_in, "output_tokens": tokens_out, "dollars": dollars}
 
     hits, cin, cout = (total.get(k, 0) for k in ("cache_hits", "cached_tokens_in", "cached_tokens_out"))
-    return {"uncached": row(total.get("calls", 0) + hits, total.get("tokens_in", 0) + cin,
-                            total.get("tokens_out", 0) + cout), "cached": row(hits, cin, cout)}  # fmt: skip
+    return {
+        "uncached": row(
+            total.get("calls", 0) + hits, total.get("tokens_in", 0) + cin, total.get("tokens_out", 0) + cout
+        ),
+        "cached": row(hits, cin, cout),
+    }
 
 
 # -- decontamination ---------------------------------------------------------------------------------
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_UNITS = [(re.compile(r"\$\s*(\d+(?:[.,]\d+)*)"), r"\1 dollars"), (re.compile(r"(\d)\s*%"), r"\1 percent"),
-          (re.compile(r"\bdollar\b"), "dollars"), (re.compile(r"\bper ?cent\b"), "percent")]  # fmt: skip
+_UNITS = [
+    (re.compile(r"\$\s*(\d+(?:[.,]\d+)*)"), r"\1 dollars"),
+    (re.compile(r"(\d)\s*%"), r"\1 percent"),
+    (re.compile(r"\bdollar\b"), "dollars"),
+    (re.compile(r"\bper ?cent\b"), "percent"),
+]
 _SENTENCE = re.compile(r"[.?!;\n]+")
 SHINGLE = 3  # word 3-grams inside a sentence: reordering sentences keeps them, rewording most words does not
 
@@ -185,8 +208,10 @@ def fingerprint(text: str) -> Fingerprint:
     text = text.lower()
     for pattern, repl in _UNITS:
         text = pattern.sub(repl, text)
-    numbers = Counter(n.replace(",", "").rstrip("0").rstrip(".") if "." in n else n.replace(",", "")
-                      for n in _NUMBER.findall(text))  # fmt: skip
+    numbers = Counter(
+        n.replace(",", "").rstrip("0").rstrip(".") if "." in n else n.replace(",", "")
+        for n in _NUMBER.findall(text)
+    )
     shingles = set()
     for sentence in _SENTENCE.split(_NUMBER.sub(" <n> ", text)):
         words = re.findall(r"<n>|[a-z]+", sentence)
@@ -222,8 +247,13 @@ class Decontaminator:
     found through an inverted index on shingles, then compared exactly; the held-out sets are small).
     """
 
-    def __init__(self, held_out: list[Example], ngram: int = 8, ngram_threshold: float = 0.5,
-                 near_duplicate: float = 0.6):  # fmt: skip
+    def __init__(
+        self,
+        held_out: list[Example],
+        ngram: int = 8,
+        ngram_threshold: float = 0.5,
+        near_duplicate: float = 0.6,
+    ):
         questions = [question_of(ex) for ex in held_out]
         self.verbatim = HeldOut(questions)
         self.ngrams = NgramOverlap(questions, ngram, ngram_threshold)
@@ -262,5 +292,9 @@ class Decontaminator:
 
 def build_decontaminator(cfg: Any, held_out: list[Example]) -> Decontaminator:
     node = cfg.get("decontamination") or {}
-    return Decontaminator(held_out, int(node.get("ngram", 8)), float(node.get("ngram_threshold", 0.5)),
-                          float(node.get("near_duplicate", 0.6)))  # fmt: skip
+    return Decontaminator(
+        held_out,
+        int(node.get("ngram", 8)),
+        float(node.get("ngram_threshold", 0.5)),
+        float(node.get("near_duplicate", 0.6)),
+    )

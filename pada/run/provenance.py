@@ -12,9 +12,22 @@ from typing import Any
 from pada.run.cluster import job_environment
 
 PACKAGES = (
-    "pada", "torch", "transformers", "peft", "lightning", "tokenizers", "datasets", "numpy",
-    "hydra-core", "omegaconf", "sentence-transformers", "scikit-learn", "lm-eval", "wandb", "vllm",
-)  # fmt: skip
+    "pada",
+    "torch",
+    "transformers",
+    "peft",
+    "lightning",
+    "tokenizers",
+    "datasets",
+    "numpy",
+    "hydra-core",
+    "omegaconf",
+    "sentence-transformers",
+    "scikit-learn",
+    "lm-eval",
+    "wandb",
+    "vllm",
+)
 
 
 def git_state(repo: Path) -> dict[str, Any]:

@@ -100,8 +100,11 @@ def accuracy(records: list[EvalRecord]) -> dict[str, Any]:
     """Accuracy over ``n`` records and ``truncated``: the share of answers cut at max_new_tokens."""
     n = len(records)
     cut = sum(r.finish_reason == "length" for r in records)
-    return {"accuracy": sum(r.correct for r in records) / n if n else None, "n": n,
-            "truncated": cut / n if n else None}  # fmt: skip
+    return {
+        "accuracy": sum(r.correct for r in records) / n if n else None,
+        "n": n,
+        "truncated": cut / n if n else None,
+    }
 
 
 class Cell:
@@ -117,8 +120,10 @@ class Cell:
         # Built first: missing credentials are one error line before any data is read or stage runs.
         self.teacher: Teacher | None = build_teacher(cfg.get("teacher"), cfg.paths.cache_dir)
         if self.method.needs_teacher and self.teacher is None:
-            raise PadaError(f"method={cfg.method.name} needs a teacher; choose one with teacher=<name> "
-                            "(see docs/teacher.md)")  # fmt: skip
+            raise PadaError(
+                f"method={cfg.method.name} needs a teacher; choose one with teacher=<name> "
+                "(see docs/teacher.md)"
+            )
         # A (task, method) pair that would fail mid-run fails here, before any data is read.
         check_cell(self.task, self.method)
         self.splits = self.task.load(_data_dir(cfg))
@@ -152,9 +157,17 @@ class Cell:
             init_from = str(previous / "model") if previous is not None else None
             self._free_cpu_backend()
             with _released():  # the trainer's model and activations are gone before evaluation loads its own
-                return fit(fairness.trainer_config(self.cfg), self.model_path, train_data, out, self.cfg.seed + i,
-                           self.system_prompt, init_from, self.tracker.log,
-                           ckpt_dir=self.run_dir / f".train_{i}.ckpt")  # beside .partial, which a restart wipes  # fmt: skip
+                return fit(
+                    fairness.trainer_config(self.cfg),
+                    self.model_path,
+                    train_data,
+                    out,
+                    self.cfg.seed + i,
+                    self.system_prompt,
+                    init_from,
+                    self.tracker.log,
+                    ckpt_dir=self.run_dir / f".train_{i}.ckpt",
+                )  # beside .partial, which a restart wipes
 
         return self.stages.run(f"train_{i}", {"upstream": upstream, "n": len(train_data)}, work)
 
@@ -183,11 +196,15 @@ class Cell:
             try:
                 proposed = self.method.propose(state)
             except TeacherFailed as error:  # strict mode stopped at the first failed request
-                raise PadaError(f"augment_{i}: {error}. The stage is not marked done: fix the teacher and "
-                                "re-run (answers received so far are cached)") from None  # fmt: skip
+                raise PadaError(
+                    f"augment_{i}: {error}. The stage is not marked done: fix the teacher and "
+                    "re-run (answers received so far are cached)"
+                ) from None
             except TeacherCapReached as error:
-                raise PadaError(f"augment_{i}: {error}. The stage is not marked done: raise the cap and re-run "
-                                "(answers received so far are cached and cost nothing again)") from None  # fmt: skip
+                raise PadaError(
+                    f"augment_{i}: {error}. The stage is not marked done: raise the cap and re-run "
+                    "(answers received so far are cached and cost nothing again)"
+                ) from None
             usage = usage_delta(self.teacher.usage(), before) if before is not None else None
             if usage is not None:  # before the quota: a failed teacher is the first thing to fix
                 check_error_rate(f"augment_{i}", usage, self.teacher.max_error_rate, self.teacher.last_error)
@@ -290,20 +307,31 @@ class Cell:
             if augment is not None:
                 self._after_next_eval(augment.path, trained[-1][2].path, evaluated.path)
                 self.stages.refresh(augment)  # the amended report stays part of the stage's manifest
-            row = {"iteration": i, "train_examples": len(train_data), **(train.info if train else {}),
-                   **{f"{s}_accuracy": m["accuracy"] for s, m in evaluated.info.items()}}  # fmt: skip
+            row = {
+                "iteration": i,
+                "train_examples": len(train_data),
+                **(train.info if train else {}),
+                **{f"{s}_accuracy": m["accuracy"] for s, m in evaluated.info.items()},
+            }
             self.tracker.log({f"iteration/{k}": v for k, v in row.items() if isinstance(v, int | float)})
             iterations.append(row)
             trained.append((train_key, adapter, evaluated))
             if last or _stalled(iterations, self.cfg.method.get("early_stop_patience")):
                 break
             state = IterationState(
-                iteration=i, task=self.task, seed_data=seed_data, train_data=train_data,
+                iteration=i,
+                task=self.task,
+                seed_data=seed_data,
+                train_data=train_data,
                 train_records=_records(evaluated.path / "train.jsonl"),
                 val_records=fairness.failures(_records(evaluated.path / "val.jsonl"), self.method),
-                teacher=self.teacher, rng=random.Random(stable_hash([self.cfg.seed, i])), workdir=self.run_dir,
-                quota=fairness.quota_for(self.cfg, i, self.method.iterations, len(train_data) - len(seed_data)),
-            )  # fmt: skip
+                teacher=self.teacher,
+                rng=random.Random(stable_hash([self.cfg.seed, i])),
+                workdir=self.run_dir,
+                quota=fairness.quota_for(
+                    self.cfg, i, self.method.iterations, len(train_data) - len(seed_data)
+                ),
+            )
             held_out = test if self.method.trains_on_validation else val + test
             augment = self._augment_stage(i, state, evaluated.key, held_out)
             train_data = train_data + _load(augment.path / "new.jsonl")
@@ -317,8 +345,10 @@ class Cell:
         )
         if self.cfg.eval.lm_eval.enabled:  # after test, so pada's own results are on disk even if it fails
             results["metrics"]["lm_eval"] = self._lm_eval_stage(train_key, adapter, test).info
-            results["timings"]["lm_eval"] = {"seconds": self.stages.results["lm_eval"].seconds,
-                                             "cached": self.stages.results["lm_eval"].cached}  # fmt: skip
+            results["timings"]["lm_eval"] = {
+                "seconds": self.stages.results["lm_eval"].seconds,
+                "cached": self.stages.results["lm_eval"].cached,
+            }
             results["predictions"]["lm_eval"] = sorted(
                 p.name for p in self.stages.results["lm_eval"].path.glob("samples_*.jsonl")
             )
@@ -333,7 +363,7 @@ class Cell:
                 "method": self.cfg.method.name,
                 "seed": self.cfg.seed,
                 "name": self.run_dir.name,
-            },  # fmt: skip
+            },
             "simulation": bool(self.cfg.get("simulation") or self.cfg.task.get("simulation")),
             "versions": self.components["versions"],  # part of the cell's identity (analysis groups by it)
             "metrics": {
@@ -353,9 +383,9 @@ class Cell:
                         self.stages.results[f"augment_{i}"].info
                         for i in range(len(iterations))
                         if f"augment_{i}" in self.stages.results
-                    ]  # fmt: skip
+                    ]
                 ),
-            },  # fmt: skip
+            },
             "training": fairness.training_accounting(iterations),
             "timings": {
                 n: {"seconds": r.seconds, "cached": r.cached} for n, r in self.stages.results.items()
@@ -365,7 +395,7 @@ class Cell:
                 n: sorted(p.name for p in r.path.glob("*.jsonl"))
                 for n, r in self.stages.results.items()
                 if n.startswith(("eval_", "test"))
-            },  # fmt: skip
+            },
             "provenance": provenance(config, self.splits.files),
             **pattern_totals(self.stages.results),
         }
@@ -402,14 +432,20 @@ def pattern_totals(stage_results: dict[str, Any]) -> dict[str, Any]:
 
     ``embedding_truncated``: analyses cut at the embedder's max_seq_length (a warning when non-zero);
     ``notes``: why an iteration got fewer clusters than asked for (e.g. all analyses embed alike)."""
-    reports = [read_json(r.path / "patterns.json") for n, r in sorted(stage_results.items())
-               if n.startswith("augment_") and (r.path / "patterns.json").is_file()]  # fmt: skip
+    reports = [
+        read_json(r.path / "patterns.json")
+        for n, r in sorted(stage_results.items())
+        if n.startswith("augment_") and (r.path / "patterns.json").is_file()
+    ]
     if not reports:
         return {}
     truncated = sum(r["grouping"].get("embedding_truncated", 0) for r in reports)
     if truncated:
-        log.warning("pada: %d error analyses were cut at the embedder's max_seq_length before clustering "
-                    "(results.json patterns.embedding_truncated)", truncated)  # fmt: skip
+        log.warning(
+            "pada: %d error analyses were cut at the embedder's max_seq_length before clustering "
+            "(results.json patterns.embedding_truncated)",
+            truncated,
+        )
     notes = [
         f"iteration {r['iteration']}: {r['grouping']['note']}" for r in reports if r["grouping"].get("note")
     ]

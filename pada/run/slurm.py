@@ -88,9 +88,15 @@ class Submitted:
     job: Any  # submitit.slurm.slurm.SlurmJob
 
     def line(self) -> dict[str, Any]:
-        return {"num": self.num, "name": self.name, "run_dir": self.run_dir, "overrides": self.overrides,
-                "job_id": self.job.job_id, "stdout": str(self.job.paths.stdout),
-                "stderr": str(self.job.paths.stderr)}  # fmt: skip
+        return {
+            "num": self.num,
+            "name": self.name,
+            "run_dir": self.run_dir,
+            "overrides": self.overrides,
+            "job_id": self.job.job_id,
+            "stdout": str(self.job.paths.stdout),
+            "stderr": str(self.job.paths.stderr),
+        }
 
 
 class PadaSlurmLauncher(_SubmititSlurmLauncher):
@@ -110,11 +116,17 @@ class PadaSlurmLauncher(_SubmititSlurmLauncher):
 
         params = {k: v for k, v in self.params.items() if k not in OWN_KEYS}
         if "signal" in (params.get("additional_parameters") or {}):
-            print("pada: error: hydra.launcher.additional_parameters.signal replaces submitit's USR2 handling "
-                  "(no requeue on timeout); remove it and set hydra.launcher.signal_delay_s", file=sys.stderr)  # fmt: skip
+            print(
+                "pada: error: hydra.launcher.additional_parameters.signal replaces submitit's USR2 handling "
+                "(no requeue on timeout); remove it and set hydra.launcher.signal_delay_s",
+                file=sys.stderr,
+            )
             sys.exit(2)
-        executor = submitit.AutoExecutor(cluster="slurm", folder=params.pop("submitit_folder"),
-                                         slurm_max_num_timeout=params.pop("max_num_timeout"))  # fmt: skip
+        executor = submitit.AutoExecutor(
+            cluster="slurm",
+            folder=params.pop("submitit_folder"),
+            slurm_max_num_timeout=params.pop("max_num_timeout"),
+        )
         base = set(OmegaConf.structured(BaseQueueConf).keys())
         executor.update_parameters(**{k if k in base else f"slurm_{k}": v for k, v in params.items()})
         Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
@@ -122,8 +134,11 @@ class PadaSlurmLauncher(_SubmititSlurmLauncher):
         for i, overrides in enumerate(job_overrides):
             cells.append(self._submit(executor, initial_job_idx + i, list(overrides), cells))
         manifest = self._write_manifest(cells)
-        print(f"submitted {len(cells)} SLURM job(s), one per cell; `pada status "
-              f"{self.config.paths.runs_dir}` shows them (sweep: {manifest})", file=sys.stderr)  # fmt: skip
+        print(
+            f"submitted {len(cells)} SLURM job(s), one per cell; `pada status "
+            f"{self.config.paths.runs_dir}` shows them (sweep: {manifest})",
+            file=sys.stderr,
+        )
         return wait(cells, float(self.params.get("poll_s", 5)), float(self.params.get("lost_after_s", 60)))
 
     def _submit(self, executor, num: int, overrides: list[str], earlier: list[Submitted]) -> Submitted:
@@ -143,8 +158,11 @@ class PadaSlurmLauncher(_SubmititSlurmLauncher):
             message = cluster.last_error_line(f"{refused.getvalue()}\n{error}") or str(error)
             message = message.removeprefix("sbatch: error: ")
             running = f"; {len(earlier)} earlier cell(s) were submitted and keep running" if earlier else ""
-            print(f"pada: error: sbatch refused cell {run_dir.name}: {message} (`pada preflight` with the same "
-                  f"overrides checks the request against sinfo){running}", file=sys.stderr)  # fmt: skip
+            print(
+                f"pada: error: sbatch refused cell {run_dir.name}: {message} (`pada preflight` with the same "
+                f"overrides checks the request against sinfo){running}",
+                file=sys.stderr,
+            )
             sys.exit(2)
         return Submitted(num, overrides, run_dir.name, str(run_dir), job)
 
@@ -152,8 +170,10 @@ class PadaSlurmLauncher(_SubmititSlurmLauncher):
         folder = Path(str(self.config.paths.runs_dir)).expanduser().resolve() / "_sweeps"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{cells[0].job.job_id}.json"
-        sweep = {"sweep_dir": str(Path(str(self.config.hydra.sweep.dir)).resolve()),
-                 "cells": [c.line() for c in cells]}  # fmt: skip
+        sweep = {
+            "sweep_dir": str(Path(str(self.config.hydra.sweep.dir)).resolve()),
+            "cells": [c.line() for c in cells],
+        }
         path.write_text(json.dumps(sweep, indent=1))
         return path
 
@@ -194,8 +214,11 @@ def wait(cells: list[Submitted], poll_s: float, lost_after_s: float) -> list[Job
                 results[i] = None if failed else outcome
                 if failed:
                     problems[i] = _failure_line(cell, outcome)
-                print(f"[{len(results)}/{len(cells)}] {cell.name}: {'failed' if failed else 'done'} "
-                      f"(job {cell.job.job_id})", file=sys.stderr)  # fmt: skip
+                print(
+                    f"[{len(results)}/{len(cells)}] {cell.name}: {'failed' if failed else 'done'} "
+                    f"(job {cell.job.job_id})",
+                    file=sys.stderr,
+                )
                 continue
             if states is None or state in cluster.ALIVE_STATES:
                 gone_since.pop(i, None)  # squeue did not answer, or the job (maybe requeued) is alive
@@ -207,8 +230,11 @@ def wait(cells: list[Submitted], poll_s: float, lost_after_s: float) -> list[Job
     if problems:
         for i in sorted(problems):
             print(f"pada: error: {problems[i]}", file=sys.stderr)
-        print(f"pada: {len(problems)} of {len(cells)} cell(s) failed; finished cells are kept, and a re-run "
-              "resumes the others", file=sys.stderr)  # fmt: skip
+        print(
+            f"pada: {len(problems)} of {len(cells)} cell(s) failed; finished cells are kept, and a re-run "
+            "resumes the others",
+            file=sys.stderr,
+        )
         sys.exit(1)
     return [results[i] for i in range(len(cells))]
 

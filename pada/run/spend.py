@@ -17,8 +17,11 @@ UNFINISHED_SPEND = ".teacher_spend_unfinished.json"
 
 def _spend(total: dict[str, Any]) -> dict[str, float]:
     """``{"calls", "tokens", "dollars"}`` of a usage report's ``total`` (uncached: cache hits are free)."""
-    return {"calls": total.get("calls", 0), "tokens": total.get("tokens_in", 0) + total.get("tokens_out", 0),
-            "dollars": total.get("dollars", 0.0)}  # fmt: skip
+    return {
+        "calls": total.get("calls", 0),
+        "tokens": total.get("tokens_in", 0) + total.get("tokens_out", 0),
+        "dollars": total.get("dollars", 0.0),
+    }
 
 
 def spent(results: dict[str, Any], run_dir: Path) -> dict[str, float]:

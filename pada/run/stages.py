@@ -133,8 +133,9 @@ class Stages:
         if edited := dependencies.changed(done.get("uses", {})):
             log.info("stage %s: %s changed since it ran; running it again", name, edited)
             return None
-        return StageResult(name, out, _with_uses(key, done.get("uses", {})), done["info"], done["seconds"],
-                           cached=True)  # fmt: skip
+        return StageResult(
+            name, out, _with_uses(key, done.get("uses", {})), done["info"], done["seconds"], cached=True
+        )
 
     def _execute(self, name: str, key: str, out: Path, work: Callable[[Path], dict[str, Any]]) -> StageResult:
         # Left in place if the work fails (what it wrote helps debugging); the next holder of the lock removes it.

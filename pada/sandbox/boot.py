@@ -33,10 +33,30 @@ _BLOCKED_EVENTS = (
     "os.killpg",
 )
 # Modules the solution imported that the judge imports itself rather than proxying (pure, no side effects)
-_JUDGE_MODULES = frozenset({
-    "math", "cmath", "re", "string", "collections", "itertools", "functools", "heapq", "bisect", "operator",
-    "statistics", "fractions", "decimal", "datetime", "copy", "json", "random", "array", "sys", "os",
-})  # fmt: skip
+_JUDGE_MODULES = frozenset(
+    {
+        "math",
+        "cmath",
+        "re",
+        "string",
+        "collections",
+        "itertools",
+        "functools",
+        "heapq",
+        "bisect",
+        "operator",
+        "statistics",
+        "fractions",
+        "decimal",
+        "datetime",
+        "copy",
+        "json",
+        "random",
+        "array",
+        "sys",
+        "os",
+    }
+)
 _ATOMS = (type(None), bool, int, float, complex, str, bytes)
 _CONTAINERS = (list, tuple, set, frozenset, dict)
 # Stdlib value types whose equality is the stdlib's (exact types only): results such as Counter({...})
@@ -45,9 +65,23 @@ _VALUE_TYPES = {
     "fractions": ("Fraction",),
     "decimal": ("Decimal",),
     "datetime": ("date", "datetime", "time", "timedelta"),
-    "builtins": ("set", "frozenset", "complex", "bytearray", "int", "float", "str", "list", "dict", "tuple",
-                 "bool", "bytes", "range", "slice"),
-}  # fmt: skip
+    "builtins": (
+        "set",
+        "frozenset",
+        "complex",
+        "bytearray",
+        "int",
+        "float",
+        "str",
+        "list",
+        "dict",
+        "tuple",
+        "bool",
+        "bytes",
+        "range",
+        "slice",
+    ),
+}
 
 
 def _guard(event, args):

@@ -45,8 +45,10 @@ GENERATION_ERROR_RATE = 0.1  # fixed a priori for the world; not tuned
 
 
 def describe(problem: Problem) -> str:
-    return (f"{DESCRIPTORS['skill'][problem.skill]} with {DESCRIPTORS['magnitude'][problem.magnitude]}, "
-            f"asked as {DESCRIPTORS['phrasing'][problem.phrasing]}")  # fmt: skip
+    return (
+        f"{DESCRIPTORS['skill'][problem.skill]} with {DESCRIPTORS['magnitude'][problem.magnitude]}, "
+        f"asked as {DESCRIPTORS['phrasing'][problem.phrasing]}"
+    )
 
 
 def read_properties(text: str) -> dict[str, object]:
@@ -105,8 +107,10 @@ def error_analysis(call: Call, noise: dict = NO_NOISE) -> dict:
     if kind == "analysis_vague":  # names no property: such analyses cannot be grouped by what went wrong
         return {"error": "The model made a mistake somewhere in its working.", "missing_skill": "care"}
     problem = _redraw(rng, problems[0]) if kind == "analysis_wrong" else problems[0]
-    return {"error": f"The model did not solve a problem needing {describe(problem)}.",
-            "missing_skill": describe(problem)}  # fmt: skip
+    return {
+        "error": f"The model did not solve a problem needing {describe(problem)}.",
+        "missing_skill": describe(problem),
+    }
 
 
 def pattern_summary(call: Call) -> dict:
@@ -122,8 +126,10 @@ def pattern_summary(call: Call) -> dict:
 def strategy(call: Call) -> dict:
     props = read_properties(_text(call))
     parts = [DESCRIPTORS[p][props[p]] for p in ("skill", "magnitude", "phrasing") if p in props]
-    return {"strategy": f"Generate new problems with {'; '.join(parts)}. Each solution writes the equation, "
-                        "then the result on a final line '#### <answer>'."}  # fmt: skip
+    return {
+        "strategy": f"Generate new problems with {'; '.join(parts)}. Each solution writes the equation, "
+        "then the result on a final line '#### <answer>'."
+    }
 
 
 def generation(call: Call, noise: dict = NO_NOISE) -> dict:
@@ -150,8 +156,11 @@ def paraphrase(call: Call, noise: dict = NO_NOISE) -> dict:
     a = problem.a
     if _noisy(_rng(call), noise, "paraphrase_drift"):  # a quantity changed: the kept answer is now wrong
         a = a + 1
-    return {"question": Problem(problem.skill, phrasing, problem.magnitude, a, problem.b,
-                                problem.name, problem.thing).question}  # fmt: skip
+    return {
+        "question": Problem(
+            problem.skill, phrasing, problem.magnitude, a, problem.b, problem.name, problem.thing
+        ).question
+    }
 
 
 def verification(call: Call, noise: dict = NO_NOISE) -> dict:
@@ -175,9 +184,15 @@ def judge(call: Call, noise: dict = NO_NOISE) -> dict:
     return {"score": 9 if verdict["valid"] else 2, "reason": verdict["reason"] or "correct"}
 
 
-ROLES = {"error_analysis": error_analysis, "pattern_summary": pattern_summary, "strategy": strategy,
-         "generation": generation, "paraphrase": paraphrase, "verification": verification,
-         "judge": judge}  # fmt: skip
+ROLES = {
+    "error_analysis": error_analysis,
+    "pattern_summary": pattern_summary,
+    "strategy": strategy,
+    "generation": generation,
+    "paraphrase": paraphrase,
+    "verification": verification,
+    "judge": judge,
+}
 
 
 NOISY = {"error_analysis", "generation", "paraphrase", "verification", "judge"}

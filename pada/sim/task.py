@@ -40,8 +40,10 @@ class SimArith(Task):
         while len(items) < size:
             draws += 1
             if draws > 100 * size:
-                raise PadaError(f"sim_arith: cannot draw {size} {name} items outside the other splits; "
-                                "lower task.{name}_size or widen the world")  # fmt: skip
+                raise PadaError(
+                    f"sim_arith: cannot draw {size} {name} items outside the other splits; "
+                    "lower task.{name}_size or widen the world"
+                )
             problem = sample_problem(rng, weights)
             prompt = self.user_prompt(problem.question)
             if prompt in seen:
@@ -55,8 +57,12 @@ class SimArith(Task):
         test = self._split("test", self.cfg.test_size, 2, set(), distinct=True)
         val = self._split("val", self.cfg.val_size, 1, {e.prompt for e in test}, distinct=True)
         pool = self._split("pool", self.cfg.pool_size, 0, {e.prompt for e in test + val}, distinct=False)
-        return Splits(pool=pool, val=val, test=test,
-                      files={"generated": f"pada.sim.world v{self.version} world_seed={self.cfg.world_seed}"})  # fmt: skip
+        return Splits(
+            pool=pool,
+            val=val,
+            test=test,
+            files={"generated": f"pada.sim.world v{self.version} world_seed={self.cfg.world_seed}"},
+        )
 
     def extract(self, output: str) -> str | None:
         return GSM8K.extract(self, output)  # same '#### N' then last-number rule, driven by cfg.extraction

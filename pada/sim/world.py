@@ -20,15 +20,39 @@ MAGNITUDES = {"small": (1, 9), "medium": (10, 99), "large": (100, 999)}
 
 # skill -> (operation, phrasings). Word problems name a person and a thing.
 SKILLS: dict[str, tuple[str, list[str]]] = {
-    "add": ("+", ["What is {a} plus {b}?", "Add {a} and {b}.",
-                  "{name} has {a} {thing} and gets {b} more. How many {thing} does {name} have now?"]),
-    "sub": ("-", ["What is {a} minus {b}?", "Subtract {b} from {a}.",
-                  "{name} has {a} {thing} and gives away {b}. How many {thing} are left?"]),
-    "mul": ("*", ["What is {a} times {b}?", "Multiply {a} by {b}.",
-                  "{name} buys {b} boxes with {a} {thing} each. How many {thing} in total?"]),
-    "max": ("max", ["Which is larger, {a} or {b}?", "Give the bigger number: {a}, {b}.",
-                    "{name} has {a} {thing} and a friend has {b}. How many does the one with more have?"]),
-}  # fmt: skip
+    "add": (
+        "+",
+        [
+            "What is {a} plus {b}?",
+            "Add {a} and {b}.",
+            "{name} has {a} {thing} and gets {b} more. How many {thing} does {name} have now?",
+        ],
+    ),
+    "sub": (
+        "-",
+        [
+            "What is {a} minus {b}?",
+            "Subtract {b} from {a}.",
+            "{name} has {a} {thing} and gives away {b}. How many {thing} are left?",
+        ],
+    ),
+    "mul": (
+        "*",
+        [
+            "What is {a} times {b}?",
+            "Multiply {a} by {b}.",
+            "{name} buys {b} boxes with {a} {thing} each. How many {thing} in total?",
+        ],
+    ),
+    "max": (
+        "max",
+        [
+            "Which is larger, {a} or {b}?",
+            "Give the bigger number: {a}, {b}.",
+            "{name} has {a} {thing} and a friend has {b}. How many does the one with more have?",
+        ],
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -81,8 +105,12 @@ def sample_problem(rng: random.Random, weights: dict) -> Problem:
 
 def _template_regex(template: str) -> re.Pattern:
     pattern = re.escape(template)
-    for field, group in (("a", r"(?P<a>\d+)"), ("b", r"(?P<b>\d+)"), ("name", r"(?P<name>[A-Z][a-z]+)"),
-                         ("thing", r"(?P<thing>[a-z]+)")):  # fmt: skip
+    for field, group in (
+        ("a", r"(?P<a>\d+)"),
+        ("b", r"(?P<b>\d+)"),
+        ("name", r"(?P<name>[A-Z][a-z]+)"),
+        ("thing", r"(?P<thing>[a-z]+)"),
+    ):
         placeholder = re.escape("{" + field + "}")
         pattern = pattern.replace(placeholder, group, 1).replace(placeholder, f"(?P={field})")
     return re.compile(pattern)
@@ -102,8 +130,15 @@ def find_problems(text: str) -> list[Problem]:
         for match in regex.finditer(text):
             groups = match.groupdict()
             a, b = int(groups["a"]), int(groups["b"])
-            problem = Problem(skill, phrasing, magnitude_of(a), a, b, groups.get("name") or "Ana",
-                              groups.get("thing") or "coins")  # fmt: skip
+            problem = Problem(
+                skill,
+                phrasing,
+                magnitude_of(a),
+                a,
+                b,
+                groups.get("name") or "Ana",
+                groups.get("thing") or "coins",
+            )
             found.append((match.start(), problem))
     return [problem for _, problem in sorted(found, key=lambda pair: pair[0])]
 
@@ -126,8 +161,12 @@ def pretraining_corpus(rng: random.Random, n: int) -> list[list[dict[str, str]] 
     for _ in range(n):
         problem = make_problem(rng, rng.choice(list(SKILLS)), 0, rng.choice(list(MAGNITUDES)))
         if rng.random() < 0.5:
-            items.append([{"role": "user", "content": problem.question},
-                          {"role": "assistant", "content": problem.solution}])  # fmt: skip
+            items.append(
+                [
+                    {"role": "user", "content": problem.question},
+                    {"role": "assistant", "content": problem.solution},
+                ]
+            )
         else:
             items.append(problem.solution.split("\n")[0])
     return items

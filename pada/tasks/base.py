@@ -171,6 +171,8 @@ def build_task(cfg: Any) -> Task:
 
     kind = cfg.get("type") or cfg.name  # type: files is a user's own task (pada.tasks.user), named freely
     if kind not in _TASKS:
-        raise PadaError(f"unknown task '{kind}'; known tasks: {', '.join(sorted(_TASKS))} (or type: files, "
-                        "a task from a YAML and data files, see docs/tasks.md)")  # fmt: skip
+        raise PadaError(
+            f"unknown task '{kind}'; known tasks: {', '.join(sorted(_TASKS))} (or type: files, "
+            "a task from a YAML and data files, see docs/tasks.md)"
+        )
     return _TASKS[kind](cfg)

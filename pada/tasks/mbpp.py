@@ -60,11 +60,18 @@ class MBPP(CodeTask):
         return rows, hashes(folder, [self.cfg.file], self.cfg.local_subdir)
 
     def _example(self, row: dict) -> Example:
-        return self.make_example(f"mbpp/{row['task_id']}", row["text"], row["code"].replace("\r\n", "\n"),
-                                 row["test_list"], row["test_setup_code"], task_id=row["task_id"])  # fmt: skip
+        return self.make_example(
+            f"mbpp/{row['task_id']}",
+            row["text"],
+            row["code"].replace("\r\n", "\n"),
+            row["test_list"],
+            row["test_setup_code"],
+            task_id=row["task_id"],
+        )
 
-    def make_example(self, item_id: str, text: str, code: str, tests: list[str], setup: str = "",
-                     **meta) -> Example:  # fmt: skip
+    def make_example(
+        self, item_id: str, text: str, code: str, tests: list[str], setup: str = "", **meta
+    ) -> Example:
         """An item in MBPP's shape; generated items (pada.tasks.synthetic) are built here too."""
         joined = "\n".join(tests)
         return Example(

@@ -125,8 +125,14 @@ class MathFormat(SyntheticFormat):
         return None if found is not None and found == self.answer(item) else "format"
 
     def to_example(self, item: GeneratedExample, item_id: str, source: str, meta: dict[str, Any]) -> Example:
-        return Example(item_id, self.task.user_prompt(self.question(item)), item.solution.strip(),
-                       self.answer(item), source, {"question": self.question(item), **meta})  # fmt: skip
+        return Example(
+            item_id,
+            self.task.user_prompt(self.question(item)),
+            item.solution.strip(),
+            self.answer(item),
+            source,
+            {"question": self.question(item), **meta},
+        )
 
 
 class ChoiceFormat(SyntheticFormat):
@@ -158,13 +164,19 @@ class ChoiceFormat(SyntheticFormat):
         return None if self.answer(item) in LETTERS[: len(options)] else "answer_key"
 
     def display_question(self, item: ChoiceItem) -> str:
-        return self.task.make_example("check", self.question(item), self._choices(item),
-                                      list(LETTERS[: len(item.choices)]), self.answer(item)).prompt  # fmt: skip
+        return self.task.make_example(
+            "check",
+            self.question(item),
+            self._choices(item),
+            list(LETTERS[: len(item.choices)]),
+            self.answer(item),
+        ).prompt
 
     def to_example(self, item: ChoiceItem, item_id: str, source: str, meta: dict[str, Any]) -> Example:
         labels = list(LETTERS[: len(item.choices)])
-        example = self.task.make_example(item_id, self.question(item), self._choices(item), labels,
-                                         self.answer(item), **meta)  # fmt: skip
+        example = self.task.make_example(
+            item_id, self.question(item), self._choices(item), labels, self.answer(item), **meta
+        )
         return replace(example, source=source)
 
     @staticmethod

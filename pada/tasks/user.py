@@ -56,8 +56,13 @@ class UserTask(Task):
 
     name = "files"
     version = "1.0"
-    version_sources = ("pada.tasks.files", "pada.tasks.gsm8k", "pada.tasks.multiple_choice",
-                       "pada.tasks.code", "pada.sandbox.runner")  # fmt: skip
+    version_sources = (
+        "pada.tasks.files",
+        "pada.tasks.gsm8k",
+        "pada.tasks.multiple_choice",
+        "pada.tasks.code",
+        "pada.sandbox.runner",
+    )
 
     def __new__(cls, cfg: Any):
         if cls is not UserTask:
@@ -215,8 +220,10 @@ class UserTask(Task):
             if not examples[split] and size <= 0:
                 raise PadaError(f"task {self.name}: give task.files.{split} or a positive task.{split}_size")
         if sizes["test"] + sizes["val"] >= len(train):
-            raise PadaError(f"task {self.name}: test_size + val_size = {sizes['test'] + sizes['val']} leaves no "
-                            f"seed pool ({len(train)} train items)")  # fmt: skip
+            raise PadaError(
+                f"task {self.name}: test_size + val_size = {sizes['test'] + sizes['val']} leaves no "
+                f"seed pool ({len(train)} train items)"
+            )
         order = list(range(len(train)))
         random.Random(self.cfg.get("split_seed", 1234)).shuffle(order)
         test_ids = set(order[: sizes["test"]])
@@ -249,8 +256,13 @@ class UserAnswerTask(UserTask):
         target = (
             str(row[target_field]) if target_field else self.cfg.target_template.format(answer=raw.strip())
         )
-        return Example(id=item_id, prompt=self.user_prompt(question), target=target, answer=answer,
-                       meta={"question": question})  # fmt: skip
+        return Example(
+            id=item_id,
+            prompt=self.user_prompt(question),
+            target=target,
+            answer=answer,
+            meta={"question": question},
+        )
 
     def _canonical(self, text: str) -> str:
         return normalize_text(text) if self.cfg.scorer == "normalized" else text.strip()
@@ -364,17 +376,27 @@ class UserCodeTask(UserTask, CodeTask):
 
     def example(self, row: dict[str, Any], item_id: str) -> Example:
         setup = row[self.field("setup")] if self.field("setup") else ""
-        return self.make_example(item_id, row[self.field("question")], row[self.field("answer")],
-                                 _test_lines(row[self.field("tests")]), setup)  # fmt: skip
+        return self.make_example(
+            item_id,
+            row[self.field("question")],
+            row[self.field("answer")],
+            _test_lines(row[self.field("tests")]),
+            setup,
+        )
 
-    def make_example(self, item_id: str, text: str, code: str, tests: list[str], setup: str = "",
-                     **meta) -> Example:  # fmt: skip
+    def make_example(
+        self, item_id: str, text: str, code: str, tests: list[str], setup: str = "", **meta
+    ) -> Example:
         """An item of this task; generated code items (pada.tasks.synthetic) are built here too."""
         joined = "\n".join(tests)
         code = code.replace("\r\n", "\n").strip("\n")
-        return Example(id=item_id, prompt=self.cfg.prompt_template.format(question=text, tests=joined),
-                       target=f"```python\n{code}\n```", answer=code,
-                       meta={**meta, "question": text, "tests": joined, "setup": setup, "text": text})  # fmt: skip
+        return Example(
+            id=item_id,
+            prompt=self.cfg.prompt_template.format(question=text, tests=joined),
+            target=f"```python\n{code}\n```",
+            answer=code,
+            meta={**meta, "question": text, "tests": joined, "setup": setup, "text": text},
+        )
 
 
 def _test_lines(tests: Any) -> list[str]:

@@ -27,8 +27,22 @@ def build_teacher(cfg: Any, cache_dir: Path | str | None = None) -> Teacher | No
 
 
 __all__ = [
-    "ROLES", "Call", "FatalTeacherError", "Prompt", "Request", "StructuredOutputError", "Teacher",
-    "TeacherCallFailed", "TeacherCapReached", "TeacherFailed", "build_teacher", "check_error_rate", "cache_path", "parse_structured", "register_script", "render",
+    "ROLES",
+    "Call",
+    "FatalTeacherError",
+    "Prompt",
+    "Request",
+    "StructuredOutputError",
+    "Teacher",
+    "TeacherCallFailed",
+    "TeacherCapReached",
+    "TeacherFailed",
+    "build_teacher",
+    "check_error_rate",
+    "cache_path",
+    "parse_structured",
+    "register_script",
+    "render",
     "usage_delta",
     "usage_sum",
-]  # fmt: skip
+]

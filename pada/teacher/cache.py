@@ -25,8 +25,25 @@ from pada.types import Completion
 MODES = ("readwrite", "readonly", "off")
 JOURNALS = ("auto", "wal", "delete")
 # File systems where SQLite's WAL shared memory does not work across hosts (and may corrupt the cache)
-NETWORK_FS = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "lustre", "gpfs", "beegfs", "ceph", "fuse.sshfs",
-              "fuse.glusterfs", "glusterfs", "9p", "afs", "panfs", "fuse.s3fs", "wekafs")  # fmt: skip
+NETWORK_FS = (
+    "nfs",
+    "nfs4",
+    "cifs",
+    "smb3",
+    "smbfs",
+    "lustre",
+    "gpfs",
+    "beegfs",
+    "ceph",
+    "fuse.sshfs",
+    "fuse.glusterfs",
+    "glusterfs",
+    "9p",
+    "afs",
+    "panfs",
+    "fuse.s3fs",
+    "wekafs",
+)
 log = logging.getLogger("pada.teacher")
 
 
@@ -99,16 +116,21 @@ class ResponseCache:
         try:
             return self._connect_readonly(path) if self.mode == "readonly" else self._connect(path, journal)
         except (sqlite3.Error, OSError) as error:
-            fix = ("check the file and its permissions" if self.mode == "readonly" else
-                   "make its folder writable, or set teacher.client.cache.mode=readonly to only read it")  # fmt: skip
+            fix = (
+                "check the file and its permissions"
+                if self.mode == "readonly"
+                else "make its folder writable, or set teacher.client.cache.mode=readonly to only read it"
+            )
             raise PadaError(
                 f"teacher cache {path} cannot be opened in {self.mode} mode ({error}); {fix}"
             ) from error
 
     def _connect_readonly(self, path: Path) -> sqlite3.Connection:
         if not path.is_file():
-            raise PadaError(f"teacher cache {path} does not exist; read-only mode needs a filled cache "
-                            "(set teacher.cache.mode=readwrite to create it)")  # fmt: skip
+            raise PadaError(
+                f"teacher cache {path} does not exist; read-only mode needs a filled cache "
+                "(set teacher.cache.mode=readwrite to create it)"
+            )
         uri = Path(os.path.abspath(path)).as_uri()
         db = sqlite3.connect(f"{uri}?mode=ro", uri=True, check_same_thread=False, timeout=30)
         try:
@@ -118,9 +140,11 @@ class ResponseCache:
             db.close()
         wal = Path(f"{path}-wal")
         if wal.is_file() and wal.stat().st_size > 0:
-            raise PadaError(f"teacher cache {path} has unmerged writes in {wal.name} and sits on a read-only "
-                            "medium; open it once read-write (or `sqlite3 FILE 'PRAGMA wal_checkpoint'`) "
-                            "before handing it over")  # fmt: skip
+            raise PadaError(
+                f"teacher cache {path} has unmerged writes in {wal.name} and sits on a read-only "
+                "medium; open it once read-write (or `sqlite3 FILE 'PRAGMA wal_checkpoint'`) "
+                "before handing it over"
+            )
         # immutable: no locks, no -shm; safe because nothing can write to a read-only medium meanwhile
         db = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, check_same_thread=False)
         db.execute("SELECT COUNT(*) FROM completions").fetchone()
@@ -154,14 +178,22 @@ class ResponseCache:
     def require_writable(self, key: str, role: str) -> None:
         """Called before a network request: read-only mode turns a miss into a clear error."""
         if self.mode == "readonly":
-            raise CacheMiss(f"teacher cache miss for role '{role}' (key {key[:12]}) in read-only mode; "
-                            "set teacher.cache.mode=readwrite to allow teacher calls")  # fmt: skip
+            raise CacheMiss(
+                f"teacher cache miss for role '{role}' (key {key[:12]}) in read-only mode; "
+                "set teacher.cache.mode=readwrite to allow teacher calls"
+            )
 
     def put(self, key: str, completion: Completion) -> None:
         if self._db is None or self.mode != "readwrite":
             return
-        row = (key, completion.text, completion.prompt_tokens, completion.output_tokens,
-               completion.finish_reason, time.time())  # fmt: skip
+        row = (
+            key,
+            completion.text,
+            completion.prompt_tokens,
+            completion.output_tokens,
+            completion.finish_reason,
+            time.time(),
+        )
         with self._lock:
             try:
                 self._db.execute("INSERT OR IGNORE INTO completions VALUES (?, ?, ?, ?, ?, ?)", row)
@@ -170,8 +202,10 @@ class ResponseCache:
                 sqlite3.Error
             ) as error:  # a full disk, a cache made read-only meanwhile: one line, not a trace
                 self._db.rollback()
-                raise PadaError(f"teacher cache {self.path} cannot store an answer ({error}); free space or "
-                                "set teacher.client.cache.path to a writable folder") from error  # fmt: skip
+                raise PadaError(
+                    f"teacher cache {self.path} cannot store an answer ({error}); free space or "
+                    "set teacher.client.cache.path to a writable folder"
+                ) from error
 
     def __len__(self) -> int:
         if self._db is None:

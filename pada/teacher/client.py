@@ -120,8 +120,15 @@ class Teacher:
         self.last_error: str | None = None  # the most recent failure, for the runner's one-line error
 
     # -- public, synchronous ------------------------------------------------------------------------
-    def complete(self, role: str, messages: Messages, *, sample_index: int = 0,
-                 schema: type[BaseModel] | None = None, **overrides: Any) -> str | BaseModel:  # fmt: skip
+    def complete(
+        self,
+        role: str,
+        messages: Messages,
+        *,
+        sample_index: int = 0,
+        schema: type[BaseModel] | None = None,
+        **overrides: Any,
+    ) -> str | BaseModel:
         """One answer: text, or a ``schema`` instance. Raises StructuredOutputError / TeacherCallFailed."""
         request = Request(role, messages, sample_index, schema, **overrides)
         return self._loop.run(self._answer(request))
@@ -130,8 +137,15 @@ class Teacher:
         """Answers in request order, fetched concurrently; ``None`` marks a counted failure."""
         return self._loop.run(self._answer_all(requests))
 
-    def samples(self, role: str, messages: Messages, n: int, *, schema: type[BaseModel] | None = None,
-                **overrides: Any) -> list[str | BaseModel | None]:  # fmt: skip
+    def samples(
+        self,
+        role: str,
+        messages: Messages,
+        n: int,
+        *,
+        schema: type[BaseModel] | None = None,
+        **overrides: Any,
+    ) -> list[str | BaseModel | None]:
         """``n`` independent samples of one prompt (sample indices 0..n-1, each cached on its own)."""
         return self.complete_many([Request(role, messages, i, schema, **overrides) for i in range(n)])
 
@@ -143,8 +157,11 @@ class Teacher:
 
     def _spent(self) -> dict[str, float]:
         total = self._usage.report()["total"]
-        return {"calls": total["calls"], "tokens": total["tokens_in"] + total["tokens_out"],
-                "dollars": total["dollars"]}  # fmt: skip
+        return {
+            "calls": total["calls"],
+            "tokens": total["tokens_in"] + total["tokens_out"],
+            "dollars": total["dollars"],
+        }
 
     def _check_caps(self) -> None:
         if self._allowance is None:
@@ -220,8 +237,9 @@ class Teacher:
         except TeacherCallFailed as failure:
             self.last_error = str(failure)
             if self.max_error_rate <= 0:  # strict: one failure already fails the stage, so stop asking
-                raise TeacherFailed(f"{failure} (teacher.client.max_error_rate=0 allows no failed "
-                                    "request)") from None  # fmt: skip
+                raise TeacherFailed(
+                    f"{failure} (teacher.client.max_error_rate=0 allows no failed request)"
+                ) from None
             log.warning("teacher %s", failure)
             return None
 
@@ -263,18 +281,26 @@ class Teacher:
     @staticmethod
     def _reask(call: Call, bad: str, reason: str, attempt: int) -> Call:
         """A new request (new cache key): the bad answer and why it failed, then a request to fix it."""
-        feedback = (f"Your answer could not be parsed: {reason}. Reply again with only the JSON object, "
-                    "following the schema exactly.")  # fmt: skip
+        feedback = (
+            f"Your answer could not be parsed: {reason}. Reply again with only the JSON object, "
+            "following the schema exactly."
+        )
         return replace(
             call, messages=(*call.messages, ("assistant", bad), ("user", feedback)), attempt=attempt
         )
 
     def cache_key(self, call: Call) -> str:
-        return stable_hash({
-            **self._identity, "role": call.role,
-            "messages": call.messages, "params": asdict(call.params), "sample_index": call.sample_index,
-            "attempt": call.attempt, "prompt_version": call.prompt_version,
-        })  # fmt: skip
+        return stable_hash(
+            {
+                **self._identity,
+                "role": call.role,
+                "messages": call.messages,
+                "params": asdict(call.params),
+                "sample_index": call.sample_index,
+                "attempt": call.attempt,
+                "prompt_version": call.prompt_version,
+            }
+        )
 
     async def _fetch(self, call: Call) -> Completion:
         key = self.cache_key(call)

@@ -112,12 +112,22 @@ class FakeLLMServer:
         if isinstance(text, web.Response):
             return text
         prompt_tokens = sum(len(m["content"].split()) for m in self.bodies[-1]["messages"])
-        return web.json_response({
-            "id": "chatcmpl-test", "object": "chat.completion", "created": 0, "model": self.bodies[-1]["model"],
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(text.split()),
-                      "total_tokens": prompt_tokens + len(text.split())},
-        })  # fmt: skip
+        return web.json_response(
+            {
+                "id": "chatcmpl-test",
+                "object": "chat.completion",
+                "created": 0,
+                "model": self.bodies[-1]["model"],
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}
+                ],
+                "usage": {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": len(text.split()),
+                    "total_tokens": prompt_tokens + len(text.split()),
+                },
+            }
+        )
 
     async def _anthropic(self, request: web.Request) -> web.Response:
         text, finish = await self._serve(request, _user_text)
@@ -127,13 +137,18 @@ class FakeLLMServer:
         prompt_tokens = sum(len(m["content"].split()) for m in body["messages"]) + len(
             body.get("system", "").split()
         )
-        return web.json_response({
-            "id": "msg_test", "type": "message", "role": "assistant",
-            "model": body.get("model", request.match_info.get("model")),
-            "content": [{"type": "text", "text": text}],
-            "stop_reason": "max_tokens" if finish == "length" else "end_turn", "stop_sequence": None,
-            "usage": {"input_tokens": prompt_tokens, "output_tokens": len(text.split())},
-        })  # fmt: skip
+        return web.json_response(
+            {
+                "id": "msg_test",
+                "type": "message",
+                "role": "assistant",
+                "model": body.get("model", request.match_info.get("model")),
+                "content": [{"type": "text", "text": text}],
+                "stop_reason": "max_tokens" if finish == "length" else "end_turn",
+                "stop_sequence": None,
+                "usage": {"input_tokens": prompt_tokens, "output_tokens": len(text.split())},
+            }
+        )
 
 
 def responder_from_json(answers: dict[str, str]) -> Responder:

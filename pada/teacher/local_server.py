@@ -57,8 +57,14 @@ def free_port() -> int:
 class LocalTeacherServer:
     """``with LocalTeacherServer(model_dir, workdir) as server: server.base_url, server.model``."""
 
-    def __init__(self, model_dir: Path, workdir: Path, port: int | None = None, threads: int = 1,
-                 startup_s: float = 300.0):  # fmt: skip
+    def __init__(
+        self,
+        model_dir: Path,
+        workdir: Path,
+        port: int | None = None,
+        threads: int = 1,
+        startup_s: float = 300.0,
+    ):
         self.model_dir, self.workdir = Path(model_dir), Path(workdir)
         self.port, self.threads, self.startup_s = port or free_port(), threads, startup_s
         self.process: subprocess.Popen | None = None
@@ -79,13 +85,36 @@ class LocalTeacherServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.model = served_copy(self.model_dir, self.workdir).name
         exe = Path(sys.executable).parent / "transformers"
-        command = [str(exe) if exe.exists() else "transformers", "serve", self.model, "--host", "127.0.0.1",
-                   "--port", str(self.port), "--device", "cpu", "--dtype", "float32", "--log-level", "warning"]  # fmt: skip
-        env = {**os.environ, "OMP_NUM_THREADS": str(self.threads), "HF_HUB_OFFLINE": "1",
-               "TRANSFORMERS_OFFLINE": "1"}  # fmt: skip
+        command = [
+            str(exe) if exe.exists() else "transformers",
+            "serve",
+            self.model,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--device",
+            "cpu",
+            "--dtype",
+            "float32",
+            "--log-level",
+            "warning",
+        ]
+        env = {
+            **os.environ,
+            "OMP_NUM_THREADS": str(self.threads),
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+        }
         self.log = (self.workdir / "teacher_server.log").open("w")
-        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT, env=env,
-                                        cwd=self.workdir, start_new_session=True)  # fmt: skip
+        self.process = subprocess.Popen(
+            command,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=self.workdir,
+            start_new_session=True,
+        )
         self._wait_healthy()
         return self
 

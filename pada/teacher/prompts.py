@@ -48,8 +48,13 @@ def versions(role: str, directory: Path = PROMPTS_DIR) -> list[str]:
     return sorted(p.name.split(".")[1] for p in directory.glob(f"{role}.v*.j2"))
 
 
-def render(role: str, version: str = "v1", schema: type[BaseModel] | None = None,
-           directory: Path = PROMPTS_DIR, **variables: Any) -> Prompt:  # fmt: skip
+def render(
+    role: str,
+    version: str = "v1",
+    schema: type[BaseModel] | None = None,
+    directory: Path = PROMPTS_DIR,
+    **variables: Any,
+) -> Prompt:
     """Render the system and user blocks; ``schema`` exposes its JSON schema as ``json_schema``."""
     name = f"{role}.{version}.j2"
     if not (directory / name).is_file():

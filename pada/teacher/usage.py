@@ -42,8 +42,12 @@ class Usage:
         self.add(role, calls=1, tokens_in=completion.prompt_tokens, tokens_out=completion.output_tokens)
 
     def record_hit(self, role: str, completion: Completion) -> None:
-        self.add(role, cache_hits=1, cached_tokens_in=completion.prompt_tokens,
-                 cached_tokens_out=completion.output_tokens)  # fmt: skip
+        self.add(
+            role,
+            cache_hits=1,
+            cached_tokens_in=completion.prompt_tokens,
+            cached_tokens_out=completion.output_tokens,
+        )
 
     def _price(self, tokens_in: int, tokens_out: int) -> float:
         return (tokens_in * self.price_in + tokens_out * self.price_out) / 1e6
@@ -52,9 +56,10 @@ class Usage:
         """``dollars``: spent by this process; ``dollars_uncached``: the method's cost without any cache."""
         return {
             "dollars": self._price(row.tokens_in, row.tokens_out),
-            "dollars_uncached": self._price(row.tokens_in + row.cached_tokens_in,
-                                            row.tokens_out + row.cached_tokens_out),
-        }  # fmt: skip
+            "dollars_uncached": self._price(
+                row.tokens_in + row.cached_tokens_in, row.tokens_out + row.cached_tokens_out
+            ),
+        }
 
     def report(self) -> dict[str, Any]:
         """``{"roles": {role: counts}, "total": counts}``; dollars from the configured prices."""
@@ -73,8 +78,10 @@ def usage_delta(after: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]
         return {k: v - b.get(k, 0) for k, v in a.items() if isinstance(v, int | float)}
 
     roles = {r: minus(row, before["roles"].get(r, {})) for r, row in after["roles"].items()}
-    return {"roles": {r: row for r, row in roles.items() if any(row.values())},
-            "total": minus(after["total"], before["total"])}  # fmt: skip
+    return {
+        "roles": {r: row for r, row in roles.items() if any(row.values())},
+        "total": minus(after["total"], before["total"]),
+    }
 
 
 def usage_sum(reports: list[dict[str, Any]]) -> dict[str, Any]:

@@ -36,8 +36,9 @@ def pack_rows(lengths: Sequence[int], capacity: int) -> list[list[int]]:
 class BatchPlan(Sampler[list[list[int]]]):
     """Yields batches; each batch is a list of rows, each row a list of example indices (one unless packed)."""
 
-    def __init__(self, lengths: Sequence[int], batch_size: int, seed: int, strategy: str, megabatch: int,
-                 capacity: int):  # fmt: skip
+    def __init__(
+        self, lengths: Sequence[int], batch_size: int, seed: int, strategy: str, megabatch: int, capacity: int
+    ):
         if strategy not in STRATEGIES:
             raise ValueError(f"unknown batching {strategy!r}; use one of {', '.join(STRATEGIES)}")
         self.lengths = list(lengths)

@@ -15,8 +15,9 @@ from pada.training.flops import FlopModel, mfu
 class TrainLog(L.Callback):
     """One row per micro-batch; the rows travel in resume checkpoints, so a resumed curve is complete."""
 
-    def __init__(self, sink: Callable[[dict[str, float]], None] | None, flops: FlopModel,
-                 peak_flops: float | None):  # fmt: skip
+    def __init__(
+        self, sink: Callable[[dict[str, float]], None] | None, flops: FlopModel, peak_flops: float | None
+    ):
         self.rows: list[dict[str, Any]] = []
         self.sink = sink
         self.flops = flops

@@ -129,7 +129,7 @@ def fit(
             *resume.signal_checkpoint(cfg, ckpt_dir),
             *callbacks,
             *([StepBar()] if progress.enabled() and not cfg.progress_bar else []),
-        ],  # fmt: skip
+        ],
         plugins=resume.slurm_plugins(cfg),
     )
     started = time.perf_counter()

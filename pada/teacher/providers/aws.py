@@ -17,8 +17,10 @@ def check_aws(cfg: Any) -> None:
 
     session = boto3.Session()
     if session.get_credentials() is None:
-        raise PadaError(f"teacher '{cfg.provider}' needs AWS credentials (AWS_ACCESS_KEY_ID and "
-                        "AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or an instance role); or choose another teacher=...")  # fmt: skip
+        raise PadaError(
+            f"teacher '{cfg.provider}' needs AWS credentials (AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or an instance role); or choose another teacher=..."
+        )
     if not (region(cfg) or session.region_name):
         raise PadaError(
             f"teacher '{cfg.provider}' needs an AWS region; export AWS_REGION or set teacher.region"

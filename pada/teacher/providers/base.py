@@ -127,6 +127,8 @@ class Provider(ABC):
 def require_env(var: str, provider: str, alternative: str) -> str:
     value = os.environ.get(var)
     if not value:
-        raise PadaError(f"teacher '{provider}' needs {var} in the environment; export it, or choose "
-                        f"another teacher ({alternative})")  # fmt: skip
+        raise PadaError(
+            f"teacher '{provider}' needs {var} in the environment; export it, or choose "
+            f"another teacher ({alternative})"
+        )
     return value

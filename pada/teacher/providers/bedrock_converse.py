@@ -12,10 +12,16 @@ from pada.types import Completion
 
 _FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length"}
 # Error codes Bedrock documents as temporary (throttling, capacity, cold model, internal failure).
-_TRANSIENT_CODES = frozenset({
-    "ThrottlingException", "ServiceUnavailableException", "InternalServerException",
-    "ModelTimeoutException", "ModelNotReadyException", "ServiceQuotaExceededException",
-})  # fmt: skip
+_TRANSIENT_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "ServiceUnavailableException",
+        "InternalServerException",
+        "ModelTimeoutException",
+        "ModelNotReadyException",
+        "ServiceQuotaExceededException",
+    }
+)
 
 
 class BedrockConverse(Provider):

@@ -44,8 +44,9 @@ class Scripted(Provider):
         self.script = self.resolve(cfg)
         options = cfg.get("script_options")
         # Script options (e.g. the simulation's declared noise) change answers: they join the cache identity.
-        self.options = dict(OmegaConf.to_container(options, resolve=True) if OmegaConf.is_config(options)
-                            else options or {})  # fmt: skip
+        self.options = dict(
+            OmegaConf.to_container(options, resolve=True) if OmegaConf.is_config(options) else options or {}
+        )
         self.calls = 0  # how many answers were produced (i.e. cache misses that reached the "network")
 
     @staticmethod
@@ -56,8 +57,10 @@ class Scripted(Provider):
             return _fixture_script(cfg.get("fixture"))
         if cfg.model not in _SCRIPTS:
             known = ", ".join(sorted([*_SCRIPTS, "fixture"]))
-            raise PadaError(f"unknown scripted teacher '{cfg.model}'; known: {known} "
-                            "(register one with pada.teacher.register_script and set teacher.script_module)")  # fmt: skip
+            raise PadaError(
+                f"unknown scripted teacher '{cfg.model}'; known: {known} "
+                "(register one with pada.teacher.register_script and set teacher.script_module)"
+            )
         return _SCRIPTS[cfg.model]
 
     @property
