@@ -1,10 +1,13 @@
 """Explicit versions of what determines a cell's output (lm-eval's pattern), and their pinned source hashes.
 
 Versioned components: every registered task (``Task.version``), every registered method
-(``Method.version``), the simulated world (``pada.sim.world.WORLD_VERSION``, covering the world and its
+(``Method.version``), the trainer (``pada.training.VERSION``), the runner's fairness code (quotas and
+decontamination: ``pada.run.fairness.VERSION``), the simulated world (``pada.sim.world.WORLD_VERSION``, covering the world and its
 oracle teacher) and every teacher prompt template (its version is in its file name,
 ``pada/prompts/<role>.<version>.j2``). The cell identity carries the versions of its task, method and
-(for simulated cells) world; each stage's key carries the text hashes of the templates it rendered.
+(for simulated cells) world; each stage's key carries the text hashes of the templates it rendered, and a
+train (augment) stage's key the trainer's (fairness code's) version (``stage_versions``), so a bump re-runs
+those stages and what follows them without renaming the cell.
 
 ``tests/fixtures/version_pins.json`` pins a sha256 of each component's source files per version. Changing a
 component's code without bumping its version fails ``tests/test_versions.py`` with a message naming the
@@ -115,6 +118,7 @@ def components() -> list[Component]:
             tuple((m, _module_file(m)) for m in ("pada.sim.oracle", "pada.sim.world")),
         )
     )
+    found += runner_components()
     for path in sorted(PROMPTS_DIR.glob("*.j2")):
         role, version = path.name.split(".")[:2]
         found.append(
@@ -126,6 +130,45 @@ def components() -> list[Component]:
             )
         )
     return found
+
+
+# The runner's own code that determines a stage's output: (key, module holding VERSION, source modules).
+RUNNER_PARTS = (
+    (
+        "trainer",
+        "pada.training",
+        ("pada.training", "pada.training.batching", "pada.training.callbacks", "pada.training.data")
+        + ("pada.training.flops", "pada.training.module", "pada.training.resume", "pada.training.train"),
+    ),
+    ("fairness", "pada.run.fairness", ("pada.agent.leakage", "pada.run.fairness")),
+)
+# Which stages each part determines: a stage's key carries the versions of the parts its name starts with.
+STAGE_PARTS = {"train_": "trainer", "augment_": "fairness"}
+
+
+def runner_components() -> list[Component]:
+    """The trainer (``pada.training.VERSION``) and the runner's fairness code (``pada.run.fairness.VERSION``:
+    quotas and decontamination), pinned like tasks and methods."""
+    return [
+        Component(
+            key,
+            importlib.import_module(holder).VERSION,
+            f"VERSION in {holder}",
+            tuple((m, _module_file(m)) for m in modules),
+        )
+        for key, holder, modules in RUNNER_PARTS
+    ]
+
+
+def stage_versions(stage: str) -> dict[str, str]:
+    """The versions of the runner parts that determine ``stage`` (``train_0`` -> ``{"trainer": "1.0"}``,
+    ``augment_0`` -> ``{"fairness": "1.0"}``, other stages ``{}``), for its key (pada/run/stages.py)."""
+    holders = {key: holder for key, holder, _ in RUNNER_PARTS}
+    return {
+        part: importlib.import_module(holders[part]).VERSION
+        for prefix, part in STAGE_PARTS.items()
+        if stage.startswith(prefix)
+    }
 
 
 def cell_versions(task: Any, method: Any, cfg: Any) -> dict[str, str]:

@@ -117,3 +117,52 @@ def test_the_cell_records_its_component_versions(tiny_cell_overrides):
     results = run_cell(compose_config([*tiny_cell_overrides, "trainer.max_steps=2"]))
     assert results["versions"] == {"task": "1.0", "method": "1.0"}
     assert template_probe_method.TemplateProbe.version == "test"
+
+
+def _edited(monkeypatch, tmp_path, module: str) -> None:
+    """``module``'s source as seen by pada.versions gets one extra line of code."""
+    real = versions._module_file(module)
+    edited = tmp_path / real.name
+    edited.write_text(real.read_text() + "\nBEHAVIOUR_CHANGED = True\n")
+    original = versions._module_file
+    monkeypatch.setattr(versions, "_module_file", lambda m: edited if m == module else original(m))
+
+
+def test_the_trainer_and_the_fairness_code_are_pinned(tmp_path, monkeypatch):
+    for module, key, holder in (
+        ("pada.training.train", "trainer", "pada.training"),
+        ("pada.training.data", "trainer", "pada.training"),
+        ("pada.run.fairness", "fairness", "pada.run.fairness"),
+        ("pada.agent.leakage", "fairness", "pada.run.fairness"),
+    ):
+        with monkeypatch.context() as patch:
+            _edited(patch, tmp_path, module)
+            problems = versions.check(read_json(versions.PINS))
+        mine = [p for p in problems if p.startswith(f"{key} changed")]
+        assert len(mine) == 1 and f"bump VERSION in {holder}" in mine[0], (module, problems)
+
+
+def test_a_version_bump_changes_only_the_stages_it_determines(tmp_path, monkeypatch):
+    import pada.run.fairness
+    import pada.training
+    from pada.run.stages import Stages
+
+    ran: list[str] = []
+
+    def work(name):
+        return lambda out: ran.append(name) or {}
+
+    def run_all() -> dict[str, str]:
+        stages = Stages(tmp_path / "cell")
+        return {n: stages.run(n, {"x": 1}, work(n)).key for n in ("seed", "train_0", "eval_0", "augment_0")}
+
+    first = run_all()
+    assert run_all() == first and len(ran) == 4  # all reused
+    monkeypatch.setattr(pada.training, "VERSION", "1.0-bumped")
+    after_trainer = run_all()
+    assert ran[4:] == ["train_0"] and after_trainer["train_0"] != first["train_0"]
+    assert {n: k for n, k in after_trainer.items() if n != "train_0"} == {
+        n: k for n, k in first.items() if n != "train_0"
+    }
+    monkeypatch.setattr(pada.run.fairness, "VERSION", "1.0-bumped")
+    assert run_all()["augment_0"] != first["augment_0"] and ran[5:] == ["augment_0"]

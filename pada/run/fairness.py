@@ -23,6 +23,10 @@ from pada.errors import PadaError
 from pada.tasks.base import question_of
 from pada.types import EvalRecord, Example
 
+# Bump when a change here or in pada.agent.leakage can change what a method's output keeps (quotas,
+# decontamination); every augment_<i> stage's key carries it (pada/versions.py pins the code).
+VERSION = "1.0"
+
 # Method keys that the runner's quota replaced; a leftover override must not be silently ignored.
 MOVED_KEYS = {"max_new_total": "synthetic_budget", "max_new_per_iteration": "synthetic_per_iteration"}
 

@@ -28,6 +28,7 @@ from filelock import FileLock, Timeout
 from pada import dependencies
 from pada.errors import PadaError
 from pada.io import read_json, sha256_file, stable_hash, umask_mode, write_json
+from pada.versions import stage_versions
 
 DONE = ".done.json"
 LOCK = ".lock"  # the cell lock (filelock: flock(2), released by the OS when its holder dies)
@@ -103,7 +104,7 @@ class Stages:
         self.results: dict[str, StageResult] = {}
 
     def run(self, name: str, inputs: dict[str, Any], work: Callable[[Path], dict[str, Any]]) -> StageResult:
-        key = stable_hash({"stage": name, **inputs})
+        key = stable_hash({"stage": name, **inputs, **stage_versions(name)})
         out = self.run_dir / name
         result = self._reuse(name, key, out)
         if result is None:
