@@ -64,3 +64,13 @@ class Completion:
     prompt_tokens: int
     output_tokens: int
     finish_reason: str  # "stop" (EOS or stop string) | "length"
+
+
+@dataclass(frozen=True)
+class Quota:
+    """What one augmentation round may add, set by the runner (``pada.run.fairness.quota_for``) and handed
+    to the method. ``limit``: the most ``propose`` may return (None = the method's own rule); ``target``:
+    with ``budget_match``, how many the method should reach (else None). Both count examples."""
+
+    limit: int | None = None
+    target: int | None = None

@@ -19,10 +19,9 @@ from baselines.llm2llm import Deduplicator, parse_numbered
 from pada.errors import PadaError
 from pada.io import read_json
 from pada.methods.base import IterationState, build_method
-from pada.run.fairness import Quota
 from pada.tasks.base import build_task
 from pada.teacher import Teacher
-from pada.types import EvalRecord, Example
+from pada.types import EvalRecord, Example, Quota
 
 SEEDS = [(5, 7), (3, 4), (10, 2), (8, 8)]  # (apples owned, apples bought) of seeds s0..s3
 

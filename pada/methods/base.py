@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from pada.errors import PadaError
-from pada.run.fairness import Quota
 from pada.tasks.base import Task
 from pada.tasks.code import CodeTask
-from pada.types import EvalRecord, Example
+from pada.types import EvalRecord, Example, Quota
 
 
 @dataclass
@@ -33,7 +32,7 @@ class IterationState:
     teacher: Any  # a pada teacher client, or None for methods that need none
     rng: random.Random
     workdir: Path  # where the method may write reports (patterns, strategies)
-    # The most this round may add and, with budget_match, how many to reach (pada.run.fairness.Quota).
+    # The most this round may add and, with budget_match, how many to reach (pada.types.Quota, set by pada.run.fairness.quota_for).
     quota: Quota = field(default_factory=Quota)
 
 

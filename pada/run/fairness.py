@@ -21,7 +21,7 @@ from omegaconf import OmegaConf
 from pada.agent.leakage import HeldOut, NgramOverlap, assert_no_leak, tokens
 from pada.errors import PadaError
 from pada.tasks.base import question_of
-from pada.types import EvalRecord, Example
+from pada.types import EvalRecord, Example, Quota
 
 # Bump when a change here or in pada.agent.leakage can change what a method's output keeps (quotas,
 # decontamination); every augment_<i> stage's key carries it (pada/versions.py pins the code).
@@ -29,15 +29,6 @@ VERSION = "1.0"
 
 # Method keys that the runner's quota replaced; a leftover override must not be silently ignored.
 MOVED_KEYS = {"max_new_total": "synthetic_budget", "max_new_per_iteration": "synthetic_per_iteration"}
-
-
-@dataclass(frozen=True)
-class Quota:
-    """What one augmentation round may add. ``limit``: the most ``propose`` may return (None = the
-    method's own rule); ``target``: with ``budget_match``, how many the method should reach (else None)."""
-
-    limit: int | None = None
-    target: int | None = None
 
 
 def check_config(cfg: Any, method: Any) -> None:
