@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from pada import task_files
 from pada.errors import PadaError
 
 # Config groups whose choice names a file: checked up front so a typo gets one line, not a Hydra trace.
@@ -18,10 +19,11 @@ def _check_overrides(overrides: list[str], conf_dir: Path) -> None:
         key, sep, value = override.lstrip("+~").partition("=")
         if not sep or key not in _CHECKED_GROUPS:
             continue
-        known = sorted(p.stem for p in (conf_dir / key).glob("*.yaml"))
+        known = sorted({p.stem for p in (conf_dir / key).glob("*.yaml")} | set(task_files.registered(key)))
+        hint = " (or a path to a task YAML, task=path/to/my_task.yaml)" if key == task_files.GROUP else ""
         for choice in value.split(","):  # a -m sweep lists several
             if choice and choice != "null" and choice not in known:
-                raise PadaError(f"unknown {key} '{choice}'; choose one of: {', '.join(known)}")
+                raise PadaError(f"unknown {key} '{choice}'; choose one of: {', '.join(known)}{hint}")
 
 
 _SWEEP_FLAGS = ("-m", "--multirun")
@@ -94,6 +96,7 @@ def _run(overrides: list[str]) -> int:
     if any(o in VERBOSE_FLAGS for o in overrides):
         # First, not last: argparse takes no positional override after an option (`--cfg job`).
         overrides = ["run.verbose=true", *(o for o in overrides if o not in VERBOSE_FLAGS)]
+    overrides = task_files.register(overrides, CONF_DIR)  # task=path/to/my_task.yaml
     _check_overrides([o for o in overrides if not o.startswith("-")], CONF_DIR)
     _check_composes(overrides, CONF_DIR)
     sys.argv = ["pada run", *overrides]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from pada import task_files
 from pada.errors import PadaError
 from pada.tasks.base import Task, build_task
 from pada.tasks.code import CodeTask
@@ -47,12 +48,16 @@ class CheckReport:
 
 
 def load_task_config(name: str):
-    """``conf/task/<name>.yaml``, or ``name`` itself when it is a path to a YAML file (a user's own task)."""
-    given = Path(name).expanduser()
-    path = given if given.suffix in (".yaml", ".yml") and given.is_file() else CONF_TASKS / f"{name}.yaml"
+    """``conf/task/<name>.yaml``, or the YAML file ``name`` names when it is a path (a user's own task; the same
+    rule and errors as ``pada run task=path/to/my_task.yaml``: pada.task_files)."""
+    if task_files.is_path(name):
+        return task_files.load_task_file(task_files.task_file(name, CONF_TASKS.parent))
+    path = CONF_TASKS / f"{name}.yaml"
     if not path.is_file():
         known = sorted(p.stem for p in CONF_TASKS.glob("*.yaml"))
-        raise PadaError(f"unknown task '{name}'; choose one of: {', '.join(known)}")
+        raise PadaError(
+            f"unknown task '{name}'; choose one of: {', '.join(known)} (or a path to a task YAML)"
+        )
     return OmegaConf.load(path)
 
 

@@ -369,6 +369,10 @@ def calls_lines(overrides: list[str]) -> list[str]:
 
 
 def main(overrides: list[str]) -> int:
+    from pada.run.app import CONF_DIR
+    from pada.task_files import register
+
+    overrides = register(overrides, CONF_DIR)  # task=path/to/my_task.yaml, as `pada run`
     problems, summary = preflight(overrides)
     print("plan (estimates): " + ", ".join(f"{k}={v}" for k, v in summary.items()))
     for line in calls_lines(overrides):

@@ -1,0 +1,117 @@
+"""A task YAML outside conf/task (``task=/path/to/my_task.yaml``): ``pada run`` end to end and in a -m sweep,
+``pada preflight``, ``pada data check`` and ``pada analyze``; a bad path is one line and exit 2 in all three."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hydra.core.config_store import ConfigStore
+from test_tasks_user import numeric_task, write_yaml
+from test_tasks_user_run import CELL
+
+from pada.cli import main
+from pada.io import read_json
+from pada.run.stages import DONE
+
+
+@pytest.fixture(autouse=True)
+def _forget_registered_tasks():
+    """Each test registers its own files: a stale ConfigStore entry must not make a test pass."""
+    yield
+    ConfigStore.instance().repo.get("task", {}).pop("my_apples.yaml", None)
+
+
+def _user_task(tmp_path: Path, **extra) -> tuple[Path, Path]:
+    """The user's repo (YAML) and data folder, both outside the project; the YAML names its data absolutely."""
+    data = tmp_path / "data"
+    cfg = numeric_task(data, **extra)
+    cfg["local_subdir"] = str(data / "mine")
+    repo = tmp_path / "my_repo"
+    repo.mkdir()
+    return write_yaml(repo, cfg), data
+
+
+def _run(argv: list[str]) -> int:
+    try:
+        return main(argv)
+    except SystemExit as exit_:  # raised from inside the Hydra app
+        return exit_.code
+
+
+def test_pada_run_task_path_end_to_end_and_in_analyze(tmp_path, model_cache, capsys):
+    path, data = _user_task(tmp_path)
+    runs = tmp_path / "runs"
+    overrides = [
+        *CELL,
+        f"task={path}",
+        f"paths.runs_dir={runs}",
+        f"paths.data_dir={data}",
+        f"paths.cache_dir={model_cache}",
+        "teacher.model=agent_test",
+        "teacher.script_module=agent_support",
+    ]
+    assert _run(["run", *overrides]) == 0
+    (results,) = [read_json(p) for p in runs.glob("my_apples-b8-pada-s0-*/results.json")]
+    assert results["data"]["synthetic"] > 0 and results["versions"]["task"] == "1.0"
+    capsys.readouterr()
+    assert main(["analyze", str(runs), "--out", str(tmp_path / "analysis"), "--resamples", "200"]) == 0
+    table = capsys.readouterr().out
+    assert "my_apples b8" in table and "PaDA-Agent" in table
+
+
+def test_a_sweep_mixes_a_task_path_and_a_shipped_task(tmp_path, tiny_cell_overrides, capsys):
+    path, _ = _user_task(
+        tmp_path, files={"train": "train.jsonl", "val": None}, val_size=4
+    )  # task.val_size=10
+    argv = ["run", "-m", *tiny_cell_overrides, f"task={path},gsm8k", "run.stop_after=seed"]
+    assert _run(argv) == 0, capsys.readouterr().err
+    runs = tmp_path / "runs"
+    assert sorted(p.parent.parent.name.split("-")[0] for p in runs.glob("*/seed/" + DONE)) == [
+        "gsm8k",
+        "my_apples",
+    ]
+
+
+def test_preflight_and_data_check_take_the_same_path(tmp_path, capsys):
+    path, data = _user_task(tmp_path)
+    code = main(["preflight", f"task={path}", "method=pada", "budget=8", f"paths.data_dir={data}"])
+    out = capsys.readouterr().out
+    assert code in (0, 1) and "pada on my_apples budget=8" in out, out  # 1: this host may lack a teacher key
+    assert "unknown task" not in out and "data" not in out.partition("problem(s)")[2].lower()
+    assert main(["data", "check", str(path), "--data-dir", str(data)]) == 0
+    out = capsys.readouterr().out
+    assert "my_apples: pool 32, val 6, test 8" in out and "gold outputs scored correct: 46/46" in out
+
+
+def _bad_files(tmp_path: Path) -> dict[str, tuple[str, str]]:
+    (tmp_path / "broken.yaml").write_text("name: [unclosed\n")
+    (tmp_path / "gsm8k.yaml").write_text("name: mine\n")
+    (tmp_path / "notes.txt").write_text("name: mine\n")
+    (tmp_path / "list.yaml").write_text("- a\n- b\n")
+    return {
+        "missing": (f"{tmp_path}/nope.yaml", f"task file {tmp_path}/nope.yaml does not exist"),
+        "not yaml": (f"{tmp_path}/notes.txt", "is not a YAML file"),
+        "shipped name": (
+            f"{tmp_path}/gsm8k.yaml",
+            "has the name of the shipped task 'gsm8k'; rename the file",
+        ),
+        "bad yaml": (f"{tmp_path}/broken.yaml", "is not valid YAML"),
+        "not a mapping": (f"{tmp_path}/list.yaml", "does not hold a mapping"),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing", "not yaml", "shipped name", "bad yaml", "not a mapping"])
+@pytest.mark.parametrize("command", ["run", "preflight", "data check"])
+def test_a_bad_task_path_is_one_line_and_exit_2(tmp_path, capsys, command, case):
+    value, message = _bad_files(tmp_path)[case]
+    runs = tmp_path / "runs"
+    argv = {
+        "run": ["run", f"task={value}", f"paths.runs_dir={runs}"],
+        "preflight": ["preflight", f"task={value}"],
+        "data check": ["data", "check", value],
+    }[command]
+    assert _run(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("pada: error: ") and message in err and err.count("\n") == 1, err
+    assert not runs.exists()
