@@ -19,10 +19,10 @@ class BaseModel(Method):
 
     def __init__(self, cfg):
         super().__init__(cfg)
-        if cfg.get("train", True) or self.iterations:
+        if cfg.get("train", True) or cfg.loop.iterations:
             raise PadaError(
                 "method 'base' evaluates the untrained model: keep method.train=false and "
-                "method.iterations=0 (use method=sft to train on the seed set)"
+                "method.loop.iterations=0 (use method=sft to train on the seed set)"
             )
 
     def propose(self, state: IterationState) -> list[Example]:

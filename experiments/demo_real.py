@@ -37,10 +37,15 @@ COMMON = [
 METHODS = {
     "sft": ["method=sft", "teacher=none"],
     "auggpt": ["method=auggpt", "method.k=1"],
-    "llm2llm": ["method=llm2llm", "method.iterations=1", "method.max_attempts=1", "method.max_tokens=96"],
+    "llm2llm": [
+        "method=llm2llm",
+        "method.loop.iterations=1",
+        "method.max_attempts=1",
+        "method.max_tokens=96",
+    ],
     "pada": [
         "method=pada",
-        "method.iterations=1",
+        "method.loop.iterations=1",
         "method.patterns.grouping=single",
         "method.patterns.embedder=bundled:all-MiniLM-L6-v2",
         "method.generation.strategy_examples=2",

@@ -81,7 +81,9 @@ def _check_composes(overrides: list[str], conf_dir: Path) -> None:
     except (HydraException, OmegaConfBaseException, ValueError) as error:
         lines = [line.strip() for line in str(error).splitlines() if line.strip()]
         raise PadaError("; ".join(lines) or type(error).__name__) from error
-    values = [_key(j) for j in jobs if j not in choices and not j.startswith(("+", "~")) and "=" in j]
+    # values of keys the config has (plain or ++, which also sets method.loop's defaults), not added keys
+    replaced = [j for j in jobs if j.startswith("++") or not j.startswith(("+", "~"))]
+    values = [_key(j) for j in replaced if j not in choices and "=" in j]
     check_override_types(cfg, reference, [k for k in values if not k.startswith("hydra")])
     # Hydra writes its logs under the runs dir before pada's code runs: a read-only one fails here first
     check_writable(Path(runs_dir).expanduser(), "runs dir")
@@ -92,11 +94,13 @@ VERBOSE_FLAGS = ("-v", "--verbose")  # `pada run -v ...` = run.verbose=true (thi
 
 def _run(overrides: list[str]) -> int:
     from pada.run.app import CONF_DIR, hydra_main
+    from pada.run.loop import loop_override
 
     if any(o in VERBOSE_FLAGS for o in overrides):
         # First, not last: argparse takes no positional override after an option (`--cfg job`).
         overrides = ["run.verbose=true", *(o for o in overrides if o not in VERBOSE_FLAGS)]
     overrides = task_files.register(overrides, CONF_DIR)  # task=path/to/my_task.yaml
+    overrides = [o if o.startswith("-") else loop_override(o) for o in overrides]  # method.loop.* -> ++
     _check_overrides([o for o in overrides if not o.startswith("-")], CONF_DIR)
     _check_composes(overrides, CONF_DIR)
     sys.argv = ["pada run", *overrides]

@@ -86,12 +86,15 @@ def _check_data(cfg: DictConfig) -> str | None:
 def _check_method(cfg: DictConfig) -> str | None:
     from pada.methods.base import build_method, check_cell
     from pada.run.fairness import check_config
+    from pada.run.loop import cell_loop, check_augments
     from pada.tasks import build_task
 
     try:
+        loop = cell_loop(cfg)
         method = build_method(cfg.method)
         check_config(cfg, method)  # quotas, budget_match, match_steps, eval_val: as the runner will
         check_cell(build_task(cfg.task), method)
+        check_augments(method, loop)
     except PadaError as error:
         return f"{cfg.method.name} on {cfg.task.name}: {error}"
     return None
@@ -99,12 +102,12 @@ def _check_method(cfg: DictConfig) -> str | None:
 
 def _check_values(cfg: DictConfig) -> str | None:
     """What ``pada run`` checks before any stage (pada/validate.py): types, choices, stage names, keys."""
-    from pada.methods.base import build_method
     from pada.run.app import CONF_DIR
+    from pada.run.loop import loop_config
     from pada.validate import check_config
 
     try:
-        check_config(cfg, build_method(cfg.method).iterations, CONF_DIR)
+        check_config(cfg, loop_config(cfg.method).iterations, CONF_DIR)
     except PadaError as error:
         return str(error)
     return None
@@ -195,10 +198,11 @@ def plan(cells: list[DictConfig]) -> dict[str, Any]:
     for cfg in cells:
         calls += sum(sum(c.values()) for c in _calls_or_none(cfg).values())
         estimate = cfg.get("plan") or {}
-        trainings = 0 if cfg.method.get("train", True) is False else int(cfg.method.get("iterations", 0)) + 1
+        rounds = _rounds(cfg)
+        trainings = 0 if cfg.method.get("train", True) is False else rounds + 1
         gpu_hours += trainings * float(estimate.get("gpu_hours_per_round", 0.0))
         cell_tokens = float((estimate.get("teacher_tokens_per_round") or {}).get(cfg.method.name, 0.0))
-        cell_tokens *= int(cfg.method.get("iterations", 0))
+        cell_tokens *= rounds
         if estimate.get("tokens_per_seeds"):  # estimates given per N seeds scale with the cell's budget
             cell_tokens *= cfg.budget / float(estimate.tokens_per_seeds)
         tokens += cell_tokens
@@ -212,6 +216,16 @@ def plan(cells: list[DictConfig]) -> dict[str, Any]:
         "teacher_tokens_estimate": int(tokens),
         "teacher_dollars_estimate": round(dollars, 2),
     }
+
+
+def _rounds(cfg: DictConfig) -> int:
+    """The cell's augmentation rounds, or 0 for a broken ``method.loop`` (its own check reports why)."""
+    from pada.run.loop import loop_config
+
+    try:
+        return loop_config(cfg.method).iterations
+    except PadaError:
+        return 0
 
 
 def _calls_or_none(cfg: DictConfig) -> dict[str, dict[str, int]]:
@@ -298,10 +312,11 @@ def expected_calls(cfg: DictConfig) -> dict[str, dict[str, int]]:
     Upper bounds: cached answers cost nothing, and a method asks less when the student makes fewer errors.
     ``{}`` for a method without a teacher; methods unknown here are left out (no guess)."""
     from pada.run.fairness import quota_for
+    from pada.run.loop import loop_config
     from pada.tasks import build_task
     from pada.tasks.synthetic import synthetic_format
 
-    name, iterations = cfg.method.name, int(cfg.method.get("iterations", 0))
+    name, iterations = cfg.method.name, loop_config(cfg.method).iterations
     base = name.split("_")[0] if name.startswith("pada") else name
     if base not in ("auggpt", "llm2llm", "llms_as_instructors", "pada"):
         return {}
@@ -370,9 +385,11 @@ def calls_lines(overrides: list[str]) -> list[str]:
 
 def main(overrides: list[str]) -> int:
     from pada.run.app import CONF_DIR
+    from pada.run.loop import loop_override
     from pada.task_files import register
 
     overrides = register(overrides, CONF_DIR)  # task=path/to/my_task.yaml, as `pada run`
+    overrides = [o if o.startswith("-") else loop_override(o) for o in overrides]  # method.loop.* -> ++
     problems, summary = preflight(overrides)
     print("plan (estimates): " + ", ".join(f"{k}={v}" for k, v in summary.items()))
     for line in calls_lines(overrides):

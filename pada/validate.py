@@ -47,7 +47,7 @@ NULLABLE_NUMBERS = {
     "task.limits.val": int,
     "task.limits.test": int,
     "task.sandbox.workers": int,
-    "method.early_stop_patience": int,
+    "method.loop.early_stop_patience": int,
     "synthetic_budget": int,
     "synthetic_per_seed": float,
     "synthetic_per_iteration": int,

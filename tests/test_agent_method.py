@@ -162,8 +162,6 @@ def test_ablations_switch_sources_off(tmp_path, task):
         ) == 4  # with regenerations
     with pytest.raises(PadaError, match="grouping='hdbscan'"):
         _method("method.patterns.grouping=hdbscan")
-    with pytest.raises(PadaError, match="select='best'"):
-        _method("method.select=best")
 
 
 def test_a_seed_that_is_also_a_held_out_item_is_never_shown(tmp_path, task):

@@ -20,8 +20,8 @@ def test_two_iterations_through_the_runner(tiny_cell_overrides, tmp_path):
         [
             *tiny_cell_overrides,
             "method=pada",
-            "method.iterations=2",
-            "method.select=best_val",
+            "method.loop.iterations=2",
+            "++method.loop.select=best_val",
             "method.patterns.embedder=bundled:all-MiniLM-L6-v2",
             "teacher=scripted",
             "teacher.model=agent_test",

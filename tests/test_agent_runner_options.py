@@ -10,7 +10,8 @@ import pytest
 from pada.agent.report import TABLE_COLUMNS, write_report
 from pada.errors import PadaError
 from pada.io import read_json
-from pada.run.runner import _select, _stalled
+from pada.run.loop import selected as _select
+from pada.run.loop import stalled as _stalled
 
 
 def _rows(*scores):

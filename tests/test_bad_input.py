@@ -195,7 +195,10 @@ CASES = {
     "bool key given a word": (lambda root: ["run.eval_val=maybe"], "run.eval_val"),
     "null-default int key given a word": (lambda root: ["trainer.max_steps=abc"], "trainer.max_steps"),
     "null-default int key given a float": (lambda root: ["eval.max_new_tokens=2.5"], "eval.max_new_tokens"),
-    "method int given a word": (lambda root: ["method=pada", "method.iterations=abc"], "method.iterations"),
+    "method int given a word": (
+        lambda root: ["method=pada", "method.loop.iterations=abc"],
+        "method.loop.iterations",
+    ),
     "unknown top-level key": (lambda root: ["budgett=10"], "budgett"),
     "unknown added top-level key": (lambda root: ["+budgett=10"], "budgett"),
     "unknown nested key": (lambda root: ["trainer.lrr=0.1"], "trainer.lrr"),

@@ -54,7 +54,9 @@ def test_auggpt_cell_adds_k_per_seed_once(tiny_cell_overrides, tmp_path):
 
 
 def test_llm2llm_cell_uses_only_wrong_seeds_and_accumulates(tiny_cell_overrides, tmp_path):
-    results, cfg = _cell(tiny_cell_overrides, tmp_path, "method=llm2llm", "method.iterations=2", *TEACHER)
+    results, cfg = _cell(
+        tiny_cell_overrides, tmp_path, "method=llm2llm", "method.loop.iterations=2", *TEACHER
+    )
     run_dir = _run_dir(cfg, results)
     seeds = {r["id"] for r in read_jsonl(run_dir / "seed" / "seed.jsonl")}
     train = list(seeds)
@@ -76,7 +78,7 @@ def test_llms_as_instructors_cell_by_contrast(tiny_cell_overrides, tmp_path):
         tiny_cell_overrides,
         tmp_path,
         "method=llms_as_instructors",
-        "method.iterations=1",
+        "method.loop.iterations=1",
         "method.similarity=rouge",
         "synthetic_budget=5",
         *TEACHER,

@@ -181,9 +181,11 @@ def test_llm2llm_rouge_threshold_and_blacklist():
 
 def test_llm2llm_official_steps_are_ten_trainings():
     assert (
-        compose_config(["method=llm2llm"]).method.iterations == 9
+        compose_config(["method=llm2llm"]).method.loop.iterations == 9
     )  # + 1 = 10 trainings (official steps: 10)
-    assert compose_config(["experiment=table2_v1", "method=llm2llm"]).method.iterations == 10  # v1 as it ran
+    assert (
+        compose_config(["experiment=table2_v1", "method=llm2llm"]).method.loop.iterations == 10
+    )  # v1 as it ran
 
 
 def test_llm2llm_numbered_response_format():

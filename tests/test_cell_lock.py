@@ -23,7 +23,7 @@ def _probe_overrides(tiny_cell_overrides: list[str]) -> list[str]:
         "method=base",
         "method.name=peer_probe",
         "+method.module=peer_probe_method",
-        "method.iterations=1",
+        "method.loop.iterations=1",
         "method.train=true",
         "trainer.max_steps=2",
     ]

@@ -16,7 +16,8 @@ from analysis.tables import other_methods
 from pada.cli import main
 from pada.errors import PadaError
 from pada.io import read_jsonl
-from pada.methods.base import IterationState, Method, build_method, check_loop, register_method
+from pada.methods.base import IterationState, Method, build_method, register_method
+from pada.run.loop import check_augments, loop_config
 from pada.run.runner import run_cell
 from pada.types import Example
 
@@ -39,7 +40,7 @@ TOY = ["method=sft", "method.name=dup_seeds", "+method.module=test_extending"]
 
 
 def test_the_toy_method_runs_and_appears_in_the_table(tiny_cell_overrides, tmp_path, capsys):
-    cfg = compose_config([*tiny_cell_overrides, *TOY, "method.iterations=1"])
+    cfg = compose_config([*tiny_cell_overrides, *TOY, "method.loop.iterations=1"])
     results = run_cell(cfg)
     run_dir = Path(cfg.paths.runs_dir) / results["cell"]["name"]
     new = read_jsonl(run_dir / "augment_0" / "new.jsonl")
@@ -71,9 +72,9 @@ def test_an_unregistered_method_says_how_to_register():
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ([*TOY, "~method.iterations"], "method dup_seeds: set iterations in its YAML"),
-        ([*TOY, "method.iterations=0"], "method dup_seeds augments .* but method.iterations=0"),
-        (["method=pada"], "method pada augments .* but method.iterations=0"),
+        ([*TOY, "~method.loop.iterations"], "method dup_seeds: set loop.iterations in its YAML"),
+        ([*TOY, "method.loop.iterations=0"], "method dup_seeds augments .* but method.loop.iterations=0"),
+        (["method=pada"], "method pada augments .* but method.loop.iterations=0"),
     ],
 )
 def test_a_loop_that_never_runs_is_an_error_before_any_stage(
@@ -82,7 +83,7 @@ def test_a_loop_that_never_runs_is_an_error_before_any_stage(
     if overrides == ["method=pada"]:
         overrides = [
             "method=pada",
-            "method.iterations=0",
+            "method.loop.iterations=0",
             "method.patterns.embedder=bundled:all-MiniLM-L6-v2",
             "teacher=scripted",
             "teacher.model=agent_test",
@@ -96,4 +97,5 @@ def test_a_loop_that_never_runs_is_an_error_before_any_stage(
 
 def test_sft_and_base_run_zero_iterations():
     for name in ("sft", "base"):
-        check_loop(build_method(compose_config([f"method={name}"]).method))
+        cfg = compose_config([f"method={name}"]).method
+        check_augments(build_method(cfg), loop_config(cfg))

@@ -114,7 +114,7 @@ def three_number_data(tmp_path) -> Path:
     return folder.parent
 
 
-PLANTED = ["method=sft", "+method.module=planted_method", "method.name=planted", "method.iterations=1"]
+PLANTED = ["method=sft", "+method.module=planted_method", "method.name=planted", "method.loop.iterations=1"]
 
 
 def _overrides(tmp_path, data, model_cache, *extra):
@@ -227,7 +227,7 @@ def test_budget_match_brings_every_generative_method_to_the_same_count(tmp_path,
     ]
     counts = {}
     for name in GENERATIVE:
-        extra = [] if name == "auggpt" else ["method.iterations=2"]
+        extra = [] if name == "auggpt" else ["method.loop.iterations=2"]
         extra += ["method.similarity=rouge"] if name == "llms_as_instructors" else []
         results = run_cell(compose_config([*base, f"method={name}", *extra]))
         data, steps = results["data"], results["training"]["optimizer_steps"]
@@ -261,7 +261,7 @@ def test_every_method_s_planted_near_copy_is_rejected(
         [
             *_overrides(tmp_path, three_number_data, model_cache),
             f"method={name}",
-            "method.iterations=1",
+            "method.loop.iterations=1",
             "teacher=scripted",
             "+embedder=bundled:all-MiniLM-L6-v2",
             *(["method.similarity=rouge"] if name == "llms_as_instructors" else []),

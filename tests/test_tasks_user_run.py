@@ -23,7 +23,7 @@ CELL = [
     "eval.max_new_tokens=6",
     "wandb.mode=disabled",
     "method=pada",
-    "method.iterations=1",
+    "method.loop.iterations=1",
     "method.patterns.grouping=single",
     "method.generation.strategy_examples=4",
     "teacher=scripted",
@@ -97,8 +97,8 @@ EVERY_METHOD = {
     "sft": [],
     "sft_val": [],
     "auggpt": ["method.k=2", *BASELINES],
-    "llm2llm": ["method.iterations=1", *BASELINES],
-    "llms_as_instructors": ["method.iterations=1", "method.similarity=rouge", *BASELINES],
+    "llm2llm": ["method.loop.iterations=1", *BASELINES],
+    "llms_as_instructors": ["method.loop.iterations=1", "method.similarity=rouge", *BASELINES],
     "pada": [*CELL[7:], "teacher.model=agent_test", "teacher.script_module=agent_support"],
 }
 

@@ -15,7 +15,7 @@ from pada.teacher.fake_server import FakeLLMServer
 PROBE = [
     "method.name=teacher_probe",
     "+method.module=teacher_probe_method",
-    "method.iterations=1",
+    "method.loop.iterations=1",
     "teacher=vllm_serve",
     "teacher.model=served",
     "teacher.client.retry.max_attempts=2",
@@ -105,7 +105,7 @@ def test_pattern_report_says_how_many_analyses_were_sent_when_none_parsed(tmp_pa
     overrides = [
         *tiny_cell_overrides,
         "method=pada",
-        "method.iterations=1",
+        "method.loop.iterations=1",
         "teacher=scripted",
         "method.patterns.embedder=bundled:all-MiniLM-L6-v2",
         "teacher.model=test_never_json",

@@ -64,7 +64,7 @@ def test_cell_uses_the_teacher_then_replays_it_from_cache(tmp_path, monkeypatch)
         "teacher=scripted",
         "method.name=teacher_probe",
         "+method.module=teacher_probe_method",
-        "method.iterations=1",
+        "method.loop.iterations=1",
         "teacher.pricing.input_per_mtok=1e6",
     ]
     first = run_cell(_cfg(tmp_path, *small))

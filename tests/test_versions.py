@@ -65,7 +65,7 @@ def _probe_cell(tiny_cell_overrides, prompts: Path) -> list[str]:
         "method=base",
         "method.name=template_probe",
         "+method.module=template_probe_method",
-        "method.iterations=1",
+        "method.loop.iterations=1",
         "method.train=true",
         "trainer.max_steps=2",
         f"+method.prompts_dir={prompts}",

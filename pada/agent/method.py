@@ -62,8 +62,6 @@ class PadaAgent(Method):
         super().__init__(cfg)
         if cfg.patterns.grouping not in GROUPINGS:
             raise PadaError(f"method.patterns.grouping={cfg.patterns.grouping!r}; choose one of {GROUPINGS}")
-        if cfg.select not in ("last", "best_val"):
-            raise PadaError(f"method.select={cfg.select!r}; choose last or best_val")
         if cfg.use_validation and cfg.patterns.grouping in ("kmeans", "fixed_k"):
             check_embedder(cfg.patterns.embedder)
         self.needs_val_eval = bool(cfg.use_validation)

@@ -51,16 +51,11 @@ class Method(ABC):
         False  # true (controls only): the runner adds the labelled val items to training
     )
     augments: bool | None = (
-        None  # true: propose() adds training items, so iterations 0 is an error; None: needs_teacher
+        None  # true: propose() adds training items, so loop.iterations 0 is an error; None: needs_teacher
     )
 
     def __init__(self, cfg: Any):
         self.cfg = cfg
-
-    @property
-    def iterations(self) -> int:
-        """Augmentation rounds; the student is trained iterations + 1 times."""
-        return int(self.cfg.get("iterations", 0))
 
     @abstractmethod
     def propose(self, state: IterationState) -> list[Example]:
@@ -80,26 +75,7 @@ def check_cell(task: Task, method: Method) -> None:
     """Refuse a (task, method) pair that would fail mid-run, before any stage: one error line, nothing run."""
     if isinstance(task, CodeTask):
         task.require_code_execution()  # every cell scores code by running it
-    check_loop(method)
     method.check_task(task)
-
-
-def check_loop(method: Method) -> None:
-    """``iterations`` must be given, and be at least 1 for a method that augments: a YAML without it used to
-    run zero rounds silently (the code default), so a new method never augmented and nothing said so."""
-    name = method.cfg.get("name", type(method).__name__)
-    if "iterations" not in method.cfg:
-        raise PadaError(
-            f"method {name}: set iterations in its YAML (augmentation rounds; 0 for a method that "
-            "never adds training items, as sft)"
-        )
-    augments = method.augments if method.augments is not None else method.needs_teacher
-    if augments and method.iterations < 1:
-        raise PadaError(
-            f"method {name} augments (it adds training items) but method.iterations="
-            f"{method.iterations}: it would never run; set iterations>=1 (method=sft trains on the "
-            "seed set alone)"
-        )
 
 
 _METHODS: dict[str, Callable[[Any], Method]] = {}

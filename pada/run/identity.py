@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pada.run.loop import with_defaults
+
 # Config nodes that say where and how a cell runs, not what it computes: excluded from the cell's identity.
 NON_IDENTITY_KEYS = ("paths", "wandb", "run")
 # Teacher settings that change how answers are fetched or priced, never what they are.
@@ -23,6 +25,11 @@ def eval_identity_of(eval_cfg: dict[str, Any]) -> dict[str, Any]:
 def identity_of(resolved: dict[str, Any]) -> dict[str, Any]:
     """The identity part of a resolved config (``OmegaConf.to_container(cfg, resolve=True)``)."""
     resolved = dict(resolved)
+    method = resolved.get("method")
+    if isinstance(method, dict) and isinstance(
+        method.get("loop"), dict
+    ):  # a default written out is no change
+        resolved["method"] = {**method, "loop": with_defaults(method["loop"])}
     if isinstance(resolved.get("teacher"), dict):
         resolved["teacher"] = {
             k: v for k, v in resolved["teacher"].items() if k not in TEACHER_NON_IDENTITY_KEYS

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from pada.models.memory import release_memory
 from pada.run import fairness
 from pada.run.app import CONF_DIR
 from pada.run.identity import eval_identity_of, identity_of
+from pada.run.loop import cell_loop, check_augments, selected, stalled
 from pada.run.provenance import provenance
 from pada.run.spend import spend_kept_on_failure, spent
 from pada.run.stages import Stages, cell_lock
@@ -107,14 +108,28 @@ def accuracy(records: list[EvalRecord]) -> dict[str, Any]:
     }
 
 
+@dataclass
+class _LoopState:
+    """What one round of the loop hands the next: the data, the stage keys and the rows so far."""
+
+    seed_data: list[Example]
+    train_data: list[Example]  # seeds (plus validation for sft_val) plus everything added so far
+    upstream: str  # key of the stage the next training depends on (seed, then each augment)
+    previous: Path | None = None  # the last training's dir, with trainer.init_from=previous
+    augment: Any = None  # the previous augment stage: scored by the method once the next eval is done
+    rows: list[dict[str, Any]] = field(default_factory=list)  # results.json "iterations"
+    trained: list[tuple[str, Path | None, Any]] = field(default_factory=list)  # (train key, adapter, eval)
+
+
 class Cell:
     """The state of one cell's run; ``run()`` executes or resumes it and returns results.json's content."""
 
     def __init__(self, cfg: DictConfig):
         self.cfg = cfg
+        self.loop = cell_loop(cfg)  # method.loop: read here alone, before the method is built
         self.task: Task = build_task(cfg.task)
         self.method = build_method(cfg.method)
-        check_config(cfg, self.method.iterations, CONF_DIR)  # types, choices, stage names: before any stage
+        check_config(cfg, self.loop.iterations, CONF_DIR)  # types, choices, stage names: before any stage
         pin_date(cfg.get("chat_template_date", DEFAULT_DATE))  # every chat template renders this date
         fairness.check_config(cfg, self.method)  # quotas, eval_val: one error line before anything runs
         # Built first: missing credentials are one error line before any data is read or stage runs.
@@ -126,6 +141,7 @@ class Cell:
             )
         # A (task, method) pair that would fail mid-run fails here, before any data is read.
         check_cell(self.task, self.method)
+        check_augments(self.method, self.loop)
         self.splits = self.task.load(_data_dir(cfg))
         # What determines the output besides the config (pada/versions.py); never the git SHA.
         self.components, self.run_dir = cell_location(cfg, self.task, self.method, self.splits.files)
@@ -289,71 +305,83 @@ class Cell:
         seed_stage = self._seed_stage()
         seed_data = _load(seed_stage.path / "seed.jsonl")
         val, test = _load(seed_stage.path / "val.jsonl"), _load(seed_stage.path / "test.jsonl")
-        train_data, upstream, previous, iterations, trained = list(seed_data), seed_stage.key, None, [], []
-        if self.method.trains_on_validation:  # the equal-information control (sft_val)
-            train_data += val
-        trains = self.cfg.method.get("train", True)  # false: score the untouched base model (method=base)
-        augment = None  # the previous augment stage: scored by the method once the next eval is done
-        for i in range(self.method.iterations + 1):
-            train = self._train_stage(i, train_data, upstream, previous) if trains else None
-            adapter, train_key = (train.path / "model", train.key) if train else (None, f"base:{upstream}")
-            previous = train.path if train and self.cfg.trainer.init_from == "previous" else None
-            splits = {"val": val} if self.cfg.run.eval_val else {}
-            last = i == self.method.iterations
-            if not last and self.method.needs_train_eval:
-                splits["train"] = train_data
-            evaluated = self._eval_stage(f"eval_{i}", splits, train_key, adapter)
-            # On every invocation, cached or not: a cell killed before the method scored its report resumes here.
-            if augment is not None:
-                self._after_next_eval(augment.path, trained[-1][2].path, evaluated.path)
-                self.stages.refresh(augment)  # the amended report stays part of the stage's manifest
-            row = {
-                "iteration": i,
-                "train_examples": len(train_data),
-                **(train.info if train else {}),
-                **{f"{s}_accuracy": m["accuracy"] for s, m in evaluated.info.items()},
-            }
-            self.tracker.log({f"iteration/{k}": v for k, v in row.items() if isinstance(v, int | float)})
-            iterations.append(row)
-            trained.append((train_key, adapter, evaluated))
-            if last or _stalled(iterations, self.cfg.method.get("early_stop_patience")):
+        # the equal-information control (sft_val) trains on the labelled validation items too
+        extra = val if self.method.trains_on_validation else []
+        state = _LoopState(seed_data, [*seed_data, *extra], upstream=seed_stage.key)
+        for i in range(self.loop.iterations + 1):
+            last = i == self.loop.iterations
+            evaluated = self._train_and_eval(i, state, val, last)
+            if last or stalled(state.rows, self.loop.early_stop_patience):
                 break
-            state = IterationState(
-                iteration=i,
-                task=self.task,
-                seed_data=seed_data,
-                train_data=train_data,
-                train_records=_records(evaluated.path / "train.jsonl"),
-                val_records=fairness.failures(_records(evaluated.path / "val.jsonl"), self.method),
-                teacher=self.teacher,
-                rng=random.Random(stable_hash([self.cfg.seed, i])),
-                workdir=self.run_dir,
-                quota=fairness.quota_for(
-                    self.cfg, i, self.method.iterations, len(train_data) - len(seed_data)
-                ),
-            )
             held_out = test if self.method.trains_on_validation else val + test
-            augment = self._augment_stage(i, state, evaluated.key, held_out)
-            train_data = train_data + _load(augment.path / "new.jsonl")
-            upstream = augment.key
-        chosen = _select(iterations, self.cfg.method.get("select", "last"))
-        train_key, adapter, evaluated = trained[chosen]
-        iterations[chosen]["selected"] = True
+            self._augment_round(i, state, evaluated, held_out)
+        chosen = selected(state.rows, self.loop.select)
+        train_key, adapter, evaluated = state.trained[chosen]
+        state.rows[chosen]["selected"] = True
         test_stage = self._eval_stage("test", {"test": test}, train_key, adapter)
         results = self._write_results(
-            config, seed_data, train_data, val, test, iterations, evaluated, test_stage
+            config, seed_data, state.train_data, val, test, state.rows, evaluated, test_stage
         )
         if self.cfg.eval.lm_eval.enabled:  # after test, so pada's own results are on disk even if it fails
-            results["metrics"]["lm_eval"] = self._lm_eval_stage(train_key, adapter, test).info
-            results["timings"]["lm_eval"] = {
-                "seconds": self.stages.results["lm_eval"].seconds,
-                "cached": self.stages.results["lm_eval"].cached,
-            }
-            results["predictions"]["lm_eval"] = sorted(
-                p.name for p in self.stages.results["lm_eval"].path.glob("samples_*.jsonl")
-            )
-            write_json(self.run_dir / "results.json", results)
+            self._add_lm_eval(results, train_key, adapter, test)
         return results
+
+    def _train_and_eval(self, i: int, state: _LoopState, val: list[Example], last: bool):
+        """Round ``i``'s training (skipped by method.train=false) and evaluation; appends its row."""
+        trains = self.cfg.method.get("train", True)  # false: score the untouched base model (method=base)
+        train = self._train_stage(i, state.train_data, state.upstream, state.previous) if trains else None
+        adapter, train_key = (train.path / "model", train.key) if train else (None, f"base:{state.upstream}")
+        state.previous = train.path if train and self.cfg.trainer.init_from == "previous" else None
+        splits = {"val": val} if self.cfg.run.eval_val else {}
+        if not last and self.method.needs_train_eval:
+            splits["train"] = state.train_data
+        evaluated = self._eval_stage(f"eval_{i}", splits, train_key, adapter)
+        # On every invocation, cached or not: a cell killed before the method scored its report resumes here.
+        if state.augment is not None:
+            self._after_next_eval(state.augment.path, state.trained[-1][2].path, evaluated.path)
+            self.stages.refresh(state.augment)  # the amended report stays part of the stage's manifest
+        row = {
+            "iteration": i,
+            "train_examples": len(state.train_data),
+            **(train.info if train else {}),
+            **{f"{s}_accuracy": m["accuracy"] for s, m in evaluated.info.items()},
+        }
+        self.tracker.log({f"iteration/{k}": v for k, v in row.items() if isinstance(v, int | float)})
+        state.rows.append(row)
+        state.trained.append((train_key, adapter, evaluated))
+        return evaluated
+
+    def _augment_round(self, i: int, state: _LoopState, evaluated, held_out: list[Example]) -> None:
+        """Round ``i``'s augment stage: the method proposes from this round's evaluation, the runner
+        checks quota and decontamination against ``held_out``; the kept items join the training data."""
+        method_state = IterationState(
+            iteration=i,
+            task=self.task,
+            seed_data=state.seed_data,
+            train_data=state.train_data,
+            train_records=_records(evaluated.path / "train.jsonl"),
+            val_records=fairness.failures(_records(evaluated.path / "val.jsonl"), self.method),
+            teacher=self.teacher,
+            rng=random.Random(stable_hash([self.cfg.seed, i])),
+            workdir=self.run_dir,
+            quota=fairness.quota_for(
+                self.cfg, i, self.loop.iterations, len(state.train_data) - len(state.seed_data)
+            ),
+        )
+        state.augment = self._augment_stage(i, method_state, evaluated.key, held_out)
+        state.train_data = state.train_data + _load(state.augment.path / "new.jsonl")
+        state.upstream = state.augment.key
+
+    def _add_lm_eval(self, results: dict[str, Any], train_key: str, adapter: Path | None, test) -> None:
+        results["metrics"]["lm_eval"] = self._lm_eval_stage(train_key, adapter, test).info
+        results["timings"]["lm_eval"] = {
+            "seconds": self.stages.results["lm_eval"].seconds,
+            "cached": self.stages.results["lm_eval"].cached,
+        }
+        results["predictions"]["lm_eval"] = sorted(
+            p.name for p in self.stages.results["lm_eval"].path.glob("samples_*.jsonl")
+        )
+        write_json(self.run_dir / "results.json", results)
 
     def _write_results(self, config, seed_data, train_data, val, test, iterations, last_eval, test_stage):
         results = {
@@ -469,24 +497,6 @@ def _flat(prefix: str, tree: dict[str, Any]) -> dict[str, Any]:
         elif isinstance(value, int | float):
             flat[f"{prefix}/{key}"] = value
     return flat
-
-
-def _stalled(iterations: list[dict[str, Any]], patience: int | None) -> bool:
-    """Early stop: validation accuracy has not beaten its earlier best for ``patience`` iterations."""
-    scores = [row.get("val_accuracy") for row in iterations]
-    if not patience or None in scores or len(scores) <= patience:
-        return False
-    return max(scores[-patience:]) <= max(scores[:-patience])
-
-
-def _select(iterations: list[dict[str, Any]], how: str) -> int:
-    """The iteration whose checkpoint is tested: the last, or the best on validation (earliest on ties)."""
-    if how == "last":
-        return len(iterations) - 1
-    scores = [row.get("val_accuracy") for row in iterations]
-    if how != "best_val" or None in scores:
-        raise PadaError(f"method.select={how!r} needs last, or best_val with run.eval_val=true")
-    return scores.index(max(scores))
 
 
 def run_cell(cfg: DictConfig) -> dict[str, Any]:
