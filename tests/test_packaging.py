@@ -6,6 +6,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
@@ -14,9 +15,9 @@ ROOT = Path(__file__).resolve().parents[1]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 
 
-def _lock() -> dict[str, str]:
+def _lock(name: str = "requirements-cpu.lock.txt") -> dict[str, str]:
     pins = {}
-    for line in (ROOT / "requirements-cpu.lock.txt").read_text().splitlines():
+    for line in (ROOT / name).read_text().splitlines():
         if line.strip() and not line.startswith("#"):
             name, sep, version = line.partition("==")
             assert sep, f"lock line without an exact pin: {line!r}"
@@ -30,9 +31,16 @@ def test_python_range_covers_the_tested_and_the_resolved_versions():
     assert allowed.contains(".".join(map(str, sys.version_info[:3])))
 
 
-def test_every_range_starts_at_the_locked_version():
-    lock = _lock()
-    requirements = [*PROJECT["dependencies"], *PROJECT["optional-dependencies"]["slurm"]]
+EXTRAS = PROJECT["optional-dependencies"]
+LOCKED = [  # (lock file, the requirements it pins)
+    ("requirements-cpu.lock.txt", [*PROJECT["dependencies"], *EXTRAS["slurm"]]),
+    ("requirements-dev.lock.txt", EXTRAS["dev"]),  # pytest, ruff, import-linter: `make test` / `make lint`
+]
+
+
+@pytest.mark.parametrize(("lock_file", "requirements"), LOCKED)
+def test_every_range_starts_at_the_locked_version(lock_file, requirements):
+    lock = _lock(lock_file)
     for requirement in map(Requirement, requirements):
         pinned = lock[canonicalize_name(requirement.name)]
         lower = {s.operator: s.version for s in requirement.specifier}

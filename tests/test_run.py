@@ -153,7 +153,7 @@ def test_wandb_offline_run_is_written_and_closed(tiny_cell_overrides, tmp_path):
 def test_wandb_is_closed_when_the_cell_fails(tmp_path):
     import wandb
 
-    from pada.run.tracking import tracking
+    from pada.tracking import tracking
 
     cfg = compose_config([]).wandb
     with pytest.raises(ValueError), tracking(cfg, tmp_path, "failing", {"a": 1}):

@@ -11,7 +11,7 @@ from conftest import compose_config
 
 from pada.io import read_json
 from pada.run import runner
-from pada.run.tracking import tracking
+from pada.tracking import tracking
 
 SIM_CELL = [
     "experiment=sim",
@@ -104,7 +104,7 @@ def test_report_table_logging_never_fails(monkeypatch):
     import sys
     import types
 
-    from pada.run.tracking import log_to_current_run
+    from pada.tracking import log_to_current_run
 
     class Dead:
         def log(self, _):

@@ -8,7 +8,7 @@ from typing import Any
 
 from pada.agent.patterns import Pattern
 from pada.io import atomic_write_text, read_json, write_json
-from pada.run.tracking import log_to_current_run
+from pada.tracking import log_to_current_run
 from pada.types import EvalRecord
 
 VAL_SET = "val_set"  # the report's whole-validation-set entry (same keys as a pattern's scores)

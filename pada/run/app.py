@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 import sys
 from pathlib import Path
@@ -12,12 +11,12 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from pada.errors import PadaError
+from pada.run.conf import CONF_DIR
 from pada.validate import environment_message
 
 # A fresh random id per composed config (use_cache: one value for all of a run's references), so two
 # runs started in the same second get separate Hydra output dirs.
 OmegaConf.register_new_resolver("pada_run_id", lambda: secrets.token_hex(4), use_cache=True, replace=True)
-CONF_DIR = Path(os.environ.get("PADA_CONF_DIR", Path(__file__).resolve().parents[2] / "conf"))
 log = logging.getLogger("pada")
 
 

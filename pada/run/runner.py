@@ -24,13 +24,12 @@ from pada.models.chat import DEFAULT_DATE, pin_date
 from pada.models.loading import resolve_model_path
 from pada.models.memory import release_memory
 from pada.run import fairness
-from pada.run.app import CONF_DIR
+from pada.run.conf import CONF_DIR
 from pada.run.identity import eval_identity_of, identity_of
 from pada.run.loop import cell_loop, check_augments, selected, stalled
 from pada.run.provenance import provenance
 from pada.run.spend import spend_kept_on_failure, spent
 from pada.run.stages import Stages, cell_lock
-from pada.run.tracking import tracking
 from pada.tasks.base import Task, build_task, sample_seed_set
 from pada.teacher import (
     Teacher,
@@ -41,6 +40,7 @@ from pada.teacher import (
     usage_delta,
     usage_sum,
 )
+from pada.tracking import tracking
 from pada.types import EvalRecord, Example, SamplingParams
 from pada.validate import check_config, check_writable
 from pada.versions import cell_versions
