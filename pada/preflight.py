@@ -190,31 +190,69 @@ def _check_disk(cfg: DictConfig, need_gb: float) -> str | None:
     )
 
 
+NO_PLAN = "unknown (no plan section)"  # an estimate the config gives no number for is not 0
+
+
+def _trainings(cfg: DictConfig) -> int:
+    return 0 if cfg.method.get("train", True) is False else _rounds(cfg) + 1
+
+
+def _gpu_hours(cfg: DictConfig) -> float | str:
+    """GPU hours of one cell from ``plan.gpu_hours_per_round``, or why it is unknown."""
+    hours = (cfg.get("plan") or {}).get("gpu_hours_per_round")
+    if _trainings(cfg) == 0:
+        return 0.0
+    return NO_PLAN if hours is None else _trainings(cfg) * float(hours)
+
+
+def _teacher_tokens(cfg: DictConfig) -> float | str:
+    """Teacher tokens of one cell from ``plan.teacher_tokens_per_round[<method>]`` (scaled by the budget
+    when ``plan.tokens_per_seeds`` is set), 0 without a teacher or rounds, else why it is unknown."""
+    iterations = _rounds(cfg)
+    if iterations == 0 or (cfg.get("teacher") or {}).get("provider", "none") == "none":
+        return 0.0
+    estimate = cfg.get("plan")
+    per_round = (estimate or {}).get("teacher_tokens_per_round") or {}
+    if cfg.method.name not in per_round:
+        return (
+            NO_PLAN
+            if estimate is None
+            else f"unknown (plan.teacher_tokens_per_round has no {cfg.method.name})"
+        )
+    tokens = float(per_round[cfg.method.name]) * iterations
+    if estimate.get("tokens_per_seeds"):  # estimates given per N seeds scale with the cell's budget
+        tokens *= cfg.budget / float(estimate.tokens_per_seeds)
+    return tokens
+
+
+def _dollars(cfg: DictConfig, tokens: float) -> float:
+    price = cfg.teacher.get("pricing") or {}
+    blended = (float(price.get("input_per_mtok", 0.0)) + float(price.get("output_per_mtok", 0.0))) / 2
+    return tokens / 1e6 * blended
+
+
+def _total(values: list[float | str], digits: int | None) -> float | int | str:
+    """The sum, or the first reason a value is unknown (a partial sum would read as the whole)."""
+    unknown = [v for v in values if isinstance(v, str)]
+    if unknown:
+        return unknown[0]
+    return int(sum(values)) if digits is None else round(sum(values), digits)
+
+
 def plan(cells: list[DictConfig]) -> dict[str, Any]:
-    """Jobs, GPU hours and teacher tokens/dollars from each cell's ``plan`` section (estimates), and the
-    teacher calls of all cells' augment stages (``expected_calls``: an upper bound)."""
-    gpu_hours = tokens = dollars = 0.0
-    calls = 0
-    for cfg in cells:
-        calls += sum(sum(c.values()) for c in _calls_or_none(cfg).values())
-        estimate = cfg.get("plan") or {}
-        rounds = _rounds(cfg)
-        trainings = 0 if cfg.method.get("train", True) is False else rounds + 1
-        gpu_hours += trainings * float(estimate.get("gpu_hours_per_round", 0.0))
-        cell_tokens = float((estimate.get("teacher_tokens_per_round") or {}).get(cfg.method.name, 0.0))
-        cell_tokens *= rounds
-        if estimate.get("tokens_per_seeds"):  # estimates given per N seeds scale with the cell's budget
-            cell_tokens *= cfg.budget / float(estimate.tokens_per_seeds)
-        tokens += cell_tokens
-        price = cfg.teacher.get("pricing") or {}
-        blended = (float(price.get("input_per_mtok", 0.0)) + float(price.get("output_per_mtok", 0.0))) / 2
-        dollars += cell_tokens / 1e6 * blended
+    """Jobs, GPU hours and teacher tokens/dollars from each cell's ``plan`` section (estimates; a string
+    saying why when a cell that trains or calls the teacher has no number there), and the teacher calls of
+    all cells' augment stages (``expected_calls``: an upper bound)."""
+    hours = [_gpu_hours(cfg) for cfg in cells]
+    tokens = [_teacher_tokens(cfg) for cfg in cells]
+    dollars = [t if isinstance(t, str) else _dollars(cfg, t) for cfg, t in zip(cells, tokens, strict=True)]
+    calls = sum(sum(sum(c.values()) for c in _calls_or_none(cfg).values()) for cfg in cells)
     return {
         "jobs": len(cells),
-        "gpu_hours_estimate": round(gpu_hours, 1),
+        "gpu_hours_estimate": _total(hours, 1),
         "teacher_calls_at_most": calls,
-        "teacher_tokens_estimate": int(tokens),
-        "teacher_dollars_estimate": round(dollars, 2),
+        "teacher_tokens_estimate": _total(tokens, None),
+        "teacher_dollars_estimate": _total(dollars, 2),
     }
 
 

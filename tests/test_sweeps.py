@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from omegaconf import open_dict
 
 from pada.preflight import expand_sweep
 from pada.preflight import main as preflight_main
@@ -201,3 +202,22 @@ def test_the_expected_teacher_calls_bound_what_a_simulated_cell_asks(method, quo
     for stage, usage in stages.items():
         for role, row in usage["roles"].items():  # requests asked, answered by the provider or the cache
             assert row.get("calls", 0) + row.get("cache_hits", 0) <= expected[stage][role], (stage, role)
+
+
+def test_preflight_says_an_estimate_is_unknown_without_a_plan_section():
+    """A teacher or GPU estimate without a ``plan`` section to read it from is not 0: it says why it is unknown."""
+    from pada.preflight import _compose, plan
+
+    pada_cell = _compose(["method=pada", "teacher=openai", "model=llama32_1b_instruct"])
+    sft_cell = _compose(["method=sft"])
+    assert "plan" not in pada_cell
+    summary = plan([pada_cell, sft_cell])
+    assert summary["teacher_tokens_estimate"] == "unknown (no plan section)"
+    assert summary["teacher_dollars_estimate"] == "unknown (no plan section)"
+    assert summary["gpu_hours_estimate"] == "unknown (no plan section)"
+    assert summary["teacher_calls_at_most"] > 0  # computed from the method's config: never unknown
+    assert plan([sft_cell])["teacher_tokens_estimate"] == 0  # no teacher: truly zero tokens
+    table2 = _compose(["experiment=table2_v2", "method=pada", "task=gsm8k"])
+    with open_dict(table2):
+        del table2.plan.teacher_tokens_per_round.pada
+    assert plan([table2])["teacher_tokens_estimate"] == "unknown (plan.teacher_tokens_per_round has no pada)"
