@@ -14,7 +14,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from pada import task_files
-from pada.errors import PadaError
+from pada.errors import PadaError, clip
 from pada.tasks.base import Task, build_task
 from pada.tasks.code import CodeTask
 from pada.types import Example
@@ -80,7 +80,7 @@ def _size_errors(counts: dict[str, int], expected) -> list[str]:
 
 def _why_code(verdict) -> str:
     last = verdict.stderr.strip().splitlines()[-1:] or [""]
-    return f"{verdict.kind}: {last[0][:160]}"
+    return f"{verdict.kind}: {clip(last[0], 160)}"
 
 
 def _failures(task: Task, examples: list[Example]) -> list[tuple[str, str]]:

@@ -6,3 +6,29 @@ class PadaError(Exception):
 
     The CLI prints ``pada: error: <message>`` on one line and exits with status 2.
     """
+
+
+ELLIPSIS = " …"
+SENTENCE_ENDS = (". ", "! ", "? ", "; ")
+
+
+def clip(text: str, width: int = 300) -> str:
+    """``text`` on one line of at most ``width`` characters, for an error reason quoted from elsewhere (a
+    server's body, a traceback's last line).
+
+    Whitespace runs become one space. A longer text is cut at the last sentence end that keeps at least
+    half of ``width``, else at the last whole word (``textwrap.shorten``), else (one huge token) at
+    ``width``, and ends with `` …`` so a reader sees it was cut. Redact secrets before clipping: a secret
+    cut in two no longer matches."""
+    import textwrap
+
+    flat = " ".join(text.split())
+    if len(flat) <= width:
+        return flat
+    room = width - len(ELLIPSIS)
+    head = flat[: room + 1]
+    sentence = max(head.rfind(end) for end in SENTENCE_ENDS)
+    if sentence >= width // 2:
+        return flat[: sentence + 1] + ELLIPSIS
+    words = textwrap.shorten(flat, width, placeholder=ELLIPSIS)
+    return words if words != ELLIPSIS.strip() and words != ELLIPSIS else flat[:room] + ELLIPSIS

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 
 import pytest
@@ -286,3 +287,51 @@ def test_on_cpu_the_evaluation_model_is_freed_before_the_next_training(
         finally:
             cell.close()
     assert seen == [None, None]  # train_1 ran after eval_0 had loaded a backend: it was freed first
+
+
+def test_a_long_server_reason_is_cut_at_a_boundary_with_an_ellipsis_and_stays_redacted(tmp_path, monkeypatch):
+    from teacher_support import teacher_cfg
+
+    from pada.teacher import Teacher, TeacherCallFailed
+    from pada.teacher.providers.base import redact
+
+    words = [
+        "alpha",
+        "bravo",
+        "charlie",
+        "delta",
+        "echo",
+        "foxtrot",
+        "golf",
+        "hotel",
+        "india",
+        "juliet",
+        "kilo",
+        "lima",
+    ]
+    sentence = "The model is not served here. " + " ".join(words * 6)
+    secret = "sk-test-SECRET-789"
+    for text in (
+        sentence,
+        f"{sentence[:290]}{secret} and more",
+        json.dumps({"error": {"message": sentence}}),
+    ):
+        cut = redact(text, [secret])
+        assert len(cut) <= 300 and cut.endswith(" …") and secret not in cut, cut
+        assert cut[:-2] == cut[:-2].rstrip() and text.replace(secret, "***").startswith(cut[:-2])
+        tail = cut[:-2].split()[-1]  # the last word kept is whole, never cut mid-word
+        assert tail in text.replace(secret, "***").split() or tail.endswith((".", ",", '"')), cut
+    assert redact("short reason", []) == "short reason"
+    assert redact("The model is not served here. " + "x" * 400, []) == "The model is not served here. …"
+
+    monkeypatch.setenv("PADA_TEST_KEY", secret)
+    with FakeLLMServer() as server:
+        server.faults.append("400detail")
+        model = "-".join(words * 4)  # the reason echoes it: far over the 300 characters kept
+        cfg = teacher_cfg(
+            "vllm_serve", tmp_path, base_url=f"{server.url}/v1", model=model, api_key_env="PADA_TEST_KEY"
+        )
+        with Teacher(cfg, cfg.client.cache.path) as teacher, pytest.raises(TeacherCallFailed) as error:
+            teacher.complete("generation", [{"role": "user", "content": "hi"}])
+    message = str(error.value)
+    assert message.endswith(" …") and "SECRET" not in message and "HTTP 400" in message, message

@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
-from pada.errors import PadaError
+from pada.errors import PadaError, clip
 from pada.types import Completion, SamplingParams
 
 # HTTP statuses worth retrying: timeout, conflict/lock, rate limit, and every server-side failure.
@@ -91,11 +91,12 @@ def error_body(error: Any) -> str:
 
 
 def redact(text: str, secrets: list[str | None]) -> str:
-    """Remove secret values from an error message before it reaches a log or the terminal."""
+    """Remove secret values from an error message before it reaches a log or the terminal, then keep at most
+    300 characters, cut at a sentence or word boundary with an ellipsis (``pada.errors.clip``)."""
     for secret in secrets:
         if secret:
             text = text.replace(secret, "***")
-    return text[:300]
+    return clip(text, 300)
 
 
 class Provider(ABC):
