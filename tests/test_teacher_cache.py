@@ -164,7 +164,9 @@ def test_readwrite_cache_on_a_read_only_medium_is_one_error_line(read_only_dir):
 def test_unreadable_cache_is_one_error_line(tmp_path, content):
     path = tmp_path / "teacher.sqlite"
     path.write_bytes(content)
-    with pytest.raises(PadaError, match=r"teacher cache .* cannot be opened in readonly mode") as error:
+    with pytest.raises(
+        PadaError, match=r"teacher cache .* (cannot be opened in readonly mode|is corrupt .* move it aside)"
+    ) as error:  # an empty file is no table, not corruption
         ResponseCache(path, "readonly")
     assert "\n" not in str(error.value)
 
@@ -256,3 +258,34 @@ def test_a_full_disk_while_storing_is_one_error_line(tmp_path):
         cache.close()
     finally:
         subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+CORRUPT_FIX = ("is corrupt", "move it aside", ".corrupt", "rebuildable", "costs teacher calls")
+
+
+@pytest.mark.parametrize("mode", ["readwrite", "readonly"])
+@pytest.mark.parametrize("content", [b"not a database at all" * 10, b"SQLite format 3\x00" + b"\xff" * 200])
+def test_a_corrupt_cache_says_to_move_it_aside_in_every_mode(tmp_path, content, mode):
+    path = tmp_path / "teacher.sqlite"
+    path.write_bytes(content)
+    with pytest.raises(PadaError) as error:
+        ResponseCache(path, mode)
+    message = str(error.value)
+    assert "\n" not in message and all(part in message for part in CORRUPT_FIX), message
+    assert "make its folder writable" not in message and "permissions" not in message
+
+
+def test_corruption_found_after_opening_is_the_same_one_line(tmp_path):
+    path = tmp_path / "teacher.sqlite"
+    cache = ResponseCache(path, "readwrite", "delete")  # one file: the damage below is all there is
+    for i in range(200):
+        cache.put(f"k{i}", Completion(f"answer {i} " * 50, 1, 1, "stop"))
+    cache.close()
+    data = bytearray(path.read_bytes())
+    data[4096:] = b"\xff" * (len(data) - 4096)  # every page after the schema page
+    path.write_bytes(bytes(data))
+    cache = ResponseCache(path, "readwrite", "delete")
+    for call in (lambda: cache.get("k150"), lambda: cache.put("new", Completion("x", 1, 1, "stop"))):
+        with pytest.raises(PadaError) as error:
+            call()
+        assert all(part in str(error.value) for part in CORRUPT_FIX), str(error.value)

@@ -94,6 +94,27 @@ CREATE TABLE IF NOT EXISTS completions (
 """
 
 
+# SQLite's codes for a file that is not a database, or one whose pages are damaged
+CORRUPT_CODES = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB"})
+
+
+def corrupt_error(path: Path | None, mode: str, error: sqlite3.Error) -> PadaError | None:
+    """The one-line fix for a corrupt cache file, or None when ``error`` is not corruption. The cache only
+    saves teacher calls, so moving the file aside loses nothing a re-run cannot fetch again."""
+    if getattr(error, "sqlite_errorname", None) not in CORRUPT_CODES:
+        return None
+    rebuild = (
+        "; read-only mode cannot rebuild it: point teacher.client.cache.path at a good copy, or set "
+        "teacher.client.cache.mode=readwrite"
+        if mode == "readonly"
+        else ""
+    )
+    return PadaError(
+        f"teacher cache {path} is corrupt ({error}); move it aside (`mv {path} {path}.corrupt`) and re-run: "
+        f"the cache is rebuildable, a fresh one re-asks the teacher, which costs teacher calls{rebuild}"
+    )
+
+
 class CacheMiss(PadaError):
     """A lookup missed in read-only mode: the run would need the network it was told not to use."""
 
@@ -116,6 +137,8 @@ class ResponseCache:
         try:
             return self._connect_readonly(path) if self.mode == "readonly" else self._connect(path, journal)
         except (sqlite3.Error, OSError) as error:
+            if isinstance(error, sqlite3.Error) and (corrupt := corrupt_error(path, self.mode, error)):
+                raise corrupt from error
             fix = (
                 "check the file and its permissions"
                 if self.mode == "readonly"
@@ -165,10 +188,13 @@ class ResponseCache:
         if self._db is None:
             return None
         with self._lock:
-            row = self._db.execute(
-                "SELECT text, prompt_tokens, output_tokens, finish_reason FROM completions WHERE key = ?",
-                (key,),
-            ).fetchone()
+            try:
+                row = self._db.execute(
+                    "SELECT text, prompt_tokens, output_tokens, finish_reason FROM completions WHERE key = ?",
+                    (key,),
+                ).fetchone()
+            except sqlite3.DatabaseError as error:  # damaged pages show up only when a lookup reads them
+                raise corrupt_error(self.path, self.mode, error) or error from error
             if row is None:
                 self.misses += 1
             else:
@@ -202,6 +228,8 @@ class ResponseCache:
                 sqlite3.Error
             ) as error:  # a full disk, a cache made read-only meanwhile: one line, not a trace
                 self._db.rollback()
+                if corrupt := corrupt_error(self.path, self.mode, error):
+                    raise corrupt from error
                 raise PadaError(
                     f"teacher cache {self.path} cannot store an answer ({error}); free space or "
                     "set teacher.client.cache.path to a writable folder"
