@@ -1,4 +1,4 @@
-"""Comparison methods, one self-contained module each, all behind pada.methods.Method."""
+"""Comparison methods, one self-contained module each, all behind pada.methods.Method.
 
-# Importing the package registers every baseline (pada.methods.base._BUILTIN_MODULES names it).
-from baselines import auggpt, base_model, llm2llm, llms_as_instructors, sft  # noqa: F401
+Each conf/method/<name>.yaml names its class with ``_target_`` (e.g. ``baselines.sft.SFTOnly``).
+"""

@@ -45,7 +45,7 @@ from baselines.common import (
 )
 from baselines.formats import Items
 from pada.errors import PadaError
-from pada.methods.base import IterationState, Method, register_method
+from pada.methods.base import IterationState, Method
 from pada.tasks.base import Task
 from pada.tasks.synthetic import synthetic_format
 from pada.teacher import Request, render
@@ -55,7 +55,6 @@ from pada.types import Example
 NAME = "auggpt"
 
 
-@register_method(NAME)
 class AugGPT(Method):
     name = NAME
     version = "1.0"  # bump when a change here can alter its output (pada/versions.py)

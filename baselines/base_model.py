@@ -8,11 +8,10 @@ drawn and written (so the cell directory has the same layout as every other meth
 from __future__ import annotations
 
 from pada.errors import PadaError
-from pada.methods.base import IterationState, Method, register_method
+from pada.methods.base import IterationState, Method
 from pada.types import Example
 
 
-@register_method("base")
 class BaseModel(Method):
     name = "base"
     version = "1.0"  # bump when a change here can alter its output (pada/versions.py)

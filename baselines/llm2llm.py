@@ -62,7 +62,7 @@ from baselines.common import (
     write_report,
 )
 from baselines.formats import FORMAT_PROMPT, Items
-from pada.methods.base import IterationState, Method, register_method
+from pada.methods.base import IterationState, Method
 from pada.tasks.base import Task
 from pada.teacher import Request, render
 from pada.teacher.schemas import GeneratedExample
@@ -72,7 +72,6 @@ NAME = "llm2llm"
 MAX_PER_REQUEST = 10  # the official loop never asks for more than 10 problems at once
 
 
-@register_method(NAME)
 class LLM2LLM(Method):
     name = NAME
     version = "1.0"  # bump when a change here can alter its output (pada/versions.py)

@@ -56,7 +56,7 @@ from baselines.common import (
 )
 from baselines.formats import FORMAT_PROMPT, Items
 from pada.errors import PadaError
-from pada.methods.base import IterationState, Method, register_method
+from pada.methods.base import IterationState, Method
 from pada.tasks.base import Task
 from pada.teacher import Request, render
 from pada.teacher.schemas import ErrorAnalysis
@@ -65,7 +65,6 @@ from pada.types import EvalRecord, Example
 NAME = "llms_as_instructors"
 
 
-@register_method(NAME)
 class LLMsAsInstructors(Method):
     name = NAME
     version = "1.0"  # bump when a change here can alter its output (pada/versions.py)

@@ -8,11 +8,10 @@ data". Its validation accuracy is on its own training data and means nothing (do
 
 from __future__ import annotations
 
-from pada.methods.base import IterationState, Method, register_method
+from pada.methods.base import IterationState, Method
 from pada.types import Example
 
 
-@register_method("sft")
 class SFTOnly(Method):
     name = "sft"
     version = "1.0"  # bump when a change here can alter its output (pada/versions.py)
@@ -21,7 +20,6 @@ class SFTOnly(Method):
         return []
 
 
-@register_method("sft_val")
 class SFTOnValidation(SFTOnly):
     name = "sft_val"
     version = "1.0"  # bump when a change here can alter its output (pada/versions.py)

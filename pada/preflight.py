@@ -119,7 +119,7 @@ def _check_teacher(cfg: DictConfig) -> str | None:
     from pada.teacher.providers import provider_class
 
     try:
-        provider_class(cfg.teacher.provider).check_credentials(cfg.teacher)
+        provider_class(cfg.teacher).check_credentials(cfg.teacher)
     except PadaError as error:
         return f"teacher {cfg.teacher.provider}: {error}"
     return None if cfg.teacher.provider == "scripted" else probe_teacher(cfg.teacher)

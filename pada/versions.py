@@ -1,7 +1,7 @@
 """Explicit versions of what determines a cell's output (lm-eval's pattern), and their pinned source hashes.
 
-Versioned components: every registered task (``Task.version``), every registered method
-(``Method.version``), the trainer (``pada.training.VERSION``), the runner's fairness code (quotas and
+Versioned components: every task and method class a shipped conf/task or conf/method YAML names with
+``_target_`` (``Task.version``, ``Method.version``), the trainer (``pada.training.VERSION``), the runner's fairness code (quotas and
 decontamination: ``pada.run.fairness.VERSION``), the simulated world (``pada.sim.world.WORLD_VERSION``, covering the world and its
 oracle teacher) and every teacher prompt template (its version is in its file name,
 ``pada/prompts/<role>.<version>.j2``). The cell identity carries the versions of its task, method and
@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PINS = ROOT / "tests" / "fixtures" / "version_pins.json"
 PROJECT_PACKAGES = ("pada", "baselines")
 UNVERSIONED = "unversioned"
-# Interfaces only (IterationState, the registry): what a method outputs is decided in its own modules.
+# Interfaces only (IterationState, build_method): what a method outputs is decided in its own modules.
 INTERFACE_MODULES = frozenset({"pada.methods.base"})
 
 
@@ -95,21 +95,34 @@ def _class_component(kind: str, name: str, cls: type) -> Component:
     )
 
 
+def shipped_classes(group: str, contract: type) -> dict[str, type]:
+    """The classes the shipped ``conf/<group>/*.yaml`` name with ``_target_``, by their ``name`` attribute
+    (ablations inherit their parent's ``_target_`` through Hydra defaults and share its component)."""
+    from omegaconf import OmegaConf
+
+    from pada.targets import target_class
+
+    found = {}
+    for path in sorted((ROOT / "conf" / group).glob("*.yaml")):
+        target = OmegaConf.load(path).get("_target_")
+        if target:
+            cls = target_class(
+                OmegaConf.create({"_target_": target}), contract, f"{group} (conf/{group}/{path.name})"
+            )
+            found[cls.__dict__.get("name", cls.__qualname__)] = cls
+    return found
+
+
 def components() -> list[Component]:
     """Every versioned component of this checkout."""
-    from pada.methods.base import _BUILTIN_MODULES, _METHODS
+    from pada.methods.base import Method
     from pada.sim import world
-    from pada.tasks.base import _TASKS
+    from pada.tasks.base import Task
     from pada.teacher.prompts import PROMPTS_DIR
 
-    importlib.import_module("pada.tasks")
-    for module in _BUILTIN_MODULES:
-        importlib.import_module(module)
-    found = [_class_component("task", name, cls) for name, cls in sorted(_TASKS.items())]
-    methods = {cls.name: cls for cls in _METHODS.values() if cls.__module__.split(".")[0] in PROJECT_PACKAGES}
-    found += [
-        _class_component("method", name, cls) for name, cls in sorted(methods.items())
-    ]  # ablations share one
+    tasks, methods = shipped_classes("task", Task), shipped_classes("method", Method)
+    found = [_class_component("task", name, cls) for name, cls in sorted(tasks.items())]
+    found += [_class_component("method", name, cls) for name, cls in sorted(methods.items())]
     found.append(
         Component(
             "world:sim",

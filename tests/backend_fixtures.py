@@ -53,7 +53,7 @@ def build_lora(base: Path, out: Path) -> Path:
 
 def backend_cfg(**overrides):
     cfg = {
-        "backend": "transformers",
+        "_target_": "pada.inference.transformers_backend.TransformersBackend",
         "batch_size": 8,
         "device": "cpu",
         "dtype": "float32",

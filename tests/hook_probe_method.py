@@ -1,14 +1,13 @@
-"""A test-only method that proposes nothing and records each after_next_eval call (via method.module)."""
+"""A test-only method that proposes nothing and records each after_next_eval call (named by method._target_)."""
 
 from __future__ import annotations
 
-from pada.methods.base import IterationState, Method, register_method
+from pada.methods.base import IterationState, Method
 from pada.types import Example
 
 CALLS: list[tuple[str, list[tuple[str, bool]], list[tuple[str, bool]]]] = []
 
 
-@register_method("hook_probe")
 class HookProbe(Method):
     name = "hook_probe"
 

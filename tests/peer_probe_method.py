@@ -1,4 +1,4 @@
-"""A test-only method (via method.module) whose augment stage waits for a second process on the same cell.
+"""A test-only method (named by method._target_) whose augment stage waits for a second process on the same cell.
 
 Each process that enters ``propose`` registers itself in ``$PADA_TEST_PEERS`` and waits up to
 ``WAIT_SECONDS`` for a peer, so two unlocked writers are certain to overlap inside one stage. Under the cell
@@ -12,13 +12,12 @@ import os
 import time
 from pathlib import Path
 
-from pada.methods.base import IterationState, Method, register_method
+from pada.methods.base import IterationState, Method
 from pada.types import Example
 
 WAIT_SECONDS = 3.0
 
 
-@register_method("peer_probe")
 class PeerProbe(Method):
     name = "peer_probe"
 

@@ -1,15 +1,14 @@
-"""A test-only method (via method.module) that proposes fixed questions: to plant held-out near-copies or
+"""A test-only method (named by method._target_) that proposes fixed questions: to plant held-out near-copies or
 to exceed its quota, so the runner's fairness checks can be seen to act on any method's output."""
 
 from __future__ import annotations
 
-from pada.methods.base import IterationState, Method, register_method
+from pada.methods.base import IterationState, Method
 from pada.types import Example
 
 SEEN: list[IterationState] = []
 
 
-@register_method("planted")
 class Planted(Method):
     name = "planted"
 

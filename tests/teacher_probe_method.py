@@ -1,12 +1,11 @@
-"""A test-only method that asks the teacher to paraphrase every seed (imported via method.module)."""
+"""A test-only method that asks the teacher to paraphrase every seed (named by method._target_)."""
 
 from __future__ import annotations
 
-from pada.methods.base import IterationState, Method, register_method
+from pada.methods.base import IterationState, Method
 from pada.types import Example
 
 
-@register_method("teacher_probe")
 class TeacherProbe(Method):
     name = "teacher_probe"
 

@@ -1,4 +1,4 @@
-"""A test-only method (via method.module) that renders one prompt template from ``method.prompts_dir`` and
+"""A test-only method (named by method._target_) that renders one prompt template from ``method.prompts_dir`` and
 proposes the first seed item, relabelled: its augment stage depends on that template's text."""
 
 from __future__ import annotations
@@ -6,13 +6,12 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from pada.methods.base import IterationState, Method, register_method
+from pada.methods.base import IterationState, Method
 from pada.teacher import render
 from pada.teacher.schemas import Paraphrase
 from pada.types import Example
 
 
-@register_method("template_probe")
 class TemplateProbe(Method):
     name = "template_probe"
     version = "test"

@@ -101,7 +101,7 @@ def test_runner_calls_the_hook_after_each_next_eval_on_every_invocation(tiny_cel
         *tiny_cell_overrides,
         "method=base",
         "method.name=hook_probe",
-        "+method.module=hook_probe_method",
+        "method._target_=hook_probe_method.HookProbe",
         "method.loop.iterations=2",
     ]  # # base: no training, so three evaluations are the cost
     calls = hook_probe_method.CALLS

@@ -117,7 +117,7 @@ def test_adapter_changes_output_and_base_comes_back(model_dir, backend, tmp_path
     assert backend.generate(CHATS, GREEDY) == base
 
 
-def test_build_backend_knows_the_builtins(model_dir):
+def test_build_backend_builds_the_target(model_dir):
     assert isinstance(build_backend(str(model_dir), backend_cfg()), TransformersBackend)
-    with pytest.raises(PadaError, match="unknown eval backend 'nope'; known: openai, transformers, vllm"):
-        build_backend(str(model_dir), backend_cfg(backend="nope"))
+    with pytest.raises(PadaError, match=r"eval._target_='pada.inference.nope.B' cannot be imported"):
+        build_backend(str(model_dir), backend_cfg(_target_="pada.inference.nope.B"))

@@ -22,7 +22,7 @@ def _probe_overrides(tiny_cell_overrides: list[str]) -> list[str]:
         *tiny_cell_overrides,
         "method=base",
         "method.name=peer_probe",
-        "+method.module=peer_probe_method",
+        "method._target_=peer_probe_method.PeerProbe",
         "method.loop.iterations=1",
         "method.train=true",
         "trainer.max_steps=2",

@@ -1,11 +1,14 @@
-"""Adding a method as a new user would (issue 20's traps): the toy method that duplicates every seed is one
-module (this one, via method.module) and config overrides; it runs through the runner and appears in
-``pada analyze``'s Table 2. An unregistered name says how to register; a method YAML without
-``iterations`` and an augmenting method with 0 iterations are errors before any stage, not silent no-ops."""
+"""Extending pada as a new user would (issue 20): every plug-in point is a class named by ``_target_``.
+
+The toy method is exactly the two files docs/extending.md shows (read from the page, so the docs cannot
+drift): written into an empty folder put on the Python path and Hydra's search path, it runs through the
+real runner and appears in ``pada analyze``'s Table 2 with no other edit. A user's own task, teacher provider
+and backend named by ``_target_`` are the classes used. A wrong ``_target_`` and the keys it replaced are one
+error line; a loop that never runs is an error before any stage."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+import re
 from pathlib import Path
 
 import pytest
@@ -13,41 +16,53 @@ from conftest import compose_config
 from omegaconf import OmegaConf
 
 from analysis.tables import other_methods
+from baselines.sft import SFTOnly
 from pada.cli import main
 from pada.errors import PadaError
+from pada.inference.base import build_backend
 from pada.io import read_jsonl
-from pada.methods.base import IterationState, Method, build_method, register_method
+from pada.methods.base import build_method
 from pada.run.loop import check_augments, loop_config
 from pada.run.runner import run_cell
-from pada.types import Example
+from pada.tasks.base import Task, build_task
+from pada.teacher.providers import build_provider
+
+ROOT = Path(__file__).resolve().parents[1]
+BLOCK = re.compile(r"```(?:python|yaml)\n# (\S+)\n(.*?)```", re.DOTALL)
 
 
-@register_method("dup_seeds")
-class DuplicateSeeds(Method):
-    """The toy method: every seed example once more, as a new training item."""
-
-    name = "dup_seeds"
-    augments = True  # without a teacher, say so: iterations 0 is then an error
-
-    def propose(self, state: IterationState) -> list[Example]:
-        return [
-            replace(e, id=f"{e.id}/dup{state.iteration}", source="synthetic:dup_seeds")
-            for e in state.seed_data
-        ]
+def docs_files(doc: Path = ROOT / "docs" / "extending.md") -> dict[str, str]:
+    """The files a docs page shows: each fenced block whose first line is ``# <path>``."""
+    return {path: body for path, body in BLOCK.findall(doc.read_text(encoding="utf-8"))}
 
 
-TOY = ["method=sft", "method.name=dup_seeds", "+method.module=test_extending"]
+@pytest.fixture
+def user_dir(tmp_path, monkeypatch) -> Path:
+    """An empty folder of the user's own, on the Python path (as PYTHONPATH=. would put it)."""
+    folder = tmp_path / "user"
+    folder.mkdir()
+    monkeypatch.syspath_prepend(str(folder))
+    return folder
 
 
-def test_the_toy_method_runs_and_appears_in_the_table(tiny_cell_overrides, tmp_path, capsys):
-    cfg = compose_config([*tiny_cell_overrides, *TOY, "method.loop.iterations=1"])
+def test_the_toy_method_from_the_docs_runs_and_appears_in_table2(
+    user_dir, tiny_cell_overrides, tmp_path, capsys
+):
+    files = docs_files()
+    assert sorted(files) == ["dup_seeds.py", "my_conf/method/dup_seeds.yaml"]  # one module, one YAML
+    for relative, text in files.items():
+        (user_dir / relative).parent.mkdir(parents=True, exist_ok=True)
+        (user_dir / relative).write_text(text)
+    search = f"hydra.searchpath=[file://{user_dir / 'my_conf'}]"
+    cfg = compose_config([*tiny_cell_overrides, "method=dup_seeds", search])
     results = run_cell(cfg)
     run_dir = Path(cfg.paths.runs_dir) / results["cell"]["name"]
     new = read_jsonl(run_dir / "augment_0" / "new.jsonl")
     data = results["data"]
-    assert data["proposed_per_iteration"] == [16] and results["versions"]["method"] == "unversioned"
+    assert data["proposed_per_iteration"] == [16] and results["versions"]["method"] == "1.0"
     # the fixture's templated questions overlap held-out ones: the runner's decontamination drops those
     assert len(new) == data["synthetic"] == 16 - sum(data["rejected"].values()) > 0
+    assert all(row["source"] == "synthetic:dup_seeds" for row in new)
     capsys.readouterr()
     assert main(["analyze", str(cfg.paths.runs_dir), "--out", str(tmp_path / "a"), "--resamples", "500"]) == 0
     table = capsys.readouterr().out
@@ -60,20 +75,80 @@ def test_other_methods_are_rows_never_dropped():
     assert other_methods(found) == ["dup_seeds", "mine"]
 
 
-def test_an_unregistered_method_says_how_to_register():
-    with pytest.raises(
-        PadaError, match=r"unknown method 'dup_sedes'.*@register_method\('dup_sedes'\).*module:"
-    ):
-        build_method(OmegaConf.create({"name": "dup_sedes", "iterations": 1}))
-    with pytest.raises(PadaError, match=r"method.module='no_such_module' cannot be imported"):
-        build_method(OmegaConf.create({"name": "dup_seeds", "module": "no_such_module", "iterations": 1}))
+@pytest.mark.parametrize(
+    ("node", "message"),
+    [
+        ({"name": "x", "iterations": 1}, r"method has no _target_: name its class in its YAML"),
+        ({"_target_": "no_such_module.Dup"}, r"'no_such_module.Dup' cannot be imported \(No module named "),
+        (
+            {"_target_": "no_such_module.Dup"},
+            r"pip install -e. your package, or add its folder to PYTHONPATH",
+        ),
+        ({"_target_": "pada.types.NoSuchClass"}, r"module pada.types has no 'NoSuchClass'"),
+        ({"_target_": "pada.types.Example"}, r"'pada.types.Example' is not a Method: subclass pada.methods"),
+        ({"_target_": "pada.methods.base.Method"}, r"does not implement propose"),
+        ({"_target_": "Method"}, r"is not a dotted path"),
+        ({"module": "my.mod", "name": "x"}, r"method.module is no longer read: .*_target_: <your.module>"),
+        (
+            {"module": "my.mod", "_target_": "baselines.sft.SFTOnly"},  # beside a _target_: never ignored
+            r"method.module is no longer read",
+        ),
+    ],
+)
+def test_a_wrong_method_target_is_one_error_line(node, message):
+    with pytest.raises(PadaError, match=message) as error:
+        build_method(OmegaConf.create(node))
+    assert "\n" not in str(error.value)
+
+
+def test_an_old_files_task_says_what_to_write():
+    old = {"name": "mine", "type": "files", "scorer": "exact"}
+    with pytest.raises(PadaError, match=r"task.type is no longer read: .*_target_: pada.tasks.user.UserTask"):
+        build_task(OmegaConf.create(old))
+
+
+def test_a_user_task_class_is_the_one_used(user_dir):
+    (user_dir / "my_tasks.py").write_text(
+        "from pada.tasks.gsm8k import GSM8K\n\n\nclass Shouted(GSM8K):\n"
+        "    def user_prompt(self, question):\n        return question.upper()\n"
+    )
+    cfg = compose_config(["task._target_=my_tasks.Shouted"]).task
+    task = build_task(cfg)
+    assert type(task).__name__ == "Shouted" and isinstance(task, Task)
+    assert task.user_prompt("two plus two") == "TWO PLUS TWO"
+
+
+def test_a_user_provider_class_is_the_one_used(user_dir):
+    (user_dir / "my_providers.py").write_text(
+        "from pada.teacher.providers.scripted import Scripted\n\n\nclass Mine(Scripted):\n    pass\n"
+    )
+    cfg = compose_config(["teacher=scripted", "teacher._target_=my_providers.Mine"]).teacher
+    assert type(build_provider(cfg)).__name__ == "Mine"
+    with pytest.raises(PadaError, match=r"teacher._target_='pada.types.Example' is not a Provider"):
+        build_provider(OmegaConf.merge(cfg, {"_target_": "pada.types.Example"}))
+
+
+def test_a_user_backend_class_is_the_one_used(user_dir):
+    (user_dir / "my_backends.py").write_text(
+        "from pada.inference.base import Backend\nfrom pada.types import Completion\n\n\n"
+        "class Echo(Backend):\n    def generate(self, chats, params, adapter=None):\n"
+        "        return [Completion(str(c), 0, 0, 'stop') for c in chats]\n"
+    )
+    backend = build_backend("/no/model", compose_config(["eval._target_=my_backends.Echo"]).eval)
+    assert type(backend).__name__ == "Echo" and backend.model_path == "/no/model"
 
 
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ([*TOY, "~method.loop.iterations"], "method dup_seeds: set loop.iterations in its YAML"),
-        ([*TOY, "method.loop.iterations=0"], "method dup_seeds augments .* but method.loop.iterations=0"),
+        (
+            ["method.loop.iterations=1", "~method.loop.iterations"],
+            "method sft: set loop.iterations in its YAML",
+        ),
+        (
+            ["method._target_=test_extending.Augmenting", "method.loop.iterations=0"],
+            "method sft augments .* but method.loop.iterations=0",
+        ),
         (["method=pada"], "method pada augments .* but method.loop.iterations=0"),
     ],
 )
@@ -93,6 +168,10 @@ def test_a_loop_that_never_runs_is_an_error_before_any_stage(
     with pytest.raises(PadaError, match=message):
         run_cell(cfg)
     assert not any(Path(cfg.paths.runs_dir).glob("*/seed"))  # nothing ran
+
+
+class Augmenting(SFTOnly):
+    augments = True  # a method that adds items without a teacher: 0 iterations is an error
 
 
 def test_sft_and_base_run_zero_iterations():

@@ -114,7 +114,12 @@ def three_number_data(tmp_path) -> Path:
     return folder.parent
 
 
-PLANTED = ["method=sft", "+method.module=planted_method", "method.name=planted", "method.loop.iterations=1"]
+PLANTED = [
+    "method=sft",
+    "method._target_=planted_method.Planted",
+    "method.name=planted",
+    "method.loop.iterations=1",
+]
 
 
 def _overrides(tmp_path, data, model_cache, *extra):
@@ -280,3 +285,29 @@ def test_preflight_reports_an_unfair_config_before_submission():
 
     cfg = compose_config(["experiment=sim", "method=pada", "run.eval_val=false"])
     assert _check_method(cfg).startswith("pada on sim_arith: method=pada reads validation failures")
+
+
+@pytest.mark.parametrize(
+    ("ids", "sources", "message"),
+    [
+        (["n/0", "n/0"], ["synthetic:m"] * 2, r"method m proposed the id 'n/0' twice"),
+        (["s/1"], ["synthetic:m"], r"method m proposed the id 's/1', already in the training data"),
+        (["n/0"], ["seed"], r"method m proposed 'n/0' with source 'seed'; label it synthetic:<method>"),
+        (["n/0"], [""], r"with source ''; label it synthetic:<method>"),
+    ],
+)
+def test_new_ids_must_be_unique_and_labelled_synthetic(ids, sources, message):
+    train = [Example("s/1", "q", "t", "1")]
+    new = [Example(i, "q", "t", "1", source) for i, source in zip(ids, sources, strict=True)]
+    with pytest.raises(PadaError, match=message):
+        fairness.check_output("m", new, train)
+    fairness.check_output("m", [Example("n/0", "q", "t", "1", "synthetic:m")], train)  # the right shape
+
+
+def test_the_runner_checks_every_methods_ids(tmp_path, three_number_data, model_cache, monkeypatch):
+    same = [planted_method.planted("Lea has 4 stamps and 9 more.", "p/0")] * 2
+    monkeypatch.setattr(planted_method.Planted, "propose", lambda self, state: same)
+    cfg = compose_config(_overrides(tmp_path, three_number_data, model_cache, *PLANTED, "+method.plant=[]"))
+    with pytest.raises(PadaError, match="method planted proposed the id 'p/0' twice"):
+        run_cell(cfg)
+    assert not list(Path(cfg.paths.runs_dir).glob("*/augment_0/.done.json"))

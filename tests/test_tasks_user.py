@@ -1,5 +1,5 @@
-"""A user's own task from a YAML and data files (``type: files``, pada.tasks.user): every scorer, the split
-rules, bad rows as one line naming file:line, ``pada data check``, the generated-item format each scorer
+"""A user's own task from a YAML and data files (``_target_: pada.tasks.user.UserTask``): every scorer,
+the split rules, bad rows as one line naming file:line, ``pada data check``, the generated-item format each scorer
 implies, and a tiny JSONL task through ``pada run method=pada`` and ``pada analyze``."""
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def numeric_task(folder: Path, **extra) -> dict:
     _jsonl(folder / "mine" / "val.jsonl", apples(6, start=100))
     return {
         "name": "my_apples",
-        "type": "files",
+        "_target_": "pada.tasks.user.UserTask",
         "scorer": "numeric",
         "extraction": "flexible",
         "local_subdir": "mine",
@@ -135,7 +135,7 @@ def _text_task(tmp_path: Path, scorer: str, **extra) -> dict:
     _jsonl(tmp_path / "t" / "train.jsonl", rows)
     return {
         "name": f"caps_{scorer}",
-        "type": "files",
+        "_target_": "pada.tasks.user.UserTask",
         "scorer": scorer,
         "local_subdir": "t",
         "files": {"train": "train.jsonl"},
@@ -176,7 +176,7 @@ def test_choice_scorer_reads_letters_indices_and_option_text(tmp_path):
     _jsonl(tmp_path / "c" / "train.jsonl", rows)
     cfg = {
         "name": "gases",
-        "type": "files",
+        "_target_": "pada.tasks.user.UserTask",
         "scorer": "choice",
         "local_subdir": "c",
         "files": {"train": "train.jsonl"},
@@ -209,7 +209,7 @@ def test_code_scorer_runs_the_rows_tests_in_the_sandbox(tmp_path):
     _jsonl(tmp_path / "code" / "train.jsonl", rows)
     cfg = {
         "name": "adders",
-        "type": "files",
+        "_target_": "pada.tasks.user.UserTask",
         "scorer": "code",
         "local_subdir": "code",
         "files": {"train": "train.jsonl"},
@@ -234,7 +234,7 @@ def _csv_task(tmp_path: Path, text: bytes) -> dict:
     (tmp_path / "csv" / "train.csv").write_bytes(text)
     return {
         "name": "sums",
-        "type": "files",
+        "_target_": "pada.tasks.user.UserTask",
         "scorer": "exact",
         "local_subdir": "csv",
         "files": {"train": "train.csv"},

@@ -1,5 +1,5 @@
-"""A user's own task (``type: files``) end to end: ``pada run method=pada`` with the tiny student and a scripted
-teacher, then ``pada analyze`` shows its column. A tiny JSONL task the test writes (pada always; every
+"""A user's own task (``_target_: pada.tasks.user.UserTask``) end to end: ``pada run method=pada`` with
+the tiny student and a scripted teacher, then ``pada analyze`` shows its column. A tiny JSONL task the test writes (pada always; every
 method, slow) and the shipped worked example, MMLU professional medicine as a user's task (skips without PADA_DATA_DIR)."""
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from pada.teacher.fake_server import FakeLLMServer
 
 PROBE = [
     "method.name=teacher_probe",
-    "+method.module=teacher_probe_method",
+    "method._target_=teacher_probe_method.TeacherProbe",
     "method.loop.iterations=1",
     "teacher=vllm_serve",
     "teacher.model=served",

@@ -63,7 +63,7 @@ def test_cell_uses_the_teacher_then_replays_it_from_cache(tmp_path, monkeypatch)
         "eval.max_new_tokens=4",
         "teacher=scripted",
         "method.name=teacher_probe",
-        "+method.module=teacher_probe_method",
+        "method._target_=teacher_probe_method.TeacherProbe",
         "method.loop.iterations=1",
         "teacher.pricing.input_per_mtok=1e6",
     ]

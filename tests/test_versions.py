@@ -64,7 +64,7 @@ def _probe_cell(tiny_cell_overrides, prompts: Path) -> list[str]:
         *tiny_cell_overrides,
         "method=base",
         "method.name=template_probe",
-        "+method.module=template_probe_method",
+        "method._target_=template_probe_method.TemplateProbe",
         "method.loop.iterations=1",
         "method.train=true",
         "trainer.max_steps=2",

@@ -19,7 +19,7 @@ from pada.agent.patterns import GROUPINGS, Pattern, analyse, draft_strategies, g
 from pada.agent.quality import Decontaminator, Deduplicator
 from pada.agent.report import complete_report, pattern_rows, write_report
 from pada.errors import PadaError
-from pada.methods.base import IterationState, Method, register_method
+from pada.methods.base import IterationState, Method
 from pada.tasks.base import Task, question_of
 from pada.tasks.synthetic import SyntheticFormat, synthetic_format
 from pada.types import EvalRecord, Example
@@ -36,12 +36,6 @@ DESCRIPTIONS = {
 }
 
 
-@register_method("pada")
-@register_method("pada_no_val")
-@register_method("pada_no_train")
-@register_method("pada_no_qc")
-@register_method("pada_no_cluster")
-@register_method("pada_fixed_k")
 class PadaAgent(Method):
     name = "pada"
     version = "1.0"  # bump when a change here or in version_sources can alter its output (pada/versions.py)

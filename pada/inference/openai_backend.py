@@ -18,7 +18,7 @@ from typing import Any
 
 from pada import progress
 from pada.errors import PadaError
-from pada.inference.base import Backend, Prompt, register_backend
+from pada.inference.base import Backend, Prompt
 from pada.io import stable_hash
 from pada.models.chat import date_string
 from pada.types import Completion, SamplingParams
@@ -60,7 +60,6 @@ def parse_response(response: Any) -> Completion:
     return Completion(text or "", usage.prompt_tokens, usage.completion_tokens, reason)
 
 
-@register_backend("openai")
 class OpenAIBackend(Backend):
     def __init__(self, model_path: str, cfg: Any):
         super().__init__(model_path, cfg)

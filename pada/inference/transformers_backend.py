@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from pada import progress
-from pada.inference.base import Backend, Prompt, cut_at_stop, register_backend
+from pada.inference.base import Backend, Prompt, cut_at_stop
 from pada.models.chat import apply_chat_template
 from pada.models.loading import load_causal_lm, load_tokenizer
 from pada.types import Completion, SamplingParams
@@ -40,7 +40,6 @@ def next_tokens(
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
 
 
-@register_backend("transformers")
 class TransformersBackend(Backend):
     def __init__(self, model_path: str, cfg: Any):
         super().__init__(model_path, cfg)

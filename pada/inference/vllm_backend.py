@@ -24,7 +24,7 @@ from omegaconf import OmegaConf
 
 from pada import progress
 from pada.errors import PadaError
-from pada.inference.base import Backend, Prompt, register_backend
+from pada.inference.base import Backend, Prompt
 from pada.models.chat import apply_chat_template
 from pada.models.loading import load_tokenizer
 from pada.types import Completion, SamplingParams
@@ -125,7 +125,6 @@ def _describe(exc: BaseException) -> str:
     return "".join(traceback.format_exception_only(type(exc), exc)).strip() + "\n" + traceback.format_exc()
 
 
-@register_backend("vllm")
 class VLLMBackend(Backend):
     api = VLLM_API  # tests point this at a fake with vLLM's shape
 

@@ -7,15 +7,14 @@ for every method, so comparisons differ only in the data each method proposes.
 
 from __future__ import annotations
 
-import importlib
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pada.errors import PadaError
+from pada.targets import build
 from pada.tasks.base import Task
 from pada.tasks.code import CodeTask
 from pada.types import EvalRecord, Example, Quota
@@ -78,35 +77,6 @@ def check_cell(task: Task, method: Method) -> None:
     method.check_task(task)
 
 
-_METHODS: dict[str, Callable[[Any], Method]] = {}
-# Modules that register methods when imported; users add theirs with method.module=<dotted.path>.
-_BUILTIN_MODULES = ("baselines", "pada.agent.method")  # baselines/__init__.py imports each baseline
-
-
-def register_method(name: str):
-    def decorator(cls):
-        _METHODS[name] = cls
-        return cls
-
-    return decorator
-
-
 def build_method(cfg: Any) -> Method:
-    for module in _BUILTIN_MODULES:
-        importlib.import_module(module)
-    if cfg.get("module"):
-        try:
-            importlib.import_module(cfg.module)
-        except ModuleNotFoundError as error:
-            raise PadaError(
-                f"method.module={cfg.module!r} cannot be imported ({error}); it must be a module "
-                "on the Python path (pip install -e your package, or set PYTHONPATH)"
-            ) from error
-    if cfg.name not in _METHODS:
-        where = f"method.module={cfg.module}" if cfg.get("module") else "method.module is not set"
-        raise PadaError(
-            f"unknown method '{cfg.name}'; known methods: {', '.join(sorted(_METHODS))}. Register "
-            f"yours: @register_method({cfg.name!r}) (pada.methods.base) on its class, in a module "
-            f"named by module: <dotted.path> in its YAML (searched: {where})"
-        )
-    return _METHODS[cfg.name](cfg)
+    """The method ``cfg._target_`` names, built with its config node (pada.targets.build: one error line)."""
+    return build(cfg, Method, "method")

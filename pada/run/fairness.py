@@ -25,7 +25,7 @@ from pada.types import EvalRecord, Example, Quota
 
 # Bump when a change here or in pada.agent.leakage can change what a method's output keeps (quotas,
 # decontamination); every augment_<i> stage's key carries it (pada/versions.py pins the code).
-VERSION = "1.0"
+VERSION = "1.1"  # 1.1: check_output refuses reused ids and non-synthetic sources (issue 20)
 
 # Method keys that the runner's quota replaced; a leftover override must not be silently ignored.
 MOVED_KEYS = {"max_new_total": "synthetic_budget", "max_new_per_iteration": "synthetic_per_iteration"}
@@ -112,6 +112,24 @@ def check_quota(method: str, new: list[Example], quota: Quota) -> None:
             f"method {method} proposed {len(new)} examples, over its quota of {quota.limit} "
             "(synthetic_budget / synthetic_per_iteration); methods must respect state.quota"
         )
+
+
+def check_output(method: str, new: list[Example], train: list[Example]) -> None:
+    """Every proposed item has a fresh id (unique among ``new``, not in ``train``: the stages join and
+    report items by id) and a ``synthetic:<label>`` source (tables and the re-augmentation rule tell seeds
+    from synthetic items by it). A violation is a bug in the method: PadaError, never a silent fix."""
+    train_ids = {example.id for example in train}
+    seen = set(train_ids)
+    for example in new:
+        if not str(example.source).startswith("synthetic:"):
+            raise PadaError(
+                f"method {method} proposed {example.id!r} with source {example.source!r}; label it "
+                "synthetic:<method> (pada.types.Example.source)"
+            )
+        if example.id in seen:
+            where = ", already in the training data" if example.id in train_ids else " twice"
+            raise PadaError(f"method {method} proposed the id {example.id!r}{where}")
+        seen.add(example.id)
 
 
 def failures(records: list[EvalRecord], method: Any) -> list[EvalRecord]:

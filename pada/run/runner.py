@@ -225,6 +225,7 @@ class Cell:
             if usage is not None:  # before the quota: a failed teacher is the first thing to fix
                 check_error_rate(f"augment_{i}", usage, self.teacher.max_error_rate, self.teacher.last_error)
             fairness.check_quota(self.cfg.method.name, proposed, state.quota)
+            fairness.check_output(self.cfg.method.name, proposed, state.train_data)
             new, rejected = fairness.build_decontaminator(self.cfg, held_out).filter(proposed)
             write_jsonl(out / "new.jsonl", (ex.to_dict() for ex in new))
             info = {"new_examples": len(new), **fairness.accounting(state.quota, proposed, new, rejected)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pada.tasks.base import Splits, register_task
+from pada.tasks.base import Splits
 from pada.tasks.files import check_unique_ids, hashes, read_jsonl_rows, require_files
 from pada.tasks.multiple_choice import MultipleChoiceTask
 from pada.types import Example
@@ -27,7 +27,6 @@ _LOCAL = {"train": "Train", "val": "Dev", "test": "Test"}
 _HUB = {"train": "train", "val": "validation", "test": "test"}
 
 
-@register_task("arc_challenge")
 class ARCChallenge(MultipleChoiceTask):
     name = "arc_challenge"
     version = "1.0"

@@ -2,19 +2,19 @@
 
 A task is a small declarative definition (lm-eval style): the knobs live in ``conf/task/<name>.yaml``;
 the code here and in each task module supplies only what cannot be declared (parsing a file format,
-extracting an answer). Tasks register themselves by name so users can plug their own in.
+extracting an answer). A task YAML names its class with ``_target_`` (pada/api.py has the contract).
 """
 
 from __future__ import annotations
 
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pada.errors import PadaError
+from pada.targets import build
 from pada.types import EvalRecord, Example
 
 
@@ -155,24 +155,6 @@ def carve_validation(
     return pool, val
 
 
-_TASKS: dict[str, Callable[[Any], Task]] = {}
-
-
-def register_task(name: str):
-    def decorator(cls):
-        _TASKS[name] = cls
-        return cls
-
-    return decorator
-
-
 def build_task(cfg: Any) -> Task:
-    import pada.tasks  # noqa: F401  (registers the built-in tasks)
-
-    kind = cfg.get("type") or cfg.name  # type: files is a user's own task (pada.tasks.user), named freely
-    if kind not in _TASKS:
-        raise PadaError(
-            f"unknown task '{kind}'; known tasks: {', '.join(sorted(_TASKS))} (or type: files, "
-            "a task from a YAML and data files, see docs/tasks.md)"
-        )
-    return _TASKS[kind](cfg)
+    """The task ``cfg._target_`` names, built with its config node (pada.targets.build: one error line)."""
+    return build(cfg, Task, "task")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pada.errors import PadaError
 from pada.io import sha256_file
-from pada.tasks.base import Splits, Task, carve_validation, register_task
+from pada.tasks.base import Splits, Task, carve_validation
 from pada.tasks.files import read_jsonl_rows
 from pada.types import Example
 
@@ -49,7 +49,6 @@ def gold_answer(solution: str) -> str:
     return normalise_number(match.group(1))
 
 
-@register_task("gsm8k")
 class GSM8K(Task):
     name = "gsm8k"
     version = "1.0"

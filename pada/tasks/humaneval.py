@@ -12,7 +12,7 @@ import ast
 import re
 from pathlib import Path
 
-from pada.tasks.base import Splits, register_task
+from pada.tasks.base import Splits
 from pada.tasks.code import CodeTask
 from pada.tasks.files import check_unique_ids, hashes, read_jsonl_rows, require_files
 from pada.types import Example
@@ -55,7 +55,6 @@ def preamble(prompt: str, entry_point: str) -> str:
     return "".join(lines)
 
 
-@register_task("humaneval")
 class HumanEval(CodeTask):
     name = "humaneval"
     version = "1.1"  # 1.1: tests run in a judge process the code cannot reach (forged passes fail)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pada.errors import PadaError
-from pada.tasks.base import Splits, register_task
+from pada.tasks.base import Splits
 from pada.tasks.code import CodeTask, asserts_something
 from pada.tasks.files import check_unique_ids, hashes, read_jsonl_rows, require_files
 from pada.types import Example
@@ -42,7 +42,6 @@ def split_of(task_id: int) -> str:
     raise PadaError(f"MBPP task_id {task_id} is outside the official range 1-974")
 
 
-@register_task("mbpp")
 class MBPP(CodeTask):
     name = "mbpp"
     version = "1.1"  # 1.1: tests run in a judge process the code cannot reach (forged passes fail)

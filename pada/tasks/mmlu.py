@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pada.errors import PadaError
-from pada.tasks.base import Splits, register_task
+from pada.tasks.base import Splits
 from pada.tasks.files import check_unique_ids, hashes, read_csv_rows
 from pada.tasks.multiple_choice import LETTERS, MultipleChoiceTask
 from pada.types import Example
@@ -18,7 +18,6 @@ _LOCAL = {"fewshot": "dev", "val": "val", "test": "test"}
 _HUB = {"fewshot": "dev", "val": "validation", "test": "test"}
 
 
-@register_task("mmlu")
 class MMLU(MultipleChoiceTask):
     name = "mmlu"
     version = "1.0"

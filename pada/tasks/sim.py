@@ -9,12 +9,11 @@ from omegaconf import OmegaConf
 
 from pada.errors import PadaError
 from pada.sim.world import Problem, sample_problem
-from pada.tasks.base import Splits, Task, register_task
+from pada.tasks.base import Splits, Task
 from pada.tasks.gsm8k import GSM8K
 from pada.types import Example
 
 
-@register_task("sim_arith")
 class SimArith(Task):
     name = "sim_arith"
     version = "2.0"  # 2.0: disjoint splits (1.0 shared 47% of test questions with the pool)

@@ -1,4 +1,4 @@
-"""A user's own task from a YAML file and data files, no code (``type: files`` in ``conf/task/<name>.yaml``).
+"""A user's own task from a YAML file and data files, no code (``_target_: pada.tasks.user.UserTask``).
 
 The YAML names the data files (JSON lines, optionally gzipped, or CSV; or Hub splits), which fields hold the question,
 answer, choices and tests, how validation and test are made (their own files, or carved from train by one
@@ -32,7 +32,7 @@ from typing import Any
 
 from pada.errors import PadaError
 from pada.io import sha256_file
-from pada.tasks.base import Splits, Task, register_task
+from pada.tasks.base import Splits, Task
 from pada.tasks.code import CodeTask, asserts_something
 from pada.tasks.files import _bad, check_unique_ids, read_jsonl_rows, read_utf8
 from pada.tasks.gsm8k import _NUMBER, _STRICT, normalise_number
@@ -50,7 +50,6 @@ def normalize_text(text: str) -> str:
     return " ".join(_ARTICLES.sub(" ", text.lower().translate(_PUNCTUATION)).split())
 
 
-@register_task("files")
 class UserTask(Task):
     """A task defined by its YAML alone; ``UserTask(cfg)`` builds the subclass for ``cfg.scorer``."""
 
