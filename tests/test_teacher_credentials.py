@@ -62,8 +62,10 @@ def test_local_endpoint_needs_no_key_and_none_builds_nothing(tmp_path):
 
 
 def test_unknown_provider_and_script_are_one_line_errors(tmp_path):
-    with pytest.raises(PadaError, match="unknown teacher.provider 'gpt'; choose one of: openai, anthropic"):
-        build_teacher(teacher_cfg("scripted", tmp_path, provider="gpt"))
+    with pytest.raises(
+        PadaError, match=r"teacher._target_='pada.teacher.providers.gpt.GPT' cannot be imported"
+    ):
+        build_teacher(teacher_cfg("scripted", tmp_path, _target_="pada.teacher.providers.gpt.GPT"))
     with pytest.raises(
         PadaError, match=r"unknown scripted teacher 'nope'; known: (\w+, )*echo, (\w+, )*fixture"
     ):  # other tests register more
