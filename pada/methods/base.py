@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pada.errors import PadaError
 from pada.targets import build
 from pada.tasks.base import Task
 from pada.tasks.code import CodeTask
