@@ -78,9 +78,10 @@ bench: install  ## every CPU benchmark (ratios + load average) -> experiments/be
 bench-gpu: install  ## on a GPU host: Llama-3.2-1B-shaped LoRA SFT MFU and generation tok/s -> results/gpu.{json,md}
 	$(PY) experiments/bench/gpu.py
 
-lint: install  ## ruff, then the package layers (pyproject.toml [tool.importlinter], docs/architecture.md)
+lint: install  ## ruff, function length, then the package layers (pyproject.toml [tool.importlinter], docs/architecture.md)
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	$(PY) scripts/check_function_length.py  # on the formatted code: no function over 60 lines, no fmt: skip/off
 	.venv/bin/lint-imports --no-logo --cache-dir .cache/import_linter
 
 format: install

@@ -102,6 +102,23 @@ def test_sweep_survives_requeue_timeout_signal_and_cancel(tmp_path):
     launcher = subprocess.Popen(
         [sys.executable, "-m", "pada.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
+    cells = _submitted_cells(runs)
+    _cancel_requeue_and_warn(cells)
+    _only_the_cancelled_cell_failed(launcher, runs, cells["sim_arith-b32-pada-s0"])
+    _requeued_cells_restarted_once(cells)
+
+    again = _pada("run", "-m", *[a for a in args if a not in ("run", "-m")], timeout=900)
+    assert again.returncode == 0, again.stderr[-3000:]
+    status = _pada("status", str(runs), timeout=120)
+    assert status.returncode == 0 and status.stdout.splitlines()[-1] == "4 done", status.stdout
+    for name in (c["name"] for c in cells.values()):
+        ours = json.loads((runs / name / "results.json").read_text())
+        reference = json.loads((tmp_path / "local" / name / "results.json").read_text())
+        assert _numbers(ours) == _numbers(reference), name
+
+
+def _submitted_cells(runs: Path) -> dict[str, dict]:
+    """The sweep record's four cells by name without the hash; their jobs are named after them."""
     record = _until("the sweep record", lambda: next(iter((runs / "_sweeps").glob("*.json")), None), 120)
     cells = {c["name"].rsplit("-", 1)[0]: c for c in json.loads(record.read_text())["cells"]}
     assert sorted(cells) == [
@@ -114,6 +131,11 @@ def test_sweep_survives_requeue_timeout_signal_and_cancel(tmp_path):
     assert {queue[c["job_id"]][1] for c in cells.values() if c["job_id"] in queue} <= {
         c["name"] for c in cells.values()
     }  # jobs are named after their cells
+    return cells
+
+
+def _cancel_requeue_and_warn(cells: dict[str, dict]) -> None:
+    """scancel pada-s0 once it runs; scontrol requeue sft-s0 and send sft-s1 USR2 once their stages began."""
 
     def started(cell: dict) -> bool:  # the job runs and the cell has begun its stages
         return (
@@ -132,6 +154,10 @@ def test_sweep_survives_requeue_timeout_signal_and_cancel(tmp_path):
     _until("sft-s1 started", lambda: started(warned), 300, 0.2)
     subprocess.run(["scancel", "--signal=USR2", warned["job_id"]], check=True)
 
+
+def _only_the_cancelled_cell_failed(launcher: subprocess.Popen, runs: Path, cancelled: dict) -> None:
+    """The launcher exits 1 with one error line naming the cancelled cell, its job and its log; `pada status`
+    shows that cell failed."""
     out, err = launcher.communicate(timeout=900)
     assert launcher.returncode == 1, err[-3000:]
     errors = [line for line in err.splitlines() if line.startswith("pada: error:")]
@@ -146,6 +172,10 @@ def test_sweep_survives_requeue_timeout_signal_and_cancel(tmp_path):
     assert lines[cancelled["name"]] == "failed" and status.returncode == 1, status.stdout
     assert cancelled["stderr"] in status.stdout
 
+
+def _requeued_cells_restarted_once(cells: dict[str, dict]) -> None:
+    """After every job left the queue, the requeued and the warned cell each record one restart of the same
+    job, and the cell's log link points at the job's stderr."""
     _until(
         "the requeued jobs to finish", lambda: not set(_squeue()) & {c["job_id"] for c in cells.values()}, 600
     )
@@ -158,15 +188,6 @@ def test_sweep_survives_requeue_timeout_signal_and_cancel(tmp_path):
             Path(cells[key]["run_dir"]) / "logs" / f"{job['job_id']}.err"
         ) == os.path.realpath(cells[key]["stderr"])
     assert restarts == {"sim_arith-b32-sft-s0": 1, "sim_arith-b32-sft-s1": 1}
-
-    again = _pada("run", "-m", *[a for a in args if a not in ("run", "-m")], timeout=900)
-    assert again.returncode == 0, again.stderr[-3000:]
-    status = _pada("status", str(runs), timeout=120)
-    assert status.returncode == 0 and status.stdout.splitlines()[-1] == "4 done", status.stdout
-    for name in (c["name"] for c in cells.values()):
-        ours = json.loads((runs / name / "results.json").read_text())
-        reference = json.loads((tmp_path / "local" / name / "results.json").read_text())
-        assert _numbers(ours) == _numbers(reference), name
 
 
 def test_failed_cell_names_itself_and_its_traceback_is_in_the_job_log(tmp_path):

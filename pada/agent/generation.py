@@ -135,8 +135,27 @@ def generate(
     iteration: int,
 ) -> tuple[list[Example], dict[str, dict]]:
     """Generate one example per slot; a rejected slot is regenerated (new sample index) up to the limit."""
-    judging = qc.judge_min_score is not None
-    counts: dict[str, dict] = {
+    counts = _empty_counts(slots, judging=qc.judge_min_score is not None)
+    accepted: dict[int, Example] = {}
+    pending = list(slots)
+    for attempt in range(max_regenerations + 1):
+        if not pending:
+            break
+        # a fresh sample index per attempt and iteration: a retry, or the same prompt next iteration, is a new
+        # sample, not a cache hit of an answer already used
+        offset = (iteration * (max_regenerations + 1) + attempt) * len(slots)
+        answers = _ask_for_examples(state_teacher, qc, pending, held_out, offset)
+        survivors = _cheap_checks(qc, pending, answers, counts)
+        _costly_checks(qc, survivors, offset, counts, accepted, iteration)
+        pending = [s for s in pending if s.index not in accepted]
+    examples = [accepted[i] for i in sorted(accepted)]
+    assert_no_leak(held_out, [], examples)
+    return examples, {k: _finished(v) for k, v in counts.items()}
+
+
+def _empty_counts(slots: list[Slot], judging: bool) -> dict[str, dict]:
+    """One report row per slot key (pattern name or "error_correction")."""
+    return {
         s.key: {
             "requested": 0,
             "generated": 0,
@@ -146,59 +165,73 @@ def generate(
         }
         for s in slots
     }
-    accepted: dict[int, Example] = {}
-    pending = list(slots)
-    for attempt in range(max_regenerations + 1):
-        if not pending:
-            break
-        prompts = [
-            render(
-                "generation",
-                qc.fmt.generation_prompt,
-                schema=qc.fmt.schema,
-                task_description=qc.task_description,
-                guidance=s.guidance,
-                examples=qc.fmt.prompt_examples(s.shots),
-            )
-            for s in pending
-        ]
-        assert_no_leak(held_out, ("\n".join(c for _, c in p.messages) for p in prompts), [])
-        # a fresh sample index per attempt and iteration: a retry, or the same prompt next iteration, is a new
-        # sample, not a cache hit of an answer already used
-        offset = (iteration * (max_regenerations + 1) + attempt) * len(slots)
-        requests = [
-            Request("generation", p, offset + s.index, qc.fmt.schema)
-            for s, p in zip(pending, prompts, strict=True)
-        ]
-        answers = state_teacher.complete_many(requests)
-        survivors = []
-        for slot, answer in zip(pending, answers, strict=True):
-            row = counts[slot.key]
-            row["requested"] += 1
-            if answer is None:
-                row["rejected"]["unparsed"] += 1
-                continue
-            row["generated"] += 1
-            if reason := qc.cheap_problem(answer):
-                row["rejected"][reason] += 1
-                continue
-            qc.deduplicator.add(qc.fmt.question(answer))  # later candidates in this batch must differ from it
-            survivors.append((slot, answer))
-        reasons, scores = qc.costly_problems([a for _, a in survivors], offset)
-        for (slot, answer), reason, score in zip(survivors, reasons, scores, strict=True):
-            if score is not None:
-                counts[slot.key]["judge_scores"].append(score)
-            if reason:
-                counts[slot.key]["rejected"][reason] += 1
-                continue
-            counts[slot.key]["accepted"] += 1
-            accepted[slot.index] = qc.fmt.to_example(
-                answer, f"pada/i{iteration}/{slot.index}", SOURCE, {"pattern": slot.key, **slot.meta}
-            )
-        pending = [s for s in pending if s.index not in accepted]
-    examples = [accepted[i] for i in sorted(accepted)]
-    assert_no_leak(held_out, [], examples)
-    return examples, {k: _finished(v) for k, v in counts.items()}
+
+
+def _ask_for_examples(
+    state_teacher: Any, qc: QualityControl, pending: list[Slot], held_out: HeldOut, offset: int
+) -> list[Any]:
+    """The teacher's answer (a parsed generated item, or None) per pending slot, at sample index
+    ``offset + slot.index``; raises if a prompt holds held-out text (assert_no_leak)."""
+    prompts = [
+        render(
+            "generation",
+            qc.fmt.generation_prompt,
+            schema=qc.fmt.schema,
+            task_description=qc.task_description,
+            guidance=s.guidance,
+            examples=qc.fmt.prompt_examples(s.shots),
+        )
+        for s in pending
+    ]
+    assert_no_leak(held_out, ("\n".join(c for _, c in p.messages) for p in prompts), [])
+    requests = [
+        Request("generation", p, offset + s.index, qc.fmt.schema)
+        for s, p in zip(pending, prompts, strict=True)
+    ]
+    return state_teacher.complete_many(requests)
+
+
+def _cheap_checks(
+    qc: QualityControl, pending: list[Slot], answers: list[Any], counts: dict[str, dict]
+) -> list[tuple[Slot, Any]]:
+    """Count every answer and drop the unparsed, malformed, contaminated and duplicate ones; each survivor's
+    question joins the deduplicator at once, so later candidates in this batch must differ from it."""
+    survivors = []
+    for slot, answer in zip(pending, answers, strict=True):
+        row = counts[slot.key]
+        row["requested"] += 1
+        if answer is None:
+            row["rejected"]["unparsed"] += 1
+            continue
+        row["generated"] += 1
+        if reason := qc.cheap_problem(answer):
+            row["rejected"][reason] += 1
+            continue
+        qc.deduplicator.add(qc.fmt.question(answer))
+        survivors.append((slot, answer))
+    return survivors
+
+
+def _costly_checks(
+    qc: QualityControl,
+    survivors: list[tuple[Slot, Any]],
+    offset: int,
+    counts: dict[str, dict],
+    accepted: dict[int, Example],
+    iteration: int,
+) -> None:
+    """Execution, verification and the judge on the survivors; what passes goes into ``accepted`` by slot."""
+    reasons, scores = qc.costly_problems([a for _, a in survivors], offset)
+    for (slot, answer), reason, score in zip(survivors, reasons, scores, strict=True):
+        if score is not None:
+            counts[slot.key]["judge_scores"].append(score)
+        if reason:
+            counts[slot.key]["rejected"][reason] += 1
+            continue
+        counts[slot.key]["accepted"] += 1
+        accepted[slot.index] = qc.fmt.to_example(
+            answer, f"pada/i{iteration}/{slot.index}", SOURCE, {"pattern": slot.key, **slot.meta}
+        )
 
 
 def _finished(row: dict[str, Any]) -> dict[str, Any]:

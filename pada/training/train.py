@@ -95,12 +95,7 @@ def fit(
     tokenizer = load_tokenizer(base_path)
     features = [build_feature(tokenizer, ex, cfg.max_seq_len, system_prompt) for ex in examples]
     plan = build_plan(cfg, [len(f.input_ids) for f in features], seed)
-    loader = DataLoader(
-        PlannedBatches(features, tokenizer.pad_token_id, packed=cfg.batching == "packed"),
-        sampler=plan,
-        batch_size=None,  # the plan yields whole batches
-        generator=torch.Generator().manual_seed(seed),  # keeps the loader off the global RNG (dropout's)
-    )
+    loader = _data_loader(cfg, features, tokenizer.pad_token_id, plan, seed)
     steps = total_optimizer_steps(cfg, len(plan))
     model = build_model(cfg, base_path, init_from)
     module = SFTModule(model, cfg, steps, plan)
@@ -108,7 +103,34 @@ def fit(
     resume_from = resume.prepare(
         ckpt_dir, _fingerprint(cfg, base_path, examples, seed, system_prompt, init_from)
     )
-    trainer = L.Trainer(
+    trainer = _lightning_trainer(cfg, steps, ckpt_dir, train_log, callbacks)
+    started = time.perf_counter()
+    trainer.fit(module, loader, ckpt_path=resume_from)
+    seconds = time.perf_counter() - started
+    _save(cfg, module.model, tokenizer, out_dir, train_log.rows)
+    shutil.rmtree(ckpt_dir, ignore_errors=True)  # only needed until the model is saved
+    summary = _summary(cfg, features, train_log.rows, steps, seconds, len(plan), resume_from)
+    summary["optimizer_steps"] = int(trainer.global_step)  # taken, not planned (they differ if cut short)
+    write_json(out_dir / "train_summary.json", summary)
+    return summary
+
+
+def _data_loader(cfg: Any, features: list, pad_token_id: int, plan: BatchPlan, seed: int) -> DataLoader:
+    """Batches in the plan's order (the plan is the sampler and yields whole batches)."""
+    return DataLoader(
+        PlannedBatches(features, pad_token_id, packed=cfg.batching == "packed"),
+        sampler=plan,
+        batch_size=None,  # the plan yields whole batches
+        generator=torch.Generator().manual_seed(seed),  # keeps the loader off the global RNG (dropout's)
+    )
+
+
+def _lightning_trainer(
+    cfg: Any, steps: int, ckpt_dir: Path, train_log: TrainLog, callbacks: Sequence[L.Callback]
+) -> L.Trainer:
+    """One device, ``steps`` optimizer steps, no logger; callbacks in this order: the loss log, the resume
+    checkpoints (periodic, on SLURM's signal), the caller's, the step bar."""
+    return L.Trainer(
         accelerator=cfg.accelerator,
         devices=1,
         precision=cfg.precision,
@@ -132,18 +154,15 @@ def fit(
         ],
         plugins=resume.slurm_plugins(cfg),
     )
-    started = time.perf_counter()
-    trainer.fit(module, loader, ckpt_path=resume_from)
-    seconds = time.perf_counter() - started
-    module.model.save_pretrained(out_dir / "model")
+
+
+def _save(cfg: Any, model, tokenizer, out_dir: Path, loss_rows: list[dict]) -> None:
+    """What evaluation needs (``out_dir/model``: the adapter, or the full model and its tokenizer) and the
+    loss curve."""
+    model.save_pretrained(out_dir / "model")
     if cfg.mode == "full":
         tokenizer.save_pretrained(out_dir / "model")
-    write_jsonl(out_dir / "loss_curve.jsonl", train_log.rows)
-    shutil.rmtree(ckpt_dir, ignore_errors=True)  # only needed until the model is saved
-    summary = _summary(cfg, features, train_log.rows, steps, seconds, len(plan), resume_from)
-    summary["optimizer_steps"] = int(trainer.global_step)  # taken, not planned (they differ if cut short)
-    write_json(out_dir / "train_summary.json", summary)
-    return summary
+    write_jsonl(out_dir / "loss_curve.jsonl", loss_rows)
 
 
 def _summary(cfg, features, rows, steps, seconds, batches, resumed_from) -> dict[str, Any]:
