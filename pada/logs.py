@@ -58,7 +58,7 @@ THIRD_PARTY_LOGGERS = (
 # Even with -v these stay at WARNING: their INFO dumps whole configs for every model load.
 ALWAYS_QUIET = ("transformers", "datasets", "matplotlib", "asyncio", "fsspec")
 # pada loggers whose INFO lines are per-stage detail: in the job's log file, on the console only with -v.
-DETAIL_LOGGERS = ("pada.agent",)
+DETAIL_LOGGERS = ("pada.agent", "pada.teacher.requests")
 # (category, message regex): third-party warnings that say nothing about this run; shown with -v.
 KNOWN_WARNINGS = (
     # torch 2.13 deprecates LeafSpec; Lightning 2.6's _pytree still uses it (once per training)

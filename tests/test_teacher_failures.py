@@ -335,3 +335,32 @@ def test_a_long_server_reason_is_cut_at_a_boundary_with_an_ellipsis_and_stays_re
             teacher.complete("generation", [{"role": "user", "content": "hi"}])
     message = str(error.value)
     assert message.endswith(" …") and "SECRET" not in message and "HTTP 400" in message, message
+
+
+def test_a_closed_port_is_one_console_line_per_stage_with_the_retries_in_the_log(tmp_path, caplog):
+    """Ten requests to a closed port, three attempts each: twenty retries and ten failures, which used to be
+    thirty console lines; now one summary (count, last error), the per-request lines only in the job's log."""
+    import logging
+
+    from teacher_support import teacher_cfg
+
+    from pada.logs import _ConsoleFilter
+    from pada.run.spend import teacher_summary
+    from pada.teacher import Teacher
+
+    url = f"http://127.0.0.1:{_closed_port()}/v1"
+    cfg = teacher_cfg("vllm_serve", tmp_path, base_url=url, model="served")
+    cfg.client.retry.max_attempts, cfg.client.max_error_rate = 3, 1.0
+    caplog.set_level(logging.INFO)
+    with Teacher(cfg, cfg.client.cache.path) as teacher:
+        before = teacher.usage()
+        with teacher_summary(teacher, before, "augment_0"):
+            answers = teacher.samples("generation", [{"role": "user", "content": "hi"}], 10)
+    assert answers == [None] * 10
+    console = [r for r in caplog.records if r.name.startswith("pada") and _ConsoleFilter().filter(r)]
+    assert len(console) == 1, [r.getMessage() for r in console]
+    line = console[0].getMessage()
+    assert line.startswith("augment_0: teacher 20 retries, 10 of 10 requests failed; last error: ")
+    assert "connect" in line.lower() and "\n" not in line, line
+    details = [r for r in caplog.records if r.name == "pada.teacher.requests"]
+    assert len(details) == 30  # 20 retries + 10 failures, each in the log file (and on the console with -v)

@@ -28,7 +28,7 @@ from pada.run.conf import CONF_DIR
 from pada.run.identity import eval_identity_of, identity_of
 from pada.run.loop import cell_loop, check_augments, selected, stalled
 from pada.run.provenance import provenance
-from pada.run.spend import spend_kept_on_failure, spent
+from pada.run.spend import spend_kept_on_failure, spent, teacher_summary
 from pada.run.stages import Stages, cell_lock
 from pada.tasks.base import Task, build_task, sample_seed_set
 from pada.teacher import (
@@ -205,7 +205,11 @@ class Cell:
             before = self.teacher.usage() if self.teacher is not None else None
             if self.teacher is not None:
                 self.teacher.limit_spend(spent(self.stages.results, self.run_dir))
-            with spend_kept_on_failure(self.teacher, before, self.run_dir, f"augment_{i}"):
+            stage = f"augment_{i}"
+            with (
+                spend_kept_on_failure(self.teacher, before, self.run_dir, stage),
+                teacher_summary(self.teacher, before, stage),
+            ):
                 return attempt(out, before)
 
         def attempt(out: Path, before: dict[str, Any] | None) -> dict[str, Any]:

@@ -4,11 +4,15 @@ re-runs: a stopped stage writes no done marker, and without this a re-run under 
 from __future__ import annotations
 
 import contextlib
+import logging
 from pathlib import Path
 from typing import Any
 
 from pada.io import read_json, write_json
 from pada.teacher import usage_delta
+from pada.teacher.usage import stage_summary
+
+log = logging.getLogger("pada")
 
 # Uncached teacher spend of stage attempts that did not finish (a cap, a failed teacher, Ctrl-C), by stage:
 # their done markers never get written, and without this a re-run under the same cap would start afresh.
@@ -48,3 +52,17 @@ def spend_kept_on_failure(teacher: Any, before: dict[str, Any] | None, run_dir: 
             kept[stage] = {k: old.get(k, 0) + v for k, v in spend.items()}
             write_json(path, kept)
         raise
+
+
+@contextlib.contextmanager
+def teacher_summary(teacher: Any, before: dict[str, Any] | None, stage: str):
+    """Log one warning line when the stage's teacher requests were retried, failed or never parsed (success
+    or not): the per-request lines go to the job's log only (``pada.teacher.requests``), so a dead
+    endpoint is one line per stage on the console, not one per request."""
+    try:
+        yield
+    finally:
+        if teacher is not None and before is not None:
+            last = teacher.last_error or teacher.last_retry
+            if line := stage_summary(stage, usage_delta(teacher.usage(), before), last):
+                log.warning("%s", line)

@@ -32,6 +32,9 @@ from pada.teacher.usage import Usage
 from pada.types import Completion, SamplingParams
 
 log = logging.getLogger("pada.teacher")
+# One line per retried or failed request: in the job's log file, on the console only with -v (pada.logs
+# DETAIL_LOGGERS); the console gets one summary line per stage instead (pada.run.spend.teacher_summary).
+request_log = logging.getLogger("pada.teacher.requests")
 
 Messages = list[dict[str, str]] | Prompt
 # Finish reasons of an answer the server did not complete (no reason at all, vLLM's abort): never cached.
@@ -118,6 +121,7 @@ class Teacher:
         self._allowance: tuple[dict[str, float], dict[str, float]] | None = None  # (left, usage at start)
         self._in_flight = 0  # requests sent, not yet answered: counted against the call cap
         self.last_error: str | None = None  # the most recent failure, for the runner's one-line error
+        self.last_retry: str | None = None  # the most recent retried error, for the stage's summary line
 
     # -- public, synchronous ------------------------------------------------------------------------
     def complete(
@@ -232,7 +236,7 @@ class Teacher:
         try:
             return await self._answer(request)
         except StructuredOutputError as failure:
-            log.warning("teacher %s", failure)
+            request_log.info("teacher %s", failure)
             return None
         except TeacherCallFailed as failure:
             self.last_error = str(failure)
@@ -240,7 +244,7 @@ class Teacher:
                 raise TeacherFailed(
                     f"{failure} (teacher.client.max_error_rate=0 allows no failed request)"
                 ) from None
-            log.warning("teacher %s", failure)
+            request_log.info("teacher %s", failure)
             return None
 
     async def _answer(self, request: Request) -> str | BaseModel:
@@ -337,7 +341,8 @@ class Teacher:
 
         def count_retry(state: Any) -> None:
             self._usage.add(call.role, retries=1)
-            log.info(
+            self.last_retry = str(state.outcome.exception())
+            request_log.info(
                 "teacher retry %d for role %s: %s", state.attempt_number, call.role, state.outcome.exception()
             )
 

@@ -110,3 +110,20 @@ def check_error_rate(stage: str, usage: dict[str, Any], max_rate: float, last_er
             f"teacher.client.max_error_rate={max_rate:g}); last: {last_error}. The stage is not marked done: "
             "fix the teacher and re-run (answers received so far are cached)"
         )
+
+
+def stage_summary(stage: str, usage: dict[str, Any], last_error: str | None) -> str | None:
+    """One line for a stage's teacher trouble, or None when it had none: retries, failed requests (of those
+    attempted), unparsable answers and the last error (each request is in the job's log; ``-v`` shows them).
+
+    ``usage``: the stage's ``{"roles", "total"}`` report (``usage_delta``)."""
+    total = usage["total"]
+    retries, failed = int(total.get("retries", 0)), int(total.get("errors", 0))
+    unparsed = int(total.get("parse_failures", 0))
+    if not (retries or failed or unparsed):
+        return None
+    attempted = failed + int(total.get("calls", 0)) + int(total.get("cache_hits", 0))
+    parts = [f"{retries} retries", f"{failed} of {attempted} requests failed"]
+    parts += [f"{unparsed} answers never parsed"] if unparsed else []
+    last = f"; last error: {last_error}" if last_error else ""
+    return f"{stage}: teacher {', '.join(parts)}{last} (one line per request in the job's log; -v shows them)"
