@@ -18,8 +18,9 @@ Augmentation method (``Method``, conf/method/<name>.yaml, built as ``cls(cfg.met
     silent trim); new ids unique and not already in the training data, and ``source`` a
     ``synthetic:<label>`` (else PadaError: a method bug); decontamination against validation and test
     (rejections counted by reason in the stage record); the teacher spend cap and error rate; and the
-    per-method accounting in results.json. ``iterations`` (required in the YAML) is the number of rounds; a
-    method that augments (``augments = True`` or ``needs_teacher = True``) with 0 rounds is an error.
+    per-method accounting in results.json. ``loop.iterations`` (required in the YAML, pada/run/loop.py) is
+    the number of rounds; a method that augments (``augments = True`` or ``needs_teacher = True``) with 0
+    rounds is an error.
 
 Task (``Task``, conf/task/<name>.yaml, built as ``cls(cfg.task)``)
     ``load(data_dir)`` returns ``Splits`` (pool / val / test / fewshot lists of ``Example``; validation never

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import importlib.resources
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from pada import task_files
 from pada.errors import PadaError
@@ -14,12 +16,35 @@ from pada.errors import PadaError
 _CHECKED_GROUPS = ("task", "method", "model", "trainer", "eval", "teacher", "launcher", "experiment", "paths")
 
 
+def _search_dirs(overrides: list[str]) -> list[Any]:
+    """The folders ``hydra.searchpath=[...]`` adds (``file://`` or ``pkg://`` entries): a user's own config
+    folder holds group options (docs/extending.md), which must pass the check below like shipped ones."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    dirs: list[Any] = []
+    for override in overrides:
+        if override.lstrip("+~").partition("=")[0] != "hydra.searchpath":
+            continue
+        entries = OverridesParser.create().parse_override(override.lstrip("+~")).value()
+        for entry in entries if isinstance(entries, list) else [entries]:
+            scheme, _, where = str(entry).rpartition("://")
+            if scheme == "pkg":
+                package, _, below = where.partition("/")
+                dirs.append(importlib.resources.files(package).joinpath(below))
+            else:
+                dirs.append(Path(where).expanduser())
+    return dirs
+
+
 def _check_overrides(overrides: list[str], conf_dir: Path) -> None:
+    folders = [conf_dir, *_search_dirs(overrides)]
     for override in overrides:
         key, sep, value = override.lstrip("+~").partition("=")
         if not sep or key not in _CHECKED_GROUPS:
             continue
-        known = sorted({p.stem for p in (conf_dir / key).glob("*.yaml")} | set(task_files.registered(key)))
+        options = [p for f in folders if f.joinpath(key).is_dir() for p in f.joinpath(key).iterdir()]
+        stems = {Path(p.name).stem for p in options if p.name.endswith((".yaml", ".yml"))}
+        known = sorted(stems | set(task_files.registered(key)))
         hint = " (or a path to a task YAML, task=path/to/my_task.yaml)" if key == task_files.GROUP else ""
         for choice in value.split(","):  # a -m sweep lists several
             if choice and choice != "null" and choice not in known:
@@ -73,7 +98,8 @@ def _check_composes(overrides: list[str], conf_dir: Path) -> None:
             raise PadaError(f"cannot parse the override {job!r} ({str(error).splitlines()[0]})") from error
     try:
         groups = {p.name for p in conf_dir.iterdir() if p.is_dir()}
-        choices = [j for j in jobs if _key(j) in groups or "/" in _key(j)]  # group choices, not values
+        # group choices, not values (and the search path a user's own group options are found on)
+        choices = [j for j in jobs if _key(j) in groups or "/" in _key(j) or _key(j) == "hydra.searchpath"]
         with initialize_config_dir(version_base="1.3", config_dir=str(conf_dir), job_name="pada"):
             cfg = compose("config", overrides=jobs)
             reference = compose("config", overrides=choices)

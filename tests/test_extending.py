@@ -20,7 +20,7 @@ from baselines.sft import SFTOnly
 from pada.cli import main
 from pada.errors import PadaError
 from pada.inference.base import build_backend
-from pada.io import read_jsonl
+from pada.io import read_json, read_jsonl
 from pada.methods.base import build_method
 from pada.run.loop import check_augments, loop_config
 from pada.run.runner import run_cell
@@ -54,9 +54,10 @@ def test_the_toy_method_from_the_docs_runs_and_appears_in_table2(
         (user_dir / relative).parent.mkdir(parents=True, exist_ok=True)
         (user_dir / relative).write_text(text)
     search = f"hydra.searchpath=[file://{user_dir / 'my_conf'}]"
+    assert main(["run", *tiny_cell_overrides, "method=dup_seeds", search]) == 0  # as the docs' command line
     cfg = compose_config([*tiny_cell_overrides, "method=dup_seeds", search])
-    results = run_cell(cfg)
-    run_dir = Path(cfg.paths.runs_dir) / results["cell"]["name"]
+    (run_dir,) = Path(cfg.paths.runs_dir).glob("gsm8k-b16-dup_seeds-s0-*")
+    results = read_json(run_dir / "results.json")
     new = read_jsonl(run_dir / "augment_0" / "new.jsonl")
     data = results["data"]
     assert data["proposed_per_iteration"] == [16] and results["versions"]["method"] == "1.0"
@@ -178,3 +179,14 @@ def test_sft_and_base_run_zero_iterations():
     for name in ("sft", "base"):
         cfg = compose_config([f"method={name}"]).method
         check_augments(build_method(cfg), loop_config(cfg))
+
+
+def test_a_users_conf_folder_adds_choices_and_a_typo_is_still_one_line(user_dir, capsys):
+    (user_dir / "my_conf" / "method").mkdir(parents=True)
+    (user_dir / "my_conf" / "method" / "dup_seeds.yaml").write_text(
+        docs_files()["my_conf/method/dup_seeds.yaml"]
+    )
+    search = f"hydra.searchpath=[file://{user_dir / 'my_conf'}]"
+    assert main(["run", "method=dup_sedes", search]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("pada: error: unknown method 'dup_sedes'; choose one of: ") and "dup_seeds" in line

@@ -21,21 +21,38 @@ from pada.types import EvalRecord, Example, Quota
 
 @dataclass
 class IterationState:
+    """What the runner hands ``Method.propose`` in round ``iteration`` (0-based) of ``loop.iterations``.
+
+    Built by pada/run/runner.py (``Cell._run_loop``) identically for every method. ``needs_val_eval`` is
+    honoured there: ``val_records`` goes through ``pada.run.fairness.failures``, which passes the failed
+    validation records only to a method that sets it and an empty list to every other (and
+    ``fairness.check_config`` refuses ``run.eval_val=false`` for a method that sets it). Validation items
+    the student answered correctly, and every test item, never reach a method.
+    """
+
     iteration: int
     task: Task
-    seed_data: list[Example]
-    train_data: list[Example]  # seeds plus everything added so far
-    train_records: list[EvalRecord]  # empty unless the method sets needs_train_eval
+    seed_data: list[Example]  # the seed set (budget items), never changed
+    train_data: list[Example]  # seeds plus everything added so far (ids unique)
+    train_records: list[
+        EvalRecord
+    ]  # the student on train_data; empty unless the method sets needs_train_eval
     val_records: list[EvalRecord]  # validation FAILURES only, and only if the method sets needs_val_eval
-    teacher: Any  # a pada teacher client, or None for methods that need none
-    rng: random.Random
-    workdir: Path  # where the method may write reports (patterns, strategies)
+    teacher: (
+        Any  # a pada.teacher.Teacher, or None (teacher=none; a method with needs_teacher never sees None)
+    )
+    rng: random.Random  # seeded by (seed, iteration): a method's own sampling is reproducible
+    workdir: Path  # the augment stage's folder: where the method may write reports (patterns, strategies)
     # The most this round may add and, with budget_match, how many to reach (pada.types.Quota, set by pada.run.fairness.quota_for).
     quota: Quota = field(default_factory=Quota)
 
 
 class Method(ABC):
-    """Subclasses set the class attributes; ``cfg`` is the method's config node (conf/method/)."""
+    """An augmentation method (the contract in full: pada/api.py; recipe: docs/extending.md).
+
+    Built as ``cls(cfg)`` from the class its YAML's ``_target_`` names; ``cfg`` is the ``method`` config
+    node (conf/method/<name>.yaml). Subclasses set the class attributes below and implement ``propose``.
+    """
 
     name: str
     version: (
@@ -57,7 +74,13 @@ class Method(ABC):
 
     @abstractmethod
     def propose(self, state: IterationState) -> list[Example]:
-        """New training examples for the next round (may be empty)."""
+        """New training examples for the next round (may be empty).
+
+        Each has an id not in ``state.train_data`` (unique among those returned) and ``source``
+        ``"synthetic:<label>"``; at most ``state.quota.limit`` of them when the limit is set. The runner
+        checks all three (a violation is PadaError, never a silent trim), then drops items that copy
+        validation or test questions (counted by reason). Raises PadaError for a bad config; teacher failures
+        propagate as the teacher's own errors (the stage is then not marked done)."""
 
     def check_task(self, task: Task) -> None:  # noqa: B027  (most methods run on any task)
         """Raise PadaError if this method cannot run on ``task``; called before any stage and by preflight."""
