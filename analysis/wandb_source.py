@@ -1,5 +1,9 @@
 """Collect cells from a wandb project through its public API (``wandb.Api().runs``).
 
+Cells are grouped by configuration exactly as for a runs dir (``analysis.collect.configuration_labels``): the
+run's resolved config minus the seed, plus the component versions and data hashes the runner logs under
+``cell_components`` (runs logged before that are grouped by their config alone, apart from runs that have it).
+
 Only cell-level metrics live in wandb (the runner logs ``test/accuracy`` to the run summary); the per-item
 predictions the paired tests need are read from the runs dir, so this source fills ``cells`` only.
 """
@@ -11,8 +15,9 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.collect import CELL_COLUMNS, Collected
+from analysis.collect import CELL_COLUMNS, Collected, configuration_labels
 from pada.errors import PadaError
+from pada.tracking import COMPONENTS_KEY
 
 # wandb run states that mean the cell will never write its summary.
 _FAILED_STATES = {"crashed", "failed", "killed"}
@@ -51,6 +56,46 @@ def _row(run: Any) -> dict[str, Any] | None:
     }
 
 
+def _as_results(run: Any) -> dict[str, Any]:
+    """A finished run's wandb config in results.json's shape, for ``configuration_of``."""
+    config = dict(run.config)
+    components = config.pop(COMPONENTS_KEY, None) or {}
+    return {
+        "provenance": {"config": config, "data_files_sha256": components.get("data") or {}},
+        "versions": components.get("versions") or {},
+    }
+
+
+def _one_per_cell(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per cell name: older projects hold a wandb run per invocation of a resumed cell (same name,
+    same identity). The finished one wins; finished ones that disagree are an error, never a silent pick."""
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_name.setdefault(row["cell"], []).append(row)
+    kept = []
+    for name, same in by_name.items():
+        finished = [r for r in same if r["status"] == "ok"]
+        if len({r["value"] for r in finished}) > 1:
+            values = ", ".join(str(r["value"]) for r in finished)
+            raise PadaError(
+                f"wandb runs of cell {name} report different test/accuracy ({values}); delete the stale run"
+            )
+        kept.append(finished[0] if finished else same[-1])
+    return kept
+
+
+def _grouped(runs: list[Any], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` with ``method`` the configuration's label and ``config`` its hash (finished cells only)."""
+    by_name = {run.name: run for run in runs if run.state == "finished"}
+    found = [(r["cell"], r, _as_results(by_name[r["cell"]]) if r["status"] == "ok" else None) for r in rows]
+    labels = configuration_labels(found)
+    out = []
+    for row in rows:
+        label, config = labels.get(row["cell"], (row["method"], None))
+        out.append({**row, "method": label, "config": config})
+    return out
+
+
 def collect_wandb(project: str, api: Any | None = None) -> Collected:
     """``project`` is ``entity/project`` (or ``project`` with the default entity)."""
     if api is None:
@@ -68,4 +113,4 @@ def collect_wandb(project: str, api: Any | None = None) -> Collected:
         raise PadaError(
             f"wandb project '{project}' has no pada cells (runs with task/budget/method/seed config)"
         )
-    return Collected(cells=pd.DataFrame(rows, columns=CELL_COLUMNS))
+    return Collected(cells=pd.DataFrame(_grouped(runs, _one_per_cell(rows)), columns=CELL_COLUMNS))

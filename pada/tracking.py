@@ -79,6 +79,17 @@ def log_to_current_run(metrics: dict[str, Any]) -> None:
         _abandon_wandb()
 
 
+# The wandb config key holding the cell's component versions and data hashes: with the resolved config, what
+# `pada analyze --wandb-project` groups cells by (pada.run.identity.configuration_of), as a runs dir's results.json.
+COMPONENTS_KEY = "cell_components"
+
+
+def tracked_config(config: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
+    """The config a cell logs to wandb: the resolved config plus ``COMPONENTS_KEY``: ``{"versions": {...},
+    "data": {file: sha256}}`` (``Cell.components``)."""
+    return {**config, COMPONENTS_KEY: components}
+
+
 def run_id(run_dir: Path, name: str) -> str:
     """The cell's wandb run id: its dir name plus a hash of where it lives (two runs dirs holding the same
     cell, e.g. a test and a real sweep, stay two runs). Offline, each invocation writes its own

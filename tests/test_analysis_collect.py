@@ -206,3 +206,52 @@ def test_pattern_accuracy_prefers_the_methods_own_score(tmp_path):
     assert rows[0] == {"pattern": "scored", "n": 3, "accuracy": 0.25}  # not 0.5 from item_ids: the field wins
     assert rows[1]["pattern"] == "unfound" and math.isnan(rows[1]["accuracy"])
     assert rows[2] == {"pattern": "older", "n": 2, "accuracy": 0.5}  # older run dirs: scored from item_ids
+
+
+def _cell_run(name, seed, acc, max_steps=5, task_version="1.0"):
+    """A finished cell as the runner leaves it in wandb: the resolved config plus the cell's components."""
+    run = _run(name, "finished", acc, method="sft", seed=seed)
+    run.config = {
+        **run.config,
+        "trainer": {"max_steps": max_steps},
+        "paths": {"runs_dir": f"/scratch/{name}"},  # where a cell ran is not what it is
+        "cell_components": {"versions": {"task": task_version, "method": "1.0"}, "data": {"train": "ab12"}},
+    }
+    return run
+
+
+def test_wandb_cells_are_grouped_by_configuration_as_the_local_analysis():
+    """Two trainer settings of one method are two rows, never four seeds of one; a seed repeated within one
+    configuration is an error, as for a runs dir."""
+    runs = [
+        _cell_run("sft-s0-a", 0, 0.5),
+        _cell_run("sft-s1-a", 1, 0.6),
+        _cell_run("sft-s0-b", 0, 0.1, max_steps=50),
+        _cell_run("sft-s1-b", 1, 0.2, max_steps=50),
+        _cell_run("sft-s2-c", 2, 0.3, task_version="2.0"),  # other code: never a seed of the others
+    ]
+    cells = collect_wandb("team/pada", api=_FakeApi(runs)).cells.set_index("cell")
+    labels = cells["method"].to_dict()
+    assert labels["sft-s0-a"] == labels["sft-s1-a"] != labels["sft-s0-b"] == labels["sft-s1-b"]
+    assert "trainer.max_steps=5" in labels["sft-s0-a"] and "trainer.max_steps=50" in labels["sft-s0-b"]
+    assert "versions.task=2.0" in labels["sft-s2-c"]
+    assert cells["config"].nunique() == 3 and cells["config"].notna().all()
+    with pytest.raises(PadaError, match="seed 0 appears twice in one configuration"):
+        collect_wandb("team/pada", api=_FakeApi([*runs, _cell_run("sft-s0-again", 0, 0.9)]))
+
+
+def test_a_wandb_run_without_its_components_is_grouped_by_its_config_alone():
+    old = _cell_run("sft-s0-old", 0, 0.5)
+    del old.config["cell_components"]  # logged before the runner recorded versions and data hashes
+    cells = collect_wandb("team/pada", api=_FakeApi([old, _cell_run("sft-s1-new", 1, 0.6)])).cells
+    assert cells["config"].nunique() == 2  # unknown versions are not pooled with known ones
+
+
+def test_several_wandb_runs_of_one_resumed_cell_count_once():
+    crashed = _cell_run("sft-s0-a", 0, None)
+    crashed.state = "crashed"  # the first invocation of the cell, resumed by the second
+    runs = [crashed, _cell_run("sft-s0-a", 0, 0.5), _cell_run("sft-s1-a", 1, 0.6)]
+    cells = collect_wandb("team/pada", api=_FakeApi(runs)).cells
+    assert sorted(cells["cell"]) == ["sft-s0-a", "sft-s1-a"] and cells["status"].eq("ok").all()
+    with pytest.raises(PadaError, match="wandb runs of cell sft-s0-a report different test/accuracy"):
+        collect_wandb("team/pada", api=_FakeApi([*runs, _cell_run("sft-s0-a", 0, 0.7)]))

@@ -112,3 +112,28 @@ def test_report_table_logging_never_fails(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "wandb", types.SimpleNamespace(run=Dead()))
     log_to_current_run({"x": 1})  # a warning, not an exception
+
+
+def test_the_wandb_config_carries_what_analysis_groups_by(tmp_path, monkeypatch):
+    """The config logged to wandb holds the cell's component versions and data hashes, so `pada analyze
+    --wandb-project` groups its cells by the same identity as results.json (analysis/wandb_source.py)."""
+    from types import SimpleNamespace
+
+    from analysis.wandb_source import _as_results
+    from pada.run.identity import configuration_of
+    from pada.tracking import COMPONENTS_KEY, Tracker
+
+    logged = {}
+
+    @contextlib.contextmanager
+    def recording(cfg, run_dir, name, config):
+        logged.update(config)
+        yield Tracker(None)  # a no-op tracker: this test needs no wandb
+
+    monkeypatch.setattr(runner, "tracking", recording)
+    results = runner.run_cell(
+        compose_config([*SIM_CELL, f"paths.cache_dir={tmp_path}/cache", f"paths.runs_dir={tmp_path}/r"])
+    )
+    assert logged[COMPONENTS_KEY]["versions"] == results["versions"]
+    run = SimpleNamespace(config=logged)
+    assert configuration_of(_as_results(run)) == configuration_of(results)

@@ -40,7 +40,7 @@ from pada.teacher import (
     usage_delta,
     usage_sum,
 )
-from pada.tracking import tracking
+from pada.tracking import tracked_config, tracking
 from pada.types import EvalRecord, Example, SamplingParams
 from pada.validate import check_config, check_writable
 from pada.versions import cell_versions
@@ -297,7 +297,8 @@ class Cell:
     # -- the loop ---------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
         config = OmegaConf.to_container(self.cfg, resolve=True)
-        with tracking(self.cfg.wandb, self.run_dir, self.run_dir.name, config) as self.tracker:
+        tracked = tracked_config(config, self.components)  # analysis groups wandb runs by these
+        with tracking(self.cfg.wandb, self.run_dir, self.run_dir.name, tracked) as self.tracker:
             results = self._run_loop(config)
             self.tracker.summary({"test/accuracy": results["metrics"]["test"]["accuracy"]})
             self.tracker.summary(_flat("teacher", results["teacher_usage"]))
