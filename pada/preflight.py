@@ -84,6 +84,7 @@ def _check_data(cfg: DictConfig) -> str | None:
 
 
 def _check_method(cfg: DictConfig) -> str | None:
+    from pada.inference.base import backend_class
     from pada.methods.base import build_method, check_cell
     from pada.run.fairness import check_config
     from pada.run.loop import cell_loop, check_augments
@@ -95,6 +96,7 @@ def _check_method(cfg: DictConfig) -> str | None:
         check_config(cfg, method)  # quotas, budget_match, match_steps, eval_val: as the runner will
         check_cell(build_task(cfg.task), method)
         check_augments(method, loop)
+        backend_class(cfg.eval)
     except PadaError as error:
         return f"{cfg.method.name} on {cfg.task.name}: {error}"
     return None

@@ -203,6 +203,19 @@ CASES = {
     "unknown added top-level key": (lambda root: ["+budgett=10"], "budgett"),
     "unknown nested key": (lambda root: ["trainer.lrr=0.1"], "trainer.lrr"),
     "malformed override": (lambda root: ["budget=[1"], "budget"),
+    # plug-in classes named by _target_ (pada/targets.py)
+    "method _target_ not importable": (
+        lambda root: ["method._target_=no_such_pkg.Dup"],
+        "method._target_='no_such_pkg.Dup' cannot be imported (No module named 'no_such_pkg')",
+    ),
+    "task _target_ not a Task": (lambda root: ["task._target_=pada.types.Example"], "is not a Task"),
+    "eval _target_ not a Backend": (lambda root: ["eval._target_=pada.types.Example"], "is not a Backend"),
+    "teacher _target_ missing class": (
+        lambda root: ["teacher=scripted", "teacher._target_=pada.teacher.providers.scripted.Nope"],
+        "module pada.teacher.providers.scripted has no 'Nope'",
+    ),
+    "old method.module key": (lambda root: ["+method.module=my.mod"], "method.module is no longer read"),
+    "old task type: files": (lambda root: ["+task.type=files"], "task.type is no longer read"),
     # model dirs
     "model dir without weights": (
         _model_dir({"config.json": CONFIG_JSON, "tokenizer.json": "{}"}),
@@ -377,6 +390,11 @@ def test_no_space_mid_stage_is_one_line_and_nothing_done(capsys, tiny_cell_overr
         ("budget=abc", "budget='abc' must be an integer"),
         ("trainer.mode=lorra", "trainer.mode='lorra'"),
         ("run.stop_after=train_9", "run.stop_after='train_9' is not a stage"),
+        ("method._target_=no_such_pkg.Dup", "sft on gsm8k: method._target_='no_such_pkg.Dup' cannot be"),
+        (
+            "eval._target_=pada.types.Example",
+            "sft on gsm8k: eval._target_='pada.types.Example' is not a Back",
+        ),
     ],
 )
 def test_preflight_lists_the_same_config_problems(override, message, tiny_cell_overrides):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
-from pada.targets import build
+from pada.targets import build, target_class
 from pada.types import Completion, SamplingParams
 
 Chat = list[dict[str, str]]
@@ -32,6 +32,12 @@ class Backend(ABC):
     def close(self) -> None:
         """Release what the backend holds (GPU memory, server processes)."""
         return None
+
+
+def backend_class(cfg: Any) -> type[Backend]:
+    """The class ``cfg._target_`` names, checked without building it (building loads the model): the
+    runner and preflight call it before any stage, so a bad eval YAML never fails after training."""
+    return target_class(cfg, Backend, "eval")
 
 
 def build_backend(model_path: str, cfg: Any) -> Backend:

@@ -17,7 +17,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from pada.errors import PadaError
-from pada.inference.base import Backend, build_backend
+from pada.inference.base import Backend, backend_class, build_backend
 from pada.io import read_json, read_jsonl, stable_hash, write_json, write_jsonl
 from pada.methods.base import IterationState, build_method, check_cell
 from pada.models.chat import DEFAULT_DATE, pin_date
@@ -142,6 +142,7 @@ class Cell:
         # A (task, method) pair that would fail mid-run fails here, before any data is read.
         check_cell(self.task, self.method)
         check_augments(self.method, self.loop)
+        backend_class(cfg.eval)  # built lazily (a cached re-run never loads the model), checked now
         self.splits = self.task.load(_data_dir(cfg))
         # What determines the output besides the config (pada/versions.py); never the git SHA.
         self.components, self.run_dir = cell_location(cfg, self.task, self.method, self.splits.files)
