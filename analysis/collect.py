@@ -18,6 +18,8 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.rows import from_results
+from pada.display import Display
 from pada.errors import PadaError
 from pada.io import read_json, read_jsonl, stable_hash
 from pada.run.identity import configuration_of, differing_keys, flatten
@@ -41,6 +43,8 @@ class Collected:
     items: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ITEM_COLUMNS))
     iterations: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ITER_COLUMNS))
     patterns: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PATTERN_COLUMNS))
+    # method name -> its display node as the finished cells saved it (analysis/rows.py adds the shipped ones)
+    displays: dict[str, Display] = field(default_factory=dict)
 
     @property
     def simulation(self) -> bool:
@@ -342,4 +346,23 @@ def collect_runs(runs_dir: Path) -> Collected:
         items=pd.DataFrame(items, columns=ITEM_COLUMNS),
         iterations=pd.DataFrame(iterations, columns=ITER_COLUMNS),
         patterns=pd.DataFrame(patterns, columns=PATTERN_COLUMNS),
+        displays=saved_displays([results for _, _, _, results in found if results is not None]),
     )
+
+
+def saved_displays(results: list[dict[str, Any]]) -> dict[str, Display]:
+    """Each method's display from its finished cells' saved configs; where cells of one method disagree
+    (a label changed between runs: it is not part of the identity), the last cell in name order wins, and
+    the change is logged."""
+    out: dict[str, Display] = {}
+    for entry in filter(None, map(from_results, results)):
+        name, display = entry
+        if name in out and out[name] != display:
+            log.warning(
+                "method %s: its cells saved different displays (%s, %s); using the later",
+                name,
+                out[name],
+                display,
+            )
+        out[name] = display
+    return out

@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator, ScalarFormatter  # noqa: E402
 
 from analysis.collect import Collected  # noqa: E402
+from analysis.rows import merged  # noqa: E402
 from analysis.tables import row_label, summarize  # noqa: E402
 
 FORMATS = ("png", "pdf")
@@ -78,7 +79,7 @@ def accuracy_vs_budget(collected: Collected, out: Path) -> list[Path]:
                 yerr=group["std"].fillna(0) * 100,
                 marker="o",
                 capsize=3,
-                label=row_label(method),
+                label=row_label(method, merged(collected.displays)),
             )
         _percent_limits(ax)
         ax.set_xscale("log", base=2)
@@ -112,7 +113,7 @@ def iteration_curves(collected: Collected, out: Path) -> list[Path]:
                 yerr=curve["std"].fillna(0) * 100,
                 marker="o",
                 capsize=3,
-                label=row_label(method),
+                label=row_label(method, merged(collected.displays)),
             )
         _percent_limits(ax)
         ax.set(
@@ -139,7 +140,7 @@ def pattern_accuracy(collected: Collected, out: Path) -> list[Path]:
         ax.set(
             xlabel="accuracy on the pattern's items at the next iteration (%)",
             ylabel="",
-            title=f"{_label(collected)}{task} b{budget} {row_label(method)}: per-pattern accuracy",
+            title=f"{_label(collected)}{task} b{budget} {row_label(method, merged(collected.displays))}: per-pattern accuracy",
         )
         _legend_outside(ax, reverse=True, title="found at iteration")
         paths += _save(fig, out, f"patterns_{task}_b{budget}_{method}")

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.tables import Cell, Table, row_label
+from analysis.tables import Cell, Table
 from pada.io import atomic_write_text
 
 _LATEX_TEXT = {
@@ -58,7 +58,7 @@ def _suffix_latex(cell: Cell) -> str:
 
 def _frame(table: Table, fmt) -> pd.DataFrame:
     data = [[fmt(table.cells.get((r, c), Cell(text=""))) for c in table.columns] for r in table.rows]
-    return pd.DataFrame(data, index=[row_label(r) for r in table.rows], columns=table.columns)
+    return pd.DataFrame(data, index=table.labels(), columns=table.columns)
 
 
 def to_markdown(table: Table) -> str:
@@ -88,7 +88,7 @@ def _styles(table: Table) -> pd.DataFrame:
         [_STYLE_CSS.get(table.cells.get((r, c), Cell()).style or "", "") for c in table.columns]
         for r in table.rows
     ]
-    return pd.DataFrame(data, index=[row_label(r) for r in table.rows], columns=table.columns)
+    return pd.DataFrame(data, index=table.labels(), columns=table.columns)
 
 
 def to_latex(table: Table) -> str:

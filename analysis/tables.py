@@ -11,25 +11,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from analysis import rows as row_rules
 from analysis import stats
 from analysis.collect import UNCACHED_DOLLARS, Collected
+from pada.display import Display
 
-TABLE2_METHODS = ["base", "sft", "auggpt", "llm2llm", "llms_as_instructors", "pada"]
-# Controls: Table 2 rows only when the runs hold them (sft_val: seed + the labelled validation items PaDA reads).
-CONTROL_METHODS = ["sft_val"]
-FOCUS = "pada"
-LABELS = {
-    "base": "Base (no FT)",
-    "sft": "SFT",
-    "auggpt": "AugGPT",
-    "llm2llm": "LLM2LLM",
-    "llms_as_instructors": "LLMs-as-Instructors",
-    "pada": "PaDA-Agent",
-    "sft_val": "SFT + val. labels (control)",
-    "pada_no_val": "PaDA w/o val. patterns",
-    "pada_no_train": "PaDA w/o train errors",
-    "pada_no_qc": "PaDA w/o quality control",
-}
 REL_ROW, DELTA_ROW = "rel_improvement", "delta"
 ROW_LABELS = {REL_ROW: "Rel. improvement vs best baseline", DELTA_ROW: "Δ vs best baseline [95% CI]"}
 COST_COLUMN = "Teacher cost ($/run)"
@@ -59,18 +45,45 @@ class Table:
     notes: dict[str, str]
     numbers: pd.DataFrame  # the numeric content, one row per (method, column): the CSV
     comparisons: pd.DataFrame
+    displays: dict[str, Display] = field(default_factory=dict)  # row labels (analysis/rows.py)
+
+    def label(self, row: str) -> str:
+        return row_label(row, self.displays)
+
+    def labels(self) -> list[str]:
+        """The printed row names; two rows with one label (a method composed from another keeps its
+        display) are told apart by their method names: ``SFT (dup_seeds)``."""
+        labels = [self.label(r) for r in self.rows]
+        return [f"{x} ({r})" if labels.count(x) > 1 else x for x, r in zip(labels, self.rows, strict=True)]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What the methods' display nodes decide for one analysis (analysis/rows.py): ``focus``, the method
+    every † claim and improvement row is about (None: no claims), and each row's label."""
+
+    focus: str | None
+    displays: dict[str, Display]
+
+    def label(self, row: str) -> str:
+        return row_label(row, self.displays)
+
+
+def layout_of(collected: Collected) -> Layout:
+    displays = row_rules.merged(collected.displays)
+    return Layout(row_rules.focus_of(displays, set(collected.cells["method"])), displays)
 
 
 def column_label(task: str, budget: int) -> str:
     return f"{task} b{budget}"
 
 
-def row_label(key: str) -> str:
-    """The row's display name; a configuration row keeps its differing keys: ``SFT [trainer.max_steps=5]``."""
-    method, bracket, rest = key.partition(" [")
-    if bracket:
-        return f"{LABELS.get(method, method)} [{rest}"
-    return LABELS.get(key, ROW_LABELS.get(key, key))
+def row_label(key: str, displays: dict[str, Display] | None = None) -> str:
+    """The row's printed name from its method's display (``displays``; None: the shipped YAMLs'); a
+    configuration row keeps its differing keys: ``SFT [trainer.max_steps=5]``."""
+    if key in ROW_LABELS:
+        return ROW_LABELS[key]
+    return row_rules.label(row_rules.merged({}) if displays is None else displays, key)
 
 
 def summarize(collected: Collected, metric: str = "test/accuracy") -> pd.DataFrame:
@@ -242,8 +255,10 @@ class _Builder:
         summary: pd.DataFrame,
         comparisons: pd.DataFrame,
         claims: pd.DataFrame,
+        layout: Layout,
     ):
         self.name, self.methods, self.comparisons, self.claims = name, methods, comparisons, claims
+        self.layout, self.focus = layout, layout.focus
         self.summary = summary[summary["method"].isin(methods)]
         self.cells: dict[tuple[str, str], Cell] = {}
         self.notes: dict[str, str] = {}
@@ -265,7 +280,7 @@ class _Builder:
             hit = rows[rows["method"] == method]
             if hit.empty:
                 self.cells[(method, col)] = Cell(
-                    notes=[self.note(f"{row_label(method)}: no run in this column")]
+                    notes=[self.note(f"{self.layout.label(method)}: no run in this column")]
                 )
                 continue
             r = hit.iloc[0]
@@ -273,14 +288,14 @@ class _Builder:
             if zero := self.zero_synthetic.get((task, budget, method)):
                 cell.notes.append(
                     self.note(
-                        f"{row_label(method)}, {col}: seed(s) {', '.join(map(str, zero))} "
+                        f"{self.layout.label(method)}, {col}: seed(s) {', '.join(map(str, zero))} "
                         "added zero synthetic examples (trained on the seed set only)"
                     )
                 )
             if r["n_missing"]:
                 cell.notes.append(
                     self.note(
-                        f"{row_label(method)}, {col}: {r['n_seeds']} of "
+                        f"{self.layout.label(method)}, {col}: {r['n_seeds']} of "
                         f"{r['n_seeds'] + r['n_missing']} seeds finished ({r['missing']})"
                     )
                 )
@@ -295,25 +310,25 @@ class _Builder:
             return
         hits = self.claims[(self.claims["task"] == task) & (self.claims["budget"] == budget)]
         for _, claim in hits.iterrows():
-            row = FOCUS if mark == "focus" else claim["claim"]
+            row = self.focus if mark == "focus" else claim["claim"]
             if (row, col) in self.cells:
                 self.cells[(row, col)].marker = bool(claim["marker"])
             if claim["untested"]:
                 self.cells[(row, col)].notes.append(
                     self.note(
-                        f"{row_label(row)}, {col}: † not tested, no paired per-item predictions of {claim['untested']}"
+                        f"{self.layout.label(row)}, {col}: † not tested, no paired per-item predictions of {claim['untested']}"
                     )
                 )
 
     def improvement_rows(self, task: str, budget: int) -> None:
         col = column_label(task, budget)
         means = {m: self.cells[(m, col)].mean for m in self.methods if self.cells[(m, col)].mean is not None}
-        others = {m: v for m, v in means.items() if m != FOCUS}
-        if FOCUS not in means or not others:
+        others = {m: v for m, v in means.items() if m != self.focus}
+        if self.focus not in means or not others:
             self.cells[(REL_ROW, col)] = self.cells[(DELTA_ROW, col)] = Cell(text="—")
             return
         best = max(others, key=others.get)
-        rel = (means[FOCUS] - others[best]) / others[best] * 100 if others[best] else None
+        rel = (means[self.focus] - others[best]) / others[best] * 100 if others[best] else None
         self.cells[(REL_ROW, col)] = Cell(
             text=f"{rel:+.1f}%" if rel is not None else "n/a (best baseline 0%)"
         )
@@ -416,12 +431,13 @@ def _caption(
     comparisons: pd.DataFrame,
     claims: pd.DataFrame,
     kind: str,
+    focus_label: str,
     budget: bool = False,
 ) -> str:
     finished = summary["n_seeds"][summary["n_seeds"] > 0]
     seeds = sorted(finished.unique().tolist()) or [0]
     n_seeds = f"{seeds[-1]}" if len(seeds) == 1 else f"{seeds[0]}–{seeds[-1]}"
-    marker = _marker_caption(comparisons, claims, kind)
+    marker = _marker_caption(comparisons, claims, kind, focus_label)
     budget = BUDGET_CAPTION if budget else ""
     plural = "" if n_seeds == "1" else "s"
     return (
@@ -434,9 +450,10 @@ def _caption(
     )
 
 
-def _marker_caption(comparisons: pd.DataFrame, claims: pd.DataFrame, kind: str) -> str:
+def _marker_caption(comparisons: pd.DataFrame, claims: pd.DataFrame, kind: str, ours: str) -> str:
+    """The caption's † sentence; ``ours``: the focus method's label (PaDA-Agent)."""
     if comparisons.empty:
-        return "† not computed: it needs per-item test predictions of PaDA-Agent and of another row."
+        return f"† not computed: it needs per-item test predictions of {ours} and of another row."
     resamples = int(comparisons["n_resamples"].iloc[0])
     pair = (
         f"against each, both a two-level paired bootstrap over seeds and test items ({resamples:,} "
@@ -445,10 +462,10 @@ def _marker_caption(comparisons: pd.DataFrame, claims: pd.DataFrame, kind: str) 
     )
     holm = f"Holm-adjusted over this table's {len(claims)} † claims, p<{ALPHA}"
     return {
-        "focus": f"† PaDA-Agent beats every baseline in its column: {pair}; the claim's p is the largest of "
-        f"its per-baseline p-values, {holm}. Δ: PaDA-Agent minus the best baseline in points with "
+        "focus": f"† {ours} beats every baseline in its column: {pair}; the claim's p is the largest of "
+        f"its per-baseline p-values, {holm}. Δ: {ours} minus the best baseline in points with "
         "its 95% percentile bootstrap CI.",
-        "others": f"† Full PaDA-Agent beats this row: {pair}, {holm}.",
+        "others": f"† Full {ours} beats this row: {pair}, {holm}.",
     }[kind]
 
 
@@ -473,55 +490,54 @@ def build_table(
     rng: np.random.Generator,
     n_resamples: int = 10_000,
     improvement_rows: bool = True,
+    layout: Layout | None = None,
 ) -> Table:
-    """``mark='focus'``: † on PaDA where it beats the best other row; ``'others'``: † on each row PaDA beats."""
+    """``mark='focus'``: † on the focus (``layout.focus``, PaDA-Agent) where it beats every other row;
+    ``'others'``: † on each row the focus beats. ``layout`` None: from ``collected`` (analysis/rows.py)."""
+    layout = layout or layout_of(collected)
+    focus = layout.focus
     summary = summarize(collected)
     methods = with_configurations(methods, set(summary["method"]))
     present = [m for m in methods if m in set(summary["method"])]  # rows with runs; every row is shown
-    others = [m for m in present if m != FOCUS]
-    comparisons = compare(collected, FOCUS, others, rng, n_resamples) if FOCUS in present else pd.DataFrame()
+    others = [m for m in present if m != focus]
+    comparisons = compare(collected, focus, others, rng, n_resamples) if focus in present else pd.DataFrame()
     pairs = sorted({(t, int(b)) for t, b in zip(summary["task"], summary["budget"], strict=True)})
-    found = summary[summary["method"].isin(others) & (summary["n_seeds"] > 0)]
-    rivals = {
-        (t, b): sorted(found[(found["task"] == t) & (found["budget"] == b)]["method"]) for t, b in pairs
-    }
-    table_claims = (
-        claims(comparisons, {k: v for k, v in rivals.items() if v}, mark)
-        if len(comparisons)
-        else (
-            pd.DataFrame(
-                columns=["task", "budget", "claim", "rivals", "p_claim", "untested", "p_claim_holm", "marker"]
-            )
-        )
-    )
+    table_claims = _table_claims(summary, comparisons, others, pairs, mark)
     comparisons = _with_claims(comparisons, table_claims, mark)
-    builder = _Builder(name, methods, summary, comparisons, table_claims)
+    builder = _Builder(name, methods, summary, comparisons, table_claims, layout)
     builder.zero_synthetic = zero_synthetic(collected)
     rows = list(methods)
     for task, budget in pairs:
         builder.accuracy_column(task, budget, mark)
-        if improvement_rows and FOCUS in present:
+        if improvement_rows and focus in present:
             builder.improvement_rows(task, budget)
-    if improvement_rows and FOCUS in present and pairs:
+    if improvement_rows and focus in present and pairs:
         rows += [REL_ROW, DELTA_ROW]
     budget = _budget_columns(collected, methods)
     extra = {**_lm_eval_columns(collected, present), **budget, COST_COLUMN: _costs(collected, methods)}
     for col, values in extra.items():
         builder.extra_column(col, values)
     columns = [column_label(t, b) for t, b in pairs] + list(extra)
+    shown = summary[summary["method"].isin(methods)]
     caption = _caption(
-        collected, summary[summary["method"].isin(methods)], comparisons, table_claims, mark, bool(budget)
+        collected, shown, comparisons, table_claims, mark, layout.label(focus or "ours"), bool(budget)
     )
+    numbers = _numbers(builder, comparisons)
     return Table(
-        name,
-        rows,
-        columns,
-        builder.cells,
-        caption,
-        builder.notes,
-        _numbers(builder, comparisons),
-        comparisons,
+        name, rows, columns, builder.cells, caption, builder.notes, numbers, comparisons, layout.displays
     )
+
+
+def _table_claims(summary, comparisons, others: list[str], pairs, mark: str) -> pd.DataFrame:
+    """The table's † claims: per column, the focus against every other row with a finished seed there."""
+    if not len(comparisons):
+        columns = ["task", "budget", "claim", "rivals", "p_claim", "untested", "p_claim_holm", "marker"]
+        return pd.DataFrame(columns=columns)
+    found = summary[summary["method"].isin(others) & (summary["n_seeds"] > 0)]
+    rivals = {
+        (t, b): sorted(found[(found["task"] == t) & (found["budget"] == b)]["method"]) for t, b in pairs
+    }
+    return claims(comparisons, {k: v for k, v in rivals.items() if v}, mark)
 
 
 def with_configurations(methods: list[str], found: set[str]) -> list[str]:
@@ -547,28 +563,19 @@ def _with_claims(comparisons: pd.DataFrame, table_claims: pd.DataFrame, mark: st
 
 
 def table2(collected: Collected, rng: np.random.Generator, n_resamples: int = 10_000) -> Table:
-    found = set(collected.cells["method"])
-    controls = [m for m in CONTROL_METHODS if m in found or any(f.startswith(f"{m} [") for f in found)]
-    methods = TABLE2_METHODS[:-1] + controls + other_methods(found) + TABLE2_METHODS[-1:]  # PaDA-Agent last
-    return build_table(collected, "table2", methods, "focus", rng, n_resamples)
-
-
-def other_methods(found: set[str]) -> list[str]:
-    """Methods the runs hold that no list here names (a user's own method), sorted: Table 2 shows them,
-    compared with PaDA-Agent like any baseline, rather than dropping them. PaDA's ablations (``pada_*``)
-    have their own table."""
-    names = {m.partition(" [")[0] for m in found}  # a configuration row names its method first
-    known = {*TABLE2_METHODS, *CONTROL_METHODS}
-    return sorted(n for n in names if n not in known and not n.startswith(f"{FOCUS}_"))
-
-
-def ablation_methods(collected: Collected) -> list[str]:
-    found = sorted(m for m in collected.cells["method"].unique() if m.startswith(f"{FOCUS}_"))
-    return [FOCUS, *found]
+    """Table 2: every baseline, the controls and other methods the runs hold, the focus last
+    (analysis/rows.py); the † and Δ rows compare the focus with every other row."""
+    layout = layout_of(collected)
+    methods = row_rules.table2_methods(layout.displays, set(collected.cells["method"]), layout.focus)
+    return build_table(collected, "table2", methods, "focus", rng, n_resamples, layout=layout)
 
 
 def ablation(collected: Collected, rng: np.random.Generator, n_resamples: int = 10_000) -> Table | None:
-    methods = ablation_methods(collected)
-    if len(methods) == 1:
+    """The focus and its ablations (display.role=ablation, display.parent=the focus) the runs hold."""
+    layout = layout_of(collected)
+    methods = row_rules.ablation_methods(layout.displays, set(collected.cells["method"]), layout.focus)
+    if len(methods) <= 1:
         return None
-    return build_table(collected, "ablation", methods, "others", rng, n_resamples, improvement_rows=False)
+    return build_table(
+        collected, "ablation", methods, "others", rng, n_resamples, improvement_rows=False, layout=layout
+    )

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.collect import CELL_COLUMNS, Collected, configuration_labels
+from analysis.collect import CELL_COLUMNS, Collected, configuration_labels, saved_displays
 from pada.errors import PadaError
 from pada.tracking import COMPONENTS_KEY
 
@@ -113,4 +113,7 @@ def collect_wandb(project: str, api: Any | None = None) -> Collected:
         raise PadaError(
             f"wandb project '{project}' has no pada cells (runs with task/budget/method/seed config)"
         )
-    return Collected(cells=pd.DataFrame(_grouped(runs, _one_per_cell(rows)), columns=CELL_COLUMNS))
+    # a wandb run's config is the cell's resolved config: its method.display places and labels the row
+    displays = saved_displays([{"provenance": {"config": dict(run.config)}} for run in runs])
+    cells = pd.DataFrame(_grouped(runs, _one_per_cell(rows)), columns=CELL_COLUMNS)
+    return Collected(cells=cells, displays=displays)

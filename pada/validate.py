@@ -16,6 +16,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from pada.display import display_of
 from pada.errors import PadaError
 
 _OPTIONAL_KEY = re.compile(r"oc\.select:([A-Za-z_][A-Za-z0-9_]*)")
@@ -113,6 +114,7 @@ def check_config(cfg: DictConfig, iterations: int, conf_dir: Path | None) -> Non
                 raise unknown_key_error(str(key), known)
     _integer(cfg, "budget", 1)
     _integer(cfg, "seed", 0)
+    display_of(cfg.method.name, cfg.method.get("display"))  # a bad row label fails now, not in `pada analyze`
     from pada.training.train import validate as validate_trainer
 
     validate_trainer(cfg.trainer)

@@ -15,7 +15,7 @@ import pytest
 from conftest import compose_config
 from omegaconf import OmegaConf
 
-from analysis.tables import other_methods
+from analysis import rows
 from baselines.sft import SFTOnly
 from pada.cli import main
 from pada.errors import PadaError
@@ -73,7 +73,8 @@ def test_the_toy_method_from_the_docs_runs_and_appears_in_table2(
 
 def test_other_methods_are_rows_never_dropped():
     found = {"sft", "pada", "pada_no_qc", "dup_seeds", "mine [trainer.max_steps=5]", "sft_val"}
-    assert other_methods(found) == ["dup_seeds", "mine"]
+    shown = rows.table2_methods(rows.merged({}), found, "pada")
+    assert shown[-4:] == ["sft_val", "dup_seeds", "mine", "pada"] and "pada_no_qc" not in shown
 
 
 @pytest.mark.parametrize(

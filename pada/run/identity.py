@@ -16,20 +16,28 @@ NON_IDENTITY_KEYS = ("paths", "wandb", "run")
 TEACHER_NON_IDENTITY_KEYS = ("client", "pricing")
 # eval settings that add an extra final score without changing the cell's own numbers.
 EVAL_NON_IDENTITY_KEYS = ("lm_eval",)
+# Method settings only the analysis reads (its row label, role, ablation parent, order: pada/display.py).
+METHOD_NON_IDENTITY_KEYS = ("display",)
 
 
 def eval_identity_of(eval_cfg: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in eval_cfg.items() if k not in EVAL_NON_IDENTITY_KEYS}
 
 
+def method_identity_of(method: dict[str, Any]) -> dict[str, Any]:
+    """The method node without its display (how a row is labelled changes no output), with method.loop's
+    defaults filled in (writing a default out names the same cell as leaving it out)."""
+    method = {k: v for k, v in method.items() if k not in METHOD_NON_IDENTITY_KEYS}
+    if isinstance(method.get("loop"), dict):
+        method["loop"] = with_defaults(method["loop"])
+    return method
+
+
 def identity_of(resolved: dict[str, Any]) -> dict[str, Any]:
     """The identity part of a resolved config (``OmegaConf.to_container(cfg, resolve=True)``)."""
     resolved = dict(resolved)
-    method = resolved.get("method")
-    if isinstance(method, dict) and isinstance(
-        method.get("loop"), dict
-    ):  # a default written out is no change
-        resolved["method"] = {**method, "loop": with_defaults(method["loop"])}
+    if isinstance(resolved.get("method"), dict):
+        resolved["method"] = method_identity_of(resolved["method"])
     if isinstance(resolved.get("teacher"), dict):
         resolved["teacher"] = {
             k: v for k, v in resolved["teacher"].items() if k not in TEACHER_NON_IDENTITY_KEYS
