@@ -73,7 +73,7 @@ def test_a_sweep_mixes_a_task_path_and_a_shipped_task(tmp_path, tiny_cell_overri
     ]
 
 
-def test_preflight_and_data_check_take_the_same_path(tmp_path, capsys):
+def test_preflight_and_data_check_take_the_same_path(tmp_path, capsys, monkeypatch):
     path, data = _user_task(tmp_path)
     code = main(["preflight", f"task={path}", "method=pada", "budget=8", f"paths.data_dir={data}"])
     out = capsys.readouterr().out
@@ -82,6 +82,8 @@ def test_preflight_and_data_check_take_the_same_path(tmp_path, capsys):
     assert main(["data", "check", str(path), "--data-dir", str(data)]) == 0
     out = capsys.readouterr().out
     assert "my_apples: pool 32, val 6, test 8" in out and "gold outputs scored correct: 46/46" in out
+    monkeypatch.delenv("PADA_DATA_DIR", raising=False)  # the YAML's absolute local_subdir needs no data dir
+    assert main(["data", "check", str(path)]) == 0, capsys.readouterr().err
 
 
 def _bad_files(tmp_path: Path) -> dict[str, tuple[str, str]]:

@@ -92,10 +92,14 @@ class UserTask(Task):
         return None
 
     def _path(self, relative: str, data_dir: Path | None) -> Path:
-        """``<data_dir>/<local_subdir>/<file>``, as the built-in tasks; an absolute path is taken as it is."""
+        """``<data_dir>/<local_subdir>/<file>``, as the built-in tasks; an absolute path is taken as it is, and
+        an absolute ``local_subdir`` needs no data dir (a user's task naming its own data folder)."""
         path = Path(relative).expanduser()
-        if not path.is_absolute() and data_dir is not None:
-            path = Path(data_dir) / self.cfg.get("local_subdir", ".") / path
+        subdir = Path(self.cfg.get("local_subdir") or ".").expanduser()
+        if not path.is_absolute() and subdir.is_absolute():
+            path = subdir / path
+        elif not path.is_absolute() and data_dir is not None:
+            path = Path(data_dir) / subdir / path
         if not path.is_file():
             raise PadaError(
                 f"task {self.name}: data file {path} not found; task.files are absolute, or relative to "
