@@ -27,6 +27,7 @@ REPLACED_KEYS = {
         "type",
     ): "`type: files` became `_target_: pada.tasks.user.UserTask` (a task from YAML and files)",
     ("method", "module"): "`module: <your.module>` became `_target_: <your.module>.<YourClass>` (the class)",
+    ("eval", "backend"): "choose eval=transformers|vllm|openai, or name your Backend class with `_target_:`",
 }
 IMPORT_HINT = "it must be importable: `pip install -e` your package, or add its folder to PYTHONPATH"
 

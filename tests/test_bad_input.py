@@ -216,6 +216,10 @@ CASES = {
     ),
     "old method.module key": (lambda root: ["+method.module=my.mod"], "method.module is no longer read"),
     "old task type: files": (lambda root: ["+task.type=files"], "task.type is no longer read"),
+    "old eval.backend key": (
+        lambda root: ["+eval.backend=vllm"],
+        "eval.backend is no longer read: choose eval=",
+    ),
     # model dirs
     "model dir without weights": (
         _model_dir({"config.json": CONFIG_JSON, "tokenizer.json": "{}"}),
