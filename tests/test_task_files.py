@@ -117,3 +117,26 @@ def test_a_bad_task_path_is_one_line_and_exit_2(tmp_path, capsys, command, case)
     err = capsys.readouterr().err
     assert err.startswith("pada: error: ") and message in err and err.count("\n") == 1, err
     assert not runs.exists()
+
+
+@pytest.mark.slow  # a submitit subprocess per cell: ~30 s on a shared 2-core host
+def test_a_task_path_reaches_submitit_workers(tmp_path, tiny_cell_overrides):
+    """submitit's workers are other processes: they see the task only through the ConfigStore the launcher
+    pickles with Hydra's singleton state (what SLURM jobs get too)."""
+    import subprocess
+    import sys
+
+    path, _ = _user_task(tmp_path, files={"train": "train.jsonl", "val": None}, val_size=4)
+    overrides = [*tiny_cell_overrides, f"task={path}", "run.stop_after=seed", "launcher=submitit_local"]
+    overrides += [f"hydra.sweep.dir={tmp_path}/sweep", "hydra.launcher.timeout_min=10"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "pada.cli", "run", "-m", *overrides],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert [p.parent.parent.name.split("-")[0] for p in (tmp_path / "runs").glob("*/seed/" + DONE)] == [
+        "my_apples"
+    ]
+    assert list((tmp_path / "sweep").rglob("*_submitted.pkl"))  # submitit really launched the job
