@@ -191,3 +191,12 @@ def test_a_users_conf_folder_adds_choices_and_a_typo_is_still_one_line(user_dir,
     assert main(["run", "method=dup_sedes", search]) == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("pada: error: unknown method 'dup_sedes'; choose one of: ") and "dup_seeds" in line
+
+
+def test_the_target_is_part_of_the_cell_identity():
+    from pada.run.runner import cell_name
+
+    shipped = compose_config(["method=sft"])
+    other = compose_config(["method=sft", "method._target_=test_extending.Augmenting"])
+    assert cell_name(shipped) != cell_name(other)  # another class, another cell: never an overwrite
+    assert cell_name(shipped) == cell_name(compose_config(["method=sft"]))
