@@ -149,9 +149,12 @@ def probe_teacher(teacher_cfg: DictConfig) -> str | None:
     return None
 
 
+def _wants_gpu(cfg: DictConfig) -> bool:
+    return cfg.eval.get("device", "cpu") != "cpu" or cfg.trainer.accelerator in ("gpu", "cuda")
+
+
 def _check_gpu(cfg: DictConfig) -> str | None:
-    wants_gpu = cfg.eval.get("device", "cpu") != "cpu" or cfg.trainer.accelerator in ("gpu", "cuda")
-    if not wants_gpu:
+    if not _wants_gpu(cfg):
         return None
     import torch
 
@@ -202,7 +205,8 @@ def _trainings(cfg: DictConfig) -> int:
 def _gpu_hours(cfg: DictConfig) -> float | str:
     """GPU hours of one cell from ``plan.gpu_hours_per_round``, or why it is unknown."""
     hours = (cfg.get("plan") or {}).get("gpu_hours_per_round")
-    if _trainings(cfg) == 0:
+    cpu_only = not _wants_gpu(cfg) and cfg.model.get("builder") != "hf"  # the tiny or simulated student
+    if _trainings(cfg) == 0 or cpu_only:
         return 0.0
     return NO_PLAN if hours is None else _trainings(cfg) * float(hours)
 
@@ -227,9 +231,12 @@ def _teacher_tokens(cfg: DictConfig) -> float | str:
     return tokens
 
 
-def _dollars(cfg: DictConfig, tokens: float) -> float:
+def _dollars(cfg: DictConfig, tokens: float | str) -> float | str:
+    """Dollars at the teacher's blended price; 0 for a free teacher even when its tokens are unknown."""
     price = cfg.teacher.get("pricing") or {}
     blended = (float(price.get("input_per_mtok", 0.0)) + float(price.get("output_per_mtok", 0.0))) / 2
+    if blended == 0 or isinstance(tokens, str):
+        return 0.0 if blended == 0 else tokens
     return tokens / 1e6 * blended
 
 
@@ -247,7 +254,7 @@ def plan(cells: list[DictConfig]) -> dict[str, Any]:
     all cells' augment stages (``expected_calls``: an upper bound)."""
     hours = [_gpu_hours(cfg) for cfg in cells]
     tokens = [_teacher_tokens(cfg) for cfg in cells]
-    dollars = [t if isinstance(t, str) else _dollars(cfg, t) for cfg, t in zip(cells, tokens, strict=True)]
+    dollars = [_dollars(cfg, t) for cfg, t in zip(cells, tokens, strict=True)]
     calls = sum(sum(sum(c.values()) for c in _calls_or_none(cfg).values()) for cfg in cells)
     return {
         "jobs": len(cells),

@@ -208,7 +208,7 @@ def test_preflight_says_an_estimate_is_unknown_without_a_plan_section():
     """A teacher or GPU estimate without a ``plan`` section to read it from is not 0: it says why it is unknown."""
     from pada.preflight import _compose, plan
 
-    pada_cell = _compose(["method=pada", "teacher=openai", "model=llama32_1b_instruct"])
+    pada_cell = _compose(["method=pada", "teacher=openai", "model=llama32_1b_instruct", "trainer=lora_gpu"])
     sft_cell = _compose(["method=sft"])
     assert "plan" not in pada_cell
     summary = plan([pada_cell, sft_cell])
@@ -217,6 +217,7 @@ def test_preflight_says_an_estimate_is_unknown_without_a_plan_section():
     assert summary["gpu_hours_estimate"] == "unknown (no plan section)"
     assert summary["teacher_calls_at_most"] > 0  # computed from the method's config: never unknown
     assert plan([sft_cell])["teacher_tokens_estimate"] == 0  # no teacher: truly zero tokens
+    assert plan([sft_cell])["gpu_hours_estimate"] == 0  # the tiny student on CPU: truly no GPU hours
     table2 = _compose(["experiment=table2_v2", "method=pada", "task=gsm8k"])
     with open_dict(table2):
         del table2.plan.teacher_tokens_per_round.pada
