@@ -19,8 +19,6 @@ from pada.tasks.base import Task, build_task
 from pada.tasks.code import CodeTask
 from pada.types import Example
 
-CONF_TASKS = Path(__file__).resolve().parent.parent / "conf" / "task"
-
 
 @dataclass
 class CheckReport:
@@ -48,17 +46,31 @@ class CheckReport:
 
 
 def load_task_config(name: str):
-    """``conf/task/<name>.yaml``, or the YAML file ``name`` names when it is a path (a user's own task; the same
-    rule and errors as ``pada run task=path/to/my_task.yaml``: pada.task_files)."""
-    if task_files.is_path(name):
-        return task_files.load_task_file(task_files.task_file(name, CONF_TASKS.parent))
-    path = CONF_TASKS / f"{name}.yaml"
-    if not path.is_file():
-        known = sorted(p.stem for p in CONF_TASKS.glob("*.yaml"))
+    """The ``task`` node exactly as ``pada run task=<name>`` composes it: ``conf/task/<name>.yaml``, or the YAML
+    file ``name`` names when it is a path (pada.task_files: the same rule and errors), with its defaults list
+    applied (a user's YAML extending a shipped task). Raises PadaError (one line)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from pada.run.conf import CONF_DIR
+
+    if not task_files.is_path(name) and not (CONF_DIR / "task" / f"{name}.yaml").is_file():
+        known = sorted(p.stem for p in (CONF_DIR / "task").glob("*.yaml"))
         raise PadaError(
             f"unknown task '{name}'; choose one of: {', '.join(known)} (or a path to a task YAML)"
         )
-    return OmegaConf.load(path)
+    (choice,) = task_files.register([f"task={name}"], CONF_DIR)
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR), job_name="pada"):
+            cfg = compose("config", overrides=[choice])
+            # resolved here: task values may name top-level ones (${allow_code_execution}) that a lone node lacks
+            return OmegaConf.create(OmegaConf.to_container(cfg.task, resolve=True))
+    except (HydraException, OmegaConfBaseException) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise PadaError(f"task {name} does not compose ({first})") from error
 
 
 def resolve_data_dir(data_dir: str | None) -> Path | None:

@@ -140,3 +140,15 @@ def test_a_task_path_reaches_submitit_workers(tmp_path, tiny_cell_overrides):
         "my_apples"
     ]
     assert list((tmp_path / "sweep").rglob("*_submitted.pkl"))  # submitit really launched the job
+
+
+def test_a_task_file_extending_a_shipped_task_composes_alike_in_run_and_data_check(tmp_path, capsys):
+    """A user's YAML may extend a shipped task through Hydra's defaults list (pure YAML, as ablations do):
+    `pada data check` sees the same composed task as `pada run`, not the raw file."""
+    child = tmp_path / "my_sim.yaml"
+    child.write_text("defaults:\n  - sim_arith\n  - _self_\nname: my_sim\nval_size: 7\n")
+    assert _run(["run", f"task={child}", "--cfg", "job"]) == 0
+    shown = capsys.readouterr().out
+    assert "name: my_sim" in shown and "val_size: 7" in shown and "pool_size: 4000" in shown
+    assert main(["data", "check", str(child)]) == 0, capsys.readouterr().err
+    assert capsys.readouterr().out.startswith("my_sim: pool 4000, val 7, test 500")
