@@ -16,6 +16,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from pada.config_keys import check_read
 from pada.display import display_of
 from pada.errors import PadaError
 
@@ -112,6 +113,7 @@ def check_config(cfg: DictConfig, iterations: int, conf_dir: Path | None) -> Non
         for key in cfg:
             if str(key) not in known:
                 raise unknown_key_error(str(key), known)
+        check_read(OmegaConf.to_container(cfg, resolve=False))  # a key no code reads (a typo) is an error
     _integer(cfg, "budget", 1)
     _integer(cfg, "seed", 0)
     display_of(cfg.method.name, cfg.method.get("display"))  # a bad row label fails now, not in `pada analyze`
