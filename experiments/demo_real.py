@@ -29,6 +29,7 @@ COMMON = [
     "trainer.batch_size=2",
     "trainer.grad_accum=2",  # 8 sequences per training
     "trainer.gradient_checkpointing=true",  # activation memory: keeps the cell under 2 GB RSS
+    "run.malloc_mmap_threshold_kib=128",  # and freed activations go back to the OS (README, Memory)
     "eval.batch_size=8",
     "eval.max_new_tokens=32",  # "The best answer is X." needs ~8 tokens
     "wandb.mode=disabled",

@@ -54,6 +54,7 @@ NULLABLE_NUMBERS = {
     "synthetic_per_seed": float,
     "synthetic_per_iteration": int,
     "run.lock_timeout": float,
+    "run.malloc_mmap_threshold_kib": int,
     "teacher.client.requests_per_minute": float,
     "teacher.client.tokens_per_minute": float,
 }

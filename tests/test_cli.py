@@ -35,6 +35,10 @@ def _nothing_done(runs) -> bool:
             "model=llama32_1b_instruct model.path=/no/such/model",
             "pada: error: model dir /no/such/model does not exist",
         ),
+        (
+            "run.malloc_mmap_threshold_kib=0",
+            "pada: error: run.malloc_mmap_threshold_kib=0 is outside 1..32768 (glibc's range)",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(capsys, tiny_cell_overrides, tmp_path, override, message):

@@ -36,6 +36,7 @@ SMALL = [
     "trainer.batch_size=2",
     "trainer.grad_accum=2",
     "trainer.gradient_checkpointing=true",
+    "run.malloc_mmap_threshold_kib=128",  # freed activations go back to the OS: 1.9 -> 1.5 GB (README, Memory)
     "eval.batch_size=8",
     "eval.max_new_tokens=32",
     "wandb.mode=disabled",
@@ -103,12 +104,13 @@ def test_the_prepared_float32_dir_computes_what_the_gguf_computes(smollm2, tmp_p
 
 @pytest.mark.slow  # a real-model SFT cell plus lm-eval's pass over the same items: ~5 min on 2 shared cores
 @needs_arc
-def test_real_sft_cell_lm_eval_equals_pada_and_its_memory_does_not_regress(smollm2, tmp_path):
+def test_real_sft_cell_lm_eval_equals_pada_within_2_gb(smollm2, tmp_path):
     overrides = [*SMALL, f"paths.runs_dir={tmp_path / 'runs'}", "eval.lm_eval.enabled=true"]
-    # One process runs the whole cell (train, eval, lm-eval); it reports its own peak RSS (KiB on Linux).
+    # One process runs the whole cell (train, eval, lm-eval) and reports its own peak RSS: VmHWM, not
+    # ru_maxrss, which carries this test process's peak (1.7 GB after `prepare` converted the GGUF) across exec.
     script = (
-        "import resource, sys; from pada.cli import main; main(sys.argv[1:]); "
-        "print('PEAK_KIB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        "import sys; from pada.cli import main; from pada.models.memory import peak_rss_bytes; "
+        "code = main(sys.argv[1:]); print('PEAK_BYTES', peak_rss_bytes()); sys.exit(code)"
     )
     done = subprocess.run(
         [sys.executable, "-c", script, "run", *overrides],
@@ -117,15 +119,16 @@ def test_real_sft_cell_lm_eval_equals_pada_and_its_memory_does_not_regress(smoll
         text=True,
         env=os.environ.copy(),
     )
-    peak = int(done.stdout.split("PEAK_KIB")[-1]) * 1024
+    peak = int(done.stdout.split("PEAK_BYTES")[-1])
     results = read_json(next((tmp_path / "runs").glob("arc_challenge-*/results.json")))
     lm = results["metrics"]["lm_eval"]["pada_arc_challenge"]
     assert lm["n"] == results["metrics"]["test"]["n"] == 10
     assert lm["pada_accuracy,none"] == results["metrics"]["test"]["accuracy"]
     assert results["metrics"]["test"]["truncated"] is not None
-    # A regression guard, not the 2 GB target: 1.55 GB warm, 2.04-2.06 GB on a fresh clone's slow
-    # suite (8.3 GB with the 1B-oriented defaults). README's memory paragraph says the target is not met.
-    assert peak < 2.5 * GB, f"peak RSS {peak / GB:.2f} GB"
+    # The 2 GB target: 1.53 GB measured (VmHWM) with the fixed mmap threshold, 1.89 GB without it
+    # (README, "Memory"; experiments/bench/memory_real.py gives the breakdown per stage).
+    print(f"real SFT cell: peak RSS {peak / GB:.2f} GB")
+    assert peak < 2 * GB, f"peak RSS {peak / GB:.2f} GB"
 
 
 @pytest.mark.slow  # the real teacher answers on CPU: ~1 min

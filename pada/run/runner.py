@@ -22,7 +22,7 @@ from pada.io import read_json, read_jsonl, stable_hash, write_json, write_jsonl
 from pada.methods.base import IterationState, build_method, check_cell
 from pada.models.chat import DEFAULT_DATE, pin_date
 from pada.models.loading import resolve_model_path
-from pada.models.memory import release_memory
+from pada.models.memory import release_memory, return_large_blocks
 from pada.run import fairness
 from pada.run.conf import CONF_DIR
 from pada.run.identity import eval_identity_of, identity_of
@@ -149,6 +149,7 @@ class Cell:
         sample_seed_set(self.splits.pool, cfg.budget, cfg.seed)  # fail on a bad budget before any work
         if cfg.model.get("cpu_threads"):  # before the model is built: tiny_sim pre-trains on first use
             torch.set_num_threads(cfg.model.cpu_threads)
+        return_large_blocks(cfg.run.get("malloc_mmap_threshold_kib"))  # before any tensor is allocated
         self.model_path = resolve_model_path(cfg.model, Path(cfg.paths.cache_dir).expanduser().resolve())
         check_writable(self.run_dir.parent, "runs dir")  # read-only or full: one line before any stage
         self.stages = Stages(self.run_dir, cfg.run.stop_after)
