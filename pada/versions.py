@@ -184,6 +184,14 @@ def stage_versions(stage: str) -> dict[str, str]:
     }
 
 
+def runner_versions(trains: bool, augments: bool) -> dict[str, str]:
+    """The versions of the runner parts a cell's output goes through: the trainer when it trains, the
+    fairness code when it has augment stages. results.json's ``versions`` carries them (the analysis groups
+    cells by it), the cell's name does not (a bump re-runs those stages in the same cell dir)."""
+    stages = ["train_0"] * trains + ["augment_0"] * augments
+    return {part: version for stage in stages for part, version in stage_versions(stage).items()}
+
+
 def cell_versions(task: Any, method: Any, cfg: Any) -> dict[str, str]:
     """The versions a cell's output depends on: its task and method, and the world when simulated."""
     from pada.sim import world

@@ -114,8 +114,13 @@ def test_a_changed_data_file_gives_a_new_cell_not_an_overwrite(tiny_cell_overrid
 
 
 def test_the_cell_records_its_component_versions(tiny_cell_overrides):
+    import pada.training
+
     results = run_cell(compose_config([*tiny_cell_overrides, "trainer.max_steps=2"]))
-    assert results["versions"] == {"task": "1.0", "method": "1.0"}
+    # the trainer's version too (sft trains; it has no augment stage, so no fairness version): the analysis
+    # never pools cells trained by different trainer code, though the cell's name does not carry it
+    assert results["versions"] == {"task": "1.0", "method": "1.0", "trainer": pada.training.VERSION}
+
     assert template_probe_method.TemplateProbe.version == "test"
 
 
@@ -166,3 +171,13 @@ def test_a_version_bump_changes_only_the_stages_it_determines(tmp_path, monkeypa
     }
     monkeypatch.setattr(pada.run.fairness, "VERSION", "1.0-bumped")
     assert run_all()["augment_0"] != first["augment_0"] and ran[5:] == ["augment_0"]
+
+
+def test_runner_versions_follow_the_stages_a_cell_has():
+    import pada.run.fairness
+    import pada.training
+
+    trainer, fairness = pada.training.VERSION, pada.run.fairness.VERSION
+    assert versions.runner_versions(trains=True, augments=True) == {"trainer": trainer, "fairness": fairness}
+    assert versions.runner_versions(trains=True, augments=False) == {"trainer": trainer}  # sft
+    assert versions.runner_versions(trains=False, augments=False) == {}  # base: the untouched model

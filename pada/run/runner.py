@@ -43,7 +43,7 @@ from pada.teacher import (
 from pada.tracking import tracked_config, tracking
 from pada.types import EvalRecord, Example, SamplingParams
 from pada.validate import check_config, check_writable
-from pada.versions import cell_versions
+from pada.versions import cell_versions, runner_versions
 
 
 def identity(cfg: DictConfig) -> dict[str, Any]:
@@ -296,10 +296,17 @@ class Cell:
         if before and after:  # run.eval_val=false: nothing to score
             self.method.after_next_eval(augment_dir, before, after)
 
+    def result_versions(self) -> dict[str, str]:
+        """The versions in the cell's name plus those of the runner parts its stages go through (trainer,
+        fairness: pada.versions.runner_versions), so the analysis never pools results of different code."""
+        trains = bool(self.cfg.method.get("train", True))
+        return {**self.components["versions"], **runner_versions(trains, self.loop.iterations > 0)}
+
     # -- the loop ---------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
         config = OmegaConf.to_container(self.cfg, resolve=True)
-        tracked = tracked_config(config, self.components)  # analysis groups wandb runs by these
+        components = {**self.components, "versions": self.result_versions()}
+        tracked = tracked_config(config, components)  # analysis groups wandb runs by these
         with tracking(self.cfg.wandb, self.run_dir, self.run_dir.name, tracked) as self.tracker:
             results = self._run_loop(config)
             self.tracker.summary({"test/accuracy": results["metrics"]["test"]["accuracy"]})
@@ -401,7 +408,7 @@ class Cell:
                 "name": self.run_dir.name,
             },
             "simulation": bool(self.cfg.get("simulation") or self.cfg.task.get("simulation")),
-            "versions": self.components["versions"],  # part of the cell's identity (analysis groups by it)
+            "versions": self.result_versions(),  # part of the cell's identity (analysis groups by it)
             "metrics": {
                 "test": test_stage.info["test"],
                 **({"val": last_eval.info["val"]} if "val" in last_eval.info else {}),
