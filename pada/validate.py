@@ -114,7 +114,6 @@ def check_config(cfg: DictConfig, iterations: int, conf_dir: Path | None) -> Non
         for key in cfg:
             if str(key) not in known:
                 raise unknown_key_error(str(key), known)
-        check_read(OmegaConf.to_container(cfg, resolve=False))  # a key no code reads (a typo) is an error
     _integer(cfg, "budget", 1)
     _integer(cfg, "seed", 0)
     display_of(cfg.method.name, cfg.method.get("display"))  # a bad row label fails now, not in `pada analyze`
@@ -127,6 +126,8 @@ def check_config(cfg: DictConfig, iterations: int, conf_dir: Path | None) -> Non
         raise PadaError(
             f"run.stop_after={stop!r} is not a stage of this cell; choose one of: {', '.join(names)}"
         )
+    if conf_dir is not None:  # last: the checks above name a key's own alternatives (display, trainer)
+        check_read(OmegaConf.to_container(cfg, resolve=False))  # a key no code reads (a typo) is an error
 
 
 MIN_FREE_MB = 64  # below this a stage cannot write its outputs (a LoRA adapter of a 1B model is ~20-50 MB)
