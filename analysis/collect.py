@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.rows import from_results
+from analysis.rows import from_results, untrained
 from pada.display import Display
 from pada.errors import PadaError
 from pada.io import read_json, read_jsonl, stable_hash
@@ -45,6 +45,8 @@ class Collected:
     patterns: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PATTERN_COLUMNS))
     # method name -> its display node as the finished cells saved it (analysis/rows.py adds the shipped ones)
     displays: dict[str, Display] = field(default_factory=dict)
+    # methods whose cells saved method.train=false (scored untrained: seed-independent under greedy eval)
+    untrained: set[str] = field(default_factory=set)
 
     @property
     def simulation(self) -> bool:
@@ -347,6 +349,7 @@ def collect_runs(runs_dir: Path) -> Collected:
         iterations=pd.DataFrame(iterations, columns=ITER_COLUMNS),
         patterns=pd.DataFrame(patterns, columns=PATTERN_COLUMNS),
         displays=saved_displays([results for _, _, _, results in found if results is not None]),
+        untrained={name for _, _, _, r in found if r is not None and (name := untrained(r)) is not None},
     )
 
 

@@ -49,6 +49,22 @@ def _composed(conf_dir: Path, stem: str) -> DictConfig:
     return OmegaConf.merge(*merged, own) if merged else own
 
 
+@functools.cache
+def shipped_untrained(conf_dir: Path = CONF_METHODS) -> frozenset[str]:
+    """Shipped methods whose YAML says ``train: false`` (the base model): scored without training."""
+    return frozenset(
+        str(_composed(conf_dir, p.stem).get("name", p.stem))
+        for p in sorted(conf_dir.glob("*.yaml"))
+        if _composed(conf_dir, p.stem).get("train", True) is False
+    )
+
+
+def untrained(results: dict[str, Any]) -> str | None:
+    """The method name of a finished cell whose saved config says ``method.train: false``, else None."""
+    method = ((results.get("provenance") or {}).get("config") or {}).get("method") or {}
+    return str(method["name"]) if isinstance(method, dict) and method.get("train", True) is False else None
+
+
 def from_results(results: dict[str, Any]) -> tuple[str, Display] | None:
     """(method name, display) from a finished cell's saved config; None when it saved none."""
     method = ((results.get("provenance") or {}).get("config") or {}).get("method") or {}

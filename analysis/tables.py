@@ -19,9 +19,6 @@ from pada.display import Display
 REL_ROW, DELTA_ROW = "rel_improvement", "delta"
 ROW_LABELS = {REL_ROW: "Rel. improvement vs best baseline", DELTA_ROW: "Δ vs best baseline [95% CI]"}
 COST_COLUMN = "Teacher cost ($/run)"
-# Methods whose result does not depend on the training seed (greedy eval of the untouched base model):
-# one run of them is paired with every seed of the other method.
-SEED_INDEPENDENT = {"base"}
 ALPHA = 0.05  # the marker's family-wise error rate after Holm
 
 
@@ -125,12 +122,16 @@ def _matrix(items: pd.DataFrame, task: str, budget: int, method: str) -> pd.Data
     return rows.pivot_table(index="seed", columns="item_id", values="correct", aggfunc="first")
 
 
-def paired_matrices(items: pd.DataFrame, task: str, budget: int, a: str, b: str):
-    """Seeds × items 0/1 matrices of a and b on their shared seeds and items. A seed-independent b run once
-    (the base model) is paired with every seed of a."""
+def paired_matrices(
+    items: pd.DataFrame, task: str, budget: int, a: str, b: str, untrained: frozenset[str] | None = None
+):
+    """Seeds × items 0/1 matrices of a and b on their shared seeds and items. A b run once that is never
+    trained (``untrained``: method.train=false in its config, as the base model; None: the shipped
+    YAMLs') does not depend on the training seed, so it is paired with every seed of a."""
+    untrained = row_rules.shipped_untrained() if untrained is None else untrained
     ma, mb = _matrix(items, task, budget, a), _matrix(items, task, budget, b)
     seeds = ma.index.intersection(mb.index)
-    if b in SEED_INDEPENDENT and len(mb) == 1 and len(ma):
+    if row_rules.base_name(b) in untrained and len(mb) == 1 and len(ma):
         mb, seeds = pd.DataFrame([mb.iloc[0]] * len(ma), index=ma.index), ma.index
     shared = ma.columns.intersection(mb.columns)
     ma, mb = ma.loc[seeds, shared], mb.loc[seeds, shared]
@@ -138,8 +139,8 @@ def paired_matrices(items: pd.DataFrame, task: str, budget: int, a: str, b: str)
     return ma.loc[:, complete].to_numpy(float), mb.loc[:, complete].to_numpy(float)
 
 
-def _compare_one(items, task, budget, a, b, rng, n_resamples) -> dict | None:
-    ma, mb = paired_matrices(items, task, budget, a, b)
+def _compare_one(items, task, budget, a, b, rng, n_resamples, untrained) -> dict | None:
+    ma, mb = paired_matrices(items, task, budget, a, b, untrained)
     if ma.size == 0:
         return None
     boot = stats.paired_bootstrap(ma, mb, rng, n_resamples)
@@ -170,10 +171,11 @@ def compare(
     """focus vs each other method in every column: one row per pair, with its combined p (no adjustment:
     the table's claims are adjusted together, ``claims``)."""
     items = collected.items[collected.items["split"] == "test"]
+    untrained = frozenset(collected.untrained) | row_rules.shipped_untrained()  # older cells saved no config
     rows = []
     for (task, budget), _ in items.groupby(["task", "budget"], sort=True):
         for other in others:
-            row = _compare_one(items, task, int(budget), focus, other, rng, n_resamples)
+            row = _compare_one(items, task, int(budget), focus, other, rng, n_resamples, untrained)
             rows += [row] if row else []
     frame = pd.DataFrame(rows)
     if len(frame):

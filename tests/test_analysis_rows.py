@@ -122,3 +122,19 @@ def test_a_label_is_not_identity_and_relabelling_reruns_nothing(tiny_cell_overri
     assert first["cell"]["name"] == again["cell"]["name"]
     assert all(t["cached"] for t in again["timings"].values()), again["timings"]
     assert first["metrics"] == again["metrics"]
+
+
+def test_an_untrained_method_run_once_pairs_with_every_seed_from_its_config(tmp_path):
+    root = make_tree(tmp_path, methods=("base", "pada"))
+    for cell in root.glob("*-base-s[12]-*"):
+        shutil.rmtree(cell)
+    _rename(root, "base", "zero_shot", {"label": "Zero-shot", "role": "baseline"})
+    for path in root.glob("*-zero_shot-*/results.json"):  # its YAML said train: false, as method=base
+        results = read_json(path)
+        results["provenance"]["config"]["method"]["train"] = False
+        write_json(path, results)
+    collected = collect_runs(root)
+    assert collected.untrained == {"zero_shot"}
+    table2, _ = _tables(root)
+    row = table2.comparisons[(table2.comparisons["baseline"] == "zero_shot")].iloc[0]
+    assert row["n_seeds"] == 3  # not 1: the one untrained run is paired with each of PaDA's seeds
