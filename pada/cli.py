@@ -193,7 +193,9 @@ def _add_data_and_exec(sub) -> None:
         dest="data_command", required=True
     )
     check = data.add_parser("check", help="load every split, count it, score every gold answer")
-    check.add_argument("task", help="a task name (conf/task/<name>.yaml) or a path to a task YAML")
+    check.add_argument(
+        "task", help="a task name (conf/task/<name>.yaml) or a path to a task YAML; task=... works too"
+    )
     check.add_argument(
         "--data-dir", help="folder with the original files (default: $PADA_DATA_DIR, else the Hub)"
     )

@@ -56,6 +56,7 @@ def load_task_config(name: str):
 
     from pada.run.conf import CONF_DIR
 
+    name = name.removeprefix("task=")  # `pada data check task=...` reads as `pada run task=...` does
     if not task_files.is_path(name) and not (CONF_DIR / "task" / f"{name}.yaml").is_file():
         known = sorted(p.stem for p in (CONF_DIR / "task").glob("*.yaml"))
         raise PadaError(

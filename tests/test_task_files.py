@@ -84,6 +84,7 @@ def test_preflight_and_data_check_take_the_same_path(tmp_path, capsys, monkeypat
     assert "my_apples: pool 32, val 6, test 8" in out and "gold outputs scored correct: 46/46" in out
     monkeypatch.delenv("PADA_DATA_DIR", raising=False)  # the YAML's absolute local_subdir needs no data dir
     assert main(["data", "check", str(path)]) == 0, capsys.readouterr().err
+    assert main(["data", "check", f"task={path}"]) == 0, capsys.readouterr().err  # as `pada run task=...`
 
 
 def _bad_files(tmp_path: Path) -> dict[str, tuple[str, str]]:
