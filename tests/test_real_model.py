@@ -5,7 +5,6 @@ index reachable), `gguf` / fastapi / uvicorn are missing (the `real` extra), or 
 from __future__ import annotations
 
 import importlib.util
-import os
 import subprocess
 import sys
 import zipfile
@@ -102,25 +101,28 @@ def test_the_prepared_float32_dir_computes_what_the_gguf_computes(smollm2, tmp_p
     assert read_json(model_dir(CACHE) / "pada_source.json")["package"] == SMOLLM2.requirement
 
 
+# The cell's own process reports its own peak RSS: VmHWM, not ru_maxrss, which carries this test process's
+# peak (1.7 GB after `prepare` converted the GGUF) across exec.
+MEASURED = (
+    "import sys; from pada.cli import main; from pada.models.memory import peak_rss_bytes; "
+    "code = main(sys.argv[1:]); print('PEAK_BYTES', peak_rss_bytes()); sys.exit(code)"
+)
+
+
+def run_measured(overrides: list[str], runs: Path) -> tuple[dict, int]:
+    """``pada run overrides`` in a fresh process: the cell's results.json and its peak RSS in bytes."""
+    done = subprocess.run(
+        [sys.executable, "-c", MEASURED, "run", *overrides], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return read_json(next(runs.glob("*/results.json"))), int(done.stdout.split("PEAK_BYTES")[-1])
+
+
 @pytest.mark.slow  # a real-model SFT cell plus lm-eval's pass over the same items: ~5 min on 2 shared cores
 @needs_arc
 def test_real_sft_cell_lm_eval_equals_pada_within_2_gb(smollm2, tmp_path):
     overrides = [*SMALL, f"paths.runs_dir={tmp_path / 'runs'}", "eval.lm_eval.enabled=true"]
-    # One process runs the whole cell (train, eval, lm-eval) and reports its own peak RSS: VmHWM, not
-    # ru_maxrss, which carries this test process's peak (1.7 GB after `prepare` converted the GGUF) across exec.
-    script = (
-        "import sys; from pada.cli import main; from pada.models.memory import peak_rss_bytes; "
-        "code = main(sys.argv[1:]); print('PEAK_BYTES', peak_rss_bytes()); sys.exit(code)"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script, "run", *overrides],
-        check=True,
-        capture_output=True,
-        text=True,
-        env=os.environ.copy(),
-    )
-    peak = int(done.stdout.split("PEAK_BYTES")[-1])
-    results = read_json(next((tmp_path / "runs").glob("arc_challenge-*/results.json")))
+    results, peak = run_measured(overrides, tmp_path / "runs")
     lm = results["metrics"]["lm_eval"]["pada_arc_challenge"]
     assert lm["n"] == results["metrics"]["test"]["n"] == 10
     assert lm["pada_accuracy,none"] == results["metrics"]["test"]["accuracy"]
@@ -156,10 +158,9 @@ def test_the_real_local_teacher_samples_and_names_a_wrong_model(real_teacher, tm
 
 @pytest.mark.slow  # a generative cell against the real teacher: ~8 min on 2 shared cores
 @needs_arc
-def test_generative_cell_with_the_real_teacher_counts_and_flags(real_teacher, tmp_path):
+def test_generative_cell_with_the_real_teacher_counts_flags_and_stays_within_2_gb(real_teacher, tmp_path):
     from analysis import tables
     from analysis.collect import collect_runs
-    from pada.run.runner import run_cell
 
     teacher = [
         "teacher=local_real",
@@ -177,7 +178,9 @@ def test_generative_cell_with_the_real_teacher_counts_and_flags(real_teacher, tm
         "run.eval_val=false",
         "teacher.sampling.max_tokens=96",
     ]
-    results = run_cell(compose_config(overrides))
+    results, peak = run_measured(overrides, tmp_path / "runs")
+    print(f"real AugGPT cell: peak RSS {peak / GB:.2f} GB")
+    assert peak < 2 * GB, f"peak RSS {peak / GB:.2f} GB"  # two trainings, an evaluation between them: 1.55 GB
     usage = results["teacher_usage"]["total"]
     assert usage["calls"] > 0 and usage["errors"] == 0  # the real server answered every request
     cell = tmp_path / "runs" / results["cell"]["name"]
