@@ -102,7 +102,7 @@ def test_the_prepared_float32_dir_computes_what_the_gguf_computes(smollm2, tmp_p
 
 
 # The cell's own process reports its own peak RSS: VmHWM, not ru_maxrss, which carries this test process's
-# peak (1.7 GB after `prepare` converted the GGUF) across exec.
+# peak (1.3 GB after `prepare` converted the GGUF) across exec.
 MEASURED = (
     "import sys; from pada.cli import main; from pada.models.memory import peak_rss_bytes; "
     "code = main(sys.argv[1:]); print('PEAK_BYTES', peak_rss_bytes()); sys.exit(code)"
