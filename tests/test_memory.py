@@ -74,3 +74,26 @@ def test_no_threshold_leaves_the_allocator_alone():
 def test_a_threshold_outside_glibcs_range_is_one_error_line(bad):
     with pytest.raises(PadaError, match=f"run.malloc_mmap_threshold_kib={bad} is outside 1..32768"):
         return_large_blocks(bad)
+
+
+# The heap left full of holes as above (glibc's default threshold), then trimmed as the runner's TrimHeap
+# callback does after every CPU micro-batch. Prints the resident MB the freed blocks left behind.
+TRIMMED = FRAGMENT.replace(
+    "print(rss() - before)",
+    "from pada.models.memory import trim_heap\ntrim_heap()\nprint(rss() - before)",
+)
+
+
+@linux_glibc
+def test_a_trim_returns_the_freed_blocks_the_default_threshold_keeps():
+    assert float(_child(TRIMMED, "default")) < 20  # untrimmed: > 200 MB (test above)
+
+
+def test_the_trim_callback_trims_after_every_micro_batch(monkeypatch):
+    from pada.training import callbacks
+
+    calls = []
+    monkeypatch.setattr(callbacks, "trim_heap", lambda: calls.append(1))
+    for batch_idx in range(3):
+        callbacks.TrimHeap().on_train_batch_end(None, None, None, None, batch_idx)
+    assert calls == [1, 1, 1]

@@ -51,7 +51,7 @@ def test_killed_train_stage_resumes_from_sibling_checkpoint(tmp_path, monkeypatc
     def fit_killed_once(*args, **kwargs):
         seen.append(kwargs)
         extra = [KillAt()] if len(seen) == 1 else []
-        return original(*args, **kwargs, callbacks=extra)
+        return original(*args, **{**kwargs, "callbacks": [*kwargs.get("callbacks", ()), *extra]})
 
     monkeypatch.setattr(train, "fit", fit_killed_once)
     cell = Cell(cfg)

@@ -169,6 +169,7 @@ class Cell:
         return self.stages.run("seed", {"cell": identity(self.cfg), **self.components}, work)
 
     def _train_stage(self, i: int, train_data: list[Example], upstream: str, previous: Path | None):
+        from pada.training.callbacks import TrimHeap
         from pada.training.train import fit
 
         def work(out: Path) -> dict[str, Any]:
@@ -185,6 +186,7 @@ class Cell:
                     init_from,
                     self.tracker.log,
                     ckpt_dir=self.run_dir / f".train_{i}.ckpt",
+                    callbacks=[TrimHeap()] if not torch.cuda.is_available() else [],  # CPU: bounded heap
                 )  # beside .partial, which a restart wipes
 
         return self.stages.run(f"train_{i}", {"upstream": upstream, "n": len(train_data)}, work)

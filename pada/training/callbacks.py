@@ -9,7 +9,16 @@ from typing import Any
 import lightning as L
 
 from pada import progress
+from pada.models.memory import trim_heap
 from pada.training.flops import FlopModel, mfu
+
+
+class TrimHeap(L.Callback):
+    """After every micro-batch, return the heap's free pages to the OS: on CPU, glibc otherwise keeps more
+    of the freed activations each step (pada/models/memory.py). Changes no number, only resident memory."""
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        trim_heap()
 
 
 class TrainLog(L.Callback):
