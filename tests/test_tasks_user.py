@@ -130,6 +130,27 @@ def test_duplicate_ids_and_a_missing_split_rule_are_errors(tmp_path):
         build_task(OmegaConf.create({**cfg, "scorer": "f1"}))
 
 
+UNSET_FIELDS = [
+    ("numeric", {"question": None}, "question"),
+    ("numeric", {"question": "problem", "answer": None}, "answer"),
+    ("numeric", {"id": "uid", "answer": "result"}, "question"),  # fields.question left out
+    ("numeric", {"question": ["problem"], "answer": "result"}, "question"),  # not one field name
+]
+
+
+@pytest.mark.parametrize(("scorer", "fields", "key"), UNSET_FIELDS)
+def test_a_required_field_left_unset_is_one_error_line_not_a_traceback(scorer, fields, key, tmp_path, capsys):
+    cfg = numeric_task(tmp_path, scorer=scorer, fields=fields)
+    with pytest.raises(PadaError, match=rf"task my_apples: task\.fields\.{key} must name"):
+        build_task(OmegaConf.create(cfg))
+    path = write_yaml(tmp_path, cfg)
+    assert main(["data", "check", str(path), "--data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"pada: error: task my_apples: task.fields.{key} must name"), (
+        err
+    )
+
+
 def _text_task(tmp_path: Path, scorer: str, **extra) -> dict:
     rows = [{"q": f"Capital number {i}?", "a": "The City of Paris" if i % 2 else "Rome"} for i in range(12)]
     _jsonl(tmp_path / "t" / "train.jsonl", rows)

@@ -75,6 +75,13 @@ class UserTask(Task):
     def __init__(self, cfg: Any):
         super().__init__(cfg)
         self.name = cfg.name  # the user's name: cell names, tables and prompts say it, not "files"
+        for key, holds in (("question", "the question"), ("answer", "the gold answer")):
+            if not isinstance(self.field(key), str) or not self.field(key):
+                # checked here, before any stage: an unset field would surface as a KeyError on the first row
+                raise PadaError(
+                    f"task {self.name}: task.fields.{key} must name the field (JSON key or CSV column) "
+                    f"holding {holds}; it is {self.field(key)!r}"
+                )
 
     # -- reading -----------------------------------------------------------------------------------------
     def field(self, key: str) -> Any:
