@@ -14,6 +14,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from pada import task_files
+from pada.config_keys import check_read
 from pada.errors import PadaError, clip
 from pada.tasks.base import Task, build_task
 from pada.tasks.code import CodeTask
@@ -114,6 +115,7 @@ def _failures(task: Task, examples: list[Example]) -> list[tuple[str, str]]:
 def check(task_name: str, data_dir: str | None, overrides: dict | None = None) -> CheckReport:
     """``overrides``: config values to change (tests check small fixture files against their own sizes)."""
     cfg = OmegaConf.merge(load_task_config(task_name), overrides or {})
+    check_read({"task": OmegaConf.to_container(cfg)})  # a typo key is an error here too, as in `pada run`
     task = build_task(cfg)
     splits = task.load(resolve_data_dir(data_dir))
     named = splits.named()

@@ -91,6 +91,17 @@ def test_data_check_on_a_task_yaml_path(tmp_path, capsys):
     assert "gold outputs scored correct: 46/46" in capsys.readouterr().out
 
 
+def test_data_check_refuses_a_key_no_code_reads_as_pada_run_does(tmp_path, capsys):
+    cfg = numeric_task(tmp_path)
+    cfg["split_sed"] = cfg.pop("split_seed")  # a typo: the default permutation would be used silently
+    path = write_yaml(tmp_path, cfg)
+    assert main(["data", "check", str(path), "--data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "pada: error: config key 'task.split_sed' is read by no code (a typo?); did you mean 'task.split_seed'?"
+    ]
+
+
 BAD_ROWS = [
     ({"uid": "x", "problem": "Tom?", "result": "many"}, "holds no number"),
     ({"uid": "x", "problem": "", "result": 3}, "'problem' must be a non-empty string"),
