@@ -130,11 +130,13 @@ def test_a_template_naming_an_unknown_field_names_the_first_row(tmp_path):
 
 def test_duplicate_ids_and_a_missing_split_rule_are_errors(tmp_path):
     cfg = numeric_task(tmp_path)
-    _jsonl(tmp_path / "mine" / "val.jsonl", apples(2, start=3))  # ids q3, q4 are also in train
-    with pytest.raises(
-        PadaError, match=r"duplicate ids in task my_apples: \['my_apples/q3', 'my_apples/q4'\]"
-    ):
-        build_task(OmegaConf.create(cfg)).load(tmp_path)
+    _jsonl(tmp_path / "mine" / "val.jsonl", apples(3, start=38))  # ids q38, q39 are also in train
+    val = tmp_path / "mine" / "val.jsonl"
+    with pytest.raises(PadaError, match=rf"^{val}:1: id 'q38' is an earlier row's id too \(fields.id 'uid'"):
+        build_task(OmegaConf.create(cfg)).load(tmp_path)  # names the repeated row's file:line
+    skipping = build_task(OmegaConf.create({**cfg, "bad_rows": "skip"}))
+    assert len(skipping.load(tmp_path).val) == 1 and len(skipping.skipped_rows) == 2
+    _jsonl(val, apples(2, start=100))
     with pytest.raises(PadaError, match="give task.files.test or a positive task.test_size"):
         build_task(OmegaConf.create({**cfg, "test_size": None})).load(tmp_path)
     with pytest.raises(PadaError, match="scorer='f1'; choose one of numeric, exact"):

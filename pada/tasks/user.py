@@ -125,6 +125,12 @@ class UserTask(Task):
             if problem is None:
                 id_field = self.field("id")
                 item_id = f"{self.name}/{row[id_field]}" if id_field else f"{self.name}/{split}/{len(items)}"
+                if item_id in self._seen_ids:  # the reader prefixes this row's file:line
+                    return (
+                        f"id {row[id_field]!r} is an earlier row's id too (fields.id {id_field!r} must be "
+                        "unique over all files)"
+                    )
+                self._seen_ids.add(item_id)
                 try:
                     items.append(self.example(row, item_id))
                 except (
@@ -214,6 +220,7 @@ class UserTask(Task):
             )
         hashes: dict[str, str] = {}
         examples: dict[str, list[Example]] = {}
+        self._seen_ids: set[str] = set()  # ids over every file, so a repeat is named by its file:line
         for key in _SPLIT_FILES:
             examples[key], digest = self._items(key, data_dir)
             hashes |= digest
