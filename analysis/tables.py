@@ -89,7 +89,7 @@ def summarize(collected: Collected, metric: str = "test/accuracy") -> pd.DataFra
     out = []
     for (task, budget, method), group in rows.groupby(["task", "budget", "method"], sort=True):
         ok = group[group["status"] == "ok"]["value"].astype(float)
-        bad = group[group["status"] != "ok"].sort_values("seed")
+        bad = _unfinished(group, other_configuration=False)
         out.append(
             {
                 "task": task,
@@ -106,6 +106,33 @@ def summarize(collected: Collected, metric: str = "test/accuracy") -> pd.DataFra
             }
         )
     return pd.DataFrame(out)
+
+
+def _unfinished(group: pd.DataFrame, other_configuration: bool) -> pd.DataFrame:
+    """The group's unfinished cells of seeds that did not finish, or (``other_configuration``) of seeds that
+    did: one configuration and seed is one cell dir, so those are another configuration's cells (whose
+    config is in the results.json they lack), never more seeds of this row."""
+    unfinished = group[group["status"] != "ok"].sort_values("seed")
+    of_finished = unfinished["seed"].isin(set(group[group["status"] == "ok"]["seed"]))
+    return unfinished[of_finished if other_configuration else ~of_finished]
+
+
+def other_configurations(collected: Collected, metric: str = "test/accuracy") -> dict[tuple, str]:
+    """(task, budget, method) -> a note on the unfinished cells of another configuration in that row."""
+    rows = collected.cells[collected.cells["metric"] == metric]
+    notes = {}
+    for (task, budget, method), group in rows.groupby(["task", "budget", "method"], sort=True):
+        cells = _unfinished(group, other_configuration=True)
+        if len(cells):
+            seeds = ", ".join(str(int(s)) for s in sorted(set(cells["seed"])))
+            where = "; ".join(
+                f"{c}: {st}: {r}"
+                for c, st, r in zip(cells["cell"], cells["status"], cells["reason"], strict=True)
+            )
+            notes[(task, int(budget), method)] = (
+                f"seed(s) {seeds} also have an unfinished cell of another configuration, not counted here ({where})"
+            )
+    return notes
 
 
 def zero_synthetic(collected: Collected) -> dict[tuple[str, int, str], list[int]]:
@@ -265,6 +292,7 @@ class _Builder:
         self.cells: dict[tuple[str, str], Cell] = {}
         self.notes: dict[str, str] = {}
         self.zero_synthetic: dict[tuple[str, int, str], list[int]] = {}  # flagged in every table
+        self.other_configurations: dict[tuple[str, int, str], str] = {}  # noted in every table
 
     def note(self, text: str) -> str:
         for key, value in self.notes.items():
@@ -301,6 +329,8 @@ class _Builder:
                         f"{r['n_seeds'] + r['n_missing']} seeds finished ({r['missing']})"
                     )
                 )
+            if other := self.other_configurations.get((task, budget, method)):
+                cell.notes.append(self.note(f"{self.layout.label(method)}, {col}: {other}"))
             self.cells[(method, col)] = cell
             means[method] = r["mean"]
         for method, style in _rank_styles(means).items():
@@ -508,6 +538,7 @@ def build_table(
     comparisons = _with_claims(comparisons, table_claims, mark)
     builder = _Builder(name, methods, summary, comparisons, table_claims, layout)
     builder.zero_synthetic = zero_synthetic(collected)
+    builder.other_configurations = other_configurations(collected)
     rows = list(methods)
     for task, budget in pairs:
         builder.accuracy_column(task, budget, mark)

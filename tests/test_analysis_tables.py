@@ -264,3 +264,15 @@ def test_equal_information_control_is_a_table2_row_only_when_run(tmp_path):
     table = tables.table2(collect_runs(root), np.random.default_rng(0), 200)
     assert table.rows[-4:-2] == ["sft_val", "pada"] and table.cells[("sft_val", "gsm8k b64")].mean is not None
     assert set(table.comparisons["baseline"]) >= {"sft", "sft_val"}  # PaDA-Agent is compared with the control
+
+
+def test_an_unfinished_cell_of_another_configuration_is_not_counted_as_a_seed(tmp_path):
+    root = make_tree(tmp_path, methods=("sft", "pada"))
+    (root / "gsm8k-b128-sft-s0-ffffffffff" / "seed").mkdir(parents=True)  # e.g. a changed key, stopped early
+    table = tables.table2(collect_runs(root), np.random.default_rng(0), 200)
+    md = render.to_markdown(table)
+    assert "seeds finished" not in md  # s0 of this configuration did finish: 3 of 3, not "3 of 4"
+    assert (
+        "SFT, gsm8k b128: seed(s) 0 also have an unfinished cell of another configuration, not counted here "
+        "(gsm8k-b128-sft-s0-ffffffffff: incomplete: no results.json; no stage finished)"
+    ) in md
