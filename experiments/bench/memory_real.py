@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import threading
@@ -163,12 +164,16 @@ def main() -> int:
             with LocalTeacherServer(model, Path(tmp) / "teacher") as server:
                 overrides += teacher_overrides(server)
                 report = measure(overrides, Path(tmp))
-        report = {"machine": machine(), "method": args.method, "overrides": overrides, **report}
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+        )
+        report = {"machine": machine(), "commit": commit.stdout.strip(), "method": args.method, **report}
+        report["overrides"] = overrides
     args.out.mkdir(parents=True, exist_ok=True)
     name = f"memory_real_{args.method}{'_' if args.extra else ''}{'_'.join(args.extra).replace('=', '-')}"
     (args.out / f"{name}.json").write_text(json.dumps(report, indent=1))
     lines = [
-        f"# Memory of one real-model {args.method} cell (MB)",
+        f"# Memory of one real-model {args.method} cell (MB), at {report['commit']}",
         "",
         f"ru_maxrss of the cell's process: {report['ru_maxrss_mb']} MB; VmHWM {report['vmhwm_mb']} MB; "
         f"CPU {report['cpu_s']} s, wall {report['wall_s']} s (a shared host: compare CPU, not wall)",
