@@ -47,19 +47,21 @@ class Sampler(threading.Thread):
 
     def __init__(self) -> None:
         super().__init__(daemon=True)
+        self.lock = threading.Lock()  # a sample of the last phase must not land in the next one
         self.phase, self.peak, self.rows = "start", rss_mb(), []
 
     def run(self) -> None:
         while True:
-            self.peak = max(self.peak, rss_mb())
+            with self.lock:
+                self.peak = max(self.peak, rss_mb())
             time.sleep(0.02)
 
     def enter(self, name: str) -> None:
-        now = rss_mb()
-        self.rows.append(
-            {"phase": self.phase, "end_mb": round(now, 1), "peak_mb": round(max(self.peak, now), 1)}
-        )
-        self.phase, self.peak = name, now
+        with self.lock:
+            now = rss_mb()
+            row = {"phase": self.phase, "end_mb": round(now, 1), "peak_mb": round(max(self.peak, now), 1)}
+            self.rows.append(row)
+            self.phase, self.peak = name, now
 
 
 def instrument(sampler: Sampler) -> None:
