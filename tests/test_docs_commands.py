@@ -48,3 +48,19 @@ def test_a_documented_command_line_parses(where, args, monkeypatch):
     except SystemExit as error:  # argparse's usage error
         pytest.fail(f"{where}: pada {' '.join(args)} is a usage error (exit {error.code})")
     assert len(seen) == 1
+
+
+def test_docs_architecture_lists_every_declared_layer_module():
+    """docs/architecture.md's table names the modules of pyproject.toml's pada-layers contract, no more, no less."""
+    import tomllib
+
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    (layers,) = [c["layers"] for c in contracts if c["id"] == "pada-layers"]
+    declared = {f"pada.{m.strip()}" for layer in layers for m in layer.split("|")}
+    doc = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    rows = [
+        re.split(r"(?<!\\)\|", line) for line in doc.splitlines() if line.startswith("| ") and "`" in line
+    ]
+    table = [row[2] for row in rows]  # the modules column (an escaped \| separates siblings)
+    documented = {m for cell in table for m in re.findall(r"`(pada\.[a-z_]+)`", cell)}
+    assert documented == declared, (sorted(declared - documented), sorted(documented - declared))
