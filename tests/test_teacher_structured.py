@@ -8,6 +8,8 @@ import pytest
 import teacher_support  # noqa: F401 - registers the test scripts
 from teacher_support import teacher_cfg
 
+from pada import dependencies
+from pada.io import sha256_file
 from pada.teacher import Request, StructuredOutputError, Teacher, parse_structured, render
 from pada.teacher.schemas import GeneratedExample, Verdict
 
@@ -78,6 +80,19 @@ def test_fixture_table_script(tmp_path):
     with Teacher(cfg, cfg.client.cache.path) as teacher:
         answers = teacher.samples("paraphrase", [{"role": "user", "content": "x"}], 3)
     assert answers == ["first", "second", "first"]
+
+
+def test_an_edited_fixture_table_is_answered_from_its_new_text_not_the_cache(tmp_path):
+    table = tmp_path / "answers.json"
+    table.write_text(json.dumps({"paraphrase": ["first"]}))
+    cfg = teacher_cfg("scripted", tmp_path, model="fixture", fixture=str(table))
+    chat = [{"role": "user", "content": "x"}]
+    with Teacher(cfg, cfg.client.cache.path) as teacher:
+        assert teacher.samples("paraphrase", chat, 1) == ["first"]
+    table.write_text(json.dumps({"paraphrase": ["edited"]}))  # the table decides the answers: part of the key
+    with Teacher(cfg, cfg.client.cache.path) as teacher, dependencies.recording() as used:
+        assert teacher.samples("paraphrase", chat, 1) == ["edited"]
+    assert used == {str(table): sha256_file(table)}  # a stage that asked it re-runs when the table changes
 
 
 def test_every_role_template_renders_with_its_schema():

@@ -20,7 +20,7 @@ from omegaconf import OmegaConf
 from pydantic import BaseModel
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-from pada import progress
+from pada import dependencies, progress
 from pada.errors import PadaError
 from pada.io import stable_hash
 from pada.teacher.cache import ResponseCache
@@ -294,6 +294,8 @@ class Teacher:
         )
 
     def cache_key(self, call: Call) -> str:
+        for path in self.provider.dependency_files:  # the answer depends on it, cached or not
+            dependencies.record(path)
         return stable_hash(
             {
                 **self._identity,

@@ -12,6 +12,7 @@ import json
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pada.errors import PadaError, clip
@@ -104,6 +105,9 @@ class Provider(ABC):
 
     name: str
     credential_hint: str = ""  # what to set when credentials are missing
+    # local files whose text decides the answers (a fixture table): every request, cached or not, records
+    # them for the running stage (pada.dependencies), so editing one re-runs the stages that asked
+    dependency_files: tuple[Path, ...] = ()
 
     def __init__(self, cfg: Any):
         self.cfg = cfg

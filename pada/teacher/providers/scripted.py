@@ -16,7 +16,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from pada.errors import PadaError
-from pada.io import stable_hash
+from pada.io import sha256_file, stable_hash
 from pada.teacher.providers.base import Call, Provider
 from pada.types import Completion
 
@@ -48,6 +48,11 @@ class Scripted(Provider):
             OmegaConf.to_container(options, resolve=True) if OmegaConf.is_config(options) else options or {}
         )
         self.calls = 0  # how many answers were produced (i.e. cache misses that reached the "network")
+        # a fixture table's text decides every answer: its hash joins the cache key, so an edit is not
+        # answered from the cache of the old text
+        self.fixture = Path(cfg.fixture) if cfg.model == "fixture" else None
+        self.fixture_digest = sha256_file(self.fixture)[:12] if self.fixture else None
+        self.dependency_files = (self.fixture,) if self.fixture else ()
 
     @staticmethod
     def resolve(cfg: Any) -> Script:
@@ -66,6 +71,8 @@ class Scripted(Provider):
     @property
     def model_id(self) -> str:
         base = super().model_id
+        if self.fixture:
+            base = f"{base}+{self.fixture_digest}"
         return f"{base}+{stable_hash(self.options)[:12]}" if self.options else base
 
     @classmethod
