@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib.resources
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,12 @@ def _check_composes(overrides: list[str], conf_dir: Path) -> None:
         runs_dir = cfg.paths.runs_dir
     except (HydraException, OmegaConfBaseException, ValueError) as error:
         lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        absent = re.match(r"Could not override '([^']+)'", lines[0]) if lines else None
+        if absent:  # Hydra's advice would be to append the key as spelt, typo included
+            from pada.config_keys import absent_key_message
+
+            value = next((j.partition("=")[2] for j in jobs if _key(j) == absent[1]), "...")
+            raise PadaError(absent_key_message(absent[1], value)) from error
         raise PadaError("; ".join(lines) or type(error).__name__) from error
     # values of keys the config has (plain or ++, which also sets method.loop's defaults), not added keys
     replaced = [j for j in jobs if j.startswith("++") or not j.startswith(("+", "~"))]

@@ -111,6 +111,15 @@ def check_read(config: dict[str, Any]) -> None:
         raise PadaError(f"config key '{unread[0]}' is read by no code (a typo?){_hint(unread[0], read)}")
 
 
+def absent_key_message(path: str, value: str) -> str:
+    """What to say for ``path=value`` overriding a key the composed config lacks (Hydra: "Could not
+    override"): a did-you-mean for a name no code reads, else (a real optional key) how to add it."""
+    read = read_names()
+    if path.rpartition(".")[2] in read:
+        return f"config key '{path}' is not in the config; add it with +{path}={value}"
+    return f"config key '{path}' is not in the config (a typo?){_hint(path, read)}"
+
+
 def _hint(path: str, read: frozenset[str]) -> str:
     prefix, _, leaf = path.rpartition(".")
     loop = difflib.get_close_matches(leaf, ("iterations", "select", "early_stop_patience"), n=1)
