@@ -8,6 +8,7 @@ sweep; prints the number of jobs and estimated GPU hours and teacher tokens/doll
 from __future__ import annotations
 
 import itertools
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 
+from pada.config_keys import absent_key_message
 from pada.errors import PadaError
 
 
@@ -29,7 +31,12 @@ def _compose(overrides: list[str], hydra: bool = False) -> DictConfig:
         with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
             return compose("config", overrides=overrides, return_hydra_config=hydra)
     except HydraException as error:
-        raise PadaError(f"config does not compose: {str(error).splitlines()[0]}") from error
+        first = str(error).splitlines()[0]
+        absent = re.match(r"Could not override '([^']+)'", first)
+        if absent:  # a misspelt key: the same line as `pada run` gives
+            value = next((o.partition("=")[2] for o in overrides if o.partition("=")[0] == absent[1]), "...")
+            raise PadaError(absent_key_message(absent[1], value)) from error
+        raise PadaError(f"config does not compose: {first}") from error
 
 
 def expand_sweep(overrides: list[str]) -> list[list[str]]:

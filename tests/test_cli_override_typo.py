@@ -33,3 +33,12 @@ def test_an_optional_key_the_config_lacks_is_added_with_plus(tmp_path, capsys):
     )
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert "'embedder'" in line and "+embedder=bundled:all-MiniLM-L6-v2" in line
+
+
+def test_preflight_says_the_same(tmp_path, capsys):
+    assert main(["preflight", "method=auggpt", "teacher=scripted", "method.iteratons=3"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "config key 'method.iteratons' is not in the config (a typo?); did you mean 'method.loop.iterations'?"
+        in err
+    )
