@@ -8,6 +8,12 @@ paraphrase of one prompt comes out identical whatever temperature is asked. The 
 (``teacher=local_real``) talks to `vllm serve` on a GPU host: only ``base_url`` and ``model`` change.
 
 Run by hand: ``python -m pada.teacher.local_server MODEL_DIR [--port N]`` (``make teacher-real``).
+
+The server sits in its own session (a Ctrl-C at the terminal reaches only the owner, whose
+``KeyboardInterrupt`` unwinds the ``with`` and stops it), so a SIGTERM/SIGHUP to the owner (``kill``,
+``timeout``, SLURM's scancel) would orphan it: while a server runs, those signals (when at their default
+action) raise ``SystemExit(128 + signum)`` in the owner's main thread, so its context managers stop the
+server and it exits 143 (SIGTERM) / 129 (SIGHUP) with one line on stderr.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -69,23 +76,23 @@ class LocalTeacherServer:
         self.port, self.threads, self.startup_s = port or free_port(), threads, startup_s
         self.process: subprocess.Popen | None = None
         self.model = ""
+        self._previous_handlers: dict[int, object] = {}
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
-    def start(self) -> LocalTeacherServer:
-        if (
-            shutil.which("transformers") is None
-            and not (Path(sys.executable).parent / "transformers").exists()
-        ):
+    def command(self) -> list[str]:
+        """The server's argv, run in ``workdir`` (tests replace it with a stand-in serving ``/health``).
+
+        Raises PadaError when `transformers serve` is not installed."""
+        exe = Path(sys.executable).parent / "transformers"
+        if shutil.which("transformers") is None and not exe.exists():
             raise PadaError(
                 "`transformers serve` not found; install the real extra: pip install 'pada[real]'"
             )
-        self.workdir.mkdir(parents=True, exist_ok=True)
         self.model = served_copy(self.model_dir, self.workdir).name
-        exe = Path(sys.executable).parent / "transformers"
-        command = [
+        return [
             str(exe) if exe.exists() else "transformers",
             "serve",
             self.model,
@@ -100,23 +107,49 @@ class LocalTeacherServer:
             "--log-level",
             "warning",
         ]
+
+    def start(self) -> LocalTeacherServer:
+        """Start the server and wait for ``/health``; raises PadaError when it exits or never answers."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        command = self.command()
         env = {
             **os.environ,
             "OMP_NUM_THREADS": str(self.threads),
             "HF_HUB_OFFLINE": "1",
             "TRANSFORMERS_OFFLINE": "1",
         }
-        self.log = (self.workdir / "teacher_server.log").open("w")
-        self.process = subprocess.Popen(
-            command,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=self.workdir,
-            start_new_session=True,
-        )
-        self._wait_healthy()
+        self._install_exit_handlers()
+        try:
+            self.log = (self.workdir / "teacher_server.log").open("w")
+            self.process = subprocess.Popen(
+                command,
+                stdout=self.log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=self.workdir,
+                start_new_session=True,  # a terminal's Ctrl-C reaches the owner only; it stops us
+            )
+            self._wait_healthy()
+        except BaseException:  # SIGTERM or a failure while starting: __exit__ will not run
+            self.stop()
+            raise
         return self
+
+    def _install_exit_handlers(self) -> None:
+        """Turn SIGTERM/SIGHUP into SystemExit(128 + signum) while the server runs, so the owner's ``with``
+        blocks unwind and stop it (the default action would kill the owner and orphan the server). Only
+        signals at their default action, and only from the main thread (where Python runs handlers);
+        ``stop()`` restores the previous handlers."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            if signal.getsignal(signum) is signal.SIG_DFL:  # SIG_IGN (nohup) and own handlers stay
+                self._previous_handlers[signum] = signal.signal(signum, _exit_on_signal)
+
+    def _restore_handlers(self) -> None:
+        for signum, handler in self._previous_handlers.items():
+            signal.signal(signum, handler)
+        self._previous_handlers = {}
 
     def _wait_healthy(self) -> None:
         deadline = time.monotonic() + self.startup_s
@@ -144,12 +177,21 @@ class LocalTeacherServer:
         self.process = None
         if getattr(self, "log", None) is not None:
             self.log.close()
+        self._restore_handlers()
 
     def __enter__(self) -> LocalTeacherServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    """Signal handler: one line on stderr, then SystemExit with the shell's status for a signal death
+    (128 + signum: 143 for SIGTERM, 129 for SIGHUP), so ``finally``/``with`` blocks run."""
+    name = signal.Signals(signum).name
+    print(f"pada: {name} received: stopping the local teacher server", file=sys.stderr, flush=True)
+    raise SystemExit(128 + signum)
 
 
 def main(argv: list[str] | None = None) -> int:
