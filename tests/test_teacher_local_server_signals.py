@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-STANDIN = "import http.server as h,sys\nclass H(h.BaseHTTPRequestHandler):\n def do_GET(s):\n  s.send_response(200);s.end_headers();s.wfile.write(b'ok')\n def log_message(s,*a):pass\nh.HTTPServer(('127.0.0.1',int(sys.argv[1])),H).serve_forever()\n"
+STANDIN = "import http.server as h,signal,sys\nif sys.argv[2:]: signal.signal(signal.SIGTERM, signal.SIG_IGN)\nclass H(h.BaseHTTPRequestHandler):\n def do_GET(s):\n  s.send_response(200);s.end_headers();s.wfile.write(b'ok')\n def log_message(s,*a):pass\nh.HTTPServer(('127.0.0.1',int(sys.argv[1])),H).serve_forever()\n"
 
 OWNER = textwrap.dedent(
     """
@@ -24,10 +24,10 @@ OWNER = textwrap.dedent(
 
     class StandIn(LocalTeacherServer):
         def command(self):
-            return [sys.executable, "-c", STANDIN, str(self.port)]
+            return [sys.executable, "-c", STANDIN, str(self.port), *sys.argv[2:]]
 
     work = Path(sys.argv[1])
-    with StandIn(work / "model", work / "server", startup_s=20) as server:
+    with StandIn(work / "model", work / "server", startup_s=20, stop_s=1) as server:
         print(server.process.pid, flush=True)
         while True:
             time.sleep(0.1)
@@ -44,10 +44,11 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def _start_owner(tmp_path: Path) -> tuple[subprocess.Popen, int]:
+def _start_owner(tmp_path: Path, *standin_args: str) -> tuple[subprocess.Popen, int]:
+    """The owner process and its stand-in server's pid; ``standin_args`` (any) make it ignore SIGTERM."""
     script = f"STANDIN = {STANDIN!r}\n{OWNER}"
     owner = subprocess.Popen(
-        [sys.executable, "-c", script, str(tmp_path)],
+        [sys.executable, "-c", script, str(tmp_path), *standin_args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -73,6 +74,25 @@ def test_signal_to_owner_stops_the_server(tmp_path: Path, signum: int) -> None:
         assert stderr.strip().splitlines() == [
             f"pada: {signal.Signals(signum).name} received: stopping the local teacher server"
         ]
+    finally:
+        owner.kill()
+        if _alive(server_pid):
+            os.killpg(server_pid, signal.SIGKILL)
+
+
+def test_repeated_sigterm_does_not_cut_the_cleanup_short(tmp_path: Path) -> None:
+    """A second SIGTERM while ``stop()`` waits for a slow server must not abort it before its SIGKILL."""
+    owner, server_pid = _start_owner(tmp_path, "ignore-sigterm")
+    try:
+        owner.send_signal(signal.SIGTERM)
+        time.sleep(0.3)  # inside stop()'s 1 s grace
+        owner.send_signal(signal.SIGTERM)
+        owner.communicate(timeout=10)
+        deadline = time.monotonic() + 5
+        while _alive(server_pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(server_pid), "the teacher server outlived its owner"
+        assert owner.returncode == 143
     finally:
         owner.kill()
         if _alive(server_pid):

@@ -71,9 +71,11 @@ class LocalTeacherServer:
         port: int | None = None,
         threads: int = 1,
         startup_s: float = 300.0,
+        stop_s: float = 20.0,
     ):
         self.model_dir, self.workdir = Path(model_dir), Path(workdir)
         self.port, self.threads, self.startup_s = port or free_port(), threads, startup_s
+        self.stop_s = stop_s  # grace after SIGTERM before SIGKILL (a model server frees memory in ~1 s)
         self.process: subprocess.Popen | None = None
         self.model = ""
         self._previous_handlers: dict[int, object] = {}
@@ -170,7 +172,7 @@ class LocalTeacherServer:
         if self.process is not None and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)  # its own group: uvicorn's workers go too
             try:
-                self.process.wait(timeout=20)
+                self.process.wait(timeout=self.stop_s)
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
@@ -189,6 +191,9 @@ class LocalTeacherServer:
 def _exit_on_signal(signum: int, frame: object) -> None:
     """Signal handler: one line on stderr, then SystemExit with the shell's status for a signal death
     (128 + signum: 143 for SIGTERM, 129 for SIGHUP), so ``finally``/``with`` blocks run."""
+    for other in (signal.SIGTERM, signal.SIGHUP):  # a repeated signal must not cut the cleanup short
+        if signal.getsignal(other) is _exit_on_signal:
+            signal.signal(other, signal.SIG_IGN)  # stop() restores the owner's previous handlers
     name = signal.Signals(signum).name
     print(f"pada: {name} received: stopping the local teacher server", file=sys.stderr, flush=True)
     raise SystemExit(128 + signum)
