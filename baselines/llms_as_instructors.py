@@ -81,6 +81,11 @@ class LLMsAsInstructors(Method):
         if cfg.similarity not in ("embedding", "rouge"):
             raise PadaError(f"method.similarity={cfg.similarity!r}; choose embedding or rouge")
 
+    def embedders(self) -> tuple[str, ...]:
+        """The question embedder, only when lec neighbours are found by embedding (rouge needs none)."""
+        uses = self.cfg.strategy == "lec" and self.cfg.similarity == "embedding"
+        return (str(self.cfg.embedder),) if uses else ()
+
     def check_task(self, task: Task) -> None:
         Items(task, NAME)  # evaluation-only tasks take no generated items
 

@@ -255,9 +255,18 @@ def test_pada_without_a_teacher_fails_before_any_work(tiny_cell_overrides, tmp_p
     assert not (tmp_path / "runs").exists()
 
 
-def test_an_unavailable_embedder_fails_when_the_method_is_built(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(
-        PadaError, match="^embedding model 'no-org/no-such-encoder' is not in the local Hub cache"
-    ):
-        build_method(compose_config(["method=pada", "+embedder=no-org/no-such-encoder"]).method)
+def test_an_unavailable_embedder_fails_in_check_cell_online_or_offline(monkeypatch, tmp_path):
+    from huggingface_hub import constants
+
+    from pada.methods.base import check_cell
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))  # empty: nothing cached, nothing fetched
+    cfg = compose_config(["method=pada", "+embedder=no-org/no-such-encoder"])
+    method = build_method(cfg.method)  # building does not look the embedder up; check_cell does
+    for offline in ("1", None):
+        if offline:
+            monkeypatch.setenv("HF_HUB_OFFLINE", offline)
+        else:
+            monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        with pytest.raises(PadaError, match="^embedding model 'no-org/no-such-encoder' is neither a local"):
+            check_cell(build_task(cfg.task), method)

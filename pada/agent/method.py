@@ -12,7 +12,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from pada.agent.clustering import check_embedder
 from pada.agent.generation import QualityControl, Slot, allocate, generate, shots_from_seeds, usable_seeds
 from pada.agent.leakage import HeldOut
 from pada.agent.patterns import GROUPINGS, Pattern, analyse, draft_strategies, group, subsample, summarise
@@ -56,10 +55,13 @@ class PadaAgent(Method):
         super().__init__(cfg)
         if cfg.patterns.grouping not in GROUPINGS:
             raise PadaError(f"method.patterns.grouping={cfg.patterns.grouping!r}; choose one of {GROUPINGS}")
-        if cfg.use_validation and cfg.patterns.grouping in ("kmeans", "fixed_k"):
-            check_embedder(cfg.patterns.embedder)
         self.needs_val_eval = bool(cfg.use_validation)
         self.needs_train_eval = bool(cfg.use_train_errors)
+
+    def embedders(self) -> tuple[str, ...]:
+        """The pattern embedder when this config clusters validation failures (kmeans, fixed_k)."""
+        clusters = self.cfg.use_validation and self.cfg.patterns.grouping in ("kmeans", "fixed_k")
+        return (str(self.cfg.patterns.embedder),) if clusters else ()
 
     def propose(self, state: IterationState) -> list[Example]:
         if state.teacher is None:

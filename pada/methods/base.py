@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pada.methods.embedders import check_embedder
 from pada.targets import build
 from pada.tasks.base import Task
 from pada.tasks.code import CodeTask
@@ -85,6 +86,13 @@ class Method(ABC):
     def check_task(self, task: Task) -> None:  # noqa: B027  (most methods run on any task)
         """Raise PadaError if this method cannot run on ``task``; called before any stage and by preflight."""
 
+    def embedders(self) -> tuple[str, ...]:
+        """Sentence embedders this method will load (checked local-only before any stage, by preflight too).
+
+        Default: the config's top-level ``embedder`` when it names one; override when a setting decides it."""
+        name = self.cfg.get("embedder") if hasattr(self.cfg, "get") else None
+        return (str(name),) if name else ()
+
     def after_next_eval(  # noqa: B027  (an optional hook: a no-op unless a method scores its reports)
         self, augment_dir: Path, before: list[EvalRecord], after: list[EvalRecord]
     ) -> None:
@@ -97,6 +105,8 @@ def check_cell(task: Task, method: Method) -> None:
     if isinstance(task, CodeTask):
         task.require_code_execution()  # every cell scores code by running it
     method.check_task(task)
+    for name in method.embedders():
+        check_embedder(name)
 
 
 def build_method(cfg: Any) -> Method:
