@@ -22,12 +22,9 @@ T = TypeVar("T")
 # Keys of the mechanisms ``_target_`` replaced: a user's old YAML that still has one gets this hint.
 # A leftover one is an error even beside a _target_: silently ignoring it would run something else.
 REPLACED_KEYS = {
-    (
-        "task",
-        "type",
-    ): "`type: files` became `_target_: pada.tasks.user.UserTask` (a task from YAML and files)",
-    ("method", "module"): "`module: <your.module>` became `_target_: <your.module>.<YourClass>` (the class)",
-    ("eval", "backend"): "choose eval=transformers|vllm|openai, or name your Backend class with `_target_:`",
+    "task.type": "`type: files` became `_target_: pada.tasks.user.UserTask` (a task from YAML and files)",
+    "method.module": "`module: <your.module>` became `_target_: <your.module>.<YourClass>` (the class)",
+    "eval.backend": "choose eval=transformers|vllm|openai, or name your Backend class with `_target_:`",
 }
 IMPORT_HINT = "it must be importable: `pip install -e` your package, or add its folder to PYTHONPATH"
 
@@ -37,13 +34,14 @@ def target_class(cfg: Any, contract: type[T], node: str) -> type[T]:
 
     ``node``: the config node's name for messages (``method``, ``task``, ``teacher``, ``eval``).
     Raises PadaError (one line) when a key ``_target_`` replaced is present (naming what to write instead),
-    when ``_target_`` is missing, cannot be
-    imported (with the ModuleNotFoundError text and the PYTHONPATH hint), names nothing in its module, is
-    not a subclass of ``contract``, or leaves an abstract method of the contract unimplemented.
+    when ``_target_`` is missing, cannot be imported (with the ModuleNotFoundError text and the PYTHONPATH
+    hint), names nothing in its module, is not a subclass of ``contract``, or leaves an abstract method of
+    the contract unimplemented.
     """
     if not hasattr(cfg, "get"):
         raise PadaError(f"{node} must be a config node with a _target_, not {cfg!r}")
-    for (where, key), hint in REPLACED_KEYS.items():
+    for dotted, hint in REPLACED_KEYS.items():
+        where, _, key = dotted.partition(".")
         if where == node and cfg.get(key) is not None:
             raise PadaError(f"{node}.{key} is no longer read: {hint}")
     path = cfg.get("_target_")
