@@ -80,7 +80,8 @@ def _check_composes(overrides: list[str], conf_dir: Path) -> None:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    from pada.validate import check_override_types, check_writable, known_top_level_keys, unknown_key_error
+    from pada.errors import unknown_key_error
+    from pada.validate import check_override_types, check_writable, known_top_level_keys
 
     plain = [o for o in overrides if not o.startswith("-")]
     known = known_top_level_keys(conf_dir)
@@ -89,7 +90,7 @@ def _check_composes(overrides: list[str], conf_dir: Path) -> None:
             override.lstrip("+~").partition("=")[0].split(".")[0].split("@")[0].split("/")[0]
         )  # hydra/launcher=…: the group hydra
         if key and key not in known:
-            raise unknown_key_error(key, known)
+            raise unknown_key_error(key, sorted(known))
     jobs = [_first_of_sweep(o) for o in plain] if flags else plain
     parser = OverridesParser.create()
     for job in jobs:

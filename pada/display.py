@@ -7,11 +7,10 @@ from each finished cell's saved config, falling back to the shipped YAMLs for ce
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, fields
 from typing import Any
 
-from pada.errors import PadaError
+from pada.errors import PadaError, unknown_key_error
 
 # ours: the method every † claim is about (one per analysis); baseline: a Table 2 row it must beat;
 # control: a Table 2 row it is compared with, shown only when run (sft_val); ablation: a row of the
@@ -43,11 +42,7 @@ def display_of(name: str, node: Any) -> Display:
         return Display(label=name)
     for key in node:
         if str(key) not in FIELDS:
-            close = difflib.get_close_matches(str(key), FIELDS, n=1)
-            hint = (
-                f"did you mean 'method.display.{close[0]}'?" if close else f"known keys: {', '.join(FIELDS)}"
-            )
-            raise PadaError(f"unknown config key 'method.display.{key}' (method {name}); {hint}")
+            raise unknown_key_error(str(key), FIELDS, prefix="method.display.", note=f" (method {name})")
     display = Display(**{"label": name, **{str(k): v for k, v in dict(node).items()}})
     if display.role is not None and display.role not in ROLES:
         raise PadaError(

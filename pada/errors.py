@@ -1,11 +1,27 @@
 """User-facing errors: one line naming the problem and the fix, then a non-zero exit."""
 
+from __future__ import annotations
+
+from collections.abc import Iterable
+
 
 class PadaError(Exception):
     """A problem the user can fix (bad config, missing data, unreadable model dir).
 
     The CLI prints ``pada: error: <message>`` on one line and exits with status 2.
     """
+
+
+def unknown_key_error(key: str, known: Iterable[str], prefix: str = "", note: str = "") -> PadaError:
+    """The one error for a config key no code reads: ``unknown config key '<prefix><key>'<note>`` with the
+    closest known key (difflib) as a did-you-mean, else the list of ``known`` keys (in the order given).
+    ``prefix``: the node's dotted path with its trailing dot (``method.loop.``), put before the suggestion."""
+    import difflib
+
+    known = [str(k) for k in known]
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f"did you mean '{prefix}{close[0]}'?" if close else f"known keys: {', '.join(known)}"
+    return PadaError(f"unknown config key '{prefix}{key}'{note}; {hint}")
 
 
 ELLIPSIS = " …"

@@ -6,7 +6,6 @@ as one line ``pada: error: ...`` and exits 2 (README, "Bad input").
 
 from __future__ import annotations
 
-import difflib
 import errno
 import os
 import re
@@ -18,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from pada.config_keys import check_read
 from pada.display import display_of
-from pada.errors import PadaError
+from pada.errors import PadaError, unknown_key_error
 
 _OPTIONAL_KEY = re.compile(r"oc\.select:([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -32,12 +31,6 @@ def known_top_level_keys(conf_dir: Path) -> set[str]:
     for path in conf_dir.rglob("*.yaml"):
         keys |= set(_OPTIONAL_KEY.findall(path.read_text(encoding="utf-8")))
     return {str(k) for k in keys}
-
-
-def unknown_key_error(key: str, known: set[str]) -> PadaError:
-    close = difflib.get_close_matches(key, sorted(known), n=1)
-    hint = f"; did you mean '{close[0]}'?" if close else f"; known keys: {', '.join(sorted(known))}"
-    return PadaError(f"unknown config key '{key}'{hint}")
 
 
 # Keys whose default is null but whose value, when set, is a number (null keeps meaning "not set")
@@ -113,7 +106,7 @@ def check_config(cfg: DictConfig, iterations: int, conf_dir: Path | None) -> Non
         known = known_top_level_keys(conf_dir)
         for key in cfg:
             if str(key) not in known:
-                raise unknown_key_error(str(key), known)
+                raise unknown_key_error(str(key), sorted(known))
     _integer(cfg, "budget", 1)
     _integer(cfg, "seed", 0)
     display_of(cfg.method.name, cfg.method.get("display"))  # a bad row label fails now, not in `pada analyze`

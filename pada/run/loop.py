@@ -8,11 +8,10 @@ which iteration's checkpoint is tested.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, fields
 from typing import Any
 
-from pada.errors import PadaError
+from pada.errors import PadaError, unknown_key_error
 
 SELECTIONS = ("last", "best_val")
 # Keys that lived directly under ``method`` before the loop node: a user YAML or an old override naming
@@ -47,7 +46,7 @@ def loop_config(method_cfg: Any) -> LoopConfig:
     loop = method_cfg.get("loop") or {}
     for key in loop:
         if str(key) not in LOOP_KEYS:
-            raise unknown_loop_key(str(key))
+            raise unknown_key_error(str(key), LOOP_KEYS, prefix="method.loop.")
     if "iterations" not in loop:
         raise PadaError(
             f"method {name}: set loop.iterations in its YAML (augmentation rounds; 0 for a method that "
@@ -67,13 +66,6 @@ def cell_loop(cfg: Any) -> LoopConfig:
     return loop
 
 
-def unknown_loop_key(key: str) -> PadaError:
-    """The error for ``method.loop.<key>`` that no code reads, with the closest known key."""
-    close = difflib.get_close_matches(key, LOOP_KEYS, n=1)
-    hint = f"did you mean 'method.loop.{close[0]}'?" if close else f"known keys: {', '.join(LOOP_KEYS)}"
-    return PadaError(f"unknown config key 'method.loop.{key}'; {hint}")
-
-
 def loop_override(override: str) -> str:
     """A command-line override as Hydra should get it: ``method.loop.<key>=v`` becomes
     ``++method.loop.<key>=v`` (add or override), since a method YAML sets only ``loop.iterations`` and the
@@ -85,7 +77,7 @@ def loop_override(override: str) -> str:
         return override
     leaf = key.removeprefix("method.loop.")
     if leaf not in LOOP_KEYS:
-        raise unknown_loop_key(leaf)
+        raise unknown_key_error(leaf, LOOP_KEYS, prefix="method.loop.")
     return override if override.startswith(("+", "~")) else f"++{override}"
 
 
