@@ -31,6 +31,8 @@ CELL_DIR = re.compile(r"^(?P<task>.+)-b(?P<budget>\d+)-(?P<method>.+)-s(?P<seed>
 KEYS = ["task", "budget", "method", "seed"]
 CELL_COLUMNS = [*KEYS, "cell", "metric", "value", "n", "status", "reason", "simulation", "fixture", "config"]
 UNCACHED_DOLLARS = "teacher/dollars_uncached"  # teacher_usage.uncached.dollars: independent of cache state
+# teacher_usage.total counts behind Table 2's teacher-failure column (pada.teacher.usage.RoleUsage)
+TEACHER_FAILURES = ("requests", "parse_failures", "reasks", "truncated")
 SHOWN_KEYS = 3  # differing config keys spelled out in a row label; more are counted
 ITEM_COLUMNS = [*KEYS, "split", "item_id", "correct"]
 ITER_COLUMNS = [*KEYS, "iteration", "val_accuracy", "train_examples"]
@@ -120,6 +122,11 @@ def _metric_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
     uncached = usage.get("uncached") if isinstance(usage.get("uncached"), dict) else {}
     if uncached.get("dollars") is not None:  # what the calls cost without the cache (engineer fair's field)
         rows.append({"metric": UNCACHED_DOLLARS, "value": float(uncached["dollars"]), "n": None})
+    total = usage.get("total") if isinstance(usage.get("total"), dict) else {}
+    if "requests" in total:  # runs older than the per-role counts lack them: no row, no column
+        rows += [
+            {"metric": f"teacher/{k}", "value": float(total.get(k, 0)), "n": None} for k in TEACHER_FAILURES
+        ]
     rows += _budget_rows(results)
     if any(name.startswith("augment_") for name in results.get("timings", {})):  # the method augmented
         rows.append({"metric": "data/synthetic", "value": float(results["data"]["synthetic"]), "n": None})

@@ -13,12 +13,13 @@ import pandas as pd
 
 from analysis import rows as row_rules
 from analysis import stats
-from analysis.collect import UNCACHED_DOLLARS, Collected
+from analysis.collect import TEACHER_FAILURES, UNCACHED_DOLLARS, Collected
 from pada.display import Display
 
 REL_ROW, DELTA_ROW = "rel_improvement", "delta"
 ROW_LABELS = {REL_ROW: "Rel. improvement vs best baseline", DELTA_ROW: "Δ vs best baseline [95% CI]"}
 COST_COLUMN = "Teacher cost ($/run)"
+FAILURE_COLUMN = "Teacher unparsed / re-asks / cut (of requests)"
 ALPHA = 0.05  # the marker's family-wise error rate after Holm
 
 
@@ -413,6 +414,28 @@ def _costs(collected: Collected, methods: list[str]) -> dict[str, str]:
     return out
 
 
+def _teacher_failures(collected: Collected, methods: list[str]) -> dict[str, dict[str, str]]:
+    """``{FAILURE_COLUMN: {method: text}}``: mean per finished run of the structured answers that never parsed,
+    the re-asks and the answers cut at max_tokens, of all teacher requests (``teacher_usage.total``): a method
+    whose prompts fail more gets less data for the same calls. Empty when no run records the counts."""
+    cells = collected.cells
+    rows = cells[cells["method"].isin(methods) & (cells["status"] == "ok")]
+    rows = rows[rows["metric"].isin([f"teacher/{k}" for k in TEACHER_FAILURES])]
+    if rows.empty:
+        return {}
+    means = rows.groupby(["method", "metric"])["value"].mean()
+    out = {}
+    for method in sorted(set(rows["method"])):
+        n = {k: means.get((method, f"teacher/{k}"), 0.0) for k in TEACHER_FAILURES}
+        counts = " / ".join(_count(n[k]) for k in ("parse_failures", "reasks", "truncated"))
+        out[method] = f"{counts} of {_count(n['requests'])}"
+    return {FAILURE_COLUMN: out}
+
+
+def _count(n: float) -> str:
+    return f"{n:.0f}" if float(n).is_integer() else f"{n:.1f}"
+
+
 BUDGET_COLUMNS = {
     "budget/synthetic": "Synthetic ex.",
     "budget/steps": "Opt. steps",
@@ -449,6 +472,12 @@ def _tokens(n: float) -> str:
 BUDGET_CAPTION = (
     "Budget columns: synthetic examples added and optimizer steps of the tested model (min–max over "
     "runs), teacher tokens as from an empty cache (mean per run). "
+)
+
+
+FAILURE_CAPTION = (
+    " Teacher unparsed / re-asks / cut: mean per run of structured teacher answers that never parsed, "
+    "re-asks of malformed answers, and answers cut at max_tokens, of all teacher requests."
 )
 
 
@@ -547,14 +576,20 @@ def build_table(
     if improvement_rows and focus in present and pairs:
         rows += [REL_ROW, DELTA_ROW]
     budget = _budget_columns(collected, methods)
-    extra = {**_lm_eval_columns(collected, present), **budget, COST_COLUMN: _costs(collected, methods)}
+    failures = _teacher_failures(collected, methods)
+    extra = {
+        **_lm_eval_columns(collected, present),
+        **budget,
+        COST_COLUMN: _costs(collected, methods),
+        **failures,
+    }
     for col, values in extra.items():
         builder.extra_column(col, values)
     columns = [column_label(t, b) for t, b in pairs] + list(extra)
     shown = summary[summary["method"].isin(methods)]
     caption = _caption(
         collected, shown, comparisons, table_claims, mark, layout.label(focus or "ours"), bool(budget)
-    )
+    ) + (FAILURE_CAPTION if failures else "")
     numbers = _numbers(builder, comparisons)
     return Table(
         name, rows, columns, builder.cells, caption, builder.notes, numbers, comparisons, layout.displays

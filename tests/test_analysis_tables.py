@@ -276,3 +276,32 @@ def test_an_unfinished_cell_of_another_configuration_is_not_counted_as_a_seed(tm
         "SFT, gsm8k b128: seed(s) 0 also have an unfinished cell of another configuration, not counted here "
         "(gsm8k-b128-sft-s0-ffffffffff: incomplete: no results.json; no stage finished)"
     ) in md
+
+
+def test_teacher_failure_column_shows_unparsed_reasks_and_cuts_per_method(tmp_path):
+    """A method whose teacher answers fail to parse more often gets less data for the same calls: Table 2
+    shows, per method, the mean per run of unparsed answers, re-asks and cut answers of all requests."""
+    import json
+
+    root = make_tree(tmp_path, methods=("sft", "pada"))
+    for path in sorted(root.glob("*/results.json")):
+        results = json.loads(path.read_text())
+        seed = results["cell"]["seed"]
+        if results["cell"]["method"] == "pada":
+            total = {"requests": 100 + seed, "parse_failures": 3, "reasks": 7 + seed, "truncated": 2}
+            results["teacher_usage"] = {"total": {**total, "dollars": 0.0}, "roles": {"generation": total}}
+        path.write_text(json.dumps(results))
+    collected = collect_runs(root)
+    seeds = collected.cells[(collected.cells["method"] == "pada") & (collected.cells["status"] == "ok")]
+    mean_seed = seeds["seed"].drop_duplicates().mean()
+    table = tables.table2(collected, np.random.default_rng(0), 200)
+    expected_reasks = tables._count(7 + mean_seed)
+    assert table.cells[("pada", tables.FAILURE_COLUMN)].text == (
+        f"3 / {expected_reasks} / 2 of {tables._count(100 + mean_seed)}"
+    )
+    assert table.cells[("sft", tables.FAILURE_COLUMN)].text == ""  # no teacher: no counts recorded
+    assert "never parsed" in table.caption
+
+
+def test_no_teacher_failure_column_for_runs_without_the_counts(table2):
+    assert tables.FAILURE_COLUMN not in table2.columns
