@@ -8,10 +8,21 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Example:
-    """One training or evaluation item.
+    """One training or evaluation item: what a task loads and what a method proposes.
 
-    ``prompt`` is the user turn (plain content; the model's chat template wraps it), ``target`` the
-    assistant turn the student is trained on, ``answer`` the gold answer the scorer compares with.
+    Attributes:
+        id: unique within a cell (a method's new items must not reuse a training id).
+        prompt: the user turn, i.e. the question as the student sees it (plain content; the model's chat
+            template wraps it).
+        target: the assistant turn the student is trained on (e.g. a worked solution ending in the answer).
+        answer: the gold answer the task's scorer compares with.
+        source: ``"seed"`` for task items; ``"synthetic:<label>"`` for a method's items (the runner
+            refuses anything else; synthetic data is never re-augmented as a seed).
+        meta: free-form task or method data (e.g. ``question`` without the prompt template, ``options``).
+
+    Example:
+        >>> Example(id="aug-0", prompt="Add 42 and 25.", target="42 + 25 = 67. The answer is 67.",
+        ...         answer="67", source="synthetic:my_method")
     """
 
     id: str

@@ -95,3 +95,24 @@ def test_pada_run_refuses_a_key_no_code_reads_in_one_line(tiny_cell_overrides, c
         "pada: error: config key 'method.iteratons' is read by no code (a typo?); "
         "did you mean 'method.loop.iterations'?"
     ]
+
+
+RUNNABLE = sorted((CONF_DIR / "method").glob("*.yaml")) + sorted((CONF_DIR / "experiment").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", RUNNABLE, ids=[f"{p.parent.name}/{p.name}" for p in RUNNABLE])
+def test_every_method_and_experiment_yaml_starts_with_the_command_that_runs_it(path):
+    """torchtune-style: the YAML's leading comment says how to launch it, and that command composes."""
+    header = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        header.append(line)
+    runs = [line for line in header if line.startswith("# Run: pada run ")]
+    assert runs, f"{path}: no '# Run: pada run ...' line in the leading comment"
+    words = runs[0].removeprefix("# Run: pada run ").split("#")[0].split()
+    overrides = [w for w in words if w not in ("-m", "--multirun")]
+    assert f"{path.parent.name}={path.stem}" in overrides, f"{path}: the command does not select it"
+    cfg = _compose(overrides)  # an unknown option or key in the command fails here
+    if path.parent.name == "method":
+        assert cfg.method.name == path.stem

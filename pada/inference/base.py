@@ -27,7 +27,26 @@ class Backend(ABC):
     def generate(
         self, chats: list[Prompt], params: SamplingParams, adapter: str | None = None
     ) -> list[Completion]:
-        """Complete every chat; ``adapter`` is a LoRA dir (or a full model dir when training was full FT)."""
+        """Complete every chat, in order.
+
+        Args:
+            chats: N prompts: each a chat (list of ``{"role", "content"}`` dicts, rendered with the model's
+                own template) or a str already rendered (e.g. lm-eval's exact prompt).
+            params: sampling (``temperature``, ``top_p``, ``max_new_tokens``, ``stop``, ``seed``).
+            adapter: a LoRA adapter dir on top of ``model_path`` (or a full model dir when training was full
+                fine-tuning); None evaluates the base model.
+
+        Returns:
+            N ``Completion``s, one per chat in the same order: ``text`` (cut before the first stop string),
+            ``finish_reason`` ("stop" | "length"), token counts.
+
+        Raises:
+            PadaError: the model or adapter cannot be loaded, or the server refuses it.
+
+        Example:
+            >>> backend = build_backend("/models/llama", cfg.eval)
+            >>> backend.generate([[{"role": "user", "content": "2+2?"}]], SamplingParams(max_new_tokens=8))[0].text
+        """
 
     def close(self) -> None:
         """Release what the backend holds (GPU memory, server processes)."""

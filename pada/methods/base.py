@@ -77,11 +77,32 @@ class Method(ABC):
     def propose(self, state: IterationState) -> list[Example]:
         """New training examples for the next round (may be empty).
 
-        Each has an id not in ``state.train_data`` (unique among those returned) and ``source``
-        ``"synthetic:<label>"``; at most ``state.quota.limit`` of them when the limit is set. The runner
-        checks all three (a violation is PadaError, never a silent trim), then drops items that copy
-        validation or test questions (counted by reason). Raises PadaError for a bad config; teacher failures
-        propagate as the teacher's own errors (the stage is then not marked done)."""
+        Args:
+            state: this round's inputs (``IterationState``): the seed set, the current training data, the
+                student's training-set records (if ``needs_train_eval``), its validation failures (if
+                ``needs_val_eval``), the round's ``quota``, the teacher (None for ``teacher=none``), a
+                seeded ``rng`` and a ``workdir`` for reports.
+
+        Returns:
+            A list of ``Example``: each with an id not in ``state.train_data`` (unique among those
+            returned) and ``source`` ``"synthetic:<label>"``; at most ``state.quota.limit`` of them when the
+            limit is set. The runner checks all three (a violation is PadaError, never a silent trim), then
+            drops items that copy validation or test questions (counted by reason).
+
+        Raises:
+            PadaError: a bad config (better raised in ``__init__`` or ``check_task``, before any stage).
+            TeacherFailed, TeacherCapReached: teacher failures propagate as the teacher's own errors; the
+                runner turns them into one error line and the stage is not marked done.
+
+        Example:
+            >>> class DupSeeds(Method):  # one copy of each seed, as a synthetic item
+            ...     name, version = "dup_seeds", "1"
+            ...     def propose(self, state):
+            ...         n = state.quota.limit or len(state.seed_data)
+            ...         return [Example(id=f"dup{state.iteration}-{e.id}", prompt=e.prompt, target=e.target,
+            ...                         answer=e.answer, source="synthetic:dup_seeds")
+            ...                 for e in state.seed_data[:n]]
+        """
 
     def check_task(self, task: Task) -> None:  # noqa: B027  (most methods run on any task)
         """Raise PadaError if this method cannot run on ``task``; called before any stage and by preflight."""

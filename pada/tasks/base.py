@@ -59,15 +59,51 @@ class Task(ABC):
 
     @abstractmethod
     def load(self, data_dir: Path | None) -> Splits:
-        """Load every split from ``data_dir`` (original file format) or, if None, from the Hub."""
+        """Load every split from ``data_dir`` (original file format) or, if None, from the Hub.
+
+        Args:
+            data_dir: the folder with the benchmark's original files (``paths.data_dir``), or None.
+
+        Returns:
+            ``Splits``: ``pool`` (seed sets are drawn from it; empty for evaluation-only tasks), ``val``
+            (never overlaps ``pool``), ``test``, ``fewshot`` lists of ``Example`` (ids unique), and
+            ``files`` (file name -> sha256, for provenance).
+
+        Raises:
+            PadaError: a missing file or a malformed row, naming ``file:line`` (``bad_rows: skip`` keeps
+                going and lists the rows in ``skipped_rows``).
+
+        Example:
+            >>> splits = GSM8K(cfg.task).load(Path("/data/benchmarks"))
+            >>> len(splits.pool), splits.pool[0].prompt[:30]
+        """
 
     @abstractmethod
     def extract(self, output: str) -> str | None:
-        """The answer in a model output, or None if none can be found."""
+        """The answer in a model output.
+
+        Args:
+            output: the student's full completion text.
+
+        Returns:
+            The extracted answer string (normalised as the task compares it), or None if none is found.
+
+        Example:
+            >>> arc.extract("The best answer is C.")
+            'C'
+        """
 
     @abstractmethod
     def is_correct(self, extracted: str | None, example: Example) -> bool:
-        """The task's failure criterion, negated."""
+        """The task's criterion: True when the student's answer counts as correct.
+
+        Args:
+            extracted: what ``extract`` returned (None counts as wrong).
+            example: the scored item; ``example.answer`` is the gold answer.
+
+        Returns:
+            True if correct; a failure (False) is what PaDA-Agent analyses on validation data.
+        """
 
     def user_prompt(self, question: str) -> str:
         return self.cfg.prompt_template.format(question=question)
