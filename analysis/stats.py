@@ -27,6 +27,7 @@ class BootstrapResult:
     n_seeds: int
     n_items: int
     confidence: float
+    degenerate: bool = False  # every seed × item difference equal: no spread, p undefined (NaN)
 
 
 def _resampled_diffs(d: np.ndarray, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
@@ -56,6 +57,7 @@ def paired_bootstrap(
 
     p = (1 + #{|t* − t| ≥ |t|}) / (B + 1): the share of null-centred replicates at least as extreme as the
     observed difference (the +1 keeps p > 0, the smallest a B-resample bootstrap can honestly claim).
+    When every difference a − b is the same (``zero_spread``), p is NaN and ``degenerate`` is True.
     """
     a, b = np.atleast_2d(np.asarray(a, float)), np.atleast_2d(np.asarray(b, float))
     if a.shape != b.shape or a.size == 0:
@@ -67,7 +69,12 @@ def paired_bootstrap(
     low, high = np.quantile(diffs, [tail, 1 - tail])
     extreme = np.count_nonzero(np.abs(diffs - observed) >= abs(observed) - 1e-12)
     p = (1 + extreme) / (n_resamples + 1)
-    return BootstrapResult(observed, float(low), float(high), float(p), n_resamples, *d.shape, confidence)
+    degenerate = zero_spread(d)
+    if degenerate:  # every replicate equals the observed Δ: 1/(B+1) or 1 would be the resampling's artefact
+        p = float("nan")
+    return BootstrapResult(
+        observed, float(low), float(high), float(p), n_resamples, *d.shape, confidence, degenerate
+    )
 
 
 @dataclass(frozen=True)
@@ -92,15 +99,27 @@ def mcnemar_per_seed(a: np.ndarray, b: np.ndarray) -> list[McNemarResult]:
     ]
 
 
-# Per-seed differences closer together than this are identical: their spread is floating-point noise.
+# Values closer together than this are identical: their spread is floating-point noise (accuracies are
+# fractions, so float error of a mean over a few thousand items is ~1e-16).
 DEGENERATE_SPREAD = 1e-12
+
+
+def zero_spread(values: np.ndarray) -> bool:
+    """True when ``values`` hold at least two numbers and all are equal up to ``DEGENERATE_SPREAD``."""
+    values = np.asarray(values, float)
+    return values.size > 1 and float(np.ptp(values)) <= DEGENERATE_SPREAD
 
 
 def t_degenerate(a_means: np.ndarray, b_means: np.ndarray) -> bool:
     """True when every per-seed difference a_s − b_s is the same: the paired t's denominator is zero (or
     float noise), so its t is ±inf or 0/0 and its p (≈1e-32 from noise) means nothing."""
-    d = np.asarray(a_means, float) - np.asarray(b_means, float)
-    return d.size > 1 and float(np.ptp(d)) <= DEGENERATE_SPREAD
+    return zero_spread(np.asarray(a_means, float) - np.asarray(b_means, float))
+
+
+def welch_degenerate(a_means: np.ndarray, b_means: np.ndarray) -> bool:
+    """True when both groups have zero spread: Welch's denominator sqrt(s_a²/n_a + s_b²/n_b) is zero (or
+    float noise), so scipy reports t ≈ ±1e15 and p ≈ 1e-31 for [.5,.5,.5] vs [.4,.4,.4] (scipy#14418)."""
+    return zero_spread(a_means) and zero_spread(b_means)
 
 
 def paired_t(a_means: np.ndarray, b_means: np.ndarray) -> tuple[float, float]:
@@ -116,7 +135,11 @@ def paired_t(a_means: np.ndarray, b_means: np.ndarray) -> tuple[float, float]:
 
 
 def welch_t(a_means: np.ndarray, b_means: np.ndarray) -> tuple[float, float]:
-    """Welch's unequal-variance t-test across seeds: (t, two-sided p)."""
+    """Welch's unequal-variance t-test across seeds: (t, two-sided p).
+
+    Undefined (NaN, NaN) when neither group varies (``welch_degenerate``); one constant group is fine."""
+    if welch_degenerate(a_means, b_means):
+        return float("nan"), float("nan")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         result = stats.ttest_ind(a_means, b_means, equal_var=False)

@@ -181,6 +181,7 @@ def _compare_one(items, task, budget, a, b, rng, n_resamples, untrained) -> dict
         "ci_low": boot.ci_low,
         "ci_high": boot.ci_high,
         "p_bootstrap": boot.p_value,
+        "bootstrap_degenerate": boot.degenerate,
         "n_resamples": boot.n_resamples,
         "n_seeds": boot.n_seeds,
         "n_items": boot.n_items,
@@ -189,6 +190,7 @@ def _compare_one(items, task, budget, a, b, rng, n_resamples, untrained) -> dict
     if boot.n_seeds > 1:
         row["t_degenerate"] = stats.t_degenerate(ma.mean(1), mb.mean(1))
         row["paired_t_p"] = stats.paired_t(ma.mean(1), mb.mean(1))[1]
+        row["welch_degenerate"] = stats.welch_degenerate(ma.mean(1), mb.mean(1))
         row["welch_p"] = stats.welch_t(ma.mean(1), mb.mean(1))[1]
     return row
 
@@ -254,9 +256,10 @@ def combined_p(frame: pd.DataFrame) -> pd.Series:
     differences over ≥ 2 seeds: ``stats.t_degenerate``, flagged ``t_degenerate`` in the CSV), the bootstrap p
     is used: the seeds then show no spread for it to understate. With one seed no claim is made (p = 1): the
     seed-to-seed spread is unobserved, and an item-level bootstrap alone cannot separate a method effect from
-    seed noise."""
+    seed noise. When neither test is defined (every seed × item difference equal, ``bootstrap_degenerate``)
+    no claim is made either (p = 1)."""
     t_p = frame["paired_t_p"] if "paired_t_p" in frame else pd.Series(np.nan, index=frame.index)
-    return np.fmax(frame["p_bootstrap"], t_p).where(frame["n_seeds"] > 1, 1.0)
+    return np.fmax(frame["p_bootstrap"], t_p).fillna(1.0).where(frame["n_seeds"] > 1, 1.0)
 
 
 def _rank_styles(means: dict[str, float]) -> dict[str, str]:

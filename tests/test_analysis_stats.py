@@ -91,7 +91,8 @@ def test_bootstrap_p_value_is_seeded_and_bounded():
     assert first == again
     assert first.p_value == pytest.approx(1 / 1000)  # a huge effect: no null replicate is as extreme
     same = stats.paired_bootstrap(a, a, np.random.default_rng(7), n_resamples=999)
-    assert (same.diff, same.p_value, same.ci_low, same.ci_high) == (0.0, 1.0, 0.0, 0.0)
+    assert (same.diff, same.ci_low, same.ci_high) == (0.0, 0.0, 0.0)
+    assert same.degenerate and np.isnan(same.p_value)  # no spread at all: undefined, never read as p = 1
 
 
 def test_bootstrap_rejects_unpaired_shapes():
