@@ -7,7 +7,7 @@ import pytest
 from botocore.stub import Stubber
 from teacher_support import teacher_cfg
 
-from pada.teacher import FatalTeacherError, Teacher
+from pada.teacher import FatalTeacherError, Teacher, TeacherCallFailed
 from pada.teacher.providers.bedrock_converse import BedrockConverse
 
 CHAT = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hello"}]
@@ -77,3 +77,76 @@ def test_converse_client_is_configured_for_one_attempt_and_the_region(tmp_path, 
         7,
         120,
     )
+
+
+# Bedrock's documented error codes (Converse API reference, "Errors"), with a message each might carry.
+MODEL_ERROR = "The system encountered an unexpected error during processing. Try your request again."
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        ("ModelErrorException", 424),
+        ("ModelTimeoutException", 408),
+        ("ModelNotReadyException", 429),
+        ("ServiceUnavailableException", 503),
+        ("InternalServerException", 500),
+        ("ThrottlingException", 429),
+    ],
+)
+def test_converse_try_again_codes_are_retried(stubbed, code, status):
+    cfg, client, stubber = stubbed
+    stubber.add_client_error("converse", code, MODEL_ERROR, status, expected_params=EXPECTED)
+    stubber.add_response("converse", ANSWER, EXPECTED)
+    with Teacher(cfg, cfg.client.cache.path, provider=BedrockConverse(cfg, client=client)) as teacher:
+        assert teacher.complete("generation", CHAT) == "hello"
+        assert teacher.usage()["roles"]["generation"]["retries"] == 1
+    stubber.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Input is too long for requested model.",
+        "The model returned the following errors: prompt is too long: 215000 tokens > 200000 maximum",
+        "Too many input tokens. Max input tokens: 8192, request input token count: 9001",
+    ],
+)
+def test_converse_too_long_rejects_that_request_only(stubbed, message):
+    cfg, client, stubber = stubbed
+    stubber.add_client_error("converse", "ValidationException", message, 400)
+    stubber.add_response("converse", ANSWER)
+    other = [{"role": "user", "content": "Say bye"}]
+    with Teacher(cfg, cfg.client.cache.path, provider=BedrockConverse(cfg, client=client)) as teacher:
+        with pytest.raises(TeacherCallFailed, match="request rejected: .*ValidationException"):
+            teacher.complete("generation", CHAT)
+        assert teacher.complete("generation", other) == "hello"  # the run goes on
+        row = teacher.usage()["roles"]["generation"]
+    assert (row["errors"], row["retries"], row["calls"]) == (1, 0, 1)
+    stubber.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "hint"),
+    [
+        ("ValidationException", "The provided model identifier is invalid.", "teacher.model"),
+        (
+            "ValidationException",
+            "Invocation of model ID anthropic.claude-3-5-sonnet-20241022-v2:0 with on-demand throughput "
+            "isn't supported. Retry your request with the ID or ARN of an inference profile.",
+            "teacher.model",
+        ),
+        ("ValidationException", "temperature: range: 0..1", "teacher"),
+        ("ResourceNotFoundException", "Model not found.", "teacher.model"),
+        ("AccessDeniedException", "You don't have access to the model.", "check your AWS credentials"),
+    ],
+)
+def test_converse_configuration_errors_are_fatal_and_not_retried(stubbed, code, message, hint):
+    cfg, client, stubber = stubbed
+    stubber.add_client_error("converse", code, message, 400)
+    fatal = pytest.raises(FatalTeacherError, match=code)
+    provider = BedrockConverse(cfg, client=client)
+    with Teacher(cfg, cfg.client.cache.path, provider=provider) as teacher, fatal as error:
+        teacher.complete("generation", CHAT)
+    assert hint in str(error.value)
+    stubber.assert_no_pending_responses()

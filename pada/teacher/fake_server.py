@@ -1,7 +1,8 @@
 """TEST DOUBLE: a real local HTTP server speaking the OpenAI Chat Completions and Anthropic Messages shapes.
 
 Faults are injected per request from a queue (``"429"``, ``"500"``, ``"401"``, ``"400"``, ``"timeout"``,
-``"400detail"`` (FastAPI's ``{"detail"}`` shape), ``"truncate"``, ``"nofinish"`` (no finish_reason), ``"garbage"`` answer text, ``"badbody"`` non-JSON body, ``"cutbody"`` body cut short), and latency per request, so tests and benchmarks exercise the real SDKs end to end over
+``"400detail"`` (FastAPI's ``{"detail"}`` shape), ``"truncate"``, ``"nofinish"`` (no finish_reason), ``"garbage"`` answer text, ``"badbody"`` non-JSON body, ``"cutbody"`` body cut short,
+``"aws:<status>:<Code>:<message>"`` a Bedrock error with its ``x-amzn-ErrorType`` header), and latency per request, so tests and benchmarks exercise the real SDKs end to end over
 HTTP. ``/model/<id>/invoke`` answers Claude-on-Bedrock requests (headers, including the SigV4 signature,
 are recorded). The server records every request body and the peak number of requests in flight.
 """
@@ -94,6 +95,12 @@ class FakeLLMServer:
         if fault == "400detail":  # FastAPI's error shape (`transformers serve`), echoing the request's key
             detail = f"model {body.get('model')!r} is not served; auth {request.headers.get('Authorization')}"
             return web.json_response({"detail": detail}, status=400), "error"
+        if fault and fault.startswith("aws:"):  # "aws:<status>:<Code>:<message>", Bedrock's error shape
+            _, status, code, message = fault.split(":", 3)
+            headers = {"x-amzn-ErrorType": f"{code}:http://internal.amazon.com/coral/com.amazon.bedrock/"}
+            return web.json_response(
+                {"message": message}, status=int(status), headers=headers if code else None
+            ), "error"
         if fault in ("429", "500", "401", "400"):
             error = {"error": {"type": "test_fault", "message": f"injected {fault}"}, "type": "error"}
             headers = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from pada.teacher.providers.aws import check_aws, region
+from pada.teacher.providers.aws import CODE_BY_STATUS, bedrock_error, check_aws, region
 from pada.teacher.providers.base import (
     Call,
     Provider,
@@ -13,6 +13,7 @@ from pada.teacher.providers.base import (
     error_body,
     redact,
     require_env,
+    retry_after,
     status_error,
 )
 from pada.types import Completion
@@ -74,10 +75,7 @@ class AnthropicMessages(Provider):
         try:
             response = await self.client.messages.create(**request)
         except errors.APIStatusError as error:
-            message = f"teacher {self.cfg.provider} HTTP {error.status_code}: {redact(error_body(error), self._secrets)}"
-            raise status_error(
-                error.status_code, message, self.credential_name(), error.response.headers
-            ) from None
+            raise self.status_error(error) from None
         except (errors.APIConnectionError, errors.APIResponseValidationError, ValueError) as error:
             # ValueError: a body cut short or not JSON (a dropped connection, a proxy's error page)
             raise TransientError(f"teacher {self.cfg.provider}: {type(error).__name__}") from None
@@ -90,6 +88,11 @@ class AnthropicMessages(Provider):
             output_tokens=response.usage.output_tokens,
             finish_reason=_FINISH.get(response.stop_reason, str(response.stop_reason)),
         )
+
+    def status_error(self, error: Any) -> Exception:
+        """The exception for an SDK ``APIStatusError`` (pada's three kinds, base.status_error)."""
+        message = f"teacher {self.cfg.provider} HTTP {error.status_code}: {redact(error_body(error), self._secrets)}"
+        return status_error(error.status_code, message, self.credential_name(), error.response.headers)
 
     def credential_name(self) -> str:
         return self.key_env
@@ -115,6 +118,21 @@ class AnthropicBedrock(AnthropicMessages):
     @classmethod
     def check_credentials(cls, cfg: Any) -> None:
         check_aws(cfg)
+
+    def status_error(self, error: Any) -> Exception:
+        """Bedrock's error code (the ``x-amzn-ErrorType`` header, else the code its status is documented
+        with) decides, as for Converse: a 424 ModelErrorException is retried, not fatal."""
+        header = error.response.headers.get("x-amzn-errortype") or ""
+        code = header.split(":")[0] or CODE_BY_STATUS.get(error.status_code, "")
+        message = (
+            f"teacher {self.cfg.provider} HTTP {error.status_code} {code}: {redact(error_body(error), [])}"
+        )
+        if not code:
+            return status_error(error.status_code, message, self.credential_name(), error.response.headers)
+        failure = bedrock_error(code, message)
+        if isinstance(failure, TransientError):
+            failure.retry_after = retry_after(error.response.headers)
+        return failure
 
     def credential_name(self) -> str:
         return "your AWS credentials and Bedrock model access"

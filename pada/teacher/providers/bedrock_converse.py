@@ -6,22 +6,11 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from pada.teacher.providers.aws import check_aws, region
-from pada.teacher.providers.base import Call, FatalTeacherError, Provider, TransientError, redact
+from pada.teacher.providers.aws import bedrock_error, check_aws, region
+from pada.teacher.providers.base import Call, Provider, TransientError, redact
 from pada.types import Completion
 
 _FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length"}
-# Error codes Bedrock documents as temporary (throttling, capacity, cold model, internal failure).
-_TRANSIENT_CODES = frozenset(
-    {
-        "ThrottlingException",
-        "ServiceUnavailableException",
-        "InternalServerException",
-        "ModelTimeoutException",
-        "ModelNotReadyException",
-        "ServiceQuotaExceededException",
-    }
-)
 
 
 class BedrockConverse(Provider):
@@ -76,14 +65,7 @@ class BedrockConverse(Provider):
             return self.client.converse(**request)
         except errors.ClientError as error:
             code = error.response.get("Error", {}).get("Code", "")
-            message = f"teacher bedrock_converse {code}: {redact(str(error), [])}"
-            if code in _TRANSIENT_CODES:
-                raise TransientError(message) from None
-            if code in ("AccessDeniedException", "UnrecognizedClientException", "ExpiredTokenException"):
-                message += (
-                    "; check your AWS credentials and Bedrock model access (or choose another teacher=...)"
-                )
-            raise FatalTeacherError(message) from None
+            raise bedrock_error(code, f"teacher bedrock_converse {code}: {redact(str(error), [])}") from None
         except (errors.ConnectionError, errors.ReadTimeoutError) as error:
             raise TransientError(f"teacher bedrock_converse: {type(error).__name__}") from None
 
