@@ -128,25 +128,52 @@ def _metric_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
             {"metric": f"teacher/{k}", "value": float(total.get(k, 0)), "n": None} for k in TEACHER_FAILURES
         ]
     rows += _budget_rows(results)
-    if any(name.startswith("augment_") for name in results.get("timings", {})):  # the method augmented
+    if _augmented(results):  # the method augmented
         rows.append({"metric": "data/synthetic", "value": float(results["data"]["synthetic"]), "n": None})
     return rows
 
 
 def _budget_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """What a cell spent, for the Table 2 budget columns: synthetic examples, optimizer steps of the tested
-    model, uncached teacher tokens (input + output). Absent in run dirs older than these fields."""
+    """What a cell spent, for the Table 2 effort columns: synthetic examples (and, for a cell that augmented,
+    its synthetic quota), optimizer steps of the tested model, uncached teacher calls and tokens (input +
+    output, as from an empty cache). Absent in run dirs older than these fields."""
     rows = []
     steps = results.get("training", {}).get("optimizer_steps", {}).get("tested")
     if "training" in results:
         rows.append({"metric": "budget/synthetic", "value": float(results["data"]["synthetic"]), "n": None})
+        quota = synthetic_quota(results)
+        if quota is not None and _augmented(results):
+            rows.append({"metric": "budget/synthetic_quota", "value": float(quota), "n": None})
     if steps is not None:
         rows.append({"metric": "budget/steps", "value": float(steps), "n": None})
     uncached = results.get("teacher_usage", {}).get("uncached")
     if uncached is not None or "training" in results:
         tokens = (uncached or {}).get("input_tokens", 0) + (uncached or {}).get("output_tokens", 0)
         rows.append({"metric": "budget/teacher_tokens", "value": float(tokens), "n": None})
+        calls = float((uncached or {}).get("calls", 0))
+        rows.append({"metric": "budget/teacher_calls", "value": calls, "n": None})
     return rows
+
+
+def _augmented(results: dict[str, Any]) -> bool:
+    return any(name.startswith("augment_") for name in results.get("timings", {}))
+
+
+def synthetic_quota(results: dict[str, Any]) -> int | None:
+    """The cell's synthetic quota: ``data.synthetic_quota`` as the runner records it, else (older runs) the
+    resolved config's ``synthetic_budget``, else ``budget`` x ``synthetic_per_seed`` (pada.run.fairness's
+    rule); None when the cell had none (each method's own rule)."""
+    data = results.get("data", {})
+    if "synthetic_quota" in data:
+        return data["synthetic_quota"]
+    config = (results.get("provenance") or {}).get("config")
+    if not isinstance(config, dict):
+        return None
+    if config.get("synthetic_budget") is not None:
+        return int(config["synthetic_budget"])
+    if config.get("synthetic_per_seed") is not None and config.get("budget") is not None:
+        return int(round(config["budget"] * float(config["synthetic_per_seed"])))
+    return None
 
 
 def _unfinished_reason(cell_dir: Path) -> str:

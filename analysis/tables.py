@@ -380,6 +380,12 @@ class _Builder:
         for row in self.methods:
             self.cells[(row, col)] = Cell(text=values.get(row, ""))
 
+    def flag_shortfalls(self, cells: pd.DataFrame, col: str) -> None:
+        """A note on each row whose runs fell short of their synthetic quota: never a quiet mismatch."""
+        for row in self.methods:
+            if text := shortfall_note(cells, row, self.layout.label(row)):
+                self.cells[(row, col)].notes.append(self.note(text))
+
 
 def _lm_eval_columns(collected: Collected, methods: list[str]) -> dict[str, dict[str, str]]:
     rows = collected.cells[
@@ -439,29 +445,79 @@ def _count(n: float) -> str:
     return f"{n:.0f}" if float(n).is_integer() else f"{n:.1f}"
 
 
-BUDGET_COLUMNS = {
-    "budget/synthetic": "Synthetic ex.",
-    "budget/steps": "Opt. steps",
+# Table 2's effort columns, printed whatever the runs record ('—' where a run lacks the field): what each
+# method's teacher and data cost per cell, so a reader sees whether the comparison was effort-matched.
+EFFORT_COLUMNS = {
+    "budget/teacher_calls": "Teacher calls (uncached)",
     "budget/teacher_tokens": "Teacher tokens (uncached)",
+    "budget/synthetic": "Synthetic / quota",
 }
+STEPS_COLUMN = "Opt. steps"  # shown when the runs record optimizer steps
 
 
-def _budget_columns(collected: Collected, methods: list[str]) -> dict[str, dict[str, str]]:
-    """Per method, over its finished cells: synthetic examples and optimizer steps of the tested model
-    (min–max), and uncached teacher tokens (mean per run). Shown only when the runs record them."""
-    out: dict[str, dict[str, str]] = {}
-    for metric, label in BUDGET_COLUMNS.items():
-        rows = collected.cells[
-            (collected.cells["metric"] == metric) & collected.cells["method"].isin(methods)
-        ]
-        if rows.empty:
-            continue
-        by_method = rows.groupby("method")["value"]
-        if metric == "budget/teacher_tokens":
-            out[label] = {m: _tokens(v.mean()) for m, v in by_method}
-        else:
-            out[label] = {m: _span(v.min(), v.max()) for m, v in by_method}
+def _effort_columns(collected: Collected, methods: list[str]) -> dict[str, dict[str, str]]:
+    """Per method, over its cells: uncached teacher calls and tokens (mean per cell), synthetic examples
+    (min–max) against the cell's synthetic quota, and optimizer steps of the tested model (min–max; only
+    when recorded). '—': no run of the method records the field."""
+    cells = collected.cells[collected.cells["method"].isin(methods)]
+    values = {
+        metric: cells[cells["metric"] == metric].groupby("method")["value"] for metric in EFFORT_COLUMNS
+    }
+    out: dict[str, dict[str, str]] = {label: {} for label in EFFORT_COLUMNS.values()}
+    for m in methods:
+        for metric, label in EFFORT_COLUMNS.items():
+            mine = values[metric].get_group(m) if m in values[metric].groups else None
+            if mine is None:
+                out[label][m] = "—"
+            elif metric == "budget/teacher_calls":
+                out[label][m] = f"{mine.mean():.0f}"
+            elif metric == "budget/teacher_tokens":
+                out[label][m] = _tokens(mine.mean())
+            else:
+                out[label][m] = _against_quota(cells, m)
+    steps = cells[cells["metric"] == "budget/steps"]
+    if not steps.empty:
+        by_method = steps.groupby("method")["value"]
+        out[STEPS_COLUMN] = {m: _span(v.min(), v.max()) for m, v in by_method}
     return out
+
+
+def _synthetic_and_quota(cells: pd.DataFrame, method: str) -> pd.DataFrame:
+    """One row per cell of ``method``: ``synthetic`` and ``quota`` (NaN where the cell had none)."""
+    keys = ["task", "budget", "seed"]
+    mine = cells[cells["method"] == method]
+    synthetic = mine[mine["metric"] == "budget/synthetic"][[*keys, "value"]].rename(
+        columns={"value": "synthetic"}
+    )
+    quota = mine[mine["metric"] == "budget/synthetic_quota"][[*keys, "value"]].rename(
+        columns={"value": "quota"}
+    )
+    return synthetic.merge(quota, on=keys, how="left")
+
+
+def _against_quota(cells: pd.DataFrame, method: str) -> str:
+    rows = _synthetic_and_quota(cells, method)
+    span = _span(rows["synthetic"].min(), rows["synthetic"].max())
+    quotas = rows["quota"].dropna().unique()
+    if len(quotas) == 0:
+        return span
+    if len(quotas) == 1:
+        return f"{span} / {quotas[0]:.0f}"
+    share = rows["synthetic"] / rows["quota"] * 100
+    return f"{_span(share.min(), share.max())}% of quota"
+
+
+def shortfall_note(cells: pd.DataFrame, method: str, label: str) -> str | None:
+    """The note for a method whose cells added fewer synthetic examples than their quota, else None."""
+    rows = _synthetic_and_quota(cells, method).dropna(subset=["quota"])
+    short = rows[rows["synthetic"] < rows["quota"]]
+    if short.empty:
+        return None
+    return (
+        f"{label}: {len(short)} of {len(rows)} runs short of the synthetic quota "
+        f"({_span(short['synthetic'].min(), short['synthetic'].max())} added; quota "
+        f"{_span(short['quota'].min(), short['quota'].max())}); why, per round: results.json data.shortfall"
+    )
 
 
 def _span(low: float, high: float) -> str:
@@ -472,9 +528,10 @@ def _tokens(n: float) -> str:
     return "0" if n == 0 else f"{n / 1e3:.0f}k" if n < 1e6 else f"{n / 1e6:.1f}M"
 
 
-BUDGET_CAPTION = (
-    "Budget columns: synthetic examples added and optimizer steps of the tested model (min–max over "
-    "runs), teacher tokens as from an empty cache (mean per run). "
+EFFORT_CAPTION = (
+    "Effort columns: uncached teacher calls and tokens, as from an empty cache (mean per run); synthetic "
+    "examples added (min–max over runs) / the cell's synthetic quota; optimizer steps of the tested model "
+    "(min–max); in these columns —: not recorded by these runs. "
 )
 
 
@@ -496,20 +553,19 @@ def _caption(
     claims: pd.DataFrame,
     kind: str,
     focus_label: str,
-    budget: bool = False,
 ) -> str:
     finished = summary["n_seeds"][summary["n_seeds"] > 0]
     seeds = sorted(finished.unique().tolist()) or [0]
     n_seeds = f"{seeds[-1]}" if len(seeds) == 1 else f"{seeds[0]}–{seeds[-1]}"
     marker = _marker_caption(comparisons, claims, kind, focus_label)
-    budget = BUDGET_CAPTION if budget else ""
     plural = "" if n_seeds == "1" else "s"
     return (
         f"{_label_prefix(collected)}Test accuracy (%), mean ± sample std (ddof=1) over {n_seeds} seed{plural}. "
         f"Bold: best; underlined: second best per column. {marker} Per-seed exact McNemar, paired t and "
         f"Welch t across seeds are in the comparisons CSV (Wilcoxon is not used: with ≤5 seeds its "
         f"smallest p is 0.0625). Teacher cost: mean uncached teacher cost per run in USD (the calls priced as "
-        f"if none came from the cache); *: runs without that figure, their recorded spend (cache-dependent). {budget}"
+        f"if none came from the cache); *: runs without that figure, their recorded spend (cache-dependent). "
+        f"{EFFORT_CAPTION}"
         f"— : no finished seed; letters refer to the notes below."
     )
 
@@ -578,21 +634,22 @@ def build_table(
             builder.improvement_rows(task, budget)
     if improvement_rows and focus in present and pairs:
         rows += [REL_ROW, DELTA_ROW]
-    budget = _budget_columns(collected, methods)
+    effort = _effort_columns(collected, methods)
     failures = _teacher_failures(collected, methods)
     extra = {
         **_lm_eval_columns(collected, present),
-        **budget,
+        **effort,
         COST_COLUMN: _costs(collected, methods),
         **failures,
     }
     for col, values in extra.items():
         builder.extra_column(col, values)
+    builder.flag_shortfalls(collected.cells, EFFORT_COLUMNS["budget/synthetic"])
     columns = [column_label(t, b) for t, b in pairs] + list(extra)
     shown = summary[summary["method"].isin(methods)]
-    caption = _caption(
-        collected, shown, comparisons, table_claims, mark, layout.label(focus or "ours"), bool(budget)
-    ) + (FAILURE_CAPTION if failures else "")
+    caption = _caption(collected, shown, comparisons, table_claims, mark, layout.label(focus or "ours")) + (
+        FAILURE_CAPTION if failures else ""
+    )
     numbers = _numbers(builder, comparisons)
     return Table(
         name, rows, columns, builder.cells, caption, builder.notes, numbers, comparisons, layout.displays

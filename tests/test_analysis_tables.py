@@ -243,10 +243,11 @@ def test_budget_columns_show_synthetic_steps_and_uncached_tokens(tmp_path):
         }
         path.write_text(json.dumps(results))
     table = tables.table2(collect_runs(root), np.random.default_rng(0), 200)
-    cell = {c: table.cells[("pada", c)].text for c in tables.BUDGET_COLUMNS.values()}
-    assert cell["Synthetic ex."].startswith("25") and "–" in cell["Synthetic ex."]
+    columns = [*tables.EFFORT_COLUMNS.values(), tables.STEPS_COLUMN]
+    cell = {c: table.cells[("pada", c)].text for c in columns}
+    assert cell["Synthetic / quota"].startswith("25") and "–" in cell["Synthetic / quota"]
     assert cell["Opt. steps"] == "240" and cell["Teacher tokens (uncached)"] == "200k"
-    assert table.cells[("sft", "Synthetic ex.")].text == "0"
+    assert table.cells[("sft", "Synthetic / quota")].text == "0"
     assert table.cells[("pada", tables.COST_COLUMN)].text == "$1.50" and "empty cache" in table.caption
 
 
@@ -305,3 +306,43 @@ def test_teacher_failure_column_shows_unparsed_reasks_and_cuts_per_method(tmp_pa
 
 def test_no_teacher_failure_column_for_runs_without_the_counts(table2):
     assert tables.FAILURE_COLUMN not in table2.columns
+
+
+def test_effort_columns_are_always_printed_even_when_runs_do_not_record_them(table2):
+    """Issue 28.2: teacher calls, teacher tokens and synthetic examples against the quota are Table 2
+    columns whatever the runs hold; a run without the record reads '—', never a missing column."""
+    for label in tables.EFFORT_COLUMNS.values():
+        assert label in table2.columns
+        assert table2.cells[("pada", label)].text == "—"
+    assert "not recorded" in table2.caption
+
+
+def test_effort_columns_show_calls_tokens_and_synthetic_against_the_quota(tmp_path):
+    """A method short of its synthetic quota is flagged in its cell and a note, never a quiet mismatch."""
+    import json
+
+    root = make_tree(tmp_path, methods=("sft", "auggpt", "pada"))
+    for i, path in enumerate(sorted(root.glob("*/results.json"))):
+        results = json.loads(path.read_text())
+        method = results["cell"]["method"]
+        results["timings"] = {} if method == "sft" else {"augment_0": {"seconds": 1.0, "cached": False}}
+        results["data"]["synthetic"] = {"sft": 0, "auggpt": 182 + i % 2, "pada": 256}[method]
+        results["data"]["synthetic_quota"] = 256
+        results["training"] = {"optimizer_steps": {"per_iteration": [240], "total": 240, "tested": 240}}
+        calls, tokens = {"sft": (0, 0), "auggpt": (512, 49_600), "pada": (1108, 183_500)}[method]
+        uncached = {"calls": calls, "input_tokens": tokens, "output_tokens": 0, "dollars": 0.0}
+        results["teacher_usage"] = {"uncached": uncached}
+        path.write_text(json.dumps(results))
+    table = tables.table2(collect_runs(root), np.random.default_rng(0), 200)
+    cell = {
+        m: {c: table.cells[(m, c)].text for c in tables.EFFORT_COLUMNS.values()}
+        for m in ("sft", "auggpt", "pada")
+    }
+    calls, tokens, synthetic = tables.EFFORT_COLUMNS.values()
+    assert cell["pada"][calls] == "1108" and cell["auggpt"][calls] == "512" and cell["sft"][calls] == "0"
+    assert cell["pada"][tokens] == "184k" and cell["auggpt"][tokens] == "50k"
+    assert cell["pada"][synthetic] == "256 / 256" and cell["sft"][synthetic] == "0"
+    assert cell["auggpt"][synthetic] == "182–183 / 256"
+    short = table.cells[("auggpt", synthetic)].notes
+    assert short and "short of the synthetic quota" in table.notes[short[0]]
+    assert "AugGPT" in table.notes[short[0]] and "data.shortfall" in table.notes[short[0]]

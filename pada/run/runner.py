@@ -419,6 +419,7 @@ class Cell:
             "data": {
                 "seed": len(seed_data),
                 "synthetic": len(train_data) - len(seed_data) - self.method.trains_on_validation * len(val),
+                "synthetic_quota": fairness.synthetic_total(self.cfg),  # the cell's; Table 2 prints both
                 "validation_trained": self.method.trains_on_validation * len(val),
                 "final_train": len(train_data),
                 "val": len(val),
