@@ -2,11 +2,11 @@
 
 Versioned components: every task and method class a shipped conf/task or conf/method YAML names with
 ``_target_`` (``Task.version``, ``Method.version``), the trainer (``pada.training.VERSION``), the runner's fairness code (quotas and
-decontamination: ``pada.run.fairness.VERSION``), the simulated world (``pada.sim.world.WORLD_VERSION``, covering the world and its
+decontamination: ``pada.run.fairness.VERSION``), the teacher answer parser (``pada.teacher.structured.VERSION``), the simulated world (``pada.sim.world.WORLD_VERSION``, covering the world and its
 oracle teacher) and every teacher prompt template (its version is in its file name,
 ``pada/prompts/<role>.<version>.j2``). The cell identity carries the versions of its task, method and
 (for simulated cells) world; each stage's key carries the text hashes of the templates it rendered, and a
-train (augment) stage's key the trainer's (fairness code's) version (``stage_versions``), so a bump re-runs
+train (augment) stage's key the trainer's (fairness code's and parser's) versions (``stage_versions``), so a bump re-runs
 those stages and what follows them without renaming the cell.
 
 ``tests/fixtures/version_pins.json`` pins a sha256 of each component's source files per version. Changing a
@@ -154,9 +154,11 @@ RUNNER_PARTS = (
         + ("pada.training.flops", "pada.training.module", "pada.training.resume", "pada.training.train"),
     ),
     ("fairness", "pada.run.fairness", ("pada.agent.leakage", "pada.run.fairness")),
+    # how a teacher answer becomes a schema instance (decoding, coercions): which items a method gets
+    ("structured", "pada.teacher.structured", ("pada.teacher.structured",)),
 )
 # Which stages each part determines: a stage's key carries the versions of the parts its name starts with.
-STAGE_PARTS = {"train_": "trainer", "augment_": "fairness"}
+STAGE_PARTS = {"train_": ("trainer",), "augment_": ("fairness", "structured")}
 
 
 def runner_components() -> list[Component]:
@@ -175,12 +177,13 @@ def runner_components() -> list[Component]:
 
 def stage_versions(stage: str) -> dict[str, str]:
     """The versions of the runner parts that determine ``stage`` (``train_0`` -> ``{"trainer": "1.0"}``,
-    ``augment_0`` -> ``{"fairness": "1.0"}``, other stages ``{}``), for its key (pada/run/stages.py)."""
+    ``augment_0`` -> ``{"fairness": "1.0", "structured": "1.1"}``, other stages ``{}``), for its key (pada/run/stages.py)."""
     holders = {key: holder for key, holder, _ in RUNNER_PARTS}
     return {
         part: importlib.import_module(holders[part]).VERSION
-        for prefix, part in STAGE_PARTS.items()
+        for prefix, parts in STAGE_PARTS.items()
         if stage.startswith(prefix)
+        for part in parts
     }
 
 

@@ -42,6 +42,12 @@ def json_after_one_bad(call: Call) -> str:
     return 'Here you go:\n```json\n{"question": "q", "solution": "s so 42", "answer": "42"}\n```'
 
 
+@register_script("test_number_answer")
+def number_answer(call: Call) -> str:
+    """A verdict whose string field holds a JSON number (dspy#7809)."""
+    return '{"valid": true, "answer": 18, "reason": "checked"}' if call.attempt == 0 else "no JSON"
+
+
 @register_script("test_never_json")
 def never_json(call: Call) -> str:
     return "I refuse to answer in JSON."

@@ -11,7 +11,8 @@ from teacher_support import teacher_cfg
 from pada import dependencies
 from pada.io import sha256_file
 from pada.teacher import Request, StructuredOutputError, Teacher, parse_structured, render
-from pada.teacher.schemas import GeneratedExample, Verdict
+from pada.teacher.schemas import GeneratedExample, JudgeScore, Verdict
+from pada.teacher.structured import parse_structured_coerced
 
 GOOD = {"question": "q", "solution": "s so 42", "answer": "42"}
 
@@ -27,6 +28,60 @@ GOOD = {"question": "q", "solution": "s so 42", "answer": "42"}
 )
 def test_parse_tolerates_fences_and_prose(text):
     assert parse_structured(text, GeneratedExample) == GeneratedExample(**GOOD)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"{json.dumps(GOOD)}\n\nNote: in the template {{answer}} stands for the number.",  # braces after
+        f"Format: {{question, solution, answer}}. Here: {json.dumps(GOOD)} Done {{ok}}.",  # before and after
+        f"```json\n{json.dumps(GOOD)}\n```\nThe set {{1, 2}} is small.",
+        f"{json.dumps(GOOD)} and a second try {json.dumps(GOOD | {'answer': '43'})}",  # the first object
+    ],
+)
+def test_parse_decodes_the_json_object_not_first_to_last_brace(text):
+    assert parse_structured(text, GeneratedExample) == GeneratedExample(**GOOD)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "coerced"),
+    [
+        ('{"valid": true, "answer": "18"}', Verdict(valid=True, answer="18"), False),
+        ('{"valid": true, "answer": 18}', Verdict(valid=True, answer="18"), True),  # dspy#7809
+        ('{"valid": true, "answer": -2.5}', Verdict(valid=True, answer="-2.5"), True),
+        ('{"valid": "true", "answer": "18"}', Verdict(valid=True, answer="18"), True),
+        ('{"valid": "no", "answer": "18"}', Verdict(valid=False, answer="18"), True),
+        ('{"score": 7.0}', JudgeScore(score=7), True),
+        ('{"score": "7"}', JudgeScore(score=7), True),
+    ],
+)
+def test_unambiguous_lax_types_are_coerced_and_reported(text, expected, coerced):
+    assert parse_structured_coerced(text, type(expected)) == (expected, coerced)
+    assert parse_structured(text, type(expected)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "schema"),
+    [
+        ('{"valid": true, "answer": true}', Verdict),  # "true", "True" or "yes": the task decides, not pada
+        ('{"valid": "maybe", "answer": "18"}', Verdict),
+        ('{"score": 7.5}', JudgeScore),
+        ('{"valid": true, "answer": [18]}', Verdict),
+    ],
+)
+def test_ambiguous_types_are_not_coerced(text, schema):
+    with pytest.raises(ValueError):
+        parse_structured(text, schema)
+
+
+def test_a_number_for_a_string_costs_no_reask_and_is_counted(tmp_path):
+    chat = [{"role": "user", "content": "Check this"}]
+    with _teacher(tmp_path, "test_number_answer") as teacher:
+        assert teacher.complete("verification", chat, schema=Verdict) == Verdict(
+            valid=True, answer="18", reason="checked"
+        )
+        row = teacher.usage()["roles"]["verification"]
+    assert (row["requests"], row["reasks"], row["parse_failures"], row["coerced"]) == (1, 0, 0, 1)
 
 
 def test_parse_rejects_wrong_fields_and_no_json():

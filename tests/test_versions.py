@@ -139,6 +139,7 @@ def test_the_trainer_and_the_fairness_code_are_pinned(tmp_path, monkeypatch):
         ("pada.training.data", "trainer", "pada.training"),
         ("pada.run.fairness", "fairness", "pada.run.fairness"),
         ("pada.agent.leakage", "fairness", "pada.run.fairness"),
+        ("pada.teacher.structured", "structured", "pada.teacher.structured"),
     ):
         with monkeypatch.context() as patch:
             _edited(patch, tmp_path, module)
@@ -171,13 +172,22 @@ def test_a_version_bump_changes_only_the_stages_it_determines(tmp_path, monkeypa
     }
     monkeypatch.setattr(pada.run.fairness, "VERSION", "1.0-bumped")
     assert run_all()["augment_0"] != first["augment_0"] and ran[5:] == ["augment_0"]
+    import pada.teacher.structured  # the rules that turn teacher answers into items decide augment output
+
+    monkeypatch.setattr(pada.teacher.structured, "VERSION", "1.0-bumped")
+    assert run_all()["augment_0"] != first["augment_0"] and ran[6:] == ["augment_0"]
 
 
 def test_runner_versions_follow_the_stages_a_cell_has():
     import pada.run.fairness
+    import pada.teacher.structured
     import pada.training
 
     trainer, fairness = pada.training.VERSION, pada.run.fairness.VERSION
-    assert versions.runner_versions(trains=True, augments=True) == {"trainer": trainer, "fairness": fairness}
+    assert versions.runner_versions(trains=True, augments=True) == {
+        "trainer": trainer,
+        "fairness": fairness,
+        "structured": pada.teacher.structured.VERSION,
+    }
     assert versions.runner_versions(trains=True, augments=False) == {"trainer": trainer}  # sft
     assert versions.runner_versions(trains=False, augments=False) == {}  # base: the untouched model

@@ -27,7 +27,7 @@ from pada.teacher.cache import ResponseCache
 from pada.teacher.limits import RateLimiter
 from pada.teacher.prompts import Prompt
 from pada.teacher.providers import Call, Provider, RequestRejected, TransientError, build_provider
-from pada.teacher.structured import StructuredOutputError, parse_structured
+from pada.teacher.structured import StructuredOutputError, parse_structured_coerced
 from pada.teacher.usage import Usage
 from pada.types import Completion, SamplingParams
 
@@ -261,7 +261,9 @@ class Teacher:
             if request.schema is None:
                 return completion.text
             try:
-                return parse_structured(completion.text, request.schema)
+                parsed, coerced = parse_structured_coerced(completion.text, request.schema)
+                self._usage.add(request.role, coerced=int(coerced))
+                return parsed
             except ValueError as error:
                 reason = f"{error} (finish_reason={completion.finish_reason})"
             if attempt < reasks:

@@ -24,6 +24,9 @@ class RoleUsage:
     truncated: int = 0  # answers cut at max_tokens
     reasks: int = 0  # malformed structured answers asked again
     parse_failures: int = 0  # structured answers that never parsed; returned as None, counted here
+    coerced: int = (
+        0  # structured answers kept only through a documented type coercion (teacher/structured.py)
+    )
 
 
 class Usage:
