@@ -3,7 +3,7 @@ node (pada/display.py), never a list in code, so a new method appears in the tab
 
 Where a display comes from: each finished cell's saved config (results.json ``provenance.config``), else
 the shipped YAML of that name (conf/method/, for cells run before ``display`` existed and for the Table 2
-rows shown even without runs), else none: the method is then shown by its name and compared like a
+caption's list of methods not run), else none: the method is then shown by its name and compared like a
 baseline, never dropped.
 """
 
@@ -103,14 +103,20 @@ def _sort_key(displays: dict[str, Display], name: str) -> tuple[int, float, str]
 
 
 def table2_methods(displays: dict[str, Display], found: set[str], focus: str | None) -> list[str]:
-    """Table 2's rows: every baseline (also without runs), the focus last, and every other method the
-    runs hold (controls, methods without a display, ablations of another method) — all but the focus's
-    own ablations, which have their table."""
-    baselines = {n for n, d in displays.items() if d.role == "baseline"}
+    """Table 2's rows: the methods the runs hold (baselines, controls, methods without a display, ablations
+    of another method; never the focus's own ablations, which have their table), the focus last. A method
+    no run holds is not a row (an empty row reads as a result): ``not_run`` names it for the caption."""
     ran = {base_name(m) for m in found if not _own_ablation(displays, base_name(m), focus)}
-    rows = (baselines | ran) - {focus}
-    ordered = sorted(rows, key=lambda n: _sort_key(displays, n))
-    return ordered + ([focus] if focus else [])
+    ordered = sorted(ran - {focus}, key=lambda n: _sort_key(displays, n))
+    return ordered + ([focus] if focus in ran else [])
+
+
+def not_run(displays: dict[str, Display], found: set[str], focus: str | None) -> list[str]:
+    """The shipped baselines and the focus that no run holds, in table order: Table 2's caption names them
+    (a sweep that leaves out LLMs-as-Instructors says so, without an empty row)."""
+    ran = {base_name(m) for m in found}
+    expected = {n for n, d in displays.items() if d.role == "baseline"} | ({focus} if focus else set())
+    return sorted(expected - ran, key=lambda n: _sort_key(displays, n))
 
 
 def _own_ablation(displays: dict[str, Display], name: str, focus: str | None) -> bool:

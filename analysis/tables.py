@@ -691,11 +691,15 @@ def _with_claims(comparisons: pd.DataFrame, table_claims: pd.DataFrame, mark: st
 
 
 def table2(collected: Collected, rng: np.random.Generator, n_resamples: int = 10_000) -> Table:
-    """Table 2: every baseline, the controls and other methods the runs hold, the focus last
-    (analysis/rows.py); the † and Δ rows compare the focus with every other row."""
+    """Table 2: the baselines, controls and other methods the runs hold, the focus last (analysis/rows.py;
+    the caption names the baselines no run holds); the † and Δ rows compare the focus with every other row."""
     layout = layout_of(collected)
-    methods = row_rules.table2_methods(layout.displays, set(collected.cells["method"]), layout.focus)
-    return build_table(collected, "table2", methods, "focus", rng, n_resamples, layout=layout)
+    found = set(collected.cells["method"])
+    methods = row_rules.table2_methods(layout.displays, found, layout.focus)
+    table = build_table(collected, "table2", methods, "focus", rng, n_resamples, layout=layout)
+    if missing := row_rules.not_run(layout.displays, found, layout.focus):
+        table.caption += f" Not run, so not rows: {', '.join(layout.label(m) for m in missing)}."
+    return table
 
 
 def ablation(collected: Collected, rng: np.random.Generator, n_resamples: int = 10_000) -> Table | None:

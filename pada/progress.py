@@ -112,7 +112,13 @@ def _outcome(job_return: Any) -> str:
     if value is None:
         return "stopped (run.stop_after)"
     sim = " [SIMULATION]" if job_return.cfg.get("simulation") else ""
-    return f"test accuracy {value * 100:.1f}%{sim}"
+    return f"test accuracy {percent(value)}{sim}"
+
+
+def percent(fraction: float) -> str:
+    """``0.2617`` -> ``"26.2%"``: the one format of an accuracy on the console (sweep, single run, status),
+    as the tables print it."""
+    return f"{fraction * 100:.1f}%"
 
 
 def finished_cell(name: str) -> None:

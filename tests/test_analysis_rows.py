@@ -49,7 +49,7 @@ def test_a_new_method_is_a_row_placed_and_labelled_by_its_saved_display(tmp_path
     root = make_tree(tmp_path, methods=("sft", "pada", "pada_no_qc"))
     _rename(root, "pada_no_qc", "mine", {"label": "My method", "role": "baseline", "order": 25})
     table2, ablation = _tables(root)
-    assert table2.rows[:3] == ["base", "sft", "mine"] and table2.rows[-3] == "pada"  # order 25: after SFT
+    assert table2.rows[:2] == ["sft", "mine"] and table2.rows[-3] == "pada"  # order 25: after SFT
     assert "| My method " in render.to_markdown(table2) and ablation is None
     assert "mine" in set(table2.comparisons["baseline"])  # a baseline: part of PaDA-Agent's † claim
 

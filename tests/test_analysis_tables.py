@@ -179,15 +179,23 @@ def test_latex_is_booktabs_with_escapes(table2, collected, monkeypatch):
     assert "arc\\_challenge b64" in tex and "±" not in tex
 
 
-def test_every_table2_row_is_shown_even_without_runs(tmp_path):
+def test_a_method_no_run_holds_is_named_in_the_caption_not_an_empty_row(tmp_path):
     table = tables.table2(collect_runs(make_tree(tmp_path, methods=("sft",))), np.random.default_rng(0), 200)
-    assert table.rows == TABLE2_ROWS  # no PaDA: no improvement rows either
-    assert table.cells[("base", "gsm8k b64")].notes == ["a"]
-    assert table.cells[("auggpt", "gsm8k b128")].notes == ["b"]
-    missing = ["Base (no FT)", "AugGPT", "LLM2LLM", "LLMs-as-Instructors", "PaDA-Agent"]
-    assert table.notes == {k: f"{m}: no run in this column" for k, m in zip("abcde", missing, strict=True)}
-    assert table.cells[("pada", tables.COST_COLUMN)].text == "—"
+    assert table.rows == ["sft"]  # no PaDA: no improvement rows either
+    not_run = "Base (no FT), AugGPT, LLM2LLM, LLMs-as-Instructors, PaDA-Agent"
+    assert table.caption.endswith(f" Not run, so not rows: {not_run}.")
+    assert table.notes == {}
     assert "† not computed" in table.caption and table.comparisons.empty
+
+
+def test_a_method_run_in_some_columns_keeps_a_note_in_the_others(tmp_path):
+    tree = make_tree(tmp_path)
+    for cell in tree.glob("gsm8k-b128-auggpt-*"):
+        shutil.rmtree(cell)
+    table = tables.table2(collect_runs(tree), np.random.default_rng(0), 200)
+    assert table.rows[: len(TABLE2_ROWS)] == TABLE2_ROWS and "Not run" not in table.caption
+    (letter,) = table.cells[("auggpt", "gsm8k b128")].notes
+    assert table.notes[letter] == "AugGPT: no run in this column"
 
 
 def test_pairing_keeps_shared_seeds_and_fully_answered_items():

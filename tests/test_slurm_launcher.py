@@ -196,7 +196,7 @@ def test_status_lists_done_running_failed_and_not_started(tmp_path, monkeypatch,
     assert main(["status", str(runs)]) == 1
     lines = capsys.readouterr().out.splitlines()
     assert lines[1:] == [
-        "done         cell-done  test accuracy 0.5",
+        "done         cell-done  test accuracy 50.0%",
         f"running      cell-running  job 11 (RUNNING); log {tmp_path / '1.err'}",
         "not started  cell-pending  job 12 PENDING",
         f"failed       cell-failed  job 13 not in squeue: ValueError: boom; log {tmp_path / '3.err'}",

@@ -69,7 +69,10 @@ def hydra_main(cfg: DictConfig) -> float | None:
 
         progress.finished_cell(results["cell"]["name"])
         return results["metrics"]["test"]["accuracy"]
+    from pada.progress import percent
+
     tag = " [SIMULATION]" if results["simulation"] else ""
-    log.info("%s%s test accuracy %s", results["cell"]["name"], tag, results["metrics"]["test"]["accuracy"])
+    accuracy = percent(results["metrics"]["test"]["accuracy"])
+    log.info("%s%s test accuracy %s", results["cell"]["name"], tag, accuracy)
     print(f"results: {Path(cfg.paths.runs_dir).resolve() / results['cell']['name'] / 'results.json'}")
     return results["metrics"]["test"]["accuracy"]  # a sweeper can optimise on it

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pada.errors import PadaError
+from pada.progress import percent
 from pada.run import cluster
 
 RUNNING = frozenset({"RUNNING", "COMPLETING", "CONFIGURING", "SIGNALING", "STAGE_OUT", "RESIZING"})
@@ -27,7 +28,7 @@ def cell_line(cell: dict[str, Any], states: dict[str, str] | None) -> tuple[str,
     results = Path(cell["run_dir"]) / "results.json"
     if results.is_file():
         accuracy = json.loads(results.read_text())["metrics"]["test"]["accuracy"]
-        return "done", f"test accuracy {accuracy}"
+        return "done", f"test accuracy {percent(accuracy)}"
     job = cell["job_id"]
     if states is None:
         return "unknown", f"job {job}: squeue does not answer"
