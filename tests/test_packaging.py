@@ -35,6 +35,7 @@ EXTRAS = PROJECT["optional-dependencies"]
 LOCKED = [  # (lock file, the requirements it pins)
     ("requirements-cpu.lock.txt", [*PROJECT["dependencies"], *EXTRAS["slurm"]]),
     ("requirements-dev.lock.txt", EXTRAS["dev"]),  # pytest, ruff, import-linter: `make test` / `make lint`
+    ("requirements-teacher.lock.txt", EXTRAS["teacher-llamacpp"]),  # scripts/install_llama_cpp.sh
 ]
 
 

@@ -1,4 +1,8 @@
-"""A REAL local teacher: an OpenAI-compatible server over a real model on 127.0.0.1 (`transformers serve`).
+"""A REAL local teacher: an OpenAI-compatible server over a real model on 127.0.0.1.
+
+``LlamaCppServer(gguf_file)`` starts llama-cpp-python's server (``python -m llama_cpp.server``, the
+``teacher-llamacpp`` extra, ``make teacher-llamacpp``) over one GGUF file: the teacher pada uses on a CPU
+host (``teacher=local_llamacpp``; it constrains answers to a role's JSON schema, docs/teacher.md).
 
 ``LocalTeacherServer(model_dir)`` starts ``transformers serve`` (needs fastapi and uvicorn: the ``real``
 extra) in its own process group on a free port, waits for ``/health``, and stops it on exit. The served
@@ -7,7 +11,8 @@ copied): `transformers serve` samples only when the generation config says so, s
 paraphrase of one prompt comes out identical whatever temperature is asked. The same teacher config
 (``teacher=local_real``) talks to `vllm serve` on a GPU host: only ``base_url`` and ``model`` change.
 
-Run by hand: ``python -m pada.teacher.local_server MODEL_DIR [--port N]`` (``make teacher-real``).
+Run by hand: ``python -m pada.teacher.local_server MODEL [--port N]``: a ``.gguf`` file is served by llama.cpp
+(``make teacher-real``), a model directory by `transformers serve`.
 
 The server sits in its own session (a Ctrl-C at the terminal reaches only the owner, whose
 ``KeyboardInterrupt`` unwinds the ``with`` and stops it), so a SIGTERM/SIGHUP to the owner (``kill``,
@@ -19,6 +24,7 @@ server and it exits 143 (SIGTERM) / 129 (SIGHUP) with one line on stderr.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import shutil
@@ -63,6 +69,8 @@ def free_port() -> int:
 
 class LocalTeacherServer:
     """``with LocalTeacherServer(model_dir, workdir) as server: server.base_url, server.model``."""
+
+    health_path = "/health"  # answers 200 once the model is loaded
 
     def __init__(
         self,
@@ -160,7 +168,9 @@ class LocalTeacherServer:
                 tail = (self.workdir / "teacher_server.log").read_text()[-400:]
                 raise PadaError(f"the local teacher server exited with {self.process.returncode}: {tail}")
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as answer:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{self.port}{self.health_path}", timeout=2
+                ) as answer:
                     if answer.status == 200:
                         return
             except OSError:
@@ -188,6 +198,56 @@ class LocalTeacherServer:
         self.stop()
 
 
+class LlamaCppServer(LocalTeacherServer):
+    """llama-cpp-python's OpenAI-compatible server over one GGUF file, served as ``<file name without .gguf>``.
+
+    ``threads``: decoding threads (``n_threads`` and ``n_threads_batch``); one is the default because on a
+    shared 2-core host one thread decoded faster than two (docs/teacher.md). ``n_ctx``: the context in tokens
+    (prompt + answer; pada's longest prompts, generation with examples, stay under 2,000)."""
+
+    health_path = "/v1/models"  # llama_cpp.server has no /health; this answers once the model is loaded
+
+    def __init__(
+        self, gguf: Path, workdir: Path, port: int | None = None, threads: int = 1, n_ctx: int = 4096, **kw
+    ):
+        super().__init__(gguf, workdir, port=port, threads=threads, **kw)
+        self.n_ctx = n_ctx
+
+    def command(self) -> list[str]:
+        """Raises PadaError when llama-cpp-python (with its server extra) is not installed or the file is absent."""
+        if importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("sse_starlette") is None:
+            raise PadaError("llama-cpp-python's server is not installed; run `make teacher-llamacpp`")
+        if not self.model_dir.is_file():
+            raise PadaError(f"{self.model_dir} does not exist; assemble it once with `make teacher-gguf`")
+        self.model = self.model_dir.name.removesuffix(".gguf")
+        threads = str(self.threads)
+        return [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(self.model_dir.resolve()),
+            "--model_alias",
+            self.model,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--n_threads",
+            threads,
+            "--n_threads_batch",
+            threads,
+            "--n_ctx",
+            str(self.n_ctx),
+        ]
+
+
+def serve(model: Path, workdir: Path, port: int | None = None, threads: int = 1) -> LocalTeacherServer:
+    """The server for ``model``: llama.cpp for a ``.gguf`` file, `transformers serve` for a model directory."""
+    kind = LlamaCppServer if Path(model).suffix == ".gguf" else LocalTeacherServer
+    return kind(model, workdir, port=port, threads=threads)
+
+
 def _exit_on_signal(signum: int, frame: object) -> None:
     """Signal handler: one line on stderr, then SystemExit with the shell's status for a signal death
     (128 + signum: 143 for SIGTERM, 129 for SIGHUP), so ``finally``/``with`` blocks run."""
@@ -201,12 +261,17 @@ def _exit_on_signal(signum: int, frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model_dir", type=Path)
+    parser.add_argument(
+        "model", type=Path, help="a .gguf file (llama.cpp) or a model directory (transformers)"
+    )
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument(
+        "--threads", type=int, default=1, help="decoding threads (1: fastest on a shared host)"
+    )
     parser.add_argument("--workdir", type=Path, default=Path(".cache/pada/teacher_server"))
     args = parser.parse_args(argv)
     try:
-        with LocalTeacherServer(args.model_dir, args.workdir, args.port) as server:
+        with serve(args.model, args.workdir, args.port, args.threads) as server:
             print(f"serving {server.model} at {server.base_url} (Ctrl-C stops it)", flush=True)
             while server.process.poll() is None:
                 time.sleep(1)
