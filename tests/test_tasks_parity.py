@@ -153,6 +153,17 @@ CONTINUATIONS = [
     " {L}\n\nExplanation: see above.",
     " {L}: the metal spoon",
     " ( {L} )",
+    " `{L}`.",  # markdown and bracket wrappers, each read by lm-eval (issue 29.2)
+    " ``{L}``",
+    " *{L}*.",
+    " ***{L}***",
+    " __{L}__",
+    " _{L}_",
+    " [{L}]",
+    " <{L}>",
+    " ${L}$",
+    " **({L})**",
+    " `{L})`",
     " not sure",
     "",
 ]

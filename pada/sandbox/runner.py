@@ -11,8 +11,9 @@ Two isolation levels; ``isolation_level()`` says which one is in force on this h
   accidents, not a determined attacker (ctypes can bypass them): use ``namespaces`` for untrusted code.
 
 Both levels: a fresh temp cwd (also HOME and TMPDIR), an empty environment (no parent secrets), rlimits on
-CPU time, address space, file size (which also caps stdout/stderr: they go to files) and open files, a
-wall-time timeout that kills the whole process group, and a marker written only after the last line ran.
+CPU time (the time limit that decides), address space, file size (which also caps stdout/stderr: they go to
+files) and open files, a generous wall-time backstop that kills the whole process group, and a marker
+written only after the last line ran.
 """
 
 from __future__ import annotations
@@ -42,12 +43,20 @@ _SOLUTION_UID = 65533  # the model's code: another unprivileged uid, so it canno
 Program = str | tuple[str, str]  # (solution, tests), or one string run whole (no tests kept apart)
 
 
+WALL_PER_CPU = (
+    12  # wall backstop / CPU limit: a CPU-bound program meets its CPU limit first up to load 12/core
+)
+
+
 @dataclass(frozen=True)
 class Limits:
-    timeout_s: float = (
-        10.0  # wall time; lm-eval's code_eval uses 3 s, MBPP references all finish far below 10 s
-    )
-    cpu_s: int = 10  # CPU seconds (RLIMIT_CPU); a busy loop is stopped even if the wall clock is generous
+    """Per-program limits. CPU time decides (``cpu_s``, RLIMIT_CPU of each process): a busy host slows the
+    wall clock, not the CPU time a program needs, so a neighbour's load never fails a correct solution
+    (MBPP 123's reference needs 2.5 CPU s and took 7.5 s of wall time at load 10). ``timeout_s`` is only a
+    wall-clock backstop for programs that sleep or block without using CPU."""
+
+    timeout_s: float = 120.0  # wall backstop for sleeping or blocked programs: WALL_PER_CPU x cpu_s
+    cpu_s: int = 10  # CPU seconds (RLIMIT_CPU): the limit that decides; MBPP references need at most ~2.5 s
     memory_mb: int = (
         1024  # address space (RLIMIT_AS); a Python interpreter needs ~30 MB, tests far less than 1 GB
     )
@@ -59,12 +68,15 @@ class Limits:
 
 @dataclass(frozen=True)
 class Verdict:
-    """``kind``: passed | failed | timeout | exited_early | output_limit | cpu_limit | memory | crashed."""
+    """``kind``: passed | failed | timeout | exited_early | output_limit | cpu_limit | memory | crashed.
+    ``duration_s``: wall seconds; ``cpu_s``: user + system CPU seconds of the program's processes that were
+    reaped (``os.wait4``), what ``Limits.cpu_s`` bounds."""
 
     passed: bool
     kind: str
     returncode: int
     duration_s: float
+    cpu_s: float
     stdout: str
     stderr: str
     truncated: bool
@@ -176,8 +188,9 @@ def _prepare(base: Path, program: Program, isolation: str) -> Path:
     return work
 
 
-def _command(work: Path, limits: Limits, isolation: str, marker_fd: int) -> list[str]:
+def _command(work: Path, limits: Limits, isolation: str, marker_fd: int, script: bool) -> list[str]:
     spec = {
+        "solution_name": "__main__" if script else "solution",  # a module the tests import, or a script
         "rlimits": _rlimits(limits, isolation),
         "audit_guard": isolation == "guarded",
         "init": isolation == "namespaces",
@@ -226,7 +239,7 @@ def run_program(program: Program, limits: Limits = Limits(), isolation: str | No
         ):
             start = time.monotonic()
             process = subprocess.Popen(
-                _command(work, limits, isolation, marker.fileno()),
+                _command(work, limits, isolation, marker.fileno(), isinstance(program, str)),
                 stdin=subprocess.PIPE,
                 stdout=out,
                 stderr=err,
@@ -236,7 +249,7 @@ def run_program(program: Program, limits: Limits = Limits(), isolation: str | No
                 pass_fds=(marker.fileno(),),
                 close_fds=True,
             )
-            timed_out = _wait(process, nonce, limits.timeout_s)
+            timed_out, cpu_s = _wait(process, nonce, limits.timeout_s)
             duration = time.monotonic() - start
         stdout, out_cut = _read_capped(io / "stdout", limits.output_chars)
         stderr, err_cut = _read_capped(io / "stderr", limits.output_chars, tail=True)
@@ -247,6 +260,7 @@ def run_program(program: Program, limits: Limits = Limits(), isolation: str | No
         kind,
         process.returncode,
         round(duration, 3),
+        round(cpu_s, 3),
         stdout,
         stderr,
         out_cut or err_cut,
@@ -254,8 +268,9 @@ def run_program(program: Program, limits: Limits = Limits(), isolation: str | No
     )
 
 
-def _wait(process: subprocess.Popen, nonce: str, timeout_s: float) -> bool:
-    """Wait for the program; a timer kills its group at the deadline. True if it was killed for time.
+def _wait(process: subprocess.Popen, nonce: str, timeout_s: float) -> tuple[bool, float]:
+    """Wait for the program; a timer kills its group at the wall deadline. (killed for wall time, CPU
+    seconds of the program's reaped processes).
 
     A blocking wait woken by the timer, rather than ``Popen.wait(timeout)``, whose polling sleeps add up
     to ~50 ms per program.
@@ -272,11 +287,12 @@ def _wait(process: subprocess.Popen, nonce: str, timeout_s: float) -> bool:
         with contextlib.suppress(BrokenPipeError):  # a program may exit before reading its nonce
             process.stdin.write((nonce + "\n").encode())
             process.stdin.close()
-        process.wait()
+        _, status, usage = os.wait4(process.pid, 0)  # Popen.wait, plus the CPU time of the whole tree
+        process.returncode = os.waitstatus_to_exitcode(status)
     finally:
         timer.cancel()
         _kill_group(process)  # leftovers of a finished program (guarded level: same group only)
-    return expired.is_set()
+    return expired.is_set(), usage.ru_utime + usage.ru_stime
 
 
 def run_programs(

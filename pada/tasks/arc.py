@@ -29,7 +29,7 @@ _HUB = {"train": "train", "val": "validation", "test": "test"}
 
 class ARCChallenge(MultipleChoiceTask):
     name = "arc_challenge"
-    version = "1.0"
+    version = "1.1"  # 1.1: a letter in backticks, bold, brackets or $..$ is read (as lm-eval reads it)
     version_sources = ("pada.tasks.files",)
 
     def _local_rows(self, data_dir: Path) -> tuple[dict[str, list[dict]], dict[str, str]]:

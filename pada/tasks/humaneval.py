@@ -57,8 +57,10 @@ def preamble(prompt: str, entry_point: str) -> str:
 
 class HumanEval(CodeTask):
     name = "humaneval"
-    version = "1.1"  # 1.1: tests run in a judge process the code cannot reach (forged passes fail)
-    version_sources = ("pada.tasks.files", "pada.sandbox.runner")
+    # 1.1: tests run in a judge process the code cannot reach (forged passes fail); 1.2: the solution is a
+    # module (its main block does not run), stdin empty, namedtuple and other builtin-subclass results compare
+    version = "1.2"
+    version_sources = ("pada.tasks.files", "pada.sandbox.runner", "pada.sandbox.boot")
 
     def _rows(self, data_dir: Path | None) -> tuple[list[dict], dict[str, str]]:
         if data_dir is None:

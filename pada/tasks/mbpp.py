@@ -44,8 +44,10 @@ def split_of(task_id: int) -> str:
 
 class MBPP(CodeTask):
     name = "mbpp"
-    version = "1.1"  # 1.1: tests run in a judge process the code cannot reach (forged passes fail)
-    version_sources = ("pada.tasks.files", "pada.sandbox.runner")
+    # 1.1: tests run in a judge process the code cannot reach (forged passes fail); 1.2: the solution is a
+    # module (its main block does not run), stdin empty, namedtuple and other builtin-subclass results compare
+    version = "1.2"
+    version_sources = ("pada.tasks.files", "pada.sandbox.runner", "pada.sandbox.boot")
 
     def _rows(self, data_dir: Path | None) -> tuple[list[dict], dict[str, str]]:
         if data_dir is None:

@@ -20,7 +20,7 @@ _HUB = {"fewshot": "dev", "val": "validation", "test": "test"}
 
 class MMLU(MultipleChoiceTask):
     name = "mmlu"
-    version = "1.0"
+    version = "1.1"  # 1.1: a letter in backticks, bold, brackets or $..$ is read (as lm-eval reads it)
     version_sources = ("pada.tasks.files",)
 
     def _local_rows(self, data_dir: Path) -> tuple[dict[str, list[dict]], dict[str, str]]:

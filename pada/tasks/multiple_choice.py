@@ -6,11 +6,13 @@ items use "1".."4"); the gold answer is the letter at the gold label's position,
 labels are digits ("The answer is 2" -> the second option).
 
 Extraction, first rule that matches wins:
-1. the last ``answer is X`` / ``answer: X`` (X optionally quoted, bold or in brackets; no letter after; cue
-   words such as "indeed", "option", "most likely" may stand between);
+1. the last ``answer is X`` / ``answer: X`` (X optionally wrapped: quoted, in backticks, bold, italic, in
+   brackets or ``$``, as lm-eval's punctuation-blind exact match reads it; no letter after; cue words such
+   as "indeed", "option", "most likely" may stand between, wrapped or not);
 2. the whole output is one option letter, optionally with punctuation ("C", "(C)", "C.");
 3. the last parenthesised letter "(X)", as lm-eval's ``multi_choice_regex`` flexible filter;
-4. the first "X." / "X)" at the start of the output (an answer that starts with its option).
+4. the first "X." / "X)" at the start of the output (an answer that starts with its option), also in
+   backticks or bold ("**X.** text", "`X` text").
 An output that lists two or more different options at line starts echoes the option list: only rule 1 counts.
 """
 
@@ -25,29 +27,37 @@ from pada.types import Example
 
 LETTERS = string.ascii_uppercase[:8]  # ARC has up to 5 options, MMLU 4; 8 leaves room for user tasks
 _OPTION = r"[A-H1-8]"
-# A lower-case letter counts only at the end of its line: "the answer is a wooden stick" names no option.
+# What may wrap a letter or a cue word: markdown (`C`, **C**, __C__, *C*), quotes, brackets, $C$. lm-eval's
+# generative ARC/MMLU exact match ignores punctuation, so it reads every one of these as the bare letter.
+_OPEN = r"""[\s*_`~"'“‘«(\[{<$]*"""
 # Words a model puts between "answer is" and the letter ("the best answer is indeed D"); never a negation.
 _CUES = (
-    r"(?:(?i:indeed|likely|most|probably|definitely|clearly|certainly|actually|obviously|therefore|thus|"
-    r"then|still|the|correct|right|best|option|choice|letter)[\s:]+)*"
+    rf"(?:{_OPEN}(?i:indeed|likely|most|probably|definitely|clearly|certainly|actually|obviously|therefore|"
+    r"thus|then|still|the|correct|right|best|option|choice|letter)[\s:]+)*"
 )
+# A lower-case letter counts only at the end of its line: "the answer is a wooden stick" names no option.
 _ANSWER_IS = re.compile(
-    rf"(?i:answer)(?: is|:)\s*:?\s*{_CUES}[\s*\"'(\[]*({_OPTION}|[a-h](?=\W*(?:$|\n)))(?![A-Za-z0-9])"
+    rf"(?i:answer)(?: is|:)\s*:?\s*{_CUES}{_OPEN}({_OPTION}|[a-h](?=\W*(?:$|\n)))(?![A-Za-z0-9])"
 )
-# An option at the start of a line ("B. text", "(B) text"): two different ones are the option list echoed.
-_LISTED = re.compile(rf"^\s*\(?({_OPTION})[.)]\s", re.MULTILINE)
+_CODE_OR_BOLD = r"(?:\*\*|__|`+)"  # a leading option may be wrapped in these, not in one * or _ (emphasis)
+# An option at the start of a line ("B. text", "(B) text", "**B.** text"): two different ones are the
+# option list echoed.
+_LISTED = re.compile(rf"^\s*{_CODE_OR_BOLD}?\(?({_OPTION})[.)]{_CODE_OR_BOLD}?\s", re.MULTILINE)
 _ALONE = re.compile(rf"^\W*({_OPTION})\W*$")
 _PARENTHESISED = re.compile(rf"\(({_OPTION})\)")
-_LEADING = re.compile(rf"^\s*({_OPTION})[.)]\s")
+_LEADING = re.compile(rf"^\s*\(?({_OPTION})[.)]\s")
+# "**C.** text", "**C** text", "`C)` text": the same wrapper closes the letter
+_LEADING_WRAPPED = re.compile(rf"^\s*(?P<wrap>{_CODE_OR_BOLD})\(?({_OPTION})[.):]?(?P=wrap)(?!\w)")
 
 
 def extract_letter(output: str) -> str | None:
     """The option an output chose, as written (a letter, upper-cased, or a digit), or None."""
     echoed = len(set(_LISTED.findall(output))) > 1  # then only an explicit "answer is X" names a choice
-    for pattern, pick in ((_ANSWER_IS, -1), (_ALONE, 0), (_PARENTHESISED, -1), (_LEADING, 0)):
+    rules = ((_ANSWER_IS, -1), (_ALONE, 0), (_PARENTHESISED, -1), (_LEADING, 0), (_LEADING_WRAPPED, 0))
+    for pattern, pick in rules:
         if echoed and pattern is not _ANSWER_IS:
             continue
-        found = pattern.findall(output)
+        found = [match.group(pattern.groups) for match in pattern.finditer(output)]  # the last group
         if found:
             return found[pick].upper()
     return None

@@ -54,13 +54,15 @@ class UserTask(Task):
     """A task defined by its YAML alone; ``UserTask(cfg)`` builds the subclass for ``cfg.scorer``."""
 
     name = "files"
-    version = "1.0"
+    # 1.1: wrapped letters read (`C`, **C**); code: the solution is a module, namedtuple results compare
+    version = "1.1"
     version_sources = (
         "pada.tasks.files",
         "pada.tasks.gsm8k",
         "pada.tasks.multiple_choice",
         "pada.tasks.code",
         "pada.sandbox.runner",
+        "pada.sandbox.boot",
     )
 
     def __new__(cls, cfg: Any):
