@@ -8,6 +8,7 @@ from typing import Any
 from pada.teacher.client import Request, Teacher, TeacherCallFailed, TeacherCapReached, TeacherFailed
 from pada.teacher.prompts import ROLES, Prompt, render
 from pada.teacher.providers import Call, FatalTeacherError, register_script
+from pada.teacher.providers.base import StructuredOutputRefused
 from pada.teacher.structured import StructuredOutputError, parse_structured
 from pada.teacher.usage import check_error_rate, usage_delta, usage_sum
 
@@ -33,6 +34,7 @@ __all__ = [
     "Prompt",
     "Request",
     "StructuredOutputError",
+    "StructuredOutputRefused",
     "Teacher",
     "TeacherCallFailed",
     "TeacherCapReached",

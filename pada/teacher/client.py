@@ -25,9 +25,18 @@ from pada.errors import PadaError
 from pada.io import stable_hash
 from pada.teacher.cache import ResponseCache
 from pada.teacher.limits import RateLimiter
+from pada.teacher.native import MODES, names_the_field
 from pada.teacher.prompts import Prompt
-from pada.teacher.providers import Call, Provider, RequestRejected, TransientError, build_provider
-from pada.teacher.structured import StructuredOutputError, parse_structured_coerced
+from pada.teacher.providers import (
+    Call,
+    FatalTeacherError,
+    Provider,
+    RequestRejected,
+    TransientError,
+    build_provider,
+)
+from pada.teacher.providers.base import StructuredOutputRefused
+from pada.teacher.structured import StructuredOutputError, parse_answer
 from pada.teacher.usage import Usage
 from pada.types import Completion, SamplingParams
 
@@ -96,6 +105,27 @@ def _as_tuple(messages: Messages) -> tuple[tuple[str, str], ...]:
     return tuple((m["role"], m["content"]) for m in messages)
 
 
+def structured_mode(settings: dict[str, Any], provider: Provider) -> str:
+    """``teacher.structured_output``: ``native`` (the schema in the provider's own structured-output field)
+    or ``prompt`` (shown in the prompt, the answer parsed). Unset: native where the provider has a native
+    form, else prompt. PadaError for an unknown mode or form, or native on a provider without one."""
+    mode = settings.get("structured_output") or ("native" if provider.native_forms else "prompt")
+    if mode not in MODES:
+        raise PadaError(f"teacher.structured_output={mode!r} must be one of: {', '.join(MODES)}")
+    if mode == "native" and not provider.native_forms:
+        raise PadaError(
+            f"teacher.structured_output=native: teacher '{settings['provider']}' has no native structured "
+            "output; set teacher.structured_output=prompt"
+        )
+    form = settings.get("native_form")
+    if form is not None and form not in provider.native_forms:
+        raise PadaError(
+            f"teacher.native_form={form!r} is not a form teacher '{settings['provider']}' sends; choose one "
+            f"of: {', '.join(provider.native_forms) or '(none: use teacher.structured_output=prompt)'}"
+        )
+    return mode
+
+
 class Teacher:
     """Built from a teacher config node (conf/teacher/); see ``build_teacher``."""
 
@@ -107,6 +137,7 @@ class Teacher:
         self._client, self._sampling = settings["client"], settings["sampling"]
         self._roles = settings.get("roles") or {}
         self._identity = {"provider": settings["provider"], "model": self.provider.model_id}
+        self.structured_output = structured_mode(settings, self.provider)
         cache = self._client["cache"]
         self.cache = ResponseCache(cache_path, cache["mode"], cache.get("journal", "auto"))
         pricing = settings.get("pricing") or {}
@@ -248,27 +279,33 @@ class Teacher:
             return None
 
     async def _answer(self, request: Request) -> str | BaseModel:
+        native = request.schema is not None and self.structured_output == "native"
         call = Call(
             role=request.role,
             messages=_as_tuple(request.messages),
             params=self._params(request),
             sample_index=request.sample_index,
             prompt_version=request.messages.version if isinstance(request.messages, Prompt) else None,
+            schema=request.schema if native else None,
         )
         reasks = int(self._client["structured_reasks"]) if request.schema else 0
         for attempt in range(reasks + 1):
             completion = await self._fetch(call)
             if request.schema is None:
                 return completion.text
+            cut = completion.finish_reason == "length"
             try:
-                parsed, coerced = parse_structured_coerced(completion.text, request.schema)
+                limit = call.params.max_new_tokens
+                parsed, coerced = parse_answer(
+                    completion.text, completion.finish_reason, request.schema, limit
+                )
                 self._usage.add(request.role, coerced=int(coerced))
                 return parsed
             except ValueError as error:
                 reason = f"{error} (finish_reason={completion.finish_reason})"
             if attempt < reasks:
                 self._usage.add(request.role, reasks=1)
-                call = self._reask(call, completion.text, reason, attempt + 1)
+                call = self._reask(call, completion.text, reason, attempt + 1, cut)
         self._usage.add(request.role, parse_failures=1)
         raise StructuredOutputError(request.role, reason, completion.text)
 
@@ -284,9 +321,14 @@ class Teacher:
             seed=int(sampling["seed"]) + request.sample_index,  # distinct samples where seeds are honoured
         )
 
-    @staticmethod
-    def _reask(call: Call, bad: str, reason: str, attempt: int) -> Call:
-        """A new request (new cache key): the bad answer and why it failed, then a request to fix it."""
+    def _reask(self, call: Call, bad: str, reason: str, attempt: int, cut: bool) -> Call:
+        """A new request (new cache key). After an answer cut at max_tokens: the same prompt with twice the
+        room, up to ``client.reask_max_tokens`` (the same limit would cut it again); else the bad answer
+        and why it failed, then a request to fix it."""
+        if cut:
+            room = max(call.params.max_new_tokens, int(self._client.get("reask_max_tokens") or 0))
+            params = replace(call.params, max_new_tokens=min(2 * call.params.max_new_tokens, room))
+            return replace(call, params=params, attempt=attempt)
         feedback = (
             f"Your answer could not be parsed: {reason}. Reply again with only the JSON object, "
             "following the schema exactly."
@@ -307,6 +349,9 @@ class Teacher:
                 "sample_index": call.sample_index,
                 "attempt": call.attempt,
                 "prompt_version": call.prompt_version,
+                # native structured output: the exact fields that carry the schema (absent in prompt mode,
+                # whose answers depend on the prompt alone, so those keys are unchanged)
+                **({"structured": self.provider.structured_fields(call)} if call.schema is not None else {}),
             }
         )
 
@@ -379,12 +424,27 @@ class Teacher:
             ) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _refused(self, form: str, error: Exception) -> StructuredOutputRefused:
+        """The one error for a server that refuses the native field: names the mode to switch to."""
+        other_forms = len(self.provider.native_forms) > 1
+        return StructuredOutputRefused(
+            f"teacher {self._identity['provider']} refused native structured output "
+            f"(teacher.structured_output=native, form {form}): {error}. Set teacher.structured_output=prompt "
+            "to ask for JSON in the prompt instead"
+            + (" (or another teacher.native_form)" if other_forms else "")
+        )
+
     async def _timed(self, call: Call, timeout: float) -> Completion:
         try:
             async with asyncio.timeout(timeout):  # unlike wait_for, no extra task per request
                 completion = await self.provider.complete(call)
         except TimeoutError:
             raise TransientError(f"no answer within teacher.client.timeout_s={timeout:g}") from None
+        except (TransientError, RequestRejected, FatalTeacherError) as error:
+            form = self.provider.native_form
+            if call.schema is not None and names_the_field(form, str(error)):  # no retry can help: one line
+                raise self._refused(form, error) from None
+            raise
         if completion.finish_reason in INCOMPLETE:  # cut off server-side: retried, never cached
             raise TransientError(f"answer ended with finish_reason={completion.finish_reason}")
         return completion

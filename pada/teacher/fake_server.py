@@ -1,9 +1,10 @@
 """TEST DOUBLE: a real local HTTP server speaking the OpenAI Chat Completions and Anthropic Messages shapes.
 
 Faults are injected per request from a queue (``"429"``, ``"500"``, ``"401"``, ``"400"``, ``"timeout"``,
-``"400detail"`` (FastAPI's ``{"detail"}`` shape), ``"truncate"``, ``"nofinish"`` (no finish_reason), ``"garbage"`` answer text, ``"badbody"`` non-JSON body, ``"cutbody"`` body cut short,
+``"400detail"`` (FastAPI's ``{"detail"}`` shape), ``"body:<status>:<JSON>"`` (an error with that body), ``"truncate"``, ``"nofinish"`` (no finish_reason), ``"garbage"`` answer text, ``"badbody"`` non-JSON body, ``"cutbody"`` body cut short,
 ``"aws:<status>:<Code>:<message>"`` a Bedrock error with its ``x-amzn-ErrorType`` header), and latency per request, so tests and benchmarks exercise the real SDKs end to end over
-HTTP. ``/model/<id>/invoke`` answers Claude-on-Bedrock requests (headers, including the SigV4 signature,
+HTTP. A Messages request that forces a tool gets the answer as that tool's ``tool_use`` input.
+``/model/<id>/invoke`` answers Claude-on-Bedrock requests (headers, including the SigV4 signature,
 are recorded). The server records every request body and the peak number of requests in flight.
 """
 
@@ -86,6 +87,9 @@ class FakeLLMServer:
             await asyncio.sleep(self.hang_s if fault == "timeout" else self.latency_s)
         finally:
             self.in_flight -= 1
+        if fault and fault.startswith("body:"):  # "body:<status>:<JSON>": an error with exactly this body
+            _, status, text = fault.split(":", 2)
+            return web.json_response(json.loads(text), status=int(status)), "error"
         if fault == "badbody":  # a proxy or a crashing server answering 200 with something that is not JSON
             return web.Response(text="<html>upstream error</html>", content_type="text/html"), "error"
         if fault == "cutbody":  # the connection drops mid-answer
@@ -150,12 +154,26 @@ class FakeLLMServer:
                 "type": "message",
                 "role": "assistant",
                 "model": body.get("model", request.match_info.get("model")),
-                "content": [{"type": "text", "text": text}],
+                "content": [_anthropic_block(body, text)],
                 "stop_reason": "max_tokens" if finish == "length" else "end_turn",
                 "stop_sequence": None,
                 "usage": {"input_tokens": prompt_tokens, "output_tokens": len(text.split())},
             }
         )
+
+
+def _anthropic_block(body: dict[str, Any], text: str) -> dict[str, Any]:
+    """The answer as a ``tool_use`` block when the request forces a tool (native structured output): the
+    answer's JSON object as the tool's input (any other text as ``{"text": ...}``, which no schema takes)."""
+    choice = body.get("tool_choice") or {}
+    if choice.get("type") != "tool":
+        return {"type": "text", "text": text}
+    try:
+        given = json.loads(text)
+    except ValueError:
+        given = None
+    tool_input = given if isinstance(given, dict) else {"text": text}
+    return {"type": "tool_use", "id": "toolu_test", "name": choice["name"], "input": tool_input}
 
 
 def responder_from_json(answers: dict[str, str]) -> Responder:

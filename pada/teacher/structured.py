@@ -10,7 +10,9 @@ prose before or after it do no harm. It is validated in three steps, the first t
    ``-2.5`` -> ``"-2.5"``; dspy#7809). A bool for a string field is not coerced: ``"true"``, ``"True"`` or
    ``"yes"`` is the task's choice, so it is re-asked.
 
-Steps 2 and 3 change which answers are kept, so the client counts them per role as ``coerced``.
+Steps 2 and 3 change which answers are kept, so the client counts them per role as ``coerced``. An answer
+cut at max_tokens is never kept, even when it parses (``parse_answer``): a provider may close a cut tool
+input, and a JSON object that ends exactly at the limit cannot be told from one cut short.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 # Versioned (pada/versions.py): these rules decide which teacher answers become items, so an augment
 # stage's key carries this. 1.1: a JSON decoder instead of first-{ to last-} slicing; coercions (issue 29).
-VERSION = "1.1"
+# 1.2: an answer cut at max_tokens is never kept (issue 26).
+VERSION = "1.2"
 T = TypeVar("T", bound=BaseModel)
 
 _FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
@@ -97,3 +100,11 @@ def parse_structured_coerced(text: str, schema: type[T]) -> tuple[T, bool]:
 def parse_structured(text: str, schema: type[T]) -> T:
     """``parse_structured_coerced`` without the flag."""
     return parse_structured_coerced(text, schema)[0]
+
+
+def parse_answer(text: str, finish_reason: str, schema: type[T], max_tokens: int) -> tuple[T, bool]:
+    """``parse_structured_coerced`` of a whole answer; ValueError for one cut at ``max_tokens``
+    (``finish_reason == "length"``), however well it parses."""
+    if finish_reason == "length":
+        raise ValueError(f"answer cut at max_tokens={max_tokens}")
+    return parse_structured_coerced(text, schema)

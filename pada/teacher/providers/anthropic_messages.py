@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
+from pada.teacher.native import ANTHROPIC_TOOL
 from pada.teacher.providers.aws import CODE_BY_STATUS, bedrock_error, check_aws, region
 from pada.teacher.providers.base import (
     Call,
@@ -24,6 +26,7 @@ _FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length"}
 class AnthropicMessages(Provider):
     name = "anthropic"
     key_env = "ANTHROPIC_API_KEY"
+    native_forms = (ANTHROPIC_TOOL,)  # forced tool use: the schema is the tool's input_schema
 
     def __init__(self, cfg: Any):
         super().__init__(cfg)
@@ -67,6 +70,7 @@ class AnthropicMessages(Provider):
             ):  # Claude 4.x refuses temperature and top_p together unless top_p is asked for
                 sampling["top_p"] = params.top_p
             request["extra_body"] = sampling
+        request.update(self.structured_fields(call))
         return request
 
     async def complete(self, call: Call) -> Completion:
@@ -81,7 +85,7 @@ class AnthropicMessages(Provider):
             raise TransientError(f"teacher {self.cfg.provider}: {type(error).__name__}") from None
         if not hasattr(response, "content"):  # the SDK hands back a non-JSON body as a plain str
             raise TransientError(f"teacher {self.cfg.provider}: malformed response body")
-        text = "".join(block.text for block in response.content if getattr(block, "type", "") == "text")
+        text = answer_text(response.content)
         return Completion(
             text=text,
             prompt_tokens=response.usage.input_tokens,
@@ -136,3 +140,12 @@ class AnthropicBedrock(AnthropicMessages):
 
     def credential_name(self) -> str:
         return "your AWS credentials and Bedrock model access"
+
+
+def answer_text(content: list[Any]) -> str:
+    """The answer in a Messages response's content blocks: a forced tool's ``input`` as JSON (native
+    structured output), else the text blocks joined."""
+    for block in content:
+        if getattr(block, "type", "") == "tool_use":
+            return json.dumps(block.input, ensure_ascii=False)
+    return "".join(block.text for block in content if getattr(block, "type", "") == "text")

@@ -15,7 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from pada.errors import PadaError, clip
+from pada.teacher.native import native_fields
 from pada.types import Completion, SamplingParams
 
 # HTTP statuses worth retrying: timeout, conflict/lock, rate limit, and every server-side failure.
@@ -38,6 +41,11 @@ class FatalTeacherError(PadaError):
     """A failure no retry can fix and every request would hit (authentication, permissions, unknown model)."""
 
 
+class StructuredOutputRefused(FatalTeacherError):
+    """The provider refused the native structured-output field itself: every request would hit the same
+    refusal, so the run stops with one line naming the switch (``teacher.structured_output=prompt``)."""
+
+
 @dataclass(frozen=True)
 class Call:
     """Everything a provider needs for one request; also the material of the cache key."""
@@ -48,6 +56,9 @@ class Call:
     sample_index: int = 0
     attempt: int = 0  # structured-output re-ask number; part of the cache key
     prompt_version: str | None = None
+    # the answer's schema, set only under teacher.structured_output=native: the provider sends it in its
+    # native structured-output field (``Provider.structured_fields``); None = free text (or prompt mode)
+    schema: type[BaseModel] | None = None
 
     def chat(self) -> list[dict[str, str]]:
         return [{"role": r, "content": c} for r, c in self.messages]
@@ -108,9 +119,23 @@ class Provider(ABC):
     # local files whose text decides the answers (a fixture table): every request, cached or not, records
     # them for the running stage (pada.dependencies), so editing one re-runs the stages that asked
     dependency_files: tuple[Path, ...] = ()
+    # the native structured-output forms it can send (pada.teacher.structured), the first by default; none:
+    # prompt mode only (the schema is shown in the prompt and the answer parsed)
+    native_forms: tuple[str, ...] = ()
 
     def __init__(self, cfg: Any):
         self.cfg = cfg
+
+    @property
+    def native_form(self) -> str | None:
+        """``teacher.native_form`` if set, else this provider's default form; None without any."""
+        return self.cfg.get("native_form") or (self.native_forms[0] if self.native_forms else None)
+
+    def structured_fields(self, call: Call) -> dict[str, Any]:
+        """The request fields that carry ``call.schema`` in ``native_form`` (none for a free-text call)."""
+        if call.schema is None:
+            return {}
+        return native_fields(self.native_form, call.schema)
 
     @property
     def model_id(self) -> str:

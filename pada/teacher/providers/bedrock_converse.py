@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from pada.teacher.native import CONVERSE_TOOL
 from pada.teacher.providers.aws import bedrock_error, check_aws, region
 from pada.teacher.providers.base import Call, Provider, TransientError, redact
 from pada.types import Completion
@@ -15,6 +17,7 @@ _FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length"}
 
 class BedrockConverse(Provider):
     name = "bedrock_converse"
+    native_forms = (CONVERSE_TOOL,)  # toolConfig with one tool, forced by toolChoice
 
     def __init__(self, cfg: Any, client: Any = None):
         super().__init__(cfg)
@@ -57,6 +60,7 @@ class BedrockConverse(Provider):
         }
         if system:
             request["system"] = [{"text": system}]
+        request.update(self.structured_fields(call))
         return request
 
     def _converse(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -72,7 +76,7 @@ class BedrockConverse(Provider):
     async def complete(self, call: Call) -> Completion:
         loop = asyncio.get_running_loop()
         response = await loop.run_in_executor(self._pool, self._converse, self.request(call))
-        text = "".join(part.get("text", "") for part in response["output"]["message"]["content"])
+        text = answer_text(response["output"]["message"]["content"])
         usage = response.get("usage", {})
         return Completion(
             text=text,
@@ -83,3 +87,12 @@ class BedrockConverse(Provider):
 
     async def aclose(self) -> None:
         self._pool.shutdown(wait=False)
+
+
+def answer_text(content: list[dict[str, Any]]) -> str:
+    """The answer in Converse's ``output.message.content``: a forced tool's ``toolUse.input`` as JSON
+    (native structured output), else the text parts joined."""
+    for part in content:
+        if "toolUse" in part:
+            return json.dumps(part["toolUse"].get("input", {}), ensure_ascii=False)
+    return "".join(part.get("text", "") for part in content)

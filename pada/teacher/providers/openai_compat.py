@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from pada.teacher.native import JSON_OBJECT_SCHEMA, OPENAI_JSON_SCHEMA, VLLM
 from pada.teacher.providers.base import (
     Call,
     Provider,
@@ -21,6 +22,8 @@ _FINISH = {"stop": "stop", "length": "length"}
 
 class OpenAICompatible(Provider):
     name = "openai"
+    # teacher.native_form: OpenAI's json_schema (default), llama-cpp-python's json_object + schema, vLLM's own
+    native_forms = (OPENAI_JSON_SCHEMA, JSON_OBJECT_SCHEMA, VLLM)
 
     def __init__(self, cfg: Any):
         super().__init__(cfg)
@@ -61,6 +64,7 @@ class OpenAICompatible(Provider):
         }
         if params.stop:
             request["stop"] = list(params.stop)
+        request.update(self.structured_fields(call))
         return request
 
     async def complete(self, call: Call) -> Completion:
@@ -80,7 +84,8 @@ class OpenAICompatible(Provider):
         choice = response.choices[0]
         usage = response.usage
         return Completion(
-            text=choice.message.content or "",
+            # a strict-mode refusal comes as message.refusal: kept as the text, so it is counted unparsed
+            text=choice.message.content or getattr(choice.message, "refusal", None) or "",
             prompt_tokens=usage.prompt_tokens if usage else 0,
             output_tokens=usage.completion_tokens if usage else 0,
             finish_reason=_FINISH.get(choice.finish_reason, str(choice.finish_reason)),
