@@ -28,7 +28,7 @@ from pada.errors import PadaError
 
 log = logging.getLogger("pada")
 _mode: bool | str = "auto"
-_finished: dict[str, str] = {}  # the name of the cell this process just finished (set by the job)
+_finished: dict[str, Any] = {}  # the name of the cell this process just finished (set by the job)
 STATE = ".pada_progress.json"  # {"total": N or null, "started": unix time}, written at sweep start
 FINISHED = ".pada_progress.jsonl"  # one line per finished cell
 # Hydra launchers that log every job's overrides before it starts: the per-cell line replaces them.
@@ -94,12 +94,48 @@ def count_cells(config: DictConfig) -> int | None:
         return None
 
 
-def cell_line(done: int, total: int | None, name: str, outcome: str, seconds: float, elapsed: float) -> str:
-    """``[4/15] <cell> <outcome> in 27s · elapsed 1m52s · ETA 5m01s`` (no ETA when N is unknown)."""
+def cell_line(
+    done: int, total: int | None, name: str, outcome: str, seconds: float, elapsed: float, setup: float = 0.0
+) -> str:
+    """``[4/15] <cell> <outcome> in 27s · elapsed 1m52s · ETA 5m01s`` (no ETA when N is unknown).
+
+    ``setup``: seconds the finished cells spent on one-time work (the simulated student's pre-training,
+    ``one_time_setup``) that later cells will not repeat; the ETA's rate per cell leaves it out."""
     line = f"[{done}/{total or '?'}] {name} {outcome} in {duration(seconds)} · elapsed {duration(elapsed)}"
     if total and done < total:
-        line += f" · ETA {duration(elapsed / done * (total - done))}"
+        per_cell = max(elapsed - setup, 0.0) / done
+        line += f" · ETA {duration(per_cell * (total - done))}"
     return line
+
+
+def one_time_setup(seconds: float) -> None:
+    """Record that this process spent ``seconds`` on work done once per cache dir (the sweep's ETA excludes
+    it: a 14-min pre-training in the first cell must not predict 14 min for every cell)."""
+    _finished["setup"] = _finished.get("setup", 0.0) + seconds
+
+
+class StepLog:
+    """Progress lines for a long loop when no bar is drawn (a redirected log, CI): ``<desc>: 40% (1600/4000
+    steps) · elapsed 55s · ETA 1m22s`` at every ``every`` fraction of the steps (10% by default)."""
+
+    def __init__(self, desc: str, total: int, every: float = 0.1):
+        self.desc, self.total, self.started = desc, total, time.time()
+        self.marks = {max(1, round(total * every * k)) for k in range(1, round(1 / every))}
+
+    def step(self, done: int) -> None:
+        if enabled() or done not in self.marks:
+            return
+        elapsed = time.time() - self.started
+        eta = elapsed / done * (self.total - done)
+        log.info(
+            "%s: %d%% (%d/%d steps) · elapsed %s · ETA %s",
+            self.desc,
+            round(100 * done / self.total),
+            done,
+            self.total,
+            duration(elapsed),
+            duration(eta),
+        )
 
 
 def _outcome(job_return: Any) -> str:
@@ -175,15 +211,18 @@ class SweepProgress(Callback):
         sweep_dir = Path(config.hydra.sweep.dir)
         state = _read_state(sweep_dir, self._job_started)
         name, outcome = _cell_name(job_return), _outcome(job_return)
-        record = json.dumps({"cell": name, "seconds": seconds, "failed": outcome.startswith("FAILED")})
+        setup = _finished.pop("setup", 0.0)
+        failed = outcome.startswith("FAILED")
+        record = json.dumps({"cell": name, "seconds": seconds, "setup": setup, "failed": failed})
         fd = os.open(sweep_dir / FINISHED, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:  # one short O_APPEND write: concurrent joblib workers never interleave within a line
             os.write(fd, (record + "\n").encode())
         finally:
             os.close(fd)
-        done = len((sweep_dir / FINISHED).read_text().splitlines())
+        rows = [json.loads(line) for line in (sweep_dir / FINISHED).read_text().splitlines()]
         elapsed = time.time() - state["started"]
-        log.info(cell_line(done, state["total"], name, outcome, seconds, elapsed))
+        setups = sum(row.get("setup", 0.0) for row in rows)
+        log.info(cell_line(len(rows), state["total"], name, outcome, seconds, elapsed, setups))
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from pada.logs import use_console_format

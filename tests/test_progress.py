@@ -36,6 +36,28 @@ def test_cell_line_has_place_result_elapsed_and_eta():
     assert progress.cell_line(2, None, "c", "ok", 1, 10).startswith("[2/?] c ok")
 
 
+def test_the_eta_leaves_out_one_time_setup():
+    """Issue 31: a 14-min pre-training in the first of 15 cells predicted 3h55m for a 16-min sweep."""
+    first = progress.cell_line(1, 15, "c", "ok", 860, 860, setup=830)
+    assert first.endswith("ETA 7m00s")  # (860 - 830) s per cell x 14 cells
+    assert progress.cell_line(1, 15, "c", "ok", 860, 860).endswith("ETA 3h20m")  # the old estimate
+
+
+def test_pretraining_logs_progress_lines_without_a_bar_and_records_its_time(tmp_path, caplog):
+    cfg = OmegaConf.load("conf/model/tiny.yaml")
+    cfg.pretrain = {"corpus": "pada.sim.world:pretraining_corpus", "steps": 20, "batch_size": 2}
+    cfg.pretrain.update({"lr": 1e-3, "seed": 0})
+    progress._finished.clear()
+    with caplog.at_level("INFO", logger="pada"):
+        build_tiny_model(tmp_path / "m", cfg)  # pytest's stderr is not a terminal: no bar, lines instead
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("pre-train student: ")]
+    assert [line.split(" · ")[0] for line in lines] == [
+        f"pre-train student: {10 * k}% ({2 * k}/20 steps)" for k in range(1, 10)
+    ]
+    assert all(" · elapsed " in line and " · ETA " in line for line in lines)
+    assert progress._finished.pop("setup") > 0  # the sweep's next cell line leaves it out of the ETA
+
+
 def test_sweep_logs_one_line_per_cell_and_no_launcher_lines(capsys, tiny_cell_overrides, tmp_path):
     assert main(["run", "-m", *tiny_cell_overrides, "seed=0,1"]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -51,8 +73,9 @@ def test_sweep_logs_one_line_per_cell_and_no_launcher_lines(capsys, tiny_cell_ov
     assert not [line for line in lines if re.search(r"#\d+ : |^results: ", line)], lines
 
 
-def test_bars_follow_run_progress(tmp_path, capsys):
+def test_bars_follow_run_progress(tmp_path, capsys, caplog):
     """The cold pre-training of the SIMULATION student draws a bar when bars are on, and none when off."""
+    caplog.set_level("INFO", logger="pada")
     cfg = OmegaConf.load("conf/model/tiny.yaml")
     cfg.pretrain = {
         "corpus": "pada.sim.world:pretraining_corpus",
@@ -64,10 +87,11 @@ def test_bars_follow_run_progress(tmp_path, capsys):
     try:
         progress.configure(True)
         build_tiny_model(tmp_path / "on", cfg)
-        assert "pre-train student" in capsys.readouterr().err
-        progress.configure("auto")  # pytest's stderr is not a terminal: no bar
+        assert "pre-train student:" in capsys.readouterr().err and "steps) · elapsed" not in caplog.text
+        progress.configure("auto")  # pytest's stderr is not a terminal: no bar (progress lines instead)
         build_tiny_model(tmp_path / "auto", cfg)
-        assert "pre-train student" not in capsys.readouterr().err
+        assert not re.search(r"pre-train student:\s+\d+%\|", capsys.readouterr().err)
+        assert "(3/3 steps) · elapsed" in caplog.text
     finally:
         progress.configure("auto")
     with pytest.raises(PadaError, match="run.progress='sometimes' is not one of auto, true, false"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -125,7 +126,8 @@ def pretrain(model, tokenizer, cfg: Any) -> None:
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
     model.train()
     log.info("pre-training the tiny student: %d steps, once per cache dir (then reused)", cfg.steps)
-    for _ in progress.bar(range(cfg.steps), desc="pre-train student", unit="step"):
+    started, lines = time.time(), progress.StepLog("pre-train student", cfg.steps)
+    for step in progress.bar(range(cfg.steps), desc="pre-train student", unit="step"):
         texts = [
             apply_chat_template(tokenizer, item, tokenize=False)
             if isinstance(item, list)
@@ -137,4 +139,8 @@ def pretrain(model, tokenizer, cfg: Any) -> None:
         model(**batch, labels=labels).loss.backward()  # Llama has no dropout: no torch rng is consumed
         optimizer.step()
         optimizer.zero_grad()
+        lines.step(step + 1)
     model.eval()
+    seconds = time.time() - started
+    progress.one_time_setup(seconds)
+    log.info("pre-trained the tiny student in %s (the sweep's ETA leaves it out)", progress.duration(seconds))
