@@ -57,7 +57,7 @@ smoke: install  ## the smallest real pipeline: tiny random model, GSM8K from loc
 # The real experiment: GPUs + a teacher API. LAUNCHER=slurm (one job per cell) or LAUNCHER=local.
 # ARGS: extra Hydra overrides for preflight and the sweep, e.g. ARGS="hydra.launcher.partition=gpu seed=0".
 LAUNCHER ?= slurm
-# v2: budget- and step-matched, equal-information control, 5 seeds; TABLE2=table2_v1 for the reference v1
+# v2: budget- and step-matched, equal-information control, 15 seeds (experiments/table2.md: power); TABLE2=table2_v1 for the reference v1
 TABLE2 ?= table2_v2
 ARGS ?=
 reproduce-table2: install  ## preflight, then the Table 2 sweep, then the tables from whatever finished

@@ -6,12 +6,14 @@ Conventions: ``a`` and ``b`` are (seeds × items) 0/1 matrices for two methods, 
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.power import TTestPower
 
 # Resample rows are drawn in blocks so 10k resamples × ~1.3k items stay within a few MB of memory.
 _BLOCK = 1000
@@ -159,3 +161,35 @@ def wilcoxon_min_p(n_seeds: int) -> float:
     """Smallest two-sided exact Wilcoxon signed-rank p with n paired seeds: 2/2^n (all signs agree).
     With ≤5 seeds it is ≥0.0625, so Wilcoxon can never reach p<0.05; we do not use it for markers."""
     return 2.0 / 2**n_seeds
+
+
+POWER = (
+    0.8  # the conventional design power (Cohen 1988): a real effect of the MDE's size is missed 1 time in 5
+)
+
+
+def _t_power() -> TTestPower:
+    return TTestPower()  # the noncentral t with n − 1 degrees of freedom: the one-sample (paired) t's power
+
+
+def minimum_detectable_effect(sd_diff: float, n_seeds: int, alpha: float, power: float = POWER) -> float:
+    """The smallest true mean paired difference that a two-sided paired t across ``n_seeds`` seeds detects
+    with probability ``power`` at level ``alpha``, in the units of ``sd_diff`` (the sample sd, ddof=1, of
+    the per-seed differences a_s − b_s): statsmodels' ``TTestPower().solve_power`` effect size (Cohen's d
+    of the differences) times ``sd_diff``. NaN when it is undefined: fewer than 2 seeds, or a zero or NaN
+    ``sd_diff`` (as every test here, zero variance is not a number)."""
+    if n_seeds < 2 or not np.isfinite(sd_diff) or sd_diff <= DEGENERATE_SPREAD:
+        return float("nan")
+    d = _t_power().solve_power(effect_size=None, nobs=n_seeds, alpha=alpha, power=power)
+    return float(d) * float(sd_diff)
+
+
+def seeds_needed(effect: float, sd_diff: float, alpha: float, power: float = POWER) -> int:
+    """The fewest seeds at which a two-sided paired t detects a true mean difference ``effect`` with
+    probability ``power`` at level ``alpha``, given the per-seed differences' sd ``sd_diff`` (same units):
+    statsmodels' ``TTestPower().solve_power(nobs=None)``, rounded up. Raises ValueError for a non-positive
+    ``effect`` or ``sd_diff``."""
+    if effect <= 0 or sd_diff <= 0:
+        raise ValueError(f"effect and sd_diff must be positive, got {effect} and {sd_diff}")
+    n = _t_power().solve_power(effect_size=effect / sd_diff, nobs=None, alpha=alpha, power=power)
+    return max(2, math.ceil(float(np.squeeze(n)) - 1e-9))

@@ -16,8 +16,13 @@ from analysis import stats
 from analysis.collect import TEACHER_FAILURES, UNCACHED_DOLLARS, Collected
 from pada.display import Display
 
-REL_ROW, DELTA_ROW = "rel_improvement", "delta"
-ROW_LABELS = {REL_ROW: "Rel. improvement vs best baseline", DELTA_ROW: "Δ vs best baseline [95% CI]"}
+REL_ROW, DELTA_ROW, MDE_ROW = "rel_improvement", "delta", "mde"
+ROW_LABELS = {
+    REL_ROW: "Rel. improvement vs best baseline",
+    DELTA_ROW: "Δ vs best baseline [95% CI]",
+    MDE_ROW: "Min. detectable Δ, 80% power (points)",
+}
+NOT_DETECTABLE = "not detectable at this n"
 COST_COLUMN = "Teacher cost ($/run)"
 FAILURE_COLUMN = "Teacher unparsed / re-asks / cut (of requests)"
 ALPHA = 0.05  # the marker's family-wise error rate after Holm
@@ -188,6 +193,7 @@ def _compare_one(items, task, budget, a, b, rng, n_resamples, untrained) -> dict
         "mcnemar_p_per_seed": " ".join(f"{m.p_value:.4g}" for m in stats.mcnemar_per_seed(ma, mb)),
     }
     if boot.n_seeds > 1:
+        row["seed_sd_diff"] = float(np.std(ma.mean(1) - mb.mean(1), ddof=1))
         row["t_degenerate"] = stats.t_degenerate(ma.mean(1), mb.mean(1))
         row["paired_t_p"] = stats.paired_t(ma.mean(1), mb.mean(1))[1]
         row["welch_degenerate"] = stats.welch_degenerate(ma.mean(1), mb.mean(1))
@@ -360,6 +366,7 @@ class _Builder:
         col = column_label(task, budget)
         means = {m: self.cells[(m, col)].mean for m in self.methods if self.cells[(m, col)].mean is not None}
         others = {m: v for m, v in means.items() if m != self.focus}
+        self.cells[(MDE_ROW, col)] = Cell(text=mde_text(self.comparisons, task, budget))
         if self.focus not in means or not others:
             self.cells[(REL_ROW, col)] = self.cells[(DELTA_ROW, col)] = Cell(text="—")
             return
@@ -623,7 +630,7 @@ def build_table(
     comparisons = compare(collected, focus, others, rng, n_resamples) if focus in present else pd.DataFrame()
     pairs = sorted({(t, int(b)) for t, b in zip(summary["task"], summary["budget"], strict=True)})
     table_claims = _table_claims(summary, comparisons, others, pairs, mark)
-    comparisons = _with_claims(comparisons, table_claims, mark)
+    comparisons = with_power(_with_claims(comparisons, table_claims, mark), len(table_claims))
     builder = _Builder(name, methods, summary, comparisons, table_claims, layout)
     builder.zero_synthetic = zero_synthetic(collected)
     builder.other_configurations = other_configurations(collected)
@@ -633,7 +640,7 @@ def build_table(
         if improvement_rows and focus in present:
             builder.improvement_rows(task, budget)
     if improvement_rows and focus in present and pairs:
-        rows += [REL_ROW, DELTA_ROW]
+        rows += [REL_ROW, DELTA_ROW, MDE_ROW]
     effort = _effort_columns(collected, methods)
     failures = _teacher_failures(collected, methods)
     extra = {
@@ -650,10 +657,51 @@ def build_table(
     caption = _caption(collected, shown, comparisons, table_claims, mark, layout.label(focus or "ours")) + (
         FAILURE_CAPTION if failures else ""
     )
+    caption += POWER_CAPTION if MDE_ROW in rows else ""
     numbers = _numbers(builder, comparisons)
     return Table(
         name, rows, columns, builder.cells, caption, builder.notes, numbers, comparisons, layout.displays
     )
+
+
+POWER_CAPTION = (
+    f" Min. detectable Δ: the lead over a row that a two-sided paired t across the seeds detects with "
+    f"{stats.POWER:.0%} power at the claim's level ({ALPHA} / the table's claims: Holm's first step), from the "
+    "observed seed sd of the per-seed differences (statsmodels TTestPower); the largest over the rows the "
+    f"claim must beat, '{NOT_DETECTABLE}' where the observed Δ over one of them is below its own. The † also "
+    "needs the bootstrap, so its power is at most this."
+)
+
+
+def with_power(comparisons: pd.DataFrame, n_claims: int) -> pd.DataFrame:
+    """Each pair's minimum detectable effect (``mde_80``, a fraction like ``diff``) at ``stats.POWER`` for
+    its claim's α (``alpha_claim`` = ALPHA / ``n_claims``, the bar of Holm's first step), from the seed sd
+    of the per-seed differences (``seed_sd_diff``), and whether the observed Δ reaches it (``detectable``).
+    Source: statsmodels ``TTestPower`` (stats.minimum_detectable_effect)."""
+    if comparisons.empty or "seed_sd_diff" not in comparisons:
+        return comparisons
+    out = comparisons.copy()
+    out["alpha_claim"] = ALPHA / max(n_claims, 1)
+    out["mde_80"] = [
+        stats.minimum_detectable_effect(sd, int(n), alpha)
+        for sd, n, alpha in zip(out["seed_sd_diff"], out["n_seeds"], out["alpha_claim"], strict=True)
+    ]
+    out["detectable"] = out["diff"] >= out["mde_80"]
+    return out
+
+
+def mde_text(comparisons: pd.DataFrame, task: str, budget: int) -> str:
+    """The MDE row's cell: the largest MDE over the column's pairs in points, with NOT_DETECTABLE when the
+    observed Δ over one of them is below its own; or why there is none (one seed, no seed spread)."""
+    if comparisons.empty or "mde_80" not in comparisons:
+        return "— (1 seed)" if not comparisons.empty else "—"
+    pairs = comparisons[(comparisons["task"] == task) & (comparisons["budget"] == budget)]
+    if pairs.empty:
+        return "—"
+    if pairs["mde_80"].isna().any():
+        return "— (1 seed)" if (pairs["n_seeds"] < 2).any() else "undefined (no seed spread)"
+    text = f"{pairs['mde_80'].max() * 100:.1f}"
+    return text if pairs["detectable"].all() else f"{text}; {NOT_DETECTABLE}"
 
 
 def _table_claims(summary, comparisons, others: list[str], pairs, mark: str) -> pd.DataFrame:

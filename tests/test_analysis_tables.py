@@ -271,7 +271,7 @@ def test_equal_information_control_is_a_table2_row_only_when_run(tmp_path):
         results["cell"]["method"] = "sft_val"
         (copy / "results.json").write_text(json.dumps(results))
     table = tables.table2(collect_runs(root), np.random.default_rng(0), 200)
-    assert table.rows[-4:-2] == ["sft_val", "pada"] and table.cells[("sft_val", "gsm8k b64")].mean is not None
+    assert table.rows[-5:-3] == ["sft_val", "pada"] and table.cells[("sft_val", "gsm8k b64")].mean is not None
     assert set(table.comparisons["baseline"]) >= {"sft", "sft_val"}  # PaDA-Agent is compared with the control
 
 
