@@ -1,7 +1,7 @@
 """Checks of a whole cell configuration and its environment, run before any stage (nothing gets marked done).
 
 Each failure is a ``PadaError`` naming the key, the bad value and what would be accepted: the CLI prints it
-as one line ``pada: error: ...`` and exits 2 (README, "Bad input").
+as one line ``pada: error: ...`` and exits 2 (docs/lifecycle.md, bad input).
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ def check_writable(folder: Path, what: str, min_free_mb: int = MIN_FREE_MB) -> N
         )
 
 
-# OS errors that come from the machine, not from pada: one line instead of a traceback (README, "Bad input")
+# OS errors that come from the machine, not from pada: one line instead of a traceback (docs/lifecycle.md, bad input)
 ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EMFILE}
 
 

@@ -35,7 +35,7 @@ SMALL = [
     "trainer.batch_size=2",
     "trainer.grad_accum=2",
     "trainer.gradient_checkpointing=true",
-    "run.malloc_mmap_threshold_kib=128",  # freed activations go back to the OS: 1.8-2.0 -> 1.5 GB (README, Memory)
+    "run.malloc_mmap_threshold_kib=128",  # freed activations go back to the OS: 1.8-2.0 -> 1.5 GB (docs/real_cpu.md, Memory)
     "eval.batch_size=8",
     "eval.max_new_tokens=32",
     "wandb.mode=disabled",
@@ -128,7 +128,7 @@ def test_real_sft_cell_lm_eval_equals_pada_within_2_gb(smollm2, tmp_path):
     assert lm["pada_accuracy,none"] == results["metrics"]["test"]["accuracy"]
     assert results["metrics"]["test"]["truncated"] is not None
     # The 2 GB target: 1.44-1.51 GB measured (VmHWM) with the fixed mmap threshold, 1.77 GB without it
-    # (README, "Memory"; experiments/bench/memory_real.py gives the breakdown per stage).
+    # (docs/real_cpu.md, "Memory"; experiments/bench/memory_real.py gives the breakdown per stage).
     print(f"real SFT cell: peak RSS {peak / GB:.2f} GB")
     assert peak < 2 * GB, f"peak RSS {peak / GB:.2f} GB"
 

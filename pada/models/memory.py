@@ -1,6 +1,6 @@
 """Keep a CPU cell's resident memory near what it uses (a real-model cell on CPU within 2 GB).
 
-Measured on SmolLM2-135M (float32, 0.54 GB of weights; README, "Memory"; experiments/bench/memory_real.py):
+Measured on SmolLM2-135M (float32, 0.54 GB of weights; docs/real_cpu.md, "Memory"; experiments/bench/memory_real.py):
 
 * glibc's malloc raises its mmap threshold each time a large block is freed (up to 32 MiB), so after the
   first few steps the activations of every layer (1-30 MB tensors) come from the heap, and the heap keeps
