@@ -4,4 +4,4 @@
 pada/versions.py); every ``train_<i>`` stage's key carries it, so cached training re-runs after a bump.
 """
 
-VERSION = "1.0"
+VERSION = "1.1"  # 1.1: examples cut to no response token are dropped or an error (issue 29)

@@ -17,6 +17,15 @@ class Feature:
     input_ids: list[int]
     labels: list[int]
 
+    def cut(self, max_len: int) -> Feature:
+        """The first ``max_len`` tokens (``trainer.max_seq_len``), prompt mask kept."""
+        return Feature(self.input_ids[:max_len], self.labels[:max_len])
+
+    @property
+    def response_tokens(self) -> int:
+        """Tokens the loss is computed on (not masked with IGNORE_INDEX)."""
+        return sum(label != IGNORE_INDEX for label in self.labels)
+
 
 def chat_prompt_ids(tokenizer, user_prompt: str, system_prompt: str | None = None) -> list[int]:
     messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
@@ -25,13 +34,14 @@ def chat_prompt_ids(tokenizer, user_prompt: str, system_prompt: str | None = Non
     return list(ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids)
 
 
-def build_feature(tokenizer, example: Example, max_len: int, system_prompt: str | None = None) -> Feature:
-    """prompt (masked) + response + EOS, the same tokens the chat template renders for the full turn."""
+def build_feature(
+    tokenizer, example: Example, max_len: int | None, system_prompt: str | None = None
+) -> Feature:
+    """prompt (masked) + response + EOS, the same tokens the chat template renders for the full turn, cut
+    at ``max_len`` tokens (None: whole)."""
     prompt = chat_prompt_ids(tokenizer, example.prompt, system_prompt)
     response = tokenizer(example.target, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-    input_ids = (prompt + response)[:max_len]
-    labels = ([IGNORE_INDEX] * len(prompt) + response)[:max_len]
-    return Feature(input_ids=input_ids, labels=labels)
+    return Feature(input_ids=prompt + response, labels=[IGNORE_INDEX] * len(prompt) + response).cut(max_len)
 
 
 def collate(features: list[Feature], pad_id: int) -> dict[str, torch.Tensor]:

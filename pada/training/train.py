@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import shutil
 import time
@@ -21,11 +22,12 @@ from pada.models.loading import load_causal_lm, load_tokenizer
 from pada.training import resume
 from pada.training.batching import STRATEGIES, BatchPlan
 from pada.training.callbacks import StepBar, TrainLog
-from pada.training.data import IGNORE_INDEX, PlannedBatches, build_feature
+from pada.training.data import IGNORE_INDEX, Feature, PlannedBatches, build_feature
 from pada.training.flops import flop_model
 from pada.training.module import SFTModule, apply_lora, prepare_for_speed
 from pada.types import Example
 
+log = logging.getLogger(__name__)
 CHOICES = {"mode": ("lora", "full"), "batching": STRATEGIES, "init_from": ("base", "previous")}
 
 
@@ -36,6 +38,11 @@ def validate(cfg: Any) -> None:
             raise PadaError(
                 f"trainer.{key}={cfg[key]!r} is not one of {', '.join(options)}; fix the override"
             )
+    share = cfg.get("max_fully_truncated", 0.0)
+    if not isinstance(share, int | float) or isinstance(share, bool) or not 0 <= share <= 1:
+        raise PadaError(
+            f"trainer.max_fully_truncated={share!r} is not a share between 0 and 1; fix the override"
+        )
 
 
 def build_model(cfg: Any, base_path: str, init_from: str | None):
@@ -93,7 +100,8 @@ def fit(
     ckpt_dir = Path(ckpt_dir) if ckpt_dir is not None else out_dir / "ckpt"
     L.seed_everything(seed, workers=True, verbose=False)  # data order, LoRA init and dropout
     tokenizer = load_tokenizer(base_path)
-    features = [build_feature(tokenizer, ex, cfg.max_seq_len, system_prompt) for ex in examples]
+    whole = [build_feature(tokenizer, ex, None, system_prompt) for ex in examples]
+    features, fully_truncated = trainable_features(cfg, whole)
     plan = build_plan(cfg, [len(f.input_ids) for f in features], seed)
     loader = _data_loader(cfg, features, tokenizer.pad_token_id, plan, seed)
     steps = total_optimizer_steps(cfg, len(plan))
@@ -110,9 +118,41 @@ def fit(
     _save(cfg, module.model, tokenizer, out_dir, train_log.rows)
     shutil.rmtree(ckpt_dir, ignore_errors=True)  # only needed until the model is saved
     summary = _summary(cfg, features, train_log.rows, steps, seconds, len(plan), resume_from)
+    summary["fully_truncated"] = fully_truncated
     summary["optimizer_steps"] = int(trainer.global_step)  # taken, not planned (they differ if cut short)
     write_json(out_dir / "train_summary.json", summary)
     return summary
+
+
+def trainable_features(cfg: Any, whole: list[Feature]) -> tuple[list[Feature], int]:
+    """``whole`` (uncut features) cut at ``trainer.max_seq_len``, without those left with no response token,
+    and how many those were. A batch of only such features has a NaN mean loss (pytorch#116349) whose
+    gradient turns every weight NaN, and all of them would train on nothing: when more than
+    ``trainer.max_fully_truncated`` (a share) of the examples lose their whole response, or all do, raises
+    PadaError with the numbers and the setting to raise, before any model loads. Below it they are dropped,
+    counted (train summary ``fully_truncated``) and logged as a warning."""
+    limit, share = int(cfg.max_seq_len), float(cfg.get("max_fully_truncated", 0.0))
+    cut = [feature.cut(limit) for feature in whole]
+    kept = [feature for feature in cut if feature.response_tokens]
+    lost = len(cut) - len(kept)
+    if not lost:
+        return cut, 0
+    prompts = [
+        len(w.input_ids) - w.response_tokens for w, c in zip(whole, cut, strict=True) if not c.response_tokens
+    ]
+    what = (
+        f"trainer.max_seq_len={limit} cuts the whole response from {lost} of {len(cut)} training examples "
+        f"(their prompts alone take {min(prompts)}-{max(prompts)} tokens)"
+    )
+    if not kept or lost / len(cut) > share:
+        left = sum(feature.response_tokens for feature in kept)
+        too_many = f" ({lost / len(cut):.0%} > trainer.max_fully_truncated={share:g})" if kept else ""
+        raise PadaError(
+            f"{what}{too_many}: {left} response tokens would be trained. Raise trainer.max_seq_len (to "
+            f"{max(len(w.input_ids) for w in whole)} keeps every example whole), or shorten the prompts"
+        )
+    log.warning("%s: trained without them (train_summary.json fully_truncated)", what)
+    return kept, lost
 
 
 def _data_loader(cfg: Any, features: list, pad_token_id: int, plan: BatchPlan, seed: int) -> DataLoader:
