@@ -2,14 +2,16 @@
 as documented in the project's reference notes §4.2).
 
 Each step of the original: train the student from the base model on the step's (cumulative) data; evaluate
-it on that training data; keep the wrong answers whose question is an ORIGINAL SEED (synthetic items are
-never re-augmented); for every wrong seed ask the teacher for similar problems with new names and numbers,
-prompting with the question and the answer-key rationale (the student's wrong answer is not shown), until
-``instructions_per_seed_task`` (1) new problems are kept: attempt a requests min(1 + a, 10) problems, odd
-attempts show the problems already kept for that seed; a problem is kept if its ROUGE-L F1 against every
-existing question (seeds, earlier generations, this step's keeps) is < 0.95 (the code also defines a keyword
-blacklist but never applies it: ``apply_blacklist``, off by default, applies it); the next step's data is
-this step's data plus the new problems. ``steps: 10`` there is 10 trainings, so ``iterations: 9`` here
+it on that training data (eval.py: at most 100 new tokens); keep the wrong answers whose question is an
+ORIGINAL SEED (filter.py; synthetic items are never re-augmented); for every wrong seed ask the teacher for
+similar problems with new names and numbers, prompting with the question and the answer-key rationale (the
+student's wrong answer is not shown), until ``instructions_per_seed_task`` (1) new problems are kept:
+attempt a requests min(instructions_per_seed_task + a, 10) problems, odd attempts show the problems already
+kept for that seed; generate_data.py keeps a problem unless its ROUGE-L F1 against some question of its
+corpus is > 0.95 (a tie is kept), the corpus being the step's seed file (THIS STEP'S WRONG SEEDS) plus the
+problems kept so far in this step, never the correct seeds or earlier steps' problems (the code also
+defines a keyword blacklist but never applies it: ``apply_blacklist``, off by default, applies it); the
+next step's data is this step's data plus the new problems. ``steps: 10`` there is 10 trainings, so ``iterations: 9`` here
 (augmentation rounds; the runner trains iterations + 1 times).
 
 Here the runner does the training (from base: ``trainer.init_from=base``, the default), the evaluation on
@@ -22,6 +24,14 @@ rules apply to the question, and an item is also rejected when malformed or its 
 (``bad_answer``) or its code fails its own tests in the sandbox (``tests_failed``).
 ``response_format=numbered`` is math only; ``verify`` asks the teacher for multiple choice and relies on
 the tests for code.
+
+Faithful by default since version 1.1, each a switch (official value in brackets): the dedup corpus
+``dedup_against`` [wrong_seeds; ``train_data`` is 1.0's every question of the training data]; the tie at
+exactly ``rouge_threshold`` is kept [kept]; the training-set evaluation length ``train_eval_max_new_tokens``
+[100; ``auto`` = 100, or the task's own limit where shorter (sim_arith 24, ARC 100) or on code tasks, which
+the official never ran and where a cut program fails; null = the task's, 256 on GSM8K, which finds fewer
+wrong seeds]; problems asked per attempt min(per_seed + a, 10) [the same; 1.0 asked min(1 + a, 10), equal
+at per_seed 1]; the numbered-reply parser ``parse_numbered`` [post_process_gpt3_response, case by case].
 
 Deviations from the official code, each a config switch (faithful value in brackets):
   - evaluation is greedy [sampled, T=0.7, top_p=0.9]: ``eval.temperature=0.7`` samples every evaluation,
@@ -45,6 +55,7 @@ Deviations from the official code, each a config switch (faithful value in brack
 from __future__ import annotations
 
 import re
+import string
 from collections import Counter
 from typing import Any
 
@@ -62,25 +73,45 @@ from baselines.common import (
     write_report,
 )
 from baselines.formats import FORMAT_PROMPT, Items
+from pada.errors import PadaError
 from pada.methods.base import IterationState, Method
 from pada.tasks.base import Task
+from pada.tasks.code import CodeTask
 from pada.teacher import Request, render
 from pada.teacher.schemas import GeneratedExample
 from pada.types import Example
 
 NAME = "llm2llm"
 MAX_PER_REQUEST = 10  # the official loop never asks for more than 10 problems at once
+OFFICIAL_TRAIN_EVAL_TOKENS = 100  # official GSM8K/eval.py do_generate(max_new_tokens=100), train and test
+DEDUP_CORPORA = ("wrong_seeds", "train_data")  # official | pada 1.0's (every question in the training data)
 
 
 class LLM2LLM(Method):
     name = NAME
-    version = "1.0"  # bump when a change here can alter its output (pada/versions.py)
+    version = "1.1"  # 1.1: the official dedup corpus, tie, attempt size, train-eval length and parser
     version_sources = GENERATIVE_SOURCES
     needs_teacher = True
     needs_train_eval = True
 
+    def __init__(self, cfg: Any):
+        super().__init__(cfg)
+        if cfg.get("dedup_against", "wrong_seeds") not in DEDUP_CORPORA:
+            raise PadaError(f"method.dedup_against={cfg.dedup_against!r}; choose one of {DEDUP_CORPORA}")
+
     def check_task(self, task: Task) -> None:
         Items(task, NAME).require_json(self.cfg.response_format)
+
+    def train_eval_max_new_tokens(self, task: Task) -> int | None:
+        """The student's generation length on the training set (``train_eval_max_new_tokens``): ``auto`` is
+        the official 100 (GSM8K/eval.py), or the task's own limit where that is shorter, or on code tasks
+        (the official code has none; a cut program fails); an integer is used as is; null = the task's."""
+        value = self.cfg.get("train_eval_max_new_tokens", "auto")
+        if value != "auto":
+            return None if value is None else int(value)
+        if isinstance(task, CodeTask) or int(task.cfg.max_new_tokens) <= OFFICIAL_TRAIN_EVAL_TOKENS:
+            return None
+        return OFFICIAL_TRAIN_EVAL_TOKENS
 
     def propose(self, state: IterationState) -> list[Example]:
         require_teacher(state, NAME)
@@ -92,7 +123,9 @@ class LLM2LLM(Method):
         counts["wrong_used"] = len(wrong)
         plan = spread(wrong, per_unit(int(self.cfg.per_seed), len(wrong), state), allowance(state), state.rng)
         corpus = Deduplicator(float(self.cfg.rouge_threshold))
-        corpus.extend(question_of(ex) for ex in state.train_data)
+        # official: the step's seed file (this round's wrong seeds), then each problem kept this round
+        everything = self.cfg.get("dedup_against", "wrong_seeds") == "train_data"
+        corpus.extend(question_of(ex) for ex in (state.train_data if everything else wrong))
         kept = self._generate(state, items, plan, corpus, counts)
         pairs = [pair for seed, _ in plan for pair in kept[seed.id]]
         new = items.verify(state.teacher, pairs, counts) if self.cfg.verify else [ex for _, ex in pairs]
@@ -106,7 +139,7 @@ class LLM2LLM(Method):
         pool = state.train_data if not self.cfg.seeds_only else [ex for ex in state.seed_data if is_seed(ex)]
         return [ex for ex in pool if ex.id in wrong]
 
-    # generate_data.py: per wrong seed, attempts of min(1 + a, 10) problems until per_seed are kept ------
+    # generate_data.py: per wrong seed, attempts of min(per_seed + a, 10) problems until per_seed are kept --
     def _generate(self, state: IterationState, items: Items, plan, corpus: Deduplicator, counts: Counter):
         """Per seed, the kept (item, example) pairs. Every item of an attempt is built (and, for code, run)
         in one batch; the keep rules then apply in the official order, problem by problem."""
@@ -115,8 +148,7 @@ class LLM2LLM(Method):
             todo = [(seed, need) for seed, need in plan if len(kept[seed.id]) < need]
             if not todo:
                 break
-            n = min(1 + attempt, MAX_PER_REQUEST)
-            batches = self._ask(state, items, [seed for seed, _ in todo], attempt, n, kept, counts)
+            batches = self._ask(state, items, todo, attempt, kept, counts)
             flat = [
                 (seed, j, p) for (seed, _), ps in zip(todo, batches, strict=True) for j, p in enumerate(ps)
             ]
@@ -139,12 +171,16 @@ class LLM2LLM(Method):
         counts["seeds_unfilled"] = sum(len(kept[seed.id]) < need for seed, need in plan)
         return kept
 
-    def _ask(self, state, items: Items, seeds, attempt, n, kept, counts) -> list[list[Any]]:
-        """One batch of teacher calls for this attempt; per seed, the items in the task's schema."""
+    def _ask(self, state, items: Items, todo, attempt, kept, counts) -> list[list[Any]]:
+        """One batch of teacher calls for this attempt: per (seed, need), min(need + attempt, 10) problems
+        (official ``generated_instructions_per_seed_task + attempt``); per seed, the items in the task's
+        schema."""
         numbered = self.cfg.response_format == "numbered"
         base = state.iteration * 1000 + attempt * MAX_PER_REQUEST  # new samples every attempt and step
         requests, owners = [], []
-        for k, seed in enumerate(seeds):
+        for k, (seed, need) in enumerate(todo):
+            n = min(need + attempt, MAX_PER_REQUEST)
+            counts["problems_requested"] += n
             previous = [question_of(ex) for _, ex in kept[seed.id]] if attempt % 2 == 1 else []
             prompt = self._prompt(state, items, seed, n, numbered, previous)
             indices = [base] if numbered else [base + j for j in range(n)]
@@ -157,17 +193,17 @@ class LLM2LLM(Method):
                         None if numbered else items.schema,
                         max_tokens=self.cfg.max_tokens,
                         temperature=self.cfg.temperature,
+                        completion=numbered,  # the parser drops a cut reply's last block
                     )
                 )
                 owners.append(k)
         counts["requests"] += len(requests)
-        counts["problems_requested"] += n * len(seeds)
-        problems: list[list[Any]] = [[] for _ in seeds]
+        problems: list[list[Any]] = [[] for _ in todo]
         for k, answer in zip(owners, state.teacher.complete_many(requests), strict=True):
             if answer is None:
                 counts["teacher_failed"] += 1
             elif numbered:
-                parsed = parse_numbered(answer)
+                parsed = parse_numbered(answer.text, answer.finish_reason)
                 counts["unparseable"] += 0 if parsed else 1
                 problems[k].extend(GeneratedExample(question=q, solution=s, answer=a) for q, s, a in parsed)
             else:
@@ -221,18 +257,32 @@ class Deduplicator:
 
     def novel(self, text: str) -> bool:
         candidate = rouge_tokens(text)
-        return all(rouge_l(candidate, existing) < self.threshold for existing in self.tokens)
+        # official: rejected when max ROUGE-L > threshold, so a tie is kept
+        return all(rouge_l(candidate, existing) <= self.threshold for existing in self.tokens)
 
 
-_BLOCK = re.compile(r"(?ms)^\s*\d+\.\s*Question:\s*(.*?)\n\s*Answer:\s*(.*?)(?=^\s*\d+\.\s*Question:|\Z)")
-_FINAL = re.compile(r"####\s*(\S+)")
+_BLOCK = re.compile(r"[0-9]{1,2}\.\s+Question:")
 
 
-def parse_numbered(text: str) -> list[tuple[str, str, str]]:
-    """The official response format: ``1. Question: ...\\nAnswer: ...\\n#### N`` blocks."""
+def parse_numbered(text: str, finish_reason: str = "stop") -> list[tuple[str, str, str]]:
+    r"""(question, solution ending in '#### N', N) per block of a numbered reply, as the official
+    ``post_process_gpt3_response`` (SqueezeAILab/LLM2LLM GSM8K/generate_data.py) reads it: split at
+    ``[0-9]{1,2}\.\s+Question:``; a reply cut at max_tokens (``finish_reason == "length"``) loses its last
+    block; a block needs exactly one ``Answer:`` and one ``####``; N is the whole first line after ``####``;
+    a block whose text starts with 'Write a program', punctuation or a non-ASCII character is dropped."""
+    blocks = _BLOCK.split(text)
     problems = []
-    for question, answer in _BLOCK.findall(text):
-        final = _FINAL.search(answer)
-        if final:
-            problems.append((question.strip(), answer.strip(), final.group(1)))
+    for i, block in enumerate(blocks):
+        if i == len(blocks) - 1 and finish_reason == "length":
+            continue
+        parts = re.split("(Answer):", block)
+        if len(parts) != 3:
+            continue
+        answers = re.split("(####)", parts[2])
+        if len(answers) != 3:
+            continue
+        final = answers[2].split("\n", 1)[0].strip()
+        if block.startswith("Write a program") or block[0] in string.punctuation or not block[0].isascii():
+            continue
+        problems.append((parts[0].strip(), f"{answers[0].strip()}\n#### {final}", final))
     return problems

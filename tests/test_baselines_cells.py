@@ -88,3 +88,33 @@ def test_llms_as_instructors_cell_by_contrast(tiny_cell_overrides, tmp_path):
     usage = results["teacher_usage"]["roles"]
     assert results["data"]["synthetic"] == min(5, wrong) == usage["generation"]["requests"]
     assert usage["error_analysis"]["requests"] == min(5, wrong)  # the cap binds before any teacher call
+
+
+def test_llm2llm_cell_evaluates_the_training_set_at_the_official_length(
+    tiny_cell_overrides, tmp_path, monkeypatch
+):
+    """The runner evaluates the training set at the method's length (official LLM2LLM: 100 new tokens)
+    and validation at the configured one; the stage records it and its key changes with it."""
+    import json
+
+    import pytest
+
+    from pada.run.runner import Cell
+    from pada.run.stages import StopRequested
+
+    lengths: list[tuple[int, int | None]] = []
+    evaluate = Cell.evaluate
+
+    def recording(self, examples, adapter, max_new_tokens=None):
+        lengths.append((len(examples), max_new_tokens))
+        return evaluate(self, examples, adapter, max_new_tokens)
+
+    monkeypatch.setattr(Cell, "evaluate", recording)
+    stop = ["method=llm2llm", "method.loop.iterations=1", "run.stop_after=eval_0", *TEACHER]
+    cfg = compose_config([*tiny_cell_overrides, *stop])
+    with pytest.raises(StopRequested):
+        run_cell(cfg)
+    assert lengths == [(10, None), (16, 100)]  # validation: eval.max_new_tokens; training set: 100
+    run_dir = next(Path(cfg.paths.runs_dir).glob("gsm8k-*"))
+    done = json.loads((run_dir / "eval_0" / ".done.json").read_text())
+    assert done["info"]["train"]["max_new_tokens"] == 100 and "max_new_tokens" not in done["info"]["val"]

@@ -144,7 +144,7 @@ def test_llm2llm_only_wrong_seeds_one_new_problem_each(task, teacher, tmp_path):
     assert report["wrong_ids"] == ["s0", "s2", "s3"] and report["seeds_unfilled"] == 0
 
 
-def test_llm2llm_next_step_dedups_against_cumulative_data_and_asks_anew(task, teacher, tmp_path):
+def test_llm2llm_next_step_asks_anew(task, teacher, tmp_path):
     seeds = [seed(task, i, a, b) for i, (a, b) in enumerate(SEEDS)]
     first = method("llm2llm").propose(state(task, teacher, tmp_path, seeds, {"s0"}))
     second = method("llm2llm").propose(
@@ -194,6 +194,89 @@ def test_llm2llm_numbered_response_format():
         ("Ann has 3 pears. How many?", "3\n#### 3", "3"),
         ("Q2?", "1 + 1 = 2\n#### 2", "2"),
     ]
+
+
+@pytest.mark.parametrize(
+    "text, finish_reason, expected",
+    [
+        # "Answer:" on the question's line and the preamble before block 1: split as the official code splits
+        ("Sure!\n1. Question: Q1? Answer: 1 + 1 = 2 #### 2", "stop", [("Q1?", "1 + 1 = 2\n#### 2", "2")]),
+        # the whole first line after '####' is the answer, units included
+        (
+            "1. Question: Q1?\nAnswer: 5 * 8 = 40\n#### 40 dollars\nThanks",
+            "stop",
+            [("Q1?", "5 * 8 = 40\n#### 40 dollars", "40 dollars")],
+        ),
+        # a block with two '####' or two 'Answer:' is skipped, the others kept
+        (
+            "1. Question: Q1?\nAnswer: 2\n#### 2\n#### 3\n2. Question: Q2?\nAnswer: 4\n#### 4",
+            "stop",
+            [("Q2?", "4\n#### 4", "4")],
+        ),
+        ("1. Question: Q1?\nAnswer: 2 Answer: 3\n#### 3", "stop", []),
+        # 'N.Question:' without whitespace is no block boundary (official [0-9]{1,2}\.\s+Question:): the
+        # whole reply is one block, whose question keeps the prefix
+        ("1.Question: Q1?\nAnswer: 2\n#### 2", "stop", [("1.Question: Q1?", "2\n#### 2", "2")]),
+        # a reply cut at max_tokens: its last block is dropped even when it parses
+        (
+            "1. Question: Q1?\nAnswer: 2\n#### 2\n2. Question: Q2?\nAnswer: 4\n#### 4",
+            "length",
+            [("Q1?", "2\n#### 2", "2")],
+        ),
+        # a block whose text starts with punctuation or a non-ASCII character, or 'Write a program', is dropped
+        ('1. Question:"Q1?"\nAnswer: 2\n#### 2', "stop", []),
+        ("1. Question:\u00bfQ1?\nAnswer: 2\n#### 2", "stop", []),
+    ],
+)
+def test_llm2llm_numbered_parser_follows_the_official_post_process(text, finish_reason, expected):
+    """SqueezeAILab/LLM2LLM GSM8K/generate_data.py post_process_gpt3_response, case by case."""
+    assert parse_numbered(text, finish_reason) == expected
+
+
+def test_llm2llm_dedups_against_this_rounds_wrong_seeds_and_new_problems(task, teacher, tmp_path):
+    """Official generate_data.py: the ROUGE-L corpus is the step's seed file (its wrong seeds) plus the
+    problems kept in this step, not the whole training set: an earlier round's item does not block."""
+    seeds = [seed(task, i, a, b) for i, (a, b) in enumerate(SEEDS)]
+    a, b = SEEDS[0]
+    earlier = Example(
+        "x0", "p", "t", "1", "synthetic:llm2llm", {"question": question(a + 1100, b, "Ann", "pears")}
+    )
+    st = state(task, teacher, tmp_path, seeds, {"s0"}, iteration=0, extra=[earlier])
+    new = method("llm2llm").propose(st)
+    assert [ex.id for ex in new] == ["s0/llm2llm/it0/a1/0"]  # the copy of x0 is kept, as officially
+    assert new[0].meta["question"] == question(a + 1100, b, "Ann", "pears")
+    report = read_json(st.workdir / "baseline_report.json")
+    assert report["too_similar"] == 1  # attempt 0 copied the wrong seed itself: in the corpus, rejected
+    cumulative = method("llm2llm", dedup_against="train_data").propose(st)  # pada 1.0's rule, a switch
+    assert [ex.id for ex in cumulative] == ["s0/llm2llm/it0/a1/1"]
+
+
+def test_llm2llm_keeps_a_problem_at_exactly_the_rouge_threshold():
+    """Official: ``if max(rouge_scores) > rouge_score_threshold: continue``, so a tie is kept."""
+    corpus = Deduplicator(0.5)
+    corpus.add("a b")
+    assert rouge_l(rouge_tokens("a c"), rouge_tokens("a b")) == 0.5
+    assert corpus.novel("a c") and not corpus.novel("a b")
+
+
+def test_llm2llm_asks_per_seed_plus_attempt_problems(task, teacher, tmp_path):
+    """Official: attempt a asks min(instructions_per_seed_task + a, 10) problems (per_seed + a here)."""
+    seeds = [seed(task, i, a, b) for i, (a, b) in enumerate(SEEDS)]
+    st = state(task, teacher, tmp_path, seeds, {"s0"})
+    method("llm2llm", per_seed=3, max_attempts=1).propose(st)
+    report = read_json(st.workdir / "baseline_report.json")
+    assert (report["problems_requested"], report["requests"]) == (3, 3)
+
+
+def test_llm2llm_evaluates_the_training_set_at_the_official_length(task):
+    """Official eval.py generates at most 100 new tokens on the training set; tasks with a shorter limit
+    keep theirs, code tasks keep theirs (the official code has none); null = the task's own."""
+    assert method("llm2llm").train_eval_max_new_tokens(task) == 100  # gsm8k: the task's own is 256
+    sim = build_task(compose_config(["task=sim_arith"]).task)
+    assert method("llm2llm").train_eval_max_new_tokens(sim) is None  # 24 < 100: its own
+    assert method("llm2llm", train_eval_max_new_tokens=None).train_eval_max_new_tokens(task) is None
+    mbpp = build_task(compose_config(["task=mbpp"]).task)
+    assert method("llm2llm").train_eval_max_new_tokens(mbpp) is None
 
 
 # -- LLMs-as-Instructors -----------------------------------------------------------------------------

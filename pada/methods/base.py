@@ -114,6 +114,11 @@ class Method(ABC):
         name = self.cfg.get("embedder") if hasattr(self.cfg, "get") else None
         return (str(name),) if name else ()
 
+    def train_eval_max_new_tokens(self, task: Task) -> int | None:
+        """The generation length the runner uses when it evaluates the training set for this method
+        (``needs_train_eval``; what the method reads, never a reported score). None: the task's own."""
+        return None
+
     def after_next_eval(  # noqa: B027  (an optional hook: a no-op unless a method scores its reports)
         self, augment_dir: Path, before: list[EvalRecord], after: list[EvalRecord]
     ) -> None:

@@ -191,16 +191,31 @@ class Cell:
 
         return self.stages.run(f"train_{i}", {"upstream": upstream, "n": len(train_data)}, work)
 
-    def _eval_stage(self, name: str, splits: dict[str, list[Example]], train_key: str, adapter: Path | None):
+    def _eval_stage(
+        self,
+        name: str,
+        splits: dict[str, list[Example]],
+        train_key: str,
+        adapter: Path | None,
+        lengths: dict[str, int] | None = None,
+    ):
+        """``lengths``: max_new_tokens per split where it is not the task's (a method's training-set
+        evaluation, ``Method.train_eval_max_new_tokens``); part of the stage's key."""
+        lengths = lengths or {}
+
         def work(out: Path) -> dict[str, Any]:
             info = {}
             for split, examples in splits.items():
-                records = self.evaluate(examples, adapter)
+                records = self.evaluate(examples, adapter, lengths.get(split))
                 write_jsonl(out / f"{split}.jsonl", (r.to_dict() for r in records))
                 info[split] = accuracy(records)
+                if split in lengths:
+                    info[split]["max_new_tokens"] = lengths[split]
             return info
 
         inputs = {"train": train_key, "eval": eval_identity(self.cfg), "splits": sorted(splits)}
+        if lengths:  # only then: no other cell's key changes
+            inputs["max_new_tokens"] = lengths
         return self.stages.run(name, inputs, work)
 
     def _augment_stage(self, i: int, state: IterationState, eval_key: str, held_out: list[Example]):
@@ -277,9 +292,13 @@ class Cell:
             self._backend = build_backend(self.model_path, self.cfg.eval)
         return self._backend
 
-    def evaluate(self, examples: list[Example], adapter: Path | None) -> list[EvalRecord]:
+    def evaluate(
+        self, examples: list[Example], adapter: Path | None, max_new_tokens: int | None = None
+    ) -> list[EvalRecord]:
+        """The student's records on ``examples``; ``max_new_tokens`` None: eval.max_new_tokens, else the
+        task's."""
         params = SamplingParams(
-            max_new_tokens=self.cfg.eval.max_new_tokens or self.cfg.task.max_new_tokens,
+            max_new_tokens=max_new_tokens or self.cfg.eval.max_new_tokens or self.cfg.task.max_new_tokens,
             temperature=self.cfg.eval.temperature,
             stop=tuple(self.cfg.task.stop),
             seed=self.cfg.seed,
@@ -349,10 +368,12 @@ class Cell:
         train = self._train_stage(i, state.train_data, state.upstream, state.previous) if trains else None
         adapter, train_key = (train.path / "model", train.key) if train else (None, f"base:{state.upstream}")
         state.previous = train.path if train and self.cfg.trainer.init_from == "previous" else None
-        splits = {"val": val} if self.cfg.run.eval_val else {}
+        splits, lengths = {"val": val} if self.cfg.run.eval_val else {}, {}
         if not last and self.method.needs_train_eval:
             splits["train"] = state.train_data
-        evaluated = self._eval_stage(f"eval_{i}", splits, train_key, adapter)
+            if length := self.method.train_eval_max_new_tokens(self.task):
+                lengths["train"] = length
+        evaluated = self._eval_stage(f"eval_{i}", splits, train_key, adapter, lengths)
         # On every invocation, cached or not: a cell killed before the method scored its report resumes here.
         if state.augment is not None:
             self._after_next_eval(state.augment.path, state.trained[-1][2].path, evaluated.path)

@@ -69,6 +69,7 @@ class Request:
     schema: type[BaseModel] | None = None
     max_tokens: int | None = None  # None = the role's (or the teacher's) configured default
     temperature: float | None = None
+    completion: bool = False  # True (schema None): the answer is the Completion (text, finish_reason)
 
 
 class TeacherCapReached(PadaError):
@@ -292,7 +293,7 @@ class Teacher:
         for attempt in range(reasks + 1):
             completion = await self._fetch(call)
             if request.schema is None:
-                return completion.text
+                return completion if request.completion else completion.text
             cut = completion.finish_reason == "length"
             try:
                 limit = call.params.max_new_tokens
