@@ -309,11 +309,14 @@ def _stage_calls(
     if name == "auggpt":  # k paraphrases per seed (baselines/auggpt.py), then one re-solve per paraphrase
         n = _asked(int(m.k) * seeds, quota)
         return {"paraphrase": n, **({"verification": n} if verifies else {})}, n
-    if name == "llm2llm":  # per unfilled wrong seed, attempt a asks min(1 + a, 10) samples (one if numbered)
+    if (
+        name == "llm2llm"
+    ):  # per unfilled wrong seed, attempt a asks min(need + a, 10) samples (one if numbered)
         pool = seeds + (0 if m.get("seeds_only", True) else added)
         asked = _asked(int(m.per_seed) * pool, quota)
         numbered = m.get("response_format") == "numbered"
-        per_seed = sum(1 if numbered else min(1 + a, 10) for a in range(int(m.max_attempts)))
+        need = max(1, -(-asked // pool)) if pool else 1
+        per_seed = sum(1 if numbered else min(need + a, 10) for a in range(int(m.max_attempts)))
         calls = {"generation": min(pool, asked) * per_seed}
         return {**calls, **({"verification": asked} if m.get("verify") else {})}, asked
     if name == "llms_as_instructors":  # one analysis per training error, per_error problems each
