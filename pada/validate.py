@@ -113,6 +113,11 @@ def check_config(cfg: DictConfig, iterations: int, conf_dir: Path | None) -> Non
     from pada.training.train import validate as validate_trainer
 
     validate_trainer(cfg.trainer)
+    lm_eval = OmegaConf.select(cfg, "eval.lm_eval")
+    if lm_eval is not None and lm_eval.get("enabled"):
+        from pada.inference.lm_eval_scores import check_pada_task_shots
+
+        check_pada_task_shots(lm_eval, bool(OmegaConf.select(cfg, "task.fewshot.n", default=0)))
     stop = cfg.run.get("stop_after")
     names = stage_names(iterations, bool(OmegaConf.select(cfg, "eval.lm_eval.enabled")))
     if stop is not None and stop not in names:

@@ -203,6 +203,14 @@ CASES = {
     "unknown added top-level key": (lambda root: ["+budgett=10"], "budgett"),
     "unknown nested key": (lambda root: ["trainer.lrr=0.1"], "trainer.lrr"),
     "malformed override": (lambda root: ["budget=[1"], "budget"),
+    "lm-eval pada task with shots but no chat template": (
+        lambda root: [
+            "+task.fewshot={source: pool, n: 2}",
+            "eval.lm_eval.enabled=true",
+            "eval.lm_eval.apply_chat_template=false",
+        ],
+        "eval.lm_eval.pada_task checks pada's few-shot prompts, which are chat turns",
+    ),
     # plug-in classes named by _target_ (pada/targets.py)
     "method _target_ not importable": (
         lambda root: ["method._target_=no_such_pkg.Dup"],

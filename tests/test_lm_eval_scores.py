@@ -75,7 +75,7 @@ def test_pada_task_through_lm_eval_equals_pada_backend_item_for_item(models, gsm
         items
     )
 
-    config = pada_task_config(gsm8k, items, stop, MAX_NEW, tmp_path)
+    config = pada_task_config(gsm8k, items, stop, MAX_NEW, tmp_path, shots={})
     scores = evaluate(lm_cfg(), str(base), str(adapter), [config], tmp_path)
 
     samples = {s["doc"]["id"]: s for s in read_jsonl(tmp_path / "samples_pada_gsm8k.jsonl")}
@@ -151,7 +151,7 @@ def test_code_tasks_need_explicit_consent(gsm8k, tmp_path):
     (tmp_path / "mbpp").mkdir()
     (tmp_path / "mbpp" / "mbpp.jsonl").write_text("")
     with pytest.raises(PadaError, match=r"\['mbpp'\] execute model-written code"):
-        run_stage(cfg, gsm8k, "/b", "/a", [], tmp_path, tmp_path)
+        run_stage(cfg, gsm8k, "/b", "/a", [], tmp_path, tmp_path, shots={})
 
 
 def _shared_data() -> Path:
@@ -207,3 +207,59 @@ def test_hf_generate_until_equals_pada_backend_with_stops(models):
         mine = ours.generate(texts, SamplingParams(max_new_tokens=MAX_NEW, stop=tuple(stop)))
         assert [c.text for c in mine] == theirs
     assert sum(c.finish_reason == "stop" for c in mine) >= 3  # the stops really cut rows
+
+
+# ---------------------------------------------------------------- the same shots on both sides (issue 29.3)
+def _mmlu_splits(task):
+    from pada.tasks.base import Splits
+
+    def item(split, subject, i):
+        choices = [f"{subject} option {k}" for k in range(4)]
+        return task.make_example(
+            f"mmlu/{split}/{subject}/{i}",
+            f"{subject} question {i}?",
+            choices,
+            list("ABCD"),
+            "ABCD"[i % 4],
+            subject=subject,
+        )
+
+    fewshot = [item("dev", s, i) for s in ("anatomy", "virology") for i in range(4)]
+    test = [item("test", s, i) for s in ("virology", "anatomy") for i in range(2)]
+    return Splits(pool=[], val=[], test=test, fewshot=fewshot)
+
+
+def test_the_pada_task_sends_lm_eval_the_shots_pada_sends(tmp_path, monkeypatch):
+    """MMLU's 3-shot same-subject protocol: lm-eval's context for every item holds pada's chat, turn for turn
+    (few-shot as multiturn: lm-evaluation-harness#1098, #1873), not a 0-shot prompt."""
+    from lm_eval.api.task import ConfigurableTask
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    task = build_task(
+        OmegaConf.merge(OmegaConf.load(ROOT / "conf" / "task" / "mmlu.yaml"), {"fewshot": {"n": 3}})
+    )
+    splits = _mmlu_splits(task)
+    shots = {ex.id: task.fewshot_examples(ex, splits) for ex in splits.test}
+    assert {len(s) for s in shots.values()} == {3}
+    config = pada_task_config(task, splits.test, ["\n\n"], MAX_NEW, tmp_path, shots=shots)
+    lm_task = ConfigurableTask(config=config)
+    assert lm_task.config.num_fewshot == 3
+    for doc, ex in zip(lm_task.test_docs(), splits.test, strict=True):
+        chat = lm_task.fewshot_context(
+            doc, 3, apply_chat_template=True, fewshot_as_multiturn=True, chat_template=lambda m, **_: m
+        )
+        assert chat == task.messages(ex, shots[ex.id])
+
+
+def test_a_pada_task_with_shots_needs_the_chat_template(gsm8k, tmp_path):
+    """Without lm-eval's chat template the shots cannot be turns, so the two scores cannot agree: refused."""
+    cfg = OmegaConf.create(
+        {
+            "eval": {"lm_eval": lm_cfg(apply_chat_template=False), "max_new_tokens": 8},
+            "task": {"stop": [], "max_new_tokens": 8},
+        }
+    )
+    items = _items(gsm8k)
+    shots = {ex.id: items[:1] for ex in items}
+    with pytest.raises(PadaError, match="apply_chat_template"):
+        run_stage(cfg, gsm8k, "base", None, items, None, tmp_path, shots=shots)

@@ -49,9 +49,12 @@ def test_lm_eval_is_off_by_default_and_not_part_of_the_cell_identity():
 
 
 @pytest.mark.slow  # trains the tiny model, then runs lm-eval: ~40 s on 2 shared cores
-def test_lm_eval_stage_scores_the_final_adapter(tmp_path):
+@pytest.mark.parametrize("shots", [0, 2], ids=["0-shot", "2-shot"])
+def test_lm_eval_stage_scores_the_final_adapter(tmp_path, shots):
+    """With few-shot, lm-eval gets pada's shots as chat turns (issue 29.3: it ran 0-shot before)."""
     data = _gsm8k_files(tmp_path / "data")
     overrides = [
+        *([f"+task.fewshot={{source: pool, n: {shots}}}"] if shots else []),
         "experiment=smoke_gsm8k",
         f"paths.data_dir={data}",
         f"paths.runs_dir={tmp_path / 'runs'}",
@@ -72,6 +75,8 @@ def test_lm_eval_stage_scores_the_final_adapter(tmp_path):
         s["doc"]["id"]: s["resps"][0][0] for s in read_jsonl(run_dir / "lm_eval" / "samples_pada_gsm8k.jsonl")
     }
     assert theirs == ours
+    prompts = [s["arguments"][0][0] for s in read_jsonl(run_dir / "lm_eval" / "samples_pada_gsm8k.jsonl")]
+    assert {p.count("<|user|>") for p in prompts} == {shots + 1}  # the tiny chat template's user turns
     assert (
         json.loads((run_dir / "results.json").read_text())["metrics"]["lm_eval"]
         == results["metrics"]["lm_eval"]

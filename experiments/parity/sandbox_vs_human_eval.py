@@ -33,14 +33,17 @@ from pada.tasks import build_task
 
 CONF = Path(__file__).resolve().parents[2] / "conf" / "task"
 MAIN_BLOCK = '\n\nif __name__ == "__main__":\n    import sys\n    print(repr(sys.stdin.readline()))\n'
+# Rebinds the entry point (no `def entry(`: a completion that defines it would replace the prompt's header)
 NAMEDTUPLE = """
 import collections as _collections
-_unwrapped_{e} = {e}
-def {e}(*args, **kwargs):
-    result = _unwrapped_{e}(*args, **kwargs)
-    if type(result) is not tuple:
-        return result
-    return _collections.namedtuple("Result", [f"f{{i}}" for i in range(len(result))])(*result)
+def _as_namedtuple(function):
+    def wrapped(*args, **kwargs):
+        result = function(*args, **kwargs)
+        if type(result) is not tuple:
+            return result
+        return _collections.namedtuple("Result", [f"f{{i}}" for i in range(len(result))])(*result)
+    return wrapped
+{e} = _as_namedtuple({e})
 """
 FORGED = (
     "    class _Any:\n        __eq__ = lambda self, other: True\n        __ne__ = lambda self, other: False\n"

@@ -108,15 +108,50 @@ def standard_task_config(name: str, data_dir: Path, out: Path) -> dict[str, Any]
     return {**config, "dataset_path": "json", "dataset_kwargs": {"data_files": files}}
 
 
+def _shots_sampler() -> type:
+    """lm-eval's ``fewshot_config.sampler`` for the pada task: the shots pada sends with this very item
+    (stored in its row), not a draw from a pool, so per-item rules such as MMLU's same-subject shots hold
+    on both sides."""
+    from lm_eval.api.samplers import ContextSampler
+
+    class ShotsOfTheItem(ContextSampler):
+        def sample(self, n: int, eval_doc=None, df=None, **kwargs):
+            if eval_doc is None:  # lm-eval passes the item because fewshot_split == test_split
+                raise PadaError("lm-eval asked for shots without the item; cannot send pada's shots")
+            return list(eval_doc["shots"])
+
+    return ShotsOfTheItem
+
+
 def pada_task_config(
-    task: Any, examples: list[Example], stop: list[str], max_new_tokens: int, out: Path
+    task: Any,
+    examples: list[Example],
+    stop: list[str],
+    max_new_tokens: int,
+    out: Path,
+    *,
+    shots: dict[str, list[Example]],
 ) -> dict[str, Any]:
-    """The cell's test items with pada's prompts and pada's scorer, as an lm-eval generate_until task."""
+    """The cell's test items with pada's prompts, pada's shots and pada's scorer, as an lm-eval
+    generate_until task.
+
+    ``shots``: item id -> the in-context examples pada sends with it (``Task.fewshot_examples``). lm-eval
+    gets the same ones, each as a user/assistant turn pair (``fewshot_as_multiturn``, set by ``evaluate``;
+    lm-evaluation-harness#1098, #1873), so greedy scores agree with few-shot too; ``num_fewshot`` is the
+    most any item has (0: no shots on either side).
+    """
     by_id = {ex.id: ex for ex in examples}
-    data = _jsonl(
-        out / f"pada_{task.name}.jsonl",
-        ({"id": ex.id, "prompt": ex.prompt, "answer": ex.answer} for ex in examples),
+    rows = (
+        {
+            "id": ex.id,
+            "prompt": ex.prompt,
+            "target": ex.target,
+            "answer": ex.answer,
+            "shots": [{"prompt": s.prompt, "target": s.target} for s in shots.get(ex.id, [])],
+        }
+        for ex in examples
     )
+    data = _jsonl(out / f"pada_{task.name}.jsonl", rows)
 
     def process_results(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
         record = task.record(by_id[doc["id"]], results[0])
@@ -127,10 +162,13 @@ def pada_task_config(
         "dataset_path": "json",
         "dataset_kwargs": {"data_files": {"test": str(data)}},
         "test_split": "test",
+        "fewshot_split": "test",  # so lm-eval hands the sampler the item, whose row holds its shots
+        "fewshot_config": {"sampler": _shots_sampler()},
         "output_type": "generate_until",
-        "doc_to_text": "{{prompt}}",  # plain user content: apply_chat_template wraps it, as pada does
-        "doc_to_target": "{{answer}}",
+        "doc_to_text": "prompt",  # a column name: the text as is (plain user content, wrapped by the template)
+        "doc_to_target": "target",  # a shot's assistant turn: the training target, as pada's chat has it
         "target_delimiter": "",
+        "fewshot_delimiter": "",
         "process_results": process_results,
         "metric_list": [{"metric": "pada_accuracy", "aggregation": "mean", "higher_is_better": True}],
         "generation_kwargs": {
@@ -139,8 +177,8 @@ def pada_task_config(
             "do_sample": False,
             "temperature": 0.0,
         },
-        "num_fewshot": 0,
-        "metadata": {"version": 1.0},
+        "num_fewshot": max((len(v) for v in shots.values()), default=0),
+        "metadata": {"version": 2.0},  # 2.0: pada's shots (1.0 ran 0-shot whatever pada sent)
     }
 
 
@@ -185,6 +223,7 @@ def evaluate(
         batch_size=cfg.batch_size,
         limit=cfg.limit,
         apply_chat_template=cfg.apply_chat_template,
+        fewshot_as_multiturn=bool(cfg.apply_chat_template),  # shots as turns, as pada's chats have them
         system_instruction=system_prompt,
         log_samples=True,
         confirm_run_unsafe_code=confirm_unsafe,
@@ -202,11 +241,36 @@ def evaluate(
     }
 
 
+def check_pada_task_shots(lm_cfg: Any, has_shots: bool) -> None:
+    """Raises PadaError when the pada task would get shots lm-eval cannot send as pada does: without its
+    chat template lm-eval folds them into one plain-text prompt, not turns, so the scores could not agree.
+    Called by ``pada.validate`` before any stage and by ``run_stage``."""
+    if lm_cfg.get("pada_task") and has_shots and not lm_cfg.get("apply_chat_template"):
+        raise PadaError(
+            "eval.lm_eval.pada_task checks pada's few-shot prompts, which are chat turns: set "
+            "eval.lm_eval.apply_chat_template=true, or task.fewshot.n=0, or eval.lm_eval.pada_task=false"
+        )
+
+
 def run_stage(
-    cfg: Any, task: Any, base: str, adapter: str, test: list[Example], data_dir: Path | None, out: Path
+    cfg: Any,
+    task: Any,
+    base: str,
+    adapter: str,
+    test: list[Example],
+    data_dir: Path | None,
+    out: Path,
+    *,
+    shots: dict[str, list[Example]],
 ) -> dict[str, Any]:
-    """The runner's ``lm_eval`` stage: the pada task on the cell's test items plus the standard tasks."""
+    """The runner's ``lm_eval`` stage: the pada task on the cell's test items (with the shots pada sent,
+    ``shots``: item id -> examples) plus the standard tasks.
+
+    Raises PadaError when the pada task has shots but ``apply_chat_template`` is off: lm-eval would then
+    fold them into one plain-text prompt, not pada's turns, and the two scores could not agree.
+    """
     lm_cfg = cfg.eval.lm_eval
+    check_pada_task_shots(lm_cfg, any(shots.values()))
     unsafe = sorted(CODE_TASKS & set(lm_cfg.tasks))
     if unsafe and not lm_cfg.allow_code_execution:
         raise PadaError(
@@ -216,7 +280,7 @@ def run_stage(
     tasks = []
     if lm_cfg.pada_task:
         max_new = cfg.eval.max_new_tokens or cfg.task.max_new_tokens
-        tasks.append(pada_task_config(task, test, list(cfg.task.stop), max_new, out))
+        tasks.append(pada_task_config(task, test, list(cfg.task.stop), max_new, out, shots=shots))
     for name in lm_cfg.tasks:
         if data_dir is None:
             raise PadaError(f"lm-eval task '{name}' reads local files; set paths.data_dir (or PADA_DATA_DIR)")

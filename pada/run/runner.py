@@ -272,6 +272,7 @@ class Cell:
                 test,
                 _data_dir(self.cfg),
                 out,
+                shots={ex.id: self.task.fewshot_examples(ex, self.splits) for ex in test},
             )
 
         lm_cfg = OmegaConf.to_container(self.cfg.eval.lm_eval, resolve=True)
