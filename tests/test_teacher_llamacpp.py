@@ -208,6 +208,7 @@ def test_the_real_llama_cpp_teacher_answers_a_pada_prompt_in_the_roles_schema(ll
 def test_the_teacher_config_talks_to_the_real_llama_cpp_server(llama_teacher, tmp_path):
     from pada.preflight import probe_teacher
     from pada.teacher import Teacher
+    from pada.teacher.schemas import Paraphrase
 
     cfg = OmegaConf.merge(
         compose_config(["teacher=local_llamacpp"]).teacher,
@@ -218,4 +219,10 @@ def test_the_teacher_config_talks_to_the_real_llama_cpp_server(llama_teacher, tm
     with Teacher(cfg, tmp_path / "t.sqlite") as teacher:
         first, second = teacher.samples("paraphrase", chat, 2, max_tokens=40)
         assert teacher.usage()["total"]["calls"] == 2
+        # the role's schema travels as llama.cpp's json_object + schema (teacher.native_form), not OpenAI's
+        # json_schema form, which llama-cpp-python 0.3.36 refuses with HTTP 500
+        assert teacher.structured_output == "native"
+        ask = [{"role": "user", "content": "Rephrase as JSON: Which gas do plants absorb from the air?"}]
+        answer = teacher.complete("paraphrase", ask, schema=Paraphrase, max_tokens=60)
+    assert isinstance(answer, Paraphrase) and answer.question.strip()
     assert first and second and first != second  # sample i sends seed + i, and llama.cpp honours it
