@@ -1,0 +1,66 @@
+"""experiments/bench/teacher_llm.py's bookkeeping (the real run is `make bench-teacher`). No timed assertions."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[1] / "experiments" / "bench"
+sys.path.insert(0, str(BENCH))
+import teacher_llm  # noqa: E402
+
+
+def record(teacher: str, role: str, valid: bool, tokens: int, seconds: float, finish: str = "stop") -> dict:
+    return {
+        "teacher": teacher,
+        "role": role,
+        "index": 0,
+        "valid": valid,
+        "output_tokens": tokens,
+        "seconds": seconds,
+        "finish_reason": finish,
+        "text": "{}",
+    }
+
+
+def test_rates_and_speeds_per_teacher_and_role_and_the_ratio_to_transformers_serve():
+    records = [
+        record("llamacpp-smollm2-135m", "error_analysis", True, 40, 2.0),
+        record("llamacpp-smollm2-135m", "error_analysis", False, 60, 3.0, "length"),
+        record("llamacpp-smollm2-135m", "judge", True, 20, 5.0),
+        record("transformers-smollm2-135m", "error_analysis", False, 30, 6.0),
+        record("transformers-smollm2-135m", "judge", False, 10, 4.0),
+    ]
+    table = teacher_llm.summarize(records)
+    analysis = table["llamacpp-smollm2-135m"]["error_analysis"]
+    assert analysis == {
+        "n": 2,
+        "valid": 1,
+        "valid_rate": 0.5,
+        "truncated": 1,
+        "output_tokens": 100,
+        "output_tok_per_s": 20.0,
+        "s_per_request": 2.5,
+    }
+    assert table["llamacpp-smollm2-135m"]["all"]["output_tok_per_s"] == 12.0  # 120 tokens / 10 s
+    assert table["transformers-smollm2-135m"]["all"]["valid_rate"] == 0.0
+    assert "strategy" not in table["llamacpp-smollm2-135m"]  # no prompt of that role: no row
+    assert teacher_llm.ratios(table) == {"llamacpp-smollm2-135m / transformers-smollm2-135m": 3.0}
+
+
+def test_a_teacher_that_cannot_run_here_says_why(tmp_path, monkeypatch):
+    monkeypatch.setattr(teacher_llm.importlib.util, "find_spec", lambda name: object())  # as if installed
+    why = teacher_llm.available("llamacpp-qwen2.5-coder-0.5b", tmp_path)
+    assert why.startswith("no weights at ") and "make teacher-gguf" in why
+
+
+def test_without_data_the_bench_skips_with_one_line_and_exit_0(tmp_path):
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "teacher_llm.py"), "--cache-dir", str(tmp_path), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0 and done.stderr.startswith("teacher_llm: skipped:")
+    assert not (tmp_path / "teacher_llm.json").exists()
