@@ -10,7 +10,7 @@ train (augment) stage's key the trainer's (fairness code's and parser's) version
 those stages and what follows them without renaming the cell.
 
 ``tests/fixtures/version_pins.json`` pins a sha256 of each component's source files per version. Changing a
-component's code without bumping its version fails ``tests/test_versions.py`` with a message naming the
+component's code without bumping its version fails ``tests/docs/test_versions.py`` with a message naming the
 version to bump. Record a new version with ``python -m pada.versions --pin``; ``--repin`` overwrites the
 hash of an existing version, for edits that cannot change any result (renames). Formatting, comments
 and docstrings are not part of the hash (``code_fingerprint``).
@@ -204,7 +204,7 @@ def cell_versions(task: Any, method: Any, cfg: Any) -> dict[str, str]:
     from pada.sim import world
 
     # A user's plugged-in task or method without a version is recorded as such (built-in ones must declare
-    # one: tests/test_versions.py), so its cells say their identity does not follow its code.
+    # one: tests/docs/test_versions.py), so its cells say their identity does not follow its code.
     versions = {
         "task": getattr(task, "version", UNVERSIONED),
         "method": getattr(method, "version", UNVERSIONED),

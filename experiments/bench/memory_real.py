@@ -6,7 +6,7 @@ Runs in a fresh process started through a small launcher (``common.run_child``),
 own: Linux carries a process's RSS high-water mark across exec, and a child of a large process would report
 the parent's peak. Inside, a thread samples ``/proc/self/statm`` every 20 ms; each import and each runner
 stage is a phase with its RSS at the start and end and its peak. The cell is the slow test's
-(tests/test_real_model.py, ``SMALL``: 8 seeds, 2 optimizer steps of 2 x 2 rows, 10 test items, lm-eval on).
+(tests/real/test_real_model.py, ``SMALL``: 8 seeds, 2 optimizer steps of 2 x 2 rows, 10 test items, lm-eval on).
 Writes ``memory_real.json`` + ``.md`` under ``--out``; numbers are MB (2**20 bytes), not timed.
 """
 
@@ -105,9 +105,9 @@ def child(overrides: list[str], out: Path) -> None:
 
 
 def cell_overrides(method: str, data_dir: str, cache_dir: str, runs: str) -> list[str]:
-    """The slow tests' cell (tests/test_real_model.py ``SMALL``, lm-eval on) with ``make demo-real``'s method
+    """The slow tests' cell (tests/real/test_real_model.py ``SMALL``, lm-eval on) with ``make demo-real``'s method
     settings (experiments/demo_real.py ``METHODS``)."""
-    sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "experiments")]
+    sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "real"), str(ROOT / "experiments")]
     from demo_real import METHODS
     from test_real_model import SMALL
 

@@ -22,7 +22,7 @@ import torch
 from transformers import get_cosine_schedule_with_warmup
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[2]), str(Path(__file__).resolve().parents[2] / "tests")]
-from test_training_support import arithmetic, tiny_model_dir, trainer_cfg  # noqa: E402
+from training_support import arithmetic, tiny_model_dir, trainer_cfg  # noqa: E402
 
 from pada.models.loading import load_tokenizer  # noqa: E402
 from pada.training.data import PlannedBatches, build_feature  # noqa: E402
@@ -70,7 +70,7 @@ def main() -> None:
     parser.add_argument("--mode", default="lora")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    torch.set_num_threads(1)  # see tests/test_training_support.py
+    torch.set_num_threads(1)  # see tests/training_support.py
     base, examples = tiny_model_dir(), arithmetic(64)
     cfg = trainer_cfg(args.mode, max_steps=args.steps, lr=1e-3)
     tokenizer = load_tokenizer(base)

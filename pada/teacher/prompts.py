@@ -1,6 +1,6 @@
 """Versioned prompt templates: ``pada/prompts/<role>.<version>.j2`` with ``system`` and ``user`` blocks.
 
-A template's text never changes once a run has used it: edit by adding ``<role>.v2.j2`` (tests/test_versions.py
+A template's text never changes once a run has used it: edit by adding ``<role>.v2.j2`` (tests/docs/test_versions.py
 pins each template's hash). The version travels with the rendered messages into the cache key, so answers to
 different prompt versions never mix; each stage's done marker keeps the hash of every template it rendered, so
 an edited template re-runs the stages that used it (pada/dependencies.py).
