@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from test_training_support import arithmetic, tiny_model_dir, trainer_cfg
+from training_support import arithmetic, tiny_model_dir, trainer_cfg
 
 import pada.training.train as train
 from pada.errors import PadaError

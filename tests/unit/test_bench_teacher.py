@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[1] / "experiments" / "bench"
+BENCH = Path(__file__).resolve().parents[2] / "experiments" / "bench"
 sys.path.insert(0, str(BENCH))
 import teacher_llm  # noqa: E402
 
