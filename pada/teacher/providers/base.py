@@ -148,7 +148,36 @@ class Provider(ABC):
         """Raise PadaError naming what to set; runs before any work, without a network call."""
 
     @abstractmethod
-    async def complete(self, call: Call) -> Completion: ...
+    async def complete(self, call: Call) -> Completion:
+        """Send one chat to the provider and return its answer.
+
+        Args:
+            call: the request (``Call``): ``messages`` as (role, content) pairs (``call.chat()`` gives the
+                OpenAI shape, ``call.split_system()`` the Anthropic/Converse one), ``params`` (temperature,
+                top_p, ``max_new_tokens``, stop, seed + ``sample_index``), and ``schema`` when the answer must
+                follow one natively: send ``self.structured_fields(call)`` in the request and return the
+                structured answer (a tool call's input, say) as JSON text.
+
+        Returns:
+            A ``Completion``: the answer ``text``, ``prompt_tokens`` / ``output_tokens`` as the provider
+            counts them, and ``finish_reason`` ("stop", or "length" when cut at the token limit).
+
+        Raises:
+            TransientError: worth retrying (rate limit, 5xx, timeout, dropped connection); the client backs
+                off (``retry_after`` honoured).
+            RequestRejected: this request only is invalid (e.g. too long); counted and skipped.
+            StructuredOutputRefused: the native structured-output field itself is refused; one line naming
+                ``teacher.structured_output=prompt``.
+            FatalTeacherError: no retry can fix it (bad key, unknown model); messages pass through ``redact``.
+
+        Example:
+            >>> class Echo(Provider):
+            ...     name = "echo"
+            ...     async def complete(self, call):
+            ...         text = call.messages[-1][1]
+            ...         return Completion(text, prompt_tokens=len(text.split()), output_tokens=len(text.split()),
+            ...                           finish_reason="stop")
+        """
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         pass
