@@ -3,107 +3,42 @@
 from __future__ import annotations
 
 import argparse
-import importlib.resources
 import os
 import re
 import sys
 from pathlib import Path
-from typing import Any
 
 from pada import task_files
 from pada.errors import PadaError
-
-# Config groups whose choice names a file: checked up front so a typo gets one line, not a Hydra trace.
-_CHECKED_GROUPS = ("task", "method", "model", "trainer", "eval", "teacher", "launcher", "experiment", "paths")
-
-
-def _search_dirs(overrides: list[str]) -> list[Any]:
-    """The folders ``hydra.searchpath=[...]`` adds (``file://`` or ``pkg://`` entries): a user's own config
-    folder holds group options (docs/extending.md), which must pass the check below like shipped ones."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    dirs: list[Any] = []
-    for override in overrides:
-        if override.lstrip("+~").partition("=")[0] != "hydra.searchpath":
-            continue
-        entries = OverridesParser.create().parse_override(override.lstrip("+~")).value()
-        for entry in entries if isinstance(entries, list) else [entries]:
-            scheme, _, where = str(entry).rpartition("://")
-            if scheme == "pkg":
-                package, _, below = where.partition("/")
-                dirs.append(importlib.resources.files(package).joinpath(below))
-            else:
-                dirs.append(Path(where).expanduser())
-    return dirs
-
-
-def _check_overrides(overrides: list[str], conf_dir: Path) -> None:
-    folders = [conf_dir, *_search_dirs(overrides)]
-    for override in overrides:
-        key, sep, value = override.lstrip("+~").partition("=")
-        if not sep or key not in _CHECKED_GROUPS:
-            continue
-        options = [p for f in folders if f.joinpath(key).is_dir() for p in f.joinpath(key).iterdir()]
-        stems = {Path(p.name).stem for p in options if p.name.endswith((".yaml", ".yml"))}
-        known = sorted(stems | set(task_files.registered(key)))
-        hint = " (or a path to a task YAML, task=path/to/my_task.yaml)" if key == task_files.GROUP else ""
-        for choice in value.split(","):  # a -m sweep lists several
-            if choice and choice != "null" and choice not in known:
-                raise PadaError(f"unknown {key} '{choice}'; choose one of: {', '.join(known)}{hint}")
-
-
-_SWEEP_FLAGS = ("-m", "--multirun")
-
-
-def _first_of_sweep(override: str) -> str:
-    """``task=gsm8k,mbpp`` -> ``task=gsm8k``: one job of a -m sweep, to check the overrides compose."""
-    key, sep, value = override.partition("=")
-    if not sep or any(c in value for c in "[]{}()'\""):
-        return override
-    return f"{key}={value.split(',')[0]}"
 
 
 def _key(override: str) -> str:
     return override.lstrip("+~").partition("=")[0].split("@")[0]
 
 
-def _check_composes(overrides: list[str], conf_dir: Path) -> None:
-    """Compose the config as ``pada run`` will, so an unknown key or a malformed override is one line.
-
-    Hydra's own report of these is several lines and exit 1. Runs with other Hydra flags (--cfg, --help,
-    --info, -c) are left to Hydra."""
-    flags = [o for o in overrides if o.startswith("-")]
-    if any(f not in _SWEEP_FLAGS for f in flags):
-        return
+def _check_composes(job: list[str], conf_dir: Path) -> None:
+    """Compose ``job`` (one cell's overrides: the first job of a -m sweep) as ``pada run`` will, so an
+    unknown key or a malformed override is one line. Hydra's own report of these is several lines and exit 1."""
     from hydra import compose, initialize_config_dir
-    from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
     from pada.errors import unknown_key_error
     from pada.validate import check_override_types, check_writable, known_top_level_keys
 
-    plain = [o for o in overrides if not o.startswith("-")]
     known = known_top_level_keys(conf_dir)
-    for override in plain:
+    for override in job:
         key = (
             override.lstrip("+~").partition("=")[0].split(".")[0].split("@")[0].split("/")[0]
         )  # hydra/launcher=…: the group hydra
         if key and key not in known:
             raise unknown_key_error(key, sorted(known))
-    jobs = [_first_of_sweep(o) for o in plain] if flags else plain
-    parser = OverridesParser.create()
-    for job in jobs:
-        try:
-            parser.parse_override(job)
-        except HydraException as error:
-            raise PadaError(f"cannot parse the override {job!r} ({str(error).splitlines()[0]})") from error
     try:
         groups = {p.name for p in conf_dir.iterdir() if p.is_dir()}
         # group choices, not values (and the search path a user's own group options are found on)
-        choices = [j for j in jobs if _key(j) in groups or "/" in _key(j) or _key(j) == "hydra.searchpath"]
+        choices = [j for j in job if _key(j) in groups or "/" in _key(j) or _key(j) == "hydra.searchpath"]
         with initialize_config_dir(version_base="1.3", config_dir=str(conf_dir), job_name="pada"):
-            cfg = compose("config", overrides=jobs)
+            cfg = compose("config", overrides=job)
             reference = compose("config", overrides=choices)
         runs_dir = cfg.paths.runs_dir
     except (HydraException, OmegaConfBaseException, ValueError) as error:
@@ -112,11 +47,11 @@ def _check_composes(overrides: list[str], conf_dir: Path) -> None:
         if absent:  # Hydra's advice would be to append the key as spelt, typo included
             from pada.config_keys import absent_key_message
 
-            value = next((j.partition("=")[2] for j in jobs if _key(j) == absent[1]), "...")
+            value = next((j.partition("=")[2] for j in job if _key(j) == absent[1]), "...")
             raise PadaError(absent_key_message(absent[1], value)) from error
         raise PadaError("; ".join(lines) or type(error).__name__) from error
     # values of keys the config has (plain or ++, which also sets method.loop's defaults), not added keys
-    replaced = [j for j in jobs if j.startswith("++") or not j.startswith(("+", "~"))]
+    replaced = [j for j in job if j.startswith("++") or not j.startswith(("+", "~"))]
     values = [_key(j) for j in replaced if j not in choices and "=" in j]
     check_override_types(cfg, reference, [k for k in values if not k.startswith("hydra")])
     # Hydra writes its logs under the runs dir before pada's code runs: a read-only one fails here first
@@ -127,6 +62,7 @@ VERBOSE_FLAGS = ("-v", "--verbose")  # `pada run -v ...` = run.verbose=true (thi
 
 
 def _run(overrides: list[str]) -> int:
+    from pada.run import sweep
     from pada.run.app import CONF_DIR, hydra_main
     from pada.run.loop import loop_override
 
@@ -135,8 +71,13 @@ def _run(overrides: list[str]) -> int:
         overrides = ["run.verbose=true", *(o for o in overrides if o not in VERBOSE_FLAGS)]
     overrides = task_files.register(overrides, CONF_DIR)  # task=path/to/my_task.yaml
     overrides = [o if o.startswith("-") else loop_override(o) for o in overrides]  # method.loop.* -> ++
-    _check_overrides([o for o in overrides if not o.startswith("-")], CONF_DIR)
-    _check_composes(overrides, CONF_DIR)
+    plain = [o for o in overrides if not o.startswith("-")]
+    flags = [o for o in overrides if o.startswith("-")]
+    others = [f for f in flags if f not in sweep.SWEEP_FLAGS]  # --cfg job, --help, -c: left to Hydra
+    cells = [plain] if others else sweep.jobs(plain, CONF_DIR, multirun=bool(flags))
+    sweep.check_group_choices(cells, CONF_DIR)
+    if not others:
+        _check_composes(cells[0], CONF_DIR)
     sys.argv = ["pada run", *overrides]
     hydra_main()
     return 0

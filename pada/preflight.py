@@ -15,7 +15,6 @@ from typing import Any
 
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
-from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 
@@ -40,21 +39,19 @@ def _compose(overrides: list[str], hydra: bool = False) -> DictConfig:
 
 
 def expand_sweep(overrides: list[str]) -> list[list[str]]:
-    """One override list per cell: the config's hydra.sweeper.params crossed with comma lists on the CLI."""
-    parser = OverridesParser.create()
-    fixed = [o.input_line for o in parser.parse_overrides(overrides) if not o.is_sweep_override()]
+    """One override list per cell: the config's hydra.sweeper.params crossed with the CLI's sweeps, every
+    form of Hydra's sweep syntax read by Hydra's parser (pada.run.sweep), as ``pada run -m`` reads them."""
+    from pada.run import sweep
+    from pada.run.conf import CONF_DIR
+
+    given = sweep.axes(overrides, CONF_DIR)
+    fixed = [values[0] for values in given if len(values) == 1]
     sweeper = _compose(fixed, hydra=True).hydra.sweeper.get("params") or {}
-    given = {o.partition("=")[0].lstrip("+~") for o in overrides}
-    params = [f"{k}={v}" for k, v in sweeper.items() if k not in given]
-    axes = []
-    for override in parser.parse_overrides([*overrides, *params]):
-        key = override.get_key_element()
-        if override.is_sweep_override():
-            values = list(override.sweep_string_iterator())
-        else:
-            values = [override.get_value_element_as_str()]
-        axes.append([f"{key}={v}" for v in values])
-    return [list(cell) for cell in itertools.product(*axes)]
+    keys = {o.partition("=")[0].lstrip("+~") for o in overrides}
+    params = [f"{k}={v}" for k, v in sweeper.items() if k not in keys]
+    cells = [list(cell) for cell in itertools.product(*given, *sweep.axes(params, CONF_DIR))]
+    sweep.check_group_choices(cells, CONF_DIR)
+    return cells
 
 
 def _check_model(cfg: DictConfig) -> str | None:
