@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.tables import Cell, Table
+from analysis.tables import Table, TableCell
 from pada.io import atomic_write_text
 
 _LATEX_TEXT = {
@@ -32,7 +32,7 @@ def latex_escape(text: str) -> str:
     return "".join(_LATEX_TEXT.get(ch, ch) for ch in text)
 
 
-def _value(cell: Cell) -> str:
+def _value(cell: TableCell) -> str:
     if cell.text is not None:
         return cell.text
     if cell.mean is None or not np.isfinite(cell.mean):
@@ -41,23 +41,23 @@ def _value(cell: Cell) -> str:
     return f"{cell.mean * 100:.1f}{std}"
 
 
-def cell_markdown(cell: Cell) -> str:
+def cell_markdown(cell: TableCell) -> str:
     text = _value(cell)
     text = {"best": f"**{text}**", "second": f"<ins>{text}</ins>"}.get(cell.style or "", text)
     return text + ("†" if cell.marker else "") + "".join(f"<sup>{n}</sup>" for n in cell.notes)
 
 
-def cell_latex(cell: Cell) -> str:
+def cell_latex(cell: TableCell) -> str:
     # bold/underline come from Styler (so they wrap the value only); marker and notes follow outside
     return latex_escape(_value(cell))
 
 
-def _suffix_latex(cell: Cell) -> str:
+def _suffix_latex(cell: TableCell) -> str:
     return (r"$^\dagger$" if cell.marker else "") + "".join(rf"\textsuperscript{{{n}}}" for n in cell.notes)
 
 
 def _frame(table: Table, fmt) -> pd.DataFrame:
-    data = [[fmt(table.cells.get((r, c), Cell(text=""))) for c in table.columns] for r in table.rows]
+    data = [[fmt(table.cells.get((r, c), TableCell(text=""))) for c in table.columns] for r in table.rows]
     return pd.DataFrame(data, index=table.labels(), columns=table.columns)
 
 
@@ -68,7 +68,7 @@ def to_markdown(table: Table) -> str:
     return f"{table.caption}\n\n{frame.to_markdown()}\n" + (f"\nNotes:{notes}\n" if notes else "")
 
 
-def cell_text(cell: Cell) -> str:
+def cell_text(cell: TableCell) -> str:
     """Plain text for terminals and logs: the value, † and the note letters in parentheses."""
     return _value(cell) + ("†" if cell.marker else "") + "".join(f"({n})" for n in cell.notes)
 
@@ -85,7 +85,7 @@ def to_text(table: Table) -> str:
 
 def _styles(table: Table) -> pd.DataFrame:
     data = [
-        [_STYLE_CSS.get(table.cells.get((r, c), Cell()).style or "", "") for c in table.columns]
+        [_STYLE_CSS.get(table.cells.get((r, c), TableCell()).style or "", "") for c in table.columns]
         for r in table.rows
     ]
     return pd.DataFrame(data, index=table.labels(), columns=table.columns)

@@ -29,7 +29,11 @@ ALPHA = 0.05  # the marker's family-wise error rate after Holm
 
 
 @dataclass
-class Cell:
+class TableCell:
+    """One entry of a rendered table (a method × column): mean ± std, or pre-formatted text, its markers
+    and note letters. Not the runner's ``pada.run.runner.Cell`` (one experiment cell: task × budget × seed
+    × method)."""
+
     mean: float | None = None  # a fraction; rendered as a percentage
     std: float | None = None
     text: str | None = None  # pre-formatted content (cost, relative improvement)
@@ -43,7 +47,7 @@ class Table:
     name: str
     rows: list[str]
     columns: list[str]
-    cells: dict[tuple[str, str], Cell]
+    cells: dict[tuple[str, str], TableCell]
     caption: str
     notes: dict[str, str]
     numbers: pd.DataFrame  # the numeric content, one row per (method, column): the CSV
@@ -299,7 +303,7 @@ class _Builder:
         self.name, self.methods, self.comparisons, self.claims = name, methods, comparisons, claims
         self.layout, self.focus = layout, layout.focus
         self.summary = summary[summary["method"].isin(methods)]
-        self.cells: dict[tuple[str, str], Cell] = {}
+        self.cells: dict[tuple[str, str], TableCell] = {}
         self.notes: dict[str, str] = {}
         self.zero_synthetic: dict[tuple[str, int, str], list[int]] = {}  # flagged in every table
         self.other_configurations: dict[tuple[str, int, str], str] = {}  # noted in every table
@@ -319,12 +323,14 @@ class _Builder:
         for method in self.methods:
             hit = rows[rows["method"] == method]
             if hit.empty:
-                self.cells[(method, col)] = Cell(
+                self.cells[(method, col)] = TableCell(
                     notes=[self.note(f"{self.layout.label(method)}: no run in this column")]
                 )
                 continue
             r = hit.iloc[0]
-            cell = Cell(mean=r["mean"] if r["n_seeds"] else None, std=r["std"] if r["n_seeds"] > 1 else None)
+            cell = TableCell(
+                mean=r["mean"] if r["n_seeds"] else None, std=r["std"] if r["n_seeds"] > 1 else None
+            )
             if zero := self.zero_synthetic.get((task, budget, method)):
                 cell.notes.append(
                     self.note(
@@ -366,13 +372,13 @@ class _Builder:
         col = column_label(task, budget)
         means = {m: self.cells[(m, col)].mean for m in self.methods if self.cells[(m, col)].mean is not None}
         others = {m: v for m, v in means.items() if m != self.focus}
-        self.cells[(MDE_ROW, col)] = Cell(text=mde_text(self.comparisons, task, budget))
+        self.cells[(MDE_ROW, col)] = TableCell(text=mde_text(self.comparisons, task, budget))
         if self.focus not in means or not others:
-            self.cells[(REL_ROW, col)] = self.cells[(DELTA_ROW, col)] = Cell(text="—")
+            self.cells[(REL_ROW, col)] = self.cells[(DELTA_ROW, col)] = TableCell(text="—")
             return
         best = max(others, key=others.get)
         rel = (means[self.focus] - others[best]) / others[best] * 100 if others[best] else None
-        self.cells[(REL_ROW, col)] = Cell(
+        self.cells[(REL_ROW, col)] = TableCell(
             text=f"{rel:+.1f}%" if rel is not None else "n/a (best baseline 0%)"
         )
         row = _comparison(self.comparisons, task, budget, best)
@@ -381,11 +387,11 @@ class _Builder:
             if row is None
             else f"{row['diff'] * 100:+.1f} [{row['ci_low'] * 100:+.1f}, {row['ci_high'] * 100:+.1f}]"
         )
-        self.cells[(DELTA_ROW, col)] = Cell(text=delta)
+        self.cells[(DELTA_ROW, col)] = TableCell(text=delta)
 
     def extra_column(self, col: str, values: dict[str, str]) -> None:
         for row in self.methods:
-            self.cells[(row, col)] = Cell(text=values.get(row, ""))
+            self.cells[(row, col)] = TableCell(text=values.get(row, ""))
 
     def flag_shortfalls(self, cells: pd.DataFrame, col: str) -> None:
         """A note on each row whose runs fell short of their synthetic quota: never a quiet mismatch."""
@@ -599,11 +605,11 @@ def _marker_caption(comparisons: pd.DataFrame, claims: pd.DataFrame, kind: str, 
 def _numbers(builder: _Builder, comparisons: pd.DataFrame) -> pd.DataFrame:
     frame = builder.summary.copy()
     frame["style"] = [
-        builder.cells.get((m, column_label(t, b)), Cell()).style or ""
+        builder.cells.get((m, column_label(t, b)), TableCell()).style or ""
         for m, t, b in zip(frame["method"], frame["task"], frame["budget"], strict=True)
     ]
     frame["marker"] = [
-        builder.cells.get((m, column_label(t, b)), Cell()).marker
+        builder.cells.get((m, column_label(t, b)), TableCell()).marker
         for m, t, b in zip(frame["method"], frame["task"], frame["budget"], strict=True)
     ]
     return frame.sort_values(["task", "budget", "method"]).reset_index(drop=True)
