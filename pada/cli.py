@@ -98,14 +98,32 @@ def _analyze(args: argparse.Namespace) -> int:
     from analysis.report import analyze
 
     written = analyze(args.runs_dir, args.out, args.wandb_project, args.resamples, args.seed)
+    if args.sensitivity:
+        written["sensitivity"] = _sensitivity(args)
     print(summary(written, args.out))
     return 0
+
+
+def _sensitivity(args: argparse.Namespace) -> list[Path]:
+    """``--sensitivity NAME=RUNS_DIR``: PaDA-Agent's lead over the control in the runs dir (condition
+    "main") and in each named one (analysis/sensitivity.py)."""
+    import numpy as np
+
+    from analysis import sensitivity
+
+    if args.runs_dir is None:
+        raise PadaError("--sensitivity compares runs dirs: pass the main runs dir too")
+    conditions = [("main", args.runs_dir), *map(sensitivity.parse_condition, args.sensitivity)]
+    rng = np.random.default_rng(args.seed)
+    return sensitivity.write(conditions, args.out, rng, args.resamples)
 
 
 def summary(written: dict[str, list[Path]], out: Path) -> str:
     """What `pada analyze` prints: the main table (plain text) and where every output is."""
     table = next((p for p in written.get("table2", []) if p.suffix == ".txt"), None)
     lines = [table.read_text().rstrip(), ""] if table else ["no finished cell: Table 2 is empty", ""]
+    shown = next((p for p in written.get("sensitivity", []) if p.suffix == ".txt"), None)
+    lines += [shown.read_text().rstrip(), ""] if shown else []
     files = [p for name, paths in written.items() if name not in ("data", "plots") for p in paths]
     lines.append(f"written under {out}/: {_braced(files)}")
     folders = [
@@ -135,6 +153,12 @@ def _add_analyze(sub) -> None:
     cmd.add_argument("--wandb-project", help="entity/project to read instead when no runs dir is given")
     cmd.add_argument("--resamples", type=int, default=N_RESAMPLES, help="bootstrap resamples")
     cmd.add_argument("--seed", type=int, default=SEED, help="bootstrap Generator seed")
+    cmd.add_argument(
+        "--sensitivity",
+        action="append",
+        metavar="NAME=RUNS_DIR",
+        help="also PaDA-Agent's lead over the control in this runs dir (repeatable): sensitivity.{md,txt,csv}",
+    )
 
 
 def _add_data_and_exec(sub) -> None:

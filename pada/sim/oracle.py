@@ -7,6 +7,12 @@ is fixed in advance, identical for every method, and never looks at which method
 
 Registered as the scripted teacher ``sim_oracle`` (``teacher=sim_oracle``).
 
+Where the simulated PaDA-Agent lead comes from (issue 28): an error analysis states the failed item's
+hidden skill, phrasing and magnitude in the very words ``generation`` reads back, so a strategy names a
+hidden group and the generator samples fresh items from exactly that group. ``teacher.analysis_fidelity``
+(conf/teacher/sim_oracle.yaml) declares how often an analysis reads the failed item at all; `make demo`
+sweeps it (1.0 and the uninformative 0.0) and a one-group world where targeting cannot help.
+
 Declared imperfections (``noise``, from ``task.teacher_noise`` in conf/task/sim_arith.yaml, fixed before
 any result was seen; reasons there and in docs/agent.md): a share of error analyses that name wrong
 properties or none (vague), generation and paraphrases that drift off what was asked, and a verifier that
@@ -21,6 +27,7 @@ import random
 import re
 from collections import Counter
 
+from pada.errors import PadaError
 from pada.io import stable_hash
 from pada.sim.world import MAGNITUDES, SKILLS, Problem, find_problems, make_problem
 from pada.teacher.providers.base import Call
@@ -98,14 +105,40 @@ def _redraw(rng: random.Random, problem: Problem) -> Problem:
     return make_problem(rng, props["skill"], props["phrasing"], props["magnitude"])
 
 
-def error_analysis(call: Call, noise: dict = NO_NOISE) -> dict:
+VAGUE = {"error": "The model made a mistake somewhere in its working.", "missing_skill": "care"}
+
+
+def check_fidelity(analysis_fidelity: object) -> float:
+    """``analysis_fidelity`` as a float in [0, 1]; PadaError (one line) otherwise."""
+    if isinstance(analysis_fidelity, bool) or not isinstance(analysis_fidelity, int | float):
+        raise PadaError(f"teacher.analysis_fidelity must be a number in [0, 1], got {analysis_fidelity!r}")
+    if not 0.0 <= float(analysis_fidelity) <= 1.0:
+        raise PadaError(f"teacher.analysis_fidelity must be in [0, 1], got {analysis_fidelity}")
+    return float(analysis_fidelity)
+
+
+def _informed(call: Call, analysis_fidelity: float) -> bool:
+    """Whether this analysis reads the failed item at all: with probability ``analysis_fidelity``, drawn
+    from its own stream so that at 1.0 every answer is what it was before the setting existed."""
+    if analysis_fidelity >= 1.0:
+        return True
+    draw = random.Random(stable_hash([_text(call), call.sample_index, call.attempt, "analysis_fidelity"]))
+    return draw.random() < analysis_fidelity
+
+
+def error_analysis(call: Call, noise: dict = NO_NOISE, analysis_fidelity: float = 1.0) -> dict:
+    """The failed item's hidden skill, phrasing and magnitude in the words ``generation`` reads back (the
+    simulated lead's source: issue 28), with the declared noise; an uninformed analysis (1 −
+    ``analysis_fidelity`` of them) names nothing, like the declared vague ones."""
     problems = find_problems(_text(call))
     if not problems:
         return {"error": "the problem is outside the simulated world", "missing_skill": "unknown"}
+    if not _informed(call, analysis_fidelity):
+        return dict(VAGUE)
     rng = _rng(call)
     kind = _noisy(rng, noise, "analysis_wrong", "analysis_vague")
     if kind == "analysis_vague":  # names no property: such analyses cannot be grouped by what went wrong
-        return {"error": "The model made a mistake somewhere in its working.", "missing_skill": "care"}
+        return dict(VAGUE)
     problem = _redraw(rng, problems[0]) if kind == "analysis_wrong" else problems[0]
     return {
         "error": f"The model did not solve a problem needing {describe(problem)}.",
@@ -199,6 +232,19 @@ NOISY = {"error_analysis", "generation", "paraphrase", "verification", "judge"}
 
 
 @register_script("sim_oracle")
-def oracle(call: Call, noise: dict | None = None) -> str:
+def oracle(call: Call, noise: dict | None = None, analysis_fidelity: float = 1.0) -> str:
+    """One answer as JSON. ``noise``: the declared imperfections; ``analysis_fidelity``
+    (``teacher.analysis_fidelity``): the share of error analyses that read the failed item (1.0: all, as
+    the world was built; 0.0: none, every analysis vague, the uninformative-analysis control)."""
     role = ROLES[call.role]
+    if call.role == "error_analysis":
+        return json.dumps(error_analysis(call, noise or NO_NOISE, check_fidelity(analysis_fidelity)))
     return json.dumps(role(call, noise or NO_NOISE) if call.role in NOISY else role(call))
+
+
+def check_options(noise: dict | None = None, analysis_fidelity: float = 1.0) -> None:
+    """The oracle's options, checked when the teacher is built (before any stage): PadaError if bad."""
+    check_fidelity(analysis_fidelity)
+
+
+oracle.check_options = check_options  # type: ignore[attr-defined]  # read by pada.teacher.providers.scripted

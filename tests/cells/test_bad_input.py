@@ -222,6 +222,10 @@ CASES = {
         lambda root: ["teacher=scripted", "teacher._target_=pada.teacher.providers.scripted.Nope"],
         "module pada.teacher.providers.scripted has no 'Nope'",
     ),
+    "sim oracle analysis fidelity out of [0, 1]": (
+        lambda root: ["teacher=sim_oracle", "teacher.analysis_fidelity=1.5"],
+        "teacher.analysis_fidelity must be in [0, 1], got 1.5",
+    ),
     "old method.module key": (lambda root: ["+method.module=my.mod"], "method.module is no longer read"),
     "old task type: files": (lambda root: ["+task.type=files"], "task.type is no longer read"),
     "old eval.backend key": (
@@ -402,6 +406,10 @@ def test_no_space_mid_stage_is_one_line_and_nothing_done(capsys, tiny_cell_overr
         ("budget=abc", "budget='abc' must be an integer"),
         ("trainer.mode=lorra", "trainer.mode='lorra'"),
         ("run.stop_after=train_9", "run.stop_after='train_9' is not a stage"),
+        (
+            "teacher=sim_oracle teacher.analysis_fidelity=-0.5",
+            "teacher scripted: teacher.analysis_fidelity must be",
+        ),
         ("method._target_=no_such_pkg.Dup", "sft on gsm8k: method._target_='no_such_pkg.Dup' cannot be"),
         (
             "eval._target_=pada.types.Example",
@@ -412,5 +420,5 @@ def test_no_space_mid_stage_is_one_line_and_nothing_done(capsys, tiny_cell_overr
 def test_preflight_lists_the_same_config_problems(override, message, tiny_cell_overrides):
     from pada.preflight import preflight
 
-    problems, _ = preflight([*tiny_cell_overrides, override])
+    problems, _ = preflight([*tiny_cell_overrides, *override.split()])
     assert any(p.startswith(message) for p in problems), problems

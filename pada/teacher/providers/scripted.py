@@ -42,11 +42,8 @@ class Scripted(Provider):
     def __init__(self, cfg: Any):
         super().__init__(cfg)
         self.script = self.resolve(cfg)
-        options = cfg.get("script_options")
         # Script options (e.g. the simulation's declared noise) change answers: they join the cache identity.
-        self.options = dict(
-            OmegaConf.to_container(options, resolve=True) if OmegaConf.is_config(options) else options or {}
-        )
+        self.options = self.script_options(cfg)
         self.calls = 0  # how many answers were produced (i.e. cache misses that reached the "network")
         # a fixture table's text decides every answer: its hash joins the cache key, so an edit is not
         # answered from the cache of the old text
@@ -75,9 +72,19 @@ class Scripted(Provider):
             base = f"{base}+{self.fixture_digest}"
         return f"{base}+{stable_hash(self.options)[:12]}" if self.options else base
 
+    @staticmethod
+    def script_options(cfg: Any) -> dict[str, Any]:
+        """``teacher.script_options`` as a plain dict (the script's keyword arguments)."""
+        options = cfg.get("script_options")
+        return dict(
+            OmegaConf.to_container(options, resolve=True) if OmegaConf.is_config(options) else options or {}
+        )
+
     @classmethod
     def check_credentials(cls, cfg: Any) -> None:
-        cls.resolve(cfg)  # an unknown script is a config error worth reporting before any work
+        script = cls.resolve(cfg)  # an unknown script is a config error worth reporting before any work
+        if check := getattr(script, "check_options", None):  # so are bad options, where a script checks them
+            check(**cls.script_options(cfg))
 
     async def complete(self, call: Call) -> Completion:
         self.calls += 1
