@@ -5,7 +5,7 @@ similar but differently worded samples (the repo ships 6 per sentence); everythi
 classifier is trained on the union. One shot, untargeted: it never looks at the student's errors.
 
 Here, per iteration (``iterations: 1`` = one augmentation round, then the final training):
-  1. for every seed example, ``k`` samples of the ``paraphrase`` role (pada/prompts/paraphrase.v1.j2,
+  1. for every seed example, ``k`` samples of the ``paraphrase`` role (pada/prompts/paraphrase.v2.j2,
      schema Paraphrase) ask for the question reworded with every quantity kept;
   2. paraphrases identical to the question or to an earlier paraphrase are dropped (counted);
   3. where the task's answers are checkable as text (``verify: auto``), a ``verification`` call re-solves
@@ -57,7 +57,8 @@ NAME = "auggpt"
 
 class AugGPT(Method):
     name = NAME
-    version = "1.0"  # bump when a change here can alter its output (pada/versions.py)
+    # bump when a change here can alter its output (pada/versions.py); 1.1: example-answer prompts (issue 26)
+    version = "1.1"
     version_sources = GENERATIVE_SOURCES
     needs_teacher = True
 
@@ -125,7 +126,7 @@ class AugGPT(Method):
                 "verification",
                 render(
                     "verification",
-                    "v1",
+                    "v3",
                     schema=Verdict,
                     task_description=describe(state.task),
                     question=items.asked(ex),

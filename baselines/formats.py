@@ -83,7 +83,7 @@ class Items:
                 "verification",
                 render(
                     "verification",
-                    "v1",
+                    "v3",
                     schema=Verdict,
                     task_description=describe(self.task),
                     question=self._verified_question(item, ex),

@@ -89,7 +89,9 @@ DEDUP_CORPORA = ("wrong_seeds", "train_data")  # official | pada 1.0's (every qu
 
 class LLM2LLM(Method):
     name = NAME
-    version = "1.1"  # 1.1: the official dedup corpus, tie, attempt size, train-eval length and parser
+    # 1.1: the official dedup corpus, tie, attempt size, train-eval length and parser; 1.2: verification.v3
+    # (an example answer, via baselines/formats.py)
+    version = "1.2"
     version_sources = GENERATIVE_SOURCES
     needs_teacher = True
     needs_train_eval = True

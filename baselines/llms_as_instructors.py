@@ -10,10 +10,10 @@ incorrect responses against correct ones "for a deeper understanding of errors".
 
 Here, per iteration (``needs_train_eval``: the data of step 1 is the current training set):
   1. the wrong answers on the training set (``seeds_only`` restricts them to original seeds);
-  2. ``strategy: le`` - one ``error_analysis`` call per wrong item (pada/prompts/error_analysis.v1.j2:
+  2. ``strategy: le`` - one ``error_analysis`` call per wrong item (pada/prompts/error_analysis.v4.j2:
      question, reference solution, the student's answer; schema ErrorAnalysis);
      ``strategy: lec`` - the same call with the ``contrast_k`` most similar CORRECTLY answered training
-     items and the student's answers to them (pada/prompts/lai_contrast_analysis.v1.j2);
+     items and the student's answers to them (pada/prompts/lai_contrast_analysis.v2.j2);
   3. ``per_error`` ``generation`` samples per analysed error (pada/prompts/lai_generation.v1.j2: the
      wrong item, its reference and the analysis; schema GeneratedExample), exact duplicates dropped.
      Multiple-choice and code tasks (baselines/formats.py): the analysis reads the student's whole prompt
@@ -67,7 +67,8 @@ NAME = "llms_as_instructors"
 
 class LLMsAsInstructors(Method):
     name = NAME
-    version = "1.0"  # bump when a change here can alter its output (pada/versions.py)
+    # bump when a change here can alter its output (pada/versions.py); 1.1: example-answer prompts (issue 26)
+    version = "1.1"
     version_sources = GENERATIVE_SOURCES
     needs_teacher = True
     needs_train_eval = True
@@ -138,9 +139,9 @@ class LLMsAsInstructors(Method):
             )
             if self.cfg.strategy == "lec":
                 shown = [{"question": items.asked(c), "student_output": records[c.id].output} for c in near]
-                prompt = render("lai_contrast_analysis", "v1", contrasts=shown, **common)
+                prompt = render("lai_contrast_analysis", "v2", contrasts=shown, **common)
             else:
-                prompt = render("error_analysis", "v1", **common)
+                prompt = render("error_analysis", "v4", **common)
             requests.append(Request("error_analysis", prompt, 0, ErrorAnalysis))
         analyses = state.teacher.complete_many(requests)
         counts["analysis_failed"] = sum(a is None for a in analyses)

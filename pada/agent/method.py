@@ -37,7 +37,9 @@ DESCRIPTIONS = {
 
 class PadaAgent(Method):
     name = "pada"
-    version = "1.0"  # bump when a change here or in version_sources can alter its output (pada/versions.py)
+    # bump when a change here or in version_sources can alter its output (pada/versions.py); 1.1: prompts with
+    # an example answer instead of the JSON Schema document (issue 26)
+    version = "1.1"
     version_sources = (
         "pada.agent.clustering",
         "pada.agent.generation",

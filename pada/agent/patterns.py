@@ -100,6 +100,7 @@ def summarise(
     prompts = [
         render(
             "pattern_summary",
+            "v2",
             schema=PatternSummary,
             task_description=task_description,
             analyses=[analyses[i].text for i in members[:max_members]],
@@ -124,6 +125,7 @@ def draft_strategies(teacher: Any, patterns: list[Pattern], task_description: st
     prompts = [
         render(
             "strategy",
+            "v2",
             schema=Strategy,
             task_description=task_description,
             pattern_name=p.name,

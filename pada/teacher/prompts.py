@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from pada import dependencies
 from pada.errors import PadaError
+from pada.teacher.examples import example_json, field_lines
 
 PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
 ROLES = ("error_analysis", "pattern_summary", "strategy", "generation", "paraphrase", "verification", "judge")
@@ -55,7 +56,9 @@ def render(
     directory: Path = PROMPTS_DIR,
     **variables: Any,
 ) -> Prompt:
-    """Render the system and user blocks; ``schema`` exposes its JSON schema as ``json_schema``."""
+    """Render the system and user blocks; ``schema`` exposes its JSON schema as ``json_schema`` and, where
+    pada/teacher/examples.py has one, a filled-in example answer as ``json_example`` with its fields
+    described one per line as ``json_fields``."""
     name = f"{role}.{version}.j2"
     if not (directory / name).is_file():
         raise PadaError(
@@ -65,6 +68,10 @@ def render(
     dependencies.record(directory / name)  # the running stage depends on this template's text
     if schema is not None:
         variables["json_schema"] = json.dumps(schema.model_json_schema(), indent=1)
+        example = example_json(schema)
+        if example is not None:  # prompt versions that show a filled-in answer (pada/teacher/examples.py)
+            variables["json_example"] = example
+            variables["json_fields"] = field_lines(schema)
     context = template.new_context(variables)
     messages = []
     for block in ("system", "user"):

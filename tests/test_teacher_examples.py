@@ -1,0 +1,68 @@
+"""Prompts show a filled-in example answer, not the JSON Schema document (issue 26): a small teacher copies
+the document (patterns named "PatternSummary", field descriptions as values)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import compose_config
+
+from pada.teacher import render
+from pada.teacher.examples import EXAMPLES, example_json, field_lines
+from pada.teacher.schemas import (
+    ROLE_SCHEMAS,
+    ErrorAnalysis,
+    JudgeScore,
+    Paraphrase,
+    PatternSummary,
+    Strategy,
+    Verdict,
+)
+
+COMMON = {"task_description": "grade-school math", "question": "Q?", "solution": "S #### 3", "reference": "R"}
+NEW_VERSIONS = [
+    (
+        "error_analysis",
+        "v3",
+        ErrorAnalysis,
+        {"student_output": "o", "extracted": "1", "gold": "3", "verdict": "incorrect"},
+    ),
+    ("error_analysis", "v4", ErrorAnalysis, {"student_output": "o"}),
+    ("lai_contrast_analysis", "v2", ErrorAnalysis, {"student_output": "o", "contrasts": []}),
+    ("pattern_summary", "v2", PatternSummary, {"analyses": ["a", "b"]}),
+    ("strategy", "v2", Strategy, {"pattern_name": "n", "pattern_description": "d"}),
+    ("verification", "v3", Verdict, {}),
+    ("paraphrase", "v2", Paraphrase, {}),
+    ("judge", "v2", JudgeScore, {}),
+]
+
+
+def test_every_example_is_a_valid_answer_of_its_schema():
+    schemas = {s.__name__: s for s in ROLE_SCHEMAS.values()}
+    assert set(EXAMPLES) <= set(schemas)
+    for name in EXAMPLES:
+        assert schemas[name].model_validate_json(example_json(schemas[name])) == schemas[name](
+            **EXAMPLES[name]
+        )
+    assert field_lines(Verdict).splitlines() == [
+        "- valid (bool): true if the problem is well-posed and the solution correct",
+        "- answer (str): your own final answer",
+        "- reason (str)",
+    ]
+
+
+@pytest.mark.parametrize(("role", "version", "schema", "variables"), NEW_VERSIONS)
+def test_the_new_versions_show_an_example_answer_and_no_schema_document(role, version, schema, variables):
+    prompt = render(role, version, schema=schema, **{**COMMON, **variables})
+    text = "\n".join(content for _, content in prompt.messages)
+    assert example_json(schema) in text and field_lines(schema) in text
+    assert '"properties"' not in text and '"title"' not in text  # no JSON Schema document
+    assert prompt.version == f"{role}.{version}"
+    json.loads(example_json(schema))
+
+
+def test_the_shipped_methods_ask_with_the_example_answer_versions():
+    pada = compose_config(["method=pada"]).method
+    assert (pada.analysis_prompt, pada.qc.verification_prompt, pada.qc.judge.prompt) == ("v3", "v3", "v2")
+    assert compose_config(["method=auggpt"]).method.prompt_version == "v2"
