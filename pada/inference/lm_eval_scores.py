@@ -108,6 +108,9 @@ def standard_task_config(name: str, data_dir: Path, out: Path) -> dict[str, Any]
     return {**config, "dataset_path": "json", "dataset_kwargs": {"data_files": files}}
 
 
+PADA_TASK_VERSION = 2.0  # 2.0: pada's shots as turns (1.0 ran 0-shot whatever pada sent); in the stage key
+
+
 def _shots_sampler() -> type:
     """lm-eval's ``fewshot_config.sampler`` for the pada task: the shots pada sends with this very item
     (stored in its row), not a draw from a pool, so per-item rules such as MMLU's same-subject shots hold
@@ -178,7 +181,7 @@ def pada_task_config(
             "temperature": 0.0,
         },
         "num_fewshot": max((len(v) for v in shots.values()), default=0),
-        "metadata": {"version": 2.0},  # 2.0: pada's shots (1.0 ran 0-shot whatever pada sent)
+        "metadata": {"version": PADA_TASK_VERSION},
     }
 
 

@@ -33,9 +33,18 @@ def method_identity_of(method: dict[str, Any]) -> dict[str, Any]:
     return method
 
 
+USER_TASK = "pada.tasks.user.UserTask"
+
+
 def identity_of(resolved: dict[str, Any]) -> dict[str, Any]:
-    """The identity part of a resolved config (``OmegaConf.to_container(cfg, resolve=True)``)."""
+    """The identity part of a resolved config (``OmegaConf.to_container(cfg, resolve=True)``). A user's
+    task gets its defaults filled in (``pada.tasks.user.with_defaults``): building it fills them into the
+    config, and a cell named before or after that, or with a default written out, is the same cell."""
     resolved = dict(resolved)
+    if isinstance(resolved.get("task"), dict) and resolved["task"].get("_target_") == USER_TASK:
+        from pada.tasks.user import with_defaults
+
+        resolved["task"] = with_defaults(resolved["task"])
     if isinstance(resolved.get("method"), dict):
         resolved["method"] = method_identity_of(resolved["method"])
     if isinstance(resolved.get("teacher"), dict):

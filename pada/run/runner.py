@@ -259,7 +259,7 @@ class Cell:
         return self.stages.run(f"augment_{i}", {"eval": eval_key}, work)
 
     def _lm_eval_stage(self, train_key: str, adapter: Path | None, test: list[Example]):
-        from pada.inference.lm_eval_scores import run_stage
+        from pada.inference.lm_eval_scores import PADA_TASK_VERSION, run_stage
 
         def work(out: Path) -> dict[str, Any]:
             self.close()  # lm-eval loads its own copy of the model: free ours (GPU memory) first
@@ -276,7 +276,8 @@ class Cell:
             )
 
         lm_cfg = OmegaConf.to_container(self.cfg.eval.lm_eval, resolve=True)
-        return self.stages.run("lm_eval", {"train": train_key, "lm_eval": lm_cfg, "n": len(test)}, work)
+        key = {"train": train_key, "lm_eval": lm_cfg, "n": len(test), "pada_task": PADA_TASK_VERSION}
+        return self.stages.run("lm_eval", key, work)
 
     # -- helpers ----------------------------------------------------------------------------------
     def _free_cpu_backend(self) -> None:

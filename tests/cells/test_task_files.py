@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from hydra.core.config_store import ConfigStore
+from omegaconf import OmegaConf
 from test_tasks_user import numeric_task, write_yaml
 from test_tasks_user_run import CELL
 
@@ -154,3 +155,129 @@ def test_a_task_file_extending_a_shipped_task_composes_alike_in_run_and_data_che
     assert "name: my_sim" in shown and "val_size: 7" in shown and "pool_size: 4000" in shown
     assert main(["data", "check", str(child)]) == 0, capsys.readouterr().err
     assert capsys.readouterr().out.startswith("my_sim: pool 4000, val 7, test 500")
+
+
+# ---------------------------------------------------------------- the documented YAML, as documented (issue 29.11)
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "tasks.md"
+
+
+def docs_task_yaml() -> dict:
+    """The own-task YAML block of docs/tasks.md, exactly as a user copies it."""
+    import re
+
+    import yaml
+
+    blocks = re.findall(r"```yaml\n(.*?)```", DOCS.read_text(), re.DOTALL)
+    (block,) = [b for b in blocks if "_target_: pada.tasks.user.UserTask" in b]
+    return yaml.safe_load(block)
+
+
+def _docs_task(tmp_path: Path, drop: tuple[str, ...] = (), **changes) -> tuple[Path, Path]:
+    """The documented YAML with only its data made this test's (the apples rows, in the user's field names)."""
+    data = tmp_path / "data"
+    numeric_task(data)  # writes mine/train.jsonl and mine/val.jsonl
+    cfg = docs_task_yaml()
+    cfg.update(
+        name="my_apples",
+        local_subdir=str(data / "mine"),
+        files={**cfg["files"], "train": "train.jsonl", "val": "val.jsonl", "test": None},
+        fields={**cfg["fields"], "id": "uid", "question": "problem", "answer": "result"},
+        test_size=8,
+    )
+    cfg.update(changes)
+    for key in drop:
+        node, _, leaf = key.rpartition(".")
+        (cfg[node] if node else cfg).pop(leaf)
+    repo = tmp_path / "my_repo"
+    repo.mkdir(exist_ok=True)
+    path = repo / "my_apples.yaml"
+    OmegaConf.save(OmegaConf.create(cfg), path)
+    return path, data
+
+
+def test_the_documented_task_yaml_runs_with_only_its_documented_keys(tmp_path, model_cache, capsys):
+    """No limits, max_new_tokens, stop, ...: each optional key takes its documented default (before: a raw
+    "Key 'limits' is not in struct", then a crash at max_new_tokens after train_0)."""
+    path, data = _docs_task(tmp_path)
+    assert "limits" not in docs_task_yaml() and "max_new_tokens" not in docs_task_yaml()
+    runs = tmp_path / "runs"
+    overrides = [
+        f"task={path}",
+        "method=sft",
+        "budget=8",
+        "trainer.max_steps=2",
+        "eval.max_new_tokens=4",
+        "wandb.mode=disabled",
+        f"paths.runs_dir={runs}",
+        f"paths.data_dir={data}",
+        f"paths.cache_dir={model_cache}",
+    ]
+    assert _run(["run", *overrides]) == 0, capsys.readouterr().err
+    (results,) = [read_json(p) for p in runs.glob("my_apples-b8-sft-s0-*/results.json")]
+    assert results["metrics"]["test"]["n"] == 8
+    task = results["provenance"]["config"]["task"]
+    assert (task["limits"], task["max_new_tokens"], task["stop"]) == ({"val": None, "test": None}, 256, [])
+
+
+REQUIRED = [
+    ("name", (), {"name": None}, "task.name"),
+    ("scorer", ("scorer",), {}, "scorer=None"),
+    ("prompt_template", ("prompt_template",), {}, "task.prompt_template is required"),
+    ("files.train", ("files.train",), {}, "task.files.train is required"),
+    ("fields.question", ("fields.question",), {}, "task.fields.question must name"),
+]
+
+
+@pytest.mark.parametrize(("key", "drop", "changes", "message"), REQUIRED, ids=[r[0] for r in REQUIRED])
+@pytest.mark.parametrize("command", ["run", "preflight", "data check"])
+def test_a_required_task_key_left_out_is_one_line_in_every_command(
+    tmp_path, capsys, command, key, drop, changes, message
+):
+    path, data = _docs_task(tmp_path, drop, **changes)
+    runs = tmp_path / "runs"
+    argv = {
+        "run": ["run", f"task={path}", "method=sft", f"paths.runs_dir={runs}", f"paths.data_dir={data}"],
+        "preflight": ["preflight", f"task={path}", "model=tiny", "method=sft", f"paths.data_dir={data}"],
+        "data check": ["data", "check", str(path), "--data-dir", str(data)],
+    }[command]
+    code = _run(argv)
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    if command == "preflight":  # preflight lists every problem on stdout and exits 1
+        assert code == 1 and message in captured.out, (code, err, captured.out)
+    else:
+        assert code == 2 and len(err) == 1 and err[0].startswith("pada: error: ") and message in err[0], err
+    assert not any(runs.rglob(DONE)) if runs.exists() else True
+
+
+@pytest.mark.parametrize("gold", ["nan", "inf", "-Infinity"])
+def test_a_gold_answer_no_output_can_match_stops_run_as_data_check_does(tmp_path, capsys, gold):
+    """``pada data check`` flagged a nan/inf gold while ``pada run`` loaded it (an item nothing scores)."""
+    import json
+
+    path, data = _docs_task(tmp_path)
+    train = data / "mine" / "train.jsonl"
+    lines = train.read_text().splitlines()
+    lines.insert(2, json.dumps({"uid": "bad", "problem": "Tom?", "result": gold}))
+    train.write_text("\n".join(lines) + "\n")
+    runs = tmp_path / "runs"
+    for argv in (
+        ["run", f"task={path}", "method=sft", f"paths.runs_dir={runs}", f"paths.data_dir={data}"],
+        ["data", "check", str(path), "--data-dir", str(data)],
+    ):
+        assert _run(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert (
+            len(err) == 1 and err[0].startswith(f"pada: error: {train}:3: ") and "holds no number" in err[0]
+        )
+    assert not runs.exists() or not any(runs.rglob(DONE))
+
+
+def test_a_default_written_out_names_the_same_cell():
+    from pada.run.identity import identity_of
+    from pada.tasks.user import with_defaults
+
+    task = {**docs_task_yaml(), "_target_": "pada.tasks.user.UserTask"}
+    written = {**task, "limits": {"val": None, "test": None}, "max_new_tokens": 256, "stop": []}
+    assert identity_of({"task": task}) == identity_of({"task": written}) == {"task": with_defaults(task)}
+    assert identity_of({"task": {**task, "max_new_tokens": 100}}) != identity_of({"task": task})

@@ -104,6 +104,9 @@ def test_data_check_refuses_a_key_no_code_reads_as_pada_run_does(tmp_path, capsy
 
 BAD_ROWS = [
     ({"uid": "x", "problem": "Tom?", "result": "many"}, "holds no number"),
+    ({"uid": "x", "problem": "Tom?", "result": "nan"}, "holds no number ('nan')"),  # no output can equal it
+    ({"uid": "x", "problem": "Tom?", "result": "inf"}, "holds no number ('inf')"),
+    ({"uid": "x", "problem": "Tom?", "result": "#### -Infinity"}, "holds no number"),
     ({"uid": "x", "problem": "", "result": 3}, "'problem' must be a non-empty string"),
     ({"uid": "x", "result": 3}, "lacks the field(s) ['problem']"),
     ("{not json", "not valid JSON"),

@@ -14,6 +14,7 @@ from test_tasks_user import numeric_task
 from pada.cli import main
 from pada.io import read_json, read_jsonl
 from pada.run.runner import run_cell
+from pada.tasks.user import UserTask
 
 CELL = [
     "budget=8",
@@ -57,7 +58,7 @@ def test_a_users_jsonl_task_runs_pada_and_appears_in_analyze(tmp_path, model_cac
         cfg.task = OmegaConf.create(task)  # what conf/task/my_apples.yaml would hold
     results, new, table = _run_and_analyze(cfg, tmp_path, capsys)
     assert results["cell"]["name"].startswith("my_apples-b8-pada-s0-")
-    assert results["versions"]["task"] == "1.0"
+    assert results["versions"]["task"] == UserTask.version
     assert results["data"]["synthetic"] == len(new) > 0 and {r["source"] for r in new} == {"synthetic:pada"}
     assert all(
         r["prompt"].startswith("Solve it. End with '#### <number>'.") for r in new
