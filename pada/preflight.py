@@ -7,6 +7,7 @@ sweep; prints the number of jobs and estimated GPU hours and teacher tokens/doll
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
 import shutil
@@ -17,6 +18,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
+from pydantic import BaseModel
 
 from pada.config_keys import absent_key_message
 from pada.errors import PadaError
@@ -135,11 +137,16 @@ def probe_teacher(teacher_cfg: DictConfig) -> str | None:
     """Send one real request (a few tokens, one attempt, uncached) to the endpoint; the problem, or None.
 
     A wrong model name, a closed port or a refused key then shows before a sweep is submitted, not as a
-    sweep of cells whose every teacher call failed.
+    sweep of cells whose every teacher call failed. Under ``teacher.structured_output=native`` a second
+    request carries a one-field schema in the provider's native form, so a server that refuses the field
+    (llama-cpp-python's HTTP 500 on json_schema, a Bedrock model without tool use) shows here too.
     """
     from pada.teacher import Teacher
 
-    cfg = OmegaConf.merge(teacher_cfg, {"client": {"cache": {"mode": "off"}, "retry": {"max_attempts": 1}}})
+    cfg = OmegaConf.merge(
+        teacher_cfg,
+        {"client": {"cache": {"mode": "off"}, "retry": {"max_attempts": 1}, "structured_reasks": 0}},
+    )
     where = f"teacher {cfg.provider} model {cfg.model}" + (
         f" at {cfg.base_url}" if cfg.get("base_url") else ""
     )
@@ -148,9 +155,25 @@ def probe_teacher(teacher_cfg: DictConfig) -> str | None:
             teacher.complete(
                 "preflight", [{"role": "user", "content": "Reply with the word OK."}], max_tokens=8
             )
+            if teacher.structured_output == "native":
+                _probe_native(teacher)
     except Exception as error:  # noqa: BLE001 - any failure of the probe is the problem to report
         return f"{where}: the probe request failed: {error}"
     return None
+
+
+class _Probe(BaseModel):
+    ok: bool
+
+
+def _probe_native(teacher: Any) -> None:
+    """One request with a one-field schema in the native form: raises StructuredOutputRefused when the server
+    refuses the field; an answer that does not parse is fine here (the field was taken)."""
+    from pada.teacher import StructuredOutputError
+
+    chat = [{"role": "user", "content": 'Reply with {"ok": true}.'}]
+    with contextlib.suppress(StructuredOutputError):
+        teacher.complete("preflight", chat, schema=_Probe, max_tokens=32)
 
 
 def _wants_gpu(cfg: DictConfig) -> bool:

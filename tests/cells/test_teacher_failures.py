@@ -92,7 +92,8 @@ def test_preflight_sends_one_real_request_to_the_teacher(tmp_path, tiny_data_dir
     ]
     with FakeLLMServer() as server:
         assert preflight_main([*args, f"teacher.base_url={server.url}/v1"]) == 0
-        assert len(server.bodies) == 1 and server.bodies[0]["model"] == "served"
+        assert len(server.bodies) == 2 and server.bodies[0]["model"] == "served"
+        assert "structured_outputs" in server.bodies[1]  # native mode: the schema field is probed too
         server.always = "400"
         assert preflight_main([*args, f"teacher.base_url={server.url}/v1"]) == 1
     out = capsys.readouterr().out
@@ -100,6 +101,32 @@ def test_preflight_sends_one_real_request_to_the_teacher(tmp_path, tiny_data_dir
     assert "injected 400" in out  # the server's reason, not only the status
     assert preflight_main([*args, f"teacher.base_url=http://127.0.0.1:{_closed_port()}/v1"]) == 1
     assert "probe request failed" in capsys.readouterr().out
+
+
+def test_preflight_shows_a_server_that_refuses_the_native_structured_field(tmp_path, tiny_data_dir, capsys):
+    from pada.preflight import main as preflight_main
+
+    args = [
+        f"paths.data_dir={tiny_data_dir}",
+        f"paths.runs_dir={tmp_path}/runs",
+        "budget=8",
+        "task.val_size=10",
+        "teacher=openai_compatible",
+        "teacher.model=served",
+        "method=auggpt",
+    ]
+    refusal = {"error": {"message": 'response_format type must be one of "text" or "json_object"'}}
+    with FakeLLMServer() as server:
+        server.faults.extend(["none", f"body:500:{json.dumps(refusal)}"])  # free text answered, then refused
+        assert preflight_main([*args, f"teacher.base_url={server.url}/v1"]) == 1
+        assert len(server.bodies) == 2  # the free-text probe, then one native request: not retried
+        assert (
+            preflight_main([*args, f"teacher.base_url={server.url}/v1", "teacher.structured_output=prompt"])
+            == 0
+        )
+        assert len(server.bodies) == 3  # prompt mode: the free-text probe only
+    out = capsys.readouterr().out
+    assert "refused native structured output" in out and "teacher.structured_output=prompt" in out
 
 
 def test_pattern_report_says_how_many_analyses_were_sent_when_none_parsed(tmp_path, tiny_cell_overrides):
