@@ -5,6 +5,7 @@ only where a method needs one, seeds in order). The run itself is `make demo-rea
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from pada.run import fairness
 from tests.conftest import compose_config
 
-SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "demo_real.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "demo_real.py"
 
 
 def _demo():
@@ -48,3 +49,25 @@ def test_every_cell_composes_step_and_budget_matched(size):
 def test_powered_size_scores_every_test_item():
     demo = _demo()
     assert demo.SIZES["powered"]["test"] >= 1172  # ARC-Challenge's test split
+
+
+def _cell(runs: Path, name: str, method: str, seed: int, synthetic: int, roles: dict) -> None:
+    (runs / name).mkdir(parents=True)
+    results = {"method": method, "seed": seed, "data": {"synthetic": synthetic}, "teacher_usage": roles}
+    (runs / name / "results.json").write_text(json.dumps(results))
+
+
+def test_teacher_report_sums_roles_and_names_findings(tmp_path):
+    demo = _demo()
+    ok = {"requests": 20, "calls": 20, "truncated": 1, "reasks": 1, "parse_failures": 1}
+    bad = {"requests": 10, "calls": 10, "truncated": 0, "reasks": 2, "parse_failures": 1}
+    _cell(tmp_path, "a", "pada", 0, 8, {"roles": {"generation": ok, "verification": bad}})
+    _cell(tmp_path, "b", "auggpt", 0, 0, {"roles": {"generation": ok}})
+    _cell(tmp_path, "c", "sft", 0, 0, {})  # no teacher: not a finding
+    report, findings = demo.teacher_report(tmp_path)
+    assert "| generation | 40 | 40 | 2 | 2 | 2 (5%) |" in report  # 5% is allowed
+    assert "| verification | 10 | 10 | 0 | 2 | 1 (10%) |" in report
+    assert findings == [
+        "auggpt seed 0 added zero synthetic examples",
+        "role verification: 10% parse failures (> 5%)",
+    ]
