@@ -45,10 +45,13 @@ def _check_composes(job: list[str], conf_dir: Path) -> None:
         lines = [line.strip() for line in str(error).splitlines() if line.strip()]
         absent = re.match(r"Could not override '([^']+)'", lines[0]) if lines else None
         if absent:  # Hydra's advice would be to append the key as spelt, typo included
-            from pada.config_keys import absent_key_message
+            from pada.config_keys import absent_override_message
 
-            value = next((j.partition("=")[2] for j in job if _key(j) == absent[1]), "...")
-            raise PadaError(absent_key_message(absent[1], value)) from error
+            def compose_rest(rest: list[str]):
+                with initialize_config_dir(version_base="1.3", config_dir=str(conf_dir), job_name="pada"):
+                    return compose("config", overrides=rest)
+
+            raise PadaError(absent_override_message(job, absent[1], compose_rest)) from error
         raise PadaError("; ".join(lines) or type(error).__name__) from error
     # values of keys the config has (plain or ++, which also sets method.loop's defaults), not added keys
     replaced = [j for j in job if j.startswith("++") or not j.startswith(("+", "~"))]

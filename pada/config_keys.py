@@ -22,7 +22,7 @@ import difflib
 import functools
 import importlib.util
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -108,25 +108,76 @@ def check_read(config: dict[str, Any]) -> None:
     read = read_names() | target_names(config)
     unread = unread_keys(config, read)
     if unread:
-        raise PadaError(f"config key '{unread[0]}' is read by no code (a typo?){_hint(unread[0], read)}")
+        hint = _hint(unread[0], read, own_keys(config, unread[0]))
+        raise PadaError(f"config key '{unread[0]}' is read by no code (a typo?){hint}")
 
 
-def absent_key_message(path: str, value: str) -> str:
+def absent_key_message(path: str, value: str, config: dict[str, Any] | None = None) -> str:
     """What to say for ``path=value`` overriding a key the composed config lacks (Hydra: "Could not
-    override"): a did-you-mean for a name no code reads, else (a real optional key) how to add it."""
+    override"): a did-you-mean for a name no code reads, else (a real optional key) how to add it.
+    ``config``: the config composed without that override (plain container), whose node at ``path``
+    gives the closest candidates (a user method's own keys); None: only the names the code reads."""
     read = read_names()
     if path.rpartition(".")[2] in read:
         return f"config key '{path}' is not in the config; add it with +{path}={value}"
-    return f"config key '{path}' is not in the config (a typo?){_hint(path, read)}"
+    own = own_keys(config, path) if config is not None else ([], [])
+    return f"config key '{path}' is not in the config (a typo?){_hint(path, read, own)}"
 
 
-def _hint(path: str, read: frozenset[str]) -> str:
+def absent_override_message(overrides: list[str], path: str, compose: Callable[[list[str]], Any]) -> str:
+    """``absent_key_message`` for the override of ``path`` among ``overrides``: with its value, and with the
+    config ``compose`` builds from the other overrides, so the suggestion can be a key of the same node
+    (a user method's own key). A config that does not compose without it either gives no node keys."""
+    from omegaconf import OmegaConf
+
+    mine = [o for o in overrides if o.lstrip("+~").partition("=")[0].split("@")[0] == path]
+    value = mine[0].partition("=")[2] if mine else "..."
+    try:
+        config = OmegaConf.to_container(compose([o for o in overrides if o not in mine]), resolve=False)
+    except Exception:  # noqa: BLE001 - another problem in the overrides: reported once this one is fixed
+        config = None
+    return absent_key_message(path, value, config if isinstance(config, dict) else None)
+
+
+LOOP_KEYS = ("iterations", "select", "early_stop_patience")  # method.loop's (pada.run.loop.LOOP_KEYS)
+CUTOFF = 0.6  # difflib.get_close_matches' default: how alike a suggestion must be
+
+
+def own_keys(config: dict[str, Any], path: str) -> tuple[list[str], list[str]]:
+    """(the keys ``path``'s own node has in ``config``, the names its ``_target_`` module and the modules
+    beside it read): the closest candidates for a typo in that node (``method.p_delet`` -> the user
+    method's ``p_delete``)."""
+    node: Any = config
+    for segment in path.split(".")[:-1]:
+        node = node.get(segment) if isinstance(node, dict) else None
+    if not isinstance(node, dict):
+        return [], []
+    target = node.get("_target_")
+    folder = _module_dir(target) if isinstance(target, str) else None
+    return [str(k) for k in node], sorted(_folder_names(folder)) if folder else []
+
+
+def _hint(path: str, read: Iterable[str], own: tuple[list[str], list[str]] = ([], [])) -> str:
+    """``; did you mean '<key>'?`` for the name closest to ``path``'s last segment (difflib's ratio, at
+    least 0.6, as ``get_close_matches``), else "". Candidates, most specific first, a tie going to the
+    earlier: the node's own keys, method.loop's keys (for ``method.*``), the names the node's class reads
+    (``own``, from ``own_keys``), then every name the code reads."""
     prefix, _, leaf = path.rpartition(".")
-    loop = difflib.get_close_matches(leaf, ("iterations", "select", "early_stop_patience"), n=1)
-    if prefix == "method" and loop:  # a loop key misspelt or outside the loop node
-        return f"; did you mean 'method.loop.{loop[0]}'?"
-    close = difflib.get_close_matches(leaf, sorted(read), n=1)
-    return f"; did you mean '{prefix + '.' if prefix else ''}{close[0]}'?" if close else ""
+    at = f"{prefix}." if prefix else ""
+    node_keys, class_names = own
+    candidates = [(at + name, name) for name in node_keys]
+    if prefix == "method":  # a loop key misspelt or written outside the loop node
+        candidates += [(f"method.loop.{name}", name) for name in LOOP_KEYS]
+    candidates += [(at + name, name) for name in [*class_names, *sorted(read)]]
+    best, best_ratio = None, 0.0
+    for suggestion, name in candidates:
+        matcher = difflib.SequenceMatcher(None, name, leaf)  # as get_close_matches compares
+        if name == leaf or matcher.real_quick_ratio() < CUTOFF or matcher.quick_ratio() < CUTOFF:
+            continue
+        ratio = matcher.ratio()
+        if ratio >= CUTOFF and ratio > best_ratio:  # strictly better: a tie keeps the more specific
+            best, best_ratio = suggestion, ratio
+    return f"; did you mean '{best}'?" if best else ""
 
 
 def _targets(tree: Any) -> Iterable[str]:

@@ -20,7 +20,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from pydantic import BaseModel
 
-from pada.config_keys import absent_key_message
+from pada.config_keys import absent_override_message
 from pada.errors import PadaError
 
 
@@ -35,8 +35,7 @@ def _compose(overrides: list[str], hydra: bool = False) -> DictConfig:
         first = str(error).splitlines()[0]
         absent = re.match(r"Could not override '([^']+)'", first)
         if absent:  # a misspelt key: the same line as `pada run` gives
-            value = next((o.partition("=")[2] for o in overrides if o.partition("=")[0] == absent[1]), "...")
-            raise PadaError(absent_key_message(absent[1], value)) from error
+            raise PadaError(absent_override_message(overrides, absent[1], _compose)) from error
         raise PadaError(f"config does not compose: {first}") from error
 
 
