@@ -62,3 +62,25 @@ def field_lines(schema: type[BaseModel]) -> str:
         kind = getattr(field.annotation, "__name__", str(field.annotation))
         lines.append(f"- {name} ({kind})" + (f": {field.description}" if field.description else ""))
     return "\n".join(lines)
+
+
+COPY_MIN_CHARS = 20  # shorter example values ("30", a bool) may be a real answer by coincidence
+
+
+def copied_fields(answer: BaseModel) -> list[str]:
+    """The text fields of ``answer`` that repeat its schema's example answer word for word (case and spacing
+    aside; values of at least ``COPY_MIN_CHARS`` characters): a small teacher that copies the example has
+    written nothing about the problem it was asked about (seen with a 0.5B teacher, docs/teacher.md)."""
+    example = EXAMPLES.get(type(answer).__name__) or {}
+
+    def norm(text: str) -> str:
+        return " ".join(text.lower().split())
+
+    return [
+        name
+        for name, shown in example.items()
+        if isinstance(shown, str)
+        and len(shown) >= COPY_MIN_CHARS
+        and isinstance(getattr(answer, name, None), str)
+        and norm(getattr(answer, name)) == norm(shown)
+    ]

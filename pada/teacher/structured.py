@@ -24,10 +24,12 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from pada.teacher.examples import copied_fields
+
 # Versioned (pada/versions.py): these rules decide which teacher answers become items, so an augment
 # stage's key carries this. 1.1: a JSON decoder instead of first-{ to last-} slicing; coercions (issue 29).
-# 1.2: an answer cut at max_tokens is never kept (issue 26).
-VERSION = "1.2"
+# 1.2: an answer cut at max_tokens is never kept (issue 26). 1.3: nor one that copies the example answer.
+VERSION = "1.3"
 T = TypeVar("T", bound=BaseModel)
 
 _FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
@@ -104,7 +106,13 @@ def parse_structured(text: str, schema: type[T]) -> T:
 
 def parse_answer(text: str, finish_reason: str, schema: type[T], max_tokens: int) -> tuple[T, bool]:
     """``parse_structured_coerced`` of a whole answer; ValueError for one cut at ``max_tokens``
-    (``finish_reason == "length"``), however well it parses."""
+    (``finish_reason == "length"``), however well it parses, and for one whose text fields repeat the
+    schema's example answer (pada.teacher.examples.copied_fields): both are re-asked."""
     if finish_reason == "length":
         raise ValueError(f"answer cut at max_tokens={max_tokens}")
-    return parse_structured_coerced(text, schema)
+    parsed, coerced = parse_structured_coerced(text, schema)
+    if copied := copied_fields(parsed):
+        raise ValueError(
+            f"the answer copies the prompt's example answer ({', '.join(copied)}); write your own content"
+        )
+    return parsed, coerced

@@ -66,3 +66,18 @@ def test_the_shipped_methods_ask_with_the_example_answer_versions():
     pada = compose_config(["method=pada"]).method
     assert (pada.analysis_prompt, pada.qc.verification_prompt, pada.qc.judge.prompt) == ("v3", "v3", "v2")
     assert compose_config(["method=auggpt"]).method.prompt_version == "v2"
+
+
+def test_an_answer_that_copies_the_example_is_not_kept():
+    """Seen with the 0.5B llama.cpp teacher: strategy.v2 answered with the example's strategy word for word."""
+    from pada.teacher.structured import parse_answer
+
+    copied = "{\"strategy\": \"VARY the relation phrase ('less than', 'off', 'fewer than', 'twice as many') and  the order in which the quantities appear; every solution first restates the relation as an equation, then computes.\"}"
+    with pytest.raises(ValueError, match=r"copies the prompt's example answer \(strategy\)"):
+        parse_answer(copied, "stop", Strategy, 200)
+    own = {
+        "valid": False,
+        "answer": "30",
+        "reason": "3 + 4 is 7, not 12.",
+    }  # a short value may match by chance
+    assert parse_answer(json.dumps(own), "stop", Verdict, 200) == (Verdict(**own), False)
