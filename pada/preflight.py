@@ -120,6 +120,24 @@ def _check_values(cfg: DictConfig) -> str | None:
     return None
 
 
+def _check_adapter(cfg: DictConfig) -> str | None:
+    """``trainer.lora`` against vLLM's limits and the student's module names (pada.validate.check_adapter),
+    from the model's config only; skipped for the names when the model is not here yet (_check_model says
+    so; a tiny model is built on first run, and the run checks it before any stage)."""
+    from pada.validate import check_adapter
+
+    if cfg.model.builder == "tiny":
+        built = Path(cfg.paths.cache_dir).expanduser() / "models" / f"tiny-{cfg.model.variant}"
+        path = str(built) if (built / "config.json").is_file() else None
+    else:
+        path = None if _check_model(cfg) else str(cfg.model.path)
+    try:
+        check_adapter(cfg, path)
+    except PadaError as error:
+        return str(error)
+    return None
+
+
 def _check_teacher(cfg: DictConfig) -> str | None:
     if cfg.teacher.provider == "none":
         return None
@@ -417,6 +435,10 @@ def preflight(overrides: list[str]) -> tuple[list[str], dict[str, Any]]:
         (_check_data, lambda c: f"{c.task.name}-{c.budget}"),
         (_check_method, lambda c: OmegaConf.to_yaml(c.task) + OmegaConf.to_yaml(c.method)),
         (_check_teacher, lambda c: OmegaConf.to_yaml(c.teacher)),
+        (
+            _check_adapter,
+            lambda c: OmegaConf.to_yaml({k: c[k] for k in ("model", "trainer", "eval", "method")}),
+        ),
     ]
     for cfg in cells:
         for check, key in checks:

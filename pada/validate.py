@@ -128,6 +128,26 @@ def check_config(cfg: DictConfig, iterations: int, conf_dir: Path | None) -> Non
         check_read(OmegaConf.to_container(cfg, resolve=False))  # a key no code reads (a typo) is an error
 
 
+def check_adapter(cfg: DictConfig, model_path: str | None) -> None:
+    """``trainer.lora`` against what will use it, before any stage (pada/training/lora_check.py): vLLM's
+    limits when evaluation (eval=vllm, or lm_eval with model=vllm) loads the adapter, and, given
+    ``model_path``, the module names against the student's architecture (its config on the meta device, no
+    weights). Nothing to check when the method does not train. Raises PadaError."""
+    from pada.inference.base import backend_class
+    from pada.inference.vllm_backend import VLLMBackend
+    from pada.training.lora_check import check_lora_targets, check_vllm_adapter, meta_model
+
+    if not cfg.method.get("train", True) or cfg.trainer.mode != "lora":
+        return
+    if issubclass(backend_class(cfg.eval), VLLMBackend):
+        check_vllm_adapter(cfg.trainer, cfg.eval.max_lora_rank, "eval.max_lora_rank")
+    lm_eval = OmegaConf.select(cfg, "eval.lm_eval")
+    if lm_eval is not None and lm_eval.get("enabled") and lm_eval.get("model") == "vllm":
+        check_vllm_adapter(cfg.trainer, lm_eval.max_lora_rank, "eval.lm_eval.max_lora_rank")
+    if model_path is not None:
+        check_lora_targets(cfg.trainer, meta_model(model_path, cfg.model.get("revision")))
+
+
 MIN_FREE_MB = 64  # below this a stage cannot write its outputs (a LoRA adapter of a 1B model is ~20-50 MB)
 
 

@@ -155,7 +155,8 @@ RUNNER_PARTS = (
         "trainer",
         "pada.training",
         ("pada.training", "pada.training.batching", "pada.training.callbacks", "pada.training.data")
-        + ("pada.training.flops", "pada.training.module", "pada.training.resume", "pada.training.train"),
+        + ("pada.training.flops", "pada.training.lora", "pada.training.module", "pada.training.resume")
+        + ("pada.training.train",),
     ),
     ("fairness", "pada.run.fairness", ("pada.agent.leakage", "pada.run.fairness")),
     # how a teacher answer becomes a schema instance (decoding, coercions): which items a method gets

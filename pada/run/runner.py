@@ -42,7 +42,7 @@ from pada.teacher import (
 )
 from pada.tracking import tracked_config, tracking
 from pada.types import EvalRecord, Example, SamplingParams
-from pada.validate import check_config, check_writable
+from pada.validate import check_adapter, check_config, check_writable
 from pada.versions import cell_versions, runner_versions
 
 
@@ -151,6 +151,9 @@ class Cell:
             torch.set_num_threads(cfg.model.cpu_threads)
         return_large_blocks(cfg.run.get("malloc_mmap_threshold_kib"))  # before any tensor is allocated
         self.model_path = resolve_model_path(cfg.model, Path(cfg.paths.cache_dir).expanduser().resolve())
+        check_adapter(
+            cfg, self.model_path
+        )  # LoRA modules vs the architecture, vLLM's limits: before any stage
         check_writable(self.run_dir.parent, "runs dir")  # read-only or full: one line before any stage
         self.stages = Stages(self.run_dir, cfg.run.stop_after)
         self._backend: Backend | None = None

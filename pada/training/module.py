@@ -9,21 +9,7 @@ import torch
 from transformers import get_cosine_schedule_with_warmup
 
 from pada.training.batching import BatchPlan
-
-
-def apply_lora(model, cfg: Any):
-    from peft import LoraConfig, get_peft_model
-
-    lora = LoraConfig(
-        r=cfg.lora.r,
-        lora_alpha=cfg.lora.alpha,
-        lora_dropout=cfg.lora.dropout,
-        target_modules=list(cfg.lora.target_modules),
-        use_rslora=cfg.lora.use_rslora,
-        modules_to_save=list(cfg.lora.modules_to_save) or None,
-        task_type="CAUSAL_LM",
-    )
-    return get_peft_model(model, lora)
+from pada.training.lora import apply_lora  # noqa: F401 - the trainer's import path
 
 
 def prepare_for_speed(model, cfg: Any):

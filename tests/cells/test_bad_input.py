@@ -232,6 +232,44 @@ CASES = {
         lambda root: ["+eval.backend=vllm"],
         "eval.backend is no longer read: choose eval=",
     ),
+    # trainer.lora against the architecture and the evaluation engine (LlamaFactory#3597, vllm#2847, #9280)
+    "lora target no module has": (
+        lambda root: ["trainer.lora.target_modules=[qkv_proj]"],
+        "trainer.lora.target_modules: qkv_proj matches no module of LlamaForCausalLM; its layers are named:",
+    ),
+    "lora targets one of which no module has": (
+        lambda root: ["trainer.lora.target_modules=[q_proj,qkv_proj]"],
+        "trainer.lora.target_modules: qkv_proj matches no module",
+    ),
+    "lora target a block of layers": (
+        lambda root: ["trainer.lora.target_modules=[mlp]"],
+        "trainer.lora.target_modules: mlp names LlamaMLP, a block of layers LoRA cannot adapt as one",
+    ),
+    "lora target LoRA cannot wrap": (
+        lambda root: ["trainer.lora.target_modules=[act_fn]"],
+        "trainer.lora: Target module SiLUActivation is not supported",
+    ),
+    "lora modules_to_save no module has": (
+        lambda root: ["trainer.lora.modules_to_save=[head]"],
+        "trainer.lora.modules_to_save: head matches no module",
+    ),
+    "lora rank above vllm's max_lora_rank": (
+        lambda root: ["eval=vllm", "trainer.lora.r=128"],
+        "trainer.lora.r=128 is above eval.max_lora_rank=64: vLLM would refuse the adapter at the first "
+        "evaluation, after training; set eval.max_lora_rank=128",
+    ),
+    "vllm max_lora_rank vllm does not accept": (
+        lambda root: ["eval=vllm", "eval.max_lora_rank=48"],
+        "eval.max_lora_rank=48: vLLM accepts only 1, 8, 16, 32, 64, 128, 256, 320, 512",
+    ),
+    "lora modules_to_save with vllm": (
+        lambda root: ["eval=vllm", "trainer.lora.modules_to_save=[lm_head]"],
+        "trainer.lora.modules_to_save=['lm_head']: vLLM loads only LoRA weights",
+    ),
+    "lora rank above lm_eval's vllm max_lora_rank": (
+        lambda root: ["eval.lm_eval.enabled=true", "eval.lm_eval.model=vllm", "trainer.lora.r=128"],
+        "trainer.lora.r=128 is above eval.lm_eval.max_lora_rank=64",
+    ),
     # model dirs
     "model dir without weights": (
         _model_dir({"config.json": CONFIG_JSON, "tokenizer.json": "{}"}),
@@ -410,6 +448,8 @@ def test_no_space_mid_stage_is_one_line_and_nothing_done(capsys, tiny_cell_overr
             "teacher=sim_oracle teacher.analysis_fidelity=-0.5",
             "teacher scripted: teacher.analysis_fidelity must be",
         ),
+        ("trainer.lora.target_modules=[qkv_proj]", "trainer.lora.target_modules: qkv_proj matches no module"),
+        ("eval=vllm trainer.lora.r=128", "trainer.lora.r=128 is above eval.max_lora_rank=64"),
         ("method._target_=no_such_pkg.Dup", "sft on gsm8k: method._target_='no_such_pkg.Dup' cannot be"),
         (
             "eval._target_=pada.types.Example",
@@ -420,5 +460,6 @@ def test_no_space_mid_stage_is_one_line_and_nothing_done(capsys, tiny_cell_overr
 def test_preflight_lists_the_same_config_problems(override, message, tiny_cell_overrides):
     from pada.preflight import preflight
 
+    main(["run", *tiny_cell_overrides, "run.stop_after=seed"])  # the tiny student is built on the first run
     problems, _ = preflight([*tiny_cell_overrides, *override.split()])
     assert any(p.startswith(message) for p in problems), problems
