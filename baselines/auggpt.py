@@ -41,6 +41,7 @@ from baselines.common import (
     question_of,
     require_teacher,
     spread,
+    within_allowance,
     write_report,
 )
 from baselines.formats import Items
@@ -57,8 +58,9 @@ NAME = "auggpt"
 
 class AugGPT(Method):
     name = NAME
-    # bump when a change here can alter its output (pada/versions.py); 1.1: example-answer prompts (issue 26)
-    version = "1.1"
+    # bump when a change here can alter its output (pada/versions.py); 1.1: example-answer prompts (issue 26);
+    # 1.2: stops at the runner's teacher allowance (teacher_budget), parts verified in turn
+    version = "1.2"
     version_sources = GENERATIVE_SOURCES
     needs_teacher = True
 
@@ -67,10 +69,13 @@ class AugGPT(Method):
         verify = self._verifies(state.task)
         counts: Counter = Counter()
         seeds = [ex for ex in state.seed_data if is_seed(ex)]
-        plan = spread(seeds, per_unit(int(self.cfg.k), len(seeds), state), allowance(state), state.rng)
-        candidates = self._paraphrase(state, plan, counts)
-        if verify:
-            candidates = self._verify(state, candidates, counts)
+        per_seed = per_unit(int(self.cfg.k), len(seeds), state)
+        plan = spread(seeds, per_seed, allowance(state), state.rng)
+        candidates = []
+        # whole unless effort is matched (teacher_budget): then seed by seed, each part verified before the next
+        for part in within_allowance(state, plan, counts, per_seed * (1 + verify)):
+            found = self._paraphrase(state, part, counts)
+            candidates += self._verify(state, found, counts) if verify else found
         counts["kept"] = len(candidates)
         write_report(state, counts, k=int(self.cfg.k), seeds=len(seeds), verify=verify)
         return candidates
@@ -87,7 +92,7 @@ class AugGPT(Method):
                     Request("paraphrase", prompt, i, Paraphrase, temperature=self.cfg.temperature)
                 )
                 owners.append((seed, i))
-        counts["requested"] = len(requests)
+        counts["requested"] += len(requests)
         answers = state.teacher.complete_many(requests)
         out, seen = [], {}
         for (seed, i), answer in zip(owners, answers, strict=True):

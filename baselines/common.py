@@ -5,11 +5,14 @@ generation budget, and a per-stage report. Kept small so each method module stil
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from pada.errors import PadaError
 from pada.io import write_json
+from pada.methods import effort
 from pada.methods.base import IterationState
+from pada.methods.effort import affordable_units  # noqa: F401  (re-exported for the baseline modules)
 from pada.tasks.base import Task, question_of  # noqa: F401  (re-exported for the baseline modules)
 from pada.text import rouge_l, rouge_tokens  # noqa: F401  (re-exported for the baseline modules)
 from pada.types import Example
@@ -19,6 +22,7 @@ from pada.types import Example
 GENERATIVE_SOURCES = (
     "baselines.common",
     "baselines.formats",
+    "pada.methods.effort",
     "pada.tasks.synthetic",
     "pada.teacher.schemas",
     "pada.text",
@@ -103,6 +107,18 @@ def spread(units: list[Any], per_unit: int, cap: int | None, rng) -> list[tuple[
     return [(u, n) for u, n in plan if n > 0]
 
 
+def within_allowance(
+    state: IterationState, plan: list[Any], counts: Counter, requests_per_unit: int
+) -> Iterator[list[Any]]:
+    """``pada.methods.effort.within_allowance`` for a baseline's plan; units not served are counted
+    ``unserved_teacher_budget``."""
+    return effort.within_allowance(state.teacher, state.quota, plan, counts, requests_per_unit)
+
+
 def write_report(state: IterationState, counts: Counter, **extra: Any) -> None:
     """``augment_<i>/baseline_report.json``: what the method asked for, kept and dropped, and why."""
-    write_json(state.workdir / "baseline_report.json", {"iteration": state.iteration, **counts, **extra})
+    allowance = state.quota.teacher_allowance() or None  # the round's teacher allowance, if matched
+    report = {"iteration": state.iteration, **counts, **extra}
+    if allowance:
+        report["teacher_allowance"] = allowance
+    write_json(state.workdir / "baseline_report.json", report)

@@ -61,6 +61,7 @@ from typing import Any
 
 from baselines.common import (
     GENERATIVE_SOURCES,
+    affordable_units,
     allowance,
     describe,
     is_seed,
@@ -70,6 +71,7 @@ from baselines.common import (
     rouge_l,
     rouge_tokens,
     spread,
+    within_allowance,
     write_report,
 )
 from baselines.formats import FORMAT_PROMPT, Items
@@ -90,8 +92,8 @@ DEDUP_CORPORA = ("wrong_seeds", "train_data")  # official | pada 1.0's (every qu
 class LLM2LLM(Method):
     name = NAME
     # 1.1: the official dedup corpus, tie, attempt size, train-eval length and parser; 1.2: verification.v3
-    # (an example answer, via baselines/formats.py)
-    version = "1.2"
+    # (an example answer, via baselines/formats.py); 1.3: stops at the runner's teacher allowance
+    version = "1.3"
     version_sources = GENERATIVE_SOURCES
     needs_teacher = True
     needs_train_eval = True
@@ -128,8 +130,11 @@ class LLM2LLM(Method):
         # official: the step's seed file (this round's wrong seeds), then each problem kept this round
         everything = self.cfg.get("dedup_against", "wrong_seeds") == "train_data"
         corpus.extend(question_of(ex) for ex in (state.train_data if everything else wrong))
-        kept = self._generate(state, items, plan, corpus, counts)
-        pairs = [pair for seed, _ in plan for pair in kept[seed.id]]
+        kept: dict[str, list[tuple[Any, Example]]] = {}
+        per_seed = 1 + bool(self.cfg.verify)  # at least one request per seed (more when attempts fail)
+        for part in within_allowance(state, plan, counts, per_seed):  # whole unless effort is matched
+            kept.update(self._generate(state, items, part, corpus, counts))
+        pairs = [pair for seed, _ in plan for pair in kept.get(seed.id, [])]
         new = items.verify(state.teacher, pairs, counts) if self.cfg.verify else [ex for _, ex in pairs]
         counts["kept"] = len(new)
         write_report(state, counts, wrong_ids=[ex.id for ex in wrong])
@@ -149,6 +154,9 @@ class LLM2LLM(Method):
         for attempt in range(int(self.cfg.max_attempts)):
             todo = [(seed, need) for seed, need in plan if len(kept[seed.id]) < need]
             if not todo:
+                break
+            if not affordable_units(state.teacher, 1):  # the runner's teacher allowance is spent
+                counts["attempts_cut_teacher_budget"] += 1
                 break
             batches = self._ask(state, items, todo, attempt, kept, counts)
             flat = [
@@ -170,7 +178,7 @@ class LLM2LLM(Method):
                 else:
                     corpus.add(question)
                     kept[seed.id].append((problem, example))
-        counts["seeds_unfilled"] = sum(len(kept[seed.id]) < need for seed, need in plan)
+        counts["seeds_unfilled"] += sum(len(kept[seed.id]) < need for seed, need in plan)
         return kept
 
     def _ask(self, state, items: Items, todo, attempt, kept, counts) -> list[list[Any]]:

@@ -37,7 +37,6 @@ errors is served; ``verify`` re-derives generated answers (role verification) [n
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
 
 import numpy as np
 
@@ -52,6 +51,7 @@ from baselines.common import (
     rouge_l,
     rouge_tokens,
     spread,
+    within_allowance,
     write_report,
 )
 from baselines.formats import FORMAT_PROMPT, Items
@@ -67,8 +67,9 @@ NAME = "llms_as_instructors"
 
 class LLMsAsInstructors(Method):
     name = NAME
-    # bump when a change here can alter its output (pada/versions.py); 1.1: example-answer prompts (issue 26)
-    version = "1.1"
+    # bump when a change here can alter its output (pada/versions.py); 1.1: example-answer prompts (issue 26);
+    # 1.2: spend-aware under the runner's teacher allowance (teacher_budget)
+    version = "1.2"
     version_sources = GENERATIVE_SOURCES
     needs_teacher = True
     needs_train_eval = True
@@ -101,12 +102,15 @@ class LLMsAsInstructors(Method):
         wrong = [ex for ex in pool if not records[ex.id].correct]
         right = [ex for ex in pool if records[ex.id].correct]
         counts["wrong"], counts["right"] = len(wrong), len(right)
-        plan = spread(
-            wrong, per_unit(int(self.cfg.per_error), len(wrong), state), allowance(state), state.rng
-        )
-        served = [ex for ex, _ in plan]
-        analyses = self._analyse(state, items, served, right, records, counts)
-        pairs = self._generate(state, items, plan, analyses, counts)
+        per_error = per_unit(int(self.cfg.per_error), len(wrong), state)
+        plan = spread(wrong, per_error, allowance(state), state.rng)
+        served, analyses, pairs = [], [], []
+        seen = {" ".join(question_of(ex).lower().split()) for ex in state.train_data}
+        # whole unless effort is matched (teacher_budget): then error by error, each generated before the next
+        for part in within_allowance(state, plan, counts, 1 + per_error):
+            served += [ex for ex, _ in part]
+            analyses += self._analyse(state, items, [ex for ex, _ in part], right, records, counts)
+            pairs += self._generate(state, items, part, analyses[-len(part) :], counts, seen)
         new = items.verify(state.teacher, pairs, counts) if self.cfg.verify else [ex for _, ex in pairs]
         counts["kept"] = len(new)
         write_report(
@@ -144,7 +148,7 @@ class LLMsAsInstructors(Method):
                 prompt = render("error_analysis", "v4", **common)
             requests.append(Request("error_analysis", prompt, 0, ErrorAnalysis))
         analyses = state.teacher.complete_many(requests)
-        counts["analysis_failed"] = sum(a is None for a in analyses)
+        counts["analysis_failed"] += sum(a is None for a in analyses)
         return analyses
 
     def _neighbours(self, wrong: list[Example], right: list[Example]) -> list[list[Example]]:
@@ -165,7 +169,8 @@ class LLMsAsInstructors(Method):
         return vectors[: len(a)] @ vectors[len(a) :].T
 
     # 3: per_error new problems per analysed error -----------------------------------------------------
-    def _generate(self, state, items: Items, plan, analyses, counts: Counter) -> list[tuple[Any, Example]]:
+    def _generate(self, state, items: Items, plan, analyses, counts: Counter, seen: set[str]):
+        """The kept (item, example) pairs; ``seen``: normalised questions so far (grows with each keep)."""
         requests, owners = [], []
         for (ex, n), analysis in zip(plan, analyses, strict=True):
             if analysis is None:
@@ -177,13 +182,13 @@ class LLMsAsInstructors(Method):
                     Request("generation", prompt, index, items.schema, temperature=self.cfg.temperature)
                 )
                 owners.append((ex, i))
-        counts["requested"] = len(requests)
+        counts["requested"] += len(requests)
         answers = state.teacher.complete_many(requests)
         ok = [k for k, answer in enumerate(answers) if answer is not None]
         ids = [f"{ex.id}/{NAME}/it{state.iteration}/{i}" for ex, i in owners]
         built = items.build([answers[k] for k in ok], [ids[k] for k in ok], [owners[k][0].id for k in ok])
         by_request = dict(zip(ok, built, strict=True))
-        new, seen = [], {" ".join(question_of(ex).lower().split()) for ex in state.train_data}
+        new = []
         for k, answer in enumerate(answers):
             if answer is None:
                 counts["teacher_failed"] += 1

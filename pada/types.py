@@ -81,7 +81,17 @@ class Completion:
 class Quota:
     """What one augmentation round may add, set by the runner (``pada.run.fairness.quota_for``) and handed
     to the method. ``limit``: the most ``propose`` may return (None = the method's own rule); ``target``:
-    with ``budget_match``, how many the method should reach (else None). Both count examples."""
+    with ``budget_match``, how many the method should reach (else None). Both count examples.
+    ``teacher_tokens`` / ``teacher_calls``: the round's teacher allowance under ``teacher_budget``
+    (``pada.run.fairness.effort_for``; tokens in + out and calls, as from an empty cache), None = unmatched;
+    the teacher client refuses requests past it (``Teacher.limit_effort``, ``Teacher.effort_left``)."""
 
     limit: int | None = None
     target: int | None = None
+    teacher_tokens: int | None = None
+    teacher_calls: int | None = None
+
+    def teacher_allowance(self) -> dict[str, int]:
+        """``{"tokens": n, "calls": n}`` with the keys that are set; {} when effort is not matched."""
+        pairs = (("tokens", self.teacher_tokens), ("calls", self.teacher_calls))
+        return {key: value for key, value in pairs if value is not None}

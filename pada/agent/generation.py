@@ -133,8 +133,11 @@ def generate(
     held_out: HeldOut,
     max_regenerations: int,
     iteration: int,
+    stride: int | None = None,
 ) -> tuple[list[Example], dict[str, dict]]:
-    """Generate one example per slot; a rejected slot is regenerated (new sample index) up to the limit."""
+    """Generate one example per slot; a rejected slot is regenerated (new sample index) up to the limit.
+    ``stride``: the number of slots of the whole round when ``slots`` is a part of it (sample indices then
+    stay those of the whole round); None = ``len(slots)``."""
     counts = _empty_counts(slots, judging=qc.judge_min_score is not None)
     accepted: dict[int, Example] = {}
     pending = list(slots)
@@ -143,7 +146,7 @@ def generate(
             break
         # a fresh sample index per attempt and iteration: a retry, or the same prompt next iteration, is a new
         # sample, not a cache hit of an answer already used
-        offset = (iteration * (max_regenerations + 1) + attempt) * len(slots)
+        offset = (iteration * (max_regenerations + 1) + attempt) * (stride or len(slots))
         answers = _ask_for_examples(state_teacher, qc, pending, held_out, offset)
         survivors = _cheap_checks(qc, pending, answers, counts)
         _costly_checks(qc, survivors, offset, counts, accepted, iteration)
@@ -232,6 +235,31 @@ def _costly_checks(
         accepted[slot.index] = qc.fmt.to_example(
             answer, f"pada/i{iteration}/{slot.index}", SOURCE, {"pattern": slot.key, **slot.meta}
         )
+
+
+def merge_counts(total: dict[str, dict], part: dict[str, dict]) -> dict[str, dict]:
+    """Report rows of two parts of one round (``generate`` on parts of its slots) added up."""
+    out = {key: {**row, "rejected": dict(row["rejected"])} for key, row in total.items()}
+    for key, row in part.items():
+        if key not in out:
+            out[key] = {**row, "rejected": dict(row["rejected"])}
+            continue
+        mine = out[key]
+        for name in ("requested", "generated", "accepted"):
+            mine[name] += row[name]
+        for reason, n in row["rejected"].items():
+            mine["rejected"][reason] = mine["rejected"].get(reason, 0) + n
+        if "judged" in row:  # judge means, weighted by the items judged
+            judged = mine["judged"] + row["judged"]
+            scores = [
+                (m, n)
+                for m, n in ((mine["judge_mean"], mine["judged"]), (row["judge_mean"], row["judged"]))
+                if n
+            ]
+            mine["judge_mean"] = round(sum(m * n for m, n in scores) / judged, 2) if judged else None
+            mine["judged"] = judged
+        mine["rejected"] = dict(sorted(mine["rejected"].items()))
+    return out
 
 
 def _finished(row: dict[str, Any]) -> dict[str, Any]:

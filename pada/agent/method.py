@@ -8,19 +8,30 @@ The runner retrains from the base model on seeds + everything accepted so far (t
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from pada.agent.generation import QualityControl, Slot, allocate, generate, shots_from_seeds, usable_seeds
+from pada.agent.generation import (
+    QualityControl,
+    Slot,
+    allocate,
+    generate,
+    merge_counts,
+    shots_from_seeds,
+    usable_seeds,
+)
 from pada.agent.leakage import HeldOut
 from pada.agent.patterns import GROUPINGS, Pattern, analyse, draft_strategies, group, subsample, summarise
 from pada.agent.quality import Decontaminator, Deduplicator
 from pada.agent.report import complete_report, pattern_rows, write_report
 from pada.errors import PadaError
 from pada.methods.base import IterationState, Method
+from pada.methods.effort import affordable_units, within_allowance
 from pada.tasks.base import Task, question_of
 from pada.tasks.synthetic import SyntheticFormat, synthetic_format
+from pada.teacher.usage import EFFORT_CHUNK
 from pada.types import EvalRecord, Example
 
 log = logging.getLogger("pada.agent")
@@ -38,9 +49,10 @@ DESCRIPTIONS = {
 class PadaAgent(Method):
     name = "pada"
     # bump when a change here or in version_sources can alter its output (pada/versions.py); 1.1: prompts with
-    # an example answer instead of the JSON Schema document (issue 26)
-    version = "1.1"
+    # an example answer instead of the JSON Schema document (issue 26); 1.2: spend-aware under teacher_budget
+    version = "1.2"
     version_sources = (
+        "pada.methods.effort",
         "pada.agent.clustering",
         "pada.agent.generation",
         "pada.agent.leakage",
@@ -92,9 +104,7 @@ class PadaAgent(Method):
             judge_min_score=judge.get("min_score") if judge.get("enabled") else None,
             judge_version=judge.get("prompt", "v1"),
         )
-        examples, counts = generate(
-            state.teacher, qc, slots, held_out, cfg.qc.max_regenerations, state.iteration
-        )
+        examples, counts = self._generate(state, qc, slots, held_out)
         budget = {
             "strategy_examples": sum(s.key != CORRECTION for s in slots),
             "error_correction_examples": sum(s.key == CORRECTION for s in slots),
@@ -112,6 +122,7 @@ class PadaAgent(Method):
                     **counts.get(CORRECTION, {"requested": 0, "generated": 0, "accepted": 0, "rejected": {}}),
                 },
                 "accepted": len(examples),
+                **self._effort_report(state),
             },
         )
         log.info(
@@ -126,6 +137,49 @@ class PadaAgent(Method):
     def check_task(self, task: Task) -> None:
         synthetic_format(task)  # evaluation-only tasks take no generated items
 
+    def _generate(self, state: IterationState, qc: QualityControl, slots: list[Slot], held_out: HeldOut):
+        """Every slot at once, unless effort is matched (``teacher_budget``): then slot parts, each generated
+        and checked before the next, none started that the allowance left cannot pay for (a generation and
+        its verification per slot); sample indices are those of the whole round either way."""
+        regenerations, counts = self.cfg.qc.max_regenerations, {}
+        self._unserved: Counter = Counter()
+        per_slot = 1 + bool(self.cfg.qc.enabled and self.cfg.qc.verify)
+        examples = []
+        for part in within_allowance(state.teacher, state.quota, slots, self._unserved, per_slot):
+            got, found = generate(
+                state.teacher, qc, part, held_out, regenerations, state.iteration, len(slots)
+            )
+            examples, counts = examples + got, merge_counts(counts, found)
+        return examples, counts
+
+    def _effort_report(self, state: IterationState) -> dict[str, Any]:
+        """The round's teacher allowance and what it cut, when effort is matched; {} otherwise."""
+        allowance = state.quota.teacher_allowance()
+        if not allowance:
+            return {}
+        return {
+            "teacher_allowance": allowance,
+            "unanalysed_teacher_share": self._unanalysed,
+            "slots_unserved_teacher_budget": self._unserved["unserved_teacher_budget"],
+        }
+
+    def _analyse(self, state: IterationState, chosen: list[EvalRecord], description: str):
+        """One analysis per chosen failure; under a teacher allowance, part by part until the analyses have
+        used ``teacher_share.analysis`` of it (the rest is left for summaries, strategies and generation)."""
+        allowance, self._unanalysed = state.quota.teacher_allowance(), 0
+        if not allowance:
+            return analyse(state.teacher, chosen, description, self.cfg.analysis_prompt)
+        share, analyses, done = float(self.cfg.teacher_share.analysis), [], 0
+        while done < len(chosen):
+            n = min(EFFORT_CHUNK, affordable_units(state.teacher, 1, share))
+            if n <= 0:
+                break
+            part = chosen[done : done + n]
+            analyses += analyse(state.teacher, part, description, self.cfg.analysis_prompt)
+            done += len(part)
+        self._unanalysed = len(chosen) - done
+        return analyses
+
     def after_next_eval(self, augment_dir: Path, before: list[EvalRecord], after: list[EvalRecord]) -> None:
         complete_report(augment_dir, before, after)  # each pattern's validation accuracy before → after
 
@@ -136,7 +190,7 @@ class PadaAgent(Method):
         cfg = self.cfg.patterns
         val_failures = [r for r in state.val_records if not r.correct] if self.cfg.use_validation else []
         chosen = subsample(val_failures, self.cfg.max_analyses, state.rng)
-        analyses = analyse(state.teacher, chosen, description, self.cfg.analysis_prompt)
+        analyses = self._analyse(state, chosen, description)
         groups, clustering = group(analyses, cfg, seed=state.rng.randrange(2**31))
         patterns = summarise(state.teacher, analyses, groups, description, cfg.max_members_in_summary)
         _redact(patterns, held_out, "description")

@@ -21,11 +21,14 @@ from omegaconf import OmegaConf
 from pada.agent.leakage import HeldOut, NgramOverlap, assert_no_leak, tokens
 from pada.errors import PadaError
 from pada.tasks.base import question_of
+from pada.teacher.usage import EFFORT_CHUNK, effort_of
 from pada.types import EvalRecord, Example, Quota
+
+__all__ = ["EFFORT_CHUNK", "effort_of"]  # re-exported: the effort rule the runner applies
 
 # Bump when a change here or in pada.agent.leakage can change what a method's output keeps (quotas,
 # decontamination); every augment_<i> stage's key carries it (pada/versions.py pins the code).
-VERSION = "1.1"  # 1.1: check_output refuses reused ids and non-synthetic sources (issue 20)
+VERSION = "1.2"  # 1.2: teacher_budget (effort-matched rounds); 1.1: check_output refuses reused ids
 
 # Method keys that the runner's quota replaced; a leftover override must not be silently ignored.
 MOVED_KEYS = {"max_new_total": "synthetic_budget", "max_new_per_iteration": "synthetic_per_iteration"}
@@ -55,8 +58,10 @@ def check_config(cfg: Any, method: Any) -> None:
         )
     if cfg.trainer.get("match_steps") and cfg.trainer.get("max_steps"):
         raise PadaError("trainer.match_steps=true sets max_steps itself; unset trainer.max_steps")
-    for key in ("synthetic_budget", "synthetic_per_iteration"):
-        value = cfg.get(key)
+    budget = cfg.get("teacher_budget") or {}
+    values = {key: cfg.get(key) for key in ("synthetic_budget", "synthetic_per_iteration")}
+    values.update({f"teacher_budget.{key}": budget.get(key) for key in EFFORT_KEYS})
+    for key, value in values.items():
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
             raise PadaError(f"{key}={value!r}: expected a non-negative integer or null")
 
@@ -103,6 +108,48 @@ def quota_for(cfg: Any, iteration: int, iterations: int, added_so_far: int) -> Q
     if cfg.get("synthetic_per_iteration") is None and remaining is not None:
         return Quota(limit, math.ceil(remaining / max(1, iterations - iteration)))
     return Quota(limit, limit)
+
+
+EFFORT_KEYS = ("tokens", "calls")  # teacher_budget's keys, in effort_of's units
+
+
+def teacher_budget(cfg: Any) -> dict[str, int | None] | None:
+    """The cell's ``teacher_budget`` ({tokens, calls}, either null), or None when neither is set."""
+    node = cfg.get("teacher_budget") or {}
+    budget = {key: node.get(key) for key in EFFORT_KEYS}
+    return budget if any(value is not None for value in budget.values()) else None
+
+
+def effort_for(cfg: Any, iteration: int, iterations: int, spent: dict[str, int]) -> dict[str, int] | None:
+    """Round ``iteration``'s teacher allowance under ``teacher_budget``, after ``spent`` (effort_of units)
+    in the rounds before: what remains spread evenly over the rounds left (ceil), so an iterative method
+    does not spend the cell's budget in its first round and a round's unspent share passes to the next.
+    None when effort is not matched."""
+    budget = teacher_budget(cfg)
+    if budget is None:
+        return None
+    rounds_left = max(1, iterations - iteration)
+    return {
+        key: math.ceil(max(0, total - spent.get(key, 0)) / rounds_left)
+        for key, total in budget.items()
+        if total is not None
+    }
+
+
+def effort_accounting(cfg: Any, augments: list[dict[str, Any]]) -> dict[str, Any]:
+    """results.json ``teacher_effort``: the cell's ``budget`` (None when unmatched), what its augment
+    stages spent (effort_of units: as from an empty cache), the requests the client refused for a spent
+    allowance, and per round its allowance, spend and refusals."""
+    rounds = [
+        info.get("teacher_effort") or {"allowance": None, "spent": {"calls": 0, "tokens": 0}, "refused": 0}
+        for info in augments
+    ]
+    return {
+        "budget": teacher_budget(cfg),
+        "spent": {key: sum(r["spent"][key] for r in rounds) for key in ("calls", "tokens")},
+        "refused": sum(r["refused"] for r in rounds),
+        "per_iteration": rounds,
+    }
 
 
 def check_quota(method: str, new: list[Example], quota: Quota) -> None:

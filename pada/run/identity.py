@@ -16,6 +16,9 @@ NON_IDENTITY_KEYS = ("paths", "wandb", "run")
 TEACHER_NON_IDENTITY_KEYS = ("client", "pricing")
 # eval settings that add an extra final score without changing the cell's own numbers.
 EVAL_NON_IDENTITY_KEYS = ("lm_eval",)
+# Settings added after cells were first named, with the value that means "off": left out of the identity
+# at that value, so existing cells keep their names (and caches) when nobody sets them.
+OFF_VALUES = {"teacher_budget": {"tokens": None, "calls": None}}
 # Method settings only the analysis reads (its row label, role, ablation parent, order: pada/display.py).
 METHOD_NON_IDENTITY_KEYS = ("display",)
 
@@ -40,7 +43,7 @@ def identity_of(resolved: dict[str, Any]) -> dict[str, Any]:
     """The identity part of a resolved config (``OmegaConf.to_container(cfg, resolve=True)``). A user's
     task gets its defaults filled in (``pada.tasks.user.with_defaults``): building it fills them into the
     config, and a cell named before or after that, or with a default written out, is the same cell."""
-    resolved = dict(resolved)
+    resolved = {k: v for k, v in resolved.items() if k not in OFF_VALUES or v != OFF_VALUES[k]}
     if isinstance(resolved.get("task"), dict) and resolved["task"].get("_target_") == USER_TASK:
         from pada.tasks.user import with_defaults
 

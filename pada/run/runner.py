@@ -41,7 +41,7 @@ from pada.teacher import (
     usage_sum,
 )
 from pada.tracking import tracked_config, tracking
-from pada.types import EvalRecord, Example, SamplingParams
+from pada.types import EvalRecord, Example, Quota, SamplingParams
 from pada.validate import check_adapter, check_config, check_writable
 from pada.versions import cell_versions, runner_versions
 
@@ -227,12 +227,17 @@ class Cell:
             before = self.teacher.usage() if self.teacher is not None else None
             if self.teacher is not None:
                 self.teacher.limit_spend(spent(self.stages.results, self.run_dir))
+                self.teacher.limit_effort(state.quota.teacher_allowance())  # teacher_budget's share
             stage = f"augment_{i}"
-            with (
-                spend_kept_on_failure(self.teacher, before, self.run_dir, stage),
-                teacher_summary(self.teacher, before, stage),
-            ):
-                return attempt(out, before)
+            try:
+                with (
+                    spend_kept_on_failure(self.teacher, before, self.run_dir, stage),
+                    teacher_summary(self.teacher, before, stage),
+                ):
+                    return attempt(out, before)
+            finally:
+                if self.teacher is not None:
+                    self.teacher.limit_effort(None)
 
         def attempt(out: Path, before: dict[str, Any] | None) -> dict[str, Any]:
             try:
@@ -257,7 +262,12 @@ class Cell:
             info = {"new_examples": len(new), **fairness.accounting(state.quota, proposed, new, rejected)}
             if before is None:
                 return info
-            return {**info, "teacher_usage": usage}
+            effort = {
+                "allowance": state.quota.teacher_allowance() or None,
+                "spent": fairness.effort_of(usage["total"]),
+                "refused": int(usage["total"].get("over_budget", 0)),
+            }
+            return {**info, "teacher_usage": usage, "teacher_effort": effort}
 
         return self.stages.run(f"augment_{i}", {"eval": eval_key}, work)
 
@@ -407,13 +417,23 @@ class Cell:
             teacher=self.teacher,
             rng=random.Random(stable_hash([self.cfg.seed, i])),
             workdir=self.run_dir,
-            quota=fairness.quota_for(
-                self.cfg, i, self.loop.iterations, len(state.train_data) - len(state.seed_data)
-            ),
+            quota=self._quota(i, len(state.train_data) - len(state.seed_data)),
         )
         state.augment = self._augment_stage(i, method_state, evaluated.key, held_out)
         state.train_data = state.train_data + _load(state.augment.path / "new.jsonl")
         state.upstream = state.augment.key
+
+    def _quota(self, i: int, added_so_far: int) -> Quota:
+        """Round ``i``'s quota: synthetic examples (``fairness.quota_for``) and, under ``teacher_budget``,
+        the teacher allowance left after the rounds before it (``fairness.effort_for``)."""
+        quota = fairness.quota_for(self.cfg, i, self.loop.iterations, added_so_far)
+        before = [self.stages.results[f"augment_{j}"].info for j in range(i)]
+        used = [
+            fairness.effort_of(info["teacher_usage"]["total"]) for info in before if "teacher_usage" in info
+        ]
+        spent_before = {key: sum(u[key] for u in used) for key in ("calls", "tokens")}
+        allowance = fairness.effort_for(self.cfg, i, self.loop.iterations, spent_before) or {}
+        return replace(quota, teacher_tokens=allowance.get("tokens"), teacher_calls=allowance.get("calls"))
 
     def _add_lm_eval(self, results: dict[str, Any], train_key: str, adapter: Path | None, test) -> None:
         results["metrics"]["lm_eval"] = self._lm_eval_stage(train_key, adapter, test).info
@@ -450,15 +470,10 @@ class Cell:
                 "final_train": len(train_data),
                 "val": len(val),
                 "test": len(test),
-                **fairness.data_accounting(
-                    [
-                        self.stages.results[f"augment_{i}"].info
-                        for i in range(len(iterations))
-                        if f"augment_{i}" in self.stages.results
-                    ]
-                ),
+                **fairness.data_accounting(self._augment_infos(len(iterations))),
             },
             "training": fairness.training_accounting(iterations),
+            "teacher_effort": fairness.effort_accounting(self.cfg, self._augment_infos(len(iterations))),
             "timings": {
                 n: {"seconds": r.seconds, "cached": r.cached} for n, r in self.stages.results.items()
             },
@@ -473,6 +488,11 @@ class Cell:
         }
         write_json(self.run_dir / "results.json", results)
         return results
+
+    def _augment_infos(self, rounds: int) -> list[dict[str, Any]]:
+        """The done infos of the augment stages of the first ``rounds`` rounds, in order."""
+        names = [f"augment_{i}" for i in range(rounds)]
+        return [self.stages.results[n].info for n in names if n in self.stages.results]
 
     def _teacher_usage(self) -> dict[str, Any]:
         """The cell's teacher usage: the sum of its augment stages' own usage, each kept in the stage's done

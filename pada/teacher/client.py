@@ -37,7 +37,7 @@ from pada.teacher.providers import (
 )
 from pada.teacher.providers.base import StructuredOutputRefused
 from pada.teacher.structured import StructuredOutputError, parse_answer
-from pada.teacher.usage import Usage
+from pada.teacher.usage import EFFORT_CHUNK, Usage, effort_of
 from pada.types import Completion, SamplingParams
 
 log = logging.getLogger("pada.teacher")
@@ -151,6 +151,7 @@ class Teacher:
         self.max_error_rate = float(self._client.get("max_error_rate", 0.0))
         self.caps = {k: v for k, v in (self._client.get("cell_caps") or {}).items() if v is not None}
         self._allowance: tuple[dict[str, float], dict[str, float]] | None = None  # (left, usage at start)
+        self._effort: tuple[dict[str, int], dict[str, int]] | None = None  # (allowance, effort at start)
         self._in_flight = 0  # requests sent, not yet answered: counted against the call cap
         self.last_error: str | None = None  # the most recent failure, for the runner's one-line error
         self.last_retry: str | None = None  # the most recent retried error, for the stage's summary line
@@ -165,13 +166,60 @@ class Teacher:
         schema: type[BaseModel] | None = None,
         **overrides: Any,
     ) -> str | BaseModel:
-        """One answer: text, or a ``schema`` instance. Raises StructuredOutputError / TeacherCallFailed."""
+        """One answer: text, or a ``schema`` instance. Raises StructuredOutputError / TeacherCallFailed (also
+        when the allowance of ``limit_effort`` is spent: the request is then never sent)."""
         request = Request(role, messages, sample_index, schema, **overrides)
+        if (left := self.effort_left()) is not None and min(left.values()) <= 0:
+            self._usage.add(role, over_budget=1)
+            raise TeacherCallFailed(
+                f"role '{role}': the stage's teacher allowance {self._effort[0]} is spent"
+            )
         return self._loop.run(self._answer(request))
 
     def complete_many(self, requests: list[Request]) -> list[str | BaseModel | None]:
-        """Answers in request order, fetched concurrently; ``None`` marks a counted failure."""
-        return self._loop.run(self._answer_all(requests))
+        """Answers in request order, fetched concurrently; ``None`` marks a counted failure, or a request
+        refused because the allowance (``limit_effort``) was spent (counted ``over_budget``, never sent).
+
+        Under an allowance the requests go in order, in chunks of ``EFFORT_CHUNK`` (fewer when fewer calls
+        are left), and no chunk starts once any allowance is used up: the overshoot is at most one chunk's
+        tokens, and the same requests are answered on every run, cached or not."""
+        if self._effort is None:
+            return self._loop.run(self._answer_all(requests))
+        answers: list[str | BaseModel | None] = []
+        while len(answers) < len(requests):
+            left = self.effort_left()
+            if min(left.values()) <= 0:
+                break
+            size = min(EFFORT_CHUNK, int(left["calls"])) if "calls" in left else EFFORT_CHUNK
+            answers += self._loop.run(self._answer_all(requests[len(answers) : len(answers) + size]))
+        for request in requests[len(answers) :]:
+            self._usage.add(request.role, over_budget=1)
+        return answers + [None] * (len(requests) - len(answers))
+
+    def limit_effort(self, allowance: dict[str, int] | None) -> None:
+        """From now on, answer ``complete_many`` requests only while the effort spent since this call
+        (``pada.teacher.usage.effort_of``: calls and tokens as from an empty cache) is under ``allowance``
+        (``{"calls": n, "tokens": n}``, either optional); None or {} lifts the limit. The runner sets one per
+        augment stage from ``teacher_budget`` (pada/run/fairness.py)."""
+        self._effort = (dict(allowance), self._effort_now()) if allowance else None
+
+    def effort_left(self) -> dict[str, int] | None:
+        """What is left of the allowance, per key (negative: overshot by that much); None without one."""
+        if self._effort is None:
+            return None
+        allowance, start = self._effort
+        now = self._effort_now()
+        return {k: v - (now[k] - start[k]) for k, v in allowance.items()}
+
+    def effort_used(self) -> dict[str, int]:
+        """Calls and tokens (``effort_of``) spent since ``limit_effort`` set the allowance; zeros without one."""
+        if self._effort is None:
+            return {"calls": 0, "tokens": 0}
+        now, start = self._effort_now(), self._effort[1]
+        return {k: now[k] - start[k] for k in now}
+
+    def _effort_now(self) -> dict[str, int]:
+        return effort_of(self._usage.report()["total"])
 
     def samples(
         self,

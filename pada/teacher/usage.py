@@ -27,6 +27,7 @@ class RoleUsage:
     coerced: int = (
         0  # structured answers kept only through a documented type coercion (teacher/structured.py)
     )
+    over_budget: int = 0  # requests never sent: the stage's teacher allowance was spent (returned as None)
 
 
 class Usage:
@@ -72,6 +73,22 @@ class Usage:
                 **{f.name: sum(getattr(r, f.name) for r in self.roles.values()) for f in fields(RoleUsage)}
             )
         return {"roles": roles, "total": asdict(total) | self.dollars(total)}
+
+
+# Requests per chunk while a teacher allowance is active (Teacher.limit_effort): fixed, so which requests are
+# answered depends on the requests and answers alone, never on client.max_concurrency or timing.
+EFFORT_CHUNK = 16
+
+
+def effort_of(total: dict[str, Any]) -> dict[str, int]:
+    """Teacher effort of a usage ``total``, as from an empty cache: ``calls`` = requests answered by the
+    provider or the cache (re-asks included), ``tokens`` = their input + output tokens (cached ones at
+    what they cost when first asked). A warm cache never changes it, so neither does a budget on it."""
+    calls = int(total.get("calls", 0)) + int(total.get("cache_hits", 0))
+    tokens = sum(
+        int(total.get(k, 0)) for k in ("tokens_in", "tokens_out", "cached_tokens_in", "cached_tokens_out")
+    )
+    return {"calls": calls, "tokens": tokens}
 
 
 def usage_delta(after: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
