@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -90,11 +91,22 @@ def tracked_config(config: dict[str, Any], components: dict[str, Any]) -> dict[s
     return {**config, COMPONENTS_KEY: components}
 
 
+# What a run id may hold: wandb refuses ``:;,#?/'`` in run ids (wandb_settings.validate_run_id) and its
+# server its own set; letters, digits and ``_.-`` pass everywhere. Anything else becomes ``-``.
+_UNSAFE_IN_RUN_ID = re.compile(r"[^A-Za-z0-9_.-]")
+
+
 def run_id(run_dir: Path, name: str) -> str:
     """The cell's wandb run id: its dir name plus a hash of where it lives (two runs dirs holding the same
     cell, e.g. a test and a real sweep, stay two runs). Offline, each invocation writes its own
-    ``offline-run-*-<id>`` dir, and ``wandb sync`` appends them all to this one run."""
-    return f"{name}-{stable_hash(str(Path(run_dir).resolve()))[:8]}"
+    ``offline-run-*-<id>`` dir, and ``wandb sync`` appends them all to this one run.
+
+    A name with characters wandb refuses in an id (a task named ``qa:v2``; Metta-AI/metta#2490: wandb.init
+    failed and the cell ran untracked) has each replaced by ``-``, and the hash then covers the name too,
+    so ``qa:v2`` and ``qa-v2`` stay two runs. The run's display name is the cell name as it is."""
+    where = str(Path(run_dir).resolve())
+    safe = _UNSAFE_IN_RUN_ID.sub("-", name)
+    return f"{safe}-{stable_hash(where if safe == name else f'{where}|{name}')[:8]}"
 
 
 @contextlib.contextmanager

@@ -113,6 +113,7 @@ def check_config(cfg: DictConfig, iterations: int, conf_dir: Path | None) -> Non
     from pada.training.train import validate as validate_trainer
 
     validate_trainer(cfg.trainer)
+    _check_wandb_project(cfg)
     lm_eval = OmegaConf.select(cfg, "eval.lm_eval")
     if lm_eval is not None and lm_eval.get("enabled"):
         from pada.inference.lm_eval_scores import check_pada_task_shots
@@ -146,6 +147,23 @@ def check_adapter(cfg: DictConfig, model_path: str | None) -> None:
         check_vllm_adapter(cfg.trainer, lm_eval.max_lora_rank, "eval.lm_eval.max_lora_rank")
     if model_path is not None:
         check_lora_targets(cfg.trainer, meta_model(model_path, cfg.model.get("revision")))
+
+
+WANDB_PROJECT_REFUSED = "/\\#?%:"  # wandb_settings.validate_project; an init that fails runs untracked
+
+
+def _check_wandb_project(cfg: DictConfig) -> None:
+    """A tracked cell's ``wandb.project`` must be a name wandb accepts, or every cell would run untracked
+    (a warning each); the run id is made valid by pada.tracking.run_id, the project is the user's choice."""
+    project = OmegaConf.select(cfg, "wandb.project")
+    if OmegaConf.select(cfg, "wandb.mode") == "disabled" or not isinstance(project, str):
+        return
+    refused = sorted({c for c in project if c in WANDB_PROJECT_REFUSED})
+    if refused or len(project) > 128:
+        raise PadaError(
+            f"wandb.project={project!r} is refused by wandb (no {' '.join(WANDB_PROJECT_REFUSED)}, at most "
+            f"128 characters{'; it has ' + ' '.join(refused) if refused else ''}); choose another name"
+        )
 
 
 MIN_FREE_MB = 64  # below this a stage cannot write its outputs (a LoRA adapter of a 1B model is ~20-50 MB)

@@ -203,6 +203,10 @@ CASES = {
     "unknown added top-level key": (lambda root: ["+budgett=10"], "budgett"),
     "unknown nested key": (lambda root: ["trainer.lrr=0.1"], "trainer.lrr"),
     "malformed override": (lambda root: ["budget=[1"], "budget"),
+    "wandb project wandb refuses": (
+        lambda root: ["wandb.mode=offline", "wandb.project=qa:v2"],
+        "wandb.project='qa:v2' is refused by wandb",
+    ),
     "lm-eval pada task with shots but no chat template": (
         lambda root: [
             "+task.fewshot={source: pool, n: 2}",

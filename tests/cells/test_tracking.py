@@ -137,3 +137,27 @@ def test_the_wandb_config_carries_what_analysis_groups_by(tmp_path, monkeypatch)
     assert logged[COMPONENTS_KEY]["versions"] == results["versions"]
     run = SimpleNamespace(config=logged)
     assert configuration_of(_as_results(run)) == configuration_of(results)
+
+
+# ---------------------------------------------------------------- names wandb refuses (issue 29.13)
+def test_every_cell_name_gives_a_run_id_wandb_accepts(tmp_path):
+    """A task named ``qa:v2`` made wandb refuse the run id (Metta-AI/metta#2490): every cell ran untracked."""
+    import wandb
+
+    from pada.tracking import run_id
+
+    names = ["qa:v2-b8-sft-s0-0123456789", "a;b,c#d?e/f'g-s0-x", "tâche ünï-b8", "plain-b8-sft-s0-abc"]
+    ids = [run_id(tmp_path, name) for name in names]
+    for value in ids:
+        wandb.Settings(run_id=value)  # wandb's own validator: raises UsageError on a refused id
+    assert len(set(ids)) == len(ids)
+    assert run_id(tmp_path, "qa:v2") != run_id(tmp_path, "qa-v2")  # sanitised names stay apart
+    assert ids[3].startswith("plain-b8-sft-s0-abc-")  # a valid name keeps its id (resumed runs continue)
+
+
+def test_a_cell_of_a_task_named_with_a_colon_is_tracked(tmp_path):
+    cfg = compose_config(["wandb.mode=offline"]).wandb
+    with tracking(cfg, tmp_path, "qa:v2-b8-sft-s0-abc", {"a": 1}) as tracker:
+        tracker.log({"x": 1})
+        assert tracker.run is not None and tracker.error is None
+    assert list(tmp_path.glob("wandb/offline-run-*"))
