@@ -338,7 +338,7 @@ class UserTask(Task):
         if not relative:
             return [], {}
         path = self._path(relative, data_dir)
-        label = str(Path(self.cfg.get("local_subdir", ".")) / relative)
+        label = str(Path(self.cfg.get("local_subdir") or ".") / relative)  # null is the documented default
         return self._read(path, key), {label: sha256_file(path)}
 
     # -- splits ------------------------------------------------------------------------------------------
