@@ -152,6 +152,10 @@ def _budget_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append({"metric": "budget/teacher_tokens", "value": float(tokens), "n": None})
         calls = float((uncached or {}).get("calls", 0))
         rows.append({"metric": "budget/teacher_calls", "value": calls, "n": None})
+    matched = (results.get("teacher_effort") or {}).get("budget") or {}
+    for key in ("tokens", "calls"):  # teacher_budget, when the run was effort-matched
+        if matched.get(key) is not None:
+            rows.append({"metric": f"budget/teacher_{key}_budget", "value": float(matched[key]), "n": None})
     return rows
 
 

@@ -483,9 +483,9 @@ def _effort_columns(collected: Collected, methods: list[str]) -> dict[str, dict[
             if mine is None:
                 out[label][m] = "—"
             elif metric == "budget/teacher_calls":
-                out[label][m] = f"{mine.mean():.0f}"
+                out[label][m] = f"{mine.mean():.0f}" + _budget_of(cells, m, "calls", lambda n: f"{n:.0f}")
             elif metric == "budget/teacher_tokens":
-                out[label][m] = _tokens(mine.mean())
+                out[label][m] = _tokens(mine.mean()) + _budget_of(cells, m, "tokens", _tokens)
             else:
                 out[label][m] = _against_quota(cells, m)
     steps = cells[cells["metric"] == "budget/steps"]
@@ -493,6 +493,14 @@ def _effort_columns(collected: Collected, methods: list[str]) -> dict[str, dict[
         by_method = steps.groupby("method")["value"]
         out[STEPS_COLUMN] = {m: _span(v.min(), v.max()) for m, v in by_method}
     return out
+
+
+def _budget_of(cells: pd.DataFrame, method: str, key: str, fmt) -> str:
+    """' / <teacher_budget.key>' when the method's runs were effort-matched on ``key`` ('/ mixed' when
+    they were matched to different budgets), else ''."""
+    rows = cells[(cells["method"] == method) & (cells["metric"] == f"budget/teacher_{key}_budget")]
+    budgets = rows["value"].unique()
+    return "" if len(budgets) == 0 else f" / {fmt(budgets[0])}" if len(budgets) == 1 else " / mixed"
 
 
 def _synthetic_and_quota(cells: pd.DataFrame, method: str) -> pd.DataFrame:
@@ -542,7 +550,8 @@ def _tokens(n: float) -> str:
 
 
 EFFORT_CAPTION = (
-    "Effort columns: uncached teacher calls and tokens, as from an empty cache (mean per run); synthetic "
+    "Effort columns: uncached teacher calls and tokens, as from an empty cache (mean per run; / the cell's "
+    "teacher_budget where effort was matched); synthetic "
     "examples added (min–max over runs) / the cell's synthetic quota; optimizer steps of the tested model "
     "(min–max); in these columns —: not recorded by these runs. "
 )

@@ -354,3 +354,28 @@ def test_effort_columns_show_calls_tokens_and_synthetic_against_the_quota(tmp_pa
     short = table.cells[("auggpt", synthetic)].notes
     assert short and "short of the synthetic quota" in table.notes[short[0]]
     assert "AugGPT" in table.notes[short[0]] and "data.shortfall" in table.notes[short[0]]
+
+
+def test_effort_columns_show_the_teacher_budget_a_run_was_matched_to(tmp_path):
+    """Under teacher_budget the tokens and calls columns read 'spent / budget' (results.json teacher_effort)."""
+    import json
+
+    root = make_tree(tmp_path, methods=("sft", "pada"))
+    for path in sorted(root.glob("*/results.json")):
+        results = json.loads(path.read_text())
+        pada = results["cell"]["method"] == "pada"
+        results["training"] = {"optimizer_steps": {"per_iteration": [240], "total": 240, "tested": 240}}
+        results["teacher_usage"] = {
+            "uncached": {
+                "calls": 90 if pada else 0,
+                "input_tokens": 48_000 if pada else 0,
+                "output_tokens": 0,
+            }
+        }
+        budget = {"tokens": 50_000, "calls": None}
+        results["teacher_effort"] = {"budget": budget, "spent": {"calls": 90, "tokens": 48_000}}
+        path.write_text(json.dumps(results))
+    table = tables.table2(collect_runs(root), np.random.default_rng(0), 200)
+    calls, tokens, _ = tables.EFFORT_COLUMNS.values()
+    assert table.cells[("pada", tokens)].text == "48k / 50k" and table.cells[("pada", calls)].text == "90"
+    assert table.cells[("sft", tokens)].text == "0 / 50k"
