@@ -10,7 +10,8 @@ answers get ``error_analysis`` prompts; the FIRST teacher's analyses feed ``patt
 ``paraphrase`` and ``judge`` get pool items. Every teacher then answers that same list, one request at a
 time, at the sampling of conf/teacher/local_llamacpp.yaml (temperature and max_tokens per role, seed 0).
 A teacher whose server or weights are absent is skipped with its reason in the report. Writes
-experiments/bench/results/teacher_llm.{json,md}; every answer is in .cache/pada/bench/teacher_llm_answers.jsonl.
+experiments/bench/results/<stem>.{json,md} (default teacher_llm); every answer is in
+.cache/pada/bench/<stem>_answers.jsonl.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import re
 import sys
 import time
 import zipfile
@@ -94,9 +96,12 @@ def _config(data_dir: Path, cache: Path) -> Any:
 
 def student_failures(cfg: Any, splits: Any, task: Any, student: Path, n: int) -> list[Any]:
     """The real student's wrong answers on validation items (greedy, 32 new tokens, as make demo-real)."""
+    import torch
+
     from pada.inference.base import build_backend
     from pada.types import SamplingParams
 
+    torch.set_num_threads(1)  # model.cpu_threads' measured choice on a shared host (docs/real_cpu.md)
     backend = build_backend(str(student), cfg.eval)
     failures, start = [], 0
     while len(failures) < n and start < len(splits.val):
@@ -131,7 +136,7 @@ class PromptSet:
         from pada.teacher import render
         from pada.teacher.schemas import ErrorAnalysis, JudgeScore, Paraphrase, Verdict
 
-        failures = student_failures(self.cfg, self.splits, self.task, student, self.n + 1)
+        failures = self._failures(student, self.n + 1)
         analysis = [
             render(
                 "error_analysis",
@@ -157,6 +162,18 @@ class PromptSet:
                 for q, item in zip(shown, self.items, strict=True)
             ],
         }
+
+    def _failures(self, student: Path, n: int) -> list[Any]:
+        """The student's wrong answers, kept in the cache dir: greedy decoding gives the same ones every run."""
+        from pada.types import EvalRecord
+
+        kept = Path(self.cfg.paths.cache_dir) / "bench" / f"student_failures_{n}.json"
+        if kept.is_file():
+            return [EvalRecord.from_dict(row) for row in json.loads(kept.read_text())]
+        failures = student_failures(self.cfg, self.splits, self.task, student, n)
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        kept.write_text(json.dumps([r.to_dict() for r in failures]))
+        return failures
 
     def then(self, role: str, answers: list[Any]) -> list:
         """``role``'s prompts from the reference teacher's parsed answers of the role before it."""
@@ -263,7 +280,25 @@ def run_teacher(name: str, cache: Path, prompts: dict[str, list], builder: Promp
             )
             previous = [a["parsed"] for a in answers]
             records += [{"teacher": name, "index": i, **a} for i, a in enumerate(answers)]
+    if kind is LlamaCppServer:
+        TIMINGS[name] = llama_timings((cache / "bench" / f"server-{name}" / "teacher_server.log").read_text())
     return records
+
+
+TIMINGS: dict[str, dict] = {}  # llama.cpp teacher -> its own prompt / decode rates (llama_perf_context_print)
+_PERF = re.compile(r"(prompt eval|\beval) time =\s*([\d.]+) ms /\s*(\d+) (?:tokens|runs)")
+
+
+def llama_timings(log: str) -> dict[str, float | None]:
+    """Prompt-processing and decoding tokens/s summed over the requests, from the server's own perf lines
+    (a prompt served from llama.cpp's prefix cache, under 1 ms, is left out)."""
+    sums = {"prompt eval": [0.0, 0], "eval": [0.0, 0]}
+    for kind, ms, tokens in _PERF.findall(log):
+        if float(ms) >= 1.0:
+            sums[kind][0] += float(ms)
+            sums[kind][1] += int(tokens)
+    rate = {k: round(1000 * n / ms, 2) if ms else None for k, (ms, n) in sums.items()}
+    return {"prompt_tok_per_s": rate["prompt eval"], "decode_tok_per_s": rate["eval"]}
 
 
 def summarize(records: list[dict]) -> dict[str, dict]:
@@ -313,8 +348,24 @@ def ratios(table: dict[str, dict]) -> dict[str, float]:
     }
 
 
-def excerpts(records: list[dict], roles=("error_analysis", "pattern_summary", "generation")) -> list[str]:
-    """What each teacher wrote for the roles that must be about the failures: to read, not to count."""
+def compact(table: dict[str, dict]) -> str:
+    """One Markdown row per teacher, one column per role: ``valid/n, cut, tok/s, s/req``."""
+    roles = [*ROLES, "all"]
+    lines = ["| teacher | " + " | ".join(roles) + " |", "|---" * (len(roles) + 1) + "|"]
+    for teacher, rows in table.items():
+        cells = [
+            f"{r['valid']}/{r['n']}, {r['truncated']} cut, {r['output_tok_per_s']} tok/s, {r['s_per_request']} s"
+            if (r := rows.get(role))
+            else "–"
+            for role in roles
+        ]
+        lines.append(f"| {teacher} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def excerpts(records: list[dict], roles=("error_analysis", "pattern_summary")) -> list[str]:
+    """What each teacher wrote for the roles that must be about the failures: to read, not to count. Not the
+    generated items: one may copy a benchmark item verbatim, and benchmark text is never committed."""
     lines = []
     for r in records:
         if r["role"] in roles and r["index"] < 2:
@@ -334,8 +385,14 @@ def main(argv: list[str] | None = None) -> int:
         "--teachers", default=",".join(TEACHERS), help="first = the reference; of " + ", ".join(TEACHERS)
     )
     parser.add_argument("--out", type=Path, default=ROOT / "experiments" / "bench" / "results")
+    parser.add_argument("--stem", default="teacher_llm", help="report file names: <out>/<stem>.{json,md}")
+    parser.add_argument(
+        "--rewrite", action="store_true", help="only rebuild the report from the last run's answers"
+    )
     args = parser.parse_args(argv)
     cache = args.cache_dir.expanduser().resolve()
+    if args.rewrite:
+        return _rewrite(cache, args)
     chosen = [t.strip() for t in args.teachers.split(",") if t.strip()]
     skipped = {name: why for name in chosen if (why := available(name, cache))}
     runnable = [name for name in chosen if name not in skipped]
@@ -357,30 +414,59 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _write(out: Path, records: list[dict], skipped: dict, args: argparse.Namespace, wall: float) -> None:
+def _rewrite(cache: Path, args: argparse.Namespace) -> int:
+    """The report again from ``<stem>_answers.jsonl`` and the servers' logs (e.g. after a format change)."""
+    lines = (cache / "bench" / f"{args.stem}_answers.jsonl").read_text().splitlines()
+    records = [{**json.loads(line), "parsed": None} for line in lines]
+    for name in TEACHERS:  # a teacher cut short has no answers saved, but its server logged its rates
+        log = cache / "bench" / f"server-{name}" / "teacher_server.log"
+        if TEACHERS[name][0] is LlamaCppServer and log.is_file():
+            TIMINGS[name] = llama_timings(log.read_text())
+    previous = json.loads((args.out / f"{args.stem}.json").read_text())
+    results = previous["results"]
+    machine_then = {**previous["machine"], "rewritten_utc": machine()["utc"]}  # the run's machine and load
+    _write(
+        args.out, records, results.get("skipped", {}), args, results.get("bench_wall_s", 0.0), machine_then
+    )
+    return 0
+
+
+def _write(
+    out: Path,
+    records: list[dict],
+    skipped: dict,
+    args: argparse.Namespace,
+    wall: float,
+    ran_on: dict | None = None,
+) -> None:
     table = summarize(records)
     report = {
         "title": "Local LLM teachers on pada's prompts (ARC-Challenge): valid JSON per role and output tokens/s",
         "note": "One request at a time, llama.cpp answers constrained by response_format json_object+schema "
         "(transformers serve ignores it); tok/s = output tokens / wall time of the request (prompt included).",
-        "machine": {**machine(), "load_average_at_end": load_average()},
+        "machine": ran_on or {**machine(), "load_average_at_end": load_average()},
         "results": {
             "per_teacher": table,
             "ratios": ratios(table),
+            "llama_cpp_server_rates": TIMINGS,
             "skipped": skipped,
             "bench_wall_s": round(wall, 1),
         },
     }
-    write_report(out, "teacher_llm", report)
-    with (out / "teacher_llm.md").open("a") as md:
+    write_report(out, args.stem, report)
+    with (out / f"{args.stem}.md").open("a") as md:
+        md.write(
+            "\n## Per teacher and role: schema-valid / answers, truncated, output tok/s, s per request\n\n"
+        )
+        md.write(compact(table) + "\n")
         md.write("\n## What the teachers wrote (first 300 characters, first two per role)\n\n")
         md.write("\n".join(excerpts(records)) + "\n")
-    answers = args.cache_dir.expanduser() / "bench" / "teacher_llm_answers.jsonl"
+    answers = args.cache_dir.expanduser() / "bench" / f"{args.stem}_answers.jsonl"
     answers.parent.mkdir(parents=True, exist_ok=True)
     answers.write_text(
         "".join(json.dumps({k: v for k, v in r.items() if k != "parsed"}) + "\n" for r in records)
     )
-    print(out / "teacher_llm.md")
+    print(out / f"{args.stem}.md")
 
 
 if __name__ == "__main__":

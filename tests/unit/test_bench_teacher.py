@@ -64,3 +64,16 @@ def test_without_data_the_bench_skips_with_one_line_and_exit_0(tmp_path):
     )
     assert done.returncode == 0 and done.stderr.startswith("teacher_llm: skipped:")
     assert not (tmp_path / "teacher_llm.json").exists()
+
+
+def test_llama_cpp_prompt_and_decode_rates_come_from_the_servers_own_perf_lines():
+    log = "\n".join(
+        [
+            "llama_perf_context_print: prompt eval time =       0.20 ms /   343 tokens (    0.00 ms per token)",
+            "llama_perf_context_print:        eval time =   18000.00 ms /    48 runs   (  375.00 ms per token)",
+            "llama_perf_context_print: prompt eval time =   50000.00 ms /   250 tokens (  200.00 ms per token)",
+            "llama_perf_context_print:        eval time =   30000.00 ms /    72 runs   (  416.67 ms per token)",
+        ]
+    )
+    # the 0.2 ms prompt was llama.cpp's prefix cache: left out; decoding sums both requests
+    assert teacher_llm.llama_timings(log) == {"prompt_tok_per_s": 5.0, "decode_tok_per_s": 2.5}
