@@ -158,7 +158,7 @@ def test_a_task_file_extending_a_shipped_task_composes_alike_in_run_and_data_che
 
 
 # ---------------------------------------------------------------- the documented YAML, as documented (issue 29.11)
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "tasks.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "tasks.md"  # tests/cells/ -> the repository
 
 
 def docs_task_yaml() -> dict:
