@@ -138,3 +138,39 @@ def test_llm2llm_serves_the_wrong_seeds_its_allowance_pays_for(tmp_path, baselin
     assert report["attempts_cut_teacher_budget"] == 1  # no second attempt: nothing left to pay for it
     total = baselines_teacher.usage()["total"]
     assert (total["calls"], total["over_budget"]) == (2, 0)
+
+
+def test_report_rows_of_slot_parts_add_up_to_the_rounds():
+    from pada.agent.generation import merge_counts
+
+    first = {
+        "p": {
+            "requested": 4,
+            "generated": 3,
+            "accepted": 2,
+            "rejected": {"dup": 1},
+            "judged": 2,
+            "judge_mean": 8.0,
+        }
+    }
+    second = {
+        "p": {
+            "requested": 2,
+            "generated": 2,
+            "accepted": 1,
+            "rejected": {"dup": 1, "bad": 1},
+            "judged": 1,
+            "judge_mean": 5.0,
+        },
+        "q": {"requested": 1, "generated": 1, "accepted": 1, "rejected": {}, "judged": 0, "judge_mean": None},
+    }
+    merged = merge_counts(merge_counts({}, first), second)
+    assert merged["p"] == {
+        "requested": 6,
+        "generated": 5,
+        "accepted": 3,
+        "rejected": {"bad": 1, "dup": 2},
+        "judged": 3,
+        "judge_mean": 7.0,
+    }
+    assert merged["q"]["accepted"] == 1 and first["p"]["rejected"] == {"dup": 1}  # inputs untouched
