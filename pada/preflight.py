@@ -176,7 +176,40 @@ def probe_teacher(teacher_cfg: DictConfig) -> str | None:
                 _probe_native(teacher)
     except Exception as error:  # noqa: BLE001 - any failure of the probe is the problem to report
         return f"{where}: the probe request failed: {error}"
-    return None
+    return served_model_problem(cfg, where)
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def served_model_problem(cfg: Any, where: str) -> str | None:
+    """A local OpenAI-compatible server serving one model that is not ``cfg.model``; None otherwise.
+
+    llama-cpp-python's server answers any model name with the one model it serves, so a config naming another
+    model would cache that server's answers under the wrong model. Checked for configs that speak its own
+    structured-output form (``native_form: json_object_schema``) on loopback URLs only: `transformers serve`
+    lists its HF cache, not what it serves (and refuses wrong names itself), and a remote gateway may list
+    less than it serves."""
+    import json
+    import urllib.parse
+    import urllib.request
+
+    base = cfg.get("base_url") or ""
+    llama_cpp = cfg.get("provider") == "openai" and cfg.get("native_form") == "json_object_schema"
+    if not llama_cpp or urllib.parse.urlsplit(base).hostname not in LOOPBACK:
+        return None
+    try:
+        with urllib.request.urlopen(f"{base.rstrip('/')}/models", timeout=10) as answer:
+            served = [m.get("id") for m in json.loads(answer.read()).get("data", [])]
+    except (OSError, ValueError, AttributeError):
+        return None  # no model list: nothing to compare
+    if len(served) != 1 or served[0] == cfg.model:
+        return None  # a multi-model server routes by name and refuses unknown ones itself
+    return (
+        f"{where}: the server serves only '{served[0]}', not '{cfg.model}' (a local llama.cpp server "
+        f"answers any name with its own model, and the answers would be cached under '{cfg.model}'); serve "
+        f"'{cfg.model}' or set teacher.model={served[0]}"
+    )
 
 
 class _Probe(BaseModel):

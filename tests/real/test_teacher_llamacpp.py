@@ -215,6 +215,8 @@ def test_the_teacher_config_talks_to_the_real_llama_cpp_server(llama_teacher, tm
         {"base_url": llama_teacher.base_url, "model": llama_teacher.model},
     )
     assert probe_teacher(cfg) is None
+    other = next(name for name in PACKS if name != llama_teacher.model)  # llama.cpp would answer it anyway
+    assert "serves only" in probe_teacher(OmegaConf.merge(cfg, {"model": other}))
     chat = [{"role": "user", "content": "Rewrite in other words: Which gas do plants absorb from the air?"}]
     with Teacher(cfg, tmp_path / "t.sqlite") as teacher:
         first, second = teacher.samples("paraphrase", chat, 2, max_tokens=40)
