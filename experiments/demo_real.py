@@ -143,7 +143,7 @@ def teacher_report(runs: Path) -> tuple[str, list[str]]:
         usage = results.get("teacher_usage") or {}
         if not usage:
             continue  # sft, sft_val: no teacher
-        name = f"{results['method']} seed {results['seed']}"
+        name = f"{results['cell']['method']} seed {results['cell']['seed']}"
         cells.append(f"{name}: {results['data']['synthetic']} synthetic")
         if not results["data"]["synthetic"]:
             findings.append(f"{name} added zero synthetic examples")

@@ -53,7 +53,8 @@ def test_powered_size_scores_every_test_item():
 
 def _cell(runs: Path, name: str, method: str, seed: int, synthetic: int, roles: dict) -> None:
     (runs / name).mkdir(parents=True)
-    results = {"method": method, "seed": seed, "data": {"synthetic": synthetic}, "teacher_usage": roles}
+    cell = {"method": method, "seed": seed}  # results.json as pada.run.runner writes it
+    results = {"cell": cell, "data": {"synthetic": synthetic}, "teacher_usage": roles}
     (runs / name / "results.json").write_text(json.dumps(results))
 
 
