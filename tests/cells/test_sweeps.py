@@ -222,3 +222,22 @@ def test_preflight_says_an_estimate_is_unknown_without_a_plan_section():
     with open_dict(table2):
         del table2.plan.teacher_tokens_per_round.pada
     assert plan([table2])["teacher_tokens_estimate"] == "unknown (plan.teacher_tokens_per_round has no pada)"
+
+
+def test_preflight_costs_per_distinct_setting_not_per_seed(monkeypatch, capsys):
+    """24 cells (6 methods x 4 seeds): one composition and one config check per method, not per cell
+    (issue 29.10: ~1 s a cell made a 1,000-cell sweep a 17-minute preflight)."""
+    import pada.preflight as pf
+
+    calls = {"composed": 0, "checked": 0}
+    composed, checked = pf._composed, pf._check_values
+    monkeypatch.setattr(pf, "_COMPOSED", {})
+    monkeypatch.setattr(
+        pf, "_composed", lambda *a: calls.__setitem__("composed", calls["composed"] + 1) or composed(*a)
+    )
+    monkeypatch.setattr(
+        pf, "_check_values", lambda c: calls.__setitem__("checked", calls["checked"] + 1) or checked(c)
+    )
+    assert preflight_main(["experiment=demo", "seed=range(0,4)"]) == 0
+    assert "jobs=24," in capsys.readouterr().out
+    assert calls == {"composed": 6 + 2, "checked": 6}  # + the sweeper's params and the launcher's config
