@@ -44,7 +44,7 @@ SIZES = {
     "powered": {"seeds": 4, "budget": 16, "synthetic": 16, "val": 32, "test": 1172},
 }
 # Shared by every cell. Throughput first (the host has 24 GB: no gradient checkpointing, glibc's own
-# malloc threshold; each cell still stays near 2 GB, docs/real_cpu.md).
+# malloc threshold: a cell peaks at ~4.2 GB instead of ~2, docs/real_cpu.md).
 COMMON = [
     "model=smollm2_135m_instruct",
     "task=arc_challenge",
