@@ -49,7 +49,7 @@ def test_a_new_method_is_a_row_placed_and_labelled_by_its_saved_display(tmp_path
     root = make_tree(tmp_path, methods=("sft", "pada", "pada_no_qc"))
     _rename(root, "pada_no_qc", "mine", {"label": "My method", "role": "baseline", "order": 25})
     table2, ablation = _tables(root)
-    assert table2.rows[:2] == ["sft", "mine"] and table2.rows[-3] == "pada"  # order 25: after SFT
+    assert table2.rows[:2] == ["sft", "mine"] and table2.rows[-4] == "pada"  # order 25: after SFT
     assert "| My method " in render.to_markdown(table2) and ablation is None
     assert "mine" in set(table2.comparisons["baseline"])  # a baseline: part of PaDA-Agent's † claim
 
@@ -58,7 +58,8 @@ def test_ours_and_its_baselines_come_from_the_same_config(tmp_path):
     root = make_tree(tmp_path, methods=("sft", "llm2llm", "pada"))
     _rename(root, "pada", "hero", {"label": "Hero", "role": "ours"})
     table2, _ = _tables(root)
-    assert table2.rows[-3:] == ["hero", tables.REL_ROW, tables.DELTA_ROW] and "pada" not in table2.rows
+    assert table2.rows[-4:] == ["hero", tables.REL_ROW, tables.DELTA_ROW, tables.MDE_ROW]
+    assert "pada" not in table2.rows
     assert set(table2.comparisons["method"]) == {"hero"}
     assert set(table2.comparisons["baseline"]) == {"sft", "llm2llm"}  # the baselines that ran
     assert "† Hero beats every baseline" in table2.caption and "Δ: Hero minus" in table2.caption
