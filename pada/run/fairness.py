@@ -5,7 +5,9 @@
   the method (``IterationState.quota``) and refuses output over it.
 * Held-out protection: methods never receive validation or test items; the runner checks every proposed
   example against them (verbatim text, word n-gram overlap of the question, and a near-duplicate test that
-  survives changed numbers, unit rewrites and reordered sentences), drops what matches and counts why.
+  survives changed numbers, unit rewrites and reordered sentences), then for the same problem in other words
+  (``pada.run.semantic``: embedding neighbours, numbers, answers, content words, on the rendered prompt and
+  target), drops what matches and counts why.
 """
 
 from __future__ import annotations
@@ -13,13 +15,15 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from omegaconf import OmegaConf
 
 from pada.agent.leakage import HeldOut, NgramOverlap, assert_no_leak, tokens
 from pada.errors import PadaError
+from pada.methods.embedders import BUNDLED_MINILM
+from pada.run.semantic import Paraphrases, Rule
 from pada.tasks.base import question_of
 from pada.teacher.usage import EFFORT_CHUNK, effort_of
 from pada.types import EvalRecord, Example, Quota
@@ -28,7 +32,7 @@ __all__ = ["EFFORT_CHUNK", "effort_of"]  # re-exported: the effort rule the runn
 
 # Bump when a change here or in pada.agent.leakage can change what a method's output keeps (quotas,
 # decontamination); every augment_<i> stage's key carries it (pada/versions.py pins the code).
-VERSION = "1.2"  # 1.2: teacher_budget (effort-matched rounds); 1.1: check_output refuses reused ids
+VERSION = "1.3"  # 1.3: semantic decontamination (issue 28); 1.2: teacher_budget; 1.1: check_output ids
 
 # Method keys that the runner's quota replaced; a leftover override must not be silently ignored.
 MOVED_KEYS = {"max_new_total": "synthetic_budget", "max_new_per_iteration": "synthetic_per_iteration"}
@@ -36,6 +40,7 @@ MOVED_KEYS = {"max_new_total": "synthetic_budget", "max_new_per_iteration": "syn
 
 def check_config(cfg: Any, method: Any) -> None:
     """Refuse, before any stage, a config that would silently compare methods unfairly (PadaError)."""
+    build_paraphrases(cfg, [])  # an unknown decontamination.semantic key fails here, not at augment_0
     for old, new in MOVED_KEYS.items():
         if cfg.method.get(old) is not None:
             raise PadaError(
@@ -299,12 +304,14 @@ def near_copy(candidate: Fingerprint, held: Fingerprint, threshold: float) -> bo
 
 
 class Decontaminator:
-    """Every method's output checked against the cell's validation and test questions.
+    """Every method's output checked against the cell's validation and test items.
 
     Reasons (checked in this order): ``verbatim`` (a held-out question inside the prompt or target, token-
     wise), ``ngram_overlap`` (share of the question's word n-grams found in held-out questions, question
     text on both sides), ``near_duplicate`` (``near_copy`` against any held-out question; candidates are
-    found through an inverted index on shingles, then compared exactly; the held-out sets are small).
+    found through an inverted index on shingles, then compared exactly; the held-out sets are small), then,
+    when ``semantic`` is given, ``paraphrase_numbers`` / ``paraphrase_wording`` (``pada.run.semantic``: the
+    same problem in other words, judged on the rendered prompt and target, never on ``meta``).
     """
 
     def __init__(
@@ -313,7 +320,9 @@ class Decontaminator:
         ngram: int = 8,
         ngram_threshold: float = 0.5,
         near_duplicate: float = 0.6,
+        semantic: Paraphrases | None = None,
     ):
+        self.semantic = semantic
         questions = [question_of(ex) for ex in held_out]
         self.verbatim = HeldOut(questions)
         self.ngrams = NgramOverlap(questions, ngram, ngram_threshold)
@@ -337,17 +346,23 @@ class Decontaminator:
                 return "near_duplicate"
         return None
 
+    def reasons(self, examples: list[Example]) -> list[str | None]:
+        """One rejection reason (or None: kept) per example; the semantic check runs in one batch."""
+        reasons = [self.reason(example) for example in examples]
+        if self.semantic is not None:
+            survivors = [i for i, reason in enumerate(reasons) if reason is None]
+            found = self.semantic.reasons([examples[i] for i in survivors])
+            for i, reason in zip(survivors, found, strict=True):
+                reasons[i] = reason
+        return reasons
+
     def filter(self, examples: list[Example]) -> tuple[list[Example], Counter]:
         """The examples that pass, and the rejections by reason. The kept ones are then asserted free of
         verbatim held-out text: if that fails, the check itself is broken and the run stops (PadaError)."""
-        kept, rejected = [], Counter()
-        for example in examples:
-            if reason := self.reason(example):
-                rejected[reason] += 1
-            else:
-                kept.append(example)
+        reasons = self.reasons(examples)
+        kept = [example for example, reason in zip(examples, reasons, strict=True) if reason is None]
         assert_no_leak(self.verbatim, [], kept)
-        return kept, rejected
+        return kept, Counter(reason for reason in reasons if reason)
 
 
 def build_decontaminator(cfg: Any, held_out: list[Example]) -> Decontaminator:
@@ -357,4 +372,22 @@ def build_decontaminator(cfg: Any, held_out: list[Example]) -> Decontaminator:
         int(node.get("ngram", 8)),
         float(node.get("ngram_threshold", 0.5)),
         float(node.get("near_duplicate", 0.6)),
+        build_paraphrases(cfg, held_out),
     )
+
+
+def build_paraphrases(cfg: Any, held_out: list[Example]) -> Paraphrases | None:
+    """The semantic check of ``decontamination.semantic`` (None when ``enabled: false``; the setting is part
+    of the cell's config, hence of its identity); an unknown key is a PadaError, not ignored."""
+    node = (cfg.get("decontamination") or {}).get("semantic")
+    node = dict(OmegaConf.to_container(node, resolve=True)) if node is not None else {}
+    if not node.pop("enabled", True):
+        return None
+    embedder = node.pop("embedder", BUNDLED_MINILM)
+    known = {f.name for f in fields(Rule)}
+    if unknown := sorted(set(node) - known):
+        raise PadaError(
+            f"decontamination.semantic: unknown key(s) {unknown}; known: enabled, embedder, {sorted(known)}"
+        )
+    template = cfg.task.get("prompt_template") if cfg.get("task") is not None else None
+    return Paraphrases(held_out, template, embedder, Rule(**node), cfg.paths.get("cache_dir"))
