@@ -119,35 +119,6 @@ _ONES = [
     "nineteen",
 ]
 _TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
-_NOT_NAMES = {
-    "How",
-    "What",
-    "Which",
-    "If",
-    "The",
-    "In",
-    "On",
-    "At",
-    "When",
-    "After",
-    "Each",
-    "Every",
-    "She",
-    "He",
-    "They",
-    "There",
-    "Write",
-    "Python",
-    "A",
-    "An",
-    "It",
-    "His",
-    "Her",
-    "Their",
-    "This",
-    "That",
-    "Then",
-}
 
 
 def _case(word: str, like: str) -> str:
@@ -180,11 +151,32 @@ def digits_as_words(text: str) -> str:
     return re.sub(pattern, lambda m: in_words(int(m.group(0).replace(",", ""))), text)
 
 
+# Common English first names (US Social Security Administration's most frequent given names, written out
+# here: no names package is a dependency). Only these are renamed: a capitalised word is often not a person
+# ("Earth", "Sun", "Wind" in ARC), and renaming it makes another question, not a paraphrase.
+_FIRST_NAMES_TEXT = """
+    Aaron Abby Adam Adrian Aiden Alex Alexa Alexis Alice Allison Amanda Amber Amelia Amy Ana Andrea Andrew
+    Andy Angela Ann Anna Anne Anthony Ashley Austin Ava Barbara Ben Benjamin Beth Betty Bill Billy Blake Bob
+    Brad Brandon Brenda Brian Brittany Bruce Caleb Cameron Carl Carla Carlos Carol Caroline Carter Catherine
+    Charles Charlie Charlotte Chloe Chris Christian Christina Christopher Cindy Claire Cody Colin Connor
+    Daniel Danny David Dean Debbie Dennis Derek Diana Diane Dominic Donald Donna Dorothy Dylan Edward Elijah
+    Elizabeth Ella Ellen Emily Emma Eric Erica Erin Ethan Eva Evan Evelyn Frank Gabriel Gary George Gina
+    Grace Greg Hailey Hannah Harry Heather Helen Henry Holly Ian Isaac Isabella Jack Jackson Jacob Jake James
+    Jamie Jane Janet Jared Jason Jeff Jennifer Jenny Jeremy Jerry Jessica Jill Jim Jimmy Joan Joe John Johnny
+    Jonathan Jordan Jose Joseph Josh Joshua Joy Juan Judy Julia Julie Justin Karen Kate Kathy Katie Kayla
+    Keith Kelly Ken Kevin Kim Kyle Laura Lauren Lea Leah Lee Leo Liam Lily Linda Lisa Logan Lucas Lucy Luis
+    Luke Madison Maria Mark Martha Mary Mason Matt Matthew Megan Melissa Mia Michael Michelle Mike Molly
+    Nancy Natalie Nathan Nick Nicole Noah Olivia Oscar Owen Pam Pat Patrick Paul Peter Rachel Ray Rebecca
+    Richard Rick Rob Robert Rose Ruby Ryan Sam Samantha Samuel Sandra Sara Sarah Scott Sean Sharon Sophia
+    Stephanie Steve Steven Susan Tara Taylor Terry Thomas Tim Timothy Tina Todd Tom Tommy Tony Tracy Tyler
+    Victoria Vincent Walter Wendy William Zach Zoe
+"""
+FIRST_NAMES = frozenset(_FIRST_NAMES_TEXT.split())
+
+
 def rename_persons(text: str, rng: random.Random) -> str:
-    """Capitalised words that look like names (not sentence openers) replaced consistently by new names."""
-    numbers = {*_ONES, *_TENS, "hundred", "thousand"}
-    words = dict.fromkeys(re.findall(r"\b[A-Z][a-z]{2,}\b", text))
-    found = [w for w in words if w not in _NOT_NAMES and w.lower() not in numbers]
+    """First names (``FIRST_NAMES``) replaced consistently by names absent from that list."""
+    found = [w for w in dict.fromkeys(re.findall(r"\b[A-Z][a-z]+\b", text)) if w in FIRST_NAMES]
     for old, new in zip(found, rng.sample(NAMES, len(NAMES)), strict=False):
         text = re.sub(rf"\b{old}\b", new, text)
     return text
@@ -297,8 +289,36 @@ def text_items(name: str, data_dir: Path, rng: random.Random, n_fresh: int) -> t
             classes["renamed function"].append((i, _rename_function(task, ex, f"para/{i}/fn")))
     pool = list(splits.pool)
     random.Random(99).shuffle(pool)
-    fresh = [("pool item", replace(ex, id=f"fresh/{k}")) for k, ex in enumerate(pool[:n_fresh])]
-    return task, held, classes, fresh
+    fresh = [replace(ex, id=f"fresh/{k}") for k, ex in enumerate(pool[:n_fresh])]
+    same = _same_code_problems(task, held, fresh) if name == "mbpp" else set()
+    return task, held, classes, [("same problem" if ex.id in same else "pool item", ex) for ex in fresh]
+
+
+def _entry(code: str, tests: str) -> str | None:
+    """The function of ``code`` that ``tests`` call (MBPP's entry point)."""
+    return next((n for n in re.findall(r"def (\w+)", code) if re.search(rf"\b{n}\(", tests)), None)
+
+
+def _same_code_problems(task: Any, held: list, fresh: list, nearest: int = 3) -> set[str]:
+    """Ids of fresh MBPP items that are a held-out problem under another id (MBPP's splits share tasks):
+    the fresh item's reference solution passes the tests of one of the ``nearest`` held-out items whose
+    statements share the most words with it (its function renamed to the one those tests call). Training on
+    it teaches a program that passes a held-out item: not a false rejection when the runner drops it."""
+    words = [set(re.findall(r"[a-z]+", ex.meta["text"].lower())) for ex in held]
+    codes, targets, owners = [], [], []
+    for ex in fresh:
+        mine = set(re.findall(r"[a-z]+", ex.meta["text"].lower()))
+        ranked = sorted(range(len(held)), key=lambda i: -len(mine & words[i]) / len(mine | words[i] or {1}))
+        own = _entry(ex.answer, ex.meta["tests"])
+        for i in ranked[:nearest]:
+            theirs = _entry(held[i].answer, held[i].meta["tests"])
+            if own and theirs:
+                codes.append(f"{ex.answer}\n{theirs} = {own}\n")
+                targets.append(held[i])
+                owners.append(ex.id)
+    task.cfg.confirm_run_unsafe_code = True  # MBPP's own reference solutions, in pada's sandbox
+    verdicts = task.run(codes, targets)
+    return {owner for owner, verdict in zip(owners, verdicts, strict=True) if verdict.passed}
 
 
 def _rebuilder(name: str, task: Any):
@@ -339,9 +359,12 @@ def _half(items: list, split: str, key=lambda pair: pair[0]) -> list:
     return [item for item in items if key(item) % 2 == want]
 
 
-def measure(task_name: str, data_dir: Path | None, split: str, per_class: int, n_fresh: int) -> dict:
+def measure(
+    task_name: str, data_dir: Path | None, split: str, per_class: int, n_fresh: int, rule: Any = None
+) -> dict:
+    from pada.methods.embedders import BUNDLED_MINILM
     from pada.run.fairness import Decontaminator
-    from pada.run.semantic import Paraphrases
+    from pada.run.semantic import Paraphrases, Rule, embed_texts
 
     rng = random.Random(7)
     if task_name == "sim_arith":
@@ -349,12 +372,20 @@ def measure(task_name: str, data_dir: Path | None, split: str, per_class: int, n
     else:
         task, held, classes, fresh = text_items(task_name, data_dir, rng, 2 * n_fresh)
     fresh = fresh[:n_fresh] if split == "dev" else fresh[n_fresh:]
+    template = task.cfg.get("prompt_template")
     start = time.perf_counter()
-    semantic = Paraphrases(held, task.cfg.get("prompt_template"), cache_dir=ROOT / ".cache" / "pada")
+    embed_texts(["the encoder, loaded once per process"], BUNDLED_MINILM)
+    load_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    semantic = Paraphrases(held, template, rule=rule or Rule(), cache_dir=ROOT / ".cache" / "pada")
     _ = semantic.vectors
     held_seconds = time.perf_counter() - start
-    decon = Decontaminator(held, semantic=semantic)
-    rows: dict[str, Any] = {"held_out": len(held), "held_out_embedding_s": round(held_seconds, 1)}
+    decon = Decontaminator(held, semantic=semantic, template=template)
+    rows: dict[str, Any] = {
+        "held_out": len(held),
+        "encoder_load_s": round(load_seconds, 1),
+        "held_out_embedding_s": round(held_seconds, 1),
+    }
     for cls, pairs in sorted(classes.items()):
         chosen = _half(pairs, split)[:per_class]
         reasons = decon.reasons([ex for _, ex in chosen])
@@ -373,10 +404,9 @@ def measure(task_name: str, data_dir: Path | None, split: str, per_class: int, n
 
 
 def _specific(item: Any) -> bool:
-    from pada.run.semantic import Rule, significant_digits
+    from pada.run.semantic import Rule
 
-    digits = sum(significant_digits(n) for n in item.numbers)
-    return not item.numbers or digits >= Rule().min_digits
+    return not item.numbers or item.specific >= Rule().min_digits
 
 
 def _rates(reasons: list[str | None], positive: bool) -> dict:

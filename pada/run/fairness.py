@@ -23,8 +23,7 @@ from omegaconf import OmegaConf
 from pada.agent.leakage import HeldOut, NgramOverlap, assert_no_leak, tokens
 from pada.errors import PadaError
 from pada.methods.embedders import BUNDLED_MINILM
-from pada.run.semantic import Paraphrases, Rule
-from pada.tasks.base import question_of
+from pada.run.semantic import Paraphrases, Rule, Template
 from pada.teacher.usage import EFFORT_CHUNK, effort_of
 from pada.types import EvalRecord, Example, Quota
 
@@ -32,7 +31,7 @@ __all__ = ["EFFORT_CHUNK", "effort_of"]  # re-exported: the effort rule the runn
 
 # Bump when a change here or in pada.agent.leakage can change what a method's output keeps (quotas,
 # decontamination); every augment_<i> stage's key carries it (pada/versions.py pins the code).
-VERSION = "1.3"  # 1.3: semantic decontamination (issue 28); 1.2: teacher_budget; 1.1: check_output ids
+VERSION = "1.4"  # 1.4: checks read the rendered prompt, never meta; 1.3: semantic (issue 28); 1.2: budget
 
 # Method keys that the runner's quota replaced; a leftover override must not be silently ignored.
 MOVED_KEYS = {"max_new_total": "synthetic_budget", "max_new_per_iteration": "synthetic_per_iteration"}
@@ -321,9 +320,11 @@ class Decontaminator:
         ngram_threshold: float = 0.5,
         near_duplicate: float = 0.6,
         semantic: Paraphrases | None = None,
+        template: str | None = None,
     ):
         self.semantic = semantic
-        questions = [question_of(ex) for ex in held_out]
+        self.slots = Template(template)
+        questions = [self.slots.question(ex.prompt) for ex in held_out]
         self.verbatim = HeldOut(questions)
         self.ngrams = NgramOverlap(questions, ngram, ngram_threshold)
         self.threshold = near_duplicate
@@ -334,17 +335,23 @@ class Decontaminator:
                 self.index.setdefault(shingle, []).append(i)
 
     def reason(self, example: Example) -> str | None:
-        question = question_of(example)
-        if any(self.verbatim.found_in(t) is not None for t in (example.prompt, example.target, question)):
+        """The first surface reason that rejects ``example``, or None. Read from what the student trains on:
+        the question slot of its rendered prompt (``Template``), then its target; never ``meta``."""
+        if any(self.verbatim.found_in(t) is not None for t in (example.prompt, example.target)):
             return "verbatim"
-        if self.ngrams.overlap(question) >= self.ngrams.threshold:
+        texts = (self.slots.question(example.prompt), example.target)
+        if any(self.ngrams.overlap(text) >= self.ngrams.threshold for text in texts):
             return "ngram_overlap"
-        if len(tokens(question)) >= 4:
-            fp = fingerprint(question)
-            near = {i for s in fp.shingles for i in self.index.get(s, ())}
-            if any(near_copy(fp, self.prints[i], self.threshold) for i in near):
-                return "near_duplicate"
+        if any(self._near(text) for text in texts):
+            return "near_duplicate"
         return None
+
+    def _near(self, text: str) -> bool:
+        if len(tokens(text)) < 4:
+            return False
+        fp = fingerprint(text)
+        near = {i for s in fp.shingles for i in self.index.get(s, ())}
+        return any(near_copy(fp, self.prints[i], self.threshold) for i in near)
 
     def reasons(self, examples: list[Example]) -> list[str | None]:
         """One rejection reason (or None: kept) per example; the semantic check runs in one batch."""
@@ -373,7 +380,12 @@ def build_decontaminator(cfg: Any, held_out: list[Example]) -> Decontaminator:
         float(node.get("ngram_threshold", 0.5)),
         float(node.get("near_duplicate", 0.6)),
         build_paraphrases(cfg, held_out),
+        _template(cfg),
     )
+
+
+def _template(cfg: Any) -> str | None:
+    return cfg.task.get("prompt_template") if cfg.get("task") is not None else None
 
 
 def build_paraphrases(cfg: Any, held_out: list[Example]) -> Paraphrases | None:
@@ -389,5 +401,4 @@ def build_paraphrases(cfg: Any, held_out: list[Example]) -> Paraphrases | None:
         raise PadaError(
             f"decontamination.semantic: unknown key(s) {unknown}; known: enabled, embedder, {sorted(known)}"
         )
-    template = cfg.task.get("prompt_template") if cfg.get("task") is not None else None
-    return Paraphrases(held_out, template, embedder, Rule(**node), cfg.paths.get("cache_dir"))
+    return Paraphrases(held_out, _template(cfg), embedder, Rule(**node), cfg.paths.get("cache_dir"))

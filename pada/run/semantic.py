@@ -7,32 +7,38 @@ Samples" (arXiv 2311.04850): embedding nearest neighbours among the held-out ite
 pair. Their decision is an LLM judge; here it is a rule on signals any paraphrase keeps, so the default needs
 no teacher:
 
-- **embedding cosine** of the two rendered prompts (all-MiniLM-L6-v2, 384-dim, unit-normalised), with the
-  task's template text removed from both and number words turned into digits;
+- **embedding cosine** of the two prompts' question slots (``Template``: the text in the task template's
+  ``{question}`` / ``{text}`` placeholder, or the prompt less the template's text when it was not rendered
+  from the template; all-MiniLM-L6-v2, 384-dim, unit-normalised), number words turned into digits;
 - **numbers**: the held-out prompt's numbers (digits and number words, word2number) against those the
   candidate's prompt states (its target's too when the prompt states none: a question moved into the target
-  still counts), and how *specific* the held-out numbers are: their significant digits (``42`` and ``25``
-  give 4, ``3`` and ``5`` give 2);
-- **answers**: two numeric answers that differ mean two different problems (``42 plus 25`` vs ``42 minus 25``);
+  still counts), and how *specific* the held-out numbers are: the significant digits (``42`` and ``25`` give
+  4, ``3`` and ``5`` give 2) of those found in at most ``common_share`` of the held-out items (a document-
+  frequency cut, as IDF weighting does: MBPP's ``[1, 2, 3, 4, 5]`` recur in half its tests);
+- **answers**: the candidate's from its target's ``#### <number>`` line, the held-out item's gold; two
+  numeric answers that differ mean two problems (``42 plus 25`` vs ``42 minus 25``);
 - **content words** (lower-cased words of 3+ letters outside scikit-learn's English stop words, which keeps
   names and identifiers): the share of the held-out prompt's content words found in the candidate.
 
-A candidate (one proposed Example; ``meta`` is never read) restates a held-out item when no held-out number
-is missing (one may be, from four numbers up), at least half of the numbers the candidate states are the
-held-out item's, the numeric answers do not contradict, and
+Compared pairs: the ``neighbours`` nearest held-out items by cosine, every held-out item filed under its
+rarest specific number when the candidate contains it, and every held-out item with at most ``FEW`` distinct
+numbers whose set of numbers the candidate contains (small problems have no specific number).
 
-- ``paraphrase_numbers``: the held-out numbers have at least ``min_digits`` significant digits and cosine >=
-  ``numbers_cosine`` (same topic): specific numbers are the strongest trace a rewording keeps;
+A candidate (one proposed Example; ``meta`` and ``Example.answer`` are never read) restates a held-out item
+when no held-out number is missing (one may be, from four numbers up), at least half of the numbers the
+candidate states are the held-out item's, the numeric answers do not contradict, and
+
+- ``paraphrase_numbers``: the held-out numbers have at least ``min_digits`` specific significant digits and
+  cosine >= ``numbers_cosine`` (same topic): specific numbers are the strongest trace a rewording keeps;
+- ``paraphrase_answer``: the candidate states exactly the held-out item's numbers, both answers are numbers
+  and equal, and cosine >= ``answer_cosine`` (small problems: "Sum 3 and 5." for "Add 3 and 5.");
 - ``paraphrase_wording``: cosine >= ``wording_cosine``, or content-word share >= ``content_share`` with
   cosine >= ``content_cosine`` (reordered premises, added context, renamed persons).
 
 A changed number makes another problem here; the surface near-copy test of ``pada.run.fairness`` owns that
 case. A copy whose answer was changed is not counted (it leaks the question, not the answer).
-
-What it cannot see: a problem whose only specifics are one-digit numbers, reworded beyond
-``wording_cosine``, is indistinguishable from a fresh item that happens to pose the same small problem (in
-the simulated world 82 % of fresh one-digit draws do); such items pass. docs/baselines.md gives recall per
-paraphrase class and false rejections on fresh items (``experiments/bench/decontamination.py``).
+docs/baselines.md gives recall per paraphrase class and false rejections on fresh items
+(``experiments/bench/decontamination.py``), thresholds set on the bench's dev half.
 """
 
 from __future__ import annotations
@@ -40,9 +46,11 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import string
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import combinations
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +62,8 @@ _NUMBER = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
 _PLACEHOLDER = re.compile(r"\{\w+\}")
 LONG = 4  # a held-out item with this many numbers still counts as restated with one of them dropped
+FEW = 3  # held-out items with at most this many distinct numbers are indexed by the set of them
+SUBSETS_UP_TO = 6  # a candidate with more distinct numbers looks up single numbers only
 TEMPLATE_FRAGMENT = 8  # template pieces shorter than this ("A. ", "\n") are kept: they also occur in items
 
 
@@ -67,6 +77,8 @@ class Rule:
     wording_cosine: float = 0.9  # near-identical meaning whatever the numbers' size
     content_share: float = 0.8  # held-out content words found in the candidate...
     content_cosine: float = 0.7  # ...and this similar: premises reordered or context added
+    common_share: float = 0.05  # a number in more held-out items than this share is not specific (MBPP's 1-5)
+    answer_cosine: float = 0.35  # small numbers: all shared, the same numeric answer, the same topic
 
 
 # -- text signals ----------------------------------------------------------------------------------------
@@ -138,10 +150,15 @@ def significant_digits(number: str) -> int:
     return max(1, len(number.replace(".", "").strip("0")))
 
 
-def content_words(text: str) -> frozenset[str]:
+@lru_cache(maxsize=1)
+def _stop_words() -> frozenset[str]:
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-    return frozenset(w for w in (m.lower() for m in _WORD.findall(text)) if len(w) >= 3) - ENGLISH_STOP_WORDS
+    return ENGLISH_STOP_WORDS
+
+
+def content_words(text: str) -> frozenset[str]:
+    return frozenset(w for w in (m.lower() for m in _WORD.findall(text)) if len(w) >= 3) - _stop_words()
 
 
 def answer_value(answer: str) -> float | None:
@@ -151,6 +168,63 @@ def answer_value(answer: str) -> float | None:
         return float(text)
     except ValueError:
         return None
+
+
+_FINAL_ANSWER = re.compile(r"####\s*(-?[\d,]*\.?\d+)")
+
+
+def target_answer(target: str) -> float | None:
+    """The numeric answer a training target states on its last ``#### <number>`` line (GSM8K's and the
+    simulated world's format), or None: read from what the student trains on, not ``Example.answer``."""
+    found = _FINAL_ANSWER.findall(target)
+    return answer_value(found[-1]) if found else None
+
+
+QUESTION_SLOTS = ("question", "text", "prompt")  # a template's placeholder for the item's own question
+
+
+class Template:
+    """A task's prompt template read backwards: the question slot of a rendered prompt.
+
+    ``question(prompt)`` is the text in the template's question placeholder (``{question}``, MBPP's ``{text}``,
+    HumanEval's ``{prompt}``) when ``prompt`` is rendered from the template, else the whole prompt less the
+    template's literal text. Both sides of every held-out check read it, so no check reads ``meta``.
+    """
+
+    def __init__(self, template: str | None):
+        self.fragments = template_fragments(template)
+        self.pattern = _slot_pattern(template)
+
+    def question(self, prompt: str) -> str:
+        found = self.pattern.fullmatch(prompt) if self.pattern is not None else None
+        if found is not None and found.group("slot").strip():
+            return found.group("slot")
+        return strip_fragments(prompt, self.fragments)
+
+
+def _slot_pattern(template: str | None) -> re.Pattern | None:
+    """A regex that matches prompts rendered from ``template``, capturing its question slot as ``slot``."""
+    if not template:
+        return None
+    parts = list(string.Formatter().parse(template))
+    names = [name for _, name, _, _ in parts if name]
+    slot = next((s for s in QUESTION_SLOTS if s in names), None)
+    if slot is None:
+        return None
+    regex, taken = "", False
+    for literal, name, _, _ in parts:
+        regex += re.escape(literal)
+        if name is not None:
+            regex += "(?P<slot>.*?)" if name == slot and not taken else "(?:.*?)"
+            taken = taken or name == slot
+    return re.compile(regex, re.DOTALL)
+
+
+def strip_fragments(text: str, fragments: list[str]) -> str:
+    """``text`` with each template fragment replaced by a space."""
+    for fragment in fragments:
+        text = text.replace(fragment, " ")
+    return text
 
 
 def template_fragments(template: str | None) -> list[str]:
@@ -170,27 +244,29 @@ class Item:
     words: frozenset[str]
     answer: float | None
     stated: Counter = field(default_factory=Counter)  # the numbers of the prompt alone
+    specific: int = 0  # significant digits of its numbers that few held-out items share (held-out side)
 
 
-def held_item(example: Example, fragments: list[str]) -> Item:
-    prompt = _normalised(example.prompt, fragments)
-    return Item(prompt, numbers_of(prompt), content_words(prompt), answer_value(example.answer))
+def held_item(example: Example, template: Template) -> Item:
+    """A held-out item: its question slot is embedded; numbers and words come from the whole prompt."""
+    prompt = _normalised(example.prompt, template.fragments)
+    question = _normalised(template.question(example.prompt), [])
+    return Item(question, numbers_of(prompt), content_words(prompt), answer_value(example.answer))
 
 
-def candidate_item(example: Example, fragments: list[str]) -> Item:
-    """A proposed example as the student will see it: its rendered prompt is embedded, numbers and words
-    come from prompt and target together (a held-out question moved into the target still counts)."""
-    prompt = _normalised(example.prompt, fragments)
-    whole = prompt + "\n" + _normalised(example.target, fragments)
-    return Item(
-        prompt, numbers_of(whole), content_words(whole), answer_value(example.answer), numbers_of(prompt)
-    )
+def candidate_item(example: Example, template: Template) -> Item:
+    """A proposed example as the student will see it: its prompt's question slot is embedded, numbers and
+    words come from prompt and target together (a held-out question moved into the target still counts),
+    the answer from the target's ``####`` line (``Example.answer`` and ``meta`` are never read)."""
+    prompt = _normalised(example.prompt, template.fragments)
+    question = _normalised(template.question(example.prompt), [])
+    whole = prompt + "\n" + _normalised(example.target, template.fragments)
+    answer = target_answer(example.target)
+    return Item(question, numbers_of(whole), content_words(whole), answer, numbers_of(prompt))
 
 
 def _normalised(text: str, fragments: list[str]) -> str:
-    for fragment in fragments:
-        text = text.replace(fragment, " ")
-    return " ".join(words_to_digits(text).split())
+    return " ".join(words_to_digits(strip_fragments(text, fragments)).split())
 
 
 # -- the decision ----------------------------------------------------------------------------------------
@@ -202,11 +278,14 @@ def pair_reason(candidate: Item, held: Item, cosine: float, rule: Rule) -> str |
     stated = sum(candidate.stated.values())
     if held.numbers and sum((held.numbers & candidate.stated).values()) < stated / 2:
         return None  # most numbers the candidate states are not the held-out item's: another problem
-    if candidate.answer is not None and held.answer is not None and candidate.answer != held.answer:
+    answers = candidate.answer is not None and held.answer is not None
+    if answers and candidate.answer != held.answer:
         return None  # same numbers, another answer: another problem ("42 plus 25" vs "42 minus 25")
-    digits = sum(significant_digits(n) for n in held.numbers)
-    if held.numbers and digits >= rule.min_digits and cosine >= rule.numbers_cosine:
+    if held.numbers and held.specific >= rule.min_digits and cosine >= rule.numbers_cosine:
         return "paraphrase_numbers"
+    same_numbers = held.numbers and set(candidate.stated or candidate.numbers) == set(held.numbers)
+    if same_numbers and answers and cosine >= rule.answer_cosine:
+        return "paraphrase_answer"  # small numbers: exactly the same ones, the same answer, the same topic
     if cosine >= rule.wording_cosine:
         return "paraphrase_wording"
     share = len(held.words & candidate.words) / len(held.words) if held.words else 0.0
@@ -229,14 +308,19 @@ class Paraphrases:
     cache_dir: Path | None = None
 
     def __post_init__(self) -> None:
-        self.fragments = template_fragments(self.template)
-        self.items = [held_item(ex, self.fragments) for ex in self.held_out]
+        self.slots = Template(self.template)
+        self.items = [held_item(ex, self.slots) for ex in self.held_out]
         df = Counter(n for item in self.items for n in item.numbers)
-        self.anchors: dict[str, list[int]] = {}  # each held-out item under its rarest number
+        common = max(2.0, self.rule.common_share * len(self.items))  # document frequency that is common
+        self.anchors: dict[Any, list[int]] = {}  # under its rarest specific number and its set of numbers
         for i, item in enumerate(self.items):
-            if item.numbers:
-                rarest = min(item.numbers, key=lambda n: (df[n], -significant_digits(n), n))
+            rare = [n for n in item.numbers if df[n] <= common]
+            item.specific = sum(significant_digits(n) for n in rare)
+            if rare:
+                rarest = min(rare, key=lambda n: (df[n], -significant_digits(n), n))
                 self.anchors.setdefault(rarest, []).append(i)
+            if 0 < len(item.numbers) <= FEW:  # small problems: found by their whole set of numbers
+                self.anchors.setdefault(frozenset(item.numbers), []).append(i)
         self._vectors: np.ndarray | None = None
 
     @property
@@ -252,14 +336,14 @@ class Paraphrases:
         """Per example, the held-out item it restates (the strongest reason, then the highest cosine)."""
         if not examples or not self.items:
             return [None] * len(examples)
-        candidates = [candidate_item(ex, self.fragments) for ex in examples]
+        candidates = [candidate_item(ex, self.slots) for ex in examples]
         cosines = embed_texts([c.text for c in candidates], self.embedder) @ self.vectors.T
         k = min(self.rule.neighbours, len(self.items))
         nearest = np.argpartition(-cosines, k - 1, axis=1)[:, :k]
         out = []
         for row, candidate in enumerate(candidates):
             pool = {int(i) for i in nearest[row]}
-            pool.update(i for n in candidate.numbers for i in self.anchors.get(n, ()))
+            pool.update(i for key in number_keys(candidate.numbers) for i in self.anchors.get(key, ()))
             found = []
             for i in pool:
                 cosine = float(cosines[row, i])
@@ -267,6 +351,15 @@ class Paraphrases:
                     found.append(Match(reason, self.held_out[i].id, round(cosine, 3)))
             out.append(min(found, key=lambda m: (m.reason, -m.cosine), default=None))
         return out
+
+
+def number_keys(numbers: Counter) -> list:
+    """The anchor keys a candidate with these numbers can reach: each number, and each set of up to ``FEW``
+    of them when it states few enough for that to stay cheap (``SUBSETS_UP_TO`` distinct numbers)."""
+    keys: list = list(numbers)
+    if len(numbers) <= SUBSETS_UP_TO:
+        keys += [frozenset(c) for k in range(1, FEW + 1) for c in combinations(sorted(numbers), k)]
+    return keys
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,27 @@ def test_near_copies_of_a_test_item_are_rejected(copy):
     assert Decontaminator(_held(TEST_QUESTION)).reason(_ex(copy)) is not None
 
 
+@pytest.mark.parametrize("copy", [ONE_CHANGED, DISGUISED, TEST_QUESTION + " Explain each step."])
+@pytest.mark.parametrize("meta", [{"question": "stub"}, {}])
+def test_surface_checks_read_the_rendered_prompt_not_meta(copy, meta):
+    """A method that stubs meta['question'] (issue 28) does not get past the surface checks: they read the
+    question slot of the rendered prompt the student trains on (the semantic check off, to see them alone)."""
+    cfg = compose_config(["task=gsm8k", "decontamination.semantic.enabled=false"])
+    render = cfg.task.prompt_template.format
+    held = [
+        Example("test/0", render(question=TEST_QUESTION), "#### 30", "30", meta={"question": TEST_QUESTION})
+    ]
+    stubbed = Example("p/0", render(question=copy), "It is 1.\n#### 1", "1", "synthetic:planted", meta)
+    assert fairness.build_decontaminator(cfg, held).reason(stubbed) is not None
+
+
+def test_a_held_out_question_restated_in_the_target_is_rejected():
+    decon = Decontaminator(_held(TEST_QUESTION))
+    reordered = "He buys 7 bags with 3 apples each, gives 5 away. Tom has 14 apples. How many apples now?"
+    moved = Example("p/0", "Solve the problem below.", f"{reordered}\n#### 30", "30", meta={})
+    assert decon.reason(moved) is not None
+
+
 def test_unit_rewrites_are_near_copies():
     held = "Mia pays $12 for 3 pens and $4 for 2 pads at the shop. How much does she pay in all?"
     copy = (

@@ -41,8 +41,9 @@ def _synonym_copies(cfg) -> list[Example]:
 
 def test_the_runner_rejects_synonym_swapped_test_items(tmp_path, model_cache, monkeypatch):
     """A method that trains on synonym-swapped copies of the test items (issue 28: 40.2 % vs SFT's 27.4 % on
-    the demo, none rejected) loses every copy whose numbers are specific; what passes is one-digit problems,
-    which fresh draws of the world pose too (the documented limit)."""
+    the demo, none rejected) loses every copy: those with specific numbers to ``paraphrase_numbers``, the
+    one-digit problems to ``paraphrase_answer`` (the same numbers and answer, the same topic) or the surface
+    checks, which now read the rendered prompt rather than the stubbed meta."""
     import planted_method
     from conftest import compose_config
 
@@ -72,7 +73,7 @@ def test_the_runner_rejects_synonym_swapped_test_items(tmp_path, model_cache, mo
     kept = [
         Example.from_dict(json.loads(line)) for line in next(tmp_path.glob("*/augment_0/new.jsonl")).open()
     ]
-    specific = [c for c in copies if sum(significant_digits(n) for n in numbers_of(c.prompt)) >= 3]
-    assert len(specific) >= 20 and not {c.id for c in specific} & {k.id for k in kept}
-    assert results["data"]["synthetic"] == len(kept) < len(copies) - len(specific) + 1
-    assert sum(results["data"]["rejected"].values()) == len(copies) - len(kept)
+    small = [c for c in copies if sum(significant_digits(n) for n in numbers_of(c.prompt)) < 3]
+    assert len(small) >= 10 and kept == [] and results["data"]["synthetic"] == 0
+    rejected = results["data"]["rejected"]
+    assert sum(rejected.values()) == len(copies) and rejected["paraphrase_answer"] >= len(small) // 2

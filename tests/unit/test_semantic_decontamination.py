@@ -34,9 +34,11 @@ def test_numbers_are_canonical():
 
 
 def _item(text: str, answer: float | None) -> Item:
-    from pada.run.semantic import content_words
+    from pada.run.semantic import content_words, significant_digits
 
-    return Item(text, numbers_of(words_to_digits(text)), content_words(text), answer)
+    numbers = numbers_of(words_to_digits(text))
+    specific = sum(significant_digits(n) for n in numbers)  # no held-out set here: no number is common
+    return Item(text, numbers, content_words(text), answer, numbers, specific)
 
 
 @pytest.mark.parametrize(
@@ -46,8 +48,9 @@ def _item(text: str, answer: float | None) -> Item:
         ("Compute the sum of forty-two and twenty-five.", 67, 0.6, "paraphrase_numbers"),
         ("What is 42 minus 25?", 17, 0.95, None),  # same numbers, another answer: another problem
         ("Add 42 and 26.", 68, 0.97, None),  # a number changed: the surface near-copy test owns it
-        ("Sum 3 and 5.", 8, 0.8, None),  # one-digit numbers: a fresh draw poses the same small problem
-        ("Sum 3 and 5.", 8, 0.92, "paraphrase_wording"),
+        ("Sum 3 and 5.", 8, 0.8, "paraphrase_answer"),  # small numbers, all of them, the same answer
+        ("Sum 3 and 5.", 8, 0.3, None),  # ...but another topic
+        ("Multiply 3 by 5.", 15, 0.9, None),  # small numbers, another answer: another problem
     ],
 )
 def test_the_rule(candidate, answer, cosine, reason):
@@ -68,6 +71,17 @@ HELD = [
 def _example(item_id: str, question: str, answer: str, meta_question: str | None = None) -> Example:
     meta = {"question": meta_question if meta_question is not None else question}
     return Example(item_id, question, f"It is {answer}.\n#### {answer}", answer, "synthetic:probe", meta)
+
+
+def test_common_numbers_are_not_specific():
+    """MBPP's small test lists ([1, 2, 3, 4, 5]) recur across held-out items: they do not make a problem
+    specific, so a fresh item that shares them is not taken for a restatement on numbers alone."""
+    own = [f"{417 + 2 * i}" for i in range(30)]  # one 3-significant-digit number per item
+    lists = [f"Write a function of a list. Tests: f([1, 2, 3, 4, 5, {n}])" for n in own]
+    held = [_example(f"test/{i}", q, "x") for i, q in enumerate(lists)]
+    assert [item.specific for item in Paraphrases(held).items] == [3] * 30  # 1-5 are in every item
+    one = Paraphrases(held[:1]).items[0]
+    assert one.specific == 8  # alone, every number counts: 1+1+1+1+1+3
 
 
 @pytest.fixture(scope="module")
