@@ -60,6 +60,17 @@ def model_cache(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
+def own_cache(tmp_path, model_cache) -> Path:
+    """A ``paths.cache_dir`` of this test's own (teacher cache, stage outputs) whose ``models/`` is the
+    session's: each tiny or simulated model is built once per session, not once per test that uses it."""
+    (model_cache / "models").mkdir(exist_ok=True)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "models").symlink_to(model_cache / "models", target_is_directory=True)
+    return cache
+
+
+@pytest.fixture
 def tiny_cell_overrides(tmp_path, tiny_data_dir, model_cache) -> list[str]:
     """A complete cell that trains and evaluates in a few seconds on 2 cores."""
     return [
