@@ -15,14 +15,28 @@ from pada.preflight import main as preflight_main
 
 @pytest.mark.parametrize("version,seeds,methods", [("table2_v1", 3, 9), ("table2_v2", 15, 10)])
 def test_every_table2_cell_composes(version, seeds, methods):
-    from pada.preflight import _compose
+    """Through preflight's path: each distinct setting composed once by Hydra, each cell its copy with its
+    seed (pada.preflight._compose_cells); Hydra on every v1 cell with its seed: the slow test below."""
+    from pada.preflight import _compose, _compose_cells
 
     cells = expand_sweep([f"experiment={version}"])
     assert len(cells) == 3 * 2 * seeds * methods  # tasks x budgets x seeds x methods
-    for overrides in cells[:: 1 if version == "table2_v1" else 30]:  # v2's pairs are all composed below
-        cfg = _compose([f"experiment={version}", *overrides])
+    chosen = cells[:: 1 if version == "table2_v1" else 30]  # v2's pairs are all composed below
+    composed = _compose_cells([[f"experiment={version}", *o] for o in chosen])
+    for overrides, cfg in zip(chosen, composed, strict=True):
         assert cfg.model.name == "llama32_1b_instruct" and cfg.task.name in {"gsm8k", "arc_challenge", "mbpp"}
+        assert f"seed={cfg.seed}" in overrides
     assert _compose(["experiment=table2_v1", "task=mbpp"]).task.confirm_run_unsafe_code is True
+
+
+@pytest.mark.slow
+def test_every_table2_v1_cell_composes_through_hydra_with_its_seed():
+    """Hydra's own composition of each of v1's 162 cells, seed included (~0.2 s each on 2 idle cores)."""
+    from pada.preflight import _compose
+
+    for overrides in expand_sweep(["experiment=table2_v1"]):
+        cfg = _compose(["experiment=table2_v1", *overrides])
+        assert cfg.model.name == "llama32_1b_instruct" and cfg.task.name in {"gsm8k", "arc_challenge", "mbpp"}
 
 
 def test_every_table2_method_runs_on_every_table2_task():
@@ -167,16 +181,21 @@ def test_preflight_names_the_expected_teacher_calls_per_stage(capsys):
 
 
 @pytest.mark.parametrize(
-    "method, quota",
+    "method, quota, rounds",
     [
-        ("auggpt", "synthetic_budget=32"),
-        ("llm2llm", "synthetic_budget=32"),
-        ("pada", "synthetic_budget=32"),
-        ("pada_no_cluster", "synthetic_budget=32"),
-        ("llms_as_instructors", "synthetic_budget=null"),
+        pytest.param("auggpt", "synthetic_budget=32", [], id="auggpt"),
+        pytest.param("llm2llm", "synthetic_budget=32", ["method.loop.iterations=3"], id="llm2llm-3-rounds"),
+        pytest.param(
+            "llm2llm", "synthetic_budget=32", [], marks=pytest.mark.slow, id="llm2llm"
+        ),  # 9: 3x the time
+        pytest.param("pada", "synthetic_budget=32", [], id="pada"),
+        pytest.param("pada_no_cluster", "synthetic_budget=32", [], id="pada_no_cluster"),
+        pytest.param("llms_as_instructors", "synthetic_budget=null", [], id="llms_as_instructors"),
     ],
 )
-def test_the_expected_teacher_calls_bound_what_a_simulated_cell_asks(method, quota, tmp_path):
+def test_the_expected_teacher_calls_bound_what_a_simulated_cell_asks(
+    method, quota, rounds, tmp_path, own_cache
+):
     from pada.preflight import _compose, expected_calls
     from pada.run.runner import run_cell
 
@@ -190,10 +209,11 @@ def test_the_expected_teacher_calls_bound_what_a_simulated_cell_asks(method, quo
             "trainer.epochs=1",
             "model.pretrain.steps=20",
             f"paths.runs_dir={tmp_path}/runs",
-            f"paths.cache_dir={tmp_path}/cache",
+            f"paths.cache_dir={own_cache}",
             "wandb.mode=disabled",
             quota,
             f"budget_match={quota != 'synthetic_budget=null'}",
+            *rounds,
         ]
     )
     expected = expected_calls(cfg)
