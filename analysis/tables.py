@@ -382,11 +382,12 @@ class _Builder:
             text=f"{rel:+.1f}%" if rel is not None else "n/a (best baseline 0%)"
         )
         row = _comparison(self.comparisons, task, budget, best)
-        delta = (
-            "—"
-            if row is None
-            else f"{row['diff'] * 100:+.1f} [{row['ci_low'] * 100:+.1f}, {row['ci_high'] * 100:+.1f}]"
-        )
+        if row is None:
+            delta = "—"
+        elif row["n_seeds"] < 2:  # a bootstrap over items alone leaves out the seed spread the claim rests on
+            delta = "— (1 seed)"
+        else:
+            delta = f"{row['diff'] * 100:+.1f} [{row['ci_low'] * 100:+.1f}, {row['ci_high'] * 100:+.1f}]"
         self.cells[(DELTA_ROW, col)] = TableCell(text=delta)
 
     def extra_column(self, col: str, values: dict[str, str]) -> None:

@@ -100,7 +100,11 @@ class _LoopThread:
         self.loop.close()
 
 
-def _as_tuple(messages: Messages) -> tuple[tuple[str, str], ...]:
+def _as_tuple(messages: Messages, example_answers: bool = True) -> tuple[tuple[str, str], ...]:
+    """The chat messages to send: a rendered Prompt's own, or (``example_answers`` False) its text without
+    the example answer where the template shows one."""
+    if isinstance(messages, Prompt) and not example_answers and messages.without_example is not None:
+        return messages.without_example
     if isinstance(messages, Prompt):
         return messages.messages
     return tuple((m["role"], m["content"]) for m in messages)
@@ -127,6 +131,21 @@ def structured_mode(settings: dict[str, Any], provider: Provider) -> str:
     return mode
 
 
+EXAMPLE_ANSWERS = ("auto", "always", "never")
+
+
+def example_answers_shown(settings: dict[str, Any], mode: str) -> bool:
+    """``teacher.example_answers``: whether prompts show their filled-in example answer
+    (pada/teacher/examples.py). ``auto`` (the default) shows it only in ``prompt`` mode: with ``native``
+    structured output the provider's grammar or tool schema already fixes the answer's form, and a small
+    teacher copies the example instead of analysing the problem (Qwen2.5-Coder-0.5B: 9 of 9 error analyses
+    were the example's shop discount with it, 0 of 9 without; docs/teacher.md). PadaError for another value."""
+    choice = settings.get("example_answers") or "auto"
+    if choice not in EXAMPLE_ANSWERS:
+        raise PadaError(f"teacher.example_answers={choice!r} must be one of: {', '.join(EXAMPLE_ANSWERS)}")
+    return choice == "always" or (choice == "auto" and mode == "prompt")
+
+
 class Teacher:
     """Built from a teacher config node (conf/teacher/); see ``build_teacher``."""
 
@@ -139,6 +158,7 @@ class Teacher:
         self._roles = settings.get("roles") or {}
         self._identity = {"provider": settings["provider"], "model": self.provider.model_id}
         self.structured_output = structured_mode(settings, self.provider)
+        self.example_answers = example_answers_shown(settings, self.structured_output)
         cache = self._client["cache"]
         self.cache = ResponseCache(cache_path, cache["mode"], cache.get("journal", "auto"))
         pricing = settings.get("pricing") or {}
@@ -331,7 +351,7 @@ class Teacher:
         native = request.schema is not None and self.structured_output == "native"
         call = Call(
             role=request.role,
-            messages=_as_tuple(request.messages),
+            messages=_as_tuple(request.messages, self.example_answers),
             params=self._params(request),
             sample_index=request.sample_index,
             prompt_version=request.messages.version if isinstance(request.messages, Prompt) else None,

@@ -30,6 +30,9 @@ class Prompt:
     role: str
     version: str  # "<role>.<version>", e.g. "generation.v1"
     messages: tuple[tuple[str, str], ...]
+    # The same prompt without its example answer (None when the template shows none): what a teacher whose
+    # decoding the schema constrains is sent (teacher.example_answers, docs/teacher.md).
+    without_example: tuple[tuple[str, str], ...] | None = None
 
     def chat(self) -> list[dict[str, str]]:
         return [{"role": r, "content": c} for r, c in self.messages]
@@ -58,7 +61,8 @@ def render(
 ) -> Prompt:
     """Render the system and user blocks; ``schema`` exposes its JSON schema as ``json_schema`` and, where
     pada/teacher/examples.py has one, a filled-in example answer as ``json_example`` with its fields
-    described one per line as ``json_fields``."""
+    described one per line as ``json_fields``; a template that shows it guards it with ``{% if json_example %}``
+    and is rendered a second time without it (``Prompt.without_example``)."""
     name = f"{role}.{version}.j2"
     if not (directory / name).is_file():
         raise PadaError(
@@ -72,6 +76,17 @@ def render(
         if example is not None:  # prompt versions that show a filled-in answer (pada/teacher/examples.py)
             variables["json_example"] = example
             variables["json_fields"] = field_lines(schema)
+    messages = _blocks(template, variables)
+    bare = _blocks(template, {**variables, "json_example": None}) if "json_example" in variables else None
+    return Prompt(
+        role=role,
+        version=f"{role}.{version}",
+        messages=messages,
+        without_example=bare if bare != messages else None,
+    )
+
+
+def _blocks(template: jinja2.Template, variables: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     context = template.new_context(variables)
     messages = []
     for block in ("system", "user"):
@@ -79,4 +94,4 @@ def render(
             text = "".join(template.blocks[block](context)).strip()
             if text:
                 messages.append((block, text))
-    return Prompt(role=role, version=f"{role}.{version}", messages=tuple(messages))
+    return tuple(messages)

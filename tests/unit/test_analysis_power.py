@@ -90,3 +90,12 @@ def test_one_seed_and_no_spread_say_why_there_is_no_mde():
         _collected({"pada": [110, 120, 130], "sft": [100, 110, 120]}), np.random.default_rng(0), 500
     )
     assert flat.cells[(tables.MDE_ROW, COL)].text == "undefined (no seed spread)"
+
+
+def test_one_seed_prints_no_delta_ci_the_items_alone_cannot_support():
+    """Issue 27: with one seed the bootstrap resamples items only, so a CI would leave out the seed-to-seed
+    spread that decides the claim; the Δ row says why it is empty, like the MDE row."""
+    one = tables.table2(_collected({"pada": [150], "sft": [100]}), np.random.default_rng(0), 500)
+    assert one.cells[(tables.DELTA_ROW, COL)].text == "— (1 seed)"
+    two = tables.table2(_collected({"pada": [150, 152], "sft": [100, 99]}), np.random.default_rng(0), 500)
+    assert two.cells[(tables.DELTA_ROW, COL)].text.startswith("+")

@@ -81,3 +81,21 @@ def test_an_answer_that_copies_the_example_is_not_kept():
         "reason": "3 + 4 is 7, not 12.",
     }  # a short value may match by chance
     assert parse_answer(json.dumps(own), "stop", Verdict, 200) == (Verdict(**own), False)
+
+
+@pytest.mark.parametrize(("role", "version", "schema", "variables"), NEW_VERSIONS)
+def test_each_example_version_also_renders_without_its_example(role, version, schema, variables):
+    """``Prompt.without_example`` is the same text minus the two example lines (issue 27: a grammar-bound
+    0.5B teacher copied the example); ``messages`` keep the example, byte for byte as before."""
+    prompt = render(role, version, schema=schema, **{**COMMON, **variables})
+    shown = "\n".join(content for _, content in prompt.messages)
+    bare = "\n".join(content for _, content in prompt.without_example)
+    example = "\nFor example (the form only; write your own content):\n" + example_json(schema)
+    assert shown.endswith(field_lines(schema) + example)
+    assert bare == shown.removesuffix(example)
+    assert example_json(schema) not in bare
+
+
+def test_a_prompt_without_an_example_has_no_second_text():
+    prompt = render("generation", "v1", schema=Strategy, **COMMON, guidance="g", examples=[])
+    assert prompt.without_example is None

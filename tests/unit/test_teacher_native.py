@@ -304,3 +304,35 @@ def test_converse_model_without_tool_use_is_one_error(converse):
     with Teacher(cfg, cfg.client.cache.path, provider=provider) as teacher, refused:
         teacher.complete("verification", CHAT, schema=Verdict)
     stubber.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "shown"),
+    [
+        ({"native_form": "json_object_schema"}, False),  # auto + native: the grammar fixes the form
+        ({"structured_output": "prompt"}, True),  # auto + prompt: the example is the only form shown
+        ({"native_form": "json_object_schema", "example_answers": "always"}, True),
+        ({"structured_output": "prompt", "example_answers": "never"}, False),
+    ],
+)
+def test_example_answers_reach_the_teacher_only_where_configured(server, tmp_path, overrides, shown):
+    """teacher.example_answers (issue 27): with native structured output a 0.5B teacher copied the example
+    answer into 9 of 9 error analyses; ``auto`` sends the prompt without it there."""
+    from pada.teacher import render
+    from pada.teacher.examples import example_json
+
+    prompt = render(
+        "verification", "v3", schema=Verdict, task_description="t", question="JSON please", solution="s"
+    )
+    with _openai(server, tmp_path, **overrides) as teacher:
+        assert teacher.complete("verification", prompt, schema=Verdict) == Verdict(**GOOD)
+    sent = "\n".join(m["content"] for m in server.bodies[-1]["messages"])
+    assert (example_json(Verdict) in sent) is shown
+    assert "JSON please" in sent
+
+
+def test_an_unknown_example_answers_value_is_a_config_error(server, tmp_path):
+    with pytest.raises(
+        PadaError, match=r"teacher.example_answers='sometimes' must be one of: auto, always, never"
+    ):
+        _openai(server, tmp_path, example_answers="sometimes")
