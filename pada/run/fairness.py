@@ -324,11 +324,11 @@ class Decontaminator:
     ):
         self.semantic = semantic
         self.slots = Template(template)
-        questions = [self.slots.question(ex.prompt) for ex in held_out]
-        self.verbatim = HeldOut(questions)
-        self.ngrams = NgramOverlap(questions, ngram, ngram_threshold)
+        self.verbatim = HeldOut([self.slots.question(ex.prompt) for ex in held_out])
+        bodies = [self.slots.body(ex.prompt) for ex in held_out]  # an item is its question and the rest
+        self.ngrams = NgramOverlap(bodies, ngram, ngram_threshold)
         self.threshold = near_duplicate
-        self.prints = [fingerprint(q) for q in questions if len(tokens(q)) >= 4]
+        self.prints = [fingerprint(b) for b in bodies if len(tokens(b)) >= 4]
         self.index: dict[tuple[str, ...], list[int]] = {}
         for i, fp in enumerate(self.prints):
             for shingle in fp.shingles:
@@ -339,7 +339,7 @@ class Decontaminator:
         the question slot of its rendered prompt (``Template``), then its target; never ``meta``."""
         if any(self.verbatim.found_in(t) is not None for t in (example.prompt, example.target)):
             return "verbatim"
-        texts = (self.slots.question(example.prompt), example.target)
+        texts = (self.slots.body(example.prompt), example.target)
         if any(self.ngrams.overlap(text) >= self.ngrams.threshold for text in texts):
             return "ngram_overlap"
         if any(self._near(text) for text in texts):

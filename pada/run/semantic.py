@@ -195,6 +195,11 @@ class Template:
         self.fragments = template_fragments(template)
         self.pattern = _slot_pattern(template)
 
+    def body(self, prompt: str) -> str:
+        """The prompt less the template's literal text: the question and the rest of the item (MBPP's tests,
+        ARC's options), what the surface checks compare."""
+        return strip_fragments(prompt, self.fragments)
+
     def question(self, prompt: str) -> str:
         found = self.pattern.fullmatch(prompt) if self.pattern is not None else None
         if found is not None and found.group("slot").strip():
