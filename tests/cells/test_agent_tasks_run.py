@@ -18,19 +18,26 @@ from pada.run.runner import run_cell
 from pada.teacher import Call, register_script
 
 PLANETS = ["Mars", "Jupiter", "Venus", "Earth"]
+LIQUIDS = ["iron", "water", "salt", "wood"]
 
 
 def _write_arc(folder: Path) -> None:
     folder.mkdir(parents=True)
-    for part, n in (("Train", 12), ("Dev", 6), ("Test", 6)):
+    # Held-out items pose another problem than the training items: a rewrite of a training item must not be
+    # the same problem as a held-out one, or the runner's semantic decontamination rightly drops it.
+    for part, n, stem, choices in (
+        ("Train", 12, "which planet is the largest of these four?", PLANETS),
+        ("Dev", 6, "which of these is a liquid at room temperature?", LIQUIDS),
+        ("Test", 6, "which of these is a liquid at room temperature?", LIQUIDS),
+    ):
         rows = [
             {
                 "id": f"{part}-{i}",
                 "answerKey": "B",
                 "question": {
-                    "stem": f"Item {part} {i}: which planet is the largest of these four?",
+                    "stem": f"Item {part} {i}: {stem}",
                     "choices": [
-                        {"text": t, "label": label} for t, label in zip(PLANETS, "ABCD", strict=True)
+                        {"text": t, "label": label} for t, label in zip(choices, "ABCD", strict=True)
                     ],
                 },
             }
