@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -32,8 +33,16 @@ def killed_service_run(tmp_path_factory) -> tuple[dict[str, str], str]:
     folder = tmp_path_factory.mktemp("wandb_service_killed")
     report = folder / "junit.xml"
     command = [sys.executable, "-m", "pytest", "-q", str(KILLED_SERVICE), f"--junitxml={report}"]
+    # Without WANDB_SERVICE: a service this process started in an earlier test would be inherited and
+    # shared, and the child would find no wandb-core of its own to kill.
+    env = {k: v for k, v in os.environ.items() if k != "WANDB_SERVICE"}
     child = subprocess.run(
-        [*command, f"--basetemp={folder / 'tmp'}"], cwd=ROOT, capture_output=True, text=True, timeout=900
+        [*command, f"--basetemp={folder / 'tmp'}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
     )
     output = child.stdout + child.stderr
     assert report.exists(), f"the child pytest wrote no report (exit {child.returncode}):\n{output}"
