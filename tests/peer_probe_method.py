@@ -34,13 +34,17 @@ class PeerProbe(Method):
 
 
 def _item(i: int) -> Example:
-    """Worded unlike the tiny GSM8K items, so the runner's held-out checks keep it."""
-    question = f"Zed counts {i} pears, then finds seven more in a basket. How many pears does Zed count now?"
+    """Another problem than any tiny GSM8K item (their numbers are 1-20; 47 is none of them), so the runner's
+    held-out checks keep it: with "seven more", "i + 7" restated a held-out "Tom has i apples and buys 7 more"
+    in other words, which the semantic check (fairness 1.4+) rightly drops."""
+    question = (
+        f"Zed counts {i} pears, then finds forty-seven more in a basket. How many pears does Zed count now?"
+    )
     return Example(
         id=f"peer-{i}",
         prompt=question,
-        target=f"{i} + 7 = {i + 7}\n#### {i + 7}",
-        answer=str(i + 7),
+        target=f"{i} + 47 = {i + 47}\n#### {i + 47}",
+        answer=str(i + 47),
         source="synthetic:peer_probe",
         meta={"question": question},
     )
