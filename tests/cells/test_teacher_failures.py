@@ -197,7 +197,7 @@ def test_an_answer_without_a_finish_reason_is_retried_and_never_cached(tmp_path)
 
 @pytest.mark.slow  # a `pada run` subprocess (imports, a tiny training) interrupted mid teacher stage: ~20 s
 def test_ctrl_c_in_a_teacher_stage_is_one_line_exit_130_and_the_answers_so_far_are_cached(
-    tmp_path, tiny_cell_overrides
+    tmp_path, tiny_cell_overrides, own_cache
 ):
     import os
     import signal
@@ -216,6 +216,7 @@ def test_ctrl_c_in_a_teacher_stage_is_one_line_exit_130_and_the_answers_so_far_a
             f"teacher.base_url={server.url}/v1",
             f"teacher.client.cache.path={tmp_path / 'teacher.sqlite'}",
             "teacher.client.max_concurrency=2",
+            f"paths.cache_dir={own_cache}",  # its own stage cache: a same-key stage of another test is not reused
         ]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")])}
         process = subprocess.Popen(
