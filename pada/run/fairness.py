@@ -309,7 +309,8 @@ class Decontaminator:
     wise), ``ngram_overlap`` (share of the question's word n-grams found in held-out questions, question
     text on both sides), ``near_duplicate`` (``near_copy`` against any held-out question; candidates are
     found through an inverted index on shingles, then compared exactly; the held-out sets are small), then,
-    when ``semantic`` is given, ``paraphrase_numbers`` / ``paraphrase_wording`` (``pada.run.semantic``: the
+    when ``semantic`` is given, ``paraphrase_numbers`` / ``paraphrase_answer`` / ``paraphrase_wording``
+    (``pada.run.semantic``: the
     same problem in other words, judged on the rendered prompt and target, never on ``meta``).
     """
 
