@@ -18,9 +18,14 @@ STANDIN = "import http.server as h,signal,sys\nif sys.argv[2:]: signal.signal(si
 
 OWNER = textwrap.dedent(
     """
-    import sys, time
+    import signal, sys, time
     from pathlib import Path
     from pada.teacher.local_server import LocalTeacherServer
+
+    # An owner started by a plain shell: under `nohup` (as a CI runner may be) SIGHUP arrives ignored, and
+    # the server rightly leaves an ignored signal alone, so the SIGHUP case would wait forever.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
 
     class StandIn(LocalTeacherServer):
         def command(self):
