@@ -35,6 +35,7 @@ INTERPOLATION = re.compile(r"\$\{([^}]*)\}")
 DATA_KEYED = {
     "eval.env": "environment variable names, set in the vLLM worker before vLLM is imported",
     "plan.teacher_tokens_per_round": "one entry per method name, read as [cfg.method.name]",
+    "teacher.routes": "one entry per route name; pada/teacher/routes.py checks each route's keys",
 }
 NOT_CHECKED = ("hydra",)  # Hydra validates its own node against its schemas (launchers, sweepers)
 

@@ -191,25 +191,44 @@ def _check_adapter(cfg: DictConfig) -> str | None:
     return None
 
 
+def _routed(teacher_cfg: DictConfig) -> dict[str, DictConfig]:
+    """Each teacher the config asks (``teacher.routes``): ``{"default": the teacher, <route>: its
+    teacher}``, each without routes; PadaError for a malformed route (pada/teacher/routes.py)."""
+    from pada.teacher.routes import resolve
+
+    routed, _ = resolve(OmegaConf.to_container(teacher_cfg, resolve=True))
+    return {name: OmegaConf.create(settings) for name, settings in routed.items()}
+
+
 def _check_teacher(cfg: DictConfig) -> str | None:
+    """The first problem of the teacher, or of any route's teacher (``teacher.routes``): a malformed route,
+    a missing key, an endpoint that does not answer the probe. Never falls back to the default teacher."""
     if cfg.teacher.provider == "none":
         return None
     from pada.teacher.providers import provider_class
 
     try:
-        provider_class(cfg.teacher).check_credentials(cfg.teacher)
+        teachers = _routed(cfg.teacher)
+        for teacher in teachers.values():
+            provider_class(teacher).check_credentials(teacher)
     except PadaError as error:
         return f"teacher {cfg.teacher.provider}: {error}"
-    return None if cfg.teacher.provider == "scripted" else probe_teacher(cfg.teacher)
+    for name, teacher in teachers.items():
+        route = "" if name == "default" else f" (teacher.routes.{name})"
+        if teacher.provider != "scripted" and (problem := probe_teacher(teacher, route)):
+            return problem
+    return None
 
 
-def probe_teacher(teacher_cfg: DictConfig) -> str | None:
+def probe_teacher(teacher_cfg: DictConfig, route: str = "") -> str | None:
     """Send one real request (a few tokens, one attempt, uncached) to the endpoint; the problem, or None.
 
     A wrong model name, a closed port or a refused key then shows before a sweep is submitted, not as a
     sweep of cells whose every teacher call failed. Under ``teacher.structured_output=native`` a second
     request carries a one-field schema in the provider's native form, so a server that refuses the field
     (llama-cpp-python's HTTP 500 on json_schema, a Bedrock model without tool use) shows here too.
+    ``teacher_cfg``: one teacher without routes (``_check_teacher`` probes each route's); ``route`` names
+    the route in the problem, e.g. `` (teacher.routes.analysis)``.
     """
     from pada.teacher import Teacher
 
@@ -217,7 +236,7 @@ def probe_teacher(teacher_cfg: DictConfig) -> str | None:
         teacher_cfg,
         {"client": {"cache": {"mode": "off"}, "retry": {"max_attempts": 1}, "structured_reasks": 0}},
     )
-    where = f"teacher {cfg.provider} model {cfg.model}" + (
+    where = f"teacher {cfg.provider}{route} model {cfg.model}" + (
         f" at {cfg.base_url}" if cfg.get("base_url") else ""
     )
     try:

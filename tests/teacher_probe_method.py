@@ -19,3 +19,17 @@ class TeacherProbe(Method):
             for ex, text in zip(state.seed_data, answers, strict=True)
             if text is not None
         ]
+
+
+class TeacherProbeTwoRoles(TeacherProbe):
+    """Also asks the teacher to verify every paraphrase (role verification): two roles a route can split."""
+
+    name = "teacher_probe_two_roles"
+
+    def propose(self, state: IterationState) -> list[Example]:
+        from pada.teacher import Request
+
+        proposed = super().propose(state)
+        chats = [[{"role": "user", "content": f"Is this right? {ex.prompt}"}] for ex in proposed]
+        state.teacher.complete_many([Request("verification", chat) for chat in chats])
+        return proposed

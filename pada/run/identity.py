@@ -36,6 +36,24 @@ def method_identity_of(method: dict[str, Any]) -> dict[str, Any]:
     return method
 
 
+def teacher_identity_of(teacher: dict[str, Any]) -> dict[str, Any]:
+    """The teacher node without what never changes an answer (client, pricing), also inside each route of
+    ``teacher.routes`` (a route's model, endpoint and sampling are identity; its pricing is not). No routes,
+    or ``routes: {}``, names the same cell as a config without the key."""
+    teacher = {k: v for k, v in teacher.items() if k not in TEACHER_NON_IDENTITY_KEYS}
+    routes = teacher.pop("routes", None)
+    if isinstance(routes, dict) and routes:
+        teacher["routes"] = {
+            name: {**route, "teacher": teacher_identity_of(route.get("teacher") or {})}
+            if isinstance(route, dict)
+            else route
+            for name, route in routes.items()
+        }
+    elif routes:
+        teacher["routes"] = routes  # malformed: the Teacher rejects it with one line
+    return teacher
+
+
 USER_TASK = "pada.tasks.user.UserTask"
 
 
@@ -51,9 +69,7 @@ def identity_of(resolved: dict[str, Any]) -> dict[str, Any]:
     if isinstance(resolved.get("method"), dict):
         resolved["method"] = method_identity_of(resolved["method"])
     if isinstance(resolved.get("teacher"), dict):
-        resolved["teacher"] = {
-            k: v for k, v in resolved["teacher"].items() if k not in TEACHER_NON_IDENTITY_KEYS
-        }
+        resolved["teacher"] = teacher_identity_of(resolved["teacher"])
     if isinstance(resolved.get("eval"), dict):  # lm_eval is an extra final score: toggling it must not re-run
         resolved["eval"] = eval_identity_of(resolved["eval"])
     return {k: v for k, v in resolved.items() if k not in NON_IDENTITY_KEYS}

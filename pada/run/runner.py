@@ -28,7 +28,7 @@ from pada.run.conf import CONF_DIR
 from pada.run.identity import eval_identity_of, identity_of
 from pada.run.loop import cell_loop, check_augments, selected, stalled
 from pada.run.provenance import provenance
-from pada.run.spend import spend_kept_on_failure, spent, teacher_summary
+from pada.run.spend import routed_accounting, routed_usage, spend_kept_on_failure, spent, teacher_summary
 from pada.run.stages import Stages, cell_lock
 from pada.tasks.base import Task, build_task, sample_seed_set
 from pada.teacher import (
@@ -505,12 +505,10 @@ class Cell:
         process = self.teacher.usage()
         identity = {k: process.pop(k) for k in ("provider", "model", "pricing")}
         total = usage_sum(list(stages.values()))
-        prices = identity["pricing"]
-        costs = fairness.teacher_accounting(
-            total["total"], prices["input_per_mtok"], prices["output_per_mtok"]
-        )
+        costs = routed_accounting(total["roles"], self.teacher)
+        routed = routed_usage(total["roles"], self.teacher)
         caps = {"cell_caps": self.teacher.caps, "spent": spent(self.stages.results, self.run_dir)}
-        return {**identity, **total, **costs, **caps, "by_stage": stages, "this_process": process}
+        return {**identity, **total, **routed, **costs, **caps, "by_stage": stages, "this_process": process}
 
     def close(self) -> None:
         if self._backend is not None:

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from pada.io import read_json, write_json
+from pada.run.fairness import teacher_accounting
 from pada.teacher import usage_delta
-from pada.teacher.usage import stage_summary
+from pada.teacher.usage import by_model, stage_summary
 
 log = logging.getLogger("pada")
 
@@ -66,3 +67,23 @@ def teacher_summary(teacher: Any, before: dict[str, Any] | None, stage: str):
             last = teacher.last_error or teacher.last_retry
             if line := stage_summary(stage, usage_delta(teacher.usage(), before), last):
                 log.warning("%s", line)
+
+
+def routed_usage(roles: dict[str, dict[str, Any]], teacher: Any) -> dict[str, Any]:
+    """For a teacher with ``teacher.routes``: ``role_models`` (role -> ``<provider>/<model>`` that answered
+    it) and ``by_model`` (the roles' counts added up per model); ``{}`` for a teacher without routes."""
+    if len(teacher.lanes) == 1:
+        return {}
+    role_models = {role: teacher.model_of(role) for role in roles}
+    return {"role_models": role_models, "by_model": by_model(roles, role_models)}
+
+
+def routed_accounting(roles: dict[str, dict[str, Any]], teacher: Any) -> dict[str, Any]:
+    """``fairness.teacher_accounting`` of a cell's per-role usage, each role at the prices of the teacher
+    that answered it (``Teacher.lane``), summed: a cell that asks two teachers pays each one's price."""
+    rows = []
+    for role, row in roles.items():
+        pricing = teacher.lane(role).pricing
+        rows.append(teacher_accounting(row, pricing["input_per_mtok"], pricing["output_per_mtok"]))
+    empty = teacher_accounting({}, 0.0, 0.0)
+    return {part: {k: sum(r[part][k] for r in rows) for k in empty[part]} for part in ("uncached", "cached")}

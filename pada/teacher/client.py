@@ -36,8 +36,9 @@ from pada.teacher.providers import (
     build_provider,
 )
 from pada.teacher.providers.base import StructuredOutputRefused
+from pada.teacher.routes import DEFAULT, resolve
 from pada.teacher.structured import StructuredOutputError, parse_answer
-from pada.teacher.usage import EFFORT_CHUNK, Usage, effort_of
+from pada.teacher.usage import EFFORT_CHUNK, Usage, by_model, effort_of
 from pada.types import Completion, SamplingParams
 
 log = logging.getLogger("pada.teacher")
@@ -146,23 +147,65 @@ def example_answers_shown(settings: dict[str, Any], mode: str) -> bool:
     return choice == "always" or (choice == "auto" and mode == "prompt")
 
 
+@dataclass(frozen=True)
+class Lane:
+    """One teacher the client asks: the default, or a route of ``teacher.routes`` (pada/teacher/routes.py).
+    ``identity`` ({provider, model}) is in the cache key of every request it answers."""
+
+    name: str
+    provider: Provider
+    identity: dict[str, str]
+    sampling: dict[str, Any]
+    roles: dict[str, Any]  # per-role sampling overrides
+    structured_output: str
+    example_answers: bool
+    pricing: dict[str, float]
+
+    @classmethod
+    def build(cls, name: str, settings: dict[str, Any], provider: Provider) -> Lane:
+        mode = structured_mode(settings, provider)
+        pricing = settings.get("pricing") or {}
+        return cls(
+            name=name,
+            provider=provider,
+            identity={"provider": settings["provider"], "model": provider.model_id},
+            sampling=settings["sampling"],
+            roles=settings.get("roles") or {},
+            structured_output=mode,
+            example_answers=example_answers_shown(settings, mode),
+            pricing={k: float(pricing.get(k, 0.0)) for k in ("input_per_mtok", "output_per_mtok")},
+        )
+
+
 class Teacher:
-    """Built from a teacher config node (conf/teacher/); see ``build_teacher``."""
+    """Built from a teacher config node (conf/teacher/); see ``build_teacher``. With ``teacher.routes``,
+    the roles a route names ask that route's teacher (its own provider, model, sampling, cache identity and
+    prices) and every other role the default teacher; one client, cache and accounting serves both."""
 
     def __init__(self, cfg: Any, cache_path: Path | None, provider: Provider | None = None):
         self.cfg = cfg
-        self.provider = provider or build_provider(cfg)  # first: credentials fail before anything is created
         # Plain copies of the settings read on every request (OmegaConf access costs ~10 us a key).
         settings = OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else dict(cfg)
-        self._client, self._sampling = settings["client"], settings["sampling"]
-        self._roles = settings.get("roles") or {}
-        self._identity = {"provider": settings["provider"], "model": self.provider.model_id}
-        self.structured_output = structured_mode(settings, self.provider)
-        self.example_answers = example_answers_shown(settings, self.structured_output)
+        routed, self._route_of = resolve(settings)  # a malformed route: one PadaError, nothing built
+        # Providers first: credentials (of every route) fail before anything is created.
+        providers = {
+            name: build_provider(OmegaConf.create(s)) for name, s in routed.items() if name != DEFAULT
+        }
+        providers[DEFAULT] = provider or build_provider(cfg)
+        self.lanes = {name: Lane.build(name, s, providers[name]) for name, s in routed.items()}
+        default = self.lanes[DEFAULT]
+        self.provider, self._identity = default.provider, default.identity
+        self.structured_output, self.example_answers = default.structured_output, default.example_answers
+        self._client = settings["client"]
         cache = self._client["cache"]
         self.cache = ResponseCache(cache_path, cache["mode"], cache.get("journal", "auto"))
-        pricing = settings.get("pricing") or {}
-        self._usage = Usage(pricing.get("input_per_mtok", 0.0), pricing.get("output_per_mtok", 0.0))
+        role_prices = {
+            role: (self.lanes[name].pricing["input_per_mtok"], self.lanes[name].pricing["output_per_mtok"])
+            for role, name in self._route_of.items()
+        }
+        self._usage = Usage(
+            default.pricing["input_per_mtok"], default.pricing["output_per_mtok"], role_prices
+        )
         self._loop: _LoopThread | None = _LoopThread()
         self._semaphore = asyncio.Semaphore(int(self._client["max_concurrency"]))
         rpm, tpm = self._client.get("requests_per_minute"), self._client.get("tokens_per_minute")
@@ -175,6 +218,15 @@ class Teacher:
         self._in_flight = 0  # requests sent, not yet answered: counted against the call cap
         self.last_error: str | None = None  # the most recent failure, for the runner's one-line error
         self.last_retry: str | None = None  # the most recent retried error, for the stage's summary line
+
+    def lane(self, role: str) -> Lane:
+        """The teacher that answers ``role``: its route's, else the default."""
+        return self.lanes[self._route_of.get(role, DEFAULT)]
+
+    def model_of(self, role: str) -> str:
+        """``<provider>/<model>`` of the teacher that answers ``role`` (what results.json names per role)."""
+        identity = self.lane(role).identity
+        return f"{identity['provider']}/{identity['model']}"
 
     # -- public, synchronous ------------------------------------------------------------------------
     def complete(
@@ -284,6 +336,9 @@ class Teacher:
         report = self._usage.report()
         report["cache"] = {"hits": self.cache.hits, "misses": self.cache.misses, "mode": self.cache.mode}
         report.update(self._identity)
+        if len(self.lanes) > 1:  # routed roles: which model answered each one, and the counts per model
+            report["role_models"] = {role: self.model_of(role) for role in report["roles"]}
+            report["by_model"] = by_model(report["roles"], report["role_models"])
         report["pricing"] = {"input_per_mtok": self._usage.price_in, "output_per_mtok": self._usage.price_out}
         return report
 
@@ -291,7 +346,8 @@ class Teacher:
         """Idempotent: the runner and a ``with`` block may both close the same teacher."""
         if self._loop is None:
             return
-        self._loop.run(self.provider.aclose())
+        for lane in self.lanes.values():
+            self._loop.run(lane.provider.aclose())
         self._loop.close()
         self._loop = None
         self.cache.close()
@@ -348,11 +404,12 @@ class Teacher:
             return None
 
     async def _answer(self, request: Request) -> str | BaseModel:
-        native = request.schema is not None and self.structured_output == "native"
+        lane = self.lane(request.role)
+        native = request.schema is not None and lane.structured_output == "native"
         call = Call(
             role=request.role,
-            messages=_as_tuple(request.messages, self.example_answers),
-            params=self._params(request),
+            messages=_as_tuple(request.messages, lane.example_answers),
+            params=self._params(request, lane),
             sample_index=request.sample_index,
             prompt_version=request.messages.version if isinstance(request.messages, Prompt) else None,
             schema=request.schema if native else None,
@@ -378,9 +435,9 @@ class Teacher:
         self._usage.add(request.role, parse_failures=1)
         raise StructuredOutputError(request.role, reason, completion.text)
 
-    def _params(self, request: Request) -> SamplingParams:
-        sampling = self._sampling
-        role = self._roles.get(request.role) or {}
+    def _params(self, request: Request, lane: Lane) -> SamplingParams:
+        sampling = lane.sampling
+        role = lane.roles.get(request.role) or {}
         temperature = request.temperature if request.temperature is not None else role.get("temperature")
         return SamplingParams(
             max_new_tokens=int(request.max_tokens or role.get("max_tokens") or sampling["max_tokens"]),
@@ -407,11 +464,12 @@ class Teacher:
         )
 
     def cache_key(self, call: Call) -> str:
-        for path in self.provider.dependency_files:  # the answer depends on it, cached or not
+        lane = self.lane(call.role)  # the key names the model that answers the role
+        for path in lane.provider.dependency_files:  # the answer depends on it, cached or not
             dependencies.record(path)
         return stable_hash(
             {
-                **self._identity,
+                **lane.identity,
                 "role": call.role,
                 "messages": call.messages,
                 "params": asdict(call.params),
@@ -420,7 +478,7 @@ class Teacher:
                 "prompt_version": call.prompt_version,
                 # native structured output: the exact fields that carry the schema (absent in prompt mode,
                 # whose answers depend on the prompt alone, so those keys are unchanged)
-                **({"structured": self.provider.structured_fields(call)} if call.schema is not None else {}),
+                **({"structured": lane.provider.structured_fields(call)} if call.schema is not None else {}),
             }
         )
 
@@ -493,26 +551,28 @@ class Teacher:
             ) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _refused(self, form: str, error: Exception) -> StructuredOutputRefused:
+    def _refused(self, lane: Lane, form: str, error: Exception) -> StructuredOutputRefused:
         """The one error for a server that refuses the native field: names the mode to switch to."""
-        other_forms = len(self.provider.native_forms) > 1
+        other_forms = len(lane.provider.native_forms) > 1
+        where = "" if lane.name == DEFAULT else f" (teacher.routes.{lane.name})"
         return StructuredOutputRefused(
-            f"teacher {self._identity['provider']} refused native structured output "
+            f"teacher {lane.identity['provider']}{where} refused native structured output "
             f"(teacher.structured_output=native, form {form}): {error}. Set teacher.structured_output=prompt "
             "to ask for JSON in the prompt instead"
             + (" (or another teacher.native_form)" if other_forms else "")
         )
 
     async def _timed(self, call: Call, timeout: float) -> Completion:
+        lane = self.lane(call.role)
         try:
             async with asyncio.timeout(timeout):  # unlike wait_for, no extra task per request
-                completion = await self.provider.complete(call)
+                completion = await lane.provider.complete(call)
         except TimeoutError:
             raise TransientError(f"no answer within teacher.client.timeout_s={timeout:g}") from None
         except (TransientError, RequestRejected, FatalTeacherError) as error:
-            form = self.provider.native_form
+            form = lane.provider.native_form
             if call.schema is not None and names_the_field(form, str(error)):  # no retry can help: one line
-                raise self._refused(form, error) from None
+                raise self._refused(lane, form, error) from None
             raise
         if completion.finish_reason in INCOMPLETE:  # cut off server-side: retried, never cached
             raise TransientError(f"answer ended with finish_reason={completion.finish_reason}")

@@ -31,8 +31,18 @@ class RoleUsage:
 
 
 class Usage:
-    def __init__(self, price_in_per_mtok: float = 0.0, price_out_per_mtok: float = 0.0):
+    """Counts per role. ``role_prices``: USD per 1M tokens (in, out) of the roles a routed teacher answers
+    (``teacher.routes``); every other role is priced at ``price_in/out_per_mtok``. The total's dollars are
+    the sum of the roles', so a cell that asks two teachers is charged each one's price."""
+
+    def __init__(
+        self,
+        price_in_per_mtok: float = 0.0,
+        price_out_per_mtok: float = 0.0,
+        role_prices: dict[str, tuple[float, float]] | None = None,
+    ):
         self.price_in, self.price_out = float(price_in_per_mtok), float(price_out_per_mtok)
+        self.role_prices = {r: (float(i), float(o)) for r, (i, o) in (role_prices or {}).items()}
         self.roles: dict[str, RoleUsage] = {}
         self._lock = threading.Lock()
 
@@ -53,26 +63,31 @@ class Usage:
             cached_tokens_out=completion.output_tokens,
         )
 
-    def _price(self, tokens_in: int, tokens_out: int) -> float:
-        return (tokens_in * self.price_in + tokens_out * self.price_out) / 1e6
+    def dollars(self, row: RoleUsage, role: str | None = None) -> dict[str, float]:
+        """``dollars``: spent by this process; ``dollars_uncached``: the method's cost without any cache;
+        at ``role``'s prices (its routed teacher's, else the default's)."""
+        price_in, price_out = self.role_prices.get(role, (self.price_in, self.price_out))
 
-    def dollars(self, row: RoleUsage) -> dict[str, float]:
-        """``dollars``: spent by this process; ``dollars_uncached``: the method's cost without any cache."""
+        def price(tokens_in: int, tokens_out: int) -> float:
+            return (tokens_in * price_in + tokens_out * price_out) / 1e6
+
         return {
-            "dollars": self._price(row.tokens_in, row.tokens_out),
-            "dollars_uncached": self._price(
+            "dollars": price(row.tokens_in, row.tokens_out),
+            "dollars_uncached": price(
                 row.tokens_in + row.cached_tokens_in, row.tokens_out + row.cached_tokens_out
             ),
         }
 
     def report(self) -> dict[str, Any]:
-        """``{"roles": {role: counts}, "total": counts}``; dollars from the configured prices."""
+        """``{"roles": {role: counts}, "total": counts}``; dollars per role at its teacher's prices, the
+        total's their sum."""
         with self._lock:
-            roles = {name: asdict(row) | self.dollars(row) for name, row in sorted(self.roles.items())}
+            roles = {name: asdict(row) | self.dollars(row, name) for name, row in sorted(self.roles.items())}
             total = RoleUsage(
                 **{f.name: sum(getattr(r, f.name) for r in self.roles.values()) for f in fields(RoleUsage)}
             )
-        return {"roles": roles, "total": asdict(total) | self.dollars(total)}
+        dollars = {k: sum(row[k] for row in roles.values()) for k in ("dollars", "dollars_uncached")}
+        return {"roles": roles, "total": asdict(total) | dollars}
 
 
 # Requests per chunk while a teacher allowance is active (Teacher.limit_effort): fixed, so which requests are
@@ -101,6 +116,17 @@ def usage_delta(after: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]
     return {
         "roles": {r: row for r, row in roles.items() if any(row.values())},
         "total": minus(after["total"], before["total"]),
+    }
+
+
+def by_model(roles: dict[str, dict[str, Any]], role_models: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """Per-role counts (a report's ``roles``) added up per model that answered them (``role_models``:
+    role -> ``<provider>/<model>``), for a teacher with ``teacher.routes``."""
+    models: dict[str, list[dict[str, Any]]] = {}
+    for role, row in roles.items():
+        models.setdefault(role_models[role], []).append(row)
+    return {
+        m: usage_sum([{"roles": {}, "total": row} for row in rows])["total"] for m, rows in models.items()
     }
 
 

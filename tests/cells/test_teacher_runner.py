@@ -97,3 +97,41 @@ def test_cell_uses_the_teacher_then_replays_it_from_cache(tmp_path, monkeypatch)
         assert b"SECRET" not in path.read_bytes(), path
     wandb_logs = [p.read_bytes() for p in run_dir.rglob("*.wandb")]
     assert wandb_logs and any(b"teacher/roles/paraphrase/calls" in log for log in wandb_logs)
+
+
+@pytest.mark.slow  # one small cell: ~10 s on an idle 2-core host
+@pytest.mark.data
+@pytest.mark.skipif(not DATA or not Path(DATA, "gsm8k").is_dir(), reason="needs PADA_DATA_DIR with gsm8k")
+def test_results_name_the_model_of_each_routed_role(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    small = [
+        "experiment=smoke_gsm8k",
+        "budget=4",
+        "task.limits.val=2",
+        "task.limits.test=2",
+        "trainer.max_steps=1",
+        "eval.max_new_tokens=4",
+        "teacher=scripted",
+        "method.name=teacher_probe_two_roles",
+        "method._target_=teacher_probe_method.TeacherProbeTwoRoles",
+        "method.loop.iterations=1",
+        "teacher.pricing.input_per_mtok=1e6",
+        "+teacher.routes.check.roles=[verification]",
+        "+teacher.routes.check.teacher.model=test_counter",
+        "+teacher.routes.check.teacher.script_module=teacher_support",
+        "+teacher.routes.check.teacher.pricing.input_per_mtok=0",
+    ]
+    usage = run_cell(_cfg(tmp_path, *small))["teacher_usage"]
+    assert usage["role_models"] == {"paraphrase": "scripted/echo", "verification": "scripted/test_counter"}
+    assert (
+        usage["by_model"]["scripted/echo"]["calls"]
+        == usage["by_model"]["scripted/test_counter"]["calls"]
+        == 4
+    )
+    assert usage["total"]["calls"] == 8  # both teachers, as cell_caps and teacher_budget count them
+    roles = usage["roles"]
+    assert roles["paraphrase"]["dollars"] == roles["paraphrase"]["tokens_in"] > 0  # the default's price
+    assert roles["verification"]["dollars"] == 0.0  # the route's own (free) price
+    assert usage["uncached"]["dollars"] == roles["paraphrase"]["dollars"]
+    by_stage = usage["by_stage"]["augment_0"]["roles"]
+    assert by_stage["verification"]["calls"] == 4
