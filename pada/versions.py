@@ -158,7 +158,11 @@ RUNNER_PARTS = (
         + ("pada.training.flops", "pada.training.lora", "pada.training.module", "pada.training.resume")
         + ("pada.training.train",),
     ),
-    ("fairness", "pada.run.fairness", ("pada.agent.leakage", "pada.run.fairness", "pada.run.semantic")),
+    (
+        "fairness",
+        "pada.run.fairness",
+        ("pada.agent.leakage", "pada.run.execution", "pada.run.fairness", "pada.run.semantic"),
+    ),
     # how a teacher answer becomes a schema instance (decoding, coercions): which items a method gets
     ("structured", "pada.teacher.structured", ("pada.teacher.structured",)),
 )

@@ -5,7 +5,9 @@ rejections of fresh items, and its cost per 1,000 proposals (docs/baselines.md, 
         [--split dev|report] [--per-class 200] [--fresh 500] [--out DIR]
 
 Positives: each held-out (validation + test) item of the sampled half, rewritten by each paraphrase class
-below (a class is counted only on the items it changes). Negatives: fresh items written independently of
+below (a class is counted only on the items it changes; MBPP's rewrites keep the held-out item's own
+reference solution, so the runner's execution check, which runs a semantic match's code on the held-out
+tests, confirms them by construction). Negatives: fresh items written independently of
 the held-out ones: new draws of the simulated world (those that are verbatim a held-out text are left out:
 the surface check owns them), and the training pools of GSM8K, ARC-Challenge and MBPP. ``--split dev``
 (even-indexed held-out items, the first half of the fresh items) is what the thresholds were set on;
@@ -380,7 +382,7 @@ def measure(
     semantic = Paraphrases(held, template, rule=rule or Rule(), cache_dir=ROOT / ".cache" / "pada")
     _ = semantic.vectors
     held_seconds = time.perf_counter() - start
-    decon = Decontaminator(held, semantic=semantic, template=template)
+    decon = Decontaminator(held, semantic=semantic, template=template, execution=_execution(task, held))
     rows: dict[str, Any] = {
         "held_out": len(held),
         "encoder_load_s": round(load_seconds, 1),
@@ -388,19 +390,31 @@ def measure(
     }
     for cls, pairs in sorted(classes.items()):
         chosen = _half(pairs, split)[:per_class]
-        reasons = decon.reasons([ex for _, ex in chosen])
-        rows[cls] = _rates(reasons, positive=True)
+        reasons, outcomes = decon.decide([ex for _, ex in chosen])
+        rows[cls] = _rates(reasons, positive=True, outcomes=outcomes if decon.execution else None)
         specific = [r for (i, _), r in zip(chosen, reasons, strict=True) if _specific(semantic.items[i])]
         rows[cls]["specific_numbers"] = _rates(specific, positive=True)  # >= min_digits or no numbers
     by_tag = defaultdict(list)
     for tag, ex in fresh:
         by_tag[tag].append(ex)
     for tag, examples in sorted(by_tag.items()):
-        rows[f"fresh: {tag}"] = _rates(decon.reasons(examples), positive=False)
+        reasons, outcomes = decon.decide(examples)
+        rows[f"fresh: {tag}"] = _rates(reasons, False, outcomes if decon.execution else None)
     rows["seconds_per_1000"] = _cost(
         decon, [ex for _, ex in fresh] + [ex for p in classes.values() for _, ex in p]
     )
     return rows
+
+
+def _execution(task: Any, held: list) -> Any:
+    """The runner's execution check on a code task (``build_execution_check``'s default), else None."""
+    from pada.run.execution import ExecutionCheck
+    from pada.tasks.code import CodeTask
+
+    if not isinstance(task, CodeTask):
+        return None
+    task.cfg.confirm_run_unsafe_code = True  # MBPP's own items and bench rewrites of them, in pada's sandbox
+    return ExecutionCheck(task, held)
 
 
 def _specific(item: Any) -> bool:
@@ -409,14 +423,21 @@ def _specific(item: Any) -> bool:
     return not item.numbers or item.specific >= Rule().min_digits
 
 
-def _rates(reasons: list[str | None], positive: bool) -> dict:
+def _rates(reasons: list[str | None], positive: bool, outcomes: list | None = None) -> dict:
+    """Recall (or false rejections), reasons, and on a code task the execution check's counts: semantic
+    matches confirmed by the held-out tests, cleared (kept), unconfirmed (kept rejected) by cause."""
+    from pada.run.execution import tally
+
     caught = sum(r is not None for r in reasons)
     key = "recall" if positive else "false_rejections"
-    return {
+    rates = {
         "n": len(reasons),
         key: round(caught / max(1, len(reasons)), 3),
         "by_reason": dict(Counter(r for r in reasons if r)),
     }
+    if outcomes is not None:
+        rates["execution_check"] = tally(outcomes)
+    return rates
 
 
 def _cost(decon: Any, examples: list, n: int = 300) -> dict:
@@ -428,14 +449,17 @@ def _cost(decon: Any, examples: list, n: int = 300) -> dict:
         decon.reason(ex)
     surface = time.perf_counter() - start
     start = time.perf_counter()
-    decon.semantic.reasons(batch)
+    found = decon.semantic.all_matches(batch)
     semantic = time.perf_counter() - start
     scale = 1000 / n
-    return {
-        "surface_s": round(surface * scale, 2),
-        "semantic_s": round(semantic * scale, 2),
-        "load_average": load_average(),
-    }
+    cost = {"surface_s": round(surface * scale, 2), "semantic_s": round(semantic * scale, 2)}
+    if decon.execution is not None:  # every semantic match of the batch run (the runner runs survivors')
+        pairs = [(ex, [m.held_out_id for m in f]) for ex, f in zip(batch, found, strict=True) if f]
+        start = time.perf_counter()
+        decon.execution.outcomes(pairs)
+        cost["execution_s"] = round((time.perf_counter() - start) * scale, 2)
+        cost["executed_proposals"] = len(pairs)
+    return {**cost, "load_average": load_average()}
 
 
 def main() -> None:

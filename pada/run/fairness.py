@@ -23,7 +23,9 @@ from omegaconf import OmegaConf
 from pada.agent.leakage import HeldOut, NgramOverlap, assert_no_leak, tokens
 from pada.errors import PadaError
 from pada.methods.embedders import BUNDLED_MINILM
+from pada.run.execution import EXECUTES, ExecutionCheck, Outcome, tally
 from pada.run.semantic import Paraphrases, Rule, Template
+from pada.tasks.code import CodeTask
 from pada.teacher.usage import EFFORT_CHUNK, effort_of
 from pada.types import EvalRecord, Example, Quota
 
@@ -31,7 +33,7 @@ __all__ = ["EFFORT_CHUNK", "effort_of"]  # re-exported: the effort rule the runn
 
 # Bump when a change here or in pada.agent.leakage can change what a method's output keeps (quotas,
 # decontamination); every augment_<i> stage's key carries it (pada/versions.py pins the code).
-VERSION = "1.5"  # 1.5: whole items; 1.4: the rendered prompt, never meta; 1.3: semantic; 1.2: budget
+VERSION = "1.6"  # 1.6: code runs; 1.5: whole items; 1.4: the rendered prompt, never meta; 1.3: semantic; 1.2: budget
 
 # Method keys that the runner's quota replaced; a leftover override must not be silently ignored.
 MOVED_KEYS = {"max_new_total": "synthetic_budget", "max_new_per_iteration": "synthetic_per_iteration"}
@@ -188,15 +190,25 @@ def failures(records: list[EvalRecord], method: Any) -> list[EvalRecord]:
     return [r for r in records if not r.correct] if method.needs_val_eval else []
 
 
-def accounting(quota: Quota, proposed: list[Example], kept: list[Example], rejected: Counter) -> dict:
+def accounting(
+    quota: Quota,
+    proposed: list[Example],
+    kept: list[Example],
+    rejected: Counter,
+    executed: dict[str, Any] | None = None,
+) -> dict:
     """An augment stage's record: the quota, what the method proposed, what the runner rejected and why,
-    and, under budget_match, how far the kept examples fell short of the target and why."""
+    the execution check's counts when it ran (``execution_check``: semantic matches confirmed, cleared and
+    kept, unconfirmed by cause), and, under budget_match, how far the kept examples fell short of the
+    target and why."""
     info: dict[str, Any] = {
         "proposed": len(proposed),
         "quota": quota.limit,
         "target": quota.target,
         "rejected": dict(sorted(rejected.items())),
     }
+    if executed is not None:
+        info["execution_check"] = executed
     if quota.target is not None and len(kept) < quota.target:
         why = []
         if len(proposed) < quota.target:
@@ -209,17 +221,29 @@ def accounting(quota: Quota, proposed: list[Example], kept: list[Example], rejec
 
 def data_accounting(augments: list[dict[str, Any]]) -> dict[str, Any]:
     """results.json ``data`` fields from the augment stages' infos (in iteration order): synthetic examples
-    added per iteration, the runner's held-out rejections by reason, and any budget_match shortfalls."""
+    added per iteration, the runner's held-out rejections by reason, any budget_match shortfalls, and on a
+    code task the execution check's counts summed over rounds (``execution_check``)."""
     rejected: Counter = Counter()
     for info in augments:
         rejected.update(info.get("rejected", {}))
     shortfalls = {i: info["shortfall"] for i, info in enumerate(augments) if "shortfall" in info}
-    return {
+    data = {
         "synthetic_per_iteration": [info["new_examples"] for info in augments],
         "proposed_per_iteration": [info.get("proposed", info["new_examples"]) for info in augments],
         "rejected": dict(sorted(rejected.items())),
         "shortfall": shortfalls,
     }
+    executed = [info["execution_check"] for info in augments if "execution_check" in info]
+    if executed:  # a code task's cell: semantic matches run against the held-out tests
+        causes: Counter = Counter()
+        for row in executed:
+            causes.update(row["unconfirmed"])
+        data["execution_check"] = {
+            "confirmed": sum(row["confirmed"] for row in executed),
+            "cleared": sum(row["cleared"] for row in executed),
+            "unconfirmed": dict(sorted(causes.items())),
+        }
+    return data
 
 
 def training_accounting(iterations: list[dict[str, Any]]) -> dict[str, Any]:
@@ -322,8 +346,10 @@ class Decontaminator:
         near_duplicate: float = 0.6,
         semantic: Paraphrases | None = None,
         template: str | None = None,
+        execution: ExecutionCheck | None = None,
     ):
         self.semantic = semantic
+        self.execution = execution  # confirms semantic matches on code tasks (pada.run.execution)
         self.slots = Template(template)
         self.verbatim = HeldOut([self.slots.question(ex.prompt) for ex in held_out])
         bodies = [self.slots.body(ex.prompt) for ex in held_out]  # an item is its question and the rest
@@ -356,33 +382,62 @@ class Decontaminator:
 
     def reasons(self, examples: list[Example]) -> list[str | None]:
         """One rejection reason (or None: kept) per example; the semantic check runs in one batch."""
-        reasons = [self.reason(example) for example in examples]
-        if self.semantic is not None:
-            survivors = [i for i, reason in enumerate(reasons) if reason is None]
-            found = self.semantic.reasons([examples[i] for i in survivors])
-            for i, reason in zip(survivors, found, strict=True):
-                reasons[i] = reason
-        return reasons
+        return self.decide(examples)[0]
 
-    def filter(self, examples: list[Example]) -> tuple[list[Example], Counter]:
-        """The examples that pass, and the rejections by reason. The kept ones are then asserted free of
+    def decide(self, examples: list[Example]) -> tuple[list[str | None], list[Outcome]]:
+        """``reasons``, and the ``execution`` check's outcome per semantic match it ran on ([] without it):
+        a match whose code passes a matched held-out item's tests becomes ``paraphrase_executes``, one
+        whose code fails them all is kept, any other outcome keeps the semantic reason."""
+        reasons = [self.reason(example) for example in examples]
+        if self.semantic is None:
+            return reasons, []
+        survivors = [i for i, reason in enumerate(reasons) if reason is None]
+        found = self.semantic.all_matches([examples[i] for i in survivors])
+        for i, matches in zip(survivors, found, strict=True):
+            reasons[i] = matches[0].reason if matches else None
+        if self.execution is None:
+            return reasons, []
+        matched = [(i, [m.held_out_id for m in f]) for i, f in zip(survivors, found, strict=True) if f]
+        outcomes = self.execution.outcomes([(examples[i], ids) for i, ids in matched])
+        for (i, _), outcome in zip(matched, outcomes, strict=True):
+            if outcome.verdict != "unconfirmed":
+                reasons[i] = EXECUTES if outcome.verdict == "confirmed" else None
+        return reasons, outcomes
+
+    def filter(self, examples: list[Example]) -> tuple[list[Example], Counter, dict[str, Any] | None]:
+        """The examples that pass, the rejections by reason, and the execution check's counts
+        (``pada.run.execution.tally``; None when it is off). The kept ones are then asserted free of
         verbatim held-out text: if that fails, the check itself is broken and the run stops (PadaError)."""
-        reasons = self.reasons(examples)
+        reasons, outcomes = self.decide(examples)
         kept = [example for example, reason in zip(examples, reasons, strict=True) if reason is None]
         assert_no_leak(self.verbatim, [], kept)
-        return kept, Counter(reason for reason in reasons if reason)
+        executed = tally(outcomes) if self.execution is not None else None
+        return kept, Counter(reason for reason in reasons if reason), executed
 
 
-def build_decontaminator(cfg: Any, held_out: list[Example]) -> Decontaminator:
+def build_decontaminator(cfg: Any, held_out: list[Example], task: Any = None) -> Decontaminator:
+    """The cell's held-out check; ``task`` (the cell's ``Task``) lets a code task's semantic matches be
+    confirmed by running them (``decontamination.semantic.execution_check``)."""
     node = cfg.get("decontamination") or {}
+    semantic = build_paraphrases(cfg, held_out)
     return Decontaminator(
         held_out,
         int(node.get("ngram", 8)),
         float(node.get("ngram_threshold", 0.5)),
         float(node.get("near_duplicate", 0.6)),
-        build_paraphrases(cfg, held_out),
+        semantic,
         _template(cfg),
+        build_execution_check(cfg, held_out, task) if semantic is not None else None,
     )
+
+
+def build_execution_check(cfg: Any, held_out: list[Example], task: Any) -> ExecutionCheck | None:
+    """``pada.run.execution.ExecutionCheck`` for a code task (``pada.tasks.code.CodeTask``: its items carry
+    tests) when ``decontamination.semantic.execution_check`` is on (the default); None otherwise."""
+    node = (cfg.get("decontamination") or {}).get("semantic") or {}
+    if not node.get("execution_check", True) or not isinstance(task, CodeTask):
+        return None
+    return ExecutionCheck(task, held_out)
 
 
 def _template(cfg: Any) -> str | None:
@@ -397,9 +452,12 @@ def build_paraphrases(cfg: Any, held_out: list[Example]) -> Paraphrases | None:
     if not node.pop("enabled", True):
         return None
     embedder = node.pop("embedder", BUNDLED_MINILM)
+    if not isinstance(node.pop("execution_check", True), bool):
+        raise PadaError("decontamination.semantic.execution_check: expected true or false")
     known = {f.name for f in fields(Rule)}
     if unknown := sorted(set(node) - known):
         raise PadaError(
-            f"decontamination.semantic: unknown key(s) {unknown}; known: enabled, embedder, {sorted(known)}"
+            f"decontamination.semantic: unknown key(s) {unknown}; known: enabled, embedder, execution_check, "
+            f"{sorted(known)}"
         )
     return Paraphrases(held_out, _template(cfg), embedder, Rule(**node), cfg.paths.get("cache_dir"))

@@ -257,9 +257,11 @@ class Cell:
                 check_error_rate(f"augment_{i}", usage, self.teacher.max_error_rate, self.teacher.last_error)
             fairness.check_quota(self.cfg.method.name, proposed, state.quota)
             fairness.check_output(self.cfg.method.name, proposed, state.train_data)
-            new, rejected = fairness.build_decontaminator(self.cfg, held_out).filter(proposed)
+            check = fairness.build_decontaminator(self.cfg, held_out, self.task)
+            new, rejected, executed = check.filter(proposed)
             write_jsonl(out / "new.jsonl", (ex.to_dict() for ex in new))
-            info = {"new_examples": len(new), **fairness.accounting(state.quota, proposed, new, rejected)}
+            counts = fairness.accounting(state.quota, proposed, new, rejected, executed)
+            info = {"new_examples": len(new), **counts}
             if before is None:
                 return info
             effort = {

@@ -339,8 +339,12 @@ class Paraphrases:
 
     def matches(self, examples: list[Example]) -> list[Match | None]:
         """Per example, the held-out item it restates (the strongest reason, then the highest cosine)."""
+        return [min(found, key=_strongest, default=None) for found in self.all_matches(examples)]
+
+    def all_matches(self, examples: list[Example]) -> list[list[Match]]:
+        """Per example, every held-out item it restates (``pada.run.execution`` runs code against each)."""
         if not examples or not self.items:
-            return [None] * len(examples)
+            return [[] for _ in examples]
         candidates = [candidate_item(ex, self.slots) for ex in examples]
         cosines = embed_texts([c.text for c in candidates], self.embedder) @ self.vectors.T
         k = min(self.rule.neighbours, len(self.items))
@@ -354,8 +358,12 @@ class Paraphrases:
                 cosine = float(cosines[row, i])
                 if reason := pair_reason(candidate, self.items[i], cosine, self.rule):
                     found.append(Match(reason, self.held_out[i].id, round(cosine, 3)))
-            out.append(min(found, key=lambda m: (m.reason, -m.cosine), default=None))
+            out.append(sorted(found, key=_strongest))
         return out
+
+
+def _strongest(match: Match) -> tuple[str, float]:
+    return match.reason, -match.cosine
 
 
 def number_keys(numbers: Counter) -> list:

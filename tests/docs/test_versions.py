@@ -139,6 +139,7 @@ def test_the_trainer_and_the_fairness_code_are_pinned(tmp_path, monkeypatch):
         ("pada.training.data", "trainer", "pada.training"),
         ("pada.run.fairness", "fairness", "pada.run.fairness"),
         ("pada.agent.leakage", "fairness", "pada.run.fairness"),
+        ("pada.run.execution", "fairness", "pada.run.fairness"),
         ("pada.teacher.structured", "structured", "pada.teacher.structured"),
     ):
         with monkeypatch.context() as patch:
