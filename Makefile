@@ -56,9 +56,13 @@ DEMO_REAL_RUNS ?= runs/demo_real
 DEMO_REAL_OUT ?= reports/demo_real
 # quick: ~60 min on 2 idle cores (MDE above 5 points); powered: every test item, hours; smoke: minutes
 DEMO_REAL_SIZE ?= quick
+# empty: one teacher for every role; a GGUF name (qwen2.5-coder-1.5b-instruct-q4_k_m): a second server answers
+# error_analysis, pattern_summary and strategy (teacher.routes, docs/real_cpu.md)
+DEMO_REAL_ANALYSIS_TEACHER ?=
 demo-real: smollm2 teacher-llamacpp  ## REAL mini Table 2: 135M student, llama.cpp Qwen2.5-Coder-0.5B teacher, ARC-Challenge; sft, sft_val, auggpt, llm2llm, pada x 3 seeds
 	$(MAKE) teacher-gguf TEACHER_GGUF=qwen2.5-coder-0.5b-instruct-q4_k_m
-	$(PY) experiments/demo_real.py --data-dir $(DATA_DIR) --cache-dir $(CACHE_DIR) --runs $(DEMO_REAL_RUNS) --out $(DEMO_REAL_OUT) --size $(DEMO_REAL_SIZE)
+	$(if $(DEMO_REAL_ANALYSIS_TEACHER),$(MAKE) teacher-gguf TEACHER_GGUF=$(DEMO_REAL_ANALYSIS_TEACHER))
+	$(PY) experiments/demo_real.py --data-dir $(DATA_DIR) --cache-dir $(CACHE_DIR) --runs $(DEMO_REAL_RUNS) --out $(DEMO_REAL_OUT) --size $(DEMO_REAL_SIZE) $(if $(DEMO_REAL_ANALYSIS_TEACHER),--analysis-teacher $(DEMO_REAL_ANALYSIS_TEACHER))
 
 smoke: install  ## the smallest real pipeline: tiny random model, GSM8K from local files, SFT (not a result)
 	.venv/bin/pada run experiment=smoke_gsm8k paths.data_dir=$(DATA_DIR)

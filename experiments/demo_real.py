@@ -14,8 +14,14 @@ Sizes (``--size``), from measured per-item costs (docs/real_cpu.md, "make demo-r
            are independent; ~3.5 h on 2 cores
   smoke    one seed and a handful of items: the pipeline end to end in minutes (not a result)
 
+With ``--analysis-teacher NAME`` (``make demo-real DEMO_REAL_ANALYSIS_TEACHER=NAME``) a second llama.cpp
+server serves ``CACHE_DIR/teachers/NAME.gguf`` on its own port, and every cell routes the roles in
+``ANALYSIS_ROLES`` (error analyses, pattern summaries, strategies) to it (``teacher.routes.analysis``,
+docs/teacher.md); generation, paraphrase and verification stay with the default teacher.
+
 Usage: python experiments/demo_real.py --data-dir DIR [--size quick] [--runs runs/demo_real]
        [--out reports/demo_real] [--teacher-gguf PATH] [--methods sft,sft_val,auggpt,llm2llm,pada]
+       [--analysis-teacher qwen2.5-coder-1.5b-instruct-q4_k_m]
 """
 
 from __future__ import annotations
@@ -28,15 +34,20 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 
 import psutil
 
+from pada.errors import PadaError
 from pada.models.gguf_package import prepare
 from pada.teacher.local_server import LlamaCppServer
 
 MAX_PARSE_FAILURES = 0.05  # issue 27: at most 5% of the teacher's answers in any role may fail to parse
 TEACHER = "qwen2.5-coder-0.5b-instruct-q4_k_m"  # ~2x the 1.5B's tokens/s on one thread: more calls fit (docs)
+# The roles --analysis-teacher answers: few requests per cell (~17 of PaDA-Agent's ~70), where the 0.5B's
+# patterns and strategies were poor (docs/real_cpu.md); the many generation requests stay with TEACHER.
+ANALYSIS_ROLES = ("error_analysis", "pattern_summary", "strategy")
 # Per size: seeds, seed examples, synthetic examples per generative cell (budget-matched), items scored.
 SIZES = {
     "smoke": {"seeds": 1, "budget": 8, "synthetic": 8, "val": 12, "test": 24},
@@ -133,10 +144,12 @@ def run_cell(name: str, seed: int, args: list[str], started: float) -> tuple[int
 
 
 def teacher_report(runs: Path) -> tuple[str, list[str]]:
-    """Markdown: per teacher role, the requests, calls, truncated answers, re-asks and parse failures of
-    every finished cell under ``runs``, and each generative cell's synthetic count; plus the findings
-    (a role whose parse failures exceed MAX_PARSE_FAILURES of its requests, a cell that added nothing)."""
+    """Markdown: per teacher role, the model that answered it, the requests, calls, truncated answers,
+    re-asks and parse failures of every finished cell under ``runs``, and each generative cell's synthetic
+    count; plus the findings (a role whose parse failures exceed MAX_PARSE_FAILURES of its requests, a
+    cell that added nothing)."""
     roles: dict[str, dict[str, int]] = {}
+    models: dict[str, set[str]] = {}
     findings, cells = [], []
     for path in sorted(runs.glob("*/results.json")):
         results = json.loads(path.read_text())
@@ -148,25 +161,50 @@ def teacher_report(runs: Path) -> tuple[str, list[str]]:
         if not results["data"]["synthetic"]:
             findings.append(f"{name} added zero synthetic examples")
         for role, row in usage["roles"].items():
+            default = f"{usage.get('provider')}/{usage.get('model')}"
+            models.setdefault(role, set()).add((usage.get("role_models") or {}).get(role, default))
             into = roles.setdefault(role, {})
             for key in ("requests", "calls", "truncated", "reasks", "parse_failures"):
                 into[key] = into.get(key, 0) + int(row.get(key, 0))
     lines = [
-        "| role | requests | calls | truncated | re-asks | parse failures |",
-        "|---|--:|--:|--:|--:|--:|",
+        "| role | model | requests | calls | truncated | re-asks | parse failures |",
+        "|---|---|--:|--:|--:|--:|--:|",
     ]
     for role, row in sorted(roles.items()):
         rate = row["parse_failures"] / max(1, row["requests"])
         lines.append(
-            f"| {role} | {row['requests']} | {row['calls']} | {row['truncated']} | {row['reasks']} | "
-            f"{row['parse_failures']} ({rate:.0%}) |"
+            f"| {role} | {', '.join(sorted(models[role]))} | {row['requests']} | {row['calls']} | "
+            f"{row['truncated']} | {row['reasks']} | {row['parse_failures']} ({rate:.0%}) |"
         )
         if rate > MAX_PARSE_FAILURES:
             findings.append(f"role {role}: {rate:.0%} parse failures (> {MAX_PARSE_FAILURES:.0%})")
     return "\n".join([*lines, "", "; ".join(cells)]), findings
 
 
-def main() -> int:
+def teacher_overrides(server: LlamaCppServer, analysis: LlamaCppServer | None) -> list[str]:
+    """The cells' teacher overrides: the default teacher at ``server``; with ``analysis``, the roles in
+    ANALYSIS_ROLES routed to it (``teacher.routes.analysis``: its own model and endpoint)."""
+    overrides = [
+        "teacher=local_llamacpp",
+        f"teacher.base_url={server.base_url}",
+        f"teacher.model={server.model}",
+    ]
+    if analysis is None:
+        return overrides
+    route = "+teacher.routes.analysis"
+    return [
+        *overrides,
+        f"{route}.roles=[{','.join(ANALYSIS_ROLES)}]",
+        f"{route}.teacher.model={analysis.model}",
+        f"{route}.teacher.base_url={analysis.base_url}",
+    ]
+
+
+def cpu_seconds(server: LlamaCppServer | None) -> float:
+    return sum(psutil.Process(server.process.pid).cpu_times()[:2]) if server is not None else 0.0
+
+
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--cache-dir", type=Path, default=Path(".cache/pada"))
@@ -174,9 +212,18 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("reports/demo_real"))
     parser.add_argument("--size", choices=sorted(SIZES), default="quick")
     parser.add_argument("--teacher-gguf", type=Path, help=f"default CACHE_DIR/teachers/{TEACHER}.gguf")
+    parser.add_argument(
+        "--analysis-teacher",
+        help="a GGUF name under CACHE_DIR/teachers (e.g. qwen2.5-coder-1.5b-instruct-q4_k_m) served on a "
+        f"second port for the roles {', '.join(ANALYSIS_ROLES)}; default: none (one teacher for every role)",
+    )
     parser.add_argument("--methods", default=",".join(METHODS), help="comma list of " + ", ".join(METHODS))
     parser.add_argument("--workers", type=int, default=2, help="cells at a time (one thread each)")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = arguments()
     cache = args.cache_dir.expanduser().resolve()
     prepare(cache)  # once: the student's registry GGUF, de-quantized to float32
     gguf = args.teacher_gguf or cache / "teachers" / f"{TEACHER}.gguf"
@@ -184,17 +231,18 @@ def main() -> int:
     paths = [f"paths.data_dir={args.data_dir}", f"paths.runs_dir={args.runs}", f"paths.cache_dir={cache}"]
     started, rss = time.monotonic(), PeakRSS()
     rss.start()
-    with LlamaCppServer(gguf, cache / "teacher_server", threads=1) as server:
+    with ExitStack() as servers:
+        server = servers.enter_context(LlamaCppServer(gguf, cache / "teacher_server", threads=1))
         print(f"REAL teacher: {server.model} at {server.base_url} (llama.cpp, 1 thread)", flush=True)
-        teacher = [
-            "teacher=local_llamacpp",
-            f"teacher.base_url={server.base_url}",
-            f"teacher.model={server.model}",
-        ]
-        cells = cell_plan(args.methods.split(","), size, paths, teacher)
+        analysis = None
+        if args.analysis_teacher:  # a second server on its own port: no model swaps, no name fallback
+            second = cache / "teachers" / f"{args.analysis_teacher}.gguf"
+            analysis = servers.enter_context(LlamaCppServer(second, cache / "teacher_server_analysis"))
+            print(f"analysis teacher ({', '.join(ANALYSIS_ROLES)}): {analysis.model} at {analysis.base_url}")
+        cells = cell_plan(args.methods.split(","), size, paths, teacher_overrides(server, analysis))
         with ThreadPoolExecutor(args.workers) as pool:
             done = list(pool.map(lambda c: run_cell(*c, started), cells))
-        teacher_cpu = sum(psutil.Process(server.process.pid).cpu_times()[:2])
+        teacher_cpu = cpu_seconds(server) + cpu_seconds(analysis)
     rss.stop()
     failed = sum(code != 0 for code, _ in done)
     cells_cpu = sum(cpu for _, cpu in done)
@@ -216,4 +264,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except PadaError as error:  # an absent GGUF or server: one line, exit 2
+        print(f"pada: error: {error}", file=sys.stderr)
+        sys.exit(2)

@@ -62,13 +62,38 @@ def test_teacher_report_sums_roles_and_names_findings(tmp_path):
     demo = _demo()
     ok = {"requests": 20, "calls": 20, "truncated": 1, "reasks": 1, "parse_failures": 1}
     bad = {"requests": 10, "calls": 10, "truncated": 0, "reasks": 2, "parse_failures": 1}
-    _cell(tmp_path, "a", "pada", 0, 8, {"roles": {"generation": ok, "verification": bad}})
-    _cell(tmp_path, "b", "auggpt", 0, 0, {"roles": {"generation": ok}})
+    small = {"provider": "openai", "model": "small"}
+    routed = {**small, "role_models": {"generation": "openai/small", "verification": "openai/big"}}
+    _cell(tmp_path, "a", "pada", 0, 8, {"roles": {"generation": ok, "verification": bad}, **routed})
+    _cell(tmp_path, "b", "auggpt", 0, 0, {"roles": {"generation": ok}, **small})
     _cell(tmp_path, "c", "sft", 0, 0, {})  # no teacher: not a finding
     report, findings = demo.teacher_report(tmp_path)
-    assert "| generation | 40 | 40 | 2 | 2 | 2 (5%) |" in report  # 5% is allowed
-    assert "| verification | 10 | 10 | 0 | 2 | 1 (10%) |" in report
+    assert "| generation | openai/small | 40 | 40 | 2 | 2 | 2 (5%) |" in report  # 5% is allowed
+    assert "| verification | openai/big | 10 | 10 | 0 | 2 | 1 (10%) |" in report
     assert findings == [
         "auggpt seed 0 added zero synthetic examples",
         "role verification: 10% parse failures (> 5%)",
     ]
+
+
+def test_an_analysis_teacher_routes_the_analysis_roles_of_every_generative_cell():
+    from types import SimpleNamespace
+
+    from omegaconf import OmegaConf
+
+    from pada.teacher.routes import resolve
+
+    demo = _demo()
+    default = SimpleNamespace(model="small", base_url="http://127.0.0.1:1/v1")
+    big = SimpleNamespace(model="big", base_url="http://127.0.0.1:2/v1")
+    teacher = demo.teacher_overrides(default, big)
+    assert demo.teacher_overrides(default, None) == teacher[:3]  # no flag: no route
+    for name, seed, overrides in demo.cell_plan(list(demo.METHODS), demo.SIZES["smoke"], [], teacher):
+        cfg = compose_config([f"seed={seed}", *overrides])
+        if name in ("sft", "sft_val"):
+            assert cfg.teacher.provider == "none"
+            continue
+        routed, route_of = resolve(OmegaConf.to_container(cfg.teacher, resolve=True))
+        assert route_of == dict.fromkeys(demo.ANALYSIS_ROLES, "analysis")
+        assert (routed["analysis"]["model"], routed["analysis"]["base_url"]) == ("big", big.base_url)
+        assert (routed["default"]["model"], routed["analysis"]["structured_output"]) == ("small", "native")
