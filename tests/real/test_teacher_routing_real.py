@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from conftest import compose_config
-from omegaconf import OmegaConf
 
 from pada.preflight import _check_teacher
 from pada.teacher import Request, Teacher, render
@@ -40,14 +39,16 @@ def two_servers(tmp_path_factory):
 
 
 def routed_cfg(first, second, route_url: str | None = None):
-    route = {"model": second.model, "base_url": route_url or second.base_url}
-    return OmegaConf.merge(
-        compose_config(["teacher=local_llamacpp"]).teacher,
-        {
-            "base_url": first.base_url,
-            "model": first.model,
-            "routes": {"analysis": {"roles": ["pattern_summary", "strategy"], "teacher": route}},
-        },
+    route = "+teacher.routes.analysis"
+    return compose_config(
+        [
+            "teacher=local_llamacpp",
+            f"teacher.base_url={first.base_url}",
+            f"teacher.model={first.model}",
+            f"{route}.roles=[pattern_summary,strategy]",
+            f"{route}.teacher.model={second.model}",
+            f"{route}.teacher.base_url={route_url or second.base_url}",
+        ]
     )
 
 
@@ -55,9 +56,7 @@ def routed_cfg(first, second, route_url: str | None = None):
 def test_each_role_is_answered_by_its_own_real_server(two_servers, tmp_path):
     first, second = two_servers
     cfg = routed_cfg(first, second)
-    assert (
-        _check_teacher(OmegaConf.create({"teacher": cfg})) is None
-    )  # each endpoint serves its route's model
+    assert _check_teacher(cfg) is None  # each endpoint serves its route's model
     summary = render(
         "pattern_summary",
         "v2",
@@ -66,7 +65,7 @@ def test_each_role_is_answered_by_its_own_real_server(two_servers, tmp_path):
         analyses=["Chose 'tornado' for a lasting high-pressure system. Missing skill: weather systems"],
     )
     chat = [{"role": "user", "content": "Rewrite in other words: Which gas do plants absorb from the air?"}]
-    with Teacher(cfg, tmp_path / "t.sqlite") as teacher:
+    with Teacher(cfg.teacher, tmp_path / "t.sqlite") as teacher:
         pattern, paraphrase = teacher.complete_many(
             [
                 Request("pattern_summary", summary, 0, PatternSummary, max_tokens=60),
@@ -75,13 +74,14 @@ def test_each_role_is_answered_by_its_own_real_server(two_servers, tmp_path):
         )
         usage = teacher.usage()
     assert pattern is not None and paraphrase is not None  # the grammar holds on both servers
-    assert usage["role_models"] == {"paraphrase": f"openai/{SMALL}", "pattern_summary": f"openai/{LARGE}"}
-    assert usage["by_model"][f"openai/{LARGE}"]["calls"] == usage["by_model"][f"openai/{SMALL}"]["calls"] == 1
+    small, large = (f"openai/{name}@{cfg.teacher.model_version}" for name in (SMALL, LARGE))
+    assert usage["role_models"] == {"paraphrase": small, "pattern_summary": large}
+    assert usage["by_model"][large]["calls"] == usage["by_model"][small]["calls"] == 1
 
 
 @pytest.mark.slow  # preflight's probe only: a few seconds once the servers run
 def test_a_route_pointed_at_the_other_model_s_server_is_a_preflight_problem(two_servers):
     first, second = two_servers
     # llama.cpp answers any model name with its own model: the 0.5B would answer as the 1.5B, silently
-    problem = _check_teacher(OmegaConf.create({"teacher": routed_cfg(first, second, first.base_url)}))
+    problem = _check_teacher(routed_cfg(first, second, first.base_url))
     assert f"(teacher.routes.analysis) model {LARGE}" in problem and f"serves only '{SMALL}'" in problem
