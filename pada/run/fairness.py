@@ -7,7 +7,8 @@
   example against them (verbatim text, word n-gram overlap of the question, and a near-duplicate test that
   survives changed numbers, unit rewrites and reordered sentences), then for the same problem in other words
   (``pada.run.semantic``: embedding neighbours, numbers, answers, content words, on the rendered prompt and
-  target), drops what matches and counts why.
+  target), on code tasks confirms those matches by running the proposal's code on the held-out tests
+  (``pada.run.execution``), drops what matches and counts why.
 """
 
 from __future__ import annotations
@@ -335,7 +336,10 @@ class Decontaminator:
     found through an inverted index on shingles, then compared exactly; the held-out sets are small), then,
     when ``semantic`` is given, ``paraphrase_numbers`` / ``paraphrase_answer`` / ``paraphrase_wording``
     (``pada.run.semantic``: the
-    same problem in other words, judged on the rendered prompt and target, never on ``meta``).
+    same problem in other words, judged on the rendered prompt and target, never on ``meta``); when
+    ``execution`` is given (code tasks), each semantic match is run on the matched held-out items' tests:
+    ``paraphrase_executes`` when it passes one, kept when it fails all, the semantic reason otherwise
+    (``pada.run.execution``).
     """
 
     def __init__(
