@@ -113,8 +113,8 @@ def test_one_iteration_writes_the_patterns_report(tmp_path, task):
     assert first["rejected"] == {"format": 1, "verification": 1} and first["requested"] == 4
     assert second["rejected"] == {"duplicate": 1} and second["requested"] == 3
     test_item = Example("test/0", HELD_OUT_QUESTION, "#### 2", "2", meta={"question": HELD_OUT_QUESTION})
-    kept, rejected = Decontaminator([test_item]).filter(new)
-    assert len(kept) == 5 and rejected == {"verbatim": 1}
+    kept, rejected, executed = Decontaminator([test_item]).filter(new)
+    assert len(kept) == 5 and rejected == {"verbatim": 1} and executed is None  # not a code task
     assert report["error_correction"] | {"rejected": {}} == {
         "name": "error_correction",
         "requested": 2,
