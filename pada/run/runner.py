@@ -28,6 +28,7 @@ from pada.run.conf import CONF_DIR
 from pada.run.identity import eval_identity_of, identity_of
 from pada.run.loop import cell_loop, check_augments, selected, stalled
 from pada.run.provenance import provenance
+from pada.run.shared import SharedStore, Unit, link_into, shared_root, unit_context
 from pada.run.spend import routed_accounting, routed_usage, spend_kept_on_failure, spent, teacher_summary
 from pada.run.stages import Stages, cell_lock
 from pada.tasks.base import Task, build_task, sample_seed_set
@@ -43,7 +44,7 @@ from pada.teacher import (
 from pada.tracking import tracked_config, tracking
 from pada.types import EvalRecord, Example, Quota, SamplingParams
 from pada.validate import check_adapter, check_config, check_writable
-from pada.versions import cell_versions, runner_versions
+from pada.versions import cell_versions, runner_versions, stage_versions
 
 
 def identity(cfg: DictConfig) -> dict[str, Any]:
@@ -156,6 +157,11 @@ class Cell:
         )  # LoRA modules vs the architecture, vLLM's limits: before any stage
         check_writable(self.run_dir.parent, "runs dir")  # read-only or full: one line before any stage
         self.stages = Stages(self.run_dir, cfg.run.stop_after)
+        root = shared_root(cfg.run)  # run.shared_stages: units another cell computed are reused
+        self.shared = SharedStore(root, self.run_dir.name, cfg.run.get("lock_timeout")) if root else None
+        resolved = OmegaConf.to_container(cfg, resolve=True)
+        self.unit_context = unit_context(resolved, self.components["versions"], self.components["data"])
+        self._units: dict[str, str] = {}  # a train stage's key -> its shared unit's key (what it trained)
         self._backend: Backend | None = None
         self.system_prompt = cfg.task.get("system_prompt")
 
@@ -175,7 +181,7 @@ class Cell:
         from pada.training.callbacks import TrimHeap
         from pada.training.train import fit
 
-        def work(out: Path) -> dict[str, Any]:
+        def fit_into(out: Path, ckpt_dir: Path) -> dict[str, Any]:
             init_from = str(previous / "model") if previous is not None else None
             self._free_cpu_backend()
             with _released():  # the trainer's model and activations are gone before evaluation loads its own
@@ -188,11 +194,50 @@ class Cell:
                     self.system_prompt,
                     init_from,
                     self.tracker.log,
-                    ckpt_dir=self.run_dir / f".train_{i}.ckpt",
+                    ckpt_dir=ckpt_dir,
                     callbacks=[TrimHeap()] if not torch.cuda.is_available() else [],  # CPU: bounded heap
-                )  # beside .partial, which a restart wipes
+                )
 
-        return self.stages.run(f"train_{i}", {"upstream": upstream, "n": len(train_data)}, work)
+        inputs = self._train_unit_inputs(i, train_data, previous)
+        key = SharedStore.key("train", inputs)
+
+        def work(out: Path) -> dict[str, Any]:
+            if self.shared is None:  # resume checkpoints beside .partial, which a restart wipes
+                return fit_into(out, self.run_dir / f".train_{i}.ckpt")
+            ckpt_dir = self.shared.root / "train" / f".{key}.ckpt"  # any cell computing it resumes there
+            return self._linked(
+                self.shared.unit("train", inputs, lambda tmp: fit_into(tmp, ckpt_dir)), out, "train"
+            )
+
+        result = self.stages.run(f"train_{i}", {"upstream": upstream, "n": len(train_data)}, work)
+        self._units[result.key] = key
+        return result
+
+    def _train_unit_inputs(self, i: int, train_data: list[Example], previous: Path | None) -> dict[str, Any]:
+        """What determines training round ``i``'s output (its shared unit's key, pada/run/shared.py): the
+        cell's context less the method and the eval settings, the resolved trainer config (match_steps' max_steps), the training
+        rows in order, the training seed, the system prompt, the trainer's version and the unit it
+        continues (trainer.init_from=previous)."""
+        continued = self._units[self.stages.results[f"train_{i - 1}"].key] if previous is not None else None
+        cell = {k: v for k, v in self.unit_context["cell"].items() if k != "eval"}  # read after training
+        return {
+            "context": {**self.unit_context, "cell": cell},
+            "trainer": OmegaConf.to_container(fairness.trainer_config(self.cfg), resolve=True),
+            "rows": stable_hash([ex.to_dict() for ex in train_data]),
+            "seed": self.cfg.seed + i,
+            "system_prompt": self.system_prompt,
+            "init_from": continued,
+            "versions": stage_versions("train_0"),
+        }
+
+    def _linked(
+        self, unit: Unit, out: Path, name: str, rename: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        """Link ``unit``'s files into the stage dir ``out`` and note it (as ``name``) in the stage's marker;
+        a copy of the unit's info."""
+        link_into(unit.path, out, rename)
+        self.stages.note_shared(unit.record(name))
+        return dict(unit.info)
 
     def _eval_stage(
         self,
@@ -209,9 +254,7 @@ class Cell:
         def work(out: Path) -> dict[str, Any]:
             info = {}
             for split, examples in splits.items():
-                records = self.evaluate(examples, adapter, lengths.get(split))
-                write_jsonl(out / f"{split}.jsonl", (r.to_dict() for r in records))
-                info[split] = accuracy(records)
+                info[split] = self._scored(out, split, examples, adapter, lengths.get(split), train_key)
                 if split in lengths:
                     info[split]["max_new_tokens"] = lengths[split]
             return info
@@ -220,6 +263,42 @@ class Cell:
         if lengths:  # only then: no other cell's key changes
             inputs["max_new_tokens"] = lengths
         return self.stages.run(name, inputs, work)
+
+    def _scored(
+        self,
+        out: Path,
+        split: str,
+        examples: list[Example],
+        adapter: Path | None,
+        max_new_tokens: int | None,
+        train_key: str,
+    ) -> dict[str, Any]:
+        """Evaluate ``examples`` into ``out/<split>.jsonl``; their accuracy. With run.shared_stages, as a
+        shared unit keyed by the trained unit, the items and the generation length (not the split's name)."""
+
+        def score(folder: Path, name: str) -> dict[str, Any]:
+            records = self.evaluate(examples, adapter, max_new_tokens)
+            write_jsonl(folder / name, (r.to_dict() for r in records))
+            return accuracy(records)
+
+        if self.shared is None:
+            return score(out, f"{split}.jsonl")
+        inputs = self._eval_unit_inputs(examples, max_new_tokens, train_key)
+        unit = self.shared.unit("eval", inputs, lambda tmp: score(tmp, "records.jsonl"))
+        return self._linked(unit, out, f"eval:{split}", {"records.jsonl": f"{split}.jsonl"})
+
+    def _eval_unit_inputs(
+        self, examples: list[Example], max_new_tokens: int | None, train_key: str
+    ) -> dict[str, Any]:
+        """What determines an evaluation's records (its shared unit's key): the cell's context less the
+        method (model, eval and task config, data files, seed), the trained unit (or the base model), the
+        items in order and the generation length actually used; not the split's name."""
+        return {
+            "context": self.unit_context,
+            "model": self._units.get(train_key, "base"),  # method=base: the untrained model (in context)
+            "items": stable_hash([ex.to_dict() for ex in examples]),
+            "max_new_tokens": self._generation_length(max_new_tokens),
+        }
 
     def _augment_stage(self, i: int, state: IterationState, eval_key: str, held_out: list[Example]):
         def work(out: Path) -> dict[str, Any]:
@@ -315,7 +394,7 @@ class Cell:
         """The student's records on ``examples``; ``max_new_tokens`` None: eval.max_new_tokens, else the
         task's."""
         params = SamplingParams(
-            max_new_tokens=max_new_tokens or self.cfg.eval.max_new_tokens or self.cfg.task.max_new_tokens,
+            max_new_tokens=self._generation_length(max_new_tokens),
             temperature=self.cfg.eval.temperature,
             stop=tuple(self.cfg.task.stop),
             seed=self.cfg.seed,
@@ -328,6 +407,10 @@ class Cell:
         # Code tasks run their programs in parallel.
         records = self.task.score(examples, [c.text for c in completions])
         return [replace(r, finish_reason=c.finish_reason) for r, c in zip(records, completions, strict=True)]
+
+    def _generation_length(self, max_new_tokens: int | None) -> int:
+        """New tokens per answer: ``max_new_tokens``, else eval.max_new_tokens, else the task's."""
+        return int(max_new_tokens or self.cfg.eval.max_new_tokens or self.cfg.task.max_new_tokens)
 
     def _after_next_eval(self, augment_dir: Path, before_eval: Path, after_eval: Path) -> None:
         before, after = _records(before_eval / "val.jsonl"), _records(after_eval / "val.jsonl")
@@ -486,6 +569,8 @@ class Cell:
                 if n.startswith(("eval_", "test"))
             },
             "provenance": provenance(config, self.splits.files),
+            # per stage, the shared units (run.shared_stages) it reused from or computed for other cells
+            "shared_stages": {n: r.shared for n, r in self.stages.results.items() if r.shared},
             **pattern_totals(self.stages.results),
         }
         write_json(self.run_dir / "results.json", results)

@@ -19,7 +19,7 @@ import socket
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,9 @@ class StageResult:
     info: dict[str, Any]  # what the stage returned (counts, metrics); stored in its marker
     seconds: float
     cached: bool
+    shared: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # units reused or computed (pada/run/shared.py)
 
 
 def manifest(directory: Path) -> dict[str, dict[str, Any]]:
@@ -102,6 +105,11 @@ class Stages:
         self.run_dir = Path(run_dir)
         self.stop_after = stop_after
         self.results: dict[str, StageResult] = {}
+        self._shared: list[dict[str, Any]] = []  # the running stage's shared units (note_shared)
+
+    def note_shared(self, record: dict[str, Any]) -> None:
+        """Record, in the running stage's marker, a shared unit its work used (``Unit.record``)."""
+        self._shared.append(record)
 
     def run(self, name: str, inputs: dict[str, Any], work: Callable[[Path], dict[str, Any]]) -> StageResult:
         key = stable_hash({"stage": name, **inputs, **stage_versions(name)})
@@ -134,9 +142,8 @@ class Stages:
         if edited := dependencies.changed(done.get("uses", {})):
             log.info("stage %s: %s changed since it ran; running it again", name, edited)
             return None
-        return StageResult(
-            name, out, _with_uses(key, done.get("uses", {})), done["info"], done["seconds"], cached=True
-        )
+        uses, shared = done.get("uses", {}), done.get("shared", [])
+        return StageResult(name, out, _with_uses(key, uses), done["info"], done["seconds"], True, shared)
 
     def _execute(self, name: str, key: str, out: Path, work: Callable[[Path], dict[str, Any]]) -> StageResult:
         # Left in place if the work fails (what it wrote helps debugging); the next holder of the lock removes it.
@@ -145,16 +152,15 @@ class Stages:
         )  # Cell.run() without the runner's lock made no dir yet
         tmp = Path(tempfile.mkdtemp(dir=self.run_dir, prefix=f".{name}{PARTIAL}"))
         tmp.chmod(umask_mode(directory=True))  # mkdtemp makes 0700; the stage dir keeps this mode
-        started = time.perf_counter()
+        started, self._shared = time.perf_counter(), []
         with dependencies.recording() as uses:
             info = work(tmp)
-        seconds = time.perf_counter() - started
-        write_json(
-            tmp / DONE, {"key": key, "info": info, "seconds": seconds, "files": manifest(tmp), "uses": uses}
-        )
+        seconds, shared = time.perf_counter() - started, self._shared
+        done = {"key": key, "info": info, "seconds": seconds, "files": manifest(tmp), "uses": uses}
+        write_json(tmp / DONE, {**done, **({"shared": shared} if shared else {})})
         shutil.rmtree(out, ignore_errors=True)
         tmp.rename(out)
-        return StageResult(name, out, _with_uses(key, uses), info, seconds, cached=False)
+        return StageResult(name, out, _with_uses(key, uses), info, seconds, False, shared)
 
     def refresh(self, result: StageResult) -> None:
         """Re-record ``result``'s manifest after an idempotent hook amended its files (the patterns report's
