@@ -21,6 +21,10 @@ for key, value in {
     "WANDB_MODE": "offline",
     "WANDB_SILENT": "true",
     "TOKENIZERS_PARALLELISM": "false",
+    # run.shared_stages off: tests share one session cache, and a test that watches a training or an
+    # evaluation happen (a failing fit, call counts, checkpoint paths) would find another test's unit;
+    # tests/cells/test_shared_stages.py turns it on where it is under test.
+    "PADA_SHARED_STAGES": "",
 }.items():
     os.environ.setdefault(key, value)
 

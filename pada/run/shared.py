@@ -211,7 +211,8 @@ def link_into(source: Path, target: Path, rename: dict[str, str] | None = None) 
 
 
 def shared_root(run_cfg: Any) -> Path | None:
-    """``run.shared_stages`` as a resolved directory, or None when it is null or false (sharing off)."""
+    """``run.shared_stages`` as a resolved directory, or None when it is null, false or empty (sharing
+    off; ``PADA_SHARED_STAGES=""`` gives the empty string)."""
     value = run_cfg.get("shared_stages")
     if value in (None, False, ""):
         return None

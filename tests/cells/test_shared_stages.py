@@ -32,7 +32,12 @@ SIM = [
 
 
 def _sim(tmp_path: Path, cache: Path, *extra: str, runs: str = "runs") -> list[str]:
-    return [*SIM, f"paths.runs_dir={tmp_path / runs}", f"paths.cache_dir={cache}", *extra]
+    """A sim cell sharing stages under ``cache`` (conftest turns the default off for the other tests)."""
+    paths = [f"paths.runs_dir={tmp_path / runs}", f"paths.cache_dir={cache}"]
+    shared = (
+        [] if any(e.startswith("run.shared_stages=") for e in extra) else [f"run.shared_stages={cache}/s"]
+    )
+    return [*SIM, *paths, *shared, *extra]
 
 
 TIMED = ("train_summary.json", "loss_curve.jsonl")  # hold seconds and tokens/s besides the numbers
@@ -100,7 +105,7 @@ def test_a_unit_key_follows_what_determines_the_output_not_the_method_name(tmp_p
     sft_val = _unit_keys(_sim(tmp_path, model_cache, "method=sft_val", "teacher=none"))
     assert sft_val[0] != sft[0] and sft_val[1] != sft[1]
     # A trainer setting, another seed, a step count raised by another synthetic budget: not shared.
-    for extra in ("trainer.lr=0.002", "seed=1", "synthetic_budget=64", "model.cpu_threads=2"):
+    for extra in ("trainer.lr=0.002", "seed=1", "synthetic_budget=64", "chat_template_date=2025-01-01"):
         other = _unit_keys(_sim(tmp_path, model_cache, "method=sft", "teacher=none", extra))
         assert other[0] != sft[0] and other[1] != sft[1], extra
     # An evaluation setting changes the evaluation's key only.
