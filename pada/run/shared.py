@@ -32,7 +32,6 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +41,7 @@ from pada import dependencies
 from pada.errors import PadaError
 from pada.io import read_json, stable_hash, umask_mode, write_json
 from pada.run.identity import identity_of
+from pada.run.provenance import package_versions
 from pada.run.stages import DONE, PARTIAL, manifest, mismatch
 
 log = logging.getLogger("pada.run")
@@ -72,18 +72,8 @@ def unit_context(resolved: dict[str, Any], versions: dict[str, str], data: dict[
         "cell": identity,
         "versions": {k: v for k, v in versions.items() if k != "method"},
         "data": data,
-        "libraries": _library_versions(),
+        "libraries": package_versions(LIBRARIES),
     }
-
-
-def _library_versions() -> dict[str, str | None]:
-    found = {}
-    for name in LIBRARIES:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = None
-    return found
 
 
 @dataclass(frozen=True)

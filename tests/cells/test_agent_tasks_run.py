@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import compose_config
+from mbpp_support import mbpp_rows, write_mbpp
 
 from pada.io import read_json, read_jsonl
 from pada.run.runner import run_cell
@@ -47,19 +48,7 @@ def _write_arc(folder: Path) -> None:
 
 
 def _write_mbpp(folder: Path) -> None:
-    folder.mkdir(parents=True)
-    ids = [*range(1, 3), *range(11, 17), *range(511, 517), *range(601, 613)]  # few-shot, test, val, pool
-    rows = [
-        {
-            "task_id": i,
-            "text": f"Write a function add_{i} that adds {i} to a number.",
-            "code": f"def add_{i}(x):\n    return x + {i}",
-            "test_list": [f"assert add_{i}(1) == {1 + i}"],
-            "test_setup_code": "",
-        }
-        for i in ids
-    ]
-    (folder / "mbpp.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write_mbpp(folder, mbpp_rows())
 
 
 @register_script("tasks_e2e")

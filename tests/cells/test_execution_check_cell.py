@@ -5,10 +5,10 @@ both as paraphrases; since 1.6 the runner runs each proposal's code on the held-
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from conftest import compose_config
+from mbpp_support import mbpp_rows, write_mbpp
 
 from pada.io import read_jsonl
 from pada.run.runner import run_cell
@@ -18,18 +18,7 @@ EVEN = "Write a python function to check whether the given number is even or not
 
 
 def _write_mbpp(folder: Path) -> None:
-    folder.mkdir(parents=True)
-    ids = [*range(1, 3), *range(11, 17), *range(511, 517), *range(601, 613)]  # few-shot, test, val, pool
-    rows = [
-        {
-            "task_id": i,
-            "text": f"Write a function add_{i} that adds {i} to a number.",
-            "code": f"def add_{i}(x):\n    return x + {i}",
-            "test_list": [f"assert add_{i}(1) == {1 + i}"],
-            "test_setup_code": "",
-        }
-        for i in ids
-    ]
+    rows = mbpp_rows()
     rows[2] = {  # test item 11: the held-out problem
         "task_id": 11,
         "text": EVEN,
@@ -41,7 +30,7 @@ def _write_mbpp(folder: Path) -> None:
         ],
         "test_setup_code": "",
     }
-    (folder / "mbpp.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write_mbpp(folder, rows)
 
 
 def _proposals(task) -> list[Example]:
