@@ -85,8 +85,10 @@ OUT ?= reports/table2
 table2: install  ## Table 2, ablation, significance tests and plots from RUNS_DIR into OUT (no GPU needed)
 	$(PY) -m pada.cli analyze $(RUNS_DIR) --out $(OUT)
 
-test: install  ## the fast suite (< 10 min on 2 cores)
-	PADA_DATA_DIR=$(DATA_DIR) $(PY) -m pytest -q
+# pytest-xdist workers for make test: one per core of the 2-core reference host (docs/development.md)
+TEST_WORKERS ?= 2
+test: install  ## the fast suite (< 10 min on 2 cores), TEST_WORKERS processes (pytest-xdist)
+	PADA_DATA_DIR=$(DATA_DIR) $(PY) -m pytest -q -n $(TEST_WORKERS)
 
 test-slow: install
 	PADA_DATA_DIR=$(DATA_DIR) $(PY) -m pytest -q -m slow

@@ -16,6 +16,9 @@ import pytest
 
 STANDIN = "import http.server as h,signal,sys\nif sys.argv[2:]: signal.signal(signal.SIGTERM, signal.SIG_IGN)\nclass H(h.BaseHTTPRequestHandler):\n def do_GET(s):\n  s.send_response(200);s.end_headers();s.wfile.write(b'ok')\n def log_message(s,*a):pass\nh.HTTPServer(('127.0.0.1',int(sys.argv[1])),H).serve_forever()\n"
 
+# How long the owner may take to unwind and exit: seconds when idle, but a suite on two busy cores
+# (pytest -n 2 beside other jobs, load ~6) once took over 10; a hung owner still fails the test.
+OWNER_EXIT_S = 60
 OWNER = textwrap.dedent(
     """
     import signal, sys, time
@@ -59,7 +62,7 @@ def _start_owner(tmp_path: Path, *standin_args: str) -> tuple[subprocess.Popen, 
         text=True,
     )
     line = owner.stdout.readline()
-    assert line.strip().isdigit(), owner.communicate(timeout=10)
+    assert line.strip().isdigit(), owner.communicate(timeout=OWNER_EXIT_S)
     return owner, int(line)
 
 
@@ -70,7 +73,7 @@ def test_signal_to_owner_stops_the_server(tmp_path: Path, signum: int) -> None:
     try:
         assert _alive(server_pid)
         owner.send_signal(signum)
-        _, stderr = owner.communicate(timeout=10)
+        _, stderr = owner.communicate(timeout=OWNER_EXIT_S)
         deadline = time.monotonic() + 5
         while _alive(server_pid) and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -92,7 +95,7 @@ def test_repeated_sigterm_does_not_cut_the_cleanup_short(tmp_path: Path) -> None
         owner.send_signal(signal.SIGTERM)
         time.sleep(0.3)  # inside stop()'s 1 s grace
         owner.send_signal(signal.SIGTERM)
-        owner.communicate(timeout=10)
+        owner.communicate(timeout=OWNER_EXIT_S)
         deadline = time.monotonic() + 5
         while _alive(server_pid) and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -109,7 +112,7 @@ def test_ctrl_c_still_stops_the_server(tmp_path: Path) -> None:
     owner, server_pid = _start_owner(tmp_path)
     try:
         owner.send_signal(signal.SIGINT)
-        _, stderr = owner.communicate(timeout=10)
+        _, stderr = owner.communicate(timeout=OWNER_EXIT_S)
         deadline = time.monotonic() + 5
         while _alive(server_pid) and time.monotonic() < deadline:
             time.sleep(0.05)
