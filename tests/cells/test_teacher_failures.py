@@ -219,13 +219,19 @@ def test_ctrl_c_in_a_teacher_stage_is_one_line_exit_130_and_the_answers_so_far_a
             f"paths.cache_dir={own_cache}",  # its own stage cache: a same-key stage of another test is not reused
         ]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")])}
-        process = subprocess.Popen(
-            [sys.executable, "-m", "pada.cli", "run", *overrides],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        # A suite started as a shell's background job (`make test-slow &`) has SIGINT ignored (POSIX), and
+        # the child would inherit that: it starts with SIGINT caught here, so at its default after exec.
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "pada.cli", "run", *overrides],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        finally:
+            signal.signal(signal.SIGINT, previous)
         deadline = time.monotonic() + 300
         while len(server.bodies) < 3 and time.monotonic() < deadline and process.poll() is None:
             time.sleep(0.1)  # the third request starts once one of the first two has its answer

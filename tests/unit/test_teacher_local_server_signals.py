@@ -29,6 +29,9 @@ OWNER = textwrap.dedent(
     # the server rightly leaves an ignored signal alone, so the SIGHUP case would wait forever.
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, signal.SIG_DFL)
+    # Likewise a shell's background job (`cmd &`, POSIX) starts with SIGINT ignored, and Python then keeps
+    # it ignored: give the owner the KeyboardInterrupt a terminal's Ctrl-C would raise.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     class StandIn(LocalTeacherServer):
         def command(self):
