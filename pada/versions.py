@@ -161,7 +161,9 @@ RUNNER_PARTS = (
     (
         "fairness",
         "pada.run.fairness",
-        ("pada.agent.leakage", "pada.run.execution", "pada.run.fairness", "pada.run.semantic"),
+        # pada.tasks.gsm8k: the '#### N' reading the semantic check shares with the task (final_answer)
+        ("pada.agent.leakage", "pada.run.execution", "pada.run.fairness", "pada.run.semantic")
+        + ("pada.tasks.gsm8k",),
     ),
     # how a teacher answer becomes a schema instance (decoding, coercions): which items a method gets
     ("structured", "pada.teacher.structured", ("pada.teacher.structured",)),

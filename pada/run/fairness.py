@@ -34,7 +34,7 @@ __all__ = ["EFFORT_CHUNK", "effort_of"]  # re-exported: the effort rule the runn
 
 # Bump when a change here or in pada.agent.leakage can change what a method's output keeps (quotas,
 # decontamination); every augment_<i> stage's key carries it (pada/versions.py pins the code).
-VERSION = "1.6"  # 1.6: code runs; 1.5: whole items; 1.4: the rendered prompt, never meta; 1.3: semantic; 1.2: budget
+VERSION = "1.7"  # 1.7: GSM8K's own "#### N" rule; 1.6: code runs; 1.5: whole items; 1.4: the rendered prompt, never meta; 1.3: semantic; 1.2: budget
 
 # Method keys that the runner's quota replaced; a leftover override must not be silently ignored.
 MOVED_KEYS = {"max_new_total": "synthetic_budget", "max_new_per_iteration": "synthetic_per_iteration"}

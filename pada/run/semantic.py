@@ -56,6 +56,7 @@ from typing import Any
 
 import numpy as np
 
+from pada.tasks.gsm8k import final_answer
 from pada.types import Example
 
 _NUMBER = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?")
@@ -170,14 +171,13 @@ def answer_value(answer: str) -> float | None:
         return None
 
 
-_FINAL_ANSWER = re.compile(r"####\s*(-?[\d,]*\.?\d+)")
-
-
 def target_answer(target: str) -> float | None:
-    """The numeric answer a training target states on its last ``#### <number>`` line (GSM8K's and the
-    simulated world's format), or None: read from what the student trains on, not ``Example.answer``."""
-    found = _FINAL_ANSWER.findall(target)
-    return answer_value(found[-1]) if found else None
+    """The numeric answer a training target states on its ``#### <number>`` line (GSM8K's and the simulated
+    world's format), or None: read from what the student trains on, not ``Example.answer``, with the GSM8K
+    task's own strict rule (``pada.tasks.gsm8k.final_answer``: the first such line, ``#### `` with its space),
+    so it is the answer the student is scored on."""
+    found = final_answer(target)
+    return answer_value(found) if found is not None else None
 
 
 QUESTION_SLOTS = ("question", "text", "prompt")  # a template's placeholder for the item's own question

@@ -28,7 +28,7 @@ def _check_row(row: dict) -> str | None:
     """What is wrong with a GSM8K row (for an error naming file:line), or None."""
     if not all(isinstance(row[k], str) for k in _KEYS):
         return "question and answer must be strings"
-    if not _STRICT.search(row["answer"]):
+    if final_answer(row["answer"]) is None:
         return "answer has no final '#### <number>' line"
     return None
 
@@ -42,11 +42,28 @@ def normalise_number(text: str) -> str:
     return str(int(value)) if value.is_integer() else str(value)
 
 
+def final_answer(text: str) -> str | None:
+    """The number on the first ``#### <number>`` line of ``text`` (lm-eval's strict match), normalised; None
+    without one. The one reading of that line: scoring, gold answers, user tasks and the runner's semantic
+    decontamination (``pada.run.semantic``) all use it."""
+    match = _STRICT.search(text)
+    return normalise_number(match.group(1)) if match else None
+
+
+def extract_number(output: str, extraction: str) -> str | None:
+    """``output``'s answer: its ``#### N`` line, else (``extraction == "flexible"``) its last number."""
+    strict = final_answer(output)
+    if strict is not None or extraction != "flexible":
+        return strict
+    numbers = _NUMBER.findall(output)
+    return normalise_number(numbers[-1]) if numbers else None
+
+
 def gold_answer(solution: str) -> str:
-    match = _STRICT.search(solution)
-    if match is None:
+    answer = final_answer(solution)
+    if answer is None:
         raise PadaError(f"GSM8K solution without a '#### <answer>' line: {solution[-80:]!r}")
-    return normalise_number(match.group(1))
+    return answer
 
 
 class GSM8K(Task):
@@ -97,13 +114,7 @@ class GSM8K(Task):
         return Splits(pool=pool, val=val, test=test, files=hashes)
 
     def extract(self, output: str) -> str | None:
-        strict = _STRICT.findall(output)
-        if strict:
-            return normalise_number(strict[0])
-        if self.cfg.extraction != "flexible":
-            return None
-        numbers = _NUMBER.findall(output)
-        return normalise_number(numbers[-1]) if numbers else None
+        return extract_number(output, self.cfg.extraction)
 
     def is_correct(self, extracted: str | None, example: Example) -> bool:
         return extracted is not None and extracted == example.answer

@@ -39,7 +39,7 @@ from pada.io import sha256_file
 from pada.tasks.base import Splits, Task
 from pada.tasks.code import CodeTask, asserts_something
 from pada.tasks.files import _bad, check_unique_ids, read_jsonl_rows, read_utf8
-from pada.tasks.gsm8k import _NUMBER, _STRICT, normalise_number
+from pada.tasks.gsm8k import extract_number, final_answer, normalise_number
 from pada.tasks.multiple_choice import LETTERS, MultipleChoiceTask
 from pada.types import Example
 
@@ -416,7 +416,7 @@ class UserAnswerTask(UserTask):
 
     def extract(self, output: str) -> str | None:
         if self.cfg.scorer == "numeric":
-            return _extract_number(output, self.cfg.get("extraction", "flexible"))
+            return extract_number(output, self.cfg.get("extraction", "flexible"))
         pattern = self.cfg.get("answer_regex")
         if self.cfg.scorer == "regex" and not pattern:
             raise PadaError(f"task {self.name}: scorer regex needs task.answer_regex")
@@ -438,23 +438,13 @@ def _numeric_gold(text: str) -> str | None:
     """The gold number of an answer field: its ``#### N`` line (a GSM8K solution) or the field itself;
     None when it is no number an output could equal: not a number, or one without a digit or not finite
     (``nan``, ``inf``, ``-Infinity`` parse as floats, but the extractor only ever reads digits)."""
-    strict = _STRICT.search(text)
-    value = normalise_number(strict.group(1) if strict else text)
+    strict = final_answer(text)
+    value = strict if strict is not None else normalise_number(text)
     try:
         number = float(value)
     except ValueError:
         return None
     return value if math.isfinite(number) and re.search(r"[0-9]", value) else None
-
-
-def _extract_number(output: str, extraction: str) -> str | None:
-    strict = _STRICT.findall(output)
-    if strict:
-        return normalise_number(strict[0])
-    if extraction != "flexible":
-        return None
-    numbers = _NUMBER.findall(output)
-    return normalise_number(numbers[-1]) if numbers else None
 
 
 class UserChoiceTask(UserTask, MultipleChoiceTask):

@@ -138,3 +138,29 @@ def test_an_unknown_semantic_key_is_an_error_and_enabled_false_turns_it_off():
     assert build_paraphrases(compose_config(["decontamination.semantic.enabled=false"]), []) is None
     built = build_paraphrases(compose_config(["decontamination.semantic.wording_cosine=0.95"]), [])
     assert built.rule == Rule(wording_cosine=0.95)
+
+
+@pytest.mark.parametrize(
+    ("target", "value"),
+    [
+        ("7 * 8 = 56\n#### 56", 56.0),
+        ("#### 1,234", 1234.0),
+        ("#### -3.50", -3.5),
+        ("####5", None),  # no space: GSM8K's strict match (lm-eval's) reads no answer
+        ("#### 8\nthen #### 9", 8.0),  # the first '#### N', as the task scores it
+        ("#### 1.5.2", None),  # not one number
+        ("It is 56.", None),  # no '#### N' line: the flexible last number is a scoring fallback only
+    ],
+)
+def test_a_target_answer_is_read_as_the_gsm8k_task_scores_it(target, value):
+    """The semantic check reads a candidate's answer with the task's own strict '#### N' rule (one definition,
+    pada/tasks/gsm8k.py), so the answer it compares is the one the student is scored on (issue 28)."""
+    from conftest import compose_config
+
+    from pada.run.semantic import answer_value, target_answer
+    from pada.tasks import build_task
+
+    task = build_task(compose_config(["task.extraction=strict"]).task)
+    scored = task.extract(target)
+    assert target_answer(target) == value
+    assert target_answer(target) == (answer_value(scored) if scored is not None else None)
