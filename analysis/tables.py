@@ -1,6 +1,7 @@
 """Table 2 and the ablation table as data: cell summaries, paired comparisons, best/second and markers.
 
-Rendering lives in render.py; this module decides what every cell says.
+Rendering lives in render.py; this module decides what every cell says, from the statistics of
+comparisons.py and the side columns of columns.py (re-exported here: callers import them from tables).
 """
 
 from __future__ import annotations
@@ -13,19 +14,68 @@ import pandas as pd
 
 from analysis import rows as row_rules
 from analysis import stats
-from analysis.collect import TEACHER_FAILURES, UNCACHED_DOLLARS, Collected
+from analysis.collect import Collected
+from analysis.columns import (
+    COST_COLUMN,
+    EFFORT_CAPTION,
+    EFFORT_COLUMNS,
+    FAILURE_CAPTION,
+    FAILURE_COLUMN,
+    STEPS_COLUMN,
+    column_label,
+    costs,
+    effort_columns,
+    lm_eval_columns,
+    shortfall_note,
+    teacher_failures,
+)
+from analysis.comparisons import (
+    ALPHA,
+    NOT_DETECTABLE,
+    combined_p,
+    compare,
+    comparison_of,
+    focus_claims,
+    mde_text,
+    other_configurations,
+    paired_matrices,
+    summarize,
+    with_claims,
+    with_power,
+    zero_synthetic,
+)
 from pada.display import Display
 
+# Re-exported: the analysis, notebooks and tests read these from tables.
+__all__ = [
+    "COST_COLUMN",
+    "EFFORT_COLUMNS",
+    "FAILURE_COLUMN",
+    "NOT_DETECTABLE",
+    "STEPS_COLUMN",
+    "Table",
+    "TableCell",
+    "ablation",
+    "column_label",
+    "combined_p",
+    "compare",
+    "layout_of",
+    "paired_matrices",
+    "row_label",
+    "stats",
+    "summarize",
+    "table2",
+    "with_power",
+]
+
+
 REL_ROW, DELTA_ROW, MDE_ROW = "rel_improvement", "delta", "mde"
+
 ROW_LABELS = {
     REL_ROW: "Rel. improvement vs best baseline",
     DELTA_ROW: "Δ vs best baseline [95% CI]",
     MDE_ROW: "Min. detectable Δ, 80% power (points)",
 }
-NOT_DETECTABLE = "not detectable at this n"
-COST_COLUMN = "Teacher cost ($/run)"
-FAILURE_COLUMN = "Teacher unparsed / re-asks / cut (of requests)"
-ALPHA = 0.05  # the marker's family-wise error rate after Holm
 
 
 @dataclass
@@ -81,10 +131,6 @@ def layout_of(collected: Collected) -> Layout:
     return Layout(row_rules.focus_of(displays, set(collected.cells["method"])), displays)
 
 
-def column_label(task: str, budget: int) -> str:
-    return f"{task} b{budget}"
-
-
 def row_label(key: str, displays: dict[str, Display] | None = None) -> str:
     """The row's printed name from its method's display (``displays``; None: the shipped YAMLs'); a
     configuration row keeps its differing keys: ``SFT [trainer.max_steps=5]``."""
@@ -93,201 +139,11 @@ def row_label(key: str, displays: dict[str, Display] | None = None) -> str:
     return row_rules.label(row_rules.merged({}) if displays is None else displays, key)
 
 
-def summarize(collected: Collected, metric: str = "test/accuracy") -> pd.DataFrame:
-    """Per (task, budget, method): mean, sample std (ddof=1), finished and missing seeds with reasons."""
-    rows = collected.cells[collected.cells["metric"] == metric]
-    out = []
-    for (task, budget, method), group in rows.groupby(["task", "budget", "method"], sort=True):
-        ok = group[group["status"] == "ok"]["value"].astype(float)
-        bad = _unfinished(group, other_configuration=False)
-        out.append(
-            {
-                "task": task,
-                "budget": int(budget),
-                "method": method,
-                "mean": ok.mean() if len(ok) else np.nan,
-                "std": ok.std(ddof=1) if len(ok) > 1 else np.nan,
-                "n_seeds": len(ok),
-                "n_missing": len(bad),
-                "missing": "; ".join(
-                    f"s{s} {st}: {r}"
-                    for s, st, r in zip(bad["seed"], bad["status"], bad["reason"], strict=True)
-                ),
-            }
-        )
-    return pd.DataFrame(out)
-
-
-def _unfinished(group: pd.DataFrame, other_configuration: bool) -> pd.DataFrame:
-    """The group's unfinished cells of seeds that did not finish, or (``other_configuration``) of seeds that
-    did: one configuration and seed is one cell dir, so those are another configuration's cells (whose
-    config is in the results.json they lack), never more seeds of this row."""
-    unfinished = group[group["status"] != "ok"].sort_values("seed")
-    of_finished = unfinished["seed"].isin(set(group[group["status"] == "ok"]["seed"]))
-    return unfinished[of_finished if other_configuration else ~of_finished]
-
-
-def other_configurations(collected: Collected, metric: str = "test/accuracy") -> dict[tuple, str]:
-    """(task, budget, method) -> a note on the unfinished cells of another configuration in that row."""
-    rows = collected.cells[collected.cells["metric"] == metric]
-    notes = {}
-    for (task, budget, method), group in rows.groupby(["task", "budget", "method"], sort=True):
-        cells = _unfinished(group, other_configuration=True)
-        if len(cells):
-            seeds = ", ".join(str(int(s)) for s in sorted(set(cells["seed"])))
-            where = "; ".join(
-                f"{c}: {st}: {r}"
-                for c, st, r in zip(cells["cell"], cells["status"], cells["reason"], strict=True)
-            )
-            notes[(task, int(budget), method)] = (
-                f"seed(s) {seeds} also have an unfinished cell of another configuration, not counted here ({where})"
-            )
-    return notes
-
-
-def zero_synthetic(collected: Collected) -> dict[tuple[str, int, str], list[int]]:
-    """(task, budget, method) -> seeds of finished cells that augmented but added no synthetic example."""
-    rows = collected.cells[(collected.cells["metric"] == "data/synthetic") & (collected.cells["value"] == 0)]
-    return {
-        (t, int(b), m): sorted(int(s) for s in g["seed"])
-        for (t, b, m), g in rows.groupby(["task", "budget", "method"], sort=True)
-    }
-
-
-def _matrix(items: pd.DataFrame, task: str, budget: int, method: str) -> pd.DataFrame:
-    rows = items[(items["task"] == task) & (items["budget"] == budget) & (items["method"] == method)]
-    return rows.pivot_table(index="seed", columns="item_id", values="correct", aggfunc="first")
-
-
-def paired_matrices(
-    items: pd.DataFrame, task: str, budget: int, a: str, b: str, untrained: frozenset[str] | None = None
-):
-    """Seeds × items 0/1 matrices of a and b on their shared seeds and items. A b run once that is never
-    trained (``untrained``: method.train=false in its config, as the base model; None: the shipped
-    YAMLs') does not depend on the training seed, so it is paired with every seed of a."""
-    untrained = row_rules.shipped_untrained() if untrained is None else untrained
-    ma, mb = _matrix(items, task, budget, a), _matrix(items, task, budget, b)
-    seeds = ma.index.intersection(mb.index)
-    if row_rules.base_name(b) in untrained and len(mb) == 1 and len(ma):
-        mb, seeds = pd.DataFrame([mb.iloc[0]] * len(ma), index=ma.index), ma.index
-    shared = ma.columns.intersection(mb.columns)
-    ma, mb = ma.loc[seeds, shared], mb.loc[seeds, shared]
-    complete = ma.notna().all() & mb.notna().all()  # items every paired seed of both methods answered
-    return ma.loc[:, complete].to_numpy(float), mb.loc[:, complete].to_numpy(float)
-
-
-def _compare_one(items, task, budget, a, b, rng, n_resamples, untrained) -> dict | None:
-    ma, mb = paired_matrices(items, task, budget, a, b, untrained)
-    if ma.size == 0:
-        return None
-    boot = stats.paired_bootstrap(ma, mb, rng, n_resamples)
-    row = {
-        "task": task,
-        "budget": budget,
-        "method": a,
-        "baseline": b,
-        "diff": boot.diff,
-        "ci_low": boot.ci_low,
-        "ci_high": boot.ci_high,
-        "p_bootstrap": boot.p_value,
-        "bootstrap_degenerate": boot.degenerate,
-        "n_resamples": boot.n_resamples,
-        "n_seeds": boot.n_seeds,
-        "n_items": boot.n_items,
-        "mcnemar_p_per_seed": " ".join(f"{m.p_value:.4g}" for m in stats.mcnemar_per_seed(ma, mb)),
-    }
-    if boot.n_seeds > 1:
-        row["seed_sd_diff"] = float(np.std(ma.mean(1) - mb.mean(1), ddof=1))
-        row["t_degenerate"] = stats.t_degenerate(ma.mean(1), mb.mean(1))
-        row["paired_t_p"] = stats.paired_t(ma.mean(1), mb.mean(1))[1]
-        row["welch_degenerate"] = stats.welch_degenerate(ma.mean(1), mb.mean(1))
-        row["welch_p"] = stats.welch_t(ma.mean(1), mb.mean(1))[1]
-    return row
-
-
-def compare(
-    collected: Collected, focus: str, others: list[str], rng: np.random.Generator, n_resamples: int
-) -> pd.DataFrame:
-    """focus vs each other method in every column: one row per pair, with its combined p (no adjustment:
-    the table's claims are adjusted together, ``claims``)."""
-    items = collected.items[collected.items["split"] == "test"]
-    untrained = frozenset(collected.untrained) | row_rules.shipped_untrained()  # older cells saved no config
-    rows = []
-    for (task, budget), _ in items.groupby(["task", "budget"], sort=True):
-        for other in others:
-            row = _compare_one(items, task, int(budget), focus, other, rng, n_resamples, untrained)
-            rows += [row] if row else []
-    frame = pd.DataFrame(rows)
-    if len(frame):
-        frame["p_combined"] = combined_p(frame)
-    return frame
-
-
-def claims(comparisons: pd.DataFrame, rivals: dict[tuple[str, int], list[str]], mark: str) -> pd.DataFrame:
-    """The table's † claims, Holm-adjusted together; one row per claim.
-
-    ``rivals``: per (task, budget) column, the rows PaDA-Agent is compared with there (the baselines with a
-    finished seed). ``mark='focus'``: one claim per column, "PaDA-Agent beats every baseline": an
-    intersection–union test, p = the largest of its per-baseline combined p-values, and only when PaDA-Agent's
-    Δ is positive against each (else p = 1); a baseline without paired predictions makes the claim untestable
-    (p = 1, ``untested`` names it). ``mark='others'``: one claim per (column, row), "full PaDA-Agent beats this
-    row". Holm (``multipletests(method="holm")``) runs over this table's claims only.
-    """
-    rows = []
-    for (task, budget), names in sorted(rivals.items()):
-        pairs = {n: _comparison(comparisons, task, budget, n) for n in names}
-        groups = [names] if mark == "focus" else [[n] for n in names]
-        for group in groups:
-            missing = [n for n in group if pairs[n] is None]
-            found = [pairs[n] for n in group if pairs[n] is not None]
-            positive = not missing and all(r["diff"] > 0 for r in found)
-            p = max(float(r["p_combined"]) for r in found) if positive else 1.0
-            rows.append(
-                {
-                    "task": task,
-                    "budget": budget,
-                    "claim": "every baseline" if mark == "focus" else group[0],
-                    "rivals": " ".join(group),
-                    "p_claim": p,
-                    "untested": " ".join(missing),
-                }
-            )
-    frame = pd.DataFrame(rows, columns=["task", "budget", "claim", "rivals", "p_claim", "untested"])
-    reject, adjusted = stats.holm(frame["p_claim"].tolist(), ALPHA)
-    frame["p_claim_holm"], frame["marker"] = adjusted, reject & (frame["p_claim"] < 1.0)
-    return frame
-
-
-def combined_p(frame: pd.DataFrame) -> pd.Series:
-    """max(bootstrap p, paired-t p): a difference counts only when both tests reject. With 3–5 seeds the
-    bootstrap alone over-rejects when seed-to-seed variance dominates (18.0% false positives at α=0.05 with 3
-    seeds, experiments/bench/analysis_calibration.py); the max stays at ≤5.3% there. A max of valid p-values
-    is a valid p-value, so Holm applies to it unchanged. When the paired t is undefined (identical per-seed
-    differences over ≥ 2 seeds: ``stats.t_degenerate``, flagged ``t_degenerate`` in the CSV), the bootstrap p
-    is used: the seeds then show no spread for it to understate. With one seed no claim is made (p = 1): the
-    seed-to-seed spread is unobserved, and an item-level bootstrap alone cannot separate a method effect from
-    seed noise. When neither test is defined (every seed × item difference equal, ``bootstrap_degenerate``)
-    no claim is made either (p = 1)."""
-    t_p = frame["paired_t_p"] if "paired_t_p" in frame else pd.Series(np.nan, index=frame.index)
-    return np.fmax(frame["p_bootstrap"], t_p).fillna(1.0).where(frame["n_seeds"] > 1, 1.0)
-
-
 def _rank_styles(means: dict[str, float]) -> dict[str, str]:
     """Best and second best by mean (ties share a rank)."""
     finite = sorted({m for m in means.values() if np.isfinite(m)}, reverse=True)
     ranks = {v: ("best", "second")[i] for i, v in enumerate(finite[:2])}
     return {k: ranks[v] for k, v in means.items() if v in ranks}
-
-
-def _comparison(comparisons: pd.DataFrame, task: str, budget: int, baseline: str) -> pd.Series | None:
-    if comparisons.empty:
-        return None
-    hit = comparisons[
-        (comparisons["task"] == task)
-        & (comparisons["budget"] == budget)
-        & (comparisons["baseline"] == baseline)
-    ]
-    return None if hit.empty else hit.iloc[0]
 
 
 class _Builder:
@@ -381,7 +237,7 @@ class _Builder:
         self.cells[(REL_ROW, col)] = TableCell(
             text=f"{rel:+.1f}%" if rel is not None else "n/a (best baseline 0%)"
         )
-        row = _comparison(self.comparisons, task, budget, best)
+        row = comparison_of(self.comparisons, task, budget, best)
         if row is None:
             delta = "—"
         elif row["n_seeds"] < 2:  # a bootstrap over items alone leaves out the seed spread the claim rests on
@@ -399,169 +255,6 @@ class _Builder:
         for row in self.methods:
             if text := shortfall_note(cells, row, self.layout.label(row)):
                 self.cells[(row, col)].notes.append(self.note(text))
-
-
-def _lm_eval_columns(collected: Collected, methods: list[str]) -> dict[str, dict[str, str]]:
-    rows = collected.cells[
-        collected.cells["metric"].str.startswith("lm_eval/") & collected.cells["method"].isin(methods)
-    ]
-    out: dict[str, dict[str, str]] = {}
-    for (task, budget, metric), group in rows.groupby(["task", "budget", "metric"], sort=True):
-        label = f"{column_label(task, int(budget))} [lm-eval {metric.removeprefix('lm_eval/')}]"
-        by_method = group.groupby("method")["value"]
-        out[label] = {m: _pm(v.mean(), v.std(ddof=1) if len(v) > 1 else None) for m, v in by_method}
-    return out
-
-
-def _pm(mean: float, std: float | None) -> str:
-    return f"{mean * 100:.1f}" + ("" if std is None or not np.isfinite(std) else f" ± {std * 100:.1f}")
-
-
-def _costs(collected: Collected, methods: list[str]) -> dict[str, str]:
-    """Mean uncached teacher cost per run (``teacher_usage.uncached.dollars``: what the calls cost without
-    the cache, so it does not depend on what the cache held). Runs that lack it fall back to the recorded
-    spend, marked ``*``; a method with no teacher spend at all is $0.00 either way."""
-    cells = collected.cells[collected.cells["method"].isin(methods) & (collected.cells["status"] == "ok")]
-    uncached, billed = (cells[cells["metric"] == metric] for metric in (UNCACHED_DOLLARS, "teacher/dollars"))
-    out = {}
-    for m in methods:
-        mine_uncached, mine_billed = uncached[uncached["method"] == m], billed[billed["method"] == m]
-        if mine_billed.empty:
-            out[m] = "—"
-        elif len(mine_uncached) == len(mine_billed):
-            out[m] = f"${mine_uncached['value'].mean():.2f}"
-        elif not mine_billed["value"].any():
-            out[m] = "$0.00"
-        else:
-            out[m] = f"${mine_billed['value'].mean():.2f}*"
-    return out
-
-
-def _teacher_failures(collected: Collected, methods: list[str]) -> dict[str, dict[str, str]]:
-    """``{FAILURE_COLUMN: {method: text}}``: mean per finished run of the structured answers that never parsed,
-    the re-asks and the answers cut at max_tokens, of all teacher requests (``teacher_usage.total``): a method
-    whose prompts fail more gets less data for the same calls. Empty when no run records the counts."""
-    cells = collected.cells
-    rows = cells[cells["method"].isin(methods) & (cells["status"] == "ok")]
-    rows = rows[rows["metric"].isin([f"teacher/{k}" for k in TEACHER_FAILURES])]
-    if rows.empty:
-        return {}
-    means = rows.groupby(["method", "metric"])["value"].mean()
-    out = {}
-    for method in sorted(set(rows["method"])):
-        n = {k: means.get((method, f"teacher/{k}"), 0.0) for k in TEACHER_FAILURES}
-        counts = " / ".join(_count(n[k]) for k in ("parse_failures", "reasks", "truncated"))
-        out[method] = f"{counts} of {_count(n['requests'])}"
-    return {FAILURE_COLUMN: out}
-
-
-def _count(n: float) -> str:
-    return f"{n:.0f}" if float(n).is_integer() else f"{n:.1f}"
-
-
-# Table 2's effort columns, printed whatever the runs record ('—' where a run lacks the field): what each
-# method's teacher and data cost per cell, so a reader sees whether the comparison was effort-matched.
-EFFORT_COLUMNS = {
-    "budget/teacher_calls": "Teacher calls (uncached)",
-    "budget/teacher_tokens": "Teacher tokens (uncached)",
-    "budget/synthetic": "Synthetic / quota",
-}
-STEPS_COLUMN = "Opt. steps"  # shown when the runs record optimizer steps
-
-
-def _effort_columns(collected: Collected, methods: list[str]) -> dict[str, dict[str, str]]:
-    """Per method, over its cells: uncached teacher calls and tokens (mean per cell), synthetic examples
-    (min–max) against the cell's synthetic quota, and optimizer steps of the tested model (min–max; only
-    when recorded). '—': no run of the method records the field."""
-    cells = collected.cells[collected.cells["method"].isin(methods)]
-    values = {
-        metric: cells[cells["metric"] == metric].groupby("method")["value"] for metric in EFFORT_COLUMNS
-    }
-    out: dict[str, dict[str, str]] = {label: {} for label in EFFORT_COLUMNS.values()}
-    for m in methods:
-        for metric, label in EFFORT_COLUMNS.items():
-            mine = values[metric].get_group(m) if m in values[metric].groups else None
-            if mine is None:
-                out[label][m] = "—"
-            elif metric == "budget/teacher_calls":
-                out[label][m] = f"{mine.mean():.0f}" + _budget_of(cells, m, "calls", lambda n: f"{n:.0f}")
-            elif metric == "budget/teacher_tokens":
-                out[label][m] = _tokens(mine.mean()) + _budget_of(cells, m, "tokens", _tokens)
-            else:
-                out[label][m] = _against_quota(cells, m)
-    steps = cells[cells["metric"] == "budget/steps"]
-    if not steps.empty:
-        by_method = steps.groupby("method")["value"]
-        out[STEPS_COLUMN] = {m: _span(v.min(), v.max()) for m, v in by_method}
-    return out
-
-
-def _budget_of(cells: pd.DataFrame, method: str, key: str, fmt) -> str:
-    """' / <teacher_budget.key>' when the method's runs were effort-matched on ``key`` ('/ mixed' when
-    they were matched to different budgets), else ''."""
-    rows = cells[(cells["method"] == method) & (cells["metric"] == f"budget/teacher_{key}_budget")]
-    budgets = rows["value"].unique()
-    return "" if len(budgets) == 0 else f" / {fmt(budgets[0])}" if len(budgets) == 1 else " / mixed"
-
-
-def _synthetic_and_quota(cells: pd.DataFrame, method: str) -> pd.DataFrame:
-    """One row per cell of ``method``: ``synthetic`` and ``quota`` (NaN where the cell had none)."""
-    keys = ["task", "budget", "seed"]
-    mine = cells[cells["method"] == method]
-    synthetic = mine[mine["metric"] == "budget/synthetic"][[*keys, "value"]].rename(
-        columns={"value": "synthetic"}
-    )
-    quota = mine[mine["metric"] == "budget/synthetic_quota"][[*keys, "value"]].rename(
-        columns={"value": "quota"}
-    )
-    return synthetic.merge(quota, on=keys, how="left")
-
-
-def _against_quota(cells: pd.DataFrame, method: str) -> str:
-    rows = _synthetic_and_quota(cells, method)
-    span = _span(rows["synthetic"].min(), rows["synthetic"].max())
-    quotas = rows["quota"].dropna().unique()
-    if len(quotas) == 0:
-        return span
-    if len(quotas) == 1:
-        return f"{span} / {quotas[0]:.0f}"
-    share = rows["synthetic"] / rows["quota"] * 100
-    return f"{_span(share.min(), share.max())}% of quota"
-
-
-def shortfall_note(cells: pd.DataFrame, method: str, label: str) -> str | None:
-    """The note for a method whose cells added fewer synthetic examples than their quota, else None."""
-    rows = _synthetic_and_quota(cells, method).dropna(subset=["quota"])
-    short = rows[rows["synthetic"] < rows["quota"]]
-    if short.empty:
-        return None
-    return (
-        f"{label}: {len(short)} of {len(rows)} runs short of the synthetic quota "
-        f"({_span(short['synthetic'].min(), short['synthetic'].max())} added; quota "
-        f"{_span(short['quota'].min(), short['quota'].max())}); why, per round: results.json data.shortfall"
-    )
-
-
-def _span(low: float, high: float) -> str:
-    return f"{low:.0f}" if low == high else f"{low:.0f}–{high:.0f}"
-
-
-def _tokens(n: float) -> str:
-    return "0" if n == 0 else f"{n / 1e3:.0f}k" if n < 1e6 else f"{n / 1e6:.1f}M"
-
-
-EFFORT_CAPTION = (
-    "Effort columns: uncached teacher calls and tokens, as from an empty cache (mean per run; / the cell's "
-    "teacher_budget where effort was matched); synthetic "
-    "examples added (min–max over runs) / the cell's synthetic quota; optimizer steps of the tested model "
-    "(min–max); in these columns —: not recorded by these runs. "
-)
-
-
-FAILURE_CAPTION = (
-    " Teacher unparsed / re-asks / cut: mean per run of structured teacher answers that never parsed, "
-    "re-asks of malformed answers, and answers cut at max_tokens, of all teacher requests."
-)
 
 
 def _label_prefix(collected: Collected) -> str:
@@ -645,8 +338,8 @@ def build_table(
     others = [m for m in present if m != focus]
     comparisons = compare(collected, focus, others, rng, n_resamples) if focus in present else pd.DataFrame()
     pairs = sorted({(t, int(b)) for t, b in zip(summary["task"], summary["budget"], strict=True)})
-    table_claims = _table_claims(summary, comparisons, others, pairs, mark)
-    comparisons = with_power(_with_claims(comparisons, table_claims, mark), len(table_claims))
+    table_claims = focus_claims(summary, comparisons, others, pairs, mark)
+    comparisons = with_power(with_claims(comparisons, table_claims, mark), len(table_claims))
     builder = _Builder(name, methods, summary, comparisons, table_claims, layout)
     builder.zero_synthetic = zero_synthetic(collected)
     builder.other_configurations = other_configurations(collected)
@@ -657,12 +350,12 @@ def build_table(
             builder.improvement_rows(task, budget)
     if improvement_rows and focus in present and pairs:
         rows += [REL_ROW, DELTA_ROW, MDE_ROW]
-    effort = _effort_columns(collected, methods)
-    failures = _teacher_failures(collected, methods)
+    effort = effort_columns(collected, methods)
+    failures = teacher_failures(collected, methods)
     extra = {
-        **_lm_eval_columns(collected, present),
+        **lm_eval_columns(collected, present),
         **effort,
-        COST_COLUMN: _costs(collected, methods),
+        COST_COLUMN: costs(collected, methods),
         **failures,
     }
     for col, values in extra.items():
@@ -689,49 +382,6 @@ POWER_CAPTION = (
 )
 
 
-def with_power(comparisons: pd.DataFrame, n_claims: int) -> pd.DataFrame:
-    """Each pair's minimum detectable effect (``mde_80``, a fraction like ``diff``) at ``stats.POWER`` for
-    its claim's α (``alpha_claim`` = ALPHA / ``n_claims``, the bar of Holm's first step), from the seed sd
-    of the per-seed differences (``seed_sd_diff``), and whether the observed Δ reaches it (``detectable``).
-    Source: statsmodels ``TTestPower`` (stats.minimum_detectable_effect)."""
-    if comparisons.empty or "seed_sd_diff" not in comparisons:
-        return comparisons
-    out = comparisons.copy()
-    out["alpha_claim"] = ALPHA / max(n_claims, 1)
-    out["mde_80"] = [
-        stats.minimum_detectable_effect(sd, int(n), alpha)
-        for sd, n, alpha in zip(out["seed_sd_diff"], out["n_seeds"], out["alpha_claim"], strict=True)
-    ]
-    out["detectable"] = out["diff"] >= out["mde_80"]
-    return out
-
-
-def mde_text(comparisons: pd.DataFrame, task: str, budget: int) -> str:
-    """The MDE row's cell: the largest MDE over the column's pairs in points, with NOT_DETECTABLE when the
-    observed Δ over one of them is below its own; or why there is none (one seed, no seed spread)."""
-    if comparisons.empty or "mde_80" not in comparisons:
-        return "— (1 seed)" if not comparisons.empty else "—"
-    pairs = comparisons[(comparisons["task"] == task) & (comparisons["budget"] == budget)]
-    if pairs.empty:
-        return "—"
-    if pairs["mde_80"].isna().any():
-        return "— (1 seed)" if (pairs["n_seeds"] < 2).any() else "undefined (no seed spread)"
-    text = f"{pairs['mde_80'].max() * 100:.1f}"
-    return text if pairs["detectable"].all() else f"{text}; {NOT_DETECTABLE}"
-
-
-def _table_claims(summary, comparisons, others: list[str], pairs, mark: str) -> pd.DataFrame:
-    """The table's † claims: per column, the focus against every other row with a finished seed there."""
-    if not len(comparisons):
-        columns = ["task", "budget", "claim", "rivals", "p_claim", "untested", "p_claim_holm", "marker"]
-        return pd.DataFrame(columns=columns)
-    found = summary[summary["method"].isin(others) & (summary["n_seeds"] > 0)]
-    rivals = {
-        (t, b): sorted(found[(found["task"] == t) & (found["budget"] == b)]["method"]) for t, b in pairs
-    }
-    return claims(comparisons, {k: v for k, v in rivals.items() if v}, mark)
-
-
 def with_configurations(methods: list[str], found: set[str]) -> list[str]:
     """``methods`` with each one replaced by its configuration rows (``sft [trainer.max_steps=5]``, see
     analysis.collect.configuration_labels) when the runs hold several configurations of it."""
@@ -740,18 +390,6 @@ def with_configurations(methods: list[str], found: set[str]) -> list[str]:
         variants = sorted(m for m in found if m.startswith(f"{method} ["))
         out += variants if variants and method not in found else [method, *variants]
     return out
-
-
-def _with_claims(comparisons: pd.DataFrame, table_claims: pd.DataFrame, mark: str) -> pd.DataFrame:
-    """The comparisons CSV with each pair's claim: its p, Holm-adjusted p and whether † was given."""
-    if comparisons.empty:
-        return comparisons
-    columns = ["p_claim", "p_claim_holm", "marker"]
-    if mark == "focus":
-        keyed = table_claims[["task", "budget", *columns]]
-        return comparisons.merge(keyed, on=["task", "budget"], how="left")
-    keyed = table_claims.rename(columns={"claim": "baseline"})[["task", "budget", "baseline", *columns]]
-    return comparisons.merge(keyed, on=["task", "budget", "baseline"], how="left")
 
 
 def table2(collected: Collected, rng: np.random.Generator, n_resamples: int = 10_000) -> Table:

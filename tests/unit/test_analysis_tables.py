@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import render, tables
+from analysis import columns, render, tables
 from analysis.collect import collect_runs
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "fixtures"))
@@ -304,9 +304,9 @@ def test_teacher_failure_column_shows_unparsed_reasks_and_cuts_per_method(tmp_pa
     seeds = collected.cells[(collected.cells["method"] == "pada") & (collected.cells["status"] == "ok")]
     mean_seed = seeds["seed"].drop_duplicates().mean()
     table = tables.table2(collected, np.random.default_rng(0), 200)
-    expected_reasks = tables._count(7 + mean_seed)
+    expected_reasks = columns._count(7 + mean_seed)
     assert table.cells[("pada", tables.FAILURE_COLUMN)].text == (
-        f"3 / {expected_reasks} / 2 of {tables._count(100 + mean_seed)}"
+        f"3 / {expected_reasks} / 2 of {columns._count(100 + mean_seed)}"
     )
     assert table.cells[("sft", tables.FAILURE_COLUMN)].text == ""  # no teacher: no counts recorded
     assert "never parsed" in table.caption

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import report, stats, tables
+from analysis import columns, report, stats, tables
 from analysis.collect import CELL_COLUMNS, ITEM_COLUMNS, Collected, collect_runs
 from pada.errors import PadaError
 from pada.io import write_json, write_jsonl
@@ -94,7 +94,7 @@ def test_cost_column_uses_the_uncached_figure_and_marks_the_fallback():
         "sft": {"teacher/dollars": 0.0},  # every finished cell records a spend (0 without a teacher)
     }
     collected = _collected({"pada": [120, 121], "auggpt": [100, 101], "sft": [90, 91]}, usage)
-    costs = tables._costs(collected, ["pada", "auggpt", "sft", "base"])
+    costs = columns.costs(collected, ["pada", "auggpt", "sft", "base"])
     assert costs == {"pada": "$0.50", "auggpt": "$0.20*", "sft": "$0.00", "base": "—"}
 
 

@@ -1,0 +1,179 @@
+"""Table 2's columns beside accuracy: lm-eval scores, teacher effort (calls, tokens, synthetic examples
+against the quota, optimizer steps), teacher cost and teacher failures, one text per method; and the
+column names (``column_label``: ``gsm8k b128``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis.collect import TEACHER_FAILURES, UNCACHED_DOLLARS, Collected
+
+COST_COLUMN = "Teacher cost ($/run)"
+FAILURE_COLUMN = "Teacher unparsed / re-asks / cut (of requests)"
+
+# Table 2's effort columns, printed whatever the runs record ('—' where a run lacks the field): what each
+# method's teacher and data cost per cell, so a reader sees whether the comparison was effort-matched.
+EFFORT_COLUMNS = {
+    "budget/teacher_calls": "Teacher calls (uncached)",
+    "budget/teacher_tokens": "Teacher tokens (uncached)",
+    "budget/synthetic": "Synthetic / quota",
+}
+
+STEPS_COLUMN = "Opt. steps"  # shown when the runs record optimizer steps
+
+EFFORT_CAPTION = (
+    "Effort columns: uncached teacher calls and tokens, as from an empty cache (mean per run; / the cell's "
+    "teacher_budget where effort was matched); synthetic "
+    "examples added (min–max over runs) / the cell's synthetic quota; optimizer steps of the tested model "
+    "(min–max); in these columns —: not recorded by these runs. "
+)
+
+FAILURE_CAPTION = (
+    " Teacher unparsed / re-asks / cut: mean per run of structured teacher answers that never parsed, "
+    "re-asks of malformed answers, and answers cut at max_tokens, of all teacher requests."
+)
+
+
+def column_label(task: str, budget: int) -> str:
+    return f"{task} b{budget}"
+
+
+def lm_eval_columns(collected: Collected, methods: list[str]) -> dict[str, dict[str, str]]:
+    rows = collected.cells[
+        collected.cells["metric"].str.startswith("lm_eval/") & collected.cells["method"].isin(methods)
+    ]
+    out: dict[str, dict[str, str]] = {}
+    for (task, budget, metric), group in rows.groupby(["task", "budget", "metric"], sort=True):
+        label = f"{column_label(task, int(budget))} [lm-eval {metric.removeprefix('lm_eval/')}]"
+        by_method = group.groupby("method")["value"]
+        out[label] = {m: _pm(v.mean(), v.std(ddof=1) if len(v) > 1 else None) for m, v in by_method}
+    return out
+
+
+def _pm(mean: float, std: float | None) -> str:
+    return f"{mean * 100:.1f}" + ("" if std is None or not np.isfinite(std) else f" ± {std * 100:.1f}")
+
+
+def costs(collected: Collected, methods: list[str]) -> dict[str, str]:
+    """Mean uncached teacher cost per run (``teacher_usage.uncached.dollars``: what the calls cost without
+    the cache, so it does not depend on what the cache held). Runs that lack it fall back to the recorded
+    spend, marked ``*``; a method with no teacher spend at all is $0.00 either way."""
+    cells = collected.cells[collected.cells["method"].isin(methods) & (collected.cells["status"] == "ok")]
+    uncached, billed = (cells[cells["metric"] == metric] for metric in (UNCACHED_DOLLARS, "teacher/dollars"))
+    out = {}
+    for m in methods:
+        mine_uncached, mine_billed = uncached[uncached["method"] == m], billed[billed["method"] == m]
+        if mine_billed.empty:
+            out[m] = "—"
+        elif len(mine_uncached) == len(mine_billed):
+            out[m] = f"${mine_uncached['value'].mean():.2f}"
+        elif not mine_billed["value"].any():
+            out[m] = "$0.00"
+        else:
+            out[m] = f"${mine_billed['value'].mean():.2f}*"
+    return out
+
+
+def teacher_failures(collected: Collected, methods: list[str]) -> dict[str, dict[str, str]]:
+    """``{FAILURE_COLUMN: {method: text}}``: mean per finished run of the structured answers that never parsed,
+    the re-asks and the answers cut at max_tokens, of all teacher requests (``teacher_usage.total``): a method
+    whose prompts fail more gets less data for the same calls. Empty when no run records the counts."""
+    cells = collected.cells
+    rows = cells[cells["method"].isin(methods) & (cells["status"] == "ok")]
+    rows = rows[rows["metric"].isin([f"teacher/{k}" for k in TEACHER_FAILURES])]
+    if rows.empty:
+        return {}
+    means = rows.groupby(["method", "metric"])["value"].mean()
+    out = {}
+    for method in sorted(set(rows["method"])):
+        n = {k: means.get((method, f"teacher/{k}"), 0.0) for k in TEACHER_FAILURES}
+        counts = " / ".join(_count(n[k]) for k in ("parse_failures", "reasks", "truncated"))
+        out[method] = f"{counts} of {_count(n['requests'])}"
+    return {FAILURE_COLUMN: out}
+
+
+def _count(n: float) -> str:
+    return f"{n:.0f}" if float(n).is_integer() else f"{n:.1f}"
+
+
+def effort_columns(collected: Collected, methods: list[str]) -> dict[str, dict[str, str]]:
+    """Per method, over its cells: uncached teacher calls and tokens (mean per cell), synthetic examples
+    (min–max) against the cell's synthetic quota, and optimizer steps of the tested model (min–max; only
+    when recorded). '—': no run of the method records the field."""
+    cells = collected.cells[collected.cells["method"].isin(methods)]
+    values = {
+        metric: cells[cells["metric"] == metric].groupby("method")["value"] for metric in EFFORT_COLUMNS
+    }
+    out: dict[str, dict[str, str]] = {label: {} for label in EFFORT_COLUMNS.values()}
+    for m in methods:
+        for metric, label in EFFORT_COLUMNS.items():
+            mine = values[metric].get_group(m) if m in values[metric].groups else None
+            if mine is None:
+                out[label][m] = "—"
+            elif metric == "budget/teacher_calls":
+                out[label][m] = f"{mine.mean():.0f}" + _budget_of(cells, m, "calls", lambda n: f"{n:.0f}")
+            elif metric == "budget/teacher_tokens":
+                out[label][m] = _tokens(mine.mean()) + _budget_of(cells, m, "tokens", _tokens)
+            else:
+                out[label][m] = _against_quota(cells, m)
+    steps = cells[cells["metric"] == "budget/steps"]
+    if not steps.empty:
+        by_method = steps.groupby("method")["value"]
+        out[STEPS_COLUMN] = {m: _span(v.min(), v.max()) for m, v in by_method}
+    return out
+
+
+def _budget_of(cells: pd.DataFrame, method: str, key: str, fmt) -> str:
+    """' / <teacher_budget.key>' when the method's runs were effort-matched on ``key`` ('/ mixed' when
+    they were matched to different budgets), else ''."""
+    rows = cells[(cells["method"] == method) & (cells["metric"] == f"budget/teacher_{key}_budget")]
+    budgets = rows["value"].unique()
+    return "" if len(budgets) == 0 else f" / {fmt(budgets[0])}" if len(budgets) == 1 else " / mixed"
+
+
+def _synthetic_and_quota(cells: pd.DataFrame, method: str) -> pd.DataFrame:
+    """One row per cell of ``method``: ``synthetic`` and ``quota`` (NaN where the cell had none)."""
+    keys = ["task", "budget", "seed"]
+    mine = cells[cells["method"] == method]
+    synthetic = mine[mine["metric"] == "budget/synthetic"][[*keys, "value"]].rename(
+        columns={"value": "synthetic"}
+    )
+    quota = mine[mine["metric"] == "budget/synthetic_quota"][[*keys, "value"]].rename(
+        columns={"value": "quota"}
+    )
+    return synthetic.merge(quota, on=keys, how="left")
+
+
+def _against_quota(cells: pd.DataFrame, method: str) -> str:
+    rows = _synthetic_and_quota(cells, method)
+    span = _span(rows["synthetic"].min(), rows["synthetic"].max())
+    quotas = rows["quota"].dropna().unique()
+    if len(quotas) == 0:
+        return span
+    if len(quotas) == 1:
+        return f"{span} / {quotas[0]:.0f}"
+    share = rows["synthetic"] / rows["quota"] * 100
+    return f"{_span(share.min(), share.max())}% of quota"
+
+
+def shortfall_note(cells: pd.DataFrame, method: str, label: str) -> str | None:
+    """The note for a method whose cells added fewer synthetic examples than their quota, else None."""
+    rows = _synthetic_and_quota(cells, method).dropna(subset=["quota"])
+    short = rows[rows["synthetic"] < rows["quota"]]
+    if short.empty:
+        return None
+    return (
+        f"{label}: {len(short)} of {len(rows)} runs short of the synthetic quota "
+        f"({_span(short['synthetic'].min(), short['synthetic'].max())} added; quota "
+        f"{_span(short['quota'].min(), short['quota'].max())}); why, per round: results.json data.shortfall"
+    )
+
+
+def _span(low: float, high: float) -> str:
+    return f"{low:.0f}" if low == high else f"{low:.0f}–{high:.0f}"
+
+
+def _tokens(n: float) -> str:
+    return "0" if n == 0 else f"{n / 1e3:.0f}k" if n < 1e6 else f"{n / 1e6:.1f}M"
