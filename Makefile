@@ -11,7 +11,7 @@ export WANDB_MODE ?= offline
 export TOKENIZERS_PARALLELISM ?= false
 export HF_HOME ?= $(abspath .cache/hf)
 
-.PHONY: bench-teacher install demo smoke smollm2 teacher-llamacpp teacher-gguf teacher-real demo-real reproduce-table2 test test-slow test-all lint format bench bench-gpu clean
+.PHONY: bench-teacher bench-teacher-speed install demo smoke smollm2 teacher-llamacpp teacher-gguf teacher-real demo-real reproduce-table2 test test-slow test-all lint format bench bench-gpu clean
 
 install: .venv/.installed
 
@@ -96,12 +96,16 @@ test-slow: install
 test-all: install
 	PADA_DATA_DIR=$(DATA_DIR) $(PY) -m pytest -q -m ""
 
-bench: install  ## every CPU benchmark (ratios + load average) -> experiments/bench/results/cpu.{json,md}, then bench-teacher; ~1 h
+bench: install  ## every CPU benchmark (ratios + load average) -> experiments/bench/results/cpu.{json,md}, then bench-teacher and bench-teacher-speed; ~1.5 h
 	PADA_DATA_DIR=$(DATA_DIR) $(PY) experiments/bench/cpu.py --data-dir $(DATA_DIR)
 	$(MAKE) bench-teacher
+	$(MAKE) bench-teacher-speed
 
 bench-teacher: install  ## REAL local teachers on pada's ARC prompts: valid JSON per role, output tok/s, llama.cpp vs transformers serve -> results/teacher_llm.{json,md}
 	$(PY) experiments/bench/teacher_llm.py $(if $(DATA_DIR),--data-dir $(DATA_DIR)) --cache-dir $(CACHE_DIR)
+
+bench-teacher-speed: install  ## REAL 0.5B teacher on a demo-real run's LLM2LLM requests: server CPU per request and per kept problem -> results/teacher_speed_{server,llm2llm}.{json,md}; ~40 min
+	nice -n 10 $(PY) experiments/bench/teacher_speed.py server --runs $(DEMO_REAL_RUNS) --cache $(CACHE_DIR)
 
 bench-gpu: install  ## on a GPU host: Llama-3.2-1B-shaped LoRA SFT MFU and generation tok/s -> results/gpu.{json,md}
 	$(PY) experiments/bench/gpu.py

@@ -198,20 +198,34 @@ class LocalTeacherServer:
         self.stop()
 
 
+# llama_cpp.server settings pada changes from their defaults (measured: docs/real_cpu.md, "Teacher CPU per kept
+# example"). logits_all: the server's default (true) copies every prompt token's logits over the 151k-token vocabulary
+# into Python; pada never asks for logprobs, and the sampled answers are the same without it.
+SERVER_OPTIONS = {"logits_all": "false"}
+
+
 class LlamaCppServer(LocalTeacherServer):
     """llama-cpp-python's OpenAI-compatible server over one GGUF file, served as ``<file name without .gguf>``.
 
     ``threads``: decoding threads (``n_threads`` and ``n_threads_batch``); one is the default because on a
     shared 2-core host one thread decoded faster than two (docs/teacher.md). ``n_ctx``: the context in tokens
-    (prompt + answer; pada's longest prompts, generation with examples, stay under 2,000)."""
+    (prompt + answer; pada's longest prompts, generation with examples, stay under 2,000). ``options``: more
+    ``llama_cpp.server`` settings (``{"n_batch": "256"}`` -> ``--n_batch 256``) over ``SERVER_OPTIONS``."""
 
     health_path = "/v1/models"  # llama_cpp.server has no /health; this answers once the model is loaded
 
     def __init__(
-        self, gguf: Path, workdir: Path, port: int | None = None, threads: int = 1, n_ctx: int = 4096, **kw
+        self,
+        gguf: Path,
+        workdir: Path,
+        port: int | None = None,
+        threads: int = 1,
+        n_ctx: int = 4096,
+        options: dict[str, str] | None = None,
+        **kw,
     ):
         super().__init__(gguf, workdir, port=port, threads=threads, **kw)
-        self.n_ctx = n_ctx
+        self.n_ctx, self.options = n_ctx, {**SERVER_OPTIONS, **(options or {})}
 
     def command(self) -> list[str]:
         """Raises PadaError when llama-cpp-python (with its server extra) is not installed or the file is absent."""
@@ -239,6 +253,7 @@ class LlamaCppServer(LocalTeacherServer):
             threads,
             "--n_ctx",
             str(self.n_ctx),
+            *[arg for key, value in self.options.items() for arg in (f"--{key}", str(value))],
         ]
 
 

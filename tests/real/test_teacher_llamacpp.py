@@ -137,7 +137,10 @@ def test_the_llama_cpp_command_names_the_file_threads_and_context(tmp_path):
         "--n_threads": "1",
         "--n_threads_batch": "1",
         "--n_ctx": "2048",
+        "--logits_all": "false",  # pada reads no logprobs; true computes every prompt token's logits
     }
+    more = LlamaCppServer(gguf, tmp_path, options={"logits_all": "true", "n_batch": "256"}).command()
+    assert more[-4:] == ["--logits_all", "true", "--n_batch", "256"]  # a caller's options win over pada's
 
 
 def test_an_absent_gguf_says_how_to_make_it(tmp_path, monkeypatch):
