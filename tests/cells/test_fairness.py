@@ -302,10 +302,10 @@ def test_every_method_s_planted_near_copy_is_rejected(
 
 
 def test_preflight_reports_an_unfair_config_before_submission():
-    from pada.preflight import _check_method
+    from pada.preflight.checks import check_method
 
     cfg = compose_config(["experiment=sim", "method=pada", "run.eval_val=false"])
-    assert _check_method(cfg).startswith("pada on sim_arith: method=pada reads validation failures")
+    assert check_method(cfg).startswith("pada on sim_arith: method=pada reads validation failures")
 
 
 @pytest.mark.parametrize(

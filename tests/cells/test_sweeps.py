@@ -16,45 +16,44 @@ from pada.preflight import main as preflight_main
 @pytest.mark.parametrize("version,seeds,methods", [("table2_v1", 3, 9), ("table2_v2", 15, 10)])
 def test_every_table2_cell_composes(version, seeds, methods):
     """Through preflight's path: each distinct setting composed once by Hydra, each cell its copy with its
-    seed (pada.preflight._compose_cells); Hydra on every v1 cell with its seed: the slow test below."""
-    from pada.preflight import _compose, _compose_cells
+    seed (pada.preflight.compose.compose_cells); Hydra on every v1 cell with its seed: the slow test below."""
+    from pada.preflight.compose import compose_cell, compose_cells
 
     cells = expand_sweep([f"experiment={version}"])
     assert len(cells) == 3 * 2 * seeds * methods  # tasks x budgets x seeds x methods
     chosen = cells[:: 1 if version == "table2_v1" else 30]  # v2's pairs are all composed below
-    composed = _compose_cells([[f"experiment={version}", *o] for o in chosen])
+    composed = compose_cells([[f"experiment={version}", *o] for o in chosen])
     for overrides, cfg in zip(chosen, composed, strict=True):
         assert cfg.model.name == "llama32_1b_instruct" and cfg.task.name in {"gsm8k", "arc_challenge", "mbpp"}
         assert f"seed={cfg.seed}" in overrides
-    assert _compose(["experiment=table2_v1", "task=mbpp"]).task.confirm_run_unsafe_code is True
+    assert compose_cell(["experiment=table2_v1", "task=mbpp"]).task.confirm_run_unsafe_code is True
 
 
 @pytest.mark.slow
 def test_every_table2_v1_cell_composes_through_hydra_with_its_seed():
     """Hydra's own composition of each of v1's 162 cells, seed included (~0.2 s each on 2 idle cores)."""
-    from pada.preflight import _compose
+    from pada.preflight.compose import compose_cell
 
     for overrides in expand_sweep(["experiment=table2_v1"]):
-        cfg = _compose(["experiment=table2_v1", *overrides])
+        cfg = compose_cell(["experiment=table2_v1", *overrides])
         assert cfg.model.name == "llama32_1b_instruct" and cfg.task.name in {"gsm8k", "arc_challenge", "mbpp"}
 
 
 def test_every_table2_method_runs_on_every_table2_task():
     """Each (task, method) pair passes the runner's check_cell: none would fail at its first augment stage."""
-    from pada.preflight import _check_method, _compose
+    from pada.preflight.checks import check_method
+    from pada.preflight.compose import compose_cell
 
     pairs = {(o[1], o[4]) for o in expand_sweep(["experiment=table2_v2"])}
     assert len(pairs) == 3 * 10
     for task, method in sorted(pairs):
         offline = ["+embedder=bundled:all-MiniLM-L6-v2"]  # all-mpnet-base-v2 is not in this machine's cache
-        assert _check_method(_compose(["experiment=table2_v2", task, method, *offline])) is None, (
+        assert check_method(compose_cell(["experiment=table2_v2", task, method, *offline])) is None, (
             task,
             method,
         )
-    bad = _compose(["experiment=table2_v1", "task=mbpp", "method=auggpt", "method.verify=true"])
-    assert _check_method(bad).startswith(
-        "auggpt on mbpp: method.verify=true: a teacher re-solve cannot check"
-    )
+    bad = compose_cell(["experiment=table2_v1", "task=mbpp", "method=auggpt", "method.verify=true"])
+    assert check_method(bad).startswith("auggpt on mbpp: method.verify=true: a teacher re-solve cannot check")
 
 
 def test_cli_sweep_values_cross_the_config_sweep():
@@ -101,9 +100,10 @@ def test_preflight_passes_for_the_simulation(capsys):
 
 
 def test_table2_v2_is_matched_and_its_auggpt_estimate_counts_the_capped_paraphrases():
-    from pada.preflight import _compose, plan
+    from pada.preflight import plan
+    from pada.preflight.compose import compose_cell
 
-    cfg = _compose(["experiment=table2_v2", "task=gsm8k", "budget=300", "method=auggpt"])
+    cfg = compose_cell(["experiment=table2_v2", "task=gsm8k", "budget=300", "method=auggpt"])
     assert (cfg.budget_match, cfg.synthetic_per_seed, cfg.trainer.match_steps) == (True, 3, True)
     # 900k tokens per round per 100 seeds (300 paraphrases + 300 verifications), one round, budget 300
     assert plan([cfg])["teacher_tokens_estimate"] == 2_700_000
@@ -145,7 +145,8 @@ def test_two_cell_sweep_through_submitit_local(tmp_path):
 
 
 def test_preflight_names_the_expected_teacher_calls_per_stage(capsys):
-    from pada.preflight import _compose, expected_calls
+    from pada.preflight import expected_calls
+    from pada.preflight.compose import compose_cell
 
     assert preflight_main(["experiment=demo", "method=sft,auggpt,pada", "seed=0"]) == 0
     out = capsys.readouterr().out
@@ -162,11 +163,11 @@ def test_preflight_names_the_expected_teacher_calls_per_stage(capsys):
     assert "sft on" not in out  # no teacher, no line
     assert "teacher_calls_at_most=2708," in out  # 512 + 736 + 730 + 730: the sweep's total
     # a per-round cap instead: each round asks at most its cap
-    cfg = _compose(
+    cfg = compose_cell(
         ["experiment=demo", "method=auggpt", "synthetic_budget=null", "synthetic_per_iteration=40"]
     )
     assert expected_calls(cfg) == {"augment_0": {"paraphrase": 40, "verification": 40}}
-    cfg = _compose(
+    cfg = compose_cell(
         [
             "experiment=demo",
             "method=pada",
@@ -196,10 +197,11 @@ def test_preflight_names_the_expected_teacher_calls_per_stage(capsys):
 def test_the_expected_teacher_calls_bound_what_a_simulated_cell_asks(
     method, quota, rounds, tmp_path, own_cache
 ):
-    from pada.preflight import _compose, expected_calls
+    from pada.preflight import expected_calls
+    from pada.preflight.compose import compose_cell
     from pada.run.runner import run_cell
 
-    cfg = _compose(
+    cfg = compose_cell(
         [
             "experiment=sim",
             f"method={method}",
@@ -226,10 +228,13 @@ def test_the_expected_teacher_calls_bound_what_a_simulated_cell_asks(
 
 def test_preflight_says_an_estimate_is_unknown_without_a_plan_section():
     """A teacher or GPU estimate without a ``plan`` section to read it from is not 0: it says why it is unknown."""
-    from pada.preflight import _compose, plan
+    from pada.preflight import plan
+    from pada.preflight.compose import compose_cell
 
-    pada_cell = _compose(["method=pada", "teacher=openai", "model=llama32_1b_instruct", "trainer=lora_gpu"])
-    sft_cell = _compose(["method=sft"])
+    pada_cell = compose_cell(
+        ["method=pada", "teacher=openai", "model=llama32_1b_instruct", "trainer=lora_gpu"]
+    )
+    sft_cell = compose_cell(["method=sft"])
     assert "plan" not in pada_cell
     summary = plan([pada_cell, sft_cell])
     assert summary["teacher_tokens_estimate"] == "unknown (no plan section)"
@@ -238,7 +243,7 @@ def test_preflight_says_an_estimate_is_unknown_without_a_plan_section():
     assert summary["teacher_calls_at_most"] > 0  # computed from the method's config: never unknown
     assert plan([sft_cell])["teacher_tokens_estimate"] == 0  # no teacher: truly zero tokens
     assert plan([sft_cell])["gpu_hours_estimate"] == 0  # the tiny student on CPU: truly no GPU hours
-    table2 = _compose(["experiment=table2_v2", "method=pada", "task=gsm8k"])
+    table2 = compose_cell(["experiment=table2_v2", "method=pada", "task=gsm8k"])
     with open_dict(table2):
         del table2.plan.teacher_tokens_per_round.pada
     assert plan([table2])["teacher_tokens_estimate"] == "unknown (plan.teacher_tokens_per_round has no pada)"
@@ -247,16 +252,16 @@ def test_preflight_says_an_estimate_is_unknown_without_a_plan_section():
 def test_preflight_costs_per_distinct_setting_not_per_seed(monkeypatch, capsys):
     """24 cells (6 methods x 4 seeds): one composition and one config check per method, not per cell
     (issue 29.10: ~1 s a cell made a 1,000-cell sweep a 17-minute preflight)."""
-    import pada.preflight as pf
+    from pada.preflight import command, compose
 
     calls = {"composed": 0, "checked": 0}
-    composed, checked = pf._composed, pf._check_values
-    monkeypatch.setattr(pf, "_COMPOSED", {})
+    composed, checked = compose._composed, command.check_values
+    monkeypatch.setattr(compose, "_COMPOSED", {})
     monkeypatch.setattr(
-        pf, "_composed", lambda *a: calls.__setitem__("composed", calls["composed"] + 1) or composed(*a)
+        compose, "_composed", lambda *a: calls.__setitem__("composed", calls["composed"] + 1) or composed(*a)
     )
     monkeypatch.setattr(
-        pf, "_check_values", lambda c: calls.__setitem__("checked", calls["checked"] + 1) or checked(c)
+        command, "check_values", lambda c: calls.__setitem__("checked", calls["checked"] + 1) or checked(c)
     )
     assert preflight_main(["experiment=demo", "seed=range(0,4)"]) == 0
     assert "jobs=24," in capsys.readouterr().out

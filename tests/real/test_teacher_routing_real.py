@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import compose_config
 
-from pada.preflight import _check_teacher
+from pada.preflight.checks import check_teacher
 from pada.teacher import Request, Teacher, render
 from pada.teacher.gguf_parts import PACKS, gguf_path
 from pada.teacher.local_server import LlamaCppServer
@@ -56,7 +56,7 @@ def routed_cfg(first, second, route_url: str | None = None):
 def test_each_role_is_answered_by_its_own_real_server(two_servers, tmp_path):
     first, second = two_servers
     cfg = routed_cfg(first, second)
-    assert _check_teacher(cfg) is None  # each endpoint serves its route's model
+    assert check_teacher(cfg) is None  # each endpoint serves its route's model
     summary = render(
         "pattern_summary",
         "v2",
@@ -83,5 +83,5 @@ def test_each_role_is_answered_by_its_own_real_server(two_servers, tmp_path):
 def test_a_route_pointed_at_the_other_model_s_server_is_a_preflight_problem(two_servers):
     first, second = two_servers
     # llama.cpp answers any model name with its own model: the 0.5B would answer as the 1.5B, silently
-    problem = _check_teacher(routed_cfg(first, second, first.base_url))
+    problem = check_teacher(routed_cfg(first, second, first.base_url))
     assert f"(teacher.routes.analysis) model {LARGE}" in problem and f"serves only '{SMALL}'" in problem

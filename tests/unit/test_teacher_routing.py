@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 from teacher_support import teacher_cfg
 
 from pada.errors import PadaError
-from pada.preflight import _check_teacher
+from pada.preflight.checks import check_teacher
 from pada.run.identity import identity_of
 from pada.teacher import Request, Teacher, TeacherCapReached, TeacherFailed
 from pada.teacher.fake_server import FakeLLMServer
@@ -156,7 +156,7 @@ def test_a_malformed_route_is_one_error_before_any_request(servers, tmp_path, ro
         Teacher(cfg, cfg_path(tmp_path))
     assert message in str(error.value) and "\n" not in str(error.value)
     full = OmegaConf.create({"teacher": cfg})
-    assert message in _check_teacher(full)  # preflight says the same, before probing anything
+    assert message in check_teacher(full)  # preflight says the same, before probing anything
     assert default.bodies == []
 
 
@@ -164,7 +164,7 @@ def test_an_unreachable_second_endpoint_fails_preflight_and_never_falls_back(ser
     default, second = servers
     cfg = _cfg(tmp_path, default, second, **{"client.retry.max_attempts": 2})
     cfg.routes.analysis.teacher.base_url = "http://127.0.0.1:9/v1"  # discard port: nothing listens
-    problem = _check_teacher(OmegaConf.create({"teacher": cfg}))
+    problem = check_teacher(OmegaConf.create({"teacher": cfg}))
     assert "teacher openai (teacher.routes.analysis) model big-model at http://127.0.0.1:9/v1" in problem
     assert "probe request failed" in problem and "\n" not in problem
     probes = len(default.bodies)  # preflight probed the default teacher, which answered
