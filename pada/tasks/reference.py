@@ -1,5 +1,5 @@
 """The key reference of a user's task YAML (docs/tasks.md, "Task keys"), generated from the keys the code
-declares (``pada.tasks.user.REQUIRED`` and ``DEFAULTS``), so the page cannot drift from what ``pada run``
+declares (``pada.tasks.user_keys.REQUIRED`` and ``DEFAULTS``), so the page cannot drift from what ``pada run``
 does: tests/docs/test_task_reference.py compares the page's table with ``markdown()``.
 
 Usage: ``python -m pada.tasks.reference`` prints the table.
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pada.tasks.user import DEFAULTS, REQUIRED, SCORERS
+from pada.tasks.user_keys import DEFAULTS, REQUIRED, SCORERS
 
 TARGET = "pada.tasks.user.UserTask"
 # The value type of each key (REQUIRED and DEFAULTS give the rule and the default, not the type).
