@@ -18,12 +18,16 @@ Here the runner does the training (from base: ``trainer.init_from=base``, the de
 the current training set (``needs_train_eval``) and the accumulation; ``propose`` is steps 3-4 above.
 
 Other task kinds (the original is GSM8K only; see baselines/formats.py): on multiple-choice and code tasks
-the prompt (llm2llm_generation.v2) shows the wrong seed in the task's item shape (question, options and key;
-statement, reference code and tests) and the teacher answers that shape; the same ROUGE-L and blacklist
-rules apply to the question, and an item is also rejected when malformed or its key names no option
+the prompt shows the wrong seed in the task's item shape (question, options and key; statement, reference
+code and tests) and the teacher answers that shape: ``response_format: json`` (the default) asks one item
+per request (llm2llm_generation.v2); ``json_list`` (1.4; ``auto`` picks it there and ``json`` on math) asks
+all of an attempt's n problems of a seed in one request, as the official one call does, answered as
+``{"problems": [n items]}`` (``problem_list``; llm2llm_generation.v3, which also asks for a new question
+rather than a reworded copy and lists the item's fields instead of the schema document). The same ROUGE-L and blacklist rules apply
+to each question in answer order, and an item is also rejected when malformed or its key names no option
 (``bad_answer``) or its code fails its own tests in the sandbox (``tests_failed``).
-``response_format=numbered`` is math only; ``verify`` asks the teacher for multiple choice and relies on
-the tests for code.
+``response_format=numbered`` is math only (``json_list`` is not for math); ``verify`` asks the teacher for
+multiple choice and relies on the tests for code.
 
 Faithful by default since version 1.1, each a switch (official value in brackets): the dedup corpus
 ``dedup_against`` [wrong_seeds; ``train_data`` is 1.0's every question of the training data]; the tie at
@@ -40,8 +44,11 @@ Deviations from the official code, each a config switch (faithful value in brack
   - LoRA [full fine-tuning]: ``trainer.mode=full``; the task's prompt template [the Alpaca-style prompt];
   - wrong answers are scored by the task's scorer [first ``#+ (.*)`` match]: ``task.extraction=strict``
     comes closest;
-  - the teacher answers one JSON object per sample, n samples per attempt [one numbered list of n
-    problems per call]: ``response_format=numbered`` restores the list format and its parser;
+  - the reply is JSON [one numbered list of n problems per call]: on math tasks one JSON object per sample,
+    n samples per attempt (``response_format=numbered`` restores the list format and its parser); on
+    multiple-choice and code tasks one JSON object per sample too, or one JSON list of the n problems
+    per call with ``json_list`` (``auto``); the prompt's wording is pada's (llm2llm_generation.v1-v3), and
+    the official one-shot example exchange is in v1's system prompt (math) and absent from v2/v3;
   - ``seeds_only`` [true] may be set false to also re-augment wrong synthetic items (an ablation);
   - ``max_attempts`` bounds the per-seed retry loop [unbounded];
   - ``verify`` [false] optionally re-derives each new problem's answer with the ``verification`` role;
@@ -54,10 +61,13 @@ Deviations from the official code, each a config switch (faithful value in brack
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 from collections import Counter
 from typing import Any
+
+from pydantic import BaseModel, Field, create_model
 
 from baselines.common import (
     GENERATIVE_SOURCES,
@@ -80,6 +90,7 @@ from pada.methods.base import IterationState, Method
 from pada.tasks.base import Task
 from pada.tasks.code import CodeTask
 from pada.teacher import Request, render
+from pada.teacher.examples import field_lines
 from pada.teacher.schemas import GeneratedExample
 from pada.types import Example
 
@@ -87,13 +98,16 @@ NAME = "llm2llm"
 MAX_PER_REQUEST = 10  # the official loop never asks for more than 10 problems at once
 OFFICIAL_TRAIN_EVAL_TOKENS = 100  # official GSM8K/eval.py do_generate(max_new_tokens=100), train and test
 DEDUP_CORPORA = ("wrong_seeds", "train_data")  # official | pada 1.0's (every question in the training data)
+RESPONSE_FORMATS = ("json", "json_list", "numbered")  # one item per request | n items in one | official list
+LIST_PROMPT = "v3"  # llm2llm_generation's version for json_list (multiple-choice and code items)
 
 
 class LLM2LLM(Method):
     name = NAME
     # 1.1: the official dedup corpus, tie, attempt size, train-eval length and parser; 1.2: verification.v3
-    # (an example answer, via baselines/formats.py); 1.3: stops at the runner's teacher allowance
-    version = "1.3"
+    # (an example answer, via baselines/formats.py); 1.3: stops at the runner's teacher allowance; 1.4:
+    # response_format json_list (an attempt's n items in one request, llm2llm_generation.v3) and auto
+    version = "1.4"
     version_sources = GENERATIVE_SOURCES
     needs_teacher = True
     needs_train_eval = True
@@ -104,7 +118,7 @@ class LLM2LLM(Method):
             raise PadaError(f"method.dedup_against={cfg.dedup_against!r}; choose one of {DEDUP_CORPORA}")
 
     def check_task(self, task: Task) -> None:
-        Items(task, NAME).require_json(self.cfg.response_format)
+        self.response_format(Items(task, NAME))
 
     def train_eval_max_new_tokens(self, task: Task) -> int | None:
         """The student's generation length on the training set (``train_eval_max_new_tokens``): ``auto`` is
@@ -120,7 +134,7 @@ class LLM2LLM(Method):
     def propose(self, state: IterationState) -> list[Example]:
         require_teacher(state, NAME)
         items = Items(state.task, NAME)
-        items.require_json(self.cfg.response_format)
+        self.response_format(items)
         counts: Counter = Counter()
         wrong = self._wrong_examples(state)
         counts["wrong_train"] = sum(not r.correct for r in state.train_records)
@@ -181,29 +195,56 @@ class LLM2LLM(Method):
         counts["seeds_unfilled"] += sum(len(kept[seed.id]) < need for seed, need in plan)
         return kept
 
+    def response_format(self, items: Items) -> str:
+        """``json`` | ``json_list`` | ``numbered``; ``auto`` is ``json_list`` for multiple-choice
+        and code tasks and ``json`` for math, whose prompt (v1) asks one problem per sample. Raises PadaError
+        for ``json_list`` on a math task (``numbered`` on others: Items.require_json)."""
+        value = self.cfg.get("response_format", "auto")
+        if value == "auto":
+            return "json" if items.math else "json_list"
+        if value == "json_list" and items.math:
+            raise PadaError(
+                f"method.response_format=json_list asks items in a task's synthetic format; math task "
+                f"'{items.task.name}' needs method.response_format=json or numbered"
+            )
+        if value not in RESPONSE_FORMATS:
+            raise PadaError(
+                f"method.response_format={value!r}; choose one of auto, {', '.join(RESPONSE_FORMATS)}"
+            )
+        items.require_json(value)
+        return value
+
     def _ask(self, state, items: Items, todo, attempt, kept, counts) -> list[list[Any]]:
         """One batch of teacher calls for this attempt: per (seed, need), min(need + attempt, 10) problems
-        (official ``generated_instructions_per_seed_task + attempt``); per seed, the items in the task's
+        (official ``generated_instructions_per_seed_task + attempt``), asked in one request (``json_list``,
+        ``numbered``: the official one call) or one request per problem (``json``); the items in the task's
         schema."""
-        numbered = self.cfg.response_format == "numbered"
+        form = self.response_format(items)
         base = state.iteration * 1000 + attempt * MAX_PER_REQUEST  # new samples every attempt and step
         requests, owners = [], []
         for k, (seed, need) in enumerate(todo):
             n = min(need + attempt, MAX_PER_REQUEST)
             counts["problems_requested"] += n
             previous = [question_of(ex) for _, ex in kept[seed.id]] if attempt % 2 == 1 else []
-            prompt = self._prompt(state, items, seed, n, numbered, previous)
-            indices = [base] if numbered else [base + j for j in range(n)]
+            prompt = self._prompt(state, items, seed, n, form, previous)
+            indices = [base + j for j in range(n)] if form == "json" else [base]
+            schema = (
+                items.schema
+                if form == "json"
+                else None
+                if form == "numbered"
+                else problem_list(items.schema, n)
+            )
             for index in indices:
                 requests.append(
                     Request(
                         "generation",
                         prompt,
                         index,
-                        None if numbered else items.schema,
+                        schema,
                         max_tokens=self.cfg.max_tokens,
                         temperature=self.cfg.temperature,
-                        completion=numbered,  # the parser drops a cut reply's last block
+                        completion=form == "numbered",  # the parser drops a cut reply's last block
                     )
                 )
                 owners.append(k)
@@ -212,15 +253,25 @@ class LLM2LLM(Method):
         for k, answer in zip(owners, state.teacher.complete_many(requests), strict=True):
             if answer is None:
                 counts["teacher_failed"] += 1
-            elif numbered:
+            elif form == "numbered":
                 parsed = parse_numbered(answer.text, answer.finish_reason)
                 counts["unparseable"] += 0 if parsed else 1
                 problems[k].extend(GeneratedExample(question=q, solution=s, answer=a) for q, s, a in parsed)
             else:
-                problems[k].append(answer)
+                problems[k].extend(answer.problems if form == "json_list" else [answer])
         return problems
 
-    def _prompt(self, state, items: Items, seed: Example, n: int, numbered: bool, previous: list[str]):
+    def _prompt(self, state, items: Items, seed: Example, n: int, form: str, previous: list[str]):
+        if form == "json_list":  # the attempt's n items in one answer, each in the task's own shape
+            return render(
+                "llm2llm_generation",
+                LIST_PROMPT,
+                fields=field_lines(items.schema),
+                previous=previous,
+                task_description=describe(state.task),
+                example=items.shown(seed),
+                num_aug=n,
+            )
         if not items.math:  # one item per sample, shown and answered in the task's own shape
             return render(
                 "llm2llm_generation",
@@ -230,6 +281,7 @@ class LLM2LLM(Method):
                 task_description=describe(state.task),
                 example=items.shown(seed),
             )
+        numbered = form == "numbered"
         return render(
             "llm2llm_generation",
             self.cfg.prompt_version,
@@ -269,6 +321,15 @@ class Deduplicator:
         candidate = rouge_tokens(text)
         # official: rejected when max ROUGE-L > threshold, so a tie is kept
         return all(rouge_l(candidate, existing) <= self.threshold for existing in self.tokens)
+
+
+@functools.cache
+def problem_list(schema: type[BaseModel], n: int) -> type[BaseModel]:
+    """The schema of one answer holding an attempt's ``n`` problems: ``{"problems": [<schema>] * n}``, exactly
+    ``n`` items (a grammar-constrained teacher then writes all of them; llama.cpp enforces minItems/maxItems).
+    The class name (``<Item>List<n>``) is part of a native request's cache key with the schema itself."""
+    field = Field(min_length=n, max_length=n, description=f"exactly {n} new problems")
+    return create_model(f"{schema.__name__}List{n}", problems=(list[schema], field))
 
 
 _BLOCK = re.compile(r"[0-9]{1,2}\.\s+Question:")

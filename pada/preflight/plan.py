@@ -115,33 +115,33 @@ def expected_calls(cfg: DictConfig) -> dict[str, dict[str, int]]:
     base = name.split("_")[0] if name.startswith("pada") else name
     if base not in ("auggpt", "llm2llm", "llms_as_instructors", "pada"):
         return {}
-    verifies = synthetic_format(build_task(cfg.task)).verify_by_teacher
+    fmt = synthetic_format(build_task(cfg.task))
     stages, added = {}, 0
     for i in range(iterations):
         quota = quota_for(cfg, i, iterations, added)
-        stages[f"augment_{i}"], n = _stage_calls(cfg, base, added, quota, verifies)
+        stages[f"augment_{i}"], n = _stage_calls(cfg, base, added, quota, fmt)
         added += n
     return stages
 
 
-def _stage_calls(
-    cfg: DictConfig, name: str, added: int, quota: Any, verifies: bool
-) -> tuple[dict[str, int], int]:
+def _stage_calls(cfg: DictConfig, name: str, added: int, quota: Any, fmt: Any) -> tuple[dict[str, int], int]:
     """Teacher calls by role for one augment stage of method ``name`` (upper bounds where the number
     depends on the student's errors: every seed wrong, every validation item failed), and the most
     examples the stage can add (the training set of later rounds grows by it)."""
-    m, seeds = cfg.method, int(cfg.budget)
+    from pada.tasks.synthetic import MathFormat
+
+    m, seeds, verifies = cfg.method, int(cfg.budget), fmt.verify_by_teacher
     if name == "auggpt":  # k paraphrases per seed (baselines/auggpt.py), then one re-solve per paraphrase
         n = _asked(int(m.k) * seeds, quota)
         return {"paraphrase": n, **({"verification": n} if verifies else {})}, n
-    if (
-        name == "llm2llm"
-    ):  # per unfilled wrong seed, attempt a asks min(need + a, 10) samples (one if numbered)
+    if name == "llm2llm":  # per unfilled wrong seed, attempt a asks min(need + a, 10) problems: in one call
+        # (numbered; json_list, auto's form on item tasks) or one call each (json, auto's form on math)
         pool = seeds + (0 if m.get("seeds_only", True) else added)
         asked = _asked(int(m.per_seed) * pool, quota)
-        numbered = m.get("response_format") == "numbered"
+        form = m.get("response_format", "auto")
+        one_call = form in ("numbered", "json_list") or (form == "auto" and not isinstance(fmt, MathFormat))
         need = max(1, -(-asked // pool)) if pool else 1
-        per_seed = sum(1 if numbered else min(need + a, 10) for a in range(int(m.max_attempts)))
+        per_seed = sum(1 if one_call else min(need + a, 10) for a in range(int(m.max_attempts)))
         calls = {"generation": min(pool, asked) * per_seed}
         return {**calls, **({"verification": asked} if m.get("verify") else {})}, asked
     if name == "llms_as_instructors":  # one analysis per training error, per_error problems each

@@ -14,10 +14,13 @@ from conftest import CONF_DIR, compose_config
 from omegaconf import OmegaConf
 from teacher_support import teacher_cfg
 
+from baselines.formats import Items
+from baselines.llm2llm import problem_list
 from pada.errors import PadaError
 from pada.io import read_json
 from pada.methods.base import IterationState, build_method
 from pada.tasks.base import build_task
+from pada.tasks.synthetic import ChoiceItem
 from pada.teacher import Call, Teacher, register_script
 from pada.types import EvalRecord
 
@@ -55,6 +58,10 @@ CALLS: list[Call] = []
 def script(call: Call) -> str:
     CALLS.append(call)
     text = call.messages[-1][1]
+    if call.prompt_version == "llm2llm_generation.v3":  # one answer for n items: item j as sample index + j
+        n = int(re.search(r"with exactly (\d+) problem", text)[1])
+        items = [_written(_shown_item(text), call.sample_index + j) for j in range(n)]
+        return json.dumps({"problems": items})
     if call.role == "generation":
         return json.dumps(_written(_shown_item(text), call.sample_index))
     if (
@@ -131,9 +138,11 @@ def report(tmp_path) -> dict:
     return read_json(tmp_path / "baseline_report.json")
 
 
-def test_llm2llm_writes_choice_items_and_rejects_a_bad_key(arc, teacher, tmp_path):
-    new = method("llm2llm").propose(state(arc, teacher, tmp_path, arc_seeds(arc)))
-    # attempt 0: sample 0 names option E; attempt 1: sample 10 copies the seed (ROUGE-L), sample 11 is kept
+@pytest.mark.parametrize(("form", "requests"), [("json", 6), ("auto", 4), ("json_list", 4)])
+def test_llm2llm_writes_choice_items_and_rejects_a_bad_key(arc, teacher, tmp_path, form, requests):
+    new = method("llm2llm", response_format=form).propose(state(arc, teacher, tmp_path, arc_seeds(arc)))
+    # attempt 0: problem 0 names option E; attempt 1: problem 10 copies the seed (ROUGE-L), problem 11 is kept;
+    # json asks one problem per request (2 + 2 x 2 requests), json_list (auto's choice here) an attempt's in one
     assert [(ex.id, ex.meta["question"], ex.answer) for ex in new] == [
         ("a0/llm2llm/it0/a1/1", "Which planet is the largest? Variant 11.", "B"),
         ("a1/llm2llm/it0/a1/1", "Which gas do plants take in? Variant 11.", "A"),
@@ -155,7 +164,7 @@ def test_llm2llm_writes_choice_items_and_rejects_a_bad_key(arc, teacher, tmp_pat
         "iteration": 0,
         "wrong_train": 2,
         "wrong_used": 2,
-        "requests": 6,
+        "requests": requests,
         "problems_requested": 6,
         "bad_answer": 2,
         "too_similar": 2,
@@ -164,7 +173,8 @@ def test_llm2llm_writes_choice_items_and_rejects_a_bad_key(arc, teacher, tmp_pat
         "wrong_ids": ["a0", "a1"],
     }
     generation = next(c for c in CALLS if c.role == "generation")
-    assert generation.prompt_version == "llm2llm_generation.v2" and "numeric" not in str(generation.messages)
+    version = "llm2llm_generation.v2" if form == "json" else "llm2llm_generation.v3"
+    assert generation.prompt_version == version and "numeric" not in str(generation.messages)
     assert (
         '{"question": "Which planet is the largest?", "choices": ["Mars", "Jupiter", "Venus", "Earth"], '
         '"answer": "B"}' in generation.messages[-1][1]
@@ -192,6 +202,45 @@ def test_llm2llm_runs_generated_code_against_its_tests(mbpp, teacher, tmp_path):
     rep = report(tmp_path)
     assert (rep["tests_failed"], rep["too_similar"], rep["kept"], "bad_answer" in rep) == (2, 2, 2, False)
     assert {c.role for c in CALLS} == {"generation"}  # code is checked by its tests, not a teacher solve
+
+
+def test_llm2llm_asks_an_attempts_problems_in_one_request_of_exactly_n(arc, teacher, tmp_path):
+    cell = state(arc, teacher, tmp_path, arc_seeds(arc))
+    method("llm2llm", per_seed=3, max_attempts=2, response_format="json_list").propose(cell)
+    asked = [(c.sample_index, re.search(r"Please generate (\d+) new", c.messages[-1][1])[1]) for c in CALLS]
+    # attempt 0: 3 per seed (sample 0), attempt 1: 4 per seed (sample 10; official min(per_seed + a, 10))
+    assert asked == [(0, "3"), (0, "3"), (10, "4"), (10, "4")]
+    rep = report(tmp_path)  # attempt 0 keeps none of problems 0-2; attempt 1 keeps 11-13 of 10-13
+    assert {k: rep[k] for k in ("requests", "problems_requested", "too_similar", "kept")} == {
+        "requests": 4,
+        "problems_requested": 14,
+        "too_similar": 4,
+        "kept": 6,
+    }
+    schema = problem_list(ChoiceItem, 4)
+    field = schema.model_json_schema()["properties"]["problems"]
+    assert (field["minItems"], field["maxItems"], schema.__name__) == (4, 4, "ChoiceItemList4")
+    assert (
+        problem_list(ChoiceItem, 4) is schema
+    )  # one class per n: the same native fields, the same cache key
+    with pytest.raises(ValueError):
+        schema.model_validate({"problems": [{"question": "q", "choices": ["a", "b"], "answer": "A"}] * 3})
+
+
+def test_llm2llm_json_list_is_for_item_formats_and_unknown_forms_are_refused(teacher, tmp_path):
+    gsm8k = build_task(compose_config(["task=gsm8k"]).task)
+    with pytest.raises(PadaError, match="json_list asks items .* math task 'gsm8k' needs"):
+        method("llm2llm", response_format="json_list").check_task(gsm8k)
+    auto = method("llm2llm", response_format="auto")
+    assert auto.response_format(Items(gsm8k, "llm2llm")) == "json"  # v1 asks one per sample
+    assert (
+        auto.response_format(Items(build_task(compose_config(["task=arc_challenge"]).task), "x"))
+        == "json_list"
+    )
+    with pytest.raises(
+        PadaError, match="response_format='list'; choose one of auto, json, json_list, numbered"
+    ):
+        method("llm2llm", response_format="list").check_task(gsm8k)
 
 
 def test_llm2llm_numbered_replies_are_math_only(arc, teacher, tmp_path):
@@ -272,3 +321,18 @@ def test_auggpt_cannot_be_told_to_re_solve_code(mbpp, teacher, tmp_path):
     assert CALLS == []  # refused before any teacher call
     new = method("auggpt", k=1).propose(state(mbpp, teacher, tmp_path, mbpp_seeds(mbpp)))  # auto: no re-solve
     assert len(new) == 3 and {c.role for c in CALLS} == {"paraphrase"}
+
+
+def test_preflight_counts_one_llm2llm_call_per_seed_and_attempt_on_items(tmp_path):
+    """The expected-calls bound follows the request form: json_list (and auto on ARC) asks one call per seed
+    and attempt, json min(need + a, 10) calls (budget 16, 16 synthetic, 5 attempts: need 1)."""
+    from pada.preflight import expected_calls
+    from pada.preflight.compose import compose_cell as _compose
+
+    base = ["task=arc_challenge", "method=llm2llm", "budget=16", "synthetic_budget=16", "budget_match=true"]
+    base += ["method.loop.iterations=1", f"paths.runs_dir={tmp_path}"]
+    for form in ("auto", "json_list"):
+        listed = expected_calls(_compose([*base, f"method.response_format={form}"]))
+        assert listed == {"augment_0": {"generation": 16 * 5}}, form
+    single = expected_calls(_compose(base))  # json, the default
+    assert single == {"augment_0": {"generation": 16 * (1 + 2 + 3 + 4 + 5)}}
