@@ -23,7 +23,16 @@ from pada.agent.generation import (
     usable_seeds,
 )
 from pada.agent.leakage import HeldOut
-from pada.agent.patterns import GROUPINGS, Pattern, analyse, draft_strategies, group, subsample, summarise
+from pada.agent.patterns import (
+    GROUPINGS,
+    Pattern,
+    analyse,
+    check_embed_fields,
+    draft_strategies,
+    group,
+    subsample,
+    summarise,
+)
 from pada.agent.quality import Decontaminator, Deduplicator
 from pada.agent.report import complete_report, pattern_rows, write_report
 from pada.errors import PadaError
@@ -49,8 +58,9 @@ DESCRIPTIONS = {
 class PadaAgent(Method):
     name = "pada"
     # bump when a change here or in version_sources can alter its output (pada/versions.py); 1.1: prompts with
-    # an example answer instead of the JSON Schema document (issue 26); 1.2: spend-aware under teacher_budget
-    version = "1.2"
+    # an example answer instead of the JSON Schema document (issue 26); 1.2: spend-aware under teacher_budget;
+    # 1.3: patterns.summary_prompt, patterns.embed_fields and the shared-cause report (issue 27)
+    version = "1.3"
     version_sources = (
         "pada.methods.effort",
         "pada.agent.clustering",
@@ -69,6 +79,7 @@ class PadaAgent(Method):
         super().__init__(cfg)
         if cfg.patterns.grouping not in GROUPINGS:
             raise PadaError(f"method.patterns.grouping={cfg.patterns.grouping!r}; choose one of {GROUPINGS}")
+        check_embed_fields(cfg.analysis_prompt, cfg.patterns.get("embed_fields"))
         self.needs_val_eval = bool(cfg.use_validation)
         self.needs_train_eval = bool(cfg.use_train_errors)
 
@@ -192,7 +203,15 @@ class PadaAgent(Method):
         chosen = subsample(val_failures, self.cfg.max_analyses, state.rng)
         analyses = self._analyse(state, chosen, description)
         groups, clustering = group(analyses, cfg, seed=state.rng.randrange(2**31))
-        patterns = summarise(state.teacher, analyses, groups, description, cfg.max_members_in_summary)
+        patterns = summarise(
+            state.teacher,
+            analyses,
+            groups,
+            description,
+            cfg.max_members_in_summary,
+            cfg.get("summary_prompt", "v2"),
+            cfg.get("embed_fields"),
+        )
         _redact(patterns, held_out, "description")
         draft_strategies(state.teacher, patterns, description)
         _redact(patterns, held_out, "strategy")

@@ -7,12 +7,18 @@ clustered; the teacher names each cluster's shared cause (a pattern) and drafts 
 from __future__ import annotations
 
 import random
+import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
 from pada.agent.clustering import Clustering, cluster, embed_fields
+from pada.errors import PadaError
 from pada.teacher import Request, render
-from pada.teacher.schemas import ErrorAnalysis, PatternSummary, Strategy
+from pada.teacher.schemas import SharedCause, Strategy, schema_for
 from pada.types import EvalRecord
 
 GROUPINGS = ("kmeans", "fixed_k", "single", "per_failure")
@@ -21,9 +27,10 @@ GROUPINGS = ("kmeans", "fixed_k", "single", "per_failure")
 @dataclass
 class Analysis:
     item_id: str
-    text: str  # the error and the missing skill, as summarised
+    text: str  # the analysis as the summariser is shown it
     # embedded one by one, most discriminative first (clustering.embed_fields); empty = embed ``text``
     fields: tuple[str, ...] = ()
+    parts: dict[str, str] = field(default_factory=dict)  # the answer's fields by name (patterns.embed_fields)
 
 
 @dataclass
@@ -34,6 +41,10 @@ class Pattern:
     analyses: list[str]
     strategy: str = ""
     counts: dict[str, Any] = field(default_factory=dict)
+    # pattern_summary.v3: the members the summariser says share the cause; False when fewer than two of a
+    # cluster of two or more do (a cluster with no shared cause); None when not asked (v2) or one member
+    supported_by: list[str] = field(default_factory=list)
+    shared_cause: bool | None = None
 
 
 def subsample(failures: list[EvalRecord], limit: int | None, rng: random.Random) -> list[EvalRecord]:
@@ -44,32 +55,70 @@ def subsample(failures: list[EvalRecord], limit: int | None, rng: random.Random)
     return [f for i, f in enumerate(failures) if i in keep]
 
 
+def analysis_fields(version: str) -> tuple[str, ...]:
+    """The fields of an ``error_analysis.<version>`` answer, in the schema's order."""
+    return tuple(schema_for("error_analysis", version).model_fields)
+
+
+def check_embed_fields(version: str, names: Any) -> None:
+    """PadaError unless every name in ``names`` (None = the default fields) is a field of the analyses."""
+    missing = [n for n in names or () if n not in analysis_fields(version)]
+    if missing:
+        raise PadaError(
+            f"method.patterns.embed_fields={list(names)}: error_analysis.{version} answers have no field "
+            f"{missing}; choose from {list(analysis_fields(version))} or null"
+        )
+
+
+def _analysis(item_id: str, answer: BaseModel) -> Analysis:
+    """The summariser's text and the default embedded fields of one answer (error_analysis v1-v3 or v5)."""
+    parts = {k: str(v).strip() for k, v in answer.model_dump().items()}
+    if "root_cause" in parts:  # v5: the kind of mistake first, then the concrete error
+        text = f"{parts['root_cause']} (on its problem: {parts['error']})"
+        return Analysis(item_id, text, (parts["root_cause"], parts["scenario"], parts["error"]), parts)
+    text = f"{parts['error']} Missing skill: {parts['missing_skill']}"
+    return Analysis(item_id, text, (parts["missing_skill"], parts["error"]), parts)
+
+
+def option_text(prompt: str, answer: str | None) -> str:
+    """The text of option ``answer`` when ``prompt`` lists lettered options ("C. drought" or "C) drought" on
+    its own line) and ``answer`` is one letter; "" otherwise. A small teacher shown only letters mixes up
+    which option the model chose and which is right (seen with the 1.5B on ARC, docs/real_cpu.md)."""
+    if not answer or not re.fullmatch(r"[A-Z]", answer.strip()):
+        return ""
+    found = re.findall(rf"^\s*{answer.strip()}[.)]\s+(.+?)\s*$", prompt, flags=re.MULTILINE)
+    return found[-1] if found else ""
+
+
 def analyse(teacher: Any, failures: list[EvalRecord], task_description: str, version: str) -> list[Analysis]:
     """One structured analysis per failure, batched; failures the teacher could not analyse are dropped."""
+    schema = schema_for("error_analysis", version)
     prompts = [
         render(
             "error_analysis",
             version,
-            schema=ErrorAnalysis,
+            schema=schema,
             task_description=task_description,
             question=r.prompt,
             student_output=r.output,
             extracted=r.extracted or "(none found)",
             gold=r.gold,
+            extracted_option=option_text(r.prompt, r.extracted),
+            gold_option=option_text(r.prompt, r.gold),
             verdict="incorrect",
         )
         for r in failures
     ]
-    answers = teacher.complete_many([Request("error_analysis", p, 0, ErrorAnalysis) for p in prompts])
-    return [
-        Analysis(
-            r.item_id,
-            f"{a.error.strip()} Missing skill: {a.missing_skill.strip()}",
-            (a.missing_skill.strip(), a.error.strip()),
-        )
-        for r, a in zip(failures, answers, strict=True)
-        if a is not None
-    ]
+    answers = teacher.complete_many([Request("error_analysis", p, 0, schema) for p in prompts])
+    return [_analysis(r.item_id, a) for r, a in zip(failures, answers, strict=True) if a is not None]
+
+
+def embedded(analysis: Analysis, names: Any) -> tuple[str, ...]:
+    """What clustering embeds of ``analysis``: the named fields (``patterns.embed_fields``), or by default
+    its ``fields`` (every field, most discriminative first), or its text."""
+    if names:
+        return tuple(analysis.parts[n] for n in names)
+    return analysis.fields or (analysis.text,)
 
 
 def group(analyses: list[Analysis], cfg: Any, seed: int) -> tuple[list[list[int]], Clustering | None]:
@@ -81,7 +130,7 @@ def group(analyses: list[Analysis], cfg: Any, seed: int) -> tuple[list[list[int]
         return [list(range(n))], None
     if cfg.grouping == "per_failure":
         return [[i] for i in range(n)], None
-    vectors, truncated = embed_fields([a.fields or (a.text,) for a in analyses], cfg.embedder)
+    vectors, truncated = embed_fields([embedded(a, cfg.get("embed_fields")) for a in analyses], cfg.embedder)
     if cfg.grouping == "fixed_k":
         k = min(int(cfg.k), n)
         result = cluster(vectors, k_min=k, k_max=k, min_per_cluster=1, n_init=cfg.n_init, seed=seed)
@@ -93,31 +142,73 @@ def group(analyses: list[Analysis], cfg: Any, seed: int) -> tuple[list[list[int]
     return groups, result
 
 
-def summarise(
-    teacher: Any, analyses: list[Analysis], groups: list[list[int]], task_description: str, max_members: int
-) -> list[Pattern]:
-    """The teacher names each group's shared cause from (up to ``max_members`` of) its members' analyses."""
-    prompts = [
-        render(
-            "pattern_summary",
-            "v2",
-            schema=PatternSummary,
-            task_description=task_description,
-            analyses=[analyses[i].text for i in members[:max_members]],
-        )
-        for members in groups
+SHARED_WORDS = 8  # at most this many shared words are shown to the summariser, the most shared first
+_WORD = re.compile(r"[a-z][a-z'-]+")
+
+
+def shared_words(texts: list[str], limit: int = SHARED_WORDS) -> list[str]:
+    """Content words (not scikit-learn's English stop words, 3+ letters) found in at least two of ``texts``,
+    the most widely shared first, ties in order of first appearance."""
+    seen = [
+        dict.fromkeys(w for w in _WORD.findall(t.lower()) if len(w) > 2 and w not in ENGLISH_STOP_WORDS)
+        for t in texts
     ]
-    answers = teacher.complete_many([Request("pattern_summary", p, 0, PatternSummary) for p in prompts])
-    patterns = []
-    for number, (members, answer) in enumerate(zip(groups, answers, strict=True)):
-        name = answer.name.strip() if answer else f"pattern {number + 1}"
-        description = answer.description.strip() if answer else analyses[members[0]].text
-        patterns.append(
-            Pattern(
-                name, description, [analyses[i].item_id for i in members], [analyses[i].text for i in members]
+    counts = Counter(w for words in seen for w in words)
+    order = list(dict.fromkeys(w for words in seen for w in words))
+    shared = [w for w in order if counts[w] >= 2]
+    return sorted(shared, key=lambda w: -counts[w])[:limit]
+
+
+def summarise(
+    teacher: Any,
+    analyses: list[Analysis],
+    groups: list[list[int]],
+    task_description: str,
+    max_members: int,
+    version: str = "v2",
+    embed: Any = None,
+) -> list[Pattern]:
+    """The teacher names each group's shared cause from (up to ``max_members`` of) its members' analyses.
+
+    ``pattern_summary.v3`` also shows the words that members' embedded fields (``embed``, as ``group``) share,
+    and asks which members share the cause: a group of two or more where fewer than two do gets
+    ``shared_cause=False``."""
+    schema = schema_for("pattern_summary", version)
+    prompts = []
+    for members in groups:
+        shown = members[:max_members]
+        extra = {"shared_words": shared_words([" ".join(embedded(analyses[i], embed)) for i in shown])}
+        prompts.append(
+            render(
+                "pattern_summary",
+                version,
+                schema=schema,
+                task_description=task_description,
+                analyses=[analyses[i].text for i in shown],
+                **(extra if schema is SharedCause else {}),
             )
         )
-    return patterns
+    answers = teacher.complete_many([Request("pattern_summary", p, 0, schema) for p in prompts])
+    return [
+        _pattern(number, analyses, members[:max_members], members, answer)
+        for number, (members, answer) in enumerate(zip(groups, answers, strict=True))
+    ]
+
+
+def _pattern(
+    number: int, analyses: list[Analysis], shown: list[int], members: list[int], answer: Any
+) -> Pattern:
+    """One group's pattern from the summariser's answer (None: it could not answer: named by number)."""
+    name = answer.name.strip() if answer else f"pattern {number + 1}"
+    description = answer.description.strip() if answer else analyses[members[0]].text
+    pattern = Pattern(
+        name, description, [analyses[i].item_id for i in members], [analyses[i].text for i in members]
+    )
+    if isinstance(answer, SharedCause):  # the listed members' numbers are 1-based over the shown analyses
+        listed = sorted({n for n in answer.members if 1 <= n <= len(shown)})
+        pattern.supported_by = [analyses[shown[n - 1]].item_id for n in listed]
+        pattern.shared_cause = len(listed) >= 2 if len(members) >= 2 else None
+    return pattern
 
 
 def draft_strategies(teacher: Any, patterns: list[Pattern], task_description: str) -> None:

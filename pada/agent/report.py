@@ -25,6 +25,8 @@ def pattern_rows(patterns: list[Pattern], counts: dict[str, dict], representativ
                 "representative_ids": p.item_ids[:representatives],
                 "description": p.description,
                 "strategy": p.strategy,
+                "supported_by": p.supported_by,
+                "shared_cause": p.shared_cause,
                 **counts.get(p.name, _empty()),
             }
         )
@@ -151,13 +153,14 @@ def markdown(report: dict[str, Any]) -> str:
     lines += [head + " val acc before → after |", rule + "---|"] if scored else [head, rule]
     for p in [*report["patterns"], report["error_correction"]]:
         rejected = ", ".join(f"{k} {v}" for k, v in p["rejected"].items()) or "-"
-        row = f"| {p['name']} | {p.get('size', '-')} | {p['generated']} | {p['accepted']} | {rejected} |"
+        row = f"| {p['name']}{_no_shared_mark(p)} | {p.get('size', '-')} | {p['generated']} | {p['accepted']} | {rejected} |"
         lines.append(row + f" {_change(p)} |" if scored else row)
     for p in report["patterns"]:
         lines += [
             "",
             f"## {p['name']} ({p['size']} failures)",
             "",
+            *_support_lines(p),
             p["description"],
             "",
             f"**Strategy.** {p['strategy'] or '(none)'}",
@@ -165,6 +168,27 @@ def markdown(report: dict[str, Any]) -> str:
             f"Representative failures: {', '.join(p['representative_ids'])}",
         ]
     return "\n".join(lines) + "\n"
+
+
+NO_SHARED_CAUSE = " (no shared cause)"  # the table's mark on a pattern whose summariser found none
+
+
+def _no_shared_mark(pattern: dict[str, Any]) -> str:
+    return NO_SHARED_CAUSE if pattern.get("shared_cause") is False else ""
+
+
+def _support_lines(pattern: dict[str, Any]) -> list[str]:
+    """Which members share the named cause (pattern_summary.v3; older reports and v2: nothing)."""
+    if pattern.get("shared_cause") is False:
+        return [
+            "**No shared cause.** The summariser found no mistake that two of these failures share "
+            f"(it named {len(pattern.get('supported_by') or [])}); the name and strategy describe at most one.",
+            "",
+        ]
+    if pattern.get("supported_by"):
+        shared = len(pattern["supported_by"])
+        return [f"Shared by {shared} of {pattern['size']}: {', '.join(pattern['supported_by'])}.", ""]
+    return []
 
 
 def _grouping_notes(report: dict[str, Any]) -> list[str]:

@@ -23,6 +23,17 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "error": "It added the discount to the price (40 + 10 = 50) instead of subtracting it (40 - 10 = 30).",
         "missing_skill": "turning 'off' and 'less' into subtraction",
     },
+    "RootCauseAnalysis": {
+        "error": "It added the discount to the price (40 + 10 = 50) instead of subtracting it (40 - 10 = 30).",
+        "root_cause": "turns a word that means taking away into adding",
+        "scenario": "a one-step word problem about a price change",
+    },
+    "SharedCause": {
+        "description": "The model turns phrases such as 'less than', 'off' or 'fewer' into addition, so its "
+        "set-up is wrong before any arithmetic starts.",
+        "members": [1, 3],
+        "name": "Relation words read as the wrong operation",
+    },
     "PatternSummary": {
         "name": "Relation words read as the wrong operation",
         "description": "The model turns phrases such as 'less than', 'off' or 'fewer' into addition, so its "

@@ -10,9 +10,33 @@ class ErrorAnalysis(BaseModel):
     missing_skill: str = Field(description="the skill the model lacks, in a few words")
 
 
+class RootCauseAnalysis(BaseModel):
+    """``error_analysis.v5``: the paper's root cause and error scenario, with the concrete error kept apart so
+    that clustering can embed the kind of mistake without the problem's topic words (docs/agent.md)."""
+
+    error: str = Field(description="what the response got wrong on this problem, concretely")
+    root_cause: str = Field(
+        description="what the model did wrong, in general words that would fit a problem on another topic "
+        "too (which things it confused, which condition or step it ignored); no names, facts or objects "
+        "from this problem"
+    )
+    scenario: str = Field(description="the kind of question it failed, in a few words")
+
+
 class PatternSummary(BaseModel):
     name: str = Field(description="a short name for the pattern")
     description: str = Field(description="the shared cause of the grouped failures, one or two sentences")
+
+
+class SharedCause(BaseModel):
+    """``pattern_summary.v3``: the mistake that members of a cluster share, and which members share it; fewer
+    than two members means the cluster has no shared cause (reported as such, docs/agent.md)."""
+
+    description: str = Field(
+        description="the mistake at least two of the failures share, in general words, one or two sentences"
+    )
+    members: list[int] = Field(description="the numbers of the failures that make this mistake")
+    name: str = Field(description="a short name for what the model does wrong")
 
 
 class Strategy(BaseModel):
@@ -49,3 +73,14 @@ ROLE_SCHEMAS: dict[str, type[BaseModel]] = {
     "verification": Verdict,
     "judge": JudgeScore,
 }
+
+# Prompt versions whose answers take another schema than their role's default above.
+VERSIONED_SCHEMAS: dict[str, type[BaseModel]] = {
+    "error_analysis.v5": RootCauseAnalysis,
+    "pattern_summary.v3": SharedCause,
+}
+
+
+def schema_for(role: str, version: str) -> type[BaseModel]:
+    """The schema of ``<role>.<version>``'s answers: ``VERSIONED_SCHEMAS``' or the role's ``ROLE_SCHEMAS``."""
+    return VERSIONED_SCHEMAS.get(f"{role}.{version}", ROLE_SCHEMAS[role])

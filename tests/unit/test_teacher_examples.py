@@ -12,10 +12,13 @@ from pada.teacher import render
 from pada.teacher.examples import EXAMPLES, example_json, field_lines
 from pada.teacher.schemas import (
     ROLE_SCHEMAS,
+    VERSIONED_SCHEMAS,
     ErrorAnalysis,
     JudgeScore,
     Paraphrase,
     PatternSummary,
+    RootCauseAnalysis,
+    SharedCause,
     Strategy,
     Verdict,
 )
@@ -29,6 +32,20 @@ NEW_VERSIONS = [
         {"student_output": "o", "extracted": "1", "gold": "3", "verdict": "incorrect"},
     ),
     ("error_analysis", "v4", ErrorAnalysis, {"student_output": "o"}),
+    (
+        "error_analysis",
+        "v5",
+        RootCauseAnalysis,
+        {
+            "student_output": "o",
+            "extracted": "1",
+            "gold": "3",
+            "verdict": "incorrect",
+            "extracted_option": "",
+            "gold_option": "",
+        },
+    ),
+    ("pattern_summary", "v3", SharedCause, {"analyses": ["a", "b"], "shared_words": ["w"]}),
     ("lai_contrast_analysis", "v2", ErrorAnalysis, {"student_output": "o", "contrasts": []}),
     ("pattern_summary", "v2", PatternSummary, {"analyses": ["a", "b"]}),
     ("strategy", "v2", Strategy, {"pattern_name": "n", "pattern_description": "d"}),
@@ -39,7 +56,7 @@ NEW_VERSIONS = [
 
 
 def test_every_example_is_a_valid_answer_of_its_schema():
-    schemas = {s.__name__: s for s in ROLE_SCHEMAS.values()}
+    schemas = {s.__name__: s for s in [*ROLE_SCHEMAS.values(), *VERSIONED_SCHEMAS.values()]}
     assert set(EXAMPLES) <= set(schemas)
     for name in EXAMPLES:
         assert schemas[name].model_validate_json(example_json(schemas[name])) == schemas[name](
