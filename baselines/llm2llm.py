@@ -19,9 +19,9 @@ the current training set (``needs_train_eval``) and the accumulation; ``propose`
 
 Other task kinds (the original is GSM8K only; see baselines/formats.py): on multiple-choice and code tasks
 the prompt shows the wrong seed in the task's item shape (question, options and key; statement, reference
-code and tests) and the teacher answers that shape: ``response_format: json`` (the default) asks one item
-per request (llm2llm_generation.v2); ``json_list`` (1.4; ``auto`` picks it there and ``json`` on math) asks
-all of an attempt's n problems of a seed in one request, as the official one call does, answered as
+code and tests) and the teacher answers that shape: ``response_format: auto`` (the default; ``json_list``
+there, ``json`` on math) asks all of an attempt's n problems of a seed in one request (1.4), as the official
+one call does (``json``, 1.3's form, asks one item per request, llm2llm_generation.v2), answered as
 ``{"problems": [n items]}`` (``problem_list``; llm2llm_generation.v3, which also asks for a new question
 rather than a reworded copy and lists the item's fields instead of the schema document). The same ROUGE-L and blacklist rules apply
 to each question in answer order, and an item is also rejected when malformed or its key names no option
@@ -46,8 +46,8 @@ Deviations from the official code, each a config switch (faithful value in brack
     comes closest;
   - the reply is JSON [one numbered list of n problems per call]: on math tasks one JSON object per sample,
     n samples per attempt (``response_format=numbered`` restores the list format and its parser); on
-    multiple-choice and code tasks one JSON object per sample too, or one JSON list of the n problems
-    per call with ``json_list`` (``auto``); the prompt's wording is pada's (llm2llm_generation.v1-v3), and
+    multiple-choice and code tasks one JSON list of the n problems per call (``auto`` = ``json_list``, the
+    default; ``json`` asks one per sample there too); the prompt's wording is pada's (llm2llm_generation.v1-v3), and
     the official one-shot example exchange is in v1's system prompt (math) and absent from v2/v3;
   - ``seeds_only`` [true] may be set false to also re-augment wrong synthetic items (an ablation);
   - ``max_attempts`` bounds the per-seed retry loop [unbounded];

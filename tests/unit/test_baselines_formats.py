@@ -331,8 +331,8 @@ def test_preflight_counts_one_llm2llm_call_per_seed_and_attempt_on_items(tmp_pat
 
     base = ["task=arc_challenge", "method=llm2llm", "budget=16", "synthetic_budget=16", "budget_match=true"]
     base += ["method.loop.iterations=1", f"paths.runs_dir={tmp_path}"]
-    for form in ("auto", "json_list"):
+    for form in ("auto", "json_list"):  # auto: the default
         listed = expected_calls(_compose([*base, f"method.response_format={form}"]))
         assert listed == {"augment_0": {"generation": 16 * 5}}, form
-    single = expected_calls(_compose(base))  # json, the default
+    single = expected_calls(_compose([*base, "method.response_format=json"]))
     assert single == {"augment_0": {"generation": 16 * (1 + 2 + 3 + 4 + 5)}}
