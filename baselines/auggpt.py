@@ -23,12 +23,17 @@ Deviations from the original, each a config switch:
   - exact-duplicate removal (``drop_duplicates``; the original keeps whatever the teacher returns);
   - a generation budget (the runner's quota ``synthetic_budget`` / ``synthetic_per_iteration``, null =
     uncapped as the original; ``budget_match`` raises k to reach it):
-    when it binds, every seed still gets floor(cap / seeds) paraphrases and a seeded random subset one more.
+    when it binds, every seed still gets floor(cap / seeds) paraphrases and a seeded random subset one more;
+    a round that filters left short is topped up by the runner (``budget_match_rounds``, pada/run/topup.py):
+    ``propose_more`` asks one more rewrite at a time of the seeds with the fewest so far, at each seed's
+    next sample index, deduplicated against every rewrite of that seed this round.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
 
 from baselines.common import (
     GENERATIVE_SOURCES,
@@ -59,8 +64,9 @@ NAME = "auggpt"
 class AugGPT(Method):
     name = NAME
     # bump when a change here can alter its output (pada/versions.py); 1.1: example-answer prompts (issue 26);
-    # 1.2: stops at the runner's teacher allowance (teacher_budget), parts verified in turn
-    version = "1.2"
+    # 1.2: stops at the runner's teacher allowance (teacher_budget), parts verified in turn; 1.3: the
+    # runner's budget_match top-ups (propose_more), sample indices continuing per seed
+    version = "1.3"
     version_sources = GENERATIVE_SOURCES
     needs_teacher = True
 
@@ -71,30 +77,64 @@ class AugGPT(Method):
         seeds = [ex for ex in state.seed_data if is_seed(ex)]
         per_seed = per_unit(int(self.cfg.k), len(seeds), state)
         plan = spread(seeds, per_seed, allowance(state), state.rng)
-        candidates = []
-        # whole unless effort is matched (teacher_budget): then seed by seed, each part verified before the next
+        self._round = _Round(state.iteration, seeds, verify, counts)
+        candidates = self._serve(state, plan, counts, per_seed)
+        counts["kept"] = len(candidates)
+        self._round.report = {"k": int(self.cfg.k), "seeds": len(seeds), "verify": verify}
+        write_report(state, counts, **self._round.report)
+        return candidates
+
+    def propose_more(
+        self, state: IterationState, proposed: list[Example], top_up: int
+    ) -> list[Example] | None:
+        """The runner's budget_match top-up: ``state.quota.target`` more paraphrases, one at a time to the
+        seed with the fewest proposed so far (ties: seed order), so the equal share per seed is restored;
+        each at the seed's next sample index (never an answer already used) and checked for duplicates
+        against every rewrite of that seed seen this round. None when ``propose`` did not run this round."""
+        round_ = getattr(self, "_round", None)
+        if round_ is None or round_.iteration != state.iteration or not round_.seeds:
+            return None
+        have = Counter(ex.meta.get("parent") for ex in proposed)
+        extra: Counter = Counter()
+        for _ in range(state.quota.target or 0):
+            seed = min(round_.seeds, key=lambda s: have[s.id] + extra[s.id])  # min: the first of ties
+            extra[seed.id] += 1
+        plan = [(seed, extra[seed.id]) for seed in round_.seeds if extra[seed.id]]
+        counts: Counter = Counter()
+        found = self._serve(state, plan, counts, max(extra.values(), default=1))
+        counts["kept"] = len(found)
+        round_.top_ups.append({"top_up": top_up, **counts})
+        write_report(state, round_.counts, **round_.report, top_ups=round_.top_ups)
+        return found
+
+    def _serve(self, state: IterationState, plan, counts: Counter, per_seed: int) -> list[Example]:
+        """Paraphrases (verified where the task allows) for ``plan``: whole unless effort is matched
+        (teacher_budget): then seed by seed, each part verified before the next."""
+        candidates, verify = [], self._round.verify
         for part in within_allowance(state, plan, counts, per_seed * (1 + verify)):
             found = self._paraphrase(state, part, counts)
             candidates += self._verify(state, found, counts) if verify else found
-        counts["kept"] = len(candidates)
-        write_report(state, counts, k=int(self.cfg.k), seeds=len(seeds), verify=verify)
         return candidates
 
     # 1-2: k paraphrases per seed, exact duplicates dropped --------------------------------------------
     def _paraphrase(self, state: IterationState, plan, counts: Counter) -> list[Example]:
-        requests, owners = [], []
+        """Each seed's requests at its next sample indices (a top-up continues where the round stopped);
+        a rewrite equal to the seed's question or to any earlier rewrite of it this round is dropped."""
+        requests, owners, next_index = [], [], self._round.next_index
         for seed, n in plan:
             prompt = render(
                 "paraphrase", self.cfg.prompt_version, schema=Paraphrase, question=question_of(seed)
             )
-            for i in range(n):
+            first = next_index.get(seed.id, 0)
+            next_index[seed.id] = first + n
+            for i in range(first, first + n):
                 requests.append(
                     Request("paraphrase", prompt, i, Paraphrase, temperature=self.cfg.temperature)
                 )
                 owners.append((seed, i))
         counts["requested"] += len(requests)
         answers = state.teacher.complete_many(requests)
-        out, seen = [], {}
+        out, seen = [], self._round.seen
         for (seed, i), answer in zip(owners, answers, strict=True):
             if answer is None:
                 counts["teacher_failed"] += 1
@@ -152,6 +192,20 @@ class AugGPT(Method):
             else:
                 kept.append(ex)
         return kept
+
+
+@dataclass
+class _Round:
+    """One augment round's state, kept for the runner's top-ups of the same round (``propose_more``)."""
+
+    iteration: int
+    seeds: list[Example]
+    verify: bool
+    counts: Counter  # the first proposal's report counts
+    next_index: dict[str, int] = field(default_factory=dict)  # per seed: the next unused sample index
+    seen: dict[str, set[str]] = field(default_factory=dict)  # per seed: its question and rewrites so far
+    report: dict[str, Any] = field(default_factory=dict)
+    top_ups: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _norm(text: str) -> str:

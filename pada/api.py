@@ -18,7 +18,10 @@ Augmentation method (``Method``, conf/method/<name>.yaml, built as ``cls(cfg.met
     silent trim); new ids unique and not already in the training data, and ``source`` a
     ``synthetic:<label>`` (else PadaError: a method bug); decontamination against validation and test
     (rejections counted by reason in the stage record); the teacher spend cap and error rate; and the
-    per-method accounting in results.json. ``loop.iterations`` (required in the YAML, pada/run/loop.py) is
+    per-method accounting in results.json. Under ``budget_match`` a round left short of its target is topped
+    up: the runner asks ``propose_more(state, proposed, top_up)`` (optional; default None, nothing more)
+    for the remainder, ``budget_match_rounds`` times at most, and checks each answer the same way
+    (pada/run/topup.py). ``loop.iterations`` (required in the YAML, pada/run/loop.py) is
     the number of rounds; a method that augments (``augments = True`` or ``needs_teacher = True``) with 0
     rounds is an error.
 

@@ -163,7 +163,7 @@ RUNNER_PARTS = (
         "pada.run.fairness",
         # pada.tasks.gsm8k: the '#### N' reading the semantic check shares with the task (final_answer)
         ("pada.agent.leakage", "pada.run.execution", "pada.run.fairness", "pada.run.semantic")
-        + ("pada.tasks.gsm8k",),
+        + ("pada.run.topup", "pada.tasks.gsm8k"),
     ),
     # how a teacher answer becomes a schema instance (decoding, coercions): which items a method gets
     ("structured", "pada.teacher.structured", ("pada.teacher.structured",)),

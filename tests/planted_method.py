@@ -21,3 +21,19 @@ class Planted(Method):
 
 def planted(question: str, example_id: str) -> Example:
     return Example(example_id, question, "It is 1.\n#### 1", "1", "synthetic:planted", {"question": question})
+
+
+class PlantedMore(Planted):
+    """Planted, and for the runner's budget_match top-up ``r`` the questions of ``method.more[r - 1]``
+    (None past the list: nothing more to give)."""
+
+    name = "planted_more"
+
+    def propose_more(
+        self, state: IterationState, proposed: list[Example], top_up: int
+    ) -> list[Example] | None:
+        SEEN.append(state)
+        if top_up > len(self.cfg.more):
+            return None
+        questions = self.cfg.more[top_up - 1]
+        return [planted(q, f"planted/{state.iteration}/more{top_up}/{i}") for i, q in enumerate(questions)]

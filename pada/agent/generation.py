@@ -134,10 +134,12 @@ def generate(
     max_regenerations: int,
     iteration: int,
     stride: int | None = None,
+    namespace: int = 0,
 ) -> tuple[list[Example], dict[str, dict]]:
     """Generate one example per slot; a rejected slot is regenerated (new sample index) up to the limit.
     ``stride``: the number of slots of the whole round when ``slots`` is a part of it (sample indices then
-    stay those of the whole round); None = ``len(slots)``."""
+    stay those of the whole round), above every ``slot.index``; None = ``len(slots)``. ``namespace``: added
+    to every sample index (a top-up's own range, ``pada.agent.method.TOP_UP_SAMPLES``)."""
     counts = _empty_counts(slots, judging=qc.judge_min_score is not None)
     accepted: dict[int, Example] = {}
     pending = list(slots)
@@ -146,7 +148,7 @@ def generate(
             break
         # a fresh sample index per attempt and iteration: a retry, or the same prompt next iteration, is a new
         # sample, not a cache hit of an answer already used
-        offset = (iteration * (max_regenerations + 1) + attempt) * (stride or len(slots))
+        offset = namespace + (iteration * (max_regenerations + 1) + attempt) * (stride or len(slots))
         answers = _ask_for_examples(state_teacher, qc, pending, held_out, offset)
         survivors = _cheap_checks(qc, pending, answers, counts)
         _costly_checks(qc, survivors, offset, counts, accepted, iteration)

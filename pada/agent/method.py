@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,9 @@ from pada.types import EvalRecord, Example
 
 log = logging.getLogger("pada.agent")
 CORRECTION = "error_correction"
+# A top-up's sample indices start at top_up x this: above every index a round's first proposal uses
+# ((iteration x (max_regenerations + 1) + attempt) x slots + slot), so no top-up answer is a cache hit.
+TOP_UP_SAMPLES = 1 << 20
 DESCRIPTIONS = {
     "gsm8k": "grade-school math",
     "sim_arith": "arithmetic",
@@ -60,7 +63,8 @@ class PadaAgent(Method):
     # bump when a change here or in version_sources can alter its output (pada/versions.py); 1.1: prompts with
     # an example answer instead of the JSON Schema document (issue 26); 1.2: spend-aware under teacher_budget;
     # 1.3: patterns.summary_prompt, patterns.embed_fields and the shared-cause report (issue 27)
-    version = "1.3"
+    # 1.4: the runner's budget_match top-ups (propose_more) from the round's own patterns
+    version = "1.4"
     version_sources = (
         "pada.methods.effort",
         "pada.agent.clustering",
@@ -115,27 +119,11 @@ class PadaAgent(Method):
             judge_min_score=judge.get("min_score") if judge.get("enabled") else None,
             judge_version=judge.get("prompt", "v1"),
         )
+        self._unserved = Counter()
         examples, counts = self._generate(state, qc, slots, held_out)
-        budget = {
-            "strategy_examples": sum(s.key != CORRECTION for s in slots),
-            "error_correction_examples": sum(s.key == CORRECTION for s in slots),
-        }
-        write_report(
-            state.workdir,
-            {
-                "iteration": state.iteration,
-                "failures": failures,
-                "grouping": grouping,
-                "budget": budget,
-                "patterns": pattern_rows(patterns, counts, cfg.report.representatives),
-                "error_correction": {
-                    "name": CORRECTION,
-                    **counts.get(CORRECTION, {"requested": 0, "generated": 0, "accepted": 0, "rejected": {}}),
-                },
-                "accepted": len(examples),
-                **self._effort_report(state),
-            },
-        )
+        self._round = _Round(state.iteration, patterns, slots, seeds, qc, held_out, counts, len(examples))
+        self._round.report = {"iteration": state.iteration, "failures": failures, "grouping": grouping}
+        self._write_report(state)
         log.info(
             "pada iteration %d: %d patterns, %d/%d examples accepted",
             state.iteration,
@@ -145,20 +133,83 @@ class PadaAgent(Method):
         )
         return examples
 
+    def propose_more(
+        self, state: IterationState, proposed: list[Example], top_up: int
+    ) -> list[Example] | None:
+        """The runner's budget_match top-up: ``state.quota.target`` more examples from this round's own
+        patterns and strategies (no new analyses or clustering): the round's slots whose example was not
+        accepted first, then every slot in turn; each with new shots, a new slot index (a new item id) and
+        sample indices in top-up ``top_up``'s own range (``TOP_UP_SAMPLES``), so no answer is a cache hit
+        of one already used; the same quality control, its deduplicator still holding every question of
+        the round. None when ``propose`` did not run this round or planned no slot."""
+        round_ = getattr(self, "_round", None)
+        if round_ is None or round_.iteration != state.iteration or not round_.slots:
+            return None
+        filled = {ex.id.rsplit("/", 1)[-1] for ex in proposed}
+        order = [s for s in round_.slots if str(s.index) not in filled] + round_.slots
+        first, n, shots = round_.next_index, state.quota.target or 0, int(self.cfg.generation.shots)
+        slots = [
+            replace(
+                order[j % len(order)],
+                index=first + j,
+                shots=shots_from_seeds(round_.qc.fmt, round_.seeds, shots, state.rng),
+            )
+            for j in range(n)
+        ]
+        round_.next_index += n
+        examples, counts = self._generate(
+            state, round_.qc, slots, round_.held_out, top_up * TOP_UP_SAMPLES, round_.next_index
+        )
+        round_.counts = merge_counts(round_.counts, counts)
+        round_.accepted += len(examples)
+        round_.top_ups.append({"top_up": top_up, "requested": n, "accepted": len(examples)})
+        self._write_report(state)
+        return examples
+
+    def _write_report(self, state: IterationState) -> None:
+        """``patterns.json`` / ``patterns.md`` of the round so far (its first proposal and any top-ups)."""
+        round_, report = self._round, self.cfg.report
+        slots = round_.slots
+        budget = {
+            "strategy_examples": sum(s.key != CORRECTION for s in slots),
+            "error_correction_examples": sum(s.key == CORRECTION for s in slots),
+        }
+        empty = {"requested": 0, "generated": 0, "accepted": 0, "rejected": {}}
+        write_report(
+            state.workdir,
+            {
+                **round_.report,
+                "budget": budget,
+                "patterns": pattern_rows(round_.patterns, round_.counts, report.representatives),
+                "error_correction": {"name": CORRECTION, **round_.counts.get(CORRECTION, empty)},
+                "accepted": round_.accepted,
+                **({"top_ups": round_.top_ups} if round_.top_ups else {}),
+                **self._effort_report(state),
+            },
+        )
+
     def check_task(self, task: Task) -> None:
         synthetic_format(task)  # evaluation-only tasks take no generated items
 
-    def _generate(self, state: IterationState, qc: QualityControl, slots: list[Slot], held_out: HeldOut):
+    def _generate(
+        self,
+        state: IterationState,
+        qc: QualityControl,
+        slots: list[Slot],
+        held_out: HeldOut,
+        namespace: int = 0,
+        stride: int | None = None,
+    ):
         """Every slot at once, unless effort is matched (``teacher_budget``): then slot parts, each generated
         and checked before the next, none started that the allowance left cannot pay for (a generation and
-        its verification per slot); sample indices are those of the whole round either way."""
+        its verification per slot); sample indices are those of the whole round either way (``stride``:
+        above every slot index; ``namespace``: a top-up's own range of sample indices)."""
         regenerations, counts = self.cfg.qc.max_regenerations, {}
-        self._unserved: Counter = Counter()
         per_slot = 1 + bool(self.cfg.qc.enabled and self.cfg.qc.verify)
-        examples = []
+        examples, stride = [], stride or len(slots)
         for part in within_allowance(state.teacher, state.quota, slots, self._unserved, per_slot):
             got, found = generate(
-                state.teacher, qc, part, held_out, regenerations, state.iteration, len(slots)
+                state.teacher, qc, part, held_out, regenerations, state.iteration, stride, namespace
             )
             examples, counts = examples + got, merge_counts(counts, found)
         return examples, counts
@@ -311,6 +362,26 @@ class PadaAgent(Method):
                     Slot(0, CORRECTION, guidance, shots, {"kind": "error_correction", "seed_id": seed.id})
                 )
         return slots
+
+
+@dataclass
+class _Round:
+    """One augment round's state, kept for the runner's top-ups of the same round (``propose_more``)."""
+
+    iteration: int
+    patterns: list[Pattern]
+    slots: list[Slot]  # the first proposal's, by index
+    seeds: list[Example]  # the seeds that may be shown as shots
+    qc: QualityControl  # its deduplicator holds every question of the round so far
+    held_out: HeldOut
+    counts: dict[str, dict]  # report rows per slot key, first proposal and top-ups
+    accepted: int
+    next_index: int = 0  # the next unused slot index (item ids pada/i<iteration>/<index>)
+    report: dict[str, Any] = field(default_factory=dict)
+    top_ups: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.next_index = self.next_index or len(self.slots)
 
 
 def _redact(patterns: list[Pattern], held_out: HeldOut, field: str) -> None:

@@ -104,6 +104,32 @@ class Method(ABC):
             ...                 for e in state.seed_data[:n]]
         """
 
+    def propose_more(
+        self, state: IterationState, proposed: list[Example], top_up: int
+    ) -> list[Example] | None:
+        """More examples for the same round, when ``budget_match`` left it short (the runner's top-up).
+
+        Called by the runner (pada/run/topup.py) on the same instance, in the same augment stage, right
+        after ``propose`` and the runner's held-out check, while the kept examples are fewer than the round's
+        target, at most ``budget_match_rounds`` times. Default: None, nothing more (the runner then stops
+        and records the shortfall); a method that can give more overrides it.
+
+        Args:
+            state: the round's state, with ``quota`` the remainder: ``target`` = examples still missing,
+                ``limit`` = room left under the round's limit (the teacher allowance is the round's, spent
+                from the stage's start).
+            proposed: everything this round proposed so far, in order (kept or rejected by the runner): ids
+                and questions not to repeat.
+            top_up: 1 for the first top-up, 2 for the next: a method draws fresh teacher samples for each
+                (sample indices not used before in the cell), so the cache does not return the same answers.
+
+        Returns:
+            New examples under the same contract as ``propose`` (fresh ids: none in ``state.train_data``
+            or ``proposed``; at most ``state.quota.limit``), [] when this top-up found none (the runner may
+            ask again), or None when the method has nothing more to give (the runner stops).
+        """
+        return None
+
     def check_task(self, task: Task) -> None:  # noqa: B027  (most methods run on any task)
         """Raise PadaError if this method cannot run on ``task``; called before any stage and by preflight."""
 

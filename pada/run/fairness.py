@@ -1,8 +1,9 @@
 """Fair comparison, enforced in one place (the runner, around every method's ``propose``).
 
 * Quotas: ``synthetic_budget`` (examples over the whole cell) and ``synthetic_per_iteration`` bound what any
-  method may add; ``budget_match`` also asks each method to reach its quota. The runner hands the quota to
-  the method (``IterationState.quota``) and refuses output over it.
+  method may add; ``budget_match`` also asks each method to reach its quota, and the runner tops a round
+  that fell short up (``pada.run.topup``: it asks the method for the rest, ``budget_match_rounds`` times at
+  most). The runner hands the quota to the method (``IterationState.quota``) and refuses output over it.
 * Held-out protection: methods never receive validation or test items; the runner checks every proposed
   example against them (verbatim text, word n-gram overlap of the question, and a near-duplicate test that
   survives changed numbers, unit rewrites and reordered sentences), then for the same problem in other words
@@ -34,7 +35,7 @@ __all__ = ["EFFORT_CHUNK", "effort_of"]  # re-exported: the effort rule the runn
 
 # Bump when a change here or in pada.agent.leakage can change what a method's output keeps (quotas,
 # decontamination); every augment_<i> stage's key carries it (pada/versions.py pins the code).
-VERSION = "1.7"  # 1.7: GSM8K's own "#### N" rule; 1.6: code runs; 1.5: whole items; 1.4: the rendered prompt, never meta; 1.3: semantic; 1.2: budget
+VERSION = "1.8"  # 1.8: budget_match tops rounds up; 1.7: GSM8K's own "#### N" rule; 1.6: code runs; 1.5: whole items; 1.4: the rendered prompt, never meta; 1.3: semantic; 1.2: budget
 
 # Method keys that the runner's quota replaced; a leftover override must not be silently ignored.
 MOVED_KEYS = {"max_new_total": "synthetic_budget", "max_new_per_iteration": "synthetic_per_iteration"}
@@ -66,7 +67,8 @@ def check_config(cfg: Any, method: Any) -> None:
     if cfg.trainer.get("match_steps") and cfg.trainer.get("max_steps"):
         raise PadaError("trainer.match_steps=true sets max_steps itself; unset trainer.max_steps")
     budget = cfg.get("teacher_budget") or {}
-    values = {key: cfg.get(key) for key in ("synthetic_budget", "synthetic_per_iteration")}
+    keys = ("synthetic_budget", "synthetic_per_iteration", "budget_match_rounds")
+    values = {key: cfg.get(key) for key in keys}
     values.update({f"teacher_budget.{key}": budget.get(key) for key in EFFORT_KEYS})
     for key, value in values.items():
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
@@ -191,31 +193,31 @@ def failures(records: list[EvalRecord], method: Any) -> list[EvalRecord]:
     return [r for r in records if not r.correct] if method.needs_val_eval else []
 
 
-def accounting(
-    quota: Quota,
-    proposed: list[Example],
-    kept: list[Example],
-    rejected: Counter,
-    executed: dict[str, Any] | None = None,
-) -> dict:
-    """An augment stage's record: the quota, what the method proposed, what the runner rejected and why,
-    the execution check's counts when it ran (``execution_check``: semantic matches confirmed, cleared and
-    kept, unconfirmed by cause), and, under budget_match, how far the kept examples fell short of the
-    target and why."""
+def accounting(quota: Quota, filled: Any) -> dict:
+    """An augment stage's record from its ``pada.run.topup.Filled``: the quota, what the method proposed
+    (first proposal and top-ups), what the runner rejected and why, the execution check's counts when it
+    ran (``execution_check``: semantic matches confirmed, cleared and kept, unconfirmed by cause), under
+    budget_match the top-ups (``top_up``: rounds, per round asked/proposed/kept, why they stopped) and how
+    far the kept examples fell short of the target and why (``shortfall``)."""
+    proposed, kept, rejected = filled.proposed, filled.kept, filled.rejected
     info: dict[str, Any] = {
         "proposed": len(proposed),
         "quota": quota.limit,
         "target": quota.target,
         "rejected": dict(sorted(rejected.items())),
     }
-    if executed is not None:
-        info["execution_check"] = executed
+    if filled.executed is not None:
+        info["execution_check"] = filled.executed
+    if quota.target is not None:
+        info["top_up"] = filled.record()
     if quota.target is not None and len(kept) < quota.target:
         why = []
         if len(proposed) < quota.target:
             why.append(f"the method proposed {len(proposed)} (its report in this stage says why)")
         if rejected:
             why.append(f"the runner rejected {sum(rejected.values())} as held-out copies")
+        if top_up := filled.why():
+            why.append(top_up)
         info["shortfall"] = {"short_by": quota.target - len(kept), "why": "; ".join(why)}
     return info
 
@@ -233,6 +235,8 @@ def data_accounting(augments: list[dict[str, Any]]) -> dict[str, Any]:
         "proposed_per_iteration": [info.get("proposed", info["new_examples"]) for info in augments],
         "rejected": dict(sorted(rejected.items())),
         "shortfall": shortfalls,
+        # budget_match's top-ups per round (pada/run/topup.py): rounds used, asked/proposed/kept, why stopped
+        "top_up": {i: info["top_up"] for i, info in enumerate(augments) if "top_up" in info},
     }
     executed = [info["execution_check"] for info in augments if "execution_check" in info]
     if executed:  # a code task's cell: semantic matches run against the held-out tests

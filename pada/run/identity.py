@@ -62,6 +62,9 @@ def identity_of(resolved: dict[str, Any]) -> dict[str, Any]:
     task gets its defaults filled in (``pada.tasks.user.with_defaults``): building it fills them into the
     config, and a cell named before or after that, or with a default written out, is the same cell."""
     resolved = {k: v for k, v in resolved.items() if k not in OFF_VALUES or v != OFF_VALUES[k]}
+    # top-ups act only under budget_match: cells without it keep their names
+    if not resolved.get("budget_match"):
+        resolved.pop("budget_match_rounds", None)
     if isinstance(resolved.get("task"), dict) and resolved["task"].get("_target_") == USER_TASK:
         from pada.tasks.user import with_defaults
 

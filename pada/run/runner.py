@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from pada.methods.base import IterationState, build_method, check_cell
 from pada.models.chat import DEFAULT_DATE, pin_date
 from pada.models.loading import resolve_model_path
 from pada.models.memory import release_memory, return_large_blocks
-from pada.run import fairness
+from pada.run import fairness, topup
 from pada.run.conf import CONF_DIR
 from pada.run.identity import eval_identity_of, identity_of
 from pada.run.loop import cell_loop, check_augments, selected, stalled
@@ -319,30 +320,13 @@ class Cell:
                     self.teacher.limit_effort(None)
 
         def attempt(out: Path, before: dict[str, Any] | None) -> dict[str, Any]:
-            try:
-                proposed = self.method.propose(state)
-            except TeacherFailed as error:  # strict mode stopped at the first failed request
-                raise PadaError(
-                    f"augment_{i}: {error}. The stage is not marked done: fix the teacher and "
-                    "re-run (answers received so far are cached)"
-                ) from None
-            except TeacherCapReached as error:
-                raise PadaError(
-                    f"augment_{i}: {error}. The stage is not marked done: raise the cap and re-run "
-                    "(answers received so far are cached and cost nothing again)"
-                ) from None
-            usage = usage_delta(self.teacher.usage(), before) if before is not None else None
-            if usage is not None:  # before the quota: a failed teacher is the first thing to fix
-                check_error_rate(f"augment_{i}", usage, self.teacher.max_error_rate, self.teacher.last_error)
-            fairness.check_quota(self.cfg.method.name, proposed, state.quota)
-            fairness.check_output(self.cfg.method.name, proposed, state.train_data)
-            check = fairness.build_decontaminator(self.cfg, held_out, self.task)
-            new, rejected, executed = check.filter(proposed)
-            write_jsonl(out / "new.jsonl", (ex.to_dict() for ex in new))
-            counts = fairness.accounting(state.quota, proposed, new, rejected, executed)
-            info = {"new_examples": len(new), **counts}
+            proposed = self._asked(i, lambda: self.method.propose(state), before)
+            filled = self._filled(i, state, held_out, proposed, before)
+            write_jsonl(out / "new.jsonl", (ex.to_dict() for ex in filled.kept))
+            info = {"new_examples": len(filled.kept), **fairness.accounting(state.quota, filled)}
             if before is None:
                 return info
+            usage = usage_delta(self.teacher.usage(), before)
             effort = {
                 "allowance": state.quota.teacher_allowance() or None,
                 "spent": fairness.effort_of(usage["total"]),
@@ -351,6 +335,49 @@ class Cell:
             return {**info, "teacher_usage": usage, "teacher_effort": effort}
 
         return self.stages.run(f"augment_{i}", {"eval": eval_key}, work)
+
+    def _asked(self, i: int, ask: Callable[[], Any], before: dict[str, Any] | None) -> Any:
+        """``ask()`` (a method's propose or top-up) with teacher failures turned into one error line; then the
+        stage's teacher error rate so far is checked (before the quota: a failed teacher is the first thing
+        to fix)."""
+        try:
+            answer = ask()
+        except TeacherFailed as error:  # strict mode stopped at the first failed request
+            raise PadaError(
+                f"augment_{i}: {error}. The stage is not marked done: fix the teacher and "
+                "re-run (answers received so far are cached)"
+            ) from None
+        except TeacherCapReached as error:
+            raise PadaError(
+                f"augment_{i}: {error}. The stage is not marked done: raise the cap and re-run "
+                "(answers received so far are cached and cost nothing again)"
+            ) from None
+        if before is not None:
+            usage = usage_delta(self.teacher.usage(), before)
+            check_error_rate(f"augment_{i}", usage, self.teacher.max_error_rate, self.teacher.last_error)
+        return answer
+
+    def _filled(
+        self,
+        i: int,
+        state: IterationState,
+        held_out: list[Example],
+        proposed: list[Example],
+        before: dict[str, Any] | None,
+    ) -> topup.Filled:
+        """The runner's checks on ``proposed`` (quota, ids, held-out copies), then under budget_match the
+        top-ups while round ``i`` is short of its target (pada/run/topup.py), each checked the same way."""
+        check = fairness.build_decontaminator(self.cfg, held_out, self.task)
+        rounds = int(self.cfg.get("budget_match_rounds") or 0) if self.cfg.get("budget_match") else 0
+        filled = topup.Filled(state.quota, rounds)
+        run = topup.TopUp(self.cfg.method.name, check, state.train_data, self.teacher, filled)
+        run.add(proposed, state.quota, state.quota.target, before)
+
+        def more(quota: Quota, so_far: list[Example], top_up: int) -> list[Example] | None:
+            asked = replace(state, quota=quota)
+            return self._asked(i, lambda: self.method.propose_more(asked, so_far, top_up), before)
+
+        return run.run(more)
 
     def _lm_eval_stage(self, train_key: str, adapter: Path | None, test: list[Example]):
         from pada.inference.lm_eval_scores import PADA_TASK_VERSION, run_stage

@@ -54,6 +54,7 @@ METHOD_ONLY_KEYS = (
     "teacher_budget",
     "decontamination",
     "budget_match",
+    "budget_match_rounds",
     "synthetic_budget",
     "synthetic_per_seed",
     "synthetic_per_iteration",

@@ -8,7 +8,7 @@ from pathlib import Path
 import baselines_script  # noqa: F401  (registers the 'test_baselines' script)
 from conftest import compose_config
 
-from pada.io import read_jsonl
+from pada.io import read_json, read_jsonl
 from pada.run.runner import run_cell
 
 TEACHER = ["teacher=scripted", "teacher.model=test_baselines", "teacher.script_module=baselines_script"]
@@ -127,3 +127,40 @@ def test_llm2llm_cell_evaluates_the_training_set_at_the_official_length(
     run_dir = next(Path(cfg.paths.runs_dir).glob("gsm8k-*"))
     done = json.loads((run_dir / "eval_0" / ".done.json").read_text())
     assert done["info"]["train"]["max_new_tokens"] == 100 and "max_new_tokens" not in done["info"]["val"]
+
+
+MATCHED = ["method=auggpt", *TEACHER, "decontamination.semantic.enabled=false", "synthetic_budget=16"]
+
+
+def test_auggpt_cell_under_budget_match_tops_up_the_duplicates_it_dropped(tiny_cell_overrides, tmp_path):
+    """budget_match asks one paraphrase per seed: every first sample repeats its question (dropped as a
+    duplicate), so the round keeps 0 of 16; the runner's top-up asks each seed again at its next sample
+    index (a faithful rewrite, verified) and the cell ends at the quota."""
+    results, cfg = _cell(tiny_cell_overrides, tmp_path, *MATCHED, "budget_match=true")
+    data = results["data"]
+    assert (data["synthetic"], data["shortfall"]) == (16, {})
+    top_up = data["top_up"][0]
+    assert (top_up["stopped"], top_up["rounds_used"]) == ("target_reached", 1)
+    assert [(r["asked"], r["proposed"], r["kept"]) for r in top_up["per_round"]] == [(16, 0, 0), (16, 16, 16)]
+    assert [r["teacher_spent"]["calls"] for r in top_up["per_round"]] == [
+        16,
+        32,
+    ]  # paraphrases + verifications
+    usage = results["teacher_usage"]["roles"]
+    assert (usage["paraphrase"]["requests"], usage["verification"]["requests"]) == (32, 16)
+    report = read_json(_run_dir(cfg, results) / "augment_0" / "baseline_report.json")
+    assert (report["duplicate"], report["kept"]) == (16, 0)
+    assert report["top_ups"] == [{"top_up": 1, "requested": 16, "kept": 16}]
+    new = read_jsonl(_run_dir(cfg, results) / "augment_0" / "new.jsonl")
+    assert {r["id"].rsplit("/", 1)[1] for r in new} == {"1"}  # each seed's sample 1: never sample 0 again
+
+
+def test_auggpt_top_up_is_refused_when_the_teacher_allowance_is_spent(tiny_cell_overrides, tmp_path):
+    results, _ = _cell(
+        tiny_cell_overrides, tmp_path, *MATCHED, "budget_match=true", "teacher_budget.calls=16"
+    )
+    data, effort = results["data"], results["teacher_effort"]
+    assert effort["spent"]["calls"] <= 16 and effort["refused"] == 0  # never asked past the allowance
+    top_up = data["top_up"][0]
+    assert top_up["stopped"] == "teacher_budget_spent" and data["synthetic"] < 16
+    assert "teacher allowance (teacher_budget) is spent" in data["shortfall"][0]["why"]

@@ -332,3 +332,54 @@ def test_the_runner_checks_every_methods_ids(tmp_path, three_number_data, model_
     with pytest.raises(PadaError, match="method planted proposed the id 'p/0' twice"):
         run_cell(cfg)
     assert not list(Path(cfg.paths.runs_dir).glob("*/augment_0/.done.json"))
+
+
+# -- budget_match top-ups (pada/run/topup.py) -----------------------------------------------------------
+MORE = [*PLANTED[:1], "method._target_=planted_method.PlantedMore", "method.name=planted_more", *PLANTED[3:]]
+FRESH = "Lea has 40 stamps and buys 3 albums of 11 stamps, then sells 6. How many stamps?"
+FRESH_2 = "Max has 25 coins and buys 4 rolls of 12 coins, then spends 9. How many coins?"
+
+
+def test_the_runner_tops_a_short_round_up_with_what_the_method_gives_more(
+    tmp_path, three_number_data, model_cache
+):
+    """The first proposal loses a held-out near-copy; the runner asks for the rest: a top-up that plants
+    another near-copy is checked the same way, the next fresh item reaches the target."""
+    plant = f"+method.plant=['{DISGUISED}','{FRESH}']"
+    more = f"+method.more=[['{ONE_CHANGED}'],['{FRESH_2}']]"
+    extra = ("synthetic_budget=2", "budget_match=true", plant, more)
+    results = run_cell(compose_config(_overrides(tmp_path, three_number_data, model_cache, *MORE, *extra)))
+    data = results["data"]
+    assert (data["synthetic"], data["shortfall"], sum(data["rejected"].values())) == (2, {}, 2)
+    top_up = data["top_up"][0]
+    assert (top_up["stopped"], top_up["rounds_used"], top_up["max_rounds"]) == ("target_reached", 2, 3)
+    rows = [(r["asked"], r["proposed"], r["kept"], sum(r["rejected"].values())) for r in top_up["per_round"]]
+    assert rows == [(2, 2, 1, 1), (1, 1, 0, 1), (1, 1, 1, 0)]
+    asked = [(s.quota.limit, s.quota.target) for s in planted_method.SEEN[-3:]]
+    assert asked == [(2, 2), (1, 1), (1, 1)]  # each top-up is asked for the remainder only
+
+
+def test_a_method_with_nothing_more_stops_the_top_up_with_the_shortfall_flag(
+    tmp_path, three_number_data, model_cache
+):
+    extra = ("synthetic_budget=3", "budget_match=true", f"+method.plant=['{DISGUISED}','{FRESH}']")
+    results = run_cell(compose_config(_overrides(tmp_path, three_number_data, model_cache, *PLANTED, *extra)))
+    data = results["data"]
+    assert data["synthetic"] == 1
+    top_up = data["top_up"][0]
+    assert (top_up["stopped"], top_up["rounds_used"]) == ("method_has_no_more", 0)
+    shortfall = data["shortfall"][0]
+    assert shortfall["short_by"] == 2 and "nothing more to give" in shortfall["why"]
+
+
+def test_budget_match_rounds_bounds_the_top_ups(tmp_path, three_number_data, model_cache):
+    """A method that only repeats held-out copies is asked budget_match_rounds times, then the shortfall
+    stays; budget_match_rounds=0 asks no top-up at all."""
+    copies = f"+method.more=[['{ONE_CHANGED}'],['{DISGUISED}'],['{ONE_CHANGED}']]"
+    extra = ("synthetic_budget=2", "budget_match=true", f"+method.plant=['{FRESH}']", copies)
+    overrides = _overrides(tmp_path, three_number_data, model_cache, *MORE, *extra)
+    for rounds, used, stopped in ((2, 2, "rounds_used"), (0, 0, "rounds_used")):
+        data = run_cell(compose_config([*overrides, f"budget_match_rounds={rounds}"]))["data"]
+        top_up = data["top_up"][0]
+        assert (top_up["rounds_used"], top_up["stopped"], data["synthetic"]) == (used, stopped, 1)
+        assert data["shortfall"] and sum(data["rejected"].values()) == used
