@@ -54,7 +54,9 @@ Deviations from the official code, each a config switch (faithful value in brack
   - ``verify`` [false] optionally re-derives each new problem's answer with the ``verification`` role;
   - a generation budget, the runner's quota ``synthetic_budget`` / ``synthetic_per_iteration`` [none]
     (``budget_match`` raises per_seed to reach it): when it binds, a seeded
-    random subset of the wrong seeds is served.
+    random subset of the wrong seeds is served; a round the filters (or the runner's held-out check) left
+    short is topped up by the runner (``budget_match_rounds``, pada/run/topup.py): ``propose_more`` asks
+    the wrong seeds with the fewest problems for more, by the same loop and ROUGE-L corpus.
   - steps: ``iterations`` [9 rounds = steps 10 trainings]; problems per wrong seed: ``per_seed`` [1]; teacher decoding:
     ``temperature`` [1.0], ``max_tokens`` [2149].
 """
@@ -65,6 +67,7 @@ import functools
 import re
 import string
 from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, Field, create_model
@@ -96,6 +99,9 @@ from pada.types import Example
 
 NAME = "llm2llm"
 MAX_PER_REQUEST = 10  # the official loop never asks for more than 10 problems at once
+# A budget_match top-up's sample indices start at top_up x this: above every index of a round's own attempts
+# (iteration x 1000 + attempt x 10), so no top-up answer is a cache hit of one already used.
+TOP_UP_SAMPLES = 1 << 20
 OFFICIAL_TRAIN_EVAL_TOKENS = 100  # official GSM8K/eval.py do_generate(max_new_tokens=100), train and test
 DEDUP_CORPORA = ("wrong_seeds", "train_data")  # official | pada 1.0's (every question in the training data)
 RESPONSE_FORMATS = ("json", "json_list", "numbered")  # one item per request | n items in one | official list
@@ -107,7 +113,8 @@ class LLM2LLM(Method):
     # 1.1: the official dedup corpus, tie, attempt size, train-eval length and parser; 1.2: verification.v3
     # (an example answer, via baselines/formats.py); 1.3: stops at the runner's teacher allowance; 1.4:
     # response_format json_list (an attempt's n items in one request, llm2llm_generation.v3) and auto
-    version = "1.4"
+    # 1.5: the runner's budget_match top-ups (propose_more)
+    version = "1.5"
     version_sources = GENERATIVE_SOURCES
     needs_teacher = True
     needs_train_eval = True
@@ -144,15 +151,46 @@ class LLM2LLM(Method):
         # official: the step's seed file (this round's wrong seeds), then each problem kept this round
         everything = self.cfg.get("dedup_against", "wrong_seeds") == "train_data"
         corpus.extend(question_of(ex) for ex in (state.train_data if everything else wrong))
-        kept: dict[str, list[tuple[Any, Example]]] = {}
-        per_seed = 1 + bool(self.cfg.verify)  # at least one request per seed (more when attempts fail)
-        for part in within_allowance(state, plan, counts, per_seed):  # whole unless effort is matched
-            kept.update(self._generate(state, items, part, corpus, counts))
-        pairs = [pair for seed, _ in plan for pair in kept.get(seed.id, [])]
-        new = items.verify(state.teacher, pairs, counts) if self.cfg.verify else [ex for _, ex in pairs]
+        self._round = _Round(state.iteration, items, wrong, corpus, counts)
+        new = self._serve(state, plan, counts, 0)
         counts["kept"] = len(new)
         write_report(state, counts, wrong_ids=[ex.id for ex in wrong])
         return new
+
+    def propose_more(
+        self, state: IterationState, proposed: list[Example], top_up: int
+    ) -> list[Example] | None:
+        """The runner's budget_match top-up: ``state.quota.target`` more problems, one at a time to the wrong
+        seed with the fewest proposed so far (ties: their order), by the same official loop (attempts until
+        kept; ROUGE-L against the round's corpus, which holds every problem kept this round), at sample
+        indices in the top-up's own range (``TOP_UP_SAMPLES`` x ``top_up``) and ids ``.../t<top_up>/...``.
+        None when ``propose`` did not run this round or found no wrong seed."""
+        round_ = getattr(self, "_round", None)
+        if round_ is None or round_.iteration != state.iteration or not round_.wrong:
+            return None
+        have = Counter(ex.meta.get("parent") for ex in proposed)
+        extra: Counter = Counter()
+        for _ in range(state.quota.target or 0):
+            seed = min(round_.wrong, key=lambda s: have[s.id] + extra[s.id])  # min: the first of ties
+            extra[seed.id] += 1
+        plan = [(seed, extra[seed.id]) for seed in round_.wrong if extra[seed.id]]
+        counts: Counter = Counter()
+        new = self._serve(state, plan, counts, top_up)
+        counts["kept"] = len(new)
+        round_.top_ups.append({"top_up": top_up, **counts})
+        write_report(state, round_.counts, wrong_ids=[ex.id for ex in round_.wrong], top_ups=round_.top_ups)
+        return new
+
+    def _serve(self, state: IterationState, plan, counts: Counter, top_up: int) -> list[Example]:
+        """The kept (and, with ``verify``, verified) problems for ``plan``: whole unless effort is matched."""
+        round_, kept = self._round, {}
+        per_seed = 1 + bool(self.cfg.verify)  # at least one request per seed (more when attempts fail)
+        for part in within_allowance(state, plan, counts, per_seed):  # whole unless effort is matched
+            kept.update(self._generate(state, round_.items, part, round_.corpus, counts, top_up))
+        pairs = [pair for seed, _ in plan for pair in kept.get(seed.id, [])]
+        return (
+            round_.items.verify(state.teacher, pairs, counts) if self.cfg.verify else [ex for _, ex in pairs]
+        )
 
     # filter.py: the wrong answers, original seeds only ------------------------------------------------
     def _wrong_examples(self, state: IterationState) -> list[Example]:
@@ -161,7 +199,15 @@ class LLM2LLM(Method):
         return [ex for ex in pool if ex.id in wrong]
 
     # generate_data.py: per wrong seed, attempts of min(per_seed + a, 10) problems until per_seed are kept --
-    def _generate(self, state: IterationState, items: Items, plan, corpus: Deduplicator, counts: Counter):
+    def _generate(
+        self,
+        state: IterationState,
+        items: Items,
+        plan,
+        corpus: Deduplicator,
+        counts: Counter,
+        top_up: int = 0,
+    ):
         """Per seed, the kept (item, example) pairs. Every item of an attempt is built (and, for code, run)
         in one batch; the keep rules then apply in the official order, problem by problem."""
         kept: dict[str, list[tuple[Any, Example]]] = {seed.id: [] for seed, _ in plan}
@@ -172,11 +218,12 @@ class LLM2LLM(Method):
             if not affordable_units(state.teacher, 1):  # the runner's teacher allowance is spent
                 counts["attempts_cut_teacher_budget"] += 1
                 break
-            batches = self._ask(state, items, todo, attempt, kept, counts)
+            batches = self._ask(state, items, todo, attempt, kept, counts, top_up)
             flat = [
                 (seed, j, p) for (seed, _), ps in zip(todo, batches, strict=True) for j, p in enumerate(ps)
             ]
-            ids = [f"{seed.id}/{NAME}/it{state.iteration}/a{attempt}/{j}" for seed, j, _ in flat]
+            step = f"it{state.iteration}" + (f"/t{top_up}" if top_up else "")  # a top-up's own ids
+            ids = [f"{seed.id}/{NAME}/{step}/a{attempt}/{j}" for seed, j, _ in flat]
             built = items.build([p for _, _, p in flat], ids, [seed.id for seed, _, _ in flat])
             need = {seed.id: need for seed, need in todo}
             for (seed, _, problem), example in zip(flat, built, strict=True):
@@ -214,13 +261,14 @@ class LLM2LLM(Method):
         items.require_json(value)
         return value
 
-    def _ask(self, state, items: Items, todo, attempt, kept, counts) -> list[list[Any]]:
+    def _ask(self, state, items: Items, todo, attempt, kept, counts, top_up: int = 0) -> list[list[Any]]:
         """One batch of teacher calls for this attempt: per (seed, need), min(need + attempt, 10) problems
         (official ``generated_instructions_per_seed_task + attempt``), asked in one request (``json_list``,
         ``numbered``: the official one call) or one request per problem (``json``); the items in the task's
         schema."""
         form = self.response_format(items)
-        base = state.iteration * 1000 + attempt * MAX_PER_REQUEST  # new samples every attempt and step
+        # new samples every attempt and step; a top-up in its own range
+        base = top_up * TOP_UP_SAMPLES + state.iteration * 1000 + attempt * MAX_PER_REQUEST
         requests, owners = [], []
         for k, (seed, need) in enumerate(todo):
             n = min(need + attempt, MAX_PER_REQUEST)
@@ -300,6 +348,18 @@ class LLM2LLM(Method):
         return any(
             re.search(rf"\b{re.escape(word)}\b", question, re.IGNORECASE) for word in self.cfg.blacklist
         )
+
+
+@dataclass
+class _Round:
+    """One augment round's state, kept for the runner's top-ups of the same round (``propose_more``)."""
+
+    iteration: int
+    items: Items
+    wrong: list[Example]  # this round's wrong seeds, in order
+    corpus: Deduplicator  # the round's ROUGE-L corpus: wrong seeds (or train data) and every kept problem
+    counts: Counter  # the first proposal's report counts
+    top_ups: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Deduplicator:

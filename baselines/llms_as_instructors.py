@@ -31,12 +31,15 @@ Deviations that are known, each a switch: LoRA on a small student [full fine-tun
 (``trainer.mode``); retraining from base each cycle [unverified] (``trainer.init_from``); a generation
 budget, the runner's quota ``synthetic_budget`` / ``synthetic_per_iteration`` [none] (``budget_match`` raises
 per_error to reach it): when it binds, a seeded random subset of
-errors is served; ``verify`` re-derives generated answers (role verification) [no check is described].
+errors is served, and a round left short is topped up by the runner (``budget_match_rounds``,
+pada/run/topup.py: ``propose_more`` asks the analysed errors with the fewest problems for more); ``verify`` re-derives generated answers (role verification) [no check is described].
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -68,8 +71,9 @@ NAME = "llms_as_instructors"
 class LLMsAsInstructors(Method):
     name = NAME
     # bump when a change here can alter its output (pada/versions.py); 1.1: example-answer prompts (issue 26);
-    # 1.2: spend-aware under the runner's teacher allowance (teacher_budget)
-    version = "1.2"
+    # 1.2: spend-aware under the runner's teacher allowance (teacher_budget); 1.3: the runner's
+    # budget_match top-ups (propose_more) from the round's analyses
+    version = "1.3"
     version_sources = GENERATIVE_SOURCES
     needs_teacher = True
     needs_train_eval = True
@@ -107,18 +111,50 @@ class LLMsAsInstructors(Method):
         served, analyses, pairs = [], [], []
         seen = {" ".join(question_of(ex).lower().split()) for ex in state.train_data}
         # whole unless effort is matched (teacher_budget): then error by error, each generated before the next
+        self._round = _Round(state.iteration, items, seen, counts)
         for part in within_allowance(state, plan, counts, 1 + per_error):
             served += [ex for ex, _ in part]
             analyses += self._analyse(state, items, [ex for ex, _ in part], right, records, counts)
             pairs += self._generate(state, items, part, analyses[-len(part) :], counts, seen)
         new = items.verify(state.teacher, pairs, counts) if self.cfg.verify else [ex for _, ex in pairs]
         counts["kept"] = len(new)
-        write_report(
-            state,
-            counts,
-            strategy=self.cfg.strategy,
-            analyses={ex.id: a.model_dump() for ex, a in zip(served, analyses, strict=True) if a},
+        self._round.analysed = [(ex, a) for ex, a in zip(served, analyses, strict=True) if a is not None]
+        self._round.report = {
+            "strategy": self.cfg.strategy,
+            "analyses": {ex.id: a.model_dump() for ex, a in zip(served, analyses, strict=True) if a},
+        }
+        write_report(state, counts, **self._round.report)
+        return new
+
+    def propose_more(
+        self, state: IterationState, proposed: list[Example], top_up: int
+    ) -> list[Example] | None:
+        """The runner's budget_match top-up: ``state.quota.target`` more problems from this round's analyses
+        (no new analysis), one at a time to the analysed error with the fewest proposed so far (ties: their
+        order), each at the error's next sample index (never an answer already used), exact duplicates of
+        any question seen this round dropped. None when ``propose`` did not run this round or analysed no
+        error."""
+        round_ = getattr(self, "_round", None)
+        if round_ is None or round_.iteration != state.iteration or not round_.analysed:
+            return None
+        have = Counter(ex.meta.get("parent") for ex in proposed)
+        extra: Counter = Counter()
+        for _ in range(state.quota.target or 0):
+            ex, _ = min(round_.analysed, key=lambda pair: have[pair[0].id] + extra[pair[0].id])
+            extra[ex.id] += 1
+        chosen = [(ex, a) for ex, a in round_.analysed if extra[ex.id]]
+        counts: Counter = Counter()
+        pairs = []
+        per_unit = max(extra.values(), default=1) * (1 + bool(self.cfg.verify))  # generations (+ checks)
+        for part in within_allowance(state, [(ex, extra[ex.id]) for ex, _ in chosen], counts, per_unit):
+            analyses = [a for ex, a in chosen if ex.id in {e.id for e, _ in part}]
+            pairs += self._generate(state, round_.items, part, analyses, counts, round_.seen)
+        new = (
+            round_.items.verify(state.teacher, pairs, counts) if self.cfg.verify else [ex for _, ex in pairs]
         )
+        counts["kept"] = len(new)
+        round_.top_ups.append({"top_up": top_up, **counts})
+        write_report(state, round_.counts, **round_.report, top_ups=round_.top_ups)
         return new
 
     # 2: error analysis, alone (LE) or against similar correct answers (LEC) ---------------------------
@@ -176,7 +212,9 @@ class LLMsAsInstructors(Method):
             if analysis is None:
                 continue
             prompt = self._prompt(state, items, ex, analysis)
-            for i in range(n):
+            first = self._round.next_index.get(ex.id, 0)  # a top-up continues where the round stopped
+            self._round.next_index[ex.id] = first + n
+            for i in range(first, first + n):
                 index = state.iteration * 1000 + i  # a new sample when the same error recurs next cycle
                 requests.append(
                     Request("generation", prompt, index, items.schema, temperature=self.cfg.temperature)
@@ -224,3 +262,17 @@ class LLMsAsInstructors(Method):
             error=analysis.error,
             missing_skill=analysis.missing_skill,
         )
+
+
+@dataclass
+class _Round:
+    """One augment round's state, kept for the runner's top-ups of the same round (``propose_more``)."""
+
+    iteration: int
+    items: Items
+    seen: set[str]  # normalised questions of the training data and of every problem kept this round
+    counts: Counter  # the first proposal's report counts
+    analysed: list[tuple[Example, ErrorAnalysis]] = field(default_factory=list)  # errors with an analysis
+    next_index: dict[str, int] = field(default_factory=dict)  # per error: the next unused sample index
+    report: dict[str, Any] = field(default_factory=dict)
+    top_ups: list[dict[str, Any]] = field(default_factory=list)

@@ -137,6 +137,52 @@ def test_an_auggpt_top_up_without_its_round_has_nothing_more(task, tmp_path):
         assert method("auggpt").propose_more(st, [], 1) is None
 
 
+def test_llm2llm_top_ups_ask_the_wrong_seeds_in_their_own_sample_range(task, tmp_path):
+    from baselines.llm2llm import TOP_UP_SAMPLES
+
+    seeds = [seed(task, i, a, b) for i, (a, b) in enumerate(SEEDS)]
+    with build_teacher(teacher_cfg("scripted", tmp_path, model="test_baselines")) as teacher:
+        recording = Recording(teacher)
+        st = state(task, recording, tmp_path, seeds, wrong_ids={"s0", "s2", "s3"})
+        st.quota = Quota(limit=3, target=3)
+        llm2llm = method("llm2llm")
+        first = llm2llm.propose(st)
+        before = len(recording.batches)
+        st.quota = Quota(limit=2, target=2)
+        more = llm2llm.propose_more(st, first[:2], 1)  # as if the runner had rejected s3's problem
+    assert sorted(ex.meta["parent"] for ex in more) == ["s0", "s3"]  # the fewest first, then seed order
+    assert all("/t1/" in ex.id for ex in more) and not {ex.id for ex in more} & {ex.id for ex in first}
+    fresh = [i for batch in recording.batches[before:] for role, i, _ in batch if role == "generation"]
+    assert fresh and min(fresh) >= TOP_UP_SAMPLES
+    questions = [ex.meta["question"] for ex in first + more]
+    assert len(set(questions)) == len(questions)  # the round's ROUGE-L corpus holds the first problems
+    report = read_json(st.workdir / "baseline_report.json")
+    assert report["kept"] == 3 and report["top_ups"][0]["kept"] == 2
+
+
+def test_llms_as_instructors_top_ups_reuse_the_analyses_at_the_next_sample_index(task, tmp_path):
+    seeds = [seed(task, i, a, b) for i, (a, b) in enumerate(SEEDS)]
+    with build_teacher(teacher_cfg("scripted", tmp_path, model="test_baselines")) as teacher:
+        recording = Recording(teacher)
+        st = state(task, recording, tmp_path, seeds, wrong_ids={"s0", "s2"})
+        st.quota = Quota(limit=2, target=2)
+        lai = method("llms_as_instructors", similarity="rouge")
+        first = lai.propose(st)
+        before = len(recording.batches)
+        st.quota = Quota(limit=3, target=3)
+        more = lai.propose_more(st, first, 1)
+    roles = [role for batch in recording.batches[before:] for role, _, _ in batch]
+    assert set(roles) == {"generation"}  # the round's analyses, not new ones
+    assert [ex.id for ex in first] == ["s0/llms_as_instructors/it0/0", "s2/llms_as_instructors/it0/0"]
+    assert sorted(ex.id for ex in more) == [
+        "s0/llms_as_instructors/it0/1",
+        "s0/llms_as_instructors/it0/2",
+        "s2/llms_as_instructors/it0/1",
+    ]
+    report = read_json(st.workdir / "baseline_report.json")
+    assert report["kept"] == 2 and report["top_ups"] == [{"top_up": 1, "requested": 3, "kept": 3}]
+
+
 def test_pada_top_up_reuses_its_patterns_and_asks_fresh_samples(tmp_path, task):
     pada = _method()
     with build_teacher(teacher_cfg("scripted", tmp_path, model="agent_test")) as teacher:
