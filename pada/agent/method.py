@@ -145,8 +145,9 @@ class PadaAgent(Method):
         round_ = getattr(self, "_round", None)
         if round_ is None or round_.iteration != state.iteration or not round_.slots:
             return None
-        filled = {ex.id.rsplit("/", 1)[-1] for ex in proposed}
-        order = [s for s in round_.slots if str(s.index) not in filled] + round_.slots
+        indices = {int(ex.id.rsplit("/", 1)[-1]) for ex in proposed if ex.id.startswith("pada/")}
+        filled = {round_.origin.get(index, index) for index in indices}  # first-proposal slots served
+        order = [s for s in round_.slots if s.index not in filled] + round_.slots
         first, n, shots = round_.next_index, state.quota.target or 0, int(self.cfg.generation.shots)
         slots = [
             replace(
@@ -156,6 +157,7 @@ class PadaAgent(Method):
             )
             for j in range(n)
         ]
+        round_.origin.update({first + j: order[j % len(order)].index for j in range(n)})
         round_.next_index += n
         examples, counts = self._generate(
             state, round_.qc, slots, round_.held_out, top_up * TOP_UP_SAMPLES, round_.next_index
@@ -377,6 +379,7 @@ class _Round:
     counts: dict[str, dict]  # report rows per slot key, first proposal and top-ups
     accepted: int
     next_index: int = 0  # the next unused slot index (item ids pada/i<iteration>/<index>)
+    origin: dict[int, int] = field(default_factory=dict)  # a top-up slot's index -> the slot it re-asks
     report: dict[str, Any] = field(default_factory=dict)
     top_ups: list[dict[str, Any]] = field(default_factory=list)
 

@@ -218,3 +218,28 @@ def task():
     from pada.tasks.base import build_task
 
     return build_task(compose_config(["task=gsm8k"]).task)
+
+
+def test_budget_match_rounds_names_a_cell_only_under_budget_match():
+    from conftest import compose_config
+    from omegaconf import OmegaConf
+
+    from pada.run.identity import identity_of
+
+    cfg = OmegaConf.to_container(compose_config([]), resolve=True)
+    assert cfg["budget_match_rounds"] == 3 and not cfg["budget_match"]
+    without = {k: v for k, v in cfg.items() if k != "budget_match_rounds"}
+    assert identity_of(cfg) == identity_of(without)  # unmatched cells keep their names
+    matched = {**cfg, "budget_match": True}
+    assert identity_of(matched) != identity_of({**matched, "budget_match_rounds": 0})
+
+
+@pytest.mark.parametrize("value", ["-1", "1.5"])
+def test_a_bad_budget_match_rounds_is_one_error(value):
+    from conftest import compose_config
+
+    from pada.run import fairness
+
+    cfg = compose_config([f"budget_match_rounds={value}"])
+    with pytest.raises(PadaError, match="budget_match_rounds"):
+        fairness.check_config(cfg, type("M", (), {"needs_val_eval": False})())
