@@ -119,9 +119,23 @@ def expected_calls(cfg: DictConfig) -> dict[str, dict[str, int]]:
     stages, added = {}, 0
     for i in range(iterations):
         quota = quota_for(cfg, i, iterations, added)
-        stages[f"augment_{i}"], n = _stage_calls(cfg, base, added, quota, fmt)
+        calls, n = _stage_calls(cfg, base, added, quota, fmt)
+        stages[f"augment_{i}"] = _with_top_ups(cfg, calls, quota)
         added += n
     return stages
+
+
+TOP_UP_ROLES = ("paraphrase", "generation", "verification")  # a top-up reuses analyses, patterns, strategies
+
+
+def _with_top_ups(cfg: DictConfig, calls: dict[str, int], quota: Any) -> dict[str, int]:
+    """``calls`` with room for budget_match's top-ups (pada/run/topup.py): each of the ``budget_match_rounds``
+    top-ups asks for at most the round's target again, so at most the first proposal's calls in the roles
+    that write or check items; analyses, summaries and strategies are reused, never asked again."""
+    rounds = int(cfg.get("budget_match_rounds") or 0) if cfg.get("budget_match") else 0
+    if not rounds or quota.target is None:
+        return calls
+    return {role: n * (1 + rounds) if role in TOP_UP_ROLES else n for role, n in calls.items()}
 
 
 def _stage_calls(cfg: DictConfig, name: str, added: int, quota: Any, fmt: Any) -> tuple[dict[str, int], int]:

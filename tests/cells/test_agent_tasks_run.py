@@ -62,24 +62,11 @@ def tasks_e2e(call: Call) -> str:
         return json.dumps({"name": "recall", "description": "Does not recall the fact."})
     if call.role == "strategy":
         return json.dumps({"strategy": "Ask about facts of a new kind each time."})
-    if call.role == "generation" and '"tests"' in text:
-        name = f"triple_{s}"
-        return json.dumps(
-            {
-                "question": f"Write a function {name} that multiplies a number by three ({s}).",
-                "code": f"def {name}(x):\n    return 3 * x",
-                "tests": [f"assert {name}(2) == 6"],
-            }
-        )
+    if call.prompt_version == "llm2llm_generation.v3":  # LLM2LLM's list form: n items in one answer
+        n = int(re.search(r"with exactly (\d+) problem", text)[1])
+        return json.dumps({"problems": [_written_item(text, s * 10 + j) for j in range(n)]})
     if call.role == "generation":
-        return json.dumps(
-            {
-                "question": f"Fact {s}: which of these is a gas at room temperature, case {s}?",
-                "choices": ["iron", "oxygen", "salt", "wood"],
-                "answer": "B",
-                "explanation": "",
-            }
-        )
+        return json.dumps(_written_item(text, s))
     if call.role == "paraphrase":
         return json.dumps(
             {"question": f"Put differently ({s}): " + text.split("Problem:\n")[1].split("\n")[0]}
@@ -87,6 +74,23 @@ def tasks_e2e(call: Call) -> str:
     if call.role == "verification":
         return json.dumps({"valid": True, "answer": re.search(r"([A-D])\. (?:oxygen|Jupiter)", text)[1]})
     raise AssertionError(call.role)
+
+
+def _written_item(text: str, s: int) -> dict:
+    """A fresh, valid generated item of the shape the prompt asks for (code with tests, or multiple choice)."""
+    if '"tests"' in text:
+        name = f"triple_{s}"
+        return {
+            "question": f"Write a function {name} that multiplies a number by three ({s}).",
+            "code": f"def {name}(x):\n    return 3 * x",
+            "tests": [f"assert {name}(2) == 6"],
+        }
+    return {
+        "question": f"Fact {s}: which of these is a gas at room temperature, case {s}?",
+        "choices": ["iron", "oxygen", "salt", "wood"],
+        "answer": "B",
+        "explanation": "",
+    }
 
 
 @pytest.mark.parametrize("method", ["pada", "llm2llm", "llms_as_instructors", "auggpt"])

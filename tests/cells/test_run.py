@@ -36,6 +36,7 @@ def test_tiny_cell_end_to_end(tiny_cell_overrides, tmp_path):
         "proposed_per_iteration": [],
         "rejected": {},
         "shortfall": {},
+        "top_up": {},  # budget_match top-ups per round: none without a teacher
         "synthetic_quota": None,  # SFT has no quota (the effort columns read it)
     }
     assert results["training"] == {"optimizer_steps": {"per_iteration": [6], "total": 6, "tested": 6}}

@@ -150,23 +150,28 @@ def test_preflight_names_the_expected_teacher_calls_per_stage(capsys):
 
     assert preflight_main(["experiment=demo", "method=sft,auggpt,pada", "seed=0"]) == 0
     out = capsys.readouterr().out
-    # demo: budget 128, synthetic_budget 256 matched. AugGPT: one round, a paraphrase and a re-solve each.
+    # demo: budget 128, synthetic_budget 256 matched. AugGPT: one round, a paraphrase and a re-solve each;
+    # budget_match's 3 top-ups may each ask that again (pada/run/topup.py): 256 x 4
     assert (
-        "auggpt on sim_arith budget=128 synthetic_budget=256: augment_0 <= 512 "
-        "(paraphrase 256 + verification 256)"
+        "auggpt on sim_arith budget=128 synthetic_budget=256: augment_0 <= 2048 "
+        "(paraphrase 1024 + verification 1024)"
     ) in out
-    # PaDA: 3 rounds of ceil(256/3) = 86 slots, each tried up to 1 + 2 regenerations, 200 val analyses
+    # PaDA: 3 rounds of ceil(256/3) = 86 slots, each tried up to 1 + 2 regenerations (258), x 4 with the
+    # top-ups; 200 val analyses, summaries and strategies once (a top-up reuses them)
     assert (
-        "pada on sim_arith budget=128 synthetic_budget=256: augment_0 <= 736 (error_analysis 200 + "
-        "pattern_summary 10 + strategy 10 + generation 258 + verification 258); augment_1 <= 730"
+        "pada on sim_arith budget=128 synthetic_budget=256: augment_0 <= 2284 (error_analysis 200 + "
+        "pattern_summary 10 + strategy 10 + generation 1032 + verification 1032); augment_1 <= 2260"
     ) in out
     assert "sft on" not in out  # no teacher, no line
-    assert "teacher_calls_at_most=2708," in out  # 512 + 736 + 730 + 730: the sweep's total
+    assert "teacher_calls_at_most=8852," in out  # 2048 + 2284 + 2260 + 2260: the sweep's total
     # a per-round cap instead: each round asks at most its cap
     cfg = compose_cell(
         ["experiment=demo", "method=auggpt", "synthetic_budget=null", "synthetic_per_iteration=40"]
     )
-    assert expected_calls(cfg) == {"augment_0": {"paraphrase": 40, "verification": 40}}
+    assert expected_calls(cfg) == {"augment_0": {"paraphrase": 40 * 4, "verification": 40 * 4}}  # + 3 top-ups
+    per_round = ["experiment=demo", "method=auggpt", "synthetic_budget=null", "synthetic_per_iteration=40"]
+    cfg = compose_cell([*per_round, "budget_match_rounds=0"])
+    assert expected_calls(cfg) == {"augment_0": {"paraphrase": 40, "verification": 40}}  # no top-ups
     cfg = compose_cell(
         [
             "experiment=demo",

@@ -331,8 +331,11 @@ def test_preflight_counts_one_llm2llm_call_per_seed_and_attempt_on_items(tmp_pat
 
     base = ["task=arc_challenge", "method=llm2llm", "budget=16", "synthetic_budget=16", "budget_match=true"]
     base += ["method.loop.iterations=1", f"paths.runs_dir={tmp_path}"]
+    first = [*base, "budget_match_rounds=0"]  # the first proposal alone
     for form in ("auto", "json_list"):  # auto: the default
-        listed = expected_calls(_compose([*base, f"method.response_format={form}"]))
+        listed = expected_calls(_compose([*first, f"method.response_format={form}"]))
         assert listed == {"augment_0": {"generation": 16 * 5}}, form
-    single = expected_calls(_compose([*base, "method.response_format=json"]))
+    single = expected_calls(_compose([*first, "method.response_format=json"]))
     assert single == {"augment_0": {"generation": 16 * (1 + 2 + 3 + 4 + 5)}}
+    # each of budget_match's top-ups (default 3) may ask the first proposal's calls again
+    assert expected_calls(_compose(base)) == {"augment_0": {"generation": 16 * 5 * (1 + 3)}}
