@@ -39,6 +39,7 @@ from baselines.common import (
     GENERATIVE_SOURCES,
     allowance,
     describe,
+    fewest_first,
     is_seed,
     matches_answer,
     paraphrased,
@@ -94,14 +95,9 @@ class AugGPT(Method):
         round_ = getattr(self, "_round", None)
         if round_ is None or round_.iteration != state.iteration or not round_.seeds:
             return None
-        have = Counter(ex.meta.get("parent") for ex in proposed)
-        extra: Counter = Counter()
-        for _ in range(state.quota.target or 0):
-            seed = min(round_.seeds, key=lambda s: have[s.id] + extra[s.id])  # min: the first of ties
-            extra[seed.id] += 1
-        plan = [(seed, extra[seed.id]) for seed in round_.seeds if extra[seed.id]]
+        plan = fewest_first(round_.seeds, proposed, state.quota.target or 0)
         counts: Counter = Counter()
-        found = self._serve(state, plan, counts, max(extra.values(), default=1))
+        found = self._serve(state, plan, counts, max((k for _, k in plan), default=1))
         counts["kept"] = len(found)
         round_.top_ups.append({"top_up": top_up, **counts})
         write_report(state, round_.counts, **round_.report, top_ups=round_.top_ups)

@@ -96,6 +96,18 @@ def per_unit(own: int, units: int, state: IterationState) -> int:
     return max(own, -(-target // units))
 
 
+def fewest_first(units: list[Any], proposed: list[Example], n: int) -> list[tuple[Any, int]]:
+    """A budget_match top-up's plan: ``n`` more items, one at a time to the unit (an example with an ``id``)
+    with the fewest proposed so far (``proposed``' ``meta["parent"]``; ties: the first in ``units``), so the
+    equal share per unit is restored. ``[(unit, how many more)]`` in ``units``' order, units given none left out."""
+    have = Counter(ex.meta.get("parent") for ex in proposed)
+    extra: Counter = Counter()
+    for _ in range(n):
+        unit = min(units, key=lambda u: have[u.id] + extra[u.id])  # min: the first of ties
+        extra[unit.id] += 1
+    return [(unit, extra[unit.id]) for unit in units if extra[unit.id]]
+
+
 def spread(units: list[Any], per_unit: int, cap: int | None, rng) -> list[tuple[Any, int]]:
     """Plan ``per_unit`` requests per unit under a total ``cap``: when the cap binds, every unit still
     gets an equal share (floor), and the remainder goes to a seeded random subset of units."""

@@ -77,6 +77,7 @@ from baselines.common import (
     affordable_units,
     allowance,
     describe,
+    fewest_first,
     is_seed,
     per_unit,
     question_of,
@@ -168,12 +169,7 @@ class LLM2LLM(Method):
         round_ = getattr(self, "_round", None)
         if round_ is None or round_.iteration != state.iteration or not round_.wrong:
             return None
-        have = Counter(ex.meta.get("parent") for ex in proposed)
-        extra: Counter = Counter()
-        for _ in range(state.quota.target or 0):
-            seed = min(round_.wrong, key=lambda s: have[s.id] + extra[s.id])  # min: the first of ties
-            extra[seed.id] += 1
-        plan = [(seed, extra[seed.id]) for seed in round_.wrong if extra[seed.id]]
+        plan = fewest_first(round_.wrong, proposed, state.quota.target or 0)
         counts: Counter = Counter()
         new = self._serve(state, plan, counts, top_up)
         counts["kept"] = len(new)
