@@ -132,7 +132,9 @@ def _with_top_ups(cfg: DictConfig, calls: dict[str, int], quota: Any) -> dict[st
     """``calls`` with room for budget_match's top-ups (pada/run/topup.py): each of the ``budget_match_rounds``
     top-ups asks for at most the round's target again, so at most the first proposal's calls in the roles
     that write or check items; analyses, summaries and strategies are reused, never asked again."""
-    rounds = int(cfg.get("budget_match_rounds") or 0) if cfg.get("budget_match") else 0
+    from pada.run.topup import rounds_of
+
+    rounds = rounds_of(cfg)
     if not rounds or quota.target is None:
         return calls
     return {role: n * (1 + rounds) if role in TOP_UP_ROLES else n for role, n in calls.items()}

@@ -368,8 +368,7 @@ class Cell:
         """The runner's checks on ``proposed`` (quota, ids, held-out copies), then under budget_match the
         top-ups while round ``i`` is short of its target (pada/run/topup.py), each checked the same way."""
         check = fairness.build_decontaminator(self.cfg, held_out, self.task)
-        rounds = int(self.cfg.get("budget_match_rounds") or 0) if self.cfg.get("budget_match") else 0
-        filled = topup.Filled(state.quota, rounds)
+        filled = topup.Filled(state.quota, topup.rounds_of(self.cfg))
         run = topup.TopUp(self.cfg.method.name, check, state.train_data, self.teacher, filled)
         run.add(proposed, state.quota, state.quota.target, before)
 

@@ -45,6 +45,12 @@ WHY = {
 More = Callable[[Quota, list[Example], int], "list[Example] | None"]
 
 
+def rounds_of(cfg: Any) -> int:
+    """How many top-ups a round of this cell may ask: ``budget_match_rounds`` under ``budget_match``, else 0
+    (without budget_match there is no target to fill)."""
+    return int(cfg.get("budget_match_rounds") or 0) if cfg.get("budget_match") else 0
+
+
 def remainder(quota: Quota, kept: int) -> Quota:
     """What a top-up may add after ``kept`` examples: the target's rest and the room left under the
     round's limit; the teacher allowance stays the round's (the client counts it from the stage's start)."""
