@@ -23,6 +23,7 @@ GENERATIVE_SOURCES = (
     "baselines.common",
     "baselines.formats",
     "pada.methods.effort",
+    "pada.methods.similar_problems",
     "pada.tasks.synthetic",
     "pada.teacher.schemas",
     "pada.text",

@@ -63,14 +63,11 @@ Deviations from the official code, each a config switch (faithful value in brack
 
 from __future__ import annotations
 
-import functools
 import re
 import string
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
-
-from pydantic import BaseModel, Field, create_model
 
 from baselines.common import (
     GENERATIVE_SOURCES,
@@ -91,22 +88,25 @@ from baselines.common import (
 from baselines.formats import FORMAT_PROMPT, Items
 from pada.errors import PadaError
 from pada.methods.base import IterationState, Method
+from pada.methods.similar_problems import (
+    MAX_PER_REQUEST,
+    problem_list,
+    problems_asked,
+    similar_problems_prompt,
+)
 from pada.tasks.base import Task
 from pada.tasks.code import CodeTask
 from pada.teacher import Request, render
-from pada.teacher.examples import field_lines
 from pada.teacher.schemas import GeneratedExample
 from pada.types import Example
 
 NAME = "llm2llm"
-MAX_PER_REQUEST = 10  # the official loop never asks for more than 10 problems at once
 # A budget_match top-up's sample indices start at top_up x this: above every index of a round's own attempts
 # (iteration x 1000 + attempt x 10), so no top-up answer is a cache hit of one already used.
 TOP_UP_SAMPLES = 1 << 20
 OFFICIAL_TRAIN_EVAL_TOKENS = 100  # official GSM8K/eval.py do_generate(max_new_tokens=100), train and test
 DEDUP_CORPORA = ("wrong_seeds", "train_data")  # official | pada 1.0's (every question in the training data)
 RESPONSE_FORMATS = ("json", "json_list", "numbered")  # one item per request | n items in one | official list
-LIST_PROMPT = "v3"  # llm2llm_generation's version for json_list (multiple-choice and code items)
 
 
 class LLM2LLM(Method):
@@ -267,7 +267,7 @@ class LLM2LLM(Method):
         base = top_up * TOP_UP_SAMPLES + state.iteration * 1000 + attempt * MAX_PER_REQUEST
         requests, owners = [], []
         for k, (seed, need) in enumerate(todo):
-            n = min(need + attempt, MAX_PER_REQUEST)
+            n = problems_asked(need, attempt)
             counts["problems_requested"] += n
             previous = [question_of(ex) for _, ex in kept[seed.id]] if attempt % 2 == 1 else []
             prompt = self._prompt(state, items, seed, n, form, previous)
@@ -307,15 +307,7 @@ class LLM2LLM(Method):
 
     def _prompt(self, state, items: Items, seed: Example, n: int, form: str, previous: list[str]):
         if form == "json_list":  # the attempt's n items in one answer, each in the task's own shape
-            return render(
-                "llm2llm_generation",
-                LIST_PROMPT,
-                fields=field_lines(items.schema),
-                previous=previous,
-                task_description=describe(state.task),
-                example=items.shown(seed),
-                num_aug=n,
-            )
+            return similar_problems_prompt(items.fmt, seed, n, describe(state.task), previous)
         if not items.math:  # one item per sample, shown and answered in the task's own shape
             return render(
                 "llm2llm_generation",
@@ -377,15 +369,6 @@ class Deduplicator:
         candidate = rouge_tokens(text)
         # official: rejected when max ROUGE-L > threshold, so a tie is kept
         return all(rouge_l(candidate, existing) <= self.threshold for existing in self.tokens)
-
-
-@functools.cache
-def problem_list(schema: type[BaseModel], n: int) -> type[BaseModel]:
-    """The schema of one answer holding an attempt's ``n`` problems: ``{"problems": [<schema>] * n}``, exactly
-    ``n`` items (a grammar-constrained teacher then writes all of them; llama.cpp enforces minItems/maxItems).
-    The class name (``<Item>List<n>``) is part of a native request's cache key with the schema itself."""
-    field = Field(min_length=n, max_length=n, description=f"exactly {n} new problems")
-    return create_model(f"{schema.__name__}List{n}", problems=(list[schema], field))
 
 
 _BLOCK = re.compile(r"[0-9]{1,2}\.\s+Question:")

@@ -2,6 +2,7 @@
 
     python experiments/bench/teacher_speed.py server  --runs RUNS_DIR [--seeds 6 --samples 2]
     python experiments/bench/teacher_speed.py llm2llm --runs RUNS_DIR [--seeds 12 --samples 3]
+    python experiments/bench/teacher_speed.py pada    --runs RUNS_DIR [--seeds 14,4 --regenerations 1]
 
 Both replay REAL LLM2LLM requests: the wrong seeds of a finished ``make demo-real`` run (``RUNS_DIR/*llm2llm*/
 augment_0/baseline_report.json`` ``wrong_ids``, their rows in ``seed/seed.jsonl``), rendered as
@@ -17,7 +18,17 @@ the item schema as llama.cpp's grammar (``response_format`` json_object + schema
   method's own keep rules (ROUGE-L F1 > 0.95 against the cell's wrong seeds = ``too_similar``; a malformed
   item or key = ``bad_answer``).
 
-Per request it records: prompt tokens (the request's) and prompt tokens evaluated (after llama.cpp's prefix
+- ``pada``: PaDA-Agent's error-correcting slots of a demo-real run's PaDA cells (one slot per wrong seed of
+  ``RUNS_DIR/*pada-s<k>*``: ``eval_0/train.jsonl``'s wrong answers among ``seed/seed.jsonl``, the first
+  ``--seeds`` of each cell in order), asked by PaDA's own code (``PadaAgent._correction_slots`` and
+  ``pada.agent.generation.generate``, the real teacher client with cache off, demo-real's
+  ``max_regenerations`` 1 and teacher=local_llamacpp's sampling) in both ``generation.correction_format``s:
+  ``json`` (1.4: each slot its own request, generation.v2 with the wrong question as guidance) and
+  ``json_list`` (1.5: LLM2LLM's list request per wrong seed, llm2llm_generation.v3), alternating which goes
+  first per cell; its own QC (format, decontamination against the cell's validation failures, ROUGE-L
+  dedup against the cell's training questions: ``duplicate``), verification off (``--verify`` turns it on).
+
+Per request (``server``, ``llm2llm``) it records: prompt tokens (the request's) and prompt tokens evaluated (after llama.cpp's prefix
 reuse), ms of prompt evaluation, decoding and the rest (total - prompt - decode: sampling under the grammar,
 the grammar's compilation, the server's Python), output tokens, schema-valid. Every process runs at the
 caller's niceness (run it under ``nice -n 10`` on a shared host); the numbers are ratios of one run. Writes
@@ -311,6 +322,144 @@ def llm2llm_summary(records: dict[str, list[dict]], verdicts: dict[str, list[str
     return summary
 
 
+# ---- PaDA-Agent: error-correcting slots in their own requests (json) vs LLM2LLM's list request (json_list) ----
+PADA_FORMS = ("json", "json_list")
+PADA_MODEL = "qwen2.5-coder-0.5b-instruct-q4_k_m"
+
+
+def _pada_config(form: str, args: argparse.Namespace, base_url: str) -> Any:
+    from hydra import compose, initialize_config_dir
+
+    overrides = [
+        "task=arc_challenge",
+        "method=pada",
+        "teacher=local_llamacpp",
+        f"teacher.model={PADA_MODEL}",
+        f"teacher.base_url={base_url}",
+        "teacher.client.cache.mode=off",  # every request reaches the server: its CPU is what is measured
+        f"method.generation.correction_format={form}",
+        f"method.qc.max_regenerations={args.regenerations}",
+        f"method.qc.verify={str(args.verify).lower()}",
+    ]
+    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
+        return compose("config", overrides)
+
+
+def _pada_state(cell: Path, task: Any, teacher: Any, wanted: int, workdir: Path) -> Any:
+    """Iteration 0 of ``cell`` as its runner handed it over: the seeds, the student's answers on them (only
+    the first ``wanted`` wrong ones left wrong), the validation failures."""
+    import random
+    from dataclasses import replace
+
+    from pada.io import read_jsonl
+    from pada.methods.base import IterationState
+    from pada.types import EvalRecord, Example
+
+    seeds = [Example(**row) for row in read_jsonl(cell / "seed" / "seed.jsonl")]
+    records = [EvalRecord(**row) for row in read_jsonl(cell / "eval_0" / "train.jsonl")]
+    shown = {s.id for s in seeds}
+    wrong = [r.item_id for r in records if not r.correct and r.item_id in shown][:wanted]
+    records = [replace(r, correct=r.item_id not in wrong) for r in records]
+    val = [
+        r for r in (EvalRecord(**row) for row in read_jsonl(cell / "eval_0" / "val.jsonl")) if not r.correct
+    ]
+    return IterationState(0, task, seeds, seeds, records, val, teacher, random.Random(0), workdir)
+
+
+def _pada_form(server: Any, cfg: Any, cell: Path, wanted: int) -> dict[str, Any]:
+    """One form on one cell's wrong seeds: PaDA's report row, the teacher's usage and the server's CPU s."""
+    from dataclasses import replace
+
+    from pada.agent.generation import QualityControl, generate, usable_seeds
+    from pada.agent.leakage import HeldOut
+    from pada.agent.quality import Decontaminator, Deduplicator
+    from pada.methods.base import build_method
+    from pada.tasks.base import build_task, question_of
+    from pada.tasks.synthetic import synthetic_format
+    from pada.teacher import build_teacher, usage_delta
+
+    task, method = build_task(cfg.task), build_method(cfg.method)
+    fmt = synthetic_format(task)
+    with build_teacher(cfg.teacher, None) as teacher:
+        state = _pada_state(cell, task, teacher, wanted, server.workdir)
+        texts = [r.prompt for r in state.val_records]
+        held_out = HeldOut(texts)
+        seeds = usable_seeds(state.seed_data, held_out)
+        slots = method._correction_slots(state, seeds, fmt, raise_to_quota=False)
+        slots = [replace(s, index=i) for i, s in enumerate(slots)]
+        qc_cfg = cfg.method.qc
+        qc = QualityControl(
+            fmt,
+            teacher,
+            method._description(state),
+            Decontaminator(texts, qc_cfg.ngram, qc_cfg.ngram_threshold),
+            Deduplicator([question_of(e) for e in state.train_data], qc_cfg.rouge_threshold),
+            verify=qc_cfg.verify,
+            verification_version=qc_cfg.verification_prompt,
+        )
+        before, cpu, started = teacher.usage(), cpu_seconds(server), time.perf_counter()
+        examples, counts = generate(teacher, qc, slots, held_out, int(qc_cfg.max_regenerations), 0)
+        used = usage_delta(teacher.usage(), before)["total"]
+    row = counts.get("error_correction", {"requested": 0, "generated": 0, "accepted": 0, "rejected": {}})
+    return {
+        "cell": cell.name,
+        "wrong_seeds": len(slots),
+        "kept_questions": [e.meta["question"] for e in examples],
+        **row,
+        "teacher_requests": used["requests"],
+        "tokens_in": used["tokens_in"],
+        "tokens_out": used["tokens_out"],
+        "truncated": used["truncated"],
+        "parse_failures": used["parse_failures"],
+        "cpu_s": round(cpu_seconds(server) - cpu, 1),
+        "wall_s": round(time.perf_counter() - started, 1),
+    }
+
+
+def run_pada_part(args: argparse.Namespace) -> dict[str, Any]:
+    from pada.teacher.local_server import LlamaCppServer
+
+    cells = sorted(args.runs.glob("*-pada-s*"))
+    wanted = [int(n) for n in str(args.seeds).split(",")]
+    records: dict[str, list[dict]] = {form: [] for form in PADA_FORMS}
+    with LlamaCppServer(args.gguf, args.cache / "bench" / "teacher_speed_pada") as server:
+        for k, (cell, n) in enumerate(zip(cells, wanted, strict=False)):
+            order = PADA_FORMS if k % 2 == 0 else tuple(reversed(PADA_FORMS))
+            for form in order:
+                row = _pada_form(server, _pada_config(form, args, server.base_url), cell, n)
+                records[form].append({**row, "first": order[0]})
+                print(f"[teacher_speed] pada {cell.name} {form}: {_brief(row)}", file=sys.stderr, flush=True)
+    return {"summary": pada_summary(records), "records": records}
+
+
+def _brief(row: dict[str, Any]) -> str:
+    keys = ("wrong_seeds", "teacher_requests", "cpu_s", "generated", "accepted", "rejected")
+    return json.dumps({k: row[k] for k in keys})
+
+
+def pada_summary(records: dict[str, list[dict]]) -> dict[str, Any]:
+    """Per form: the sums over cells (rejections by reason), per kept example, and new/old ratios."""
+    from collections import Counter
+
+    summary: dict[str, Any] = {}
+    for form, rows in records.items():
+        keys = ("wrong_seeds", "teacher_requests", "requested", "generated", "accepted", "cpu_s", "wall_s")
+        row: dict[str, Any] = {
+            k: round(sum(r[k] for r in rows), 1) for k in (*keys, "tokens_in", "tokens_out")
+        }
+        row["rejected"] = dict(sum((Counter(r["rejected"]) for r in rows), Counter()))
+        kept = row["accepted"] or float("nan")
+        row["cpu_s_per_kept"] = round(row["cpu_s"] / kept, 1)
+        row["requests_per_kept"] = round(row["teacher_requests"] / kept, 2)
+        summary[form] = row
+    old, new = (summary[f] for f in PADA_FORMS)
+    summary["ratios json_list/json"] = {
+        k: round(new[k] / old[k], 3) if old[k] else None
+        for k in ("teacher_requests", "cpu_s", "accepted", "cpu_s_per_kept", "tokens_in", "tokens_out")
+    }
+    return summary
+
+
 def write(args: argparse.Namespace, result: dict[str, Any], started: float, load_before: list[float]) -> None:
     stem = f"teacher_speed_{args.part}"
     answers = args.cache / "bench" / f"{stem}_answers.jsonl"
@@ -322,7 +471,7 @@ def write(args: argparse.Namespace, result: dict[str, Any], started: float, load
                 out.write(json.dumps({"variant": name, **row}, default=str) + "\n")
     report = {
         "title": f"Teacher CPU per kept example: {args.part} (experiments/bench/teacher_speed.py)",
-        "note": __doc__.split("\n\n")[2] if args.part == "server" else __doc__.split("\n\n")[2],
+        "note": __doc__.split("\n\n")[2],
         "machine": machine(),
         "results": {
             **result,
@@ -341,12 +490,18 @@ def write(args: argparse.Namespace, result: dict[str, Any], started: float, load
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", choices=("server", "llm2llm"))
+    parser.add_argument("part", choices=("server", "llm2llm", "pada"))
     parser.add_argument("--runs", type=Path, required=True, help="a make demo-real runs dir (runs/demo_real)")
     parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "pada")
     parser.add_argument("--gguf", type=Path, default=None, help="default: CACHE/teachers/<the 0.5B>.gguf")
-    parser.add_argument("--seeds", type=int, default=None, help="wrong seeds per cell (default: 2 / 4)")
+    parser.add_argument(
+        "--seeds", default=None, help="wrong seeds per cell (default: 2 / 4; pada: per cell in order, 14,4)"
+    )
     parser.add_argument("--samples", type=int, default=None, help="samples per seed (default: 2 / 3)")
+    parser.add_argument(
+        "--regenerations", type=int, default=1, help="pada: qc.max_regenerations (demo-real's)"
+    )
+    parser.add_argument("--verify", action="store_true", help="pada: the teacher verifies each item (QC)")
     args = parser.parse_args(argv)
     args.gguf = args.gguf or args.cache / "teachers" / GGUF.name
     if not args.gguf.is_file():
@@ -354,17 +509,24 @@ def main(argv: list[str] | None = None) -> int:
             f"pada: error: {args.gguf} does not exist; assemble it with `make teacher-gguf`", file=sys.stderr
         )
         return 2
-    if not any(args.runs.glob("*llm2llm*/augment_0/baseline_report.json")):
+    wanted = (
+        "*-pada-s*/eval_0/train.jsonl" if args.part == "pada" else "*llm2llm*/augment_0/baseline_report.json"
+    )
+    if not any(args.runs.glob(wanted)):
         print(
-            f"teacher_speed: skipped: no LLM2LLM cell of a make demo-real run under {args.runs}",
+            f"teacher_speed: skipped: no {args.part} cell of a make demo-real run under {args.runs}",
             file=sys.stderr,
         )
         return 0
-    server = args.part == "server"
-    args.seeds = args.seeds or (2 if server else 4)
-    args.samples = args.samples or (2 if server else 3)
     started, load_before = time.perf_counter(), load_average()
-    result = run_server_part(args) if server else run_llm2llm_part(args)
+    if args.part == "pada":
+        args.seeds = args.seeds or "14,4"
+        result = run_pada_part(args)
+    else:
+        server = args.part == "server"
+        args.seeds = int(args.seeds or (2 if server else 4))
+        args.samples = args.samples or (2 if server else 3)
+        result = run_server_part(args) if server else run_llm2llm_part(args)
     write(args, result, started, load_before)
     return 0
 

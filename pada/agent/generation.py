@@ -3,6 +3,14 @@
 Two sources: strategy-guided examples (the budget split across patterns, by cluster size by default) and
 LLM2LLM-style error-correcting examples, one per seed example the student got wrong. Few-shot format
 examples come from the seed data only; validation and test text never enters these prompts.
+
+A slot is asked in one of two forms. Its own request (``Slot.seed`` None): the generation prompt with the
+slot's guidance and few-shot examples, one item. Or LLM2LLM's list request (``Slot.seed`` set, PaDA-Agent's
+error-correcting slots on multiple-choice and code tasks, ``generation.correction_format``): the slots of one
+wrong seed pending in an attempt share ONE request showing that seed with its answer and asking
+``problems_asked(pending, attempt)`` new problems (pada.methods.similar_problems); its problems fill the
+seed's slots in answer order, each through the same checks, and those written after every slot of the seed
+is filled are counted ``not_needed`` (never checked, never kept).
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ from typing import Any
 
 from pada.agent.leakage import HeldOut, assert_no_leak
 from pada.agent.quality import Decontaminator, Deduplicator, judge_problem, verification_problem
+from pada.methods.similar_problems import ROLE, problem_list, problems_asked, similar_problems_prompt
 from pada.tasks.base import question_of
 from pada.tasks.synthetic import SyntheticFormat
 from pada.teacher import Request, render
@@ -32,6 +41,7 @@ class Slot:
     guidance: str
     shots: list[dict[str, str]]
     meta: dict[str, Any] = field(default_factory=dict)
+    seed: Example | None = None  # set: asked in LLM2LLM's list request for this wrong seed (module docstring)
 
 
 def allocate(total: int, sizes: list[int], how: str = "proportional") -> list[int]:
@@ -149,8 +159,8 @@ def generate(
         # a fresh sample index per attempt and iteration: a retry, or the same prompt next iteration, is a new
         # sample, not a cache hit of an answer already used
         offset = namespace + (iteration * (max_regenerations + 1) + attempt) * (stride or len(slots))
-        answers = _ask_for_examples(state_teacher, qc, pending, held_out, offset)
-        survivors = _cheap_checks(qc, pending, answers, counts)
+        answers = _ask_for_examples(state_teacher, qc, pending, held_out, offset, attempt)
+        survivors = _cheap_checks(qc, answers, counts)
         _costly_checks(qc, survivors, offset, counts, accepted, iteration)
         pending = [s for s in pending if s.index not in accepted]
     examples = [accepted[i] for i in sorted(accepted)]
@@ -172,48 +182,89 @@ def _empty_counts(slots: list[Slot], judging: bool) -> dict[str, dict]:
     }
 
 
+@dataclass
+class _Answer:
+    """One request's outcome: the slots it serves (in order), the problems it asked, its parsed items."""
+
+    slots: list[Slot]
+    asked: int
+    items: list[Any] | None  # None: the answer did not parse
+
+
 def _ask_for_examples(
-    state_teacher: Any, qc: QualityControl, pending: list[Slot], held_out: HeldOut, offset: int
-) -> list[Any]:
-    """The teacher's answer (a parsed generated item, or None) per pending slot, at sample index
-    ``offset + slot.index``; raises if a prompt holds held-out text (assert_no_leak)."""
-    prompts = [
-        render(
-            "generation",
-            qc.fmt.generation_prompt,
-            schema=qc.fmt.schema,
-            task_description=qc.task_description,
-            guidance=s.guidance,
-            examples=qc.fmt.prompt_examples(s.shots),
-        )
-        for s in pending
+    state_teacher: Any,
+    qc: QualityControl,
+    pending: list[Slot],
+    held_out: HeldOut,
+    offset: int,
+    attempt: int,
+) -> list[_Answer]:
+    """The teacher's answer per request: a slot of its own, or the pending slots of one wrong seed sharing
+    a list request of ``problems_asked(slots, attempt)`` problems (module docstring). A request's sample
+    index is ``offset`` + its (first) slot's index. Raises if a prompt holds held-out text (assert_no_leak)."""
+    by_seed: dict[str, list[Slot]] = {}
+    for slot in pending:
+        if slot.seed is not None:
+            by_seed.setdefault(slot.seed.id, []).append(slot)
+    asks: list[tuple[list[Slot], int, Request]] = []
+    for slot in pending:
+        if slot.seed is None:
+            asks.append(([slot], 1, _own_request(qc, slot, offset)))
+        elif by_seed[slot.seed.id][0] is slot:  # a seed's list request stands where its first slot does
+            slots = by_seed[slot.seed.id]
+            n = problems_asked(len(slots), attempt)
+            asks.append((slots, n, _list_request(state_teacher, qc, slots[0], n, offset)))
+    assert_no_leak(held_out, ("\n".join(c for _, c in r.messages.messages) for *_, r in asks), [])
+    answers = state_teacher.complete_many([r for *_, r in asks])
+    return [
+        _Answer(slots, n, None if answer is None else list(answer.problems) if slots[0].seed else [answer])
+        for (slots, n, _), answer in zip(asks, answers, strict=True)
     ]
-    assert_no_leak(held_out, ("\n".join(c for _, c in p.messages) for p in prompts), [])
-    requests = [
-        Request("generation", p, offset + s.index, qc.fmt.schema)
-        for s, p in zip(pending, prompts, strict=True)
-    ]
-    return state_teacher.complete_many(requests)
+
+
+def _own_request(qc: QualityControl, slot: Slot, offset: int) -> Request:
+    """The slot's own request: the generation prompt with its guidance and shots, one item."""
+    prompt = render(
+        "generation",
+        qc.fmt.generation_prompt,
+        schema=qc.fmt.schema,
+        task_description=qc.task_description,
+        guidance=slot.guidance,
+        examples=qc.fmt.prompt_examples(slot.shots),
+    )
+    return Request("generation", prompt, offset + slot.index, qc.fmt.schema)
+
+
+def _list_request(state_teacher: Any, qc: QualityControl, first: Slot, n: int, offset: int) -> Request:
+    """A wrong seed's list request for ``n`` problems, with room for each to be as long as the role's own
+    request allows (the role's max_tokens x n: a list cut short does not parse)."""
+    prompt = similar_problems_prompt(qc.fmt, first.seed, n, qc.task_description)
+    room = n * state_teacher.max_tokens(ROLE)
+    return Request(ROLE, prompt, offset + first.index, problem_list(qc.fmt.schema, n), max_tokens=room)
 
 
 def _cheap_checks(
-    qc: QualityControl, pending: list[Slot], answers: list[Any], counts: dict[str, dict]
+    qc: QualityControl, answers: list[_Answer], counts: dict[str, dict]
 ) -> list[tuple[Slot, Any]]:
-    """Count every answer and drop the unparsed, malformed, contaminated and duplicate ones; each survivor's
-    question joins the deduplicator at once, so later candidates in this batch must differ from it."""
+    """Count every problem asked and drop the unparsed, malformed, contaminated and duplicate ones; each
+    survivor fills the next open slot of its request and its question joins the deduplicator at once, so
+    later candidates must differ from it; problems past a request's last open slot are ``not_needed``."""
     survivors = []
-    for slot, answer in zip(pending, answers, strict=True):
-        row = counts[slot.key]
-        row["requested"] += 1
-        if answer is None:
-            row["rejected"]["unparsed"] += 1
+    for answer in answers:
+        row, open_ = counts[answer.slots[0].key], list(answer.slots)
+        row["requested"] += answer.asked
+        if answer.items is None:
+            row["rejected"]["unparsed"] += answer.asked
             continue
-        row["generated"] += 1
-        if reason := qc.cheap_problem(answer):
-            row["rejected"][reason] += 1
-            continue
-        qc.deduplicator.add(qc.fmt.question(answer))
-        survivors.append((slot, answer))
+        for item in answer.items:
+            row["generated"] += 1
+            if not open_:
+                row["rejected"]["not_needed"] += 1
+            elif reason := qc.cheap_problem(item):
+                row["rejected"][reason] += 1
+            else:
+                qc.deduplicator.add(qc.fmt.question(item))
+                survivors.append((open_.pop(0), item))
     return survivors
 
 

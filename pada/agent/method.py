@@ -39,12 +39,14 @@ from pada.errors import PadaError
 from pada.methods.base import IterationState, Method
 from pada.methods.effort import affordable_units, within_allowance
 from pada.tasks.base import Task, question_of
-from pada.tasks.synthetic import SyntheticFormat, synthetic_format
+from pada.tasks.synthetic import MathFormat, SyntheticFormat, synthetic_format
 from pada.teacher.usage import EFFORT_CHUNK
 from pada.types import EvalRecord, Example
 
 log = logging.getLogger("pada.agent")
 CORRECTION = "error_correction"
+# generation.correction_format: how an error-correcting slot is asked (pada/agent/generation.py docstring)
+CORRECTION_FORMATS = ("json", "json_list")  # its own request, generation prompt | LLM2LLM's list request
 # A top-up's sample indices start at top_up x this: above every index a round's first proposal uses
 # ((iteration x (max_regenerations + 1) + attempt) x slots + slot), so no top-up answer is a cache hit.
 TOP_UP_SAMPLES = 1 << 20
@@ -63,10 +65,12 @@ class PadaAgent(Method):
     # bump when a change here or in version_sources can alter its output (pada/versions.py); 1.1: prompts with
     # an example answer instead of the JSON Schema document (issue 26); 1.2: spend-aware under teacher_budget;
     # 1.3: patterns.summary_prompt, patterns.embed_fields and the shared-cause report (issue 27)
-    # 1.4: the runner's budget_match top-ups (propose_more) from the round's own patterns
-    version = "1.4"
+    # 1.4: the runner's budget_match top-ups (propose_more) from the round's own patterns; 1.5: error-correcting
+    # slots in LLM2LLM's list request on multiple-choice and code tasks (generation.correction_format)
+    version = "1.5"
     version_sources = (
         "pada.methods.effort",
+        "pada.methods.similar_problems",
         "pada.agent.clustering",
         "pada.agent.generation",
         "pada.agent.leakage",
@@ -191,7 +195,29 @@ class PadaAgent(Method):
         )
 
     def check_task(self, task: Task) -> None:
-        synthetic_format(task)  # evaluation-only tasks take no generated items
+        self.correction_format(synthetic_format(task))  # evaluation-only tasks take no generated items
+
+    def correction_format(self, fmt: SyntheticFormat) -> str:
+        """``generation.correction_format``: ``json`` (each error-correcting slot its own request, the
+        generation prompt with the wrong question as guidance) | ``json_list`` (LLM2LLM's list request per
+        wrong seed, pada.methods.similar_problems) | ``auto`` (the default): ``json_list`` on
+        multiple-choice and code tasks, ``json`` on math, as LLM2LLM's ``response_format: auto``. Raises
+        PadaError for another value, or ``json_list`` on a math task (its prompt shows items with options or
+        tests)."""
+        value = self.cfg.generation.get("correction_format", "auto")
+        math = isinstance(fmt, MathFormat)
+        if value == "auto":
+            return "json" if math else "json_list"
+        if value not in CORRECTION_FORMATS:
+            raise PadaError(
+                f"method.generation.correction_format={value!r}; choose one of auto, {', '.join(CORRECTION_FORMATS)}"
+            )
+        if value == "json_list" and math:
+            raise PadaError(
+                f"method.generation.correction_format=json_list asks items in a task's synthetic format; math "
+                f"task '{fmt.task.name}' needs method.generation.correction_format=json (or auto)"
+            )
+        return value
 
     def _generate(
         self,
@@ -348,6 +374,7 @@ class PadaAgent(Method):
         """``per_wrong_seed`` slots per wrong seed; with no patterns to spend a matched budget on
         (pada_no_val, or no validation failures), raised so that the wrong seeds reach the target."""
         gen, slots, shown = self.cfg.generation, [], {s.id for s in seeds}
+        listed = self.correction_format(fmt) == "json_list"
         wrong = [seed for seed in self._wrong_seeds(state) if seed.id in shown]  # held-out seeds never shown
         per_seed = int(gen.per_wrong_seed)
         if raise_to_quota and state.quota.target is not None and wrong:
@@ -359,10 +386,10 @@ class PadaAgent(Method):
                 "Write a new problem that tests the same skill, with different numbers and context."
             )
             for _ in range(per_seed):
+                # drawn in both forms (a list request shows the seed itself): later slots' draws stay put
                 shots = shots_from_seeds(fmt, seeds, gen.shots, state.rng)
-                slots.append(
-                    Slot(0, CORRECTION, guidance, shots, {"kind": "error_correction", "seed_id": seed.id})
-                )
+                meta = {"kind": "error_correction", "seed_id": seed.id}
+                slots.append(Slot(0, CORRECTION, guidance, shots, meta, seed if listed else None))
         return slots
 
 

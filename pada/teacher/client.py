@@ -223,6 +223,11 @@ class Teacher:
         """The teacher that answers ``role``: its route's, else the default."""
         return self.lanes[self._route_of.get(role, DEFAULT)]
 
+    def max_tokens(self, role: str) -> int:
+        """The output-token limit a request of ``role`` gets when it names none (``Request.max_tokens``
+        None): the role's ``roles.<role>.max_tokens``, else ``sampling.max_tokens``, of its route's teacher."""
+        return _max_tokens(self.lane(role), role)
+
     def model_of(self, role: str) -> str:
         """``<provider>/<model>`` of the teacher that answers ``role`` (what results.json names per role)."""
         identity = self.lane(role).identity
@@ -440,7 +445,7 @@ class Teacher:
         role = lane.roles.get(request.role) or {}
         temperature = request.temperature if request.temperature is not None else role.get("temperature")
         return SamplingParams(
-            max_new_tokens=int(request.max_tokens or role.get("max_tokens") or sampling["max_tokens"]),
+            max_new_tokens=int(request.max_tokens or _max_tokens(lane, request.role)),
             temperature=float(sampling["temperature"] if temperature is None else temperature),
             top_p=float(sampling["top_p"]),
             stop=tuple(sampling.get("stop") or ()),
@@ -577,3 +582,7 @@ class Teacher:
         if completion.finish_reason in INCOMPLETE:  # cut off server-side: retried, never cached
             raise TransientError(f"answer ended with finish_reason={completion.finish_reason}")
         return completion
+
+
+def _max_tokens(lane: Lane, role: str) -> int:
+    return int((lane.roles.get(role) or {}).get("max_tokens") or lane.sampling["max_tokens"])
