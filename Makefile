@@ -104,9 +104,10 @@ bench: install  ## every CPU benchmark (ratios + load average) -> experiments/be
 bench-teacher: install  ## REAL local teachers on pada's ARC prompts: valid JSON per role, output tok/s, llama.cpp vs transformers serve -> results/teacher_llm.{json,md}
 	$(PY) experiments/bench/teacher_llm.py $(if $(DATA_DIR),--data-dir $(DATA_DIR)) --cache-dir $(CACHE_DIR)
 
-bench-teacher-speed: install  ## REAL 0.5B teacher on a demo-real run's LLM2LLM requests: server CPU per request and per kept problem -> results/teacher_speed_{server,llm2llm}.{json,md}; ~40 min
+bench-teacher-speed: install  ## REAL 0.5B teacher on a demo-real run's LLM2LLM and PaDA-Agent error-correcting requests: server CPU per request and per kept problem -> results/teacher_speed_{server,llm2llm,pada}.{json,md}; ~80 min
 	nice -n 10 $(PY) experiments/bench/teacher_speed.py server --runs $(DEMO_REAL_RUNS) --cache $(CACHE_DIR)
 	nice -n 10 $(PY) experiments/bench/teacher_speed.py llm2llm --runs $(DEMO_REAL_RUNS) --cache $(CACHE_DIR)
+	nice -n 10 $(PY) experiments/bench/teacher_speed.py pada --runs $(DEMO_REAL_RUNS) --cache $(CACHE_DIR)
 
 bench-gpu: install  ## on a GPU host: Llama-3.2-1B-shaped LoRA SFT MFU and generation tok/s -> results/gpu.{json,md}
 	$(PY) experiments/bench/gpu.py

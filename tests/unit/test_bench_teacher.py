@@ -77,3 +77,53 @@ def test_llama_cpp_prompt_and_decode_rates_come_from_the_servers_own_perf_lines(
     )
     # the 0.2 ms prompt was llama.cpp's prefix cache: left out; decoding sums both requests
     assert teacher_llm.llama_timings(log) == {"prompt_tok_per_s": 5.0, "decode_tok_per_s": 2.5}
+
+
+def _pada_row(requests: int, cpu: float, accepted: int, rejected: dict) -> dict:
+    generated = accepted + sum(rejected.values())
+    return {
+        "wrong_seeds": 2,
+        "teacher_requests": requests,
+        "requested": generated,
+        "generated": generated,
+        "accepted": accepted,
+        "rejected": rejected,
+        "cpu_s": cpu,
+        "wall_s": 2 * cpu,
+        "tokens_in": 100 * requests,
+        "tokens_out": 10 * generated,
+    }
+
+
+def test_pada_correction_forms_are_summed_over_cells_and_compared_per_kept_example():
+    import teacher_speed
+
+    records = {
+        "json": [_pada_row(4, 40.0, 1, {"duplicate": 3}), _pada_row(3, 30.0, 1, {"duplicate": 2})],
+        "json_list": [_pada_row(3, 36.0, 2, {"duplicate": 2, "not_needed": 1}), _pada_row(2, 24.0, 2, {})],
+    }
+    summary = teacher_speed.pada_summary(records)
+    assert summary["json"]["rejected"] == {"duplicate": 5} and summary["json"]["cpu_s_per_kept"] == 35.0
+    assert summary["json_list"]["accepted"] == 4 and summary["json_list"]["cpu_s_per_kept"] == 15.0
+    ratios = summary["ratios json_list/json"]
+    assert (ratios["teacher_requests"], ratios["accepted"], ratios["cpu_s_per_kept"]) == (0.714, 2.0, 0.429)
+
+
+def test_the_pada_part_without_pada_cells_skips_with_one_line_and_exit_0(tmp_path):
+    gguf = tmp_path / "teacher.gguf"
+    gguf.write_bytes(b"")
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH / "teacher_speed.py"),
+            "pada",
+            "--runs",
+            str(tmp_path),
+            "--gguf",
+            str(gguf),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0 and done.stderr.startswith("teacher_speed: skipped: no pada cell")
