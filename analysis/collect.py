@@ -23,6 +23,7 @@ from pada.display import Display
 from pada.errors import PadaError
 from pada.io import read_json, read_jsonl, stable_hash
 from pada.run.identity import configuration_of, differing_keys, flatten
+from pada.run.topup import TARGET_REACHED
 
 log = logging.getLogger("pada")
 
@@ -130,7 +131,29 @@ def _metric_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
     rows += _budget_rows(results)
     if _augmented(results):  # the method augmented
         rows.append({"metric": "data/synthetic", "value": float(results["data"]["synthetic"]), "n": None})
+        rows += [{"metric": k, "value": v, "n": None} for k, v in top_up_counts(results).items()]
     return rows
+
+
+def top_up_counts(results: dict[str, Any]) -> dict[str, float]:
+    """A cell's budget_match top-ups (results.json ``data.top_up``, pada/run/topup.py) as ``top_up/*``
+    metrics: ``rounds`` (augment rounds with a target), ``needed`` (of them short after ``propose``),
+    ``used`` (top-ups run), ``added`` (examples they kept) and ``stopped/<reason>`` (rounds that stopped so).
+    {} when the run does not record it (older than fairness 1.8): not recorded, never 0."""
+    record = (results.get("data") or {}).get("top_up")
+    if not isinstance(record, dict):
+        return {}
+    counts = {"top_up/rounds": 0.0, "top_up/needed": 0.0, "top_up/used": 0.0, "top_up/added": 0.0}
+    for entry in record.values():
+        later = entry.get("per_round", [])[1:]  # round 0 is propose
+        counts["top_up/rounds"] += 1
+        counts["top_up/needed"] += bool(later) or entry.get("stopped") not in (TARGET_REACHED, None)
+        counts["top_up/used"] += entry.get("rounds_used", len(later))
+        counts["top_up/added"] += sum(row.get("kept", 0) for row in later)
+        if entry.get("stopped") is not None:
+            key = f"top_up/stopped/{entry['stopped']}"
+            counts[key] = counts.get(key, 0.0) + 1
+    return counts
 
 
 def _budget_rows(results: dict[str, Any]) -> list[dict[str, Any]]:

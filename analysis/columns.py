@@ -21,6 +21,8 @@ EFFORT_COLUMNS = {
     "budget/synthetic": "Synthetic / quota",
 }
 
+STOPPED_AT_TARGET = "top_up/stopped/target_reached"  # the one stop that leaves a round not short
+
 STEPS_COLUMN = "Opt. steps"  # shown when the runs record optimizer steps
 
 EFFORT_CAPTION = (
@@ -159,16 +161,72 @@ def _against_quota(cells: pd.DataFrame, method: str) -> str:
 
 
 def shortfall_note(cells: pd.DataFrame, method: str, label: str) -> str | None:
-    """The note for a method whose cells added fewer synthetic examples than their quota, else None."""
-    rows = _synthetic_and_quota(cells, method).dropna(subset=["quota"])
+    """The note for a method whose cells added fewer synthetic examples than their quota, else None; it
+    ends with why the short runs' budget_match top-ups stopped (``_short_because``)."""
+    rows = _with_top_ups(cells, method, _synthetic_and_quota(cells, method).dropna(subset=["quota"]))
     short = rows[rows["synthetic"] < rows["quota"]]
     if short.empty:
         return None
+    because = _short_because(short)
     return (
         f"{label}: {len(short)} of {len(rows)} runs short of the synthetic quota "
         f"({_span(short['synthetic'].min(), short['synthetic'].max())} added; quota "
         f"{_span(short['quota'].min(), short['quota'].max())}); why, per round: results.json data.shortfall"
+        + (f"; {because}" if because else "")
     )
+
+
+def top_up_note(cells: pd.DataFrame, method: str, label: str) -> str | None:
+    """The note on a method's budget_match top-ups (results.json ``data.top_up``, ``top_up/*`` metrics):
+    how many runs needed them, the rounds short after ``propose``, the top-ups run and the examples they
+    added; "not recorded" for runs older than the record (never 0). None for a method that did not
+    augment, or whose runs had no budget_match target (nothing to top up)."""
+    rows = _with_top_ups(cells, method, _synthetic_and_quota(cells, method))
+    if rows.empty:
+        return None
+    recorded = rows.dropna(subset=["top_up/rounds"])
+    if recorded.empty:
+        return f"{label}: budget_match top-ups not recorded by these runs (results.json before fairness 1.8)"
+    if not recorded["top_up/rounds"].any():
+        return None
+    unrecorded = len(rows) - len(recorded)
+    return (
+        f"{label}: budget_match top-ups in {int((recorded['top_up/needed'] > 0).sum())} of {len(recorded)} "
+        f"runs ({recorded['top_up/needed'].sum():.0f} augment rounds short after propose; "
+        f"{recorded['top_up/used'].sum():.0f} top-ups added {recorded['top_up/added'].sum():.0f} examples; "
+        "per round: results.json data.top_up)"
+        + (f"; not recorded by {unrecorded} runs" if unrecorded else "")
+    )
+
+
+def _with_top_ups(cells: pd.DataFrame, method: str, rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` (one per cell of ``method``) with a column per ``top_up/*`` metric: NaN where the cell does
+    not record it."""
+    keys = ["task", "budget", "seed"]
+    mine = cells[(cells["method"] == method) & cells["metric"].str.startswith("top_up/")]
+    wide = mine.pivot_table(index=keys, columns="metric", values="value", aggfunc="first").reset_index()
+    out = rows.merge(wide, on=keys, how="left") if not wide.empty else rows.copy()
+    for column in ("top_up/rounds", "top_up/needed", "top_up/used", "top_up/added"):
+        out[column] = out.get(column, np.nan)
+    return out
+
+
+def _short_because(short: pd.DataFrame) -> str:
+    """Why the short runs' top-ups stopped: each reason other than target_reached with its runs, the runs
+    without a budget_match target, the runs that do not record top-ups."""
+    reasons = sorted(c for c in short.columns if c.startswith("top_up/stopped/") and c != STOPPED_AT_TARGET)
+    runs = {r.removeprefix("top_up/stopped/"): int((short[r] > 0).sum()) for r in reasons}
+    parts = [f"{reason} ({_runs(n)})" for reason, n in runs.items() if n]
+    texts = ["top-ups stopped: " + ", ".join(parts)] if parts else []
+    if untargeted := int((short["top_up/rounds"] == 0).sum()):
+        texts.append(f"top-ups: none, no budget_match target ({_runs(untargeted)})")
+    if unrecorded := int(short["top_up/rounds"].isna().sum()):
+        texts.append(f"top-ups: not recorded ({_runs(unrecorded)})")
+    return "; ".join(texts)
+
+
+def _runs(n: int) -> str:
+    return f"{n} run" + ("" if n == 1 else "s")
 
 
 def _span(low: float, high: float) -> str:

@@ -28,6 +28,7 @@ from analysis.columns import (
     lm_eval_columns,
     shortfall_note,
     teacher_failures,
+    top_up_note,
 )
 from analysis.comparisons import (
     ALPHA,
@@ -251,10 +252,12 @@ class _Builder:
             self.cells[(row, col)] = TableCell(text=values.get(row, ""))
 
     def flag_shortfalls(self, cells: pd.DataFrame, col: str) -> None:
-        """A note on each row whose runs fell short of their synthetic quota: never a quiet mismatch."""
+        """A note on each row whose runs fell short of their synthetic quota (never a quiet mismatch), and
+        one on the budget_match top-ups each row's runs needed."""
         for row in self.methods:
-            if text := shortfall_note(cells, row, self.layout.label(row)):
-                self.cells[(row, col)].notes.append(self.note(text))
+            for note in (shortfall_note, top_up_note):
+                if text := note(cells, row, self.layout.label(row)):
+                    self.cells[(row, col)].notes.append(self.note(text))
 
 
 def _label_prefix(collected: Collected) -> str:

@@ -13,6 +13,7 @@ import planted_method
 import pytest
 from conftest import compose_config
 
+from analysis.collect import collect_runs
 from pada.errors import PadaError
 from pada.run import fairness
 from pada.run.fairness import Decontaminator, Quota, fingerprint, near_copy, quota_for
@@ -348,7 +349,8 @@ def test_the_runner_tops_a_short_round_up_with_what_the_method_gives_more(
     plant = f"+method.plant=['{DISGUISED}','{FRESH}']"
     more = f"+method.more=[['{ONE_CHANGED}'],['{FRESH_2}']]"
     extra = ("synthetic_budget=2", "budget_match=true", plant, more)
-    results = run_cell(compose_config(_overrides(tmp_path, three_number_data, model_cache, *MORE, *extra)))
+    cfg = compose_config(_overrides(tmp_path, three_number_data, model_cache, *MORE, *extra))
+    results = run_cell(cfg)
     data = results["data"]
     assert (data["synthetic"], data["shortfall"], sum(data["rejected"].values())) == (2, {}, 2)
     top_up = data["top_up"][0]
@@ -357,6 +359,15 @@ def test_the_runner_tops_a_short_round_up_with_what_the_method_gives_more(
     assert rows == [(2, 2, 1, 1), (1, 1, 0, 1), (1, 1, 1, 0)]
     asked = [(s.quota.limit, s.quota.target) for s in planted_method.SEEN[-3:]]
     assert asked == [(2, 2), (1, 1), (1, 1)]  # each top-up is asked for the remainder only
+    cells = collect_runs(Path(cfg.paths.runs_dir)).cells  # what pada analyze reads of the saved record
+    counts = dict(zip(cells["metric"], cells["value"], strict=True))
+    assert {k: v for k, v in counts.items() if k.startswith("top_up/")} == {
+        "top_up/rounds": 1.0,
+        "top_up/needed": 1.0,
+        "top_up/used": 2.0,
+        "top_up/added": 1.0,
+        "top_up/stopped/target_reached": 1.0,
+    }
 
 
 def test_a_method_with_nothing_more_stops_the_top_up_with_the_shortfall_flag(
