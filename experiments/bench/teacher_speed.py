@@ -28,8 +28,10 @@ the item schema as llama.cpp's grammar (``response_format`` json_object + schema
   ``pada.agent.generation.generate``, the real teacher client with cache off, demo-real's
   ``max_regenerations`` 1 and teacher=local_llamacpp's sampling) in both ``generation.correction_format``s:
   ``json`` (1.4: each slot its own request, generation.v2 with the wrong question as guidance) and
-  ``json_list`` (1.5: LLM2LLM's list request per wrong seed, llm2llm_generation.v3), alternating which goes
-  first per cell; its own QC (format, decontamination against the cell's validation failures, ROUGE-L
+  ``json_list`` (1.5: LLM2LLM's list request per wrong seed, llm2llm_generation.v3), wrong seed by wrong
+  seed, alternating which form goes first; each (seed, form) record is appended to
+  ``CACHE/bench/teacher_speed_pada_records.jsonl`` as it finishes, and ``--summarize`` summarises a stopped
+  run over the seeds both forms answered; its own QC (format, decontamination against the cell's validation failures, ROUGE-L
   dedup against the cell's training questions: ``duplicate``), verification off (``--verify`` turns it on).
 
 Per request (``server``, ``llm2llm``) it records: prompt tokens (the request's) and prompt tokens evaluated (after llama.cpp's prefix
@@ -370,74 +372,112 @@ def _pada_state(cell: Path, task: Any, teacher: Any, wanted: int, workdir: Path)
     return IterationState(0, task, seeds, seeds, records, val, teacher, random.Random(0), workdir)
 
 
-def _pada_form(server: Any, cfg: Any, cell: Path, wanted: int) -> dict[str, Any]:
-    """One form on one cell's wrong seeds: PaDA's report row, the teacher's usage and the server's CPU s."""
-    from dataclasses import replace
+class _PadaForm:
+    """One ``correction_format`` on one cell: PaDA's slots (one per wrong seed), its QC and a teacher client."""
 
-    from pada.agent.generation import QualityControl, generate, usable_seeds
-    from pada.agent.leakage import HeldOut
-    from pada.agent.quality import Decontaminator, Deduplicator
-    from pada.methods.base import build_method
-    from pada.tasks.base import build_task, question_of
-    from pada.tasks.synthetic import synthetic_format
-    from pada.teacher import build_teacher, usage_delta
+    def __init__(self, server: Any, cfg: Any, cell: Path, wanted: int, stack: Any):
+        from dataclasses import replace
 
-    task, method = build_task(cfg.task), build_method(cfg.method)
-    fmt = synthetic_format(task)
-    with build_teacher(cfg.teacher, None) as teacher:
-        state = _pada_state(cell, task, teacher, wanted, server.workdir)
+        from pada.agent.generation import QualityControl, usable_seeds
+        from pada.agent.leakage import HeldOut
+        from pada.agent.quality import Decontaminator, Deduplicator
+        from pada.methods.base import build_method
+        from pada.tasks.base import build_task, question_of
+        from pada.tasks.synthetic import synthetic_format
+        from pada.teacher import build_teacher
+
+        task, method, qc_cfg = build_task(cfg.task), build_method(cfg.method), cfg.method.qc
+        fmt = synthetic_format(task)
+        self.server, self.regenerations = server, int(qc_cfg.max_regenerations)
+        self.teacher = stack.enter_context(build_teacher(cfg.teacher, None))
+        state = _pada_state(cell, task, self.teacher, wanted, server.workdir)
         texts = [r.prompt for r in state.val_records]
-        held_out = HeldOut(texts)
-        seeds = usable_seeds(state.seed_data, held_out)
-        slots = method._correction_slots(state, seeds, fmt, raise_to_quota=False)
-        slots = [replace(s, index=i) for i, s in enumerate(slots)]
-        qc_cfg = cfg.method.qc
-        qc = QualityControl(
+        self.held_out = HeldOut(texts)
+        slots = method._correction_slots(state, usable_seeds(state.seed_data, self.held_out), fmt, False)
+        self.slots = [replace(s, index=i) for i, s in enumerate(slots)]
+        self.qc = QualityControl(  # as PadaAgent.propose builds it; one per form, its dedup corpus growing
             fmt,
-            teacher,
+            self.teacher,
             method._description(state),
             Decontaminator(texts, qc_cfg.ngram, qc_cfg.ngram_threshold),
             Deduplicator([question_of(e) for e in state.train_data], qc_cfg.rouge_threshold),
             verify=qc_cfg.verify,
             verification_version=qc_cfg.verification_prompt,
         )
-        before, cpu, started = teacher.usage(), cpu_seconds(server), time.perf_counter()
-        examples, counts = generate(teacher, qc, slots, held_out, int(qc_cfg.max_regenerations), 0)
-        used = usage_delta(teacher.usage(), before)["total"]
-    row = counts.get("error_correction", {"requested": 0, "generated": 0, "accepted": 0, "rejected": {}})
-    return {
-        "cell": cell.name,
-        "wrong_seeds": len(slots),
-        "kept_questions": [e.meta["question"] for e in examples],
-        **row,
-        "teacher_requests": used["requests"],
-        "tokens_in": used["tokens_in"],
-        "tokens_out": used["tokens_out"],
-        "truncated": used["truncated"],
-        "parse_failures": used["parse_failures"],
-        "cpu_s": round(cpu_seconds(server) - cpu, 1),
-        "wall_s": round(time.perf_counter() - started, 1),
-    }
+
+    def one_seed(self, k: int) -> dict[str, Any]:
+        """Slot ``k`` (wrong seed k) through PaDA's generate at the whole cell's sample indices: its report
+        row, the teacher's usage and the server's CPU seconds."""
+        from pada.agent.generation import generate
+        from pada.teacher import usage_delta
+
+        before, cpu, started = self.teacher.usage(), cpu_seconds(self.server), time.perf_counter()
+        slot = self.slots[k]
+        examples, counts = generate(
+            self.teacher, self.qc, [slot], self.held_out, self.regenerations, 0, len(self.slots)
+        )
+        used = usage_delta(self.teacher.usage(), before)["total"]
+        return {
+            "seed": slot.meta["seed_id"],
+            "wrong_seeds": 1,
+            "kept_questions": [e.meta["question"] for e in examples],
+            **counts["error_correction"],
+            "teacher_requests": used["requests"],
+            "tokens_in": used["tokens_in"],
+            "tokens_out": used["tokens_out"],
+            "truncated": used["truncated"],
+            "parse_failures": used["parse_failures"],
+            "cpu_s": round(cpu_seconds(self.server) - cpu, 1),
+            "wall_s": round(time.perf_counter() - started, 1),
+        }
 
 
 def run_pada_part(args: argparse.Namespace) -> dict[str, Any]:
+    """Per cell, per wrong seed, both forms, which one first alternating seed by seed; each record is
+    appended to ``teacher_speed_pada_records.jsonl`` as it finishes (``--summarize`` reads them back)."""
+    import contextlib
+
     from pada.teacher.local_server import LlamaCppServer
 
     cells = sorted(args.runs.glob("*-pada-s*"))
     wanted = [int(n) for n in str(args.seeds).split(",")]
     records: dict[str, list[dict]] = {form: [] for form in PADA_FORMS}
-    with LlamaCppServer(args.gguf, args.cache / "bench" / "teacher_speed_pada") as server:
-        for k, (cell, n) in enumerate(zip(cells, wanted, strict=False)):
-            order = PADA_FORMS if k % 2 == 0 else tuple(reversed(PADA_FORMS))
-            for form in order:
-                row = _pada_form(server, _pada_config(form, args, server.base_url), cell, n)
-                records[form].append({**row, "first": order[0]})
-                print(f"[teacher_speed] pada {cell.name} {form}: {_brief(row)}", file=sys.stderr, flush=True)
+    log = args.cache / "bench" / "teacher_speed_pada_records.jsonl"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("")
+    k = 0
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(LlamaCppServer(args.gguf, args.cache / "bench" / "teacher_speed_pada"))
+        for cell, n in zip(cells, wanted, strict=False):
+            forms = {
+                f: _PadaForm(server, _pada_config(f, args, server.base_url), cell, n, stack)
+                for f in PADA_FORMS
+            }
+            for seed in range(len(forms[PADA_FORMS[0]].slots)):
+                order = PADA_FORMS if k % 2 == 0 else tuple(reversed(PADA_FORMS))
+                for form in order:
+                    row = {"cell": cell.name, "form": form, "first": order[0], **forms[form].one_seed(seed)}
+                    records[form].append(row)
+                    with log.open("a") as out:
+                        out.write(json.dumps(row) + "\n")
+                    print(
+                        f"[teacher_speed] pada {cell.name} {form}: {_brief(row)}", file=sys.stderr, flush=True
+                    )
+                k += 1
+    return {"summary": pada_summary(records), "records": records}
+
+
+def read_pada_records(path: Path) -> dict[str, Any]:
+    """``--summarize``: the summary of the records a (possibly stopped) run appended, seeds with both forms."""
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    both = {(r["cell"], r["seed"]) for r in rows if r["form"] == PADA_FORMS[0]}
+    both &= {(r["cell"], r["seed"]) for r in rows if r["form"] == PADA_FORMS[1]}
+    records = {f: [r for r in rows if r["form"] == f and (r["cell"], r["seed"]) in both] for f in PADA_FORMS}
     return {"summary": pada_summary(records), "records": records}
 
 
 def _brief(row: dict[str, Any]) -> str:
-    keys = ("wrong_seeds", "teacher_requests", "cpu_s", "generated", "accepted", "rejected")
+    keys = ("seed", "teacher_requests", "cpu_s", "generated", "accepted", "rejected")
     return json.dumps({k: row[k] for k in keys})
 
 
@@ -515,6 +555,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--verify", action="store_true", help="pada: the teacher verifies each item (QC)")
     parser.add_argument("--per-role", type=int, default=8, help="servers: requests per role")
+    parser.add_argument(
+        "--summarize", action="store_true", help="pada: summarise the records of a stopped run"
+    )
     args = parser.parse_args(argv)
     args.gguf = args.gguf or args.cache / "teachers" / GGUF.name
     if not args.gguf.is_file():
@@ -538,7 +581,8 @@ def main(argv: list[str] | None = None) -> int:
         result = run_servers_part(args)
     elif args.part == "pada":
         args.seeds = args.seeds or "14,4"
-        result = run_pada_part(args)
+        records = args.cache / "bench" / "teacher_speed_pada_records.jsonl"
+        result = read_pada_records(records) if args.summarize else run_pada_part(args)
     else:
         server = args.part == "server"
         args.seeds = int(args.seeds or (2 if server else 4))

@@ -127,3 +127,22 @@ def test_the_pada_part_without_pada_cells_skips_with_one_line_and_exit_0(tmp_pat
         check=False,
     )
     assert done.returncode == 0 and done.stderr.startswith("teacher_speed: skipped: no pada cell")
+
+
+def test_a_stopped_pada_run_is_summarised_over_the_seeds_both_forms_answered(tmp_path):
+    import json
+
+    import teacher_speed
+
+    rows = [
+        {"cell": "c", "seed": "s1", "form": "json", **_pada_row(2, 20.0, 0, {"duplicate": 2})},
+        {"cell": "c", "seed": "s1", "form": "json_list", **_pada_row(2, 24.0, 1, {"duplicate": 1})},
+        {"cell": "c", "seed": "s2", "form": "json_list", **_pada_row(1, 9.0, 1, {})},  # stopped before json
+    ]
+    path = tmp_path / "records.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    summary = teacher_speed.read_pada_records(path)["summary"]
+    assert (summary["json"]["accepted"], summary["json_list"]["accepted"]) == (0, 1)
+    assert (
+        summary["json_list"]["teacher_requests"] == 2 and summary["ratios json_list/json"]["accepted"] is None
+    )
