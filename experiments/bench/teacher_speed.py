@@ -537,6 +537,8 @@ def _note(part: str) -> str:
         import teacher_servers
 
         return teacher_servers.__doc__
+    if part == "pada":
+        return next(p for p in __doc__.split("\n\n") if p.startswith("- ``pada``"))
     return __doc__.split("\n\n")[3]
 
 
