@@ -49,6 +49,18 @@ def strict_json_schema(schema: type[BaseModel]) -> dict[str, Any]:
     return without_defaults(to_strict_json_schema(schema))
 
 
+def grammar_json_schema(schema: type[BaseModel]) -> dict[str, Any]:
+    """``schema.model_json_schema()`` with ``maxLength`` on each string field the model's ``max_chars``
+    ClassVar names ({field: characters}). Sent only to servers that compile the schema into a decoding grammar
+    (llama.cpp's json_schema_to_grammar honours minLength/maxLength), where the bound closes a string that a
+    small model would otherwise repeat until max_tokens. Not sent in OpenAI's strict form, whose supported
+    subset has no string lengths, nor enforced by pada's own validation: the same answer parses everywhere."""
+    bounded = schema.model_json_schema()
+    for name, limit in getattr(schema, "max_chars", {}).items():
+        bounded["properties"][name]["maxLength"] = int(limit)
+    return bounded
+
+
 def tool_description(schema: type[BaseModel]) -> str:
     """What the forced tool is for: the schema's docstring, else a sentence naming it."""
     doc = (schema.__doc__ or "").strip()
@@ -63,7 +75,7 @@ def native_fields(form: str, schema: type[BaseModel]) -> dict[str, Any]:
         body = {"name": name, "strict": True, "schema": strict_json_schema(schema)}
         return {"response_format": {"type": "json_schema", "json_schema": body}}
     if form == JSON_OBJECT_SCHEMA:
-        return {"response_format": {"type": "json_object", "schema": schema.model_json_schema()}}
+        return {"response_format": {"type": "json_object", "schema": grammar_json_schema(schema)}}
     if form == VLLM:
         return {"extra_body": {"structured_outputs": {"json": schema.model_json_schema()}}}
     if form == ANTHROPIC_TOOL:

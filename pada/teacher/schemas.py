@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import BaseModel, Field
 
 
@@ -54,12 +56,17 @@ class Paraphrase(BaseModel):
 
 
 class Verdict(BaseModel):
+    # Where the server compiles the schema into a decoding grammar (llama.cpp), these strings close at this many
+    # characters (pada.teacher.native.grammar_json_schema). Measured: a 0.5B verifier's free-text reason fell into
+    # a repetition loop, was cut at max_tokens and re-asked with 2x and 4x room: 1,792 tokens for one verdict.
+    max_chars: ClassVar[dict[str, int]] = {"answer": 200, "reason": 400}
     valid: bool = Field(description="true if the problem is well-posed and the solution correct")
     answer: str = Field(description="your own final answer")
     reason: str = ""
 
 
 class JudgeScore(BaseModel):
+    max_chars: ClassVar[dict[str, int]] = {"reason": 400}  # as Verdict's: a grammar closes the reason there
     score: int = Field(ge=1, le=10, description="1 = unusable, 10 = excellent training data")
     reason: str = ""
 

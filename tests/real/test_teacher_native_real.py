@@ -58,3 +58,33 @@ def test_local_llamacpp_config_gets_a_schema_shaped_answer_and_the_openai_form_i
     ):
         teacher.complete("error_analysis", prompt, schema=ErrorAnalysis, max_tokens=8)
     assert teacher.usage()["roles"]["error_analysis"]["retries"] == 0, str(refused.value)
+
+
+@pytest.mark.slow  # two answers of <= 256 tokens on one CPU thread: ~1 min idle
+def test_the_grammar_closes_a_bounded_reason_that_would_otherwise_run_to_max_tokens(llama_server, tmp_path):
+    """Verdict.max_chars reaches llama.cpp's grammar (native.grammar_json_schema): asked to explain at great
+    length, the real teacher's reason closes at 400 characters and the verdict parses on the first call. Without
+    the bound (measured with the 0.5B: 256 of 256 tokens, cut) the client would re-ask with 2x and 4x room."""
+    from conftest import compose_config
+    from omegaconf import OmegaConf
+
+    from pada.teacher.schemas import Verdict
+
+    chat = [
+        {"role": "system", "content": "You check training problems. Reply with a JSON object."},
+        {
+            "role": "user",
+            "content": "Problem: Which is the most likely effect of a faster planet rotation?\nA. density "
+            "decreases\nB. years longer\nC. days shorter\nD. gravity stronger\nProposed answer: C.\nIs the "
+            "problem well-posed and the answer correct? Explain your reason in great detail, repeating every "
+            "step many times.",
+        },
+    ]
+    served = {"base_url": llama_server.base_url, "model": llama_server.model}
+    cfg = OmegaConf.merge(compose_config(["teacher=local_llamacpp"]).teacher, served)
+    cfg.client.cache.path = str(tmp_path / "t.sqlite")
+    with Teacher(cfg, cfg.client.cache.path) as teacher:
+        verdict = teacher.complete("verification", chat, schema=Verdict, max_tokens=256)
+        row = teacher.usage()["roles"]["verification"]
+    assert isinstance(verdict, Verdict) and len(verdict.reason) <= Verdict.max_chars["reason"]
+    assert (row["calls"], row["truncated"], row["reasks"]) == (1, 0, 0)

@@ -73,8 +73,34 @@ def test_llama_cpp_form_sends_json_object_with_the_schema(server, tmp_path):
     with _openai(server, tmp_path, native_form="json_object_schema") as teacher:
         assert teacher.complete("verification", CHAT, schema=Verdict) == Verdict(**GOOD)
     body = server.bodies[-1]
-    assert body["response_format"] == {"type": "json_object", "schema": Verdict.model_json_schema()}
+    bounded = Verdict.model_json_schema()
+    bounded["properties"]["answer"]["maxLength"] = 200  # Verdict.max_chars: the grammar closes these strings
+    bounded["properties"]["reason"]["maxLength"] = 400
+    assert body["response_format"] == {"type": "json_object", "schema": bounded}
     assert "structured_outputs" not in body
+
+
+def test_string_bounds_reach_only_grammar_forms():
+    from pada.teacher.native import JSON_OBJECT_SCHEMA, OPENAI_JSON_SCHEMA, native_fields
+
+    grammar = native_fields(JSON_OBJECT_SCHEMA, Verdict)["response_format"]["schema"]["properties"]
+    assert {k: v.get("maxLength") for k, v in grammar.items()} == {
+        "valid": None,
+        "answer": 200,
+        "reason": 400,
+    }
+    strict = native_fields(OPENAI_JSON_SCHEMA, Verdict)["response_format"]["json_schema"]["schema"]
+    assert "maxLength" not in json.dumps(strict)  # OpenAI's strict subset has no string lengths
+    assert Verdict(valid=True, answer="C", reason="x" * 1000).reason == "x" * 1000  # never a parse failure
+
+
+def test_llama_cpp_compiles_the_bound_into_its_grammar():
+    llama_grammar = pytest.importorskip("llama_cpp.llama_grammar")
+    from pada.teacher.native import grammar_json_schema
+
+    gbnf = llama_grammar.json_schema_to_gbnf(json.dumps(grammar_json_schema(Verdict)))
+    rules = dict(line.split(" ::= ", 1) for line in gbnf.splitlines())
+    assert (rules["answer"].count("char"), rules["reason"].count("char")) == (200, 400)  # at most that many
 
 
 def test_vllm_form_sends_structured_outputs_json(server, tmp_path):
