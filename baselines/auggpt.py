@@ -66,8 +66,9 @@ class AugGPT(Method):
     name = NAME
     # bump when a change here can alter its output (pada/versions.py); 1.1: example-answer prompts (issue 26);
     # 1.2: stops at the runner's teacher allowance (teacher_budget), parts verified in turn; 1.3: the
-    # runner's budget_match top-ups (propose_more), sample indices continuing per seed
-    version = "1.3"
+    # runner's budget_match top-ups (propose_more), sample indices continuing per seed; 1.4: a grammar bounds
+    # the verifier's free-text fields (schemas.Verdict.max_chars) under llama.cpp
+    version = "1.4"
     version_sources = GENERATIVE_SOURCES
     needs_teacher = True
 

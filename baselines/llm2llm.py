@@ -114,8 +114,9 @@ class LLM2LLM(Method):
     # 1.1: the official dedup corpus, tie, attempt size, train-eval length and parser; 1.2: verification.v3
     # (an example answer, via baselines/formats.py); 1.3: stops at the runner's teacher allowance; 1.4:
     # response_format json_list (an attempt's n items in one request, llm2llm_generation.v3) and auto
-    # 1.5: the runner's budget_match top-ups (propose_more)
-    version = "1.5"
+    # 1.5: the runner's budget_match top-ups (propose_more); 1.6: a grammar bounds the verifier's free-text
+    # fields (schemas.Verdict.max_chars) under llama.cpp
+    version = "1.6"
     version_sources = GENERATIVE_SOURCES
     needs_teacher = True
     needs_train_eval = True

@@ -72,8 +72,9 @@ class LLMsAsInstructors(Method):
     name = NAME
     # bump when a change here can alter its output (pada/versions.py); 1.1: example-answer prompts (issue 26);
     # 1.2: spend-aware under the runner's teacher allowance (teacher_budget); 1.3: the runner's
-    # budget_match top-ups (propose_more) from the round's analyses
-    version = "1.3"
+    # budget_match top-ups (propose_more) from the round's analyses; 1.4: a grammar bounds the verifier's
+    # free-text fields (schemas.Verdict.max_chars) under llama.cpp
+    version = "1.4"
     version_sources = GENERATIVE_SOURCES
     needs_teacher = True
     needs_train_eval = True
