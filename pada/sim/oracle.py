@@ -26,6 +26,7 @@ import json
 import random
 import re
 from collections import Counter
+from dataclasses import replace
 
 from pada.errors import PadaError
 from pada.io import stable_hash
@@ -126,27 +127,71 @@ def _informed(call: Call, analysis_fidelity: float) -> bool:
     return draw.random() < analysis_fidelity
 
 
-def error_analysis(call: Call, noise: dict = NO_NOISE, analysis_fidelity: float = 1.0) -> dict:
-    """The failed item's hidden skill, phrasing and magnitude in the words ``generation`` reads back (the
-    simulated lead's source: issue 28), with the declared noise; an uninformed analysis (1 −
-    ``analysis_fidelity`` of them) names nothing, like the declared vague ones."""
+def _analysed(call: Call, noise: dict, analysis_fidelity: float) -> tuple[str, Problem | None]:
+    """What an error analysis says of the failed item: ("outside", None) when the prompt states no world
+    problem, ("vague", None) when it names nothing (uninformed, or the declared vague noise), else
+    ("named", the problem it names: the item's own, or under ``analysis_wrong`` one property redrawn)."""
     problems = find_problems(_text(call))
     if not problems:
-        return {"error": "the problem is outside the simulated world", "missing_skill": "unknown"}
+        return "outside", None
     if not _informed(call, analysis_fidelity):
-        return dict(VAGUE)
+        return "vague", None
     rng = _rng(call)
     kind = _noisy(rng, noise, "analysis_wrong", "analysis_vague")
     if kind == "analysis_vague":  # names no property: such analyses cannot be grouped by what went wrong
+        return "vague", None
+    return "named", _redraw(rng, problems[0]) if kind == "analysis_wrong" else problems[0]
+
+
+def error_analysis(call: Call, noise: dict = NO_NOISE, analysis_fidelity: float = 1.0) -> dict:
+    """The failed item's hidden skill, phrasing and magnitude in the words ``generation`` reads back (the
+    simulated lead's source: issue 28), with the declared noise; an uninformed analysis (1 −
+    ``analysis_fidelity`` of them) names nothing, like the declared vague ones. Answers
+    ``error_analysis.v5`` (``root_cause_analysis``) in that schema, with the same information."""
+    if call.prompt_version in VERSIONED:
+        return VERSIONED[call.prompt_version](call, noise, analysis_fidelity)
+    said, problem = _analysed(call, noise, analysis_fidelity)
+    if said == "outside":
+        return {"error": "the problem is outside the simulated world", "missing_skill": "unknown"}
+    if problem is None:
         return dict(VAGUE)
-    problem = _redraw(rng, problems[0]) if kind == "analysis_wrong" else problems[0]
     return {
         "error": f"The model did not solve a problem needing {describe(problem)}.",
         "missing_skill": describe(problem),
     }
 
 
+def root_cause_analysis(call: Call, noise: dict = NO_NOISE, analysis_fidelity: float = 1.0) -> dict:
+    """``error_analysis.v5`` (pada.teacher.schemas.RootCauseAnalysis): what ``error_analysis`` says, split
+    into the kind of mistake (``root_cause``: the skill and magnitude, no number, name or object of the
+    problem), the kind of question (``scenario``: the phrasing) and the concrete ``error``; the same
+    properties, the same noise and fidelity, nothing more than the older schemas name."""
+    said, problem = _analysed(call, noise, analysis_fidelity)
+    if said == "outside":
+        return {
+            "error": "the problem is outside the simulated world",
+            "root_cause": "unknown",
+            "scenario": "unknown",
+        }
+    if problem is None:
+        return {
+            "error": VAGUE["error"],
+            "root_cause": f"not enough {VAGUE['missing_skill']}",
+            "scenario": "a question",
+        }
+    skill, magnitude = DESCRIPTORS["skill"][problem.skill], DESCRIPTORS["magnitude"][problem.magnitude]
+    return {
+        "error": f"The model did not solve a problem needing {describe(problem)}.",
+        "root_cause": f"It gets {skill} with {magnitude} wrong.",
+        "scenario": DESCRIPTORS["phrasing"][problem.phrasing],
+    }
+
+
 def pattern_summary(call: Call) -> dict:
+    """The most-mentioned properties in the shown analyses, as the pattern's name and description; answers
+    ``pattern_summary.v3`` (``shared_cause_summary``) in that schema."""
+    if call.prompt_version in VERSIONED:
+        return VERSIONED[call.prompt_version](call)
     props = read_properties(_text(call))
     parts = [DESCRIPTORS[p][props[p]] for p in ("skill", "magnitude", "phrasing") if p in props]
     name = " / ".join(parts) or "unrecognised failures"
@@ -154,6 +199,24 @@ def pattern_summary(call: Call) -> dict:
         "name": name,
         "description": f"The model fails on problems involving {', '.join(parts) or 'nothing known'}.",
     }
+
+
+_MEMBER = re.compile(r"^(\d+)\. (.+)$", flags=re.MULTILINE)  # pattern_summary.v3's numbered analyses
+
+
+def shared_cause_summary(call: Call) -> dict:
+    """``pattern_summary.v3`` (pada.teacher.schemas.SharedCause): ``pattern_summary``'s name and
+    description, and as ``members`` the numbered analyses that name the same properties the summary does
+    (read from each analysis's text, as the summary itself is: an analysis that names none, or another
+    value, is not a member); fewer than two such: only the first listed, as the prompt asks."""
+    answer = {**pattern_summary(replace(call, prompt_version=None))}
+    props = read_properties(_text(call))
+    members = []
+    for number, analysis in _MEMBER.findall(_text(call)):
+        own = read_properties(analysis)
+        if own and all(props.get(p) == value for p, value in own.items()):
+            members.append(int(number))
+    return {**answer, "members": members if len(members) >= 2 else members[:1] or [1]}
 
 
 def strategy(call: Call) -> dict:
@@ -216,6 +279,13 @@ def judge(call: Call, noise: dict = NO_NOISE) -> dict:
     verdict = verification(call, noise)
     return {"score": 9 if verdict["valid"] else 2, "reason": verdict["reason"] or "correct"}
 
+
+# Prompt versions whose answers take another schema (pada.teacher.schemas.VERSIONED_SCHEMAS): the same
+# information in that schema's fields.
+VERSIONED = {
+    "error_analysis.v5": root_cause_analysis,
+    "pattern_summary.v3": shared_cause_summary,
+}
 
 ROLES = {
     "error_analysis": error_analysis,

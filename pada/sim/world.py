@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 # The world's version, covering this module and its oracle teacher (pada/sim/oracle.py): bump it when a change
 # can alter a generated problem or an oracle answer; pinned in tests/fixtures/version_pins.json.
-WORLD_VERSION = (
-    "2.1"  # 2.0: disjoint splits, declared oracle noise (issue 15); 2.1: analysis_fidelity (issue 28)
-)
+# 2.0: disjoint splits, declared oracle noise (issue 15); 2.1: analysis_fidelity (issue 28); 2.2: the oracle
+# answers error_analysis.v5 and pattern_summary.v3 in their schemas (issue 27)
+WORLD_VERSION = "2.2"
 NAMES = ["Ana", "Ben", "Mia", "Tom", "Lea", "Sam"]
 THINGS = ["coins", "apples", "cards", "stamps"]
 MAGNITUDES = {"small": (1, 9), "medium": (10, 99), "large": (100, 999)}
