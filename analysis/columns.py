@@ -181,7 +181,8 @@ def top_up_note(cells: pd.DataFrame, method: str, label: str) -> str | None:
     how many runs needed them, the rounds short after ``propose``, the top-ups run and the examples they
     added; "not recorded" for runs older than the record (never 0). None for a method that did not
     augment, or whose runs had no budget_match target (nothing to top up)."""
-    rows = _with_top_ups(cells, method, _synthetic_and_quota(cells, method))
+    augmented = _synthetic_and_quota(cells, method).dropna(subset=["quota"])  # a quota: the cell augmented
+    rows = _with_top_ups(cells, method, augmented)
     if rows.empty:
         return None
     recorded = rows.dropna(subset=["top_up/rounds"])

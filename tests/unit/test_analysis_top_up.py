@@ -63,7 +63,8 @@ def runs(tmp_path_factory):
         method, seed = cell["method"], cell["seed"]
         if method == "sft":
             results = read_json(path)
-            results["data"]["top_up"] = {}  # no augment stage: nothing to top up
+            results["data"].update(top_up={}, synthetic_quota=QUOTA)  # as a real SFT cell records them
+            results["training"] = TRAINING  # a real SFT cell trains: it has synthetic (0) rows
             write_json(path, results)
         elif method == "llm2llm":  # recorded before fairness 1.8: no data.top_up, seed 0 short
             _augmented(path, None, 250 if seed == 0 else QUOTA)
