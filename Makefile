@@ -64,7 +64,7 @@ DEMO_REAL_SIZE ?= quick
 # error_analysis, pattern_summary and strategy (teacher.routes, docs/real_cpu.md)
 DEMO_REAL_ANALYSIS_TEACHER ?=
 # the teacher's server for every cell: llama-server (batched slots, teacher=local_llamaserver) or llama-cpp-python
-DEMO_REAL_SERVER ?= llama-cpp-python
+DEMO_REAL_SERVER ?= llama-server
 demo-real: smollm2 $(if $(filter llama-server,$(DEMO_REAL_SERVER)),teacher-llamaserver,teacher-llamacpp)  ## REAL mini Table 2: 135M student, llama.cpp Qwen2.5-Coder-0.5B teacher, ARC-Challenge; sft, sft_val, auggpt, llm2llm, pada x 3 seeds
 	$(MAKE) teacher-gguf TEACHER_GGUF=qwen2.5-coder-0.5b-instruct-q4_k_m
 	$(if $(DEMO_REAL_ANALYSIS_TEACHER),$(MAKE) teacher-gguf TEACHER_GGUF=$(DEMO_REAL_ANALYSIS_TEACHER))

@@ -2,7 +2,8 @@
 (Q4_K_M GGUF) served by llama.cpp on 127.0.0.1 as the teacher, ARC-Challenge from local files; SFT, the
 sft_val control, AugGPT, LLM2LLM and PaDA-Agent for every seed, budget- and step-matched; then `pada analyze`.
 
-Cells run two at a time beside the teacher server (one thread each): while one cell waits for the teacher,
+The teacher's server (``--server``): llama.cpp's own ``llama-server`` (default; 1 thread, 4 slots) or
+llama-cpp-python's; one server and config serve every cell. Cells run two at a time beside it (one thread each): while one cell waits for the teacher,
 the other trains or evaluates. Seeds run in order, so a run cut short still leaves whole seeds to analyse,
 and the runner's stage cache makes a re-run resume where it stopped. The peak RSS of the whole process
 tree (this script, the cells and the teacher) is sampled every second and printed at the end.
@@ -237,8 +238,8 @@ def arguments() -> argparse.Namespace:
     parser.add_argument(
         "--server",
         choices=sorted(SERVERS),
-        default="llama-cpp-python",
-        help="the teacher's server for every cell (llama-server: batched slots; docs/real_cpu.md)",
+        default="llama-server",  # 0.6x the CPU per output token of llama-cpp-python's (docs/real_cpu.md)
+        help="the teacher's server for every cell (default llama-server: measured, docs/real_cpu.md)",
     )
     parser.add_argument("--methods", default=",".join(METHODS), help="comma list of " + ", ".join(METHODS))
     parser.add_argument("--workers", type=int, default=2, help="cells at a time (one thread each)")

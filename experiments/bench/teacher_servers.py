@@ -5,11 +5,13 @@ analyses of its cells' wrong validation answers (``pada.agent.patterns.analyse``
 and LLM2LLM's list-form generation for its cells' wrong seeds (``teacher_speed.Seeds``, v3, 3 items); each
 is turned into the keyword arguments pada's OpenAI-compatible provider sends (``OpenAICompatible.request``
 at ``teacher=local_llamacpp``'s sampling: role temperature, max_tokens, seed + sample index, the role's
-schema as ``response_format`` json_object + schema). Variants, alternated chunk by chunk (A B C / C B A):
+schema as ``response_format`` json_object + schema). Variants, alternated chunk by chunk (A B C D / D C B A):
 
 - ``A_llamacpp_1t``: ``LlamaCppServer``, 1 thread, one request at a time (what demo-real ran);
 - ``B_llamaserver_1t_1slot``: ``LlamaServer``, 1 thread, 1 slot, one request at a time;
-- ``C_llamaserver_2t_4slots``: ``LlamaServer``, 2 threads, 4 slots, a chunk's 4 requests sent at once.
+- ``C_llamaserver_1t_4slots``: ``LlamaServer``, 1 thread, 4 slots, a chunk's 4 requests sent at once
+  (what ``experiments/demo_real.py --server llama-server`` runs);
+- ``D_llamaserver_2t_4slots``: the same with 2 threads.
 
 Per variant: the server's CPU seconds (user + system of its process), wall seconds, output tokens, tokens
 per CPU second, schema-valid answers per role, CPU seconds per valid answer; and the ratios to A.
@@ -24,7 +26,12 @@ from pathlib import Path
 from typing import Any
 
 CHUNK = 4  # requests per chunk: C's slots, sent together
-VARIANTS = ("A_llamacpp_1t", "B_llamaserver_1t_1slot", "C_llamaserver_2t_4slots")
+VARIANTS = (
+    "A_llamacpp_1t",
+    "B_llamaserver_1t_1slot",
+    "C_llamaserver_1t_4slots",
+    "D_llamaserver_2t_4slots",
+)
 
 
 class _Recorder:
@@ -136,7 +143,7 @@ def run_chunk(name: str, server: Any, client: Any, chunk: list[dict]) -> tuple[l
     from teacher_speed import cpu_seconds
 
     cpu, started = cpu_seconds(server), time.perf_counter()
-    if name.startswith("C_"):
+    if name.endswith("_4slots"):
         with ThreadPoolExecutor(len(chunk)) as pool:
             answers = list(pool.map(lambda kw: send(server, client, kw), chunk))
     else:
@@ -144,16 +151,17 @@ def run_chunk(name: str, server: Any, client: Any, chunk: list[dict]) -> tuple[l
     return answers, cpu_seconds(server) - cpu, time.perf_counter() - started
 
 
-def servers(gguf: Path, folder: Path, stack: contextlib.ExitStack) -> dict[str, Any]:
+def servers(gguf: Path, folder: Path, stack: contextlib.ExitStack, names: tuple[str, ...]) -> dict[str, Any]:
     from pada.teacher.llama_server import LlamaServer
     from pada.teacher.local_server import LlamaCppServer
 
     made = {
         VARIANTS[0]: LlamaCppServer(gguf, folder / "A", threads=1),
         VARIANTS[1]: LlamaServer(gguf, folder / "B", threads=1, slots=1),
-        VARIANTS[2]: LlamaServer(gguf, folder / "C", threads=2, slots=CHUNK),
+        VARIANTS[2]: LlamaServer(gguf, folder / "C", threads=1, slots=CHUNK),
+        VARIANTS[3]: LlamaServer(gguf, folder / "D", threads=2, slots=CHUNK),
     }
-    return {name: stack.enter_context(server) for name, server in made.items()}
+    return {name: stack.enter_context(made[name]) for name in names}
 
 
 def run_servers_part(args: Any) -> dict[str, Any]:
@@ -167,12 +175,13 @@ def run_servers_part(args: Any) -> dict[str, Any]:
     requests += generation_requests(Seeds(args.runs, args.per_role), args.per_role)
     sent = sent_kwargs(requests)
     chunks = [sent[i : i + CHUNK] for i in range(0, len(sent), CHUNK)]
-    records: dict[str, list[dict]] = {name: [] for name in VARIANTS}
-    cost: dict[str, dict[str, float]] = {name: {"cpu_s": 0.0, "wall_s": 0.0} for name in VARIANTS}
+    names = tuple(v for v in VARIANTS if v[0] in "A" + args.variants)  # A: the ratios' base
+    records: dict[str, list[dict]] = {name: [] for name in names}
+    cost: dict[str, dict[str, float]] = {name: {"cpu_s": 0.0, "wall_s": 0.0} for name in names}
     with contextlib.ExitStack() as stack:
-        running = servers(args.gguf, args.cache / "bench" / "teacher_servers", stack)
+        running = servers(args.gguf, args.cache / "bench" / "teacher_servers", stack, names)
         for k, chunk in enumerate(chunks):
-            for name in VARIANTS if k % 2 == 0 else tuple(reversed(VARIANTS)):
+            for name in names if k % 2 == 0 else tuple(reversed(names)):
                 server = running[name]
                 client = openai.OpenAI(base_url=server.base_url, api_key="-", max_retries=0, timeout=1800)
                 answers, cpu, wall = run_chunk(name, server, client, chunk)
@@ -207,7 +216,7 @@ def summarise(records: dict[str, list[dict]], cost: dict[str, dict[str, float]])
             "truncated": sum(r["finish_reason"] == "length" for r in rows),
         }
     base = summary[VARIANTS[0]]
-    for name in VARIANTS[1:]:
+    for name in list(summary)[1:]:
         summary[name]["ratios_to_A"] = {
             key: round(summary[name][key] / base[key], 3)
             for key in ("server_cpu_s", "wall_s", "cpu_s_per_valid", "output_tokens")

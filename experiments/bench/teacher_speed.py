@@ -6,7 +6,7 @@
     python experiments/bench/teacher_speed.py servers --runs RUNS_DIR [--per-role 8]
 
 ``servers`` (experiments/bench/teacher_servers.py): llama-cpp-python's server vs llama.cpp's `llama-server`
-(1 thread 1 slot; 2 threads 4 slots, requests sent together) on PaDA-Agent's and LLM2LLM's real requests.
+(1 thread 1 slot; 1 or 2 threads 4 slots, requests sent together) on PaDA-Agent's and LLM2LLM's real requests.
 
 Both replay REAL LLM2LLM requests: the wrong seeds of a finished ``make demo-real`` run (``RUNS_DIR/*llm2llm*/
 augment_0/baseline_report.json`` ``wrong_ids``, their rows in ``seed/seed.jsonl``), rendered as
@@ -560,6 +560,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--summarize", action="store_true", help="pada: summarise the records of a stopped run"
     )
+    parser.add_argument("--variants", default="ABCD", help="servers: which of A B C D (A always)")
     args = parser.parse_args(argv)
     args.gguf = args.gguf or args.cache / "teachers" / GGUF.name
     if not args.gguf.is_file():

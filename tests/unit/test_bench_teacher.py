@@ -146,3 +146,27 @@ def test_a_stopped_pada_run_is_summarised_over_the_seeds_both_forms_answered(tmp
     assert (
         summary["json_list"]["teacher_requests"] == 2 and summary["ratios json_list/json"]["accepted"] is None
     )
+
+
+def _answer(role: str, valid: bool, out: int, finish: str = "stop") -> dict:
+    return {"role": role, "valid": valid, "prompt_tokens": 100, "output_tokens": out, "finish_reason": finish}
+
+
+def test_the_servers_part_counts_valid_answers_per_role_and_cpu_per_valid_answer_against_a():
+    import teacher_servers
+
+    rows = [_answer("error_analysis", True, 50), _answer("generation", False, 200, "length")]
+    records = {name: rows for name in teacher_servers.VARIANTS}
+    cost = {name: {"cpu_s": 40.0, "wall_s": 50.0} for name in teacher_servers.VARIANTS}
+    cost[teacher_servers.VARIANTS[2]] = {"cpu_s": 10.0, "wall_s": 20.0}
+    summary = teacher_servers.summarise(records, cost)
+    a, c = summary[teacher_servers.VARIANTS[0]], summary[teacher_servers.VARIANTS[2]]
+    assert a["valid_per_role"] == {"error_analysis": "1/1", "generation": "0/1"} and a["truncated"] == 1
+    assert (a["cpu_s_per_valid"], a["output_tokens_per_cpu_s"], c["cpu_s_per_valid"]) == (40.0, 6.25, 10.0)
+    assert c["ratios_to_A"] == {
+        "server_cpu_s": 0.25,
+        "wall_s": 0.4,
+        "cpu_s_per_valid": 0.25,
+        "output_tokens": 1.0,
+    }
+    assert "ratios_to_A" not in a
