@@ -22,7 +22,7 @@ docs/teacher.md); generation, paraphrase and verification stay with the default 
 
 Usage: python experiments/demo_real.py --data-dir DIR [--size quick] [--runs runs/demo_real]
        [--out reports/demo_real] [--teacher-gguf PATH] [--methods sft,sft_val,auggpt,llm2llm,pada]
-       [--analysis-teacher qwen2.5-coder-1.5b-instruct-q4_k_m]
+       [--analysis-teacher qwen2.5-coder-1.5b-instruct-q4_k_m] [--seeds N]
 """
 
 from __future__ import annotations
@@ -242,6 +242,9 @@ def arguments() -> argparse.Namespace:
         help="the teacher's server for every cell (default llama-server: measured, docs/real_cpu.md)",
     )
     parser.add_argument("--methods", default=",".join(METHODS), help="comma list of " + ", ".join(METHODS))
+    parser.add_argument(
+        "--seeds", type=int, help="only the first N seeds of the size (a partial measurement)"
+    )
     parser.add_argument("--workers", type=int, default=2, help="cells at a time (one thread each)")
     return parser.parse_args()
 
@@ -251,7 +254,7 @@ def main() -> int:
     cache = args.cache_dir.expanduser().resolve()
     prepare(cache)  # once: the student's registry GGUF, de-quantized to float32
     gguf = args.teacher_gguf or cache / "teachers" / f"{TEACHER}.gguf"
-    size = SIZES[args.size]
+    size = {**SIZES[args.size], **({"seeds": args.seeds} if args.seeds else {})}
     paths = [f"paths.data_dir={args.data_dir}", f"paths.runs_dir={args.runs}", f"paths.cache_dir={cache}"]
     started, rss = time.monotonic(), PeakRSS()
     rss.start()
