@@ -1,13 +1,14 @@
 """PaDA-Agent's LLM2LLM-style error-correcting examples on a multiple-choice task (issue 27).
 
-The fault, measured on the real Qwen2.5-Coder-0.5B teacher (quick demo-real at ff72b7f, seed 0): asked one
-item per request with the wrong question as guidance (generation.v2), the teacher copied the question back:
+The fault, seen on the real Qwen2.5-Coder-0.5B teacher (quick demo-real at ff72b7f, seed 0): asked one item
+per request with the wrong question as guidance (generation.v2), the teacher copied the question back:
 error_correction generated 24, accepted 5, duplicate 19, and every regeneration re-asked the same form.
-``copycat`` below is that teacher: the first problem of any answer is the wrong question it was shown; in a
-list (LLM2LLM's request, llm2llm_generation.v3) the later problems are new ones, as the real teacher wrote
-(docs/real_cpu.md has the real counts). On main at ff72b7f/1b6052c this kept none of the error-correcting
-examples in 3 requests per wrong seed; the list request asks the wrong seed for min(pending + attempt, 10)
-problems in one request (LLM2LLM's official rule), so the second attempt keeps one.
+``copycat`` below is a scripted teacher of that kind: the first problem of any answer is the wrong question
+it was shown, and in a list (LLM2LLM's request, llm2llm_generation.v3) the later problems are new. It pins
+the mechanism, not the real teacher's rates: on main at 1b6052c it kept none of the error-correcting examples
+in 3 requests per wrong seed; the list request asks a wrong seed for min(pending + attempt, 10) problems in
+one request (LLM2LLM's official rule), so its second attempt has a second problem to keep. What the real
+0.5B does with each form is measured by ``experiments/bench/teacher_speed.py pada`` (docs/real_cpu.md).
 """
 
 from __future__ import annotations
