@@ -61,6 +61,14 @@ def served_copy(model_dir: Path, out: Path) -> Path:
     return target
 
 
+def served_gguf_name(gguf: Path) -> str:
+    """The name a llama.cpp server serves ``gguf`` under: the file name without ``.gguf`` (its pack name,
+    pada/teacher/gguf_parts.py). Raises PadaError when the file is absent."""
+    if not Path(gguf).is_file():
+        raise PadaError(f"{gguf} does not exist; assemble it once with `make teacher-gguf`")
+    return Path(gguf).name.removesuffix(".gguf")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -231,9 +239,7 @@ class LlamaCppServer(LocalTeacherServer):
         """Raises PadaError when llama-cpp-python (with its server extra) is not installed or the file is absent."""
         if importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("sse_starlette") is None:
             raise PadaError("llama-cpp-python's server is not installed; run `make teacher-llamacpp`")
-        if not self.model_dir.is_file():
-            raise PadaError(f"{self.model_dir} does not exist; assemble it once with `make teacher-gguf`")
-        self.model = self.model_dir.name.removesuffix(".gguf")
+        self.model = served_gguf_name(self.model_dir)
         threads = str(self.threads)
         return [
             sys.executable,
