@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -116,18 +115,23 @@ def test_interrupted_run_resumes_to_identical_results(tiny_cell_overrides, tmp_p
     )
 
 
-def test_finished_cell_reruns_in_under_a_tenth_of_the_time(tiny_cell_overrides):
-    # 60 steps rather than 6: a 6-step cell is so small that scheduler noise on a loaded host decides the ratio
-    cfg = compose_config([*tiny_cell_overrides, "trainer.max_steps=60"])
-    started = time.perf_counter()
+def test_finished_cell_reruns_without_training_or_inference(tiny_cell_overrides, monkeypatch):
+    # The work a rerun skips is checked by what it calls, not by a wall-clock ratio: CI hosts are too noisy
+    # for a timed test (a 10 % ratio failed at 10.8 % under load).
+    import pada.run.runner as runner
+    import pada.training.train as train
+
+    cfg = compose_config(tiny_cell_overrides)
     first = run_cell(cfg)
-    first_seconds = time.perf_counter() - started
-    started = time.perf_counter()
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("a finished cell's rerun trained or built an inference backend")
+
+    monkeypatch.setattr(train, "fit", must_not_run)
+    monkeypatch.setattr(runner, "build_backend", must_not_run)
     second = run_cell(cfg)
-    second_seconds = time.perf_counter() - started
     assert all(t["cached"] for t in second["timings"].values())
     assert second["metrics"] == first["metrics"]
-    assert second_seconds < 0.1 * first_seconds, (first_seconds, second_seconds)
 
 
 def test_a_failing_stage_leaves_no_done_marker(tiny_cell_overrides, tmp_path, monkeypatch):

@@ -2,7 +2,6 @@
 
 import os
 import sys
-import time
 from pathlib import Path
 
 import nbformat
@@ -27,11 +26,9 @@ def test_notebook_executes_on_fixture_tree(tmp_path, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     monkeypatch.setenv("MPLBACKEND", "Agg")
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    started = time.perf_counter()
     NotebookClient(
         nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
     ).execute()
-    assert time.perf_counter() - started < 60
     table_md = "".join(o.get("data", {}).get("text/markdown", "") for o in nb.cells[5].outputs)
     expected = render.to_markdown(tables.table2(collect_runs(runs), np.random.default_rng(0), 300))
     assert table_md == expected and "SIMULATION" in table_md
