@@ -67,8 +67,9 @@ class AugGPT(Method):
     # bump when a change here can alter its output (pada/versions.py); 1.1: example-answer prompts (issue 26);
     # 1.2: stops at the runner's teacher allowance (teacher_budget), parts verified in turn; 1.3: the
     # runner's budget_match top-ups (propose_more), sample indices continuing per seed; 1.4: a grammar bounds
-    # the verifier's free-text fields (schemas.Verdict.max_chars) under llama.cpp
-    version = "1.4"
+    # the verifier's free-text fields (schemas.Verdict.max_chars) under llama.cpp; 1.5: and a generated
+    # multiple-choice item's explanation (synthetic.ChoiceItem.max_chars)
+    version = "1.5"
     version_sources = GENERATIVE_SOURCES
     needs_teacher = True
 

@@ -115,8 +115,9 @@ class LLM2LLM(Method):
     # (an example answer, via baselines/formats.py); 1.3: stops at the runner's teacher allowance; 1.4:
     # response_format json_list (an attempt's n items in one request, llm2llm_generation.v3) and auto
     # 1.5: the runner's budget_match top-ups (propose_more); 1.6: a grammar bounds the verifier's free-text
-    # fields (schemas.Verdict.max_chars) under llama.cpp
-    version = "1.6"
+    # fields (schemas.Verdict.max_chars) under llama.cpp; 1.7: and each listed multiple-choice item's
+    # explanation (synthetic.ChoiceItem.max_chars)
+    version = "1.7"
     version_sources = GENERATIVE_SOURCES
     needs_teacher = True
     needs_train_eval = True

@@ -73,8 +73,9 @@ class LLMsAsInstructors(Method):
     # bump when a change here can alter its output (pada/versions.py); 1.1: example-answer prompts (issue 26);
     # 1.2: spend-aware under the runner's teacher allowance (teacher_budget); 1.3: the runner's
     # budget_match top-ups (propose_more) from the round's analyses; 1.4: a grammar bounds the verifier's
-    # free-text fields (schemas.Verdict.max_chars) under llama.cpp
-    version = "1.4"
+    # free-text fields (schemas.Verdict.max_chars) under llama.cpp; 1.5: and a generated multiple-choice
+    # item's explanation (synthetic.ChoiceItem.max_chars)
+    version = "1.5"
     version_sources = GENERATIVE_SOURCES
     needs_teacher = True
     needs_train_eval = True

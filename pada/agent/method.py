@@ -67,8 +67,9 @@ class PadaAgent(Method):
     # 1.3: patterns.summary_prompt, patterns.embed_fields and the shared-cause report (issue 27)
     # 1.4: the runner's budget_match top-ups (propose_more) from the round's own patterns; 1.5: error-correcting
     # slots in LLM2LLM's list request on multiple-choice and code tasks (generation.correction_format); 1.6: a
-    # grammar bounds the verifier's and judge's free-text fields (schemas max_chars) under llama.cpp
-    version = "1.6"
+    # grammar bounds the verifier's and judge's free-text fields (schemas max_chars) under llama.cpp; 1.7: and
+    # a generated multiple-choice item's explanation (synthetic.ChoiceItem.max_chars)
+    version = "1.7"
     version_sources = (
         "pada.methods.effort",
         "pada.methods.similar_problems",

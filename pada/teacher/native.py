@@ -8,6 +8,7 @@ both). The fields sent join the teacher's cache key, so this module needs no ver
 from __future__ import annotations
 
 import re
+import typing
 from typing import Any
 
 from pydantic import BaseModel
@@ -50,15 +51,40 @@ def strict_json_schema(schema: type[BaseModel]) -> dict[str, Any]:
 
 
 def grammar_json_schema(schema: type[BaseModel]) -> dict[str, Any]:
-    """``schema.model_json_schema()`` with ``maxLength`` on each string field the model's ``max_chars``
-    ClassVar names ({field: characters}). Sent only to servers that compile the schema into a decoding grammar
-    (llama.cpp's json_schema_to_grammar honours minLength/maxLength), where the bound closes a string that a
-    small model would otherwise repeat until max_tokens. Not sent in OpenAI's strict form, whose supported
-    subset has no string lengths, nor enforced by pada's own validation: the same answer parses everywhere."""
+    """``schema.model_json_schema()`` with ``maxLength`` on each string field that a model's ``max_chars``
+    ClassVar names ({field: characters}): ``schema``'s own fields, and those of every model nested in it (its
+    ``$defs`` entry, e.g. each item of a ``{"problems": [ChoiceItem] * n}`` list). Sent only to servers that
+    compile the schema into a decoding grammar (llama.cpp's json_schema_to_grammar honours minLength/maxLength),
+    where the bound closes a string that a small model would otherwise repeat until max_tokens. Not sent in
+    OpenAI's strict form, whose supported subset has no string lengths, nor enforced by pada's own validation:
+    the same answer parses everywhere. Raises KeyError if ``max_chars`` names a field the model lacks."""
     bounded = schema.model_json_schema()
-    for name, limit in getattr(schema, "max_chars", {}).items():
-        bounded["properties"][name]["maxLength"] = int(limit)
+    for model in _models_in(schema):
+        limits = getattr(model, "max_chars", {})
+        node = bounded if model is schema else bounded.get("$defs", {}).get(model.__name__)
+        for name, limit in limits.items():
+            if node is None or name not in node["properties"]:
+                raise KeyError(f"{model.__name__}.max_chars names {name!r}, not a field of the schema sent")
+            node["properties"][name]["maxLength"] = int(limit)
     return bounded
+
+
+def _models_in(schema: type[BaseModel]) -> list[type[BaseModel]]:
+    """``schema`` and every pydantic model its fields' annotations name, at any depth (list[...], Optional)."""
+    found: list[type[BaseModel]] = []
+
+    def visit(annotation: Any) -> None:
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            if annotation not in found:
+                found.append(annotation)
+                for field in annotation.model_fields.values():
+                    visit(field.annotation)
+            return
+        for argument in typing.get_args(annotation):
+            visit(argument)
+
+    visit(schema)
+    return found
 
 
 def tool_description(schema: type[BaseModel]) -> str:

@@ -103,6 +103,52 @@ def test_llama_cpp_compiles_the_bound_into_its_grammar():
     assert (rules["answer"].count("char"), rules["reason"].count("char")) == (200, 400)  # at most that many
 
 
+def test_nested_models_bounds_reach_each_list_item():
+    # The list answers of LLM2LLM and PaDA-Agent's error correction nest the item under $defs: the bound must
+    # reach it there (the quick demo-real's 14 cut answers were lists with one looping explanation each).
+    from pada.methods.similar_problems import problem_list
+    from pada.tasks.synthetic import ChoiceItem, CodeItem
+    from pada.teacher.native import JSON_OBJECT_SCHEMA, grammar_json_schema, native_fields
+
+    listed = native_fields(JSON_OBJECT_SCHEMA, problem_list(ChoiceItem, 3))["response_format"]["schema"]
+    item = listed["$defs"]["ChoiceItem"]["properties"]
+    assert {k: v.get("maxLength") for k, v in item.items()} == {
+        "question": None,  # MMLU questions reach 4,671 characters: no bound that fits every task
+        "choices": None,
+        "answer": None,
+        "explanation": 800,
+    }
+    assert grammar_json_schema(ChoiceItem)["properties"]["explanation"]["maxLength"] == 800
+    assert "maxLength" not in json.dumps(grammar_json_schema(problem_list(CodeItem, 2)))  # code: unbounded
+
+
+def test_a_bound_on_a_missing_field_is_an_error():
+    from typing import ClassVar
+
+    from pydantic import BaseModel
+
+    from pada.teacher.native import grammar_json_schema
+
+    class Misnamed(BaseModel):
+        max_chars: ClassVar[dict[str, int]] = {"reasn": 10}
+        reason: str = ""
+
+    with pytest.raises(KeyError, match="reasn"):
+        grammar_json_schema(Misnamed)
+
+
+def test_llama_cpp_compiles_the_item_bound_inside_a_list():
+    llama_grammar = pytest.importorskip("llama_cpp.llama_grammar")
+    from pada.methods.similar_problems import problem_list
+    from pada.tasks.synthetic import ChoiceItem
+    from pada.teacher.native import grammar_json_schema
+
+    gbnf = llama_grammar.json_schema_to_gbnf(json.dumps(grammar_json_schema(problem_list(ChoiceItem, 2))))
+    rules = dict(line.split(" ::= ", 1) for line in gbnf.splitlines())
+    (explanation,) = [rule for name, rule in rules.items() if "explanation" in name and "char" in rule]
+    assert explanation.count("char") == 800
+
+
 def test_vllm_form_sends_structured_outputs_json(server, tmp_path):
     with _openai(server, tmp_path) as teacher:  # conf/teacher/vllm_serve.yaml: native_form vllm
         assert teacher.complete("verification", CHAT, schema=Verdict) == Verdict(**GOOD)
