@@ -2,11 +2,17 @@
 (Q4_K_M GGUF) served by llama.cpp on 127.0.0.1 as the teacher, ARC-Challenge from local files; SFT, the
 sft_val control, AugGPT, LLM2LLM and PaDA-Agent for every seed, budget- and step-matched; then `pada analyze`.
 
-The teacher's server (``--server``): llama.cpp's own ``llama-server`` (default; 1 thread, 4 slots) or
-llama-cpp-python's; one server and config serve every cell. Cells run two at a time beside it (one thread each): while one cell waits for the teacher,
-the other trains or evaluates. Seeds run in order, so a run cut short still leaves whole seeds to analyse,
-and the runner's stage cache makes a re-run resume where it stopped. The peak RSS of the whole process
-tree (this script, the cells and the teacher) is sampled every second and printed at the end.
+The teacher's server (``--server``): llama.cpp's own ``llama-server`` (default; 1 thread, 1 slot) or
+llama-cpp-python's; one server and config serve every cell. The teacher is the run's serial resource, so
+the cells are ordered and prioritised around it (``cell_plan``, docs/real_cpu.md): WORKERS cells run at once
+(one thread each) at niceness CELL_NICENESS below the teacher's servers, the cells that need the teacher
+start as early as their seed's shared stages allow (each seed's SFT cell, which computes them, is queued one
+seed ahead), and the teacher-free sft_val controls come last, to fill the cores while the last teacher
+requests decode. One slot: each answer depends on its request alone, not on the requests decoded beside it,
+so a second run from an empty cache gets the same answers (4 slots: not so; batching saved no CPU). A run
+cut short leaves its first seeds' generative cells; the runner's stage cache makes a re-run resume where it
+stopped. The peak RSS of the whole process tree (this script, the cells and the teacher) is sampled every
+second and printed at the end.
 
 Sizes (``--size``), from measured per-item costs (docs/real_cpu.md, "make demo-real"):
   quick    the default: fits ~60 min on 2 idle cores; too few test items for a 5-point minimum detectable
@@ -50,11 +56,19 @@ TEACHER = "qwen2.5-coder-0.5b-instruct-q4_k_m"  # ~2x the 1.5B's tokens/s on one
 # The roles --analysis-teacher answers: few requests per cell (~17 of PaDA-Agent's ~70), where the 0.5B's
 # patterns and strategies were poor (docs/real_cpu.md); the many generation requests stay with TEACHER.
 ANALYSIS_ROLES = ("error_analysis", "pattern_summary", "strategy")
-# The teacher's server, one for every method of a run (--server): llama.cpp's own `llama-server` decodes the
-# cells' concurrent requests together in SLOTS parallel sequences (docs/real_cpu.md, "llama-server");
-# llama-cpp-python's answers one at a time. Each has its teacher config (the cache key names the server).
+# The teacher's server, one for every method of a run (--server): llama.cpp's own `llama-server` or
+# llama-cpp-python's (docs/real_cpu.md, "llama-server"). Each has its teacher config (the cache key names it).
 SERVERS = {"llama-server": "local_llamaserver", "llama-cpp-python": "local_llamacpp"}
-SLOTS = 4  # = workers (2) x conf/teacher/local_llamaserver.yaml client.max_concurrency (2): two cells batch together
+# One sequence at a time: 4 slots decoded together cost the same CPU on this host (1.09x) and made an answer
+# depend on which requests shared its batch (docs/real_cpu.md); = local_llamaserver.yaml's max_concurrency.
+SLOTS = 1
+WORKERS = 3  # cells at once: one can train or evaluate on each core while another waits for the teacher
+CELL_NICENESS = (
+    10  # the cells yield to the teachers' servers, whose single thread every generative cell waits on
+)
+# Generative methods by their teacher stage's measured length, longest first (docs/real_cpu.md): the longest
+# start first, so the shorter ones and the teacher-free cells fill the cores at the end.
+LONGEST_TEACHER_STAGE_FIRST = ("pada", "llm2llm", "auggpt")
 # Per size: seeds, seed examples, synthetic examples per generative cell (budget-matched), items scored.
 SIZES = {
     "smoke": {"seeds": 1, "budget": 8, "synthetic": 8, "val": 12, "test": 24},
@@ -104,13 +118,25 @@ def size_overrides(size: dict[str, int]) -> list[str]:
 def cell_plan(
     methods: list[str], size: dict[str, int], paths: list[str], teacher: list[str]
 ) -> list[tuple[str, int, list[str]]]:
-    """(method, seed, overrides) per cell, seed by seed: a run cut short leaves whole seeds to analyse."""
+    """(method, seed, overrides) per cell, in the order they start: seed 0's and seed 1's SFT cells (which
+    compute their seeds' shared train_0 and eval_0), then per seed the next seed's SFT and this seed's
+    generative cells, longest teacher stage first; the other teacher-free cells (sft_val) last, as filler.
+    Without ``sft`` in ``methods`` a seed's first cell computes its shared stages."""
     common = [*COMMON, *size_overrides(size), *paths]
-    return [
-        (name, seed, [*common, *METHODS[name], *([] if "teacher=none" in METHODS[name] else teacher)])
-        for seed in range(size["seeds"])
-        for name in methods
-    ]
+
+    def cell(name: str, seed: int) -> tuple[str, int, list[str]]:
+        needs_teacher = "teacher=none" not in METHODS[name]
+        return (name, seed, [*common, *METHODS[name], *(teacher if needs_teacher else [])])
+
+    seeds = range(size["seeds"])
+    generative = [m for m in LONGEST_TEACHER_STAGE_FIRST if m in methods]
+    head = ["sft"] if "sft" in methods else []
+    plan = [cell(name, 0) for name in head]
+    for seed in seeds:
+        plan += [cell(name, seed + 1) for name in head if seed + 1 in seeds]
+        plan += [cell(name, seed) for name in generative]
+    rest = [m for m in methods if m not in (*head, *generative)]
+    return plan + [cell(name, seed) for name in rest for seed in seeds]
 
 
 class PeakRSS(threading.Thread):
@@ -142,6 +168,9 @@ def run_cell(name: str, seed: int, args: list[str], started: float) -> tuple[int
     command = [sys.executable, "-m", "pada.cli", "run", f"seed={seed}", *args]
     print(f"[{time.monotonic() - started:6.0f} s] start {name} seed {seed}", flush=True)
     process = subprocess.Popen(command)
+    os.setpriority(
+        os.PRIO_PROCESS, process.pid, CELL_NICENESS
+    )  # before it imports torch: its threads inherit
     _, status, usage = os.wait4(process.pid, 0)
     code, cpu = os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime
     print(
@@ -189,8 +218,8 @@ def teacher_report(runs: Path) -> tuple[str, list[str]]:
 
 
 def start_server(kind: str, gguf: Path, workdir: Path) -> LlamaCppServer | LlamaServer:
-    """The teacher server ``kind`` (a SERVERS key) over ``gguf``, one thread: the cells' two training
-    threads use the other core time (measured: docs/real_cpu.md)."""
+    """The teacher server ``kind`` (a SERVERS key) over ``gguf``, one thread (on a loaded host one thread
+    decoded ~8x faster than two, docs/real_cpu.md), at this script's niceness: above the cells'."""
     if kind == "llama-server":
         return LlamaServer(gguf, workdir, threads=1, slots=SLOTS)
     return LlamaCppServer(gguf, workdir, threads=1)
@@ -245,7 +274,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument(
         "--seeds", type=int, help="only the first N seeds of the size (a partial measurement)"
     )
-    parser.add_argument("--workers", type=int, default=2, help="cells at a time (one thread each)")
+    parser.add_argument("--workers", type=int, default=WORKERS, help="cells at a time (one thread each)")
     return parser.parse_args()
 
 

@@ -1,13 +1,15 @@
 """llama.cpp's own HTTP server (``llama-server``, tools/server) as pada's local teacher on a CPU host.
 
-``LlamaServer(gguf_file, workdir, threads=2, slots=4)`` runs the binary that ``make teacher-llamaserver``
+``LlamaServer(gguf_file, workdir, threads=2, slots=1)`` runs the binary that ``make teacher-llamaserver``
 (scripts/install_llama_server.sh) built from the llama.cpp vendored by the pinned llama-cpp-python sdist, over
 one GGUF file, served as ``<file name without .gguf>`` (``teacher=local_llamaserver``). What it adds over
 llama-cpp-python's Python server (``LlamaCppServer``, one request at a time), measured in docs/real_cpu.md:
 
 - ``slots`` parallel sequences (``-np``), decoded in one batch; the context ``-c`` is ``slots x
   ctx_per_slot``. On the 2-core reference host 4 slots cost 1.09x the CPU of 1 (no saving): the measured
-  gain (0.60x CPU per output token) is the server's own, not the batch's;
+  gain (0.60x CPU per output token) is the server's own, not the batch's. The default is 1 slot: with more,
+  an answer depends on the requests decoded beside it (conf/teacher/local_llamaserver.yaml's cache key says
+  "1 slot");
 - the grammar checked lazily (llama.cpp common/sampling.cpp ``common_sampler_sample``: sample, check only
   that token, resample under the grammar only if it is rejected: the same distribution as constraining every
   step, without scanning the 151k-token vocabulary each step);
@@ -56,7 +58,7 @@ class LlamaServer(LocalTeacherServer):
         workdir: Path,
         port: int | None = None,
         threads: int = 2,
-        slots: int = 4,
+        slots: int = 1,  # one request at a time: its answer depends on it alone (module docstring)
         ctx_per_slot: int = 4096,
         options: dict[str, str] | None = None,
         **kw,

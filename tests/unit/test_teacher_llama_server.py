@@ -101,14 +101,12 @@ def test_a_server_that_exits_while_loading_is_an_error(tmp_path, monkeypatch):
         LlamaServer(gguf, tmp_path / "w", startup_s=30).start()
 
 
-def test_the_config_differs_from_llama_cpp_python_s_only_in_server_identity_and_concurrency():
+def test_the_config_differs_from_llama_cpp_python_s_only_in_server_identity():
     batched = OmegaConf.to_container(compose_config(["teacher=local_llamaserver"]).teacher)
     single = OmegaConf.to_container(compose_config(["teacher=local_llamacpp"]).teacher)
     differs = {k for k in batched.keys() | single.keys() if batched.get(k) != single.get(k)}
-    assert differs == {"model_version", "client"}  # same prompts, schema form, sampling, roles, model
-    assert {k for k in batched["client"] if batched["client"][k] != single["client"][k]} == {
-        "max_concurrency"
-    }
+    assert differs == {"model_version"}  # same prompts, schema form, sampling, roles, model, client
+    assert batched["client"]["max_concurrency"] == 1 and "1 slot" in batched["model_version"]
     lock = (ROOT / "requirements-teacher.lock.txt").read_text()
     version = next(line.split("==")[1] for line in lock.splitlines() if line.startswith("llama-cpp-python=="))
     assert f"llama-cpp-python=={version} sdist" in batched["model_version"]  # the cache key follows the build
