@@ -162,7 +162,13 @@ RUNNER_PARTS = (
         "fairness",
         "pada.run.fairness",
         # pada.tasks.gsm8k: the '#### N' reading the semantic check shares with the task (final_answer)
-        ("pada.agent.leakage", "pada.run.execution", "pada.run.fairness", "pada.run.semantic")
+        (
+            "pada.agent.leakage",
+            "pada.run.echo",
+            "pada.run.execution",
+            "pada.run.fairness",
+            "pada.run.semantic",
+        )
         + ("pada.run.topup", "pada.tasks.gsm8k"),
     ),
     # how a teacher answer becomes a schema instance (decoding, coercions): which items a method gets

@@ -37,3 +37,10 @@ class PlantedMore(Planted):
             return None
         questions = self.cfg.more[top_up - 1]
         return [planted(q, f"planted/{state.iteration}/more{top_up}/{i}") for i, q in enumerate(questions)]
+
+
+class PlantedWithGuidance(Planted):
+    """Planted, with prompt text of its own composed in code (``Method.instruction_texts``)."""
+
+    name = "planted_guidance"
+    instruction_texts = ("Make the student practise {skill} with a brand new problem about it.",)

@@ -58,6 +58,18 @@ DESCRIPTIONS = {
     "mbpp": "Python programming",
     "humaneval": "Python programming",
 }
+# The guidance a slot's generation request carries (str.format; Method.instruction_texts: the runner rejects an
+# item that repeats it, pada/run/echo.py).
+STRATEGY_GUIDANCE = (
+    'The student model shows this failure pattern, "{name}": {description}\n'
+    "Augmentation strategy: {strategy}\n"
+    "Write a new problem that makes the student practise exactly this."
+)
+CORRECTION_GUIDANCE = (
+    "The student model answered this training problem incorrectly:\n"
+    "{question}\n"
+    "Write a new problem that tests the same skill, with different numbers and context."
+)
 
 
 class PadaAgent(Method):
@@ -70,6 +82,7 @@ class PadaAgent(Method):
     # grammar bounds the verifier's and judge's free-text fields (schemas max_chars) under llama.cpp; 1.7: and
     # a generated multiple-choice item's explanation (synthetic.ChoiceItem.max_chars)
     version = "1.7"
+    instruction_texts = (STRATEGY_GUIDANCE, CORRECTION_GUIDANCE)
     version_sources = (
         "pada.methods.effort",
         "pada.methods.similar_problems",
@@ -360,10 +373,9 @@ class PadaAgent(Method):
         counts = allocate(total, [len(p.item_ids) for p in patterns], gen.allocation)
         slots = []
         for pattern, n in zip(patterns, counts, strict=True):
-            guidance = (
-                f'The student model shows this failure pattern, "{pattern.name}": {pattern.description}\n'
-                f"Augmentation strategy: {pattern.strategy or pattern.description}\n"
-                "Write a new problem that makes the student practise exactly this."
+            strategy = pattern.strategy or pattern.description
+            guidance = STRATEGY_GUIDANCE.format(
+                name=pattern.name, description=pattern.description, strategy=strategy
             )
             for _ in range(n):
                 shots = shots_from_seeds(fmt, seeds, gen.shots, state.rng)
@@ -382,11 +394,7 @@ class PadaAgent(Method):
         if raise_to_quota and state.quota.target is not None and wrong:
             per_seed = max(per_seed, -(-state.quota.target // len(wrong)))
         for seed in wrong:
-            guidance = (
-                "The student model answered this training problem incorrectly:\n"
-                f"{question_of(seed)}\n"
-                "Write a new problem that tests the same skill, with different numbers and context."
-            )
+            guidance = CORRECTION_GUIDANCE.format(question=question_of(seed))
             for _ in range(per_seed):
                 # drawn in both forms (a list request shows the seed itself): later slots' draws stay put
                 shots = shots_from_seeds(fmt, seeds, gen.shots, state.rng)

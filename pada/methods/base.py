@@ -69,6 +69,9 @@ class Method(ABC):
     augments: bool | None = (
         None  # true: propose() adds training items, so loop.iterations 0 is an error; None: needs_teacher
     )
+    # Prompt text the method composes in code (str.format strings), beside the pada/prompts templates: the
+    # runner rejects an item that repeats either (pada/run/echo.py).
+    instruction_texts: tuple[str, ...] = ()
 
     def __init__(self, cfg: Any):
         self.cfg = cfg

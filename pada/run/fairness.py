@@ -10,6 +10,8 @@
   (``pada.run.semantic``: embedding neighbours, numbers, answers, content words, on the rendered prompt and
   target), on code tasks confirms those matches by running the proposal's code on the held-out tests
   (``pada.run.execution``), drops what matches and counts why.
+* Prompt echoes: an item that repeats the teacher's instructions instead of posing a problem is dropped and
+  counted the same way (``pada.run.echo``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from omegaconf import OmegaConf
 from pada.agent.leakage import HeldOut, NgramOverlap, assert_no_leak, tokens
 from pada.errors import PadaError
 from pada.methods.embedders import BUNDLED_MINILM
+from pada.run.echo import PromptEcho, instruction_parts
 from pada.run.execution import EXECUTES, ExecutionCheck, Outcome, tally
 from pada.run.semantic import Paraphrases, Rule, Template
 from pada.tasks.code import CodeTask
@@ -35,7 +38,7 @@ __all__ = ["EFFORT_CHUNK", "effort_of"]  # re-exported: the effort rule the runn
 
 # Bump when a change here or in pada.agent.leakage can change what a method's output keeps (quotas,
 # decontamination); every augment_<i> stage's key carries it (pada/versions.py pins the code).
-VERSION = "1.8"  # 1.8: budget_match tops rounds up; 1.7: GSM8K's own "#### N" rule; 1.6: code runs; 1.5: whole items; 1.4: the rendered prompt, never meta; 1.3: semantic; 1.2: budget
+VERSION = "1.9"  # 1.9: prompt echoes; 1.8: budget_match tops rounds up; 1.7: GSM8K's own "#### N" rule; 1.6: code runs; 1.5: whole items; 1.4: the rendered prompt, never meta; 1.3: semantic; 1.2: budget
 
 # Method keys that the runner's quota replaced; a leftover override must not be silently ignored.
 MOVED_KEYS = {"max_new_total": "synthetic_budget", "max_new_per_iteration": "synthetic_per_iteration"}
@@ -215,7 +218,7 @@ def accounting(quota: Quota, filled: Any) -> dict:
         if len(proposed) < quota.target:
             why.append(f"the method proposed {len(proposed)} (its report in this stage says why)")
         if rejected:
-            why.append(f"the runner rejected {sum(rejected.values())} as held-out copies")
+            why.append(f"the runner rejected {sum(rejected.values())} as held-out copies or prompt echoes")
         if top_up := filled.why():
             why.append(top_up)
         info["shortfall"] = {"short_by": quota.target - len(kept), "why": "; ".join(why)}
@@ -334,7 +337,8 @@ def near_copy(candidate: Fingerprint, held: Fingerprint, threshold: float) -> bo
 class Decontaminator:
     """Every method's output checked against the cell's validation and test items.
 
-    Reasons (checked in this order): ``verbatim`` (a held-out question inside the prompt or target, token-
+    Reasons (checked in this order): ``prompt_echo`` when ``echo`` is given (the question slot or the
+    target repeats instruction text, ``pada.run.echo``), ``verbatim`` (a held-out question inside the prompt or target, token-
     wise), ``ngram_overlap`` (share of the question's word n-grams found in held-out questions, question
     text on both sides), ``near_duplicate`` (``near_copy`` against any held-out question; candidates are
     found through an inverted index on shingles, then compared exactly; the held-out sets are small), then,
@@ -355,7 +359,9 @@ class Decontaminator:
         semantic: Paraphrases | None = None,
         template: str | None = None,
         execution: ExecutionCheck | None = None,
+        echo: PromptEcho | None = None,
     ):
+        self.echo = echo
         self.semantic = semantic
         self.execution = execution  # confirms semantic matches on code tasks (pada.run.execution)
         self.slots = Template(template)
@@ -372,9 +378,11 @@ class Decontaminator:
     def reason(self, example: Example) -> str | None:
         """The first surface reason that rejects ``example``, or None. Read from what the student trains on:
         the question slot of its rendered prompt (``Template``), then its target; never ``meta``."""
+        texts = (self.slots.body(example.prompt), example.target)
+        if self.echo is not None and any(self.echo.found_in(text) for text in texts):
+            return "prompt_echo"
         if any(self.verbatim.found_in(t) is not None for t in (example.prompt, example.target)):
             return "verbatim"
-        texts = (self.slots.body(example.prompt), example.target)
         if any(self.ngrams.overlap(text) >= self.ngrams.threshold for text in texts):
             return "ngram_overlap"
         if any(self._near(text) for text in texts):
@@ -423,9 +431,12 @@ class Decontaminator:
         return kept, Counter(reason for reason in reasons if reason), executed
 
 
-def build_decontaminator(cfg: Any, held_out: list[Example], task: Any = None) -> Decontaminator:
+def build_decontaminator(
+    cfg: Any, held_out: list[Example], task: Any = None, method: Any = None
+) -> Decontaminator:
     """The cell's held-out check; ``task`` (the cell's ``Task``) lets a code task's semantic matches be
-    confirmed by running them (``decontamination.semantic.execution_check``)."""
+    confirmed by running them (``decontamination.semantic.execution_check``); with ``method`` (the cell's
+    ``Method``) it also rejects prompt echoes of the shipped templates and ``method.instruction_texts``."""
     node = cfg.get("decontamination") or {}
     semantic = build_paraphrases(cfg, held_out)
     return Decontaminator(
@@ -436,6 +447,7 @@ def build_decontaminator(cfg: Any, held_out: list[Example], task: Any = None) ->
         semantic,
         _template(cfg),
         build_execution_check(cfg, held_out, task) if semantic is not None else None,
+        PromptEcho(instruction_parts(method.instruction_texts)) if method is not None else None,
     )
 
 

@@ -26,6 +26,7 @@ from pada.models.loading import resolve_model_path
 from pada.models.memory import release_memory, return_large_blocks
 from pada.run import fairness, topup
 from pada.run.conf import CONF_DIR
+from pada.run.echo import instruction_parts, instructions_digest
 from pada.run.identity import eval_identity_of, identity_of
 from pada.run.loop import cell_loop, check_augments, selected, stalled
 from pada.run.provenance import provenance
@@ -334,7 +335,8 @@ class Cell:
             }
             return {**info, "teacher_usage": usage, "teacher_effort": effort}
 
-        return self.stages.run(f"augment_{i}", {"eval": eval_key}, work)
+        instructions = instructions_digest(instruction_parts(self.method.instruction_texts))
+        return self.stages.run(f"augment_{i}", {"eval": eval_key, "instructions": instructions}, work)
 
     def _asked(self, i: int, ask: Callable[[], Any], before: dict[str, Any] | None) -> Any:
         """``ask()`` (a method's propose or top-up) with teacher failures turned into one error line; then the
@@ -367,7 +369,7 @@ class Cell:
     ) -> topup.Filled:
         """The runner's checks on ``proposed`` (quota, ids, held-out copies), then under budget_match the
         top-ups while round ``i`` is short of its target (pada/run/topup.py), each checked the same way."""
-        check = fairness.build_decontaminator(self.cfg, held_out, self.task)
+        check = fairness.build_decontaminator(self.cfg, held_out, self.task, self.method)
         filled = topup.Filled(state.quota, topup.rounds_of(self.cfg))
         run = topup.TopUp(self.cfg.method.name, check, state.train_data, self.teacher, filled)
         run.add(proposed, state.quota, state.quota.target, before)

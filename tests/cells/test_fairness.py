@@ -176,6 +176,21 @@ def test_runner_rejects_a_planted_near_copy_and_counts_it(tmp_path, three_number
     assert steps == {"per_iteration": [2, 2], "total": 4, "tested": 2}
 
 
+def test_runner_rejects_prompt_echoes_of_templates_and_of_the_method_s_own_text(
+    tmp_path, three_number_data, model_cache
+):
+    """An item that repeats a shipped template's instructions, or the method's own ``instruction_texts``,
+    is dropped and counted like a held-out copy (pada/run/echo.py); a fresh problem is kept."""
+    template_echo = "The student was given this problem, shown with its correct answer: Tom has 3 apples."
+    own_echo = "Make the student practise counting with a brand new problem about it. Tom has 2 cats."
+    fresh = "Lea has 40 stamps and buys 3 albums of 11 stamps, then sells 6. How many stamps?"
+    plant = f"+method.plant=['{template_echo}','{own_echo}','{fresh}']"
+    guided = ["method._target_=planted_method.PlantedWithGuidance", "method.name=planted_guidance"]
+    cfg = compose_config(_overrides(tmp_path, three_number_data, model_cache, *PLANTED, *guided, plant))
+    results = run_cell(cfg)
+    assert results["data"]["synthetic"] == 1 and results["data"]["rejected"] == {"prompt_echo": 2}
+
+
 def test_runner_rejects_over_quota_output(tmp_path, three_number_data, model_cache):
     cfg = compose_config(
         _overrides(
