@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import importlib.util
 import json
 import os
 import random
@@ -117,6 +118,15 @@ def tiny_cell_overrides(tmp_path, tiny_data_dir, model_cache) -> list[str]:
         "eval.max_new_tokens=6",
         "wandb.mode=disabled",
     ]
+
+
+def load_script(relative: str):
+    """A script of the repo (``experiments/demo_real.py``), imported as a module without running its main."""
+    path = ROOT / relative
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def real_data_dir() -> Path | None:

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sqlite3
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "compare_runs.py"
+from conftest import load_script
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("compare_runs", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("experiments/compare_runs.py")
 
 
 def _cell(runs: Path, name: str, accuracy: float, extracted: list[str], synthetic: str) -> None:

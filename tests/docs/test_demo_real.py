@@ -4,23 +4,17 @@ only where a method needs one, the teacher's cells first). The run itself is `ma
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
 from pada.run import fairness
-from tests.conftest import compose_config
-
-SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "demo_real.py"
+from tests.conftest import compose_config, load_script
 
 
 def _demo():
-    spec = importlib.util.spec_from_file_location("demo_real", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("experiments/demo_real.py")
 
 
 @pytest.mark.parametrize(
