@@ -9,7 +9,8 @@ the cells are ordered and prioritised around it (``cell_plan``, docs/real_cpu.md
 start as early as their seed's shared stages allow (each seed's SFT cell, which computes them, is queued one
 seed ahead), and the teacher-free sft_val controls come last, to fill the cores while the last teacher
 requests decode. One slot: each answer depends on its request alone, not on the requests decoded beside it,
-so a second run from an empty cache gets the same answers (4 slots: not so; batching saved no CPU). A run
+and with no prompt cache (local_llamaserver.yaml) not on the previous one (4 slots: 124 of 232 shared
+requests answered differently in two runs; batching saved no CPU). A run
 cut short leaves its first seeds' generative cells; the runner's stage cache makes a re-run resume where it
 stopped. The peak RSS of the whole process tree (this script, the cells and the teacher) is sampled every
 second and printed at the end.

@@ -36,6 +36,7 @@ DATA_KEYED = {
     "eval.env": "environment variable names, set in the vLLM worker before vLLM is imported",
     "plan.teacher_tokens_per_round": "one entry per method name, read as [cfg.method.name]",
     "teacher.routes": "one entry per route name; pada/teacher/routes.py checks each route's keys",
+    "teacher.extra_body": "request-body fields named by the server's own API, sent as they are (OpenAI SDK extra_body)",
 }
 NOT_CHECKED = ("hydra",)  # Hydra validates its own node against its schemas (launchers, sweepers)
 

@@ -9,7 +9,7 @@ llama-cpp-python's Python server (``LlamaCppServer``, one request at a time), me
   ctx_per_slot``. On the 2-core reference host 4 slots cost 1.09x the CPU of 1 (no saving): the measured
   gain (0.60x CPU per output token) is the server's own, not the batch's. The default is 1 slot: with more,
   an answer depends on the requests decoded beside it (conf/teacher/local_llamaserver.yaml's cache key says
-  "1 slot");
+  "1 slot"; it also turns the prompt cache off, which made an answer depend on the previous request);
 - the grammar checked lazily (llama.cpp common/sampling.cpp ``common_sampler_sample``: sample, check only
   that token, resample under the grammar only if it is rejected: the same distribution as constraining every
   step, without scanning the 151k-token vocabulary each step);

@@ -78,24 +78,26 @@ def test_openai_s_json_schema_form_is_constrained_too(server):
     assert Paraphrase.model_validate_json(answer.choices[0].message.content).question.strip()
 
 
-def _answers_alone_and_together(server: LlamaServer, topics: list[str]) -> tuple[list[str], list[str]]:
-    """Each topic's sampled answer (temperature 0.7, seed 0) asked alone, then all asked at once."""
+def _answers(server: LlamaServer, topics: list[str], cache_prompt: bool) -> tuple[list[str], list[str]]:
+    """Each topic's sampled answer (temperature 0.7, seed 0, a long system prompt every request shares)
+    asked one after another on a fresh server, then all at once."""
     from concurrent.futures import ThreadPoolExecutor
 
     import httpx
 
+    system = "You write new, self-contained science problems for training a small language model. " * 12
+
     def ask(topic: str) -> str:
-        prompt = (
-            f"Write one new multiple-choice science question about {topic} for grade-school students, "
-            "as JSON with fields question and answer."
-        )
-        fields = {"question": {"type": "string"}, "answer": {"type": "string"}}
-        schema = {"type": "object", "properties": fields, "required": list(fields)}
         body = {
             "model": server.model,
-            "messages": [{"role": "user", "content": prompt}],
-            **{"temperature": 0.7, "max_tokens": 60, "seed": 0},
-            "response_format": {"type": "json_object", "schema": schema},
+            "messages": [
+                {"role": "system", "content": system},
+                {
+                    "role": "user",
+                    "content": f"Write one new question about {topic}, then explain the answer.",
+                },
+            ],
+            **{"temperature": 0.7, "max_tokens": 80, "seed": 0, "cache_prompt": cache_prompt},
         }
         answer = httpx.post(f"{server.base_url}/chat/completions", json=body, timeout=600)
         return answer.json()["choices"][0]["message"]["content"]
@@ -105,18 +107,19 @@ def _answers_alone_and_together(server: LlamaServer, topics: list[str]) -> tuple
         return alone, list(pool.map(ask, topics))
 
 
-@pytest.mark.slow  # six 60-token answers on one thread: ~30 s
-def test_with_one_slot_an_answer_does_not_depend_on_the_requests_beside_it(tmp_path):
-    """Why LlamaServer's default and demo_real.py use one slot. With 4 slots the 0.5B teacher's answer to a
-    request that joined a batch mid-decode differed in 1 of 2 probes (timing-dependent: this test then passes
-    or fails by chance, so it pins the one-slot behaviour, not the 4-slot fault); two quick demo-real runs
-    under 4 slots got different teacher answers (docs/real_cpu.md)."""
-    topics = ["magnets", "photosynthesis and the water cycle in forests", "volcanoes"]
+@pytest.mark.slow  # six 80-token answers on one thread: ~40 s
+def test_one_slot_without_the_prompt_cache_answers_a_request_the_same_whatever_came_before(tmp_path):
+    """Why LlamaServer's default is one slot and local_llamaserver.yaml sends cache_prompt false: with the
+    0.5B teacher, an answer drifted when the slot still held a shared prefix from the previous request
+    (cache_prompt true: the first request's answer differed when asked again after another in a probe, not
+    in this test's one try with true), and with 4 slots when a request joined a batch mid-decode (1 of 2
+    probes). It pins the deterministic setting; it does not reliably show either fault."""
     if (gguf := smallest_assembled_teacher()) is None:  # SmolLM2-135M's answers agreed with 4 slots too
         pytest.skip("needs the 0.5B teacher: make teacher-gguf")
     real_gguf()  # skips without llama-server
+    topics = ["magnets", "volcanoes", "magnets"]  # the third is the first again, after another request
     with LlamaServer(gguf, tmp_path, threads=1, ctx_per_slot=1024) as one_slot:
         assert one_slot.slots == 1  # the default
-        alone, together = _answers_alone_and_together(one_slot, topics)
+        alone, together = _answers(one_slot, topics, cache_prompt=False)
     assert all(answer.strip() for answer in alone)
-    assert together == alone
+    assert alone[0] == alone[2] and together == alone

@@ -105,12 +105,26 @@ def test_the_config_differs_from_llama_cpp_python_s_only_in_server_identity():
     batched = OmegaConf.to_container(compose_config(["teacher=local_llamaserver"]).teacher)
     single = OmegaConf.to_container(compose_config(["teacher=local_llamacpp"]).teacher)
     differs = {k for k in batched.keys() | single.keys() if batched.get(k) != single.get(k)}
-    assert differs == {"model_version"}  # same prompts, schema form, sampling, roles, model, client
-    assert batched["client"]["max_concurrency"] == 1 and "1 slot" in batched["model_version"]
+    assert differs == {"model_version", "extra_body"}  # same prompts, schema form, sampling, roles, client
+    assert batched["client"]["max_concurrency"] == 1 and "1 slot, no prompt cache" in batched["model_version"]
+    assert batched["extra_body"] == {"cache_prompt": False}
     lock = (ROOT / "requirements-teacher.lock.txt").read_text()
     version = next(line.split("==")[1] for line in lock.splitlines() if line.startswith("llama-cpp-python=="))
     assert f"llama-cpp-python=={version} sdist" in batched["model_version"]  # the cache key follows the build
     assert batched["model_version"] != single["model_version"]
+
+
+def test_the_server_fields_reach_the_request_beside_vllm_s_own():
+    from pada.teacher.providers.base import Call
+    from pada.teacher.providers.openai_compat import OpenAICompatible
+    from pada.teacher.schemas import Paraphrase
+    from pada.types import SamplingParams
+
+    cfg = compose_config(["teacher=local_llamaserver", "teacher.native_form=vllm"]).teacher
+    params = SamplingParams(max_new_tokens=8, temperature=0.0, top_p=1.0, stop=(), seed=0)
+    call = Call("paraphrase", (("user", "Hi"),), params, schema=Paraphrase)
+    body = OpenAICompatible(cfg).request(call)["extra_body"]
+    assert body["cache_prompt"] is False and "structured_outputs" in body  # merged, neither dropped
 
 
 def test_the_install_script_builds_the_locked_version_with_the_wheel_s_portable_flags():

@@ -65,6 +65,8 @@ class OpenAICompatible(Provider):
         if params.stop:
             request["stop"] = list(params.stop)
         request.update(self.structured_fields(call))
+        if extra := self.cfg.get("extra_body"):  # server-specific fields the SDK does not know (llama-server)
+            request["extra_body"] = {**request.get("extra_body", {}), **extra}
         return request
 
     async def complete(self, call: Call) -> Completion:
