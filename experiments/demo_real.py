@@ -64,9 +64,8 @@ SERVERS = {"llama-server": "local_llamaserver", "llama-cpp-python": "local_llama
 # depend on which requests shared its batch (docs/real_cpu.md); = local_llamaserver.yaml's max_concurrency.
 SLOTS = 1
 WORKERS = 3  # cells at once: one can train or evaluate on each core while another waits for the teacher
-CELL_NICENESS = (
-    10  # the cells yield to the teachers' servers, whose single thread every generative cell waits on
-)
+# The cells yield to the teachers' servers, whose single thread every generative cell waits on.
+CELL_NICENESS = 10
 # Generative methods by their teacher stage's measured length, longest first (docs/real_cpu.md): the longest
 # start first, so the shorter ones and the teacher-free cells fill the cores at the end.
 LONGEST_TEACHER_STAGE_FIRST = ("pada", "llm2llm", "auggpt")
@@ -169,9 +168,8 @@ def run_cell(name: str, seed: int, args: list[str], started: float) -> tuple[int
     command = [sys.executable, "-m", "pada.cli", "run", f"seed={seed}", *args]
     print(f"[{time.monotonic() - started:6.0f} s] start {name} seed {seed}", flush=True)
     process = subprocess.Popen(command)
-    os.setpriority(
-        os.PRIO_PROCESS, process.pid, CELL_NICENESS
-    )  # before it imports torch: its threads inherit
+    # set before the cell imports torch, so every thread it starts inherits it
+    os.setpriority(os.PRIO_PROCESS, process.pid, CELL_NICENESS)
     _, status, usage = os.wait4(process.pid, 0)
     code, cpu = os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime
     print(

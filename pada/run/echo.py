@@ -20,12 +20,12 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from pada.teacher.prompts import PROMPTS_DIR
+from pada.text import rouge_tokens as words  # lower-cased alphanumeric words: the unit of a run
 
-# Lower-cased words (letters and digits) in a run: the shortest sentence echoed in those runs ("The student model
+# Words in a run: the shortest sentence echoed in those runs ("The student model
 # shows this failure pattern") has 7; at 6, none of 26,955 ARC-Challenge, GSM8K and MMLU items (question slot or
 # target) holds one (tests/unit/test_prompt_echo.py, where the data is present), all 16 echoes are found.
 ECHO_WORDS = 6
-_WORD = re.compile(r"[a-z0-9]+")
 _JINJA = re.compile(r"\{#.*?#\}|\{%.*?%\}|\{\{.*?\}\}", re.DOTALL)
 _FORMAT_FIELD = re.compile(r"\{[^{}]*\}")
 
@@ -60,10 +60,6 @@ class PromptEcho:
 
     def found_in(self, text: str) -> bool:
         return not self.grams.isdisjoint(_grams(words(text), self.n))
-
-
-def words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
 
 
 def _grams(words: list[str], n: int) -> set[tuple[str, ...]]:
