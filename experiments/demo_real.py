@@ -4,11 +4,12 @@ sft_val control, AugGPT, LLM2LLM and PaDA-Agent for every seed, budget- and step
 
 The teacher's server (``--server``): llama.cpp's own ``llama-server`` (default; 1 thread, 1 slot) or
 llama-cpp-python's; one server and config serve every cell. The teacher is the run's serial resource, so
-the cells are ordered and prioritised around it (``cell_plan``, docs/real_cpu.md): WORKERS cells run at once
-(one thread each) at niceness CELL_NICENESS below the teacher's servers, the cells that need the teacher
-start as early as their seed's shared stages allow (each seed's SFT cell, which computes them, is queued one
-seed ahead), and the teacher-free sft_val controls come last, to fill the cores while the last teacher
-requests decode. One slot: each answer depends on its request alone, not on the requests decoded beside it,
+the cells are ordered and prioritised around it (``cell_plan``, ``run_plan``, docs/real_cpu.md): WORKERS
+cells run at once (one thread each) at niceness CELL_NICENESS below the teacher's servers, the cells that need
+the teacher start as early as their seed's shared stages allow (each seed's SFT cell, which computes them, is
+queued one seed ahead), and the teacher-free sft_val controls fill the cores: one more starts (up to
+MAX_CELLS) whenever the running cells leave a core idle, waiting on the teacher, and the rest come last.
+One slot: each answer depends on its request alone, not on the requests decoded beside it,
 and with no prompt cache (local_llamaserver.yaml) not on the previous one (4 slots: 124 of 232 shared
 requests answered differently in two runs; batching saved no CPU). A run
 cut short leaves its first seeds' generative cells; the runner's stage cache makes a re-run resume where it
@@ -41,7 +42,9 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -66,6 +69,13 @@ SLOTS = 1
 WORKERS = 3  # cells at once: one can train or evaluate on each core while another waits for the teacher
 # The cells yield to the teachers' servers, whose single thread every generative cell waits on.
 CELL_NICENESS = 10
+# Teacher-free cells no other cell waits for: they start after the others, or beyond WORKERS (up to
+# MAX_CELLS) whenever the running cells leave a core idle, e.g. all waiting on the teacher (8e768df's run:
+# 2,613-3,381 s with both controls queued, docs/real_cpu.md).
+FILLERS = ("sft_val",)
+IDLE_BELOW = 0.7  # host CPU use, a fraction of all cores, under which one counts as idle (2 cores: < 1.4)
+IDLE_WINDOW_S = 30.0  # a started cell imports torch and loads its model for ~15 s: judge the cores after
+MAX_CELLS = 4  # 4 cells (<= 4.3 GB peak each, docs/real_cpu.md) and both teachers' servers fit in 24 GB
 # Generative methods by their teacher stage's measured length, longest first (docs/real_cpu.md): the longest
 # start first, so the shorter ones and the teacher-free cells fill the cores at the end.
 LONGEST_TEACHER_STAGE_FIRST = ("pada", "llm2llm", "auggpt")
@@ -160,6 +170,66 @@ class PeakRSS(threading.Thread):
 
     def stop(self) -> None:
         self._stop.set()
+
+
+class IdleCores:
+    """Callable: whether the host's CPU use since the last reading, at least ``window_s`` seconds ago, was
+    under ``below`` (a fraction of all cores; psutil's system-wide ``cpu_percent``, which counts niced
+    processes too). ``restart`` begins a new window, e.g. after a cell starts."""
+
+    def __init__(self, window_s: float = IDLE_WINDOW_S, below: float = IDLE_BELOW):
+        self.window_s, self.below = window_s, below
+        self.restart()
+
+    def restart(self) -> None:
+        psutil.cpu_percent(None)  # the next reading measures from now
+        self.since = time.monotonic()
+
+    def __call__(self) -> bool:
+        if time.monotonic() - self.since < self.window_s:
+            return False
+        busy = psutil.cpu_percent(None) / 100
+        self.since = time.monotonic()
+        return busy < self.below
+
+
+Cell = tuple[str, int, list[str]]
+
+
+def next_queue(
+    ordered: deque[Cell], fillers: deque[Cell], running: int, workers: int, idle: Callable[[], bool]
+) -> deque[Cell] | None:
+    """The queue whose head starts now, or None: the ordered cells, then the FILLERS, while fewer than
+    ``workers`` run; a filler beyond them (up to MAX_CELLS) if ``idle()`` says a core is idle."""
+    if running < workers and (ordered or fillers):
+        return ordered or fillers
+    if running < MAX_CELLS and fillers and idle():
+        return fillers
+    return None
+
+
+def run_plan(
+    plan: list[Cell],
+    run: Callable[[str, int, list[str]], tuple[int, float]],
+    workers: int,
+    idle: IdleCores,
+    tick_s: float = 5.0,
+) -> list[tuple[int, float]]:
+    """Run every cell of ``plan`` with ``run`` (one thread each), started as ``next_queue`` says: the FILLERS
+    keep their order among themselves, the other cells theirs. Cores are re-read every ``tick_s`` seconds.
+    Returns each cell's ``run`` result, in the order the cells finished."""
+    ordered = deque(cell for cell in plan if cell[0] not in FILLERS)
+    fillers = deque(cell for cell in plan if cell[0] in FILLERS)
+    running: set[Future] = set()
+    done: list[tuple[int, float]] = []
+    with ThreadPoolExecutor(MAX_CELLS) as pool:
+        while ordered or fillers or running:
+            while queue := next_queue(ordered, fillers, len(running), workers, idle):
+                running.add(pool.submit(run, *queue.popleft()))
+                idle.restart()
+            finished, running = wait(running, timeout=tick_s, return_when=FIRST_COMPLETED)
+            done += [future.result() for future in finished]
+    return done
 
 
 def run_cell(name: str, seed: int, args: list[str], started: float) -> tuple[int, float]:
@@ -299,8 +369,7 @@ def main() -> int:
         cells = cell_plan(
             args.methods.split(","), size, paths, teacher_overrides(server, analysis, args.server)
         )
-        with ThreadPoolExecutor(args.workers) as pool:
-            done = list(pool.map(lambda c: run_cell(*c, started), cells))
+        done = run_plan(cells, lambda *cell: run_cell(*cell, started), args.workers, IdleCores())
         teacher_cpu = cpu_seconds(server) + cpu_seconds(analysis)
     rss.stop()
     failed = sum(code != 0 for code, _ in done)

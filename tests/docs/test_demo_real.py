@@ -56,6 +56,66 @@ def test_cells_that_need_the_teacher_start_early_and_after_their_seeds_sft():
     assert [(name, seed) for name, seed, _ in without_sft] == [("auggpt", 0), ("sft_val", 0)]
 
 
+class _ScriptedIdle:
+    """IdleCores' interface with a scripted answer."""
+
+    def __init__(self, answer: bool):
+        self.answer, self.restarts = answer, 0
+
+    def restart(self) -> None:
+        self.restarts += 1
+
+    def __call__(self) -> bool:
+        return self.answer
+
+
+def _quick_plan(demo):
+    return demo.cell_plan(list(demo.METHODS), demo.SIZES["quick"], [], [])
+
+
+@pytest.mark.parametrize(("idle", "fourth"), [(True, "sft_val 0"), (False, "llm2llm 0")])
+def test_a_control_starts_beyond_the_workers_only_when_a_core_is_idle(idle, fourth):
+    """Three cells hold the workers; with a core idle the first sft_val starts as a fourth (MAX_CELLS: no
+    fifth), else nothing starts until a cell ends, and then the next ordered cell: the control stays a
+    filler."""
+    import threading
+
+    demo = _demo()
+    gate, lock, started = threading.Event(), threading.Lock(), []
+
+    def run(name, seed, _overrides):
+        with lock:
+            started.append(f"{name} {seed}")
+        assert gate.wait(5)  # every cell runs until the release
+        return 0, 1.0
+
+    def release_after_settling():
+        threading.Event().wait(0.3)  # many ticks: every start the scheduler would make has happened
+        with lock:
+            seen.extend(started)
+        gate.set()
+
+    seen: list[str] = []
+    threading.Thread(target=release_after_settling, daemon=True).start()
+    done = demo.run_plan(_quick_plan(demo), run, 3, _ScriptedIdle(idle), tick_s=0.01)
+    assert seen[:3] == ["sft 0", "sft 1", "pada 0"]
+    assert len(seen) == (4 if idle else 3)
+    assert started[3] == fourth
+    assert len(done) == len(started) == 15 and sorted(started) == sorted(set(started))
+
+
+def test_next_queue_keeps_the_cell_limit_and_the_fillers_last():
+    demo = _demo()
+    ordered, fillers = ["auggpt 2"], ["sft_val 0"]
+    assert demo.next_queue(ordered, fillers, 2, 3, lambda: False) is ordered
+    assert demo.next_queue([], fillers, 2, 3, lambda: False) is fillers
+    assert demo.next_queue(ordered, fillers, 3, 3, lambda: False) is None
+    assert demo.next_queue(ordered, fillers, 3, 3, lambda: True) is fillers
+    assert demo.next_queue(ordered, fillers, demo.MAX_CELLS, 3, lambda: True) is None
+    assert demo.next_queue(ordered, [], 3, 3, lambda: True) is None
+    assert demo.next_queue([], [], 0, 3, lambda: True) is None
+
+
 def test_powered_size_scores_every_test_item():
     demo = _demo()
     assert demo.SIZES["powered"]["test"] >= 1172  # ARC-Challenge's test split
@@ -126,3 +186,10 @@ def test_one_server_kind_serves_every_cell_one_request_at_a_time(kind, tmp_path)
     if kind == "llama-server":  # one slot: an answer independent of the requests beside it
         assert server.slots == demo.SLOTS == 1 and "1 slot" in cfg.teacher.model_version
     assert cfg.teacher.client.max_concurrency == 1  # more in flight would only queue at the server
+
+
+def test_idle_cores_waits_a_whole_window_before_judging():
+    demo = _demo()
+    assert demo.IdleCores(window_s=3600)() is False  # a window just begun says nothing yet
+    assert demo.IdleCores(window_s=0, below=2.0)() is True  # under 200% of all cores: always
+    assert demo.IdleCores(window_s=0, below=0.0)() is False
