@@ -2,7 +2,8 @@
 
 ``cells``: one row per (cell, metric): task, budget, method, seed, metric, value, n, status, reason.
 A cell dir without results.json is kept with status ``incomplete`` (never dropped) so tables can show it.
-``items``: one row per (cell, test item): the per-item correctness the paired tests need.
+``items``: one row per (cell, test item): the per-item correctness the paired tests need, the extracted
+answer ("" when none was extracted) and the gold answer, as text.
 ``iterations``: per-iteration validation accuracy; ``patterns``: per-pattern accuracy when reported.
 """
 
@@ -27,7 +28,7 @@ from pada.run.topup import TARGET_REACHED
 
 log = logging.getLogger("pada")
 
-# runs/<task>-b<budget>-<method>-s<seed>-<hash>: the name the runner gives each cell (runner.cell_name).
+# runs/<task>-b<budget>-<method>-s<seed>-<hash>: the name the runner gives each cell (pada.run.naming.cell_name).
 CELL_DIR = re.compile(r"^(?P<task>.+)-b(?P<budget>\d+)-(?P<method>.+)-s(?P<seed>\d+)-(?P<hash>[0-9a-f]{10})$")
 KEYS = ["task", "budget", "method", "seed"]
 CELL_COLUMNS = [*KEYS, "cell", "metric", "value", "n", "status", "reason", "simulation", "fixture", "config"]
@@ -35,7 +36,7 @@ UNCACHED_DOLLARS = "teacher/dollars_uncached"  # teacher_usage.uncached.dollars:
 # teacher_usage.total counts behind Table 2's teacher-failure column (pada.teacher.usage.RoleUsage)
 TEACHER_FAILURES = ("requests", "parse_failures", "reasks", "truncated")
 SHOWN_KEYS = 3  # differing config keys spelled out in a row label; more are counted
-ITEM_COLUMNS = [*KEYS, "split", "item_id", "correct"]
+ITEM_COLUMNS = [*KEYS, "split", "item_id", "correct", "answer", "gold"]
 ITER_COLUMNS = [*KEYS, "iteration", "val_accuracy", "train_examples"]
 PATTERN_COLUMNS = [*KEYS, "iteration", "pattern", "n", "accuracy"]
 
@@ -275,7 +276,14 @@ def _item_rows(cell_dir: Path, keys: dict[str, Any]) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     return [
-        {**keys, "split": "test", "item_id": r["item_id"], "correct": bool(r["correct"])}
+        {
+            **keys,
+            "split": "test",
+            "item_id": r["item_id"],
+            "correct": bool(r["correct"]),
+            "answer": "" if r.get("extracted") is None else str(r["extracted"]),
+            "gold": str(r.get("gold", "")),
+        }
         for r in read_jsonl(path)
     ]
 

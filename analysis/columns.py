@@ -5,8 +5,11 @@ column names (``column_label``: ``gsm8k b128``).
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
+from sklearn.metrics import cohen_kappa_score
 
 from analysis.collect import TEACHER_FAILURES, UNCACHED_DOLLARS, Collected
 
@@ -51,6 +54,49 @@ def lm_eval_columns(collected: Collected, methods: list[str]) -> dict[str, dict[
         label = f"{column_label(task, int(budget))} [lm-eval {metric.removeprefix('lm_eval/')}]"
         by_method = group.groupby("method")["value"]
         out[label] = {m: _pm(v.mean(), v.std(ddof=1) if len(v) > 1 else None) for m, v in by_method}
+    return out
+
+
+CHOICE_LETTER = re.compile(r"[A-Z]")  # a multiple-choice gold answer (ARC, MMLU): one capital letter
+KAPPA_LABEL = "Cohen's κ (chance %)"
+KAPPA_CAPTION = (
+    f" {KAPPA_LABEL}, for multiple-choice columns: Cohen's κ between each run's extracted answers and the gold "
+    "letters (sklearn cohen_kappa_score; no answer is its own label), mean ± sd over seeds, and in "
+    "parentheses the mean chance accuracy p_e = Σ_L p(answer L)·p(gold L): what a run would score answering "
+    "with its own letter frequencies, blind to the question. κ near 0: accuracy is the letter preference."
+)
+
+
+def chance_agreement(answers: pd.Series, gold: pd.Series) -> tuple[float, float]:
+    """(Cohen's κ, p_e) of one run's answers against the gold labels, both of length n (Cohen 1960,
+    "A coefficient of agreement for nominal scales": κ = (p_o - p_e) / (1 - p_e), p_e = Σ_k p(answer k) ·
+    p(gold k) from the two marginals). κ is NaN when p_e = 1 (one label on both sides)."""
+    p_e = float((answers.value_counts(normalize=True) * gold.value_counts(normalize=True)).sum())
+    kappa = cohen_kappa_score(answers, gold) if p_e < 1 else float("nan")
+    return float(kappa), p_e
+
+
+def agreement_columns(collected: Collected, methods: list[str]) -> dict[str, dict[str, str]]:
+    """Per task/budget column whose test gold answers are all single capital letters: per method
+    ``"κ ± sd (p_e %)"`` over its runs (``chance_agreement``), or ``{}`` when no column qualifies."""
+    items = collected.items[collected.items["method"].isin(methods)].dropna(subset=["answer", "gold"])
+    if items.empty:
+        return {}
+    runs = items.groupby(["task", "budget", "method", "seed"], sort=True)
+    per_run = runs.apply(
+        lambda run: pd.Series(chance_agreement(run["answer"], run["gold"]), ["kappa", "p_e"])
+    )
+    lettered = items.groupby(["task", "budget"])["gold"].agg(lambda g: g.str.fullmatch(CHOICE_LETTER).all())
+    out: dict[str, dict[str, str]] = {}
+    for (task, budget), rows in per_run.reset_index().groupby(["task", "budget"], sort=True):
+        if not lettered[(task, budget)]:
+            continue
+        cells = {}
+        for method, run in rows.groupby("method"):
+            kappa = run["kappa"].std(ddof=1) if len(run) > 1 else None
+            spread = "" if kappa is None or not np.isfinite(kappa) else f" ± {kappa:.2f}"
+            cells[method] = f"{run['kappa'].mean():.2f}{spread} ({run['p_e'].mean() * 100:.1f})"
+        out[f"{column_label(task, int(budget))} [{KAPPA_LABEL}]"] = cells
     return out
 
 

@@ -21,7 +21,9 @@ from analysis.columns import (
     EFFORT_COLUMNS,
     FAILURE_CAPTION,
     FAILURE_COLUMN,
+    KAPPA_CAPTION,
     STEPS_COLUMN,
+    agreement_columns,
     column_label,
     costs,
     effort_columns,
@@ -355,8 +357,10 @@ def build_table(
         rows += [REL_ROW, DELTA_ROW, MDE_ROW]
     effort = effort_columns(collected, methods)
     failures = teacher_failures(collected, methods)
+    agreement = agreement_columns(collected, present)
     extra = {
         **lm_eval_columns(collected, present),
+        **agreement,
         **effort,
         COST_COLUMN: costs(collected, methods),
         **failures,
@@ -369,6 +373,7 @@ def build_table(
     caption = _caption(collected, shown, comparisons, table_claims, mark, layout.label(focus or "ours")) + (
         FAILURE_CAPTION if failures else ""
     )
+    caption += KAPPA_CAPTION if agreement else ""
     caption += POWER_CAPTION if MDE_ROW in rows else ""
     numbers = _numbers(builder, comparisons)
     return Table(

@@ -76,11 +76,11 @@ def check_model(cfg: DictConfig) -> str | None:
 
 
 def check_data(cfg: DictConfig) -> str | None:
-    from pada.run.runner import _data_dir
+    from pada.run.naming import data_dir
     from pada.tasks import build_task, sample_seed_set
 
     try:
-        splits = build_task(cfg.task).load(_data_dir(cfg))
+        splits = build_task(cfg.task).load(data_dir(cfg))
         sample_seed_set(splits.pool, cfg.budget, cfg.seed)
     except PadaError as error:
         return f"task {cfg.task.name}: {error}"

@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from pada.errors import PadaError
 from pada.inference.base import Backend, backend_class, build_backend
-from pada.io import read_json, read_jsonl, stable_hash, write_json, write_jsonl
+from pada.io import read_jsonl, stable_hash, write_json, write_jsonl
 from pada.methods.base import IterationState, build_method, check_cell
 from pada.models.chat import DEFAULT_DATE, pin_date
 from pada.models.loading import resolve_model_path
@@ -27,11 +27,11 @@ from pada.models.memory import release_memory, return_large_blocks
 from pada.run import fairness, topup
 from pada.run.conf import CONF_DIR
 from pada.run.echo import instruction_parts, instructions_digest
-from pada.run.identity import eval_identity_of, identity_of
 from pada.run.loop import cell_loop, check_augments, selected, stalled
-from pada.run.provenance import provenance
+from pada.run.naming import cell_location, data_dir, eval_identity, identity
+from pada.run.results import cell_results, flat_metrics
 from pada.run.shared import SharedStore, Unit, link_into, shared_root, unit_context
-from pada.run.spend import routed_accounting, routed_usage, spend_kept_on_failure, spent, teacher_summary
+from pada.run.spend import spend_kept_on_failure, spent, teacher_summary
 from pada.run.stages import Stages, cell_lock
 from pada.tasks.base import Task, build_task, sample_seed_set
 from pada.teacher import (
@@ -41,51 +41,13 @@ from pada.teacher import (
     build_teacher,
     check_error_rate,
     usage_delta,
-    usage_sum,
 )
 from pada.tracking import tracked_config, tracking
 from pada.types import EvalRecord, Example, Quota, SamplingParams
 from pada.validate import check_adapter, check_config, check_writable
-from pada.versions import cell_versions, runner_versions, stage_versions
-
-
-def identity(cfg: DictConfig) -> dict[str, Any]:
-    """The config part of the cell's identity (pada/run/identity.py)."""
-    return identity_of(OmegaConf.to_container(cfg, resolve=True))
-
-
-def eval_identity(cfg: DictConfig) -> dict[str, Any]:
-    return eval_identity_of(OmegaConf.to_container(cfg.eval, resolve=True))
-
-
-def cell_name(cfg: DictConfig, components: dict[str, Any] | None = None) -> str:
-    """``<task>-b<budget>-<method>-s<seed>-<hash>``: the hash covers ``identity(cfg)`` and ``components``
-    (the versions of the task, method and world, and the data files' sha256: ``Cell.components``), so a
-    new version or a changed data file gives a new cell, never an overwrite of the old result."""
-    digest = stable_hash({**identity(cfg), **(components or {})})[:10]
-    return f"{cfg.task.name}-b{cfg.budget}-{cfg.method.name}-s{cfg.seed}-{digest}"
-
-
-def cell_location(
-    cfg: DictConfig, task: Task, method: Any, files: dict[str, str]
-) -> tuple[dict[str, Any], Path]:
-    """The cell's identity components and run dir; the SLURM launcher names jobs and links logs by it too."""
-    components = {"versions": cell_versions(task, method, cfg), "data": files}
-    return components, Path(cfg.paths.runs_dir).expanduser().resolve() / cell_name(cfg, components)
-
+from pada.versions import runner_versions, stage_versions
 
 log = logging.getLogger("pada.run")
-
-
-def _data_dir(cfg: DictConfig) -> Path | None:
-    if cfg.paths.data_dir in (None, "") or not cfg.task.get("local_subdir"):  # generated tasks read no files
-        return None
-    path = Path(cfg.paths.data_dir).expanduser().resolve()
-    if not path.is_dir():
-        raise PadaError(
-            f"data dir {path} does not exist; set paths.data_dir (or PADA_DATA_DIR) to the benchmark files"
-        )
-    return path
 
 
 def _limit(examples: list[Example], limit: int | None) -> list[Example]:
@@ -146,7 +108,7 @@ class Cell:
         check_cell(self.task, self.method)
         check_augments(self.method, self.loop)
         backend_class(cfg.eval)  # built lazily (a cached re-run never loads the model), checked now
-        self.splits = self.task.load(_data_dir(cfg))
+        self.splits = self.task.load(data_dir(cfg))
         # What determines the output besides the config (pada/versions.py); never the git SHA.
         self.components, self.run_dir = cell_location(cfg, self.task, self.method, self.splits.files)
         sample_seed_set(self.splits.pool, cfg.budget, cfg.seed)  # fail on a bad budget before any work
@@ -392,7 +354,7 @@ class Cell:
                 self.model_path,
                 str(adapter) if adapter else None,
                 test,
-                _data_dir(self.cfg),
+                data_dir(self.cfg),
                 out,
                 shots={ex.id: self.task.fewshot_examples(ex, self.splits) for ex in test},
             )
@@ -459,7 +421,7 @@ class Cell:
         with tracking(self.cfg.wandb, self.run_dir, self.run_dir.name, tracked) as self.tracker:
             results = self._run_loop(config)
             self.tracker.summary({"test/accuracy": results["metrics"]["test"]["accuracy"]})
-            self.tracker.summary(_flat("teacher", results["teacher_usage"]))
+            self.tracker.summary(flat_metrics("teacher", results["teacher_usage"]))
         if self.tracker.error:  # visible in results.json; the numbers are the same as untracked
             results["tracking"] = {"mode": self.cfg.wandb.mode, "error": self.tracker.error}
             write_json(self.run_dir / "results.json", results)
@@ -560,70 +522,11 @@ class Cell:
         write_json(self.run_dir / "results.json", results)
 
     def _write_results(self, config, seed_data, train_data, val, test, iterations, last_eval, test_stage):
-        results = {
-            "cell": {
-                "task": self.cfg.task.name,
-                "budget": self.cfg.budget,
-                "method": self.cfg.method.name,
-                "seed": self.cfg.seed,
-                "name": self.run_dir.name,
-            },
-            "simulation": bool(self.cfg.get("simulation") or self.cfg.task.get("simulation")),
-            "versions": self.result_versions(),  # part of the cell's identity (analysis groups by it)
-            "metrics": {
-                "test": test_stage.info["test"],
-                **({"val": last_eval.info["val"]} if "val" in last_eval.info else {}),
-            },
-            "iterations": iterations,
-            "data": {
-                "seed": len(seed_data),
-                "synthetic": len(train_data) - len(seed_data) - self.method.trains_on_validation * len(val),
-                "synthetic_quota": fairness.synthetic_total(self.cfg),  # the cell's; Table 2 prints both
-                "validation_trained": self.method.trains_on_validation * len(val),
-                "final_train": len(train_data),
-                "val": len(val),
-                "test": len(test),
-                **fairness.data_accounting(self._augment_infos(len(iterations))),
-            },
-            "training": fairness.training_accounting(iterations),
-            "teacher_effort": fairness.effort_accounting(self.cfg, self._augment_infos(len(iterations))),
-            "timings": {
-                n: {"seconds": r.seconds, "cached": r.cached} for n, r in self.stages.results.items()
-            },
-            "teacher_usage": self._teacher_usage(),
-            "predictions": {
-                n: sorted(p.name for p in r.path.glob("*.jsonl"))
-                for n, r in self.stages.results.items()
-                if n.startswith(("eval_", "test"))
-            },
-            "provenance": provenance(config, self.splits.files),
-            # per stage, the shared units (run.shared_stages) it reused from or computed for other cells
-            "shared_stages": {n: r.shared for n, r in self.stages.results.items() if r.shared},
-            **pattern_totals(self.stages.results),
-        }
+        results = cell_results(
+            self, config, seed_data, train_data, val, test, iterations, last_eval, test_stage
+        )
         write_json(self.run_dir / "results.json", results)
         return results
-
-    def _augment_infos(self, rounds: int) -> list[dict[str, Any]]:
-        """The done infos of the augment stages of the first ``rounds`` rounds, in order."""
-        names = [f"augment_{i}" for i in range(rounds)]
-        return [self.stages.results[n].info for n in names if n in self.stages.results]
-
-    def _teacher_usage(self) -> dict[str, Any]:
-        """The cell's teacher usage: the sum of its augment stages' own usage, each kept in the stage's done
-        marker, so a resumed cell still counts stages done earlier. ``this_process``: this invocation only."""
-        if self.teacher is None:
-            return {}
-        stages = {
-            n: r.info["teacher_usage"] for n, r in self.stages.results.items() if "teacher_usage" in r.info
-        }
-        process = self.teacher.usage()
-        identity = {k: process.pop(k) for k in ("provider", "model", "pricing")}
-        total = usage_sum(list(stages.values()))
-        costs = routed_accounting(total["roles"], self.teacher)
-        routed = routed_usage(total["roles"], self.teacher)
-        caps = {"cell_caps": self.teacher.caps, "spent": spent(self.stages.results, self.run_dir)}
-        return {**identity, **total, **routed, **costs, **caps, "by_stage": stages, "this_process": process}
 
     def close(self) -> None:
         if self._backend is not None:
@@ -632,48 +535,12 @@ class Cell:
             self.teacher.close()
 
 
-def pattern_totals(stage_results: dict[str, Any]) -> dict[str, Any]:
-    """``{"patterns": {...}}`` summed over the augment stages' ``patterns.json``; ``{}`` without any.
-
-    ``embedding_truncated``: analyses cut at the embedder's max_seq_length (a warning when non-zero);
-    ``notes``: why an iteration got fewer clusters than asked for (e.g. all analyses embed alike)."""
-    reports = [
-        read_json(r.path / "patterns.json")
-        for n, r in sorted(stage_results.items())
-        if n.startswith("augment_") and (r.path / "patterns.json").is_file()
-    ]
-    if not reports:
-        return {}
-    truncated = sum(r["grouping"].get("embedding_truncated", 0) for r in reports)
-    if truncated:
-        log.warning(
-            "pada: %d error analyses were cut at the embedder's max_seq_length before clustering "
-            "(results.json patterns.embedding_truncated)",
-            truncated,
-        )
-    notes = [
-        f"iteration {r['iteration']}: {r['grouping']['note']}" for r in reports if r["grouping"].get("note")
-    ]
-    return {"patterns": {"embedding_truncated": truncated, "notes": notes}}
-
-
 @contextlib.contextmanager
 def _released():
     try:
         yield
     finally:
         release_memory()
-
-
-def _flat(prefix: str, tree: dict[str, Any]) -> dict[str, Any]:
-    """``{"a": {"b": 1}}`` -> ``{"prefix/a/b": 1}``: wandb summaries take flat numeric keys."""
-    flat = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            flat.update(_flat(f"{prefix}/{key}", value))
-        elif isinstance(value, int | float):
-            flat[f"{prefix}/{key}"] = value
-    return flat
 
 
 def run_cell(cfg: DictConfig) -> dict[str, Any]:

@@ -69,13 +69,13 @@ def _data_files(task_yaml: str, data_dir: str | None) -> dict[str, str]:
 
 
 def cell_dir(cfg: DictConfig) -> Path:
-    """The run dir the cell's runner will use (pada.run.runner.cell_location); raises PadaError on bad data."""
+    """The run dir the cell's runner will use (pada.run.naming.cell_location); raises PadaError on bad data."""
     from pada.methods.base import build_method
-    from pada.run.runner import _data_dir, cell_location
+    from pada.run.naming import cell_location, data_dir
     from pada.tasks import build_task
 
-    data_dir = _data_dir(cfg)
-    files = _data_files(OmegaConf.to_yaml(cfg.task, resolve=True), str(data_dir) if data_dir else None)
+    directory = data_dir(cfg)
+    files = _data_files(OmegaConf.to_yaml(cfg.task, resolve=True), str(directory) if directory else None)
     return cell_location(cfg, build_task(cfg.task), build_method(cfg.method), files)[1]
 
 

@@ -10,7 +10,8 @@ from conftest import compose_config
 
 from pada.agent.report import SCORE_COLUMNS, TABLE_COLUMNS, complete_report, write_report
 from pada.io import read_json, read_jsonl
-from pada.run.runner import pattern_totals, run_cell
+from pada.run.results import pattern_totals
+from pada.run.runner import run_cell
 from pada.types import EvalRecord
 
 

@@ -12,7 +12,8 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
 from pada.io import read_jsonl
-from pada.run.runner import cell_name, run_cell
+from pada.run.naming import cell_name
+from pada.run.runner import run_cell
 
 
 def _config(overrides: list[str]):

@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 from pada.cli import main
 from pada.errors import PadaError
 from pada.run.loop import LoopConfig, loop_config, loop_override
-from pada.run.runner import identity
+from pada.run.naming import identity
 
 
 def test_every_method_yaml_sets_iterations_and_gets_the_declared_defaults():

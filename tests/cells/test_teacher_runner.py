@@ -11,7 +11,8 @@ from hydra import compose, initialize_config_dir
 
 from pada.errors import PadaError
 from pada.io import read_json, read_jsonl
-from pada.run.runner import cell_name, run_cell
+from pada.run.naming import cell_name
+from pada.run.runner import run_cell
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 DATA = os.environ.get("PADA_DATA_DIR")

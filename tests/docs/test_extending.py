@@ -194,7 +194,7 @@ def test_a_users_conf_folder_adds_choices_and_a_typo_is_still_one_line(user_dir,
 
 
 def test_the_target_is_part_of_the_cell_identity():
-    from pada.run.runner import cell_name
+    from pada.run.naming import cell_name
 
     shipped = compose_config(["method=sft"])
     other = compose_config(["method=sft", "method._target_=test_extending.Augmenting"])

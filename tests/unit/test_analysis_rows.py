@@ -18,7 +18,8 @@ from analysis.collect import collect_runs
 from pada.cli import main
 from pada.errors import PadaError
 from pada.io import read_json, write_json
-from pada.run.runner import cell_name, run_cell
+from pada.run.naming import cell_name
+from pada.run.runner import run_cell
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "fixtures"))
 from analysis_tree import make_tree  # noqa: E402

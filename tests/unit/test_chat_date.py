@@ -119,7 +119,7 @@ def test_openai_backend_sends_the_pinned_date_to_the_server():
 def test_the_date_is_configurable_and_part_of_the_cell_identity(monkeypatch, tokenizer):
     from conftest import compose_config
 
-    from pada.run.runner import cell_name
+    from pada.run.naming import cell_name
 
     on_day(monkeypatch, DAYS[0])
     try:

@@ -23,7 +23,7 @@ def test_experiment_overrides_top_level_values():
 
 
 def test_cell_name_is_a_hash_of_the_config_not_time():
-    from pada.run.runner import cell_name
+    from pada.run.naming import cell_name
 
     a, b = compose_config(["seed=1"]), compose_config(["seed=1"])
     assert cell_name(a) == cell_name(b)

@@ -1,0 +1,62 @@
+"""Table 2's Cohen's κ column: exact values on hand-computed cases, the identity with the accuracy, and the
+rule that only multiple-choice (single-letter gold) columns get it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.collect import CELL_COLUMNS, ITEM_COLUMNS, Collected
+from analysis.columns import KAPPA_LABEL, agreement_columns, chance_agreement
+
+
+@pytest.mark.parametrize(
+    ("answers", "gold", "kappa", "p_e"),
+    [
+        ("AAAA", "ABCD", 0.0, 0.25),  # one letter whatever the question: chance, however often it is right
+        ("ABCD", "ABCD", 1.0, 0.25),
+        ("AABB", "ABBB", 0.5, 0.5),  # p_o 3/4, p_e = 1/2·1/4 + 1/2·3/4
+        ("BBAA", "ABBB", -0.5, 0.5),  # p_o 1/4: worse than the letter frequencies alone
+    ],
+)
+def test_chance_agreement_on_hand_computed_cases(answers, gold, kappa, p_e):
+    got_kappa, got_p_e = chance_agreement(pd.Series(list(answers)), pd.Series(list(gold)))
+    assert got_kappa == pytest.approx(kappa) and got_p_e == pytest.approx(p_e)
+
+
+def test_kappa_is_the_accuracy_above_chance_scaled():
+    rng = np.random.default_rng(0)
+    gold = pd.Series(rng.choice(list("ABCD"), 500))
+    answers = pd.Series(np.where(rng.random(500) < 0.3, gold, rng.choice(["A", "C", ""], 500)))
+    kappa, p_e = chance_agreement(answers, gold)
+    accuracy = float((answers == gold).mean())
+    assert kappa == pytest.approx((accuracy - p_e) / (1 - p_e))
+
+
+def _collected(gold: dict[int, str], answers: dict[int, str]) -> Collected:
+    items = [
+        {
+            "task": "t",
+            "budget": 8,
+            "method": "sft",
+            "seed": seed,
+            "split": "test",
+            "item_id": f"i{i}",
+            "correct": answers[seed][i] == g,
+            "answer": answers[seed][i],
+            "gold": g,
+        }
+        for seed in answers
+        for i, g in enumerate(gold)
+    ]
+    return Collected(
+        cells=pd.DataFrame([], columns=CELL_COLUMNS), items=pd.DataFrame(items, columns=ITEM_COLUMNS)
+    )
+
+
+def test_agreement_column_for_multiple_choice_gold_only():
+    lettered = _collected("ABCD", {0: "AAAA", 1: "ABCD"})
+    assert agreement_columns(lettered, ["sft"]) == {f"t b8 [{KAPPA_LABEL}]": {"sft": "0.50 ± 0.71 (25.0)"}}
+    numeric = _collected(["12", "7", "3", "9"], {0: ["12", "7", "", "1"]})
+    assert agreement_columns(numeric, ["sft"]) == {}
