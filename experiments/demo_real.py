@@ -3,7 +3,8 @@
 sft_val control, AugGPT, LLM2LLM and PaDA-Agent for every seed, budget- and step-matched; then `pada analyze`.
 
 The teacher's server (``--server``): llama.cpp's own ``llama-server`` (default; 1 thread, 1 slot) or
-llama-cpp-python's; one server and config serve every cell. The teacher is the run's serial resource, so
+llama-cpp-python's; TEACHER_SERVERS of them serve the same GGUF, PaDA-Agent's cells on the first and the
+other generative cells on the second (``server_index``). The teacher is the run's serial resource, so
 the cells are ordered and prioritised around it (``cell_plan``, ``run_plan``, docs/real_cpu.md): WORKERS
 cells run at once (one thread each) at niceness CELL_NICENESS below the teacher's servers, the cells that need
 the teacher start as early as their seed's shared stages allow (each seed's SFT cell, which computes them, is
@@ -69,6 +70,11 @@ SLOTS = 1
 WORKERS = 3  # cells at once: one can train or evaluate on each core while another waits for the teacher
 # The cells yield to the teachers' servers, whose single thread every generative cell waits on.
 CELL_NICENESS = 10
+# Servers of TEACHER, each one thread and one slot: the teacher is the run's serial resource, so two decode
+# side by side (an answer depends on its request alone either way, SLOTS). PaDA-Agent's requests to the 0.5B
+# (98k prompt / 28k output tokens over 3 seeds in 8e768df's run) about equal LLM2LLM's and AugGPT's
+# together (37k / 29k): one server for PaDA-Agent, one for the others (``server_index``).
+TEACHER_SERVERS = 2
 # Teacher-free cells no other cell waits for: they start after the others, or beyond WORKERS (up to
 # MAX_CELLS) whenever the running cells leave a core idle, e.g. all waiting on the teacher (8e768df's run:
 # 2,613-3,381 s with both controls queued, docs/real_cpu.md).
@@ -126,17 +132,18 @@ def size_overrides(size: dict[str, int]) -> list[str]:
 
 
 def cell_plan(
-    methods: list[str], size: dict[str, int], paths: list[str], teacher: list[str]
+    methods: list[str], size: dict[str, int], paths: list[str], teacher: Callable[[str], list[str]]
 ) -> list[tuple[str, int, list[str]]]:
     """(method, seed, overrides) per cell, in the order they start: seed 0's and seed 1's SFT cells (which
     compute their seeds' shared train_0 and eval_0), then per seed the next seed's SFT and this seed's
     generative cells, longest teacher stage first; the other teacher-free cells (sft_val) last, as filler.
-    Without ``sft`` in ``methods`` a seed's first cell computes its shared stages."""
+    Without ``sft`` in ``methods`` a seed's first cell computes its shared stages. ``teacher(method)``: the
+    teacher overrides of a method that needs one."""
     common = [*COMMON, *size_overrides(size), *paths]
 
     def cell(name: str, seed: int) -> tuple[str, int, list[str]]:
         needs_teacher = "teacher=none" not in METHODS[name]
-        return (name, seed, [*common, *METHODS[name], *(teacher if needs_teacher else [])])
+        return (name, seed, [*common, *METHODS[name], *(teacher(name) if needs_teacher else [])])
 
     seeds = range(size["seeds"])
     generative = [m for m in LONGEST_TEACHER_STAGE_FIRST if m in methods]
@@ -286,6 +293,13 @@ def teacher_report(runs: Path) -> tuple[str, list[str]]:
     return "\n".join([*lines, "", "; ".join(cells)]), findings
 
 
+def server_index(method: str, servers: int) -> int:
+    """Which of ``servers`` TEACHER servers answers ``method``: the i-th of LONGEST_TEACHER_STAGE_FIRST the
+    i-th server, the rest the last. A method keeps one server (and base_url) in every seed, so its seeds
+    share one configuration (the endpoint is part of the cell identity)."""
+    return min(LONGEST_TEACHER_STAGE_FIRST.index(method), servers - 1)
+
+
 def start_server(kind: str, gguf: Path, workdir: Path) -> LlamaCppServer | LlamaServer:
     """The teacher server ``kind`` (a SERVERS key) over ``gguf``, one thread (on a loaded host one thread
     decoded ~8x faster than two, docs/real_cpu.md), at this script's niceness: above the cells'."""
@@ -343,12 +357,20 @@ def arguments() -> argparse.Namespace:
     parser.add_argument(
         "--seeds", type=int, help="only the first N seeds of the size (a partial measurement)"
     )
+    parser.add_argument(
+        "--teacher-servers",
+        type=int,
+        default=TEACHER_SERVERS,
+        help="servers of the teacher, one thread each; PaDA-Agent's cells use the first, the others the rest",
+    )
     parser.add_argument("--workers", type=int, default=WORKERS, help="cells at a time (one thread each)")
     return parser.parse_args()
 
 
 def main() -> int:
     args = arguments()
+    if args.teacher_servers < 1:
+        raise PadaError(f"--teacher-servers {args.teacher_servers}: at least one server answers the teacher")
     cache = args.cache_dir.expanduser().resolve()
     prepare(cache)  # once: the student's registry GGUF, de-quantized to float32
     gguf = args.teacher_gguf or cache / "teachers" / f"{TEACHER}.gguf"
@@ -357,20 +379,28 @@ def main() -> int:
     started, rss = time.monotonic(), PeakRSS()
     rss.start()
     with ExitStack() as servers:
-        server = servers.enter_context(start_server(args.server, gguf, cache / "teacher_server"))
-        print(f"REAL teacher: {server.model} at {server.base_url} ({args.server}, 1 thread)", flush=True)
+        defaults = [
+            servers.enter_context(start_server(args.server, gguf, cache / f"teacher_server{i or ''}"))
+            for i in range(args.teacher_servers)
+        ]
+        for server in defaults:
+            print(f"REAL teacher: {server.model} at {server.base_url} ({args.server}, 1 thread)", flush=True)
         analysis = None
-        if args.analysis_teacher:  # a second server on its own port: no model swaps, no name fallback
+        if args.analysis_teacher:  # a server of its own: no model swaps, no name fallback
             second = cache / "teachers" / f"{args.analysis_teacher}.gguf"
             analysis = servers.enter_context(
                 start_server(args.server, second, cache / "teacher_server_analysis")
             )
             print(f"analysis teacher ({', '.join(ANALYSIS_ROLES)}): {analysis.model} at {analysis.base_url}")
+        overrides = [teacher_overrides(server, analysis, args.server) for server in defaults]
         cells = cell_plan(
-            args.methods.split(","), size, paths, teacher_overrides(server, analysis, args.server)
+            args.methods.split(","),
+            size,
+            paths,
+            lambda method: overrides[server_index(method, len(overrides))],
         )
         done = run_plan(cells, lambda *cell: run_cell(*cell, started), args.workers, IdleCores())
-        teacher_cpu = cpu_seconds(server) + cpu_seconds(analysis)
+        teacher_cpu = sum(cpu_seconds(server) for server in [*defaults, analysis])
     rss.stop()
     failed = sum(code != 0 for code, _ in done)
     cells_cpu = sum(cpu for _, cpu in done)

@@ -24,7 +24,7 @@ def _demo():
 def test_every_cell_composes_step_and_budget_matched(size, config):
     demo = _demo()
     teacher = [f"teacher={config}", "teacher.base_url=http://127.0.0.1:1/v1", "teacher.model=m"]
-    cells = demo.cell_plan(list(demo.METHODS), demo.SIZES[size], [], teacher)
+    cells = demo.cell_plan(list(demo.METHODS), demo.SIZES[size], [], lambda _: teacher)
     assert sorted((name, seed) for name, seed, _ in cells) == sorted(
         (name, seed) for name in demo.METHODS for seed in range(demo.SIZES[size]["seeds"])
     )  # every cell once
@@ -47,12 +47,13 @@ def test_every_cell_composes_step_and_budget_matched(size, config):
 def test_cells_that_need_the_teacher_start_early_and_after_their_seeds_sft():
     demo = _demo()
     order = [
-        (name, seed) for name, seed, _ in demo.cell_plan(list(demo.METHODS), demo.SIZES["quick"], [], [])
+        (name, seed)
+        for name, seed, _ in demo.cell_plan(list(demo.METHODS), demo.SIZES["quick"], [], lambda _: [])
     ]
     expected = "sft 0, sft 1, pada 0, llm2llm 0, auggpt 0, sft 2, pada 1, llm2llm 1, auggpt 1, pada 2, "
     expected += "llm2llm 2, auggpt 2, sft_val 0, sft_val 1, sft_val 2"
     assert ", ".join(f"{name} {seed}" for name, seed in order) == expected
-    without_sft = demo.cell_plan(["sft_val", "auggpt"], demo.SIZES["smoke"], [], [])
+    without_sft = demo.cell_plan(["sft_val", "auggpt"], demo.SIZES["smoke"], [], lambda _: [])
     assert [(name, seed) for name, seed, _ in without_sft] == [("auggpt", 0), ("sft_val", 0)]
 
 
@@ -70,7 +71,7 @@ class _ScriptedIdle:
 
 
 def _quick_plan(demo):
-    return demo.cell_plan(list(demo.METHODS), demo.SIZES["quick"], [], [])
+    return demo.cell_plan(list(demo.METHODS), demo.SIZES["quick"], [], lambda _: [])
 
 
 @pytest.mark.parametrize(("idle", "fourth"), [(True, "sft_val 0"), (False, "llm2llm 0")])
@@ -158,7 +159,9 @@ def test_an_analysis_teacher_routes_the_analysis_roles_of_every_generative_cell(
     big = SimpleNamespace(model="big", base_url="http://127.0.0.1:2/v1")
     teacher = demo.teacher_overrides(default, big, "llama-server")
     assert demo.teacher_overrides(default, None, "llama-server") == teacher[:3]  # no flag: no route
-    for name, seed, overrides in demo.cell_plan(list(demo.METHODS), demo.SIZES["smoke"], [], teacher):
+    for name, seed, overrides in demo.cell_plan(
+        list(demo.METHODS), demo.SIZES["smoke"], [], lambda _: teacher
+    ):
         cfg = compose_config([f"seed={seed}", *overrides])
         if name in ("sft", "sft_val"):
             assert cfg.teacher.provider == "none"
@@ -193,3 +196,18 @@ def test_idle_cores_waits_a_whole_window_before_judging():
     assert demo.IdleCores(window_s=3600)() is False  # a window just begun says nothing yet
     assert demo.IdleCores(window_s=0, below=2.0)() is True  # under 200% of all cores: always
     assert demo.IdleCores(window_s=0, below=0.0)() is False
+
+
+def test_each_generative_method_keeps_one_teacher_server_in_every_seed():
+    """PaDA-Agent on the first server, LLM2LLM and AugGPT on the second; one server serves all; the
+    overrides a cell gets name its method's server."""
+    demo = _demo()
+    assert [demo.server_index(m, 2) for m in ("pada", "llm2llm", "auggpt")] == [0, 1, 1]
+    assert {demo.server_index(m, 1) for m in ("pada", "llm2llm", "auggpt")} == {0}
+    urls = {
+        "pada": ["teacher.base_url=A"],
+        "llm2llm": ["teacher.base_url=B"],
+        "auggpt": ["teacher.base_url=B"],
+    }
+    for name, _, overrides in demo.cell_plan(list(demo.METHODS), demo.SIZES["quick"], [], urls.get):
+        assert [o for o in overrides if o.startswith("teacher.base_url")] == urls.get(name, [])
