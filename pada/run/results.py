@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pada.io import read_json
 from pada.run import fairness
@@ -16,14 +16,11 @@ from pada.run.spend import routed_accounting, routed_usage, spent
 from pada.teacher import Teacher, usage_sum
 from pada.types import Example
 
-if TYPE_CHECKING:
-    from pada.run.runner import Cell
-
 log = logging.getLogger("pada")
 
 
 def cell_results(
-    cell: Cell,
+    cell: Any,
     config: dict[str, Any],
     seed_data: list[Example],
     train_data: list[Example],
@@ -33,7 +30,8 @@ def cell_results(
     last_eval: Any,
     test_stage: Any,
 ) -> dict[str, Any]:
-    """``results.json`` of ``cell`` once its test stage is done: ``config`` is the resolved config,
+    """``results.json`` of ``cell`` (a ``pada.run.runner.Cell``, not imported: the runner imports this module)
+    once its test stage is done: ``config`` is the resolved config,
     ``last_eval`` / ``test_stage`` the last eval round's and the test stage's results (``.info``)."""
     cfg, stages = cell.cfg, cell.stages.results
     augments = augment_infos(stages, len(iterations))
