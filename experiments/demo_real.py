@@ -229,7 +229,7 @@ def run_plan(
     fillers = deque(cell for cell in plan if cell[0] in FILLERS)
     running: set[Future] = set()
     done: list[tuple[int, float]] = []
-    with ThreadPoolExecutor(MAX_CELLS) as pool:
+    with ThreadPoolExecutor(max(workers, MAX_CELLS)) as pool:  # a thread per running cell, never a queue
         while ordered or fillers or running:
             while queue := next_queue(ordered, fillers, len(running), workers, idle):
                 running.add(pool.submit(run, *queue.popleft()))

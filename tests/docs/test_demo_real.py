@@ -211,3 +211,22 @@ def test_each_generative_method_keeps_one_teacher_server_in_every_seed():
     }
     for name, _, overrides in demo.cell_plan(list(demo.METHODS), demo.SIZES["quick"], [], urls.get):
         assert [o for o in overrides if o.startswith("teacher.base_url")] == urls.get(name, [])
+
+
+def test_more_workers_than_max_cells_all_run_at_once():
+    """--workers above MAX_CELLS: every worker's cell runs, none waits in the thread pool's queue."""
+    import threading
+
+    demo = _demo()
+    workers = demo.MAX_CELLS + 1
+    gate, lock, started = threading.Event(), threading.Lock(), []
+
+    def run(name, seed, _overrides):
+        with lock:
+            started.append(name)
+            if len(started) == workers:
+                gate.set()
+        assert gate.wait(5), f"only {len(started)} of {workers} cells started"
+        return 0, 1.0
+
+    assert len(demo.run_plan(_quick_plan(demo), run, workers, _ScriptedIdle(False), tick_s=0.01)) == 15
