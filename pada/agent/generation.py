@@ -4,13 +4,15 @@ Two sources: strategy-guided examples (the budget split across patterns, by clus
 LLM2LLM-style error-correcting examples, one per seed example the student got wrong. Few-shot format
 examples come from the seed data only; validation and test text never enters these prompts.
 
-A slot is asked in one of two forms. Its own request (``Slot.seed`` None): the generation prompt with the
-slot's guidance and few-shot examples, one item. Or LLM2LLM's list request (``Slot.seed`` set, PaDA-Agent's
-error-correcting slots on multiple-choice and code tasks, ``generation.correction_format``): the slots of one
-wrong seed pending in an attempt share ONE request showing that seed with its answer and asking
-``problems_asked(pending, attempt)`` new problems (pada.methods.similar_problems); its problems fill the
-seed's slots in answer order, each through the same checks, and those written after every slot of the seed
-is filled are counted ``not_needed`` (never checked, never kept).
+A slot is asked in one of three forms. Its own request (``Slot.batch`` None): the generation prompt with
+the slot's guidance and few-shot examples, one item. Or a list request shared by the slots of one
+``Slot.batch`` pending in an attempt, asking ``problems_asked(pending, attempt)`` problems: LLM2LLM's
+(``Slot.seed`` set, PaDA-Agent's error-correcting slots on multiple-choice and code tasks,
+``generation.correction_format``), showing that wrong seed with its answer (pada.methods.similar_problems);
+or, for the strategy slots of one pattern (``generation.strategy_format: json_list``), the generation
+prompt's list form (``generation.v3``) with the first slot's guidance and shots. A list's problems fill its
+slots in answer order, each through the same checks, and those written after every slot of the batch is
+filled are counted ``not_needed`` (never checked, never kept).
 """
 
 from __future__ import annotations
@@ -26,10 +28,14 @@ from pada.methods.similar_problems import ROLE, problem_list, problems_asked, si
 from pada.tasks.base import question_of
 from pada.tasks.synthetic import SyntheticFormat
 from pada.teacher import Request, render
+from pada.teacher.examples import field_lines
 from pada.teacher.schemas import JudgeScore, Verdict
 from pada.types import Example
 
 SOURCE = "synthetic:pada"
+# The generation prompt's list form (strategy_format: json_list), for items with more fields than a worked
+# solution: pada/prompts/generation.v3.j2
+LIST_GENERATION_VERSION = "v3"
 
 
 @dataclass
@@ -42,6 +48,7 @@ class Slot:
     shots: list[dict[str, str]]
     meta: dict[str, Any] = field(default_factory=dict)
     seed: Example | None = None  # set: asked in LLM2LLM's list request for this wrong seed (module docstring)
+    batch: str | None = None  # set: the list request this slot shares with the batch's other pending slots
 
 
 def allocate(total: int, sizes: list[int], how: str = "proportional") -> list[int]:
@@ -202,22 +209,22 @@ def _ask_for_examples(
     """The teacher's answer per request: a slot of its own, or the pending slots of one wrong seed sharing
     a list request of ``problems_asked(slots, attempt)`` problems (module docstring). A request's sample
     index is ``offset`` + its (first) slot's index. Raises if a prompt holds held-out text (assert_no_leak)."""
-    by_seed: dict[str, list[Slot]] = {}
+    batches: dict[str, list[Slot]] = {}
     for slot in pending:
-        if slot.seed is not None:
-            by_seed.setdefault(slot.seed.id, []).append(slot)
+        if slot.batch is not None:
+            batches.setdefault(slot.batch, []).append(slot)
     asks: list[tuple[list[Slot], int, Request]] = []
     for slot in pending:
-        if slot.seed is None:
+        if slot.batch is None:
             asks.append(([slot], 1, _own_request(qc, slot, offset)))
-        elif by_seed[slot.seed.id][0] is slot:  # a seed's list request stands where its first slot does
-            slots = by_seed[slot.seed.id]
+        elif batches[slot.batch][0] is slot:  # a batch's list request stands where its first slot does
+            slots = batches[slot.batch]
             n = problems_asked(len(slots), attempt)
             asks.append((slots, n, _list_request(state_teacher, qc, slots[0], n, offset)))
     assert_no_leak(held_out, ("\n".join(c for _, c in r.messages.messages) for *_, r in asks), [])
     answers = state_teacher.complete_many([r for *_, r in asks])
     return [
-        _Answer(slots, n, None if answer is None else list(answer.problems) if slots[0].seed else [answer])
+        _Answer(slots, n, None if answer is None else list(answer.problems) if slots[0].batch else [answer])
         for (slots, n, _), answer in zip(asks, answers, strict=True)
     ]
 
@@ -236,9 +243,21 @@ def _own_request(qc: QualityControl, slot: Slot, offset: int) -> Request:
 
 
 def _list_request(state_teacher: Any, qc: QualityControl, first: Slot, n: int, offset: int) -> Request:
-    """A wrong seed's list request for ``n`` problems, with room for each to be as long as the role's own
-    request allows (the role's max_tokens x n: a list cut short does not parse)."""
-    prompt = similar_problems_prompt(qc.fmt, first.seed, n, qc.task_description)
+    """A batch's list request for ``n`` problems: a wrong seed's (LLM2LLM's prompt) or a pattern's (the
+    generation prompt's list form, ``first``'s guidance and shots), with room for each problem to be as long
+    as the role's own request allows (the role's max_tokens x n: a list cut short does not parse)."""
+    if first.seed is not None:
+        prompt = similar_problems_prompt(qc.fmt, first.seed, n, qc.task_description)
+    else:
+        prompt = render(
+            "generation",
+            LIST_GENERATION_VERSION,
+            task_description=qc.task_description,
+            guidance=first.guidance,
+            examples=qc.fmt.prompt_examples(first.shots),
+            fields=field_lines(qc.fmt.schema),
+            num_items=n,
+        )
     room = n * state_teacher.max_tokens(ROLE)
     return Request(ROLE, prompt, offset + first.index, problem_list(qc.fmt.schema, n), max_tokens=room)
 

@@ -47,6 +47,9 @@ log = logging.getLogger("pada.agent")
 CORRECTION = "error_correction"
 # generation.correction_format: how an error-correcting slot is asked (pada/agent/generation.py docstring)
 CORRECTION_FORMATS = ("json", "json_list")  # its own request, generation prompt | LLM2LLM's list request
+# generation.strategy_format: how a pattern's strategy slots are asked: each its own request (the paper's form)
+# | one list request per pattern and attempt (generation.v3; pada/agent/generation.py docstring)
+STRATEGY_FORMATS = ("json", "json_list")
 # A top-up's sample indices start at top_up x this: above every index a round's first proposal uses
 # ((iteration x (max_regenerations + 1) + attempt) x slots + slot), so no top-up answer is a cache hit.
 TOP_UP_SAMPLES = 1 << 20
@@ -80,8 +83,9 @@ class PadaAgent(Method):
     # 1.4: the runner's budget_match top-ups (propose_more) from the round's own patterns; 1.5: error-correcting
     # slots in LLM2LLM's list request on multiple-choice and code tasks (generation.correction_format); 1.6: a
     # grammar bounds the verifier's and judge's free-text fields (schemas max_chars) under llama.cpp; 1.7: and
-    # a generated multiple-choice item's explanation (synthetic.ChoiceItem.max_chars)
-    version = "1.7"
+    # a generated multiple-choice item's explanation (synthetic.ChoiceItem.max_chars); 1.8: strategy slots
+    # optionally in one list request per pattern (generation.strategy_format, issue 27)
+    version = "1.8"
     instruction_texts = (STRATEGY_GUIDANCE, CORRECTION_GUIDANCE)
     version_sources = (
         "pada.methods.effort",
@@ -210,7 +214,26 @@ class PadaAgent(Method):
         )
 
     def check_task(self, task: Task) -> None:
-        self.correction_format(synthetic_format(task))  # evaluation-only tasks take no generated items
+        fmt = synthetic_format(task)  # evaluation-only tasks take no generated items
+        self.correction_format(fmt)
+        self.strategy_format(fmt)
+
+    def strategy_format(self, fmt: SyntheticFormat) -> str:
+        """``generation.strategy_format``: ``json`` (the default: each strategy slot its own request, one
+        item) | ``json_list`` (the pending slots of one pattern share one request per attempt, generation.v3:
+        the prompt is computed once per list, not once per item). Raises PadaError for another value, or
+        ``json_list`` on a math task (the list form shows items with options or tests)."""
+        value = self.cfg.generation.get("strategy_format", "json")
+        if value not in STRATEGY_FORMATS:
+            raise PadaError(
+                f"method.generation.strategy_format={value!r}; choose one of {', '.join(STRATEGY_FORMATS)}"
+            )
+        if value == "json_list" and isinstance(fmt, MathFormat):
+            raise PadaError(
+                f"method.generation.strategy_format=json_list asks items in a task's synthetic format; math "
+                f"task '{fmt.task.name}' needs method.generation.strategy_format=json"
+            )
+        return value
 
     def correction_format(self, fmt: SyntheticFormat) -> str:
         """``generation.correction_format``: ``json`` (each error-correcting slot its own request, the
@@ -371,6 +394,7 @@ class PadaAgent(Method):
     ) -> list[Slot]:
         gen = self.cfg.generation
         counts = allocate(total, [len(p.item_ids) for p in patterns], gen.allocation)
+        listed = self.strategy_format(fmt) == "json_list"
         slots = []
         for pattern, n in zip(patterns, counts, strict=True):
             strategy = pattern.strategy or pattern.description
@@ -379,7 +403,8 @@ class PadaAgent(Method):
             )
             for _ in range(n):
                 shots = shots_from_seeds(fmt, seeds, gen.shots, state.rng)
-                slots.append(Slot(0, pattern.name, guidance, shots, {"kind": "strategy"}))
+                batch = f"pattern:{pattern.name}" if listed else None
+                slots.append(Slot(0, pattern.name, guidance, shots, {"kind": "strategy"}, batch=batch))
         return slots
 
     def _correction_slots(
@@ -399,7 +424,8 @@ class PadaAgent(Method):
                 # drawn in both forms (a list request shows the seed itself): later slots' draws stay put
                 shots = shots_from_seeds(fmt, seeds, gen.shots, state.rng)
                 meta = {"kind": "error_correction", "seed_id": seed.id}
-                slots.append(Slot(0, CORRECTION, guidance, shots, meta, seed if listed else None))
+                slot = Slot(0, CORRECTION, guidance, shots, meta)
+                slots.append(replace(slot, seed=seed, batch=f"seed:{seed.id}") if listed else slot)
         return slots
 
 
