@@ -70,7 +70,9 @@ def _slots(arc, batches: dict[str, int]) -> list[Slot]:
     for name, n in batches.items():
         for _ in range(n):
             guidance = f"Pattern {name}: practise it."
-            slots.append(Slot(len(slots), name, guidance, shots, {"kind": "strategy"}, batch=f"pattern:{name}"))
+            slots.append(
+                Slot(len(slots), name, guidance, shots, {"kind": "strategy"}, batch=f"pattern:{name}")
+            )
     return slots
 
 
