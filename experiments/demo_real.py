@@ -118,6 +118,7 @@ METHODS = {
         "method.patterns.embedder=bundled:all-MiniLM-L6-v2",  # the registry-packaged embedder: offline
         "method.max_analyses=9",  # 9 analyses -> kmeans may find up to 3 patterns of >= 3 failures
         "method.qc.max_regenerations=1",  # one more sample for a rejected slot
+        "method.generation.strategy_format=json_list",  # a pattern's slots in one request: one prompt, not one each
     ],
 }
 
