@@ -53,6 +53,11 @@ NULLABLE_NUMBERS = {
 }
 
 
+# Bool keys that also take a word (checked again, with its meaning, where the key is read): run.eval_val's
+# ``needed`` scores validation only where something reads it (pada.run.loop.scores_validation).
+BOOL_WORDS = {"run.eval_val": ("needed",)}
+
+
 def check_override_types(cfg: DictConfig, reference: DictConfig, keys: list[str]) -> None:
     """Each overridden key keeps the type of its default in ``reference`` (the config composed without
     value overrides): an int stays an int, a float any number, a bool a bool. Null defaults of known
@@ -67,7 +72,7 @@ def check_override_types(cfg: DictConfig, reference: DictConfig, keys: list[str]
             continue
         kind = NULLABLE_NUMBERS.get(key) if default is None else type(default)
         if kind is bool:
-            ok = isinstance(value, bool)
+            ok = isinstance(value, bool) or value in BOOL_WORDS.get(key, ())
         elif kind is int:
             ok = isinstance(value, int) and not isinstance(value, bool)
         elif kind is float:
@@ -76,6 +81,8 @@ def check_override_types(cfg: DictConfig, reference: DictConfig, keys: list[str]
             continue
         if not ok:
             expected = {bool: "true or false", int: "an integer", float: "a number"}[kind]
+            if key in BOOL_WORDS:
+                expected = f"true, false or {' or '.join(BOOL_WORDS[key])}"
             raise PadaError(
                 f"{key}={value!r} must be {expected}"
                 + (f" (the default is {default!r})" if default is not None else "")

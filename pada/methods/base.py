@@ -62,6 +62,9 @@ class Method(ABC):
     version_sources: tuple[str, ...] = ()  # helper modules whose code decides the output (pada/versions.py)
     needs_train_eval: bool = False
     needs_val_eval: bool = False
+    # true: after_next_eval scores the method's reports from the validation records of the rounds before and
+    # after each augment round (PaDA-Agent), so run.eval_val=needed scores both (pada.run.loop.scores_validation)
+    scores_reports_on_validation: bool = False
     needs_teacher: bool = False  # true: the runner refuses teacher=none before any work
     trains_on_validation: bool = (
         False  # true (controls only): the runner adds the labelled val items to training
@@ -152,7 +155,9 @@ class Method(ABC):
         self, augment_dir: Path, before: list[EvalRecord], after: list[EvalRecord]
     ) -> None:
         """Score an augment stage's report once the student retrained on its data is evaluated (validation
-        records before and after); the runner calls it on every invocation, so it must be idempotent."""
+        records before and after); the runner calls it on every invocation, so it must be idempotent. A
+        method that overrides it sets ``scores_reports_on_validation`` (else run.eval_val=needed leaves the
+        round after an augment round unscored on validation and the hook is not called)."""
 
 
 def check_cell(task: Task, method: Method) -> None:

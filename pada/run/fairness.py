@@ -53,6 +53,8 @@ def check_config(cfg: Any, method: Any) -> None:
                 f"method.{old} was replaced by the runner's top-level {new} (it applies to every "
                 f"method, PaDA-Agent included); set {new}={cfg.method[old]} instead"
             )
+    # run.eval_val=needed passes: it scores every round before an augment round for such a method
+    # (pada.run.loop.scores_validation); a value other than true, false or needed fails in cell_loop first.
     if method.needs_val_eval and not cfg.run.eval_val:
         raise PadaError(
             f"method={cfg.method.name} reads validation failures, but run.eval_val=false; "

@@ -14,6 +14,7 @@ from typing import Any
 from pada.errors import PadaError, unknown_key_error
 
 SELECTIONS = ("last", "best_val")
+NEEDED = "needed"  # run.eval_val's third value: score validation only where something reads it
 # Keys that lived directly under ``method`` before the loop node: a user YAML or an old override naming
 # one gets one error line naming the new key, never a silently ignored value.
 MOVED_KEYS = {
@@ -57,9 +58,10 @@ def loop_config(method_cfg: Any) -> LoopConfig:
 
 def cell_loop(cfg: Any) -> LoopConfig:
     """``loop_config`` of a whole cell config, plus what needs the rest of it: best_val needs validation
-    scores, so with run.eval_val=false it would fail after the last training instead of before the first."""
-    loop = loop_config(cfg.method)
-    if loop.select == "best_val" and not cfg.run.get("eval_val", True):
+    scores, so with run.eval_val=false it would fail after the last training instead of before the first
+    (``needed`` scores every round under best_val: ``scores_validation``)."""
+    loop, eval_val = loop_config(cfg.method), eval_val_setting(cfg)  # a bad eval_val fails here too
+    if loop.select == "best_val" and eval_val is False:
         raise PadaError(
             "method.loop.select=best_val needs run.eval_val=true (validation scores pick the round)"
         )
@@ -131,3 +133,42 @@ def selected(iterations: list[dict[str, Any]], how: str) -> int:
     if how != "best_val" or None in scores:
         raise PadaError(f"method.loop.select={how!r} needs last, or best_val with run.eval_val=true")
     return scores.index(max(scores))
+
+
+def eval_val_setting(cfg: Any) -> bool | str:
+    """``run.eval_val``: true, false or ``needed`` (default true); any other value is a PadaError (one line)."""
+    value = cfg.run.get("eval_val", True)
+    if isinstance(value, bool) or value == NEEDED:
+        return value
+    raise PadaError(f"run.eval_val={value!r} must be true, false or {NEEDED}")
+
+
+def scores_validation(i: int, loop: LoopConfig, method: Any, eval_val: bool | str) -> bool:
+    """Whether round ``i``'s eval stage (``eval_<i>``, of rounds 0..``loop.iterations``) scores validation.
+
+    ``eval_val`` true: every round (per-iteration curves); false: none. ``needed``: only the rounds whose
+    validation records something reads, since each validation item costs a generation (~0.8 CPU s on a real
+    CPU cell) and skipping what nothing reads cannot change a result:
+
+    * every round under ``loop.select=best_val`` (``selected`` compares every round's ``val_accuracy``);
+    * every round followed by a possible augment round (``i < iterations``) under
+      ``loop.early_stop_patience`` (``stalled`` reads the scores so far before each augment round);
+    * a round followed by an augment round (``i < iterations``) when ``method.needs_val_eval``: the
+      augment stage hands the method its validation failures (``fairness.failures``);
+    * a round next to an augment round when ``method.scores_reports_on_validation``: the runner hands
+      ``method.after_next_eval`` the validation records of the round before the augment round (``i <
+      iterations``) and of the round after it (``i >= 1``).
+
+    Everything else is scored by nobody: an SFT or AugGPT cell, the sft_val control (it trains on those
+    items), and every method's last round unless one of the above reads it.
+    """
+    if eval_val != NEEDED:
+        return bool(eval_val)
+    before_augment = i < loop.iterations
+    if loop.select == "best_val":
+        return True
+    if loop.early_stop_patience is not None and before_augment:
+        return True
+    if method.needs_val_eval and before_augment:
+        return True
+    return bool(method.scores_reports_on_validation and (before_augment or i >= 1))

@@ -27,7 +27,14 @@ from pada.models.memory import release_memory, return_large_blocks
 from pada.run import fairness, topup
 from pada.run.conf import CONF_DIR
 from pada.run.echo import instruction_parts, instructions_digest
-from pada.run.loop import cell_loop, check_augments, selected, stalled
+from pada.run.loop import (
+    cell_loop,
+    check_augments,
+    eval_val_setting,
+    scores_validation,
+    selected,
+    stalled,
+)
 from pada.run.naming import cell_location, data_dir, eval_identity, identity
 from pada.run.results import cell_results, flat_metrics
 from pada.run.shared import SharedStore, Unit, link_into, shared_root, unit_context
@@ -404,7 +411,7 @@ class Cell:
 
     def _after_next_eval(self, augment_dir: Path, before_eval: Path, after_eval: Path) -> None:
         before, after = _records(before_eval / "val.jsonl"), _records(after_eval / "val.jsonl")
-        if before and after:  # run.eval_val=false: nothing to score
+        if before and after:  # run.eval_val=false (or needed, for a method that scores no report): nothing
             self.method.after_next_eval(augment_dir, before, after)
 
     def result_versions(self) -> dict[str, str]:
@@ -458,7 +465,8 @@ class Cell:
         train = self._train_stage(i, state.train_data, state.upstream, state.previous) if trains else None
         adapter, train_key = (train.path / "model", train.key) if train else (None, f"base:{state.upstream}")
         state.previous = train.path if train and self.cfg.trainer.init_from == "previous" else None
-        splits, lengths = {"val": val} if self.cfg.run.eval_val else {}, {}
+        scored = scores_validation(i, self.loop, self.method, eval_val_setting(self.cfg))  # run.eval_val
+        splits, lengths = {"val": val} if scored else {}, {}
         if not last and self.method.needs_train_eval:
             splits["train"] = state.train_data
             if length := self.method.train_eval_max_new_tokens(self.task):
