@@ -101,6 +101,7 @@ class PadaAgent(Method):
         "pada.text",
     )
     needs_teacher = True
+    scores_reports_on_validation = True  # after_next_eval: each pattern's validation accuracy before -> after
 
     def __init__(self, cfg: Any):
         super().__init__(cfg)
