@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from pada.methods.base import build_method
 from pada.run import fairness
+from pada.run.loop import cell_loop, eval_val_setting, scores_validation
 from tests.conftest import compose_config, load_script
 
 
@@ -41,6 +43,12 @@ def test_every_cell_composes_step_and_budget_matched(size, config):
             assert cfg.method.loop.iterations == 1
             assert quota.target == quota.limit == demo.SIZES[size]["synthetic"] > 0
         assert cfg.task.limits.test == demo.SIZES[size]["test"]
+        # run.eval_val=needed: validation only in PaDA-Agent's two rounds (failures, then its report's after)
+        loop, method = cell_loop(cfg), build_method(cfg.method)
+        rounds = [
+            scores_validation(i, loop, method, eval_val_setting(cfg)) for i in range(loop.iterations + 1)
+        ]
+        assert rounds == ([True, True] if name == "pada" else [False] * (loop.iterations + 1)), name
     assert len(steps) == 1 and steps.pop() > 0  # one step count for every method and seed
 
 
