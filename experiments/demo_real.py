@@ -18,7 +18,7 @@ stopped. The peak RSS of the whole process tree (this script, the cells and the 
 second and printed at the end.
 
 Sizes (``--size``), from measured per-item costs (docs/real_cpu.md, "make demo-real"):
-  quick    the default: 1 h 07 min on 2 idle cores at 197 % CPU (98df167); too few test items for a 5-point
+  quick    the default: 58 min on 2 idle cores at 195 % CPU (3eb8214); too few test items for a 5-point
            minimum detectable effect, which the table's MDE row then says
   powered  every ARC-Challenge test item (1,172) and 4 seeds: a ~4-point MDE even if the methods' answers
            are independent; ~3.5 h on 2 cores
