@@ -90,7 +90,7 @@ def generation_requests(seeds: Any, per_role: int, n: int = 3) -> list[Any]:
 def sent_kwargs(requests: list[Any]) -> list[dict[str, Any]]:
     """Each request as the keyword arguments pada's provider passes to ``chat.completions.create``."""
     from pada.teacher import Teacher
-    from pada.teacher.client import _as_tuple
+    from pada.teacher.lanes import as_tuple
     from pada.teacher.providers.base import Call
 
     with Teacher(_teacher_config(), None) as teacher:
@@ -99,7 +99,7 @@ def sent_kwargs(requests: list[Any]) -> list[dict[str, Any]]:
             lane = teacher.lane(request.role)
             call = Call(
                 role=request.role,
-                messages=_as_tuple(request.messages, lane.example_answers),
+                messages=as_tuple(request.messages, lane.example_answers),
                 params=teacher._params(request, lane),
                 sample_index=request.sample_index,
                 schema=request.schema,

@@ -9,9 +9,7 @@ comes back as ``None`` from ``complete_many`` and is counted in ``usage()``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import threading
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -24,8 +22,10 @@ from pada import dependencies, progress
 from pada.errors import PadaError
 from pada.io import stable_hash
 from pada.teacher.cache import ResponseCache
+from pada.teacher.lanes import Lane, Messages, as_tuple, max_tokens_of
 from pada.teacher.limits import RateLimiter
-from pada.teacher.native import MODES, names_the_field
+from pada.teacher.loop_thread import EventLoopThread
+from pada.teacher.native import names_the_field
 from pada.teacher.prompts import Prompt
 from pada.teacher.providers import (
     Call,
@@ -46,7 +46,6 @@ log = logging.getLogger("pada.teacher")
 # DETAIL_LOGGERS); the console gets one summary line per stage instead (pada.run.spend.teacher_summary).
 request_log = logging.getLogger("pada.teacher.requests")
 
-Messages = list[dict[str, str]] | Prompt
 # Finish reasons of an answer the server did not complete (no reason at all, vLLM's abort): never cached.
 INCOMPLETE = frozenset({"None", "", "abort", "error"})
 
@@ -75,106 +74,6 @@ class Request:
 
 class TeacherCapReached(PadaError):
     """The cell's cap on teacher calls, tokens or dollars (``client.cell_caps``) is used up: one clear stop."""
-
-
-class _LoopThread:
-    """A private event loop on a daemon thread; the sync facade submits coroutines to it."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="pada-teacher", daemon=True)
-        self.thread.start()
-
-    def run(self, coro: Any) -> Any:
-        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
-        try:
-            return future.result()
-        except KeyboardInterrupt:  # Ctrl-C: cancel the requests in flight, let them unwind, then stop
-            future.cancel()
-            with contextlib.suppress(BaseException):  # the cancellation itself, or a late failure
-                future.result(timeout=10)
-            raise
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join()
-        self.loop.close()
-
-
-def _as_tuple(messages: Messages, example_answers: bool = True) -> tuple[tuple[str, str], ...]:
-    """The chat messages to send: a rendered Prompt's own, or (``example_answers`` False) its text without
-    the example answer where the template shows one."""
-    if isinstance(messages, Prompt) and not example_answers and messages.without_example is not None:
-        return messages.without_example
-    if isinstance(messages, Prompt):
-        return messages.messages
-    return tuple((m["role"], m["content"]) for m in messages)
-
-
-def structured_mode(settings: dict[str, Any], provider: Provider) -> str:
-    """``teacher.structured_output``: ``native`` (the schema in the provider's own structured-output field)
-    or ``prompt`` (shown in the prompt, the answer parsed). Unset: native where the provider has a native
-    form, else prompt. PadaError for an unknown mode or form, or native on a provider without one."""
-    mode = settings.get("structured_output") or ("native" if provider.native_forms else "prompt")
-    if mode not in MODES:
-        raise PadaError(f"teacher.structured_output={mode!r} must be one of: {', '.join(MODES)}")
-    if mode == "native" and not provider.native_forms:
-        raise PadaError(
-            f"teacher.structured_output=native: teacher '{settings['provider']}' has no native structured "
-            "output; set teacher.structured_output=prompt"
-        )
-    form = settings.get("native_form")
-    if form is not None and form not in provider.native_forms:
-        raise PadaError(
-            f"teacher.native_form={form!r} is not a form teacher '{settings['provider']}' sends; choose one "
-            f"of: {', '.join(provider.native_forms) or '(none: use teacher.structured_output=prompt)'}"
-        )
-    return mode
-
-
-EXAMPLE_ANSWERS = ("auto", "always", "never")
-
-
-def example_answers_shown(settings: dict[str, Any], mode: str) -> bool:
-    """``teacher.example_answers``: whether prompts show their filled-in example answer
-    (pada/teacher/examples.py). ``auto`` (the default) shows it only in ``prompt`` mode: with ``native``
-    structured output the provider's grammar or tool schema already fixes the answer's form, and a small
-    teacher copies the example instead of analysing the problem (Qwen2.5-Coder-0.5B: 9 of 9 error analyses
-    were the example's shop discount with it, 0 of 9 without; docs/teacher.md). PadaError for another value."""
-    choice = settings.get("example_answers") or "auto"
-    if choice not in EXAMPLE_ANSWERS:
-        raise PadaError(f"teacher.example_answers={choice!r} must be one of: {', '.join(EXAMPLE_ANSWERS)}")
-    return choice == "always" or (choice == "auto" and mode == "prompt")
-
-
-@dataclass(frozen=True)
-class Lane:
-    """One teacher the client asks: the default, or a route of ``teacher.routes`` (pada/teacher/routes.py).
-    ``identity`` ({provider, model}) is in the cache key of every request it answers."""
-
-    name: str
-    provider: Provider
-    identity: dict[str, str]
-    sampling: dict[str, Any]
-    roles: dict[str, Any]  # per-role sampling overrides
-    structured_output: str
-    example_answers: bool
-    pricing: dict[str, float]
-
-    @classmethod
-    def build(cls, name: str, settings: dict[str, Any], provider: Provider) -> Lane:
-        mode = structured_mode(settings, provider)
-        pricing = settings.get("pricing") or {}
-        return cls(
-            name=name,
-            provider=provider,
-            identity={"provider": settings["provider"], "model": provider.model_id},
-            sampling=settings["sampling"],
-            roles=settings.get("roles") or {},
-            structured_output=mode,
-            example_answers=example_answers_shown(settings, mode),
-            pricing={k: float(pricing.get(k, 0.0)) for k in ("input_per_mtok", "output_per_mtok")},
-        )
 
 
 class Teacher:
@@ -206,7 +105,7 @@ class Teacher:
         self._usage = Usage(
             default.pricing["input_per_mtok"], default.pricing["output_per_mtok"], role_prices
         )
-        self._loop: _LoopThread | None = _LoopThread()
+        self._loop: EventLoopThread | None = EventLoopThread()
         self._semaphore = asyncio.Semaphore(int(self._client["max_concurrency"]))
         rpm, tpm = self._client.get("requests_per_minute"), self._client.get("tokens_per_minute")
         self._requests_limit = RateLimiter(rpm) if rpm else None
@@ -226,7 +125,7 @@ class Teacher:
     def max_tokens(self, role: str) -> int:
         """The output-token limit a request of ``role`` gets when it names none (``Request.max_tokens``
         None): the role's ``roles.<role>.max_tokens``, else ``sampling.max_tokens``, of its route's teacher."""
-        return _max_tokens(self.lane(role), role)
+        return max_tokens_of(self.lane(role), role)
 
     def model_of(self, role: str) -> str:
         """``<provider>/<model>`` of the teacher that answers ``role`` (what results.json names per role)."""
@@ -413,7 +312,7 @@ class Teacher:
         native = request.schema is not None and lane.structured_output == "native"
         call = Call(
             role=request.role,
-            messages=_as_tuple(request.messages, lane.example_answers),
+            messages=as_tuple(request.messages, lane.example_answers),
             params=self._params(request, lane),
             sample_index=request.sample_index,
             prompt_version=request.messages.version if isinstance(request.messages, Prompt) else None,
@@ -445,7 +344,7 @@ class Teacher:
         role = lane.roles.get(request.role) or {}
         temperature = request.temperature if request.temperature is not None else role.get("temperature")
         return SamplingParams(
-            max_new_tokens=int(request.max_tokens or _max_tokens(lane, request.role)),
+            max_new_tokens=int(request.max_tokens or max_tokens_of(lane, request.role)),
             temperature=float(sampling["temperature"] if temperature is None else temperature),
             top_p=float(sampling["top_p"]),
             stop=tuple(sampling.get("stop") or ()),
@@ -582,7 +481,3 @@ class Teacher:
         if completion.finish_reason in INCOMPLETE:  # cut off server-side: retried, never cached
             raise TransientError(f"answer ended with finish_reason={completion.finish_reason}")
         return completion
-
-
-def _max_tokens(lane: Lane, role: str) -> int:
-    return int((lane.roles.get(role) or {}).get("max_tokens") or lane.sampling["max_tokens"])
