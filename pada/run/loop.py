@@ -8,10 +8,12 @@ which iteration's checkpoint is tested.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 from pada.errors import PadaError, unknown_key_error
+from pada.types import Example
 
 SELECTIONS = ("last", "best_val")
 NEEDED = "needed"  # run.eval_val's third value: score validation only where something reads it
@@ -172,3 +174,16 @@ def scores_validation(i: int, loop: LoopConfig, method: Any, eval_val: bool | st
     if method.needs_val_eval and before_augment:
         return True
     return bool(method.scores_reports_on_validation and (before_augment or i >= 1))
+
+
+@dataclass
+class LoopState:
+    """What one round of the loop hands the next: the data, the stage keys and the rows so far."""
+
+    seed_data: list[Example]
+    train_data: list[Example]  # seeds (plus validation for sft_val) plus everything added so far
+    upstream: str  # key of the stage the next training depends on (seed, then each augment)
+    previous: Path | None = None  # the last training's dir, with trainer.init_from=previous
+    augment: Any = None  # the previous augment stage: scored by the method once the next eval is done
+    rows: list[dict[str, Any]] = field(default_factory=list)  # results.json "iterations"
+    trained: list[tuple[str, Path | None, Any]] = field(default_factory=list)  # (train key, adapter, eval)

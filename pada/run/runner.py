@@ -10,7 +10,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from pada.errors import PadaError
 from pada.inference.base import Backend, backend_class, build_backend
-from pada.io import read_jsonl, stable_hash, write_json, write_jsonl
+from pada.io import stable_hash, write_json, write_jsonl
 from pada.methods.base import IterationState, build_method, check_cell
 from pada.models.chat import DEFAULT_DATE, pin_date
 from pada.models.loading import resolve_model_path
@@ -27,7 +27,9 @@ from pada.models.memory import release_memory, return_large_blocks
 from pada.run import fairness, topup
 from pada.run.conf import CONF_DIR
 from pada.run.echo import instruction_parts, instructions_digest
+from pada.run.lm_eval_stage import add_lm_eval
 from pada.run.loop import (
+    LoopState,
     cell_loop,
     check_augments,
     eval_val_setting,
@@ -36,6 +38,7 @@ from pada.run.loop import (
     stalled,
 )
 from pada.run.naming import cell_location, data_dir, eval_identity, identity
+from pada.run.records import accuracy, limited, load_examples, load_records
 from pada.run.results import cell_results, flat_metrics
 from pada.run.shared import SharedStore, Unit, link_into, shared_root, unit_context
 from pada.run.spend import spend_kept_on_failure, spent, teacher_summary
@@ -55,42 +58,6 @@ from pada.validate import check_adapter, check_config, check_writable
 from pada.versions import runner_versions, stage_versions
 
 log = logging.getLogger("pada.run")
-
-
-def _limit(examples: list[Example], limit: int | None) -> list[Example]:
-    return examples if limit in (None, 0) else examples[:limit]
-
-
-def _load(path: Path) -> list[Example]:
-    return [Example.from_dict(r) for r in read_jsonl(path)]
-
-
-def _records(path: Path) -> list[EvalRecord]:
-    return [EvalRecord.from_dict(r) for r in read_jsonl(path)] if path.is_file() else []
-
-
-def accuracy(records: list[EvalRecord]) -> dict[str, Any]:
-    """Accuracy over ``n`` records and ``truncated``: the share of answers cut at max_new_tokens."""
-    n = len(records)
-    cut = sum(r.finish_reason == "length" for r in records)
-    return {
-        "accuracy": sum(r.correct for r in records) / n if n else None,
-        "n": n,
-        "truncated": cut / n if n else None,
-    }
-
-
-@dataclass
-class _LoopState:
-    """What one round of the loop hands the next: the data, the stage keys and the rows so far."""
-
-    seed_data: list[Example]
-    train_data: list[Example]  # seeds (plus validation for sft_val) plus everything added so far
-    upstream: str  # key of the stage the next training depends on (seed, then each augment)
-    previous: Path | None = None  # the last training's dir, with trainer.init_from=previous
-    augment: Any = None  # the previous augment stage: scored by the method once the next eval is done
-    rows: list[dict[str, Any]] = field(default_factory=list)  # results.json "iterations"
-    trained: list[tuple[str, Path | None, Any]] = field(default_factory=list)  # (train key, adapter, eval)
 
 
 class Cell:
@@ -140,8 +107,8 @@ class Cell:
     def _seed_stage(self):
         def work(out: Path) -> dict[str, Any]:
             seed = sample_seed_set(self.splits.pool, self.cfg.budget, self.cfg.seed)
-            val = _limit(self.splits.val, self.cfg.task.limits.val)
-            test = _limit(self.splits.test, self.cfg.task.limits.test)
+            val = limited(self.splits.val, self.cfg.task.limits.val)
+            test = limited(self.splits.test, self.cfg.task.limits.test)
             for name, rows in (("seed", seed), ("val", val), ("test", test)):
                 write_jsonl(out / f"{name}.jsonl", (ex.to_dict() for ex in rows))
             return {"seed": len(seed), "val": len(val), "test": len(test), "pool": len(self.splits.pool)}
@@ -349,27 +316,6 @@ class Cell:
 
         return run.run(more)
 
-    def _lm_eval_stage(self, train_key: str, adapter: Path | None, test: list[Example]):
-        from pada.inference.lm_eval_scores import PADA_TASK_VERSION, run_stage
-
-        def work(out: Path) -> dict[str, Any]:
-            self.close()  # lm-eval loads its own copy of the model: free ours (GPU memory) first
-            self._backend = None
-            return run_stage(
-                self.cfg,
-                self.task,
-                self.model_path,
-                str(adapter) if adapter else None,
-                test,
-                data_dir(self.cfg),
-                out,
-                shots={ex.id: self.task.fewshot_examples(ex, self.splits) for ex in test},
-            )
-
-        lm_cfg = OmegaConf.to_container(self.cfg.eval.lm_eval, resolve=True)
-        key = {"train": train_key, "lm_eval": lm_cfg, "n": len(test), "pada_task": PADA_TASK_VERSION}
-        return self.stages.run("lm_eval", key, work)
-
     # -- helpers ----------------------------------------------------------------------------------
     def _free_cpu_backend(self) -> None:
         """On CPU, the evaluation model's copy would sit in RAM beside the trainer's (a real 135M cell
@@ -410,7 +356,7 @@ class Cell:
         return int(max_new_tokens or self.cfg.eval.max_new_tokens or self.cfg.task.max_new_tokens)
 
     def _after_next_eval(self, augment_dir: Path, before_eval: Path, after_eval: Path) -> None:
-        before, after = _records(before_eval / "val.jsonl"), _records(after_eval / "val.jsonl")
+        before, after = load_records(before_eval / "val.jsonl"), load_records(after_eval / "val.jsonl")
         if before and after:  # run.eval_val=false (or needed, for a method that scores no report): nothing
             self.method.after_next_eval(augment_dir, before, after)
 
@@ -436,11 +382,14 @@ class Cell:
 
     def _run_loop(self, config: dict[str, Any]) -> dict[str, Any]:
         seed_stage = self._seed_stage()
-        seed_data = _load(seed_stage.path / "seed.jsonl")
-        val, test = _load(seed_stage.path / "val.jsonl"), _load(seed_stage.path / "test.jsonl")
+        seed_data = load_examples(seed_stage.path / "seed.jsonl")
+        val, test = (
+            load_examples(seed_stage.path / "val.jsonl"),
+            load_examples(seed_stage.path / "test.jsonl"),
+        )
         # the equal-information control (sft_val) trains on the labelled validation items too
         extra = val if self.method.trains_on_validation else []
-        state = _LoopState(seed_data, [*seed_data, *extra], upstream=seed_stage.key)
+        state = LoopState(seed_data, [*seed_data, *extra], upstream=seed_stage.key)
         for i in range(self.loop.iterations + 1):
             last = i == self.loop.iterations
             evaluated = self._train_and_eval(i, state, val, last)
@@ -456,10 +405,10 @@ class Cell:
             config, seed_data, state.train_data, val, test, state.rows, evaluated, test_stage
         )
         if self.cfg.eval.lm_eval.enabled:  # after test, so pada's own results are on disk even if it fails
-            self._add_lm_eval(results, train_key, adapter, test)
+            add_lm_eval(self, results, train_key, adapter, test)
         return results
 
-    def _train_and_eval(self, i: int, state: _LoopState, val: list[Example], last: bool):
+    def _train_and_eval(self, i: int, state: LoopState, val: list[Example], last: bool):
         """Round ``i``'s training (skipped by method.train=false) and evaluation; appends its row."""
         trains = self.cfg.method.get("train", True)  # false: score the untouched base model (method=base)
         train = self._train_stage(i, state.train_data, state.upstream, state.previous) if trains else None
@@ -487,7 +436,7 @@ class Cell:
         state.trained.append((train_key, adapter, evaluated))
         return evaluated
 
-    def _augment_round(self, i: int, state: _LoopState, evaluated, held_out: list[Example]) -> None:
+    def _augment_round(self, i: int, state: LoopState, evaluated, held_out: list[Example]) -> None:
         """Round ``i``'s augment stage: the method proposes from this round's evaluation, the runner
         checks quota and decontamination against ``held_out``; the kept items join the training data."""
         method_state = IterationState(
@@ -495,15 +444,15 @@ class Cell:
             task=self.task,
             seed_data=state.seed_data,
             train_data=state.train_data,
-            train_records=_records(evaluated.path / "train.jsonl"),
-            val_records=fairness.failures(_records(evaluated.path / "val.jsonl"), self.method),
+            train_records=load_records(evaluated.path / "train.jsonl"),
+            val_records=fairness.failures(load_records(evaluated.path / "val.jsonl"), self.method),
             teacher=self.teacher,
             rng=random.Random(stable_hash([self.cfg.seed, i])),
             workdir=self.run_dir,
             quota=self._quota(i, len(state.train_data) - len(state.seed_data)),
         )
         state.augment = self._augment_stage(i, method_state, evaluated.key, held_out)
-        state.train_data = state.train_data + _load(state.augment.path / "new.jsonl")
+        state.train_data = state.train_data + load_examples(state.augment.path / "new.jsonl")
         state.upstream = state.augment.key
 
     def _quota(self, i: int, added_so_far: int) -> Quota:
@@ -518,17 +467,6 @@ class Cell:
         allowance = fairness.effort_for(self.cfg, i, self.loop.iterations, spent_before) or {}
         return replace(quota, teacher_tokens=allowance.get("tokens"), teacher_calls=allowance.get("calls"))
 
-    def _add_lm_eval(self, results: dict[str, Any], train_key: str, adapter: Path | None, test) -> None:
-        results["metrics"]["lm_eval"] = self._lm_eval_stage(train_key, adapter, test).info
-        results["timings"]["lm_eval"] = {
-            "seconds": self.stages.results["lm_eval"].seconds,
-            "cached": self.stages.results["lm_eval"].cached,
-        }
-        results["predictions"]["lm_eval"] = sorted(
-            p.name for p in self.stages.results["lm_eval"].path.glob("samples_*.jsonl")
-        )
-        write_json(self.run_dir / "results.json", results)
-
     def _write_results(self, config, seed_data, train_data, val, test, iterations, last_eval, test_stage):
         results = cell_results(
             self, config, seed_data, train_data, val, test, iterations, last_eval, test_stage
@@ -539,6 +477,7 @@ class Cell:
     def close(self) -> None:
         if self._backend is not None:
             self._backend.close()
+            self._backend = None  # a later evaluate() builds a fresh one (the lm_eval stage closes us first)
         if self.teacher is not None:
             self.teacher.close()
 
