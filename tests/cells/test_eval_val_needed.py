@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 from conftest import compose_config
+from sim_support import sim_overrides
 
 from pada.errors import PadaError
 from pada.io import read_jsonl
@@ -77,17 +78,7 @@ def test_best_val_and_pada_accept_needed():
 
 
 # One augmentation round per method in the simulated world at a few seconds a cell.
-SIM = [
-    "experiment=sim",
-    "budget=16",
-    "synthetic_budget=8",
-    "budget_match=true",
-    "trainer.match_steps=true",
-    "trainer.epochs=1",
-    "task.limits.val=24",
-    "task.limits.test=16",
-    "wandb.mode=disabled",
-]
+SIM = sim_overrides(val=24)
 METHODS = {
     "sft": ["method=sft", "teacher=none"],
     "sft_val": ["method=sft_val", "teacher=none"],

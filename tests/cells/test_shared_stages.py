@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from conftest import compose_config
+from sim_support import sim_overrides
 
 from pada.io import read_json, read_jsonl, sha256_file
 from pada.run.runner import Cell, run_cell
@@ -18,17 +19,7 @@ from pada.run.shared import SharedStore
 from pada.run.stages import DONE
 
 # The simulated world at a few seconds per cell: round 0 of SFT and AugGPT is one training on the seed set.
-SIM = [
-    "experiment=sim",
-    "budget=16",
-    "synthetic_budget=8",
-    "budget_match=true",
-    "trainer.match_steps=true",
-    "trainer.epochs=1",
-    "task.limits.val=16",
-    "task.limits.test=16",
-    "wandb.mode=disabled",
-]
+SIM = sim_overrides(val=16)
 
 
 def _sim(tmp_path: Path, cache: Path, *extra: str, runs: str = "runs") -> list[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import compose_config
+from sim_support import sim_overrides
 
 from pada.io import read_json
 from pada.run.runner import run_cell
@@ -18,19 +19,7 @@ SWITCHES = [
 ]
 # One PaDA-Agent round in the simulated world at a few seconds: 48 validation items leave enough failures
 # for k-means to find more than one pattern.
-SIM = [
-    "experiment=sim",
-    "method=pada",
-    "method.loop.iterations=1",
-    "budget=16",
-    "synthetic_budget=8",
-    "budget_match=true",
-    "trainer.match_steps=true",
-    "trainer.epochs=1",
-    "task.limits.val=48",
-    "task.limits.test=16",
-    "wandb.mode=disabled",
-]
+SIM = sim_overrides(val=48) + ["method=pada", "method.loop.iterations=1"]
 
 
 def test_a_sim_pada_cell_runs_with_the_v5_and_v3_switches(tmp_path, own_cache):

@@ -19,6 +19,7 @@ import re
 
 import pytest
 from conftest import compose_config
+from sim_support import PLANETS, planet_item
 from teacher_support import teacher_cfg
 
 from pada.errors import PadaError
@@ -29,7 +30,6 @@ from pada.tasks.synthetic import ChoiceItem, synthetic_format
 from pada.teacher import Call, build_teacher, register_script
 from pada.types import EvalRecord, Example, Quota
 
-PLANETS = ["Mars", "Jupiter", "Venus", "Earth"]
 STEMS = [f"Seed {i}: which planet of these four is the largest, case {i}?" for i in range(6)]
 CALLS: list[Call] = []
 
@@ -40,10 +40,6 @@ def _shown_question(text: str) -> str:
         return text.split("answered this training problem incorrectly:\n", 1)[1].split("\n", 1)[0]
     shown = text.split("shown with its correct answer:\n\n", 1)[1].split("\n", 1)[0]
     return json.loads(shown)["question"]
-
-
-def _item(question: str) -> dict:
-    return {"question": question, "choices": PLANETS, "answer": "B", "explanation": "Jupiter is largest."}
 
 
 @register_script("copycat")
@@ -57,8 +53,8 @@ def copycat(call: Call) -> str:
             new = [
                 f"New {call.sample_index}.{j}: which of these planets has rings of ice?" for j in range(1, n)
             ]
-            return json.dumps({"problems": [_item(q) for q in [copy, *new]]})
-        return json.dumps(_item(copy))
+            return json.dumps({"problems": [planet_item(q) for q in [copy, *new]]})
+        return json.dumps(planet_item(copy))
     if call.role == "verification":
         return json.dumps({"valid": True, "answer": re.search(r"([A-D])\. Jupiter", text)[1]})
     raise AssertionError(call.role)
@@ -71,7 +67,7 @@ def arc():
 
 def _seed(arc, i: int) -> Example:
     fmt = synthetic_format(arc)
-    example = fmt.to_example(ChoiceItem(**_item(STEMS[i])), f"seed/{i}", "seed", {})
+    example = fmt.to_example(ChoiceItem(**planet_item(STEMS[i])), f"seed/{i}", "seed", {})
     return Example(example.id, example.prompt, example.target, example.answer, "seed", example.meta)
 
 

@@ -16,6 +16,7 @@ import re
 
 import pytest
 from conftest import compose_config
+from sim_support import planet_item
 from teacher_support import teacher_cfg
 
 from pada.agent.generation import QualityControl, Slot, generate, shots_from_seeds
@@ -27,13 +28,8 @@ from pada.tasks.base import build_task
 from pada.tasks.synthetic import ChoiceItem, synthetic_format
 from pada.teacher import Call, build_teacher, register_script
 
-PLANETS = ["Mars", "Jupiter", "Venus", "Earth"]
 SHOT = "Seed: which planet of these four is the largest?"
 CALLS: list[Call] = []
-
-
-def _item(question: str) -> dict:
-    return {"question": question, "choices": PLANETS, "answer": "B", "explanation": "Jupiter is largest."}
 
 
 @register_script("lister")
@@ -44,7 +40,7 @@ def lister(call: Call) -> str:
         assert call.prompt_version == "generation.v3", call.prompt_version
         n = int(re.search(r"with exactly (\d+) item", text)[1])
         new = [f"New {call.sample_index}.{j}: which planet has rings?" for j in range(1, n)]
-        return json.dumps({"problems": [_item(q) for q in [SHOT, *new]]})
+        return json.dumps({"problems": [planet_item(q) for q in [SHOT, *new]]})
     if call.role == "verification":
         return json.dumps({"valid": True, "answer": re.search(r"([A-D])\. Jupiter", text)[1]})
     raise AssertionError(call.role)
@@ -64,7 +60,7 @@ def teacher(tmp_path):
 
 def _slots(arc, batches: dict[str, int]) -> list[Slot]:
     fmt = synthetic_format(arc)
-    seed = fmt.to_example(ChoiceItem(**_item(SHOT)), "seed/0", "seed", {})
+    seed = fmt.to_example(ChoiceItem(**planet_item(SHOT)), "seed/0", "seed", {})
     shots = shots_from_seeds(fmt, [seed], 1, random.Random(0))
     slots = []
     for name, n in batches.items():
@@ -134,7 +130,7 @@ def test_strategy_slots_share_a_batch_per_pattern_only_in_the_list_form(arc):
     from pada.types import Quota
 
     fmt = synthetic_format(arc)
-    seed = fmt.to_example(ChoiceItem(**_item(SHOT)), "seed/0", "seed", {})
+    seed = fmt.to_example(ChoiceItem(**planet_item(SHOT)), "seed/0", "seed", {})
     patterns = [
         Pattern("p", "d", ["a", "b"], [], strategy="s"),
         Pattern("q", "d", ["c"], [], strategy="s"),
