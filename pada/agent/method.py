@@ -30,6 +30,7 @@ from pada.agent.patterns import (
     check_embed_fields,
     draft_strategies,
     group,
+    letter_counts,
     subsample,
     summarise,
 )
@@ -84,8 +85,9 @@ class PadaAgent(Method):
     # slots in LLM2LLM's list request on multiple-choice and code tasks (generation.correction_format); 1.6: a
     # grammar bounds the verifier's and judge's free-text fields (schemas max_chars) under llama.cpp; 1.7: and
     # a generated multiple-choice item's explanation (synthetic.ChoiceItem.max_chars); 1.8: strategy slots
-    # optionally in one list request per pattern (generation.strategy_format, issue 27)
-    version = "1.8"
+    # optionally in one list request per pattern (generation.strategy_format, issue 27); 1.9: pattern_summary.v4
+    # (patterns.summary_prompt) shows the failures' answer and gold letters on multiple-choice tasks
+    version = "1.9"
     instruction_texts = (STRATEGY_GUIDANCE, CORRECTION_GUIDANCE)
     version_sources = (
         "pada.methods.effort",
@@ -329,6 +331,7 @@ class PadaAgent(Method):
             cfg.max_members_in_summary,
             cfg.get("summary_prompt", "v2"),
             cfg.get("embed_fields"),
+            state.val_records,
         )
         _redact(patterns, held_out, "description")
         draft_strategies(state.teacher, patterns, description)
@@ -340,6 +343,8 @@ class PadaAgent(Method):
             "sent": len(chosen),
             "analysed": len(analyses),
             "train": len(wrong_seeds),
+            # multiple choice: a letter preference, which no one failure's analysis shows ("" otherwise)
+            "letters": letter_counts(val_failures),
         }
         curves = clustering.to_dict() if clustering else {}
         grouping = {

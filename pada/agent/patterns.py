@@ -142,6 +142,30 @@ def group(analyses: list[Analysis], cfg: Any, seed: int) -> tuple[list[list[int]
     return groups, result
 
 
+LETTER = re.compile(r"[A-Z]")
+
+
+def letter_counts(records: list[EvalRecord]) -> str:
+    """How often each option letter was the model's answer and the correct one over ``records``, e.g.
+    "the model answered C 11, A 11, D 4; the correct answer was B 9, D 8, C 6, A 3" (most frequent first,
+    ties by letter; an answer that is not one letter counts as "none"). "" unless every gold answer is one
+    letter (a multiple-choice task) and there are records. Shown by ``pattern_summary.v4``: a letter
+    preference whatever the question (the demo's 135M student never answered B, docs/real_cpu.md) is a
+    failure pattern that no single failure's analysis can see."""
+    if not records or not all(LETTER.fullmatch(r.gold.strip()) for r in records):
+        return ""
+
+    def tally(letters: list[str]) -> str:
+        counts = Counter(letters)
+        return ", ".join(f"{k} {n}" for k, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    answered = [
+        r.extracted.strip() if r.extracted and LETTER.fullmatch(r.extracted.strip()) else "none"
+        for r in records
+    ]
+    return f"the model answered {tally(answered)}; the correct answer was {tally([r.gold.strip() for r in records])}"
+
+
 SHARED_WORDS = 8  # at most this many shared words are shown to the summariser, the most shared first
 _WORD = re.compile(r"[a-z][a-z'-]+")
 
@@ -167,17 +191,31 @@ def summarise(
     max_members: int,
     version: str = "v2",
     embed: Any = None,
+    validation: list[EvalRecord] | None = None,
 ) -> list[Pattern]:
     """The teacher names each group's shared cause from (up to ``max_members`` of) its members' analyses.
 
     ``pattern_summary.v3`` also shows the words that members' embedded fields (``embed``, as ``group``) share,
     and asks which members share the cause: a group of two or more where fewer than two do gets
-    ``shared_cause=False``."""
+    ``shared_cause=False``. ``pattern_summary.v4`` also shows ``letter_counts`` of the shown members' records
+    and of all of ``validation`` (the round's validation failures, all a method may read of validation:
+    pada.run.fairness.failures; the members are looked up there by item id)."""
     schema = schema_for("pattern_summary", version)
+    by_id = {r.item_id: r for r in validation or []}
     prompts = []
     for members in groups:
         shown = members[:max_members]
-        extra = {"shared_words": shared_words([" ".join(embedded(analyses[i], embed)) for i in shown])}
+        extra: dict[str, Any] = {}
+        if schema is SharedCause:
+            extra["shared_words"] = shared_words([" ".join(embedded(analyses[i], embed)) for i in shown])
+        if version == "v4":
+            failed = [by_id[analyses[i].item_id] for i in shown if analyses[i].item_id in by_id]
+            group_letters = letter_counts(failed) if len(failed) == len(shown) else ""
+            extra |= {
+                "group_letters": group_letters,
+                "all_letters": letter_counts(validation or []) if group_letters else "",
+                "n_failures": len(validation or []),
+            }
         prompts.append(
             render(
                 "pattern_summary",
@@ -185,7 +223,7 @@ def summarise(
                 schema=schema,
                 task_description=task_description,
                 analyses=[analyses[i].text for i in shown],
-                **(extra if schema is SharedCause else {}),
+                **extra,
             )
         )
     answers = teacher.complete_many([Request("pattern_summary", p, 0, schema) for p in prompts])

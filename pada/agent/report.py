@@ -136,6 +136,7 @@ def markdown(report: dict[str, Any]) -> str:
     f = report["failures"]
     lines += [
         f"Validation failures: {f['val']} (analysed {f['analysed']}); wrong seed examples: {f['train']}.",
+        *([f"Option letters in the validation failures: {f['letters']}."] if f.get("letters") else []),
         _grouping_line(report),
         *_grouping_notes(report),
         "",
