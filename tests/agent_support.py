@@ -70,3 +70,8 @@ def agent_test(call: Call) -> str:
     if call.role == "verification":
         return json.dumps(_verdict(text))
     raise AssertionError(f"unexpected role {call.role}")
+
+
+def empty_correction() -> dict:
+    """patterns.json's ``error_correction`` row of a round that asked for no error-correcting items."""
+    return {"name": "error_correction", "requested": 0, "generated": 0, "accepted": 0, "rejected": {}}

@@ -6,6 +6,7 @@ import sys
 import types
 
 import pytest
+from agent_support import empty_correction
 
 from pada.agent.report import TABLE_COLUMNS, write_report
 from pada.errors import PadaError
@@ -56,13 +57,7 @@ def test_report_is_logged_as_a_wandb_table_when_a_run_is_open(tmp_path, monkeypa
         "failures": {"val": 3, "analysed": 3, "train": 0},
         "grouping": {"how": "single", "k": 1, "chosen_by": None},
         "patterns": [row],
-        "error_correction": {
-            "name": "error_correction",
-            "requested": 0,
-            "generated": 0,
-            "accepted": 0,
-            "rejected": {},
-        },
+        "error_correction": empty_correction(),
         "accepted": 2,
     }
     write_report(tmp_path, report)

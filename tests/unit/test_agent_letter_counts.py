@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+from agent_support import empty_correction
 from teacher_support import teacher_cfg
 
 from pada.agent.patterns import Analysis, letter_counts, summarise
@@ -88,13 +89,7 @@ def test_patterns_md_states_the_validation_failures_letters_on_multiple_choice_o
             "failures": {"val": 6, "sent": 6, "analysed": 6, "train": 0, "letters": letters},
             "grouping": {"how": "single", "k": 1},
             "patterns": [],
-            "error_correction": {
-                "name": "error_correction",
-                "requested": 0,
-                "generated": 0,
-                "accepted": 0,
-                "rejected": {},
-            },
+            "error_correction": empty_correction(),
         }
 
     text = markdown(report(letter_counts(FAILURES)))

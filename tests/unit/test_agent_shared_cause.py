@@ -8,6 +8,7 @@ import json
 import re
 
 import pytest
+from agent_support import empty_correction
 from conftest import compose_config
 from teacher_support import teacher_cfg
 
@@ -146,13 +147,7 @@ def test_a_v3_summary_lists_who_shares_the_cause_and_a_cluster_without_one_is_re
         "failures": {"val": 6, "sent": 6, "analysed": 6, "train": 0},
         "grouping": {"how": "kmeans", "k": 3, "chosen_by": "elbow"},
         "patterns": rows,
-        "error_correction": {
-            "name": "error_correction",
-            "requested": 0,
-            "generated": 0,
-            "accepted": 0,
-            "rejected": {},
-        },
+        "error_correction": empty_correction(),
     }
     text = markdown(report)
     assert "| x (no shared cause) | 2 |" in text and "| NOT ignored | 3 |" in text
