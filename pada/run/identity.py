@@ -7,6 +7,7 @@ cells by configuration), so both agree on what "the same configuration" means.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from pada.run.loop import with_defaults
 
@@ -19,6 +20,9 @@ EVAL_NON_IDENTITY_KEYS = ("lm_eval",)
 # Settings added after cells were first named, with the value that means "off": left out of the identity
 # at that value, so existing cells keep their names (and caches) when nobody sets them.
 OFF_VALUES = {"teacher_budget": {"tokens": None, "calls": None}}
+# Hosts of a server on this machine: its port is picked when it starts (make demo-real, LlamaServer), so
+# where it listens is not what it answers (its model and model_version are identity).
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 # Method settings only the analysis reads (its row label, role, ablation parent, order: pada/display.py).
 METHOD_NON_IDENTITY_KEYS = ("display",)
 
@@ -36,11 +40,27 @@ def method_identity_of(method: dict[str, Any]) -> dict[str, Any]:
     return method
 
 
+def endpoint_identity(base_url: Any) -> Any:
+    """``base_url`` as identity: a server on this machine's loopback address without its port
+    (``http://127.0.0.1:54761/v1`` -> ``http://127.0.0.1/v1``), so a teacher served again on another port names
+    the same cell; any other endpoint (a remote service) and non-strings unchanged."""
+    if not isinstance(base_url, str):
+        return base_url
+    parts = urlsplit(base_url)
+    if parts.hostname not in LOOPBACK_HOSTS:
+        return base_url
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return urlunsplit(parts._replace(netloc=host))
+
+
 def teacher_identity_of(teacher: dict[str, Any]) -> dict[str, Any]:
-    """The teacher node without what never changes an answer (client, pricing), also inside each route of
-    ``teacher.routes`` (a route's model, endpoint and sampling are identity; its pricing is not). No routes,
-    or ``routes: {}``, names the same cell as a config without the key."""
+    """The teacher node without what never changes an answer (client, pricing; a loopback endpoint's port:
+    ``endpoint_identity``), also inside each route of ``teacher.routes`` (a route's model, endpoint and
+    sampling are identity; its pricing is not). No routes, or ``routes: {}``, names the same cell as a config
+    without the key."""
     teacher = {k: v for k, v in teacher.items() if k not in TEACHER_NON_IDENTITY_KEYS}
+    if "base_url" in teacher:
+        teacher["base_url"] = endpoint_identity(teacher["base_url"])
     routes = teacher.pop("routes", None)
     if isinstance(routes, dict) and routes:
         teacher["routes"] = {
