@@ -5,6 +5,8 @@ Each figure is written as PNG and PDF; titles carry the SIMULATION / FIXTURE lab
 
 from __future__ import annotations
 
+import hashlib
+import re
 import textwrap
 from pathlib import Path
 
@@ -26,8 +28,17 @@ def _label(collected: Collected) -> str:
     return ("SIMULATION " if collected.simulation else "") + ("FIXTURE " if collected.fixture else "")
 
 
+def file_stem(stem: str) -> str:
+    """``stem`` as a file name: each run of characters other than letters, digits, ``.``, ``_`` and ``-`` (a
+    row label that names differing config values can hold "/", spaces, "=" or "…") becomes ``_``, and a
+    changed stem gets 8 hex digits of its sha256 so two labels never share a file."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("_.")
+    return stem if safe == stem else f"{safe}-{hashlib.sha256(stem.encode()).hexdigest()[:8]}"
+
+
 def _save(fig: plt.Figure, out: Path, stem: str) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
+    stem = file_stem(stem)
     for ax in fig.axes:
         ax.title.set_fontsize(9)  # titles carry the data label and the column name: keep them on one line
     paths = []

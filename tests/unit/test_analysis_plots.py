@@ -56,3 +56,18 @@ def test_accuracy_axes_stay_within_0_to_100():
     assert flat.get_ylim() == (0, 100)
     assert spread.get_ylim()[0] == 0 and spread.get_ylim()[1] == 100
     plt.close(fig)
+
+
+def test_a_row_label_with_config_values_makes_a_safe_distinct_file(tmp_path):
+    """Rows told apart by a differing config value (`pada analyze` labels them "PaDA-Agent
+    [teacher.base_url=http://127.0…]") named their plot file after the label: the "/" made savefig fail
+    after the tables were written (a restarted `make demo-real`, 2026-12-07)."""
+    label = "patterns_arc_challenge_b16_pada [teacher.base_url=http://127.0…]"
+    other = "patterns_arc_challenge_b16_pada [teacher.base_url=http://127.1…]"
+    assert plots.file_stem("iterations_gsm8k_b64") == "iterations_gsm8k_b64"  # a plain stem is kept
+    stem = plots.file_stem(label)
+    assert stem.startswith("patterns_arc_challenge_b16_pada_teacher.base_url_http_127.0-") and "/" not in stem
+    assert stem != plots.file_stem(other)
+    fig, _ = plt.subplots()
+    (png, *_) = plots._save(fig, tmp_path, label)
+    assert png.parent == tmp_path and png.is_file()
