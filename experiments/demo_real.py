@@ -13,8 +13,8 @@ MAX_CELLS) whenever the running cells leave a core idle, waiting on the teacher,
 One slot: each answer depends on its request alone, not on the requests decoded beside it,
 and with no prompt cache (local_llamaserver.yaml) not on the previous one (4 slots: 124 of 232 shared
 requests answered differently in two runs; batching saved no CPU). A run
-cut short leaves its first seeds' generative cells; the runner's stage cache makes a re-run resume where it
-stopped. The peak RSS of the whole process tree (this script, the cells and the teacher) is sampled every
+cut short leaves its first seeds' generative cells; a re-run names the same cells (the servers' ports are
+not identity) and the runner's stage cache makes it resume where it stopped. The peak RSS of the whole process tree (this script, the cells and the teacher) is sampled every
 second and printed at the end.
 
 Sizes (``--size``), from measured per-item costs (docs/real_cpu.md, "make demo-real"):
@@ -297,8 +297,9 @@ def teacher_report(runs: Path) -> tuple[str, list[str]]:
 
 def server_index(method: str, servers: int) -> int:
     """Which of ``servers`` TEACHER servers answers ``method``: the i-th of LONGEST_TEACHER_STAGE_FIRST the
-    i-th server, the rest the last. A method keeps one server (and base_url) in every seed, so its seeds
-    share one configuration (the endpoint is part of the cell identity)."""
+    i-th server, the rest the last. A method keeps one server in every seed (a loopback endpoint's port is not
+    part of the cell identity, pada.run.identity.endpoint_identity, so a re-run on new ports names the same
+    cells)."""
     return min(LONGEST_TEACHER_STAGE_FIRST.index(method), servers - 1)
 
 
