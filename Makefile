@@ -58,7 +58,7 @@ teacher-real: teacher-llamacpp teacher-gguf  ## serve TEACHER_GGUF on 127.0.0.1:
 
 DEMO_REAL_RUNS ?= runs/demo_real
 DEMO_REAL_OUT ?= reports/demo_real
-# quick: 6,759 CPU s measured (57 min 51 s wall on 2 idle cores at 195 % CPU, 3eb8214; MDE 4-15 points); powered: every test item, hours; smoke: minutes
+# quick: 6,759 CPU s measured (57 min 51 s wall on 2 idle cores at 195 % CPU, 3eb8214; MDE 4-15 points); powered: every test item, 4 seeds, ~2.9 h (3 seeds: MDE 3.8 points, ~2 h 10 min, docs/real_cpu.md); smoke: minutes
 DEMO_REAL_SIZE ?= quick
 # empty: one teacher for every role; a GGUF name (qwen2.5-coder-1.5b-instruct-q4_k_m): a second server answers
 # error_analysis, pattern_summary and strategy (teacher.routes, docs/real_cpu.md)

@@ -20,8 +20,8 @@ second and printed at the end.
 Sizes (``--size``), from measured per-item costs (docs/real_cpu.md, "make demo-real"):
   quick    the default: 58 min on 2 idle cores at 195 % CPU (3eb8214); too few test items for a 5-point
            minimum detectable effect, which the table's MDE row then says
-  powered  every ARC-Challenge test item (1,172) and 4 seeds: a ~4-point MDE even if the methods' answers
-           are independent; ~3.5 h on 2 cores
+  powered  every ARC-Challenge test item (1,172) and 4 seeds, ~2.9 h on 2 idle cores from an empty cache
+           (~800 CPU s a cell); with --seeds 3 measured: MDE 3.8 points, ~2 h 10 min (docs/real_cpu.md)
   smoke    one seed and a handful of items: the pipeline end to end in minutes (not a result)
 
 With ``--analysis-teacher NAME`` (``make demo-real DEMO_REAL_ANALYSIS_TEACHER=NAME``) a second llama.cpp
