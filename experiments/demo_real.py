@@ -14,8 +14,8 @@ One slot: each answer depends on its request alone, not on the requests decoded 
 and with no prompt cache (local_llamaserver.yaml) not on the previous one (4 slots: 124 of 232 shared
 requests answered differently in two runs; batching saved no CPU). A run
 cut short leaves its first seeds' generative cells; a re-run names the same cells (the servers' ports are
-not identity) and the runner's stage cache makes it resume where it stopped. The peak RSS of the whole process tree (this script, the cells and the teacher) is sampled every
-second and printed at the end.
+not identity) and the runner's stage cache makes it resume where it stopped. The peak RSS of the whole
+process tree (this script, the cells and the teacher) is sampled every second and printed at the end.
 
 Sizes (``--size``), from measured per-item costs (docs/real_cpu.md, "make demo-real"):
   quick    the default: 58 min on 2 idle cores at 195 % CPU (3eb8214); too few test items for a 5-point

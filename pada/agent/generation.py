@@ -208,8 +208,7 @@ def _ask_for_examples(
 ) -> list[_Answer]:
     """The teacher's answer per request: a slot of its own, or the pending slots of one ``Slot.batch`` (a
     wrong seed's, or a pattern's) sharing a list request of ``problems_asked(slots, attempt)`` problems
-    (module docstring). A request's sample
-    index is ``offset`` + its (first) slot's index. Raises if a prompt holds held-out text (assert_no_leak)."""
+    (module docstring). A request's sample index is ``offset`` + its (first) slot's index. Raises if a prompt holds held-out text (assert_no_leak)."""
     batches: dict[str, list[Slot]] = {}
     for slot in pending:
         if slot.batch is not None:

@@ -331,7 +331,7 @@ class PadaAgent(Method):
             cfg.max_members_in_summary,
             cfg.get("summary_prompt", "v2"),
             cfg.get("embed_fields"),
-            state.val_records,
+            val_failures,
         )
         _redact(patterns, held_out, "description")
         draft_strategies(state.teacher, patterns, description)

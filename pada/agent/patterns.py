@@ -199,7 +199,8 @@ def summarise(
     and asks which members share the cause: a group of two or more where fewer than two do gets
     ``shared_cause=False``. ``pattern_summary.v4`` also shows ``letter_counts`` of the shown members' records
     and of all of ``validation`` (the round's validation failures, all a method may read of validation:
-    pada.run.fairness.failures; the members are looked up there by item id)."""
+    pada.run.fairness.failures; the members are looked up there by item id, a KeyError if one is missing:
+    never a prompt quietly without the counts)."""
     schema = schema_for("pattern_summary", version)
     by_id = {r.item_id: r for r in validation or []}
     prompts = []
@@ -209,8 +210,7 @@ def summarise(
         if schema is SharedCause:
             extra["shared_words"] = shared_words([" ".join(embedded(analyses[i], embed)) for i in shown])
         if version == "v4":
-            failed = [by_id[analyses[i].item_id] for i in shown if analyses[i].item_id in by_id]
-            group_letters = letter_counts(failed) if len(failed) == len(shown) else ""
+            group_letters = letter_counts([by_id[analyses[i].item_id] for i in shown])
             extra |= {
                 "group_letters": group_letters,
                 "all_letters": letter_counts(validation or []) if group_letters else "",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from agent_support import empty_correction
 from teacher_support import teacher_cfg
 
@@ -99,3 +100,12 @@ def test_patterns_md_states_the_validation_failures_letters_on_multiple_choice_o
         "was B 3, A 1, C 1, D 1.\n"
     ) in text
     assert "Option letters" not in markdown(report(""))
+
+
+def test_a_v4_member_missing_from_validation_is_an_error_not_a_prompt_without_counts(tmp_path):
+    analyses = [Analysis("val/0", "analysis of val/0")]
+    with (
+        build_teacher(teacher_cfg("scripted", tmp_path, model="letter_counts_spy")) as client,
+        pytest.raises(KeyError, match="val/0"),
+    ):
+        summarise(client, analyses, [[0]], "science multiple-choice", 20, "v4", None, FAILURES[4:])
