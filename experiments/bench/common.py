@@ -145,6 +145,14 @@ def _git_commit() -> str | None:
     return done.stdout.strip() or None
 
 
+def cpu_seconds(server: Any) -> float:
+    """User + system CPU seconds of the server process (all its threads) so far."""
+    import psutil
+
+    times = psutil.Process(server.process.pid).cpu_times()
+    return times.user + times.system
+
+
 def load_average() -> list[float]:
     return [round(v, 2) for v in os.getloadavg()]
 

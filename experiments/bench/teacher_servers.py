@@ -140,7 +140,7 @@ def send(server: Any, client: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
 
 def run_chunk(name: str, server: Any, client: Any, chunk: list[dict]) -> tuple[list[dict], float, float]:
     """The chunk's answers, the server's CPU seconds and the wall seconds it took (C: all at once)."""
-    from teacher_speed import cpu_seconds
+    from common import cpu_seconds
 
     cpu, started = cpu_seconds(server), time.perf_counter()
     if name.endswith("_4slots"):

@@ -96,13 +96,13 @@ def _pada_row(requests: int, cpu: float, accepted: int, rejected: dict) -> dict:
 
 
 def test_pada_correction_forms_are_summed_over_cells_and_compared_per_kept_example():
-    import teacher_speed
+    import teacher_speed_pada
 
     records = {
         "json": [_pada_row(4, 40.0, 1, {"duplicate": 3}), _pada_row(3, 30.0, 1, {"duplicate": 2})],
         "json_list": [_pada_row(3, 36.0, 2, {"duplicate": 2, "not_needed": 1}), _pada_row(2, 24.0, 2, {})],
     }
-    summary = teacher_speed.pada_summary(records)
+    summary = teacher_speed_pada.pada_summary(records)
     assert summary["json"]["rejected"] == {"duplicate": 5} and summary["json"]["cpu_s_per_kept"] == 35.0
     assert summary["json_list"]["accepted"] == 4 and summary["json_list"]["cpu_s_per_kept"] == 15.0
     ratios = summary["ratios json_list/json"]
@@ -132,7 +132,7 @@ def test_the_pada_part_without_pada_cells_skips_with_one_line_and_exit_0(tmp_pat
 def test_a_stopped_pada_run_is_summarised_over_the_seeds_both_forms_answered(tmp_path):
     import json
 
-    import teacher_speed
+    import teacher_speed_pada
 
     rows = [
         {"cell": "c", "seed": "s1", "form": "json", **_pada_row(2, 20.0, 0, {"duplicate": 2})},
@@ -141,7 +141,7 @@ def test_a_stopped_pada_run_is_summarised_over_the_seeds_both_forms_answered(tmp
     ]
     path = tmp_path / "records.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    summary = teacher_speed.read_pada_records(path)["summary"]
+    summary = teacher_speed_pada.read_pada_records(path)["summary"]
     assert (summary["json"]["accepted"], summary["json_list"]["accepted"]) == (0, 1)
     assert (
         summary["json_list"]["teacher_requests"] == 2 and summary["ratios json_list/json"]["accepted"] is None
