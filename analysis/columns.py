@@ -5,13 +5,12 @@ column names (``column_label``: ``gsm8k b128``).
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 from sklearn.metrics import cohen_kappa_score
 
 from analysis.collect import TEACHER_FAILURES, UNCACHED_DOLLARS, Collected
+from pada.selection_bias import is_multiple_choice, selection_bias
 
 COST_COLUMN = "Teacher cost ($/run)"
 FAILURE_COLUMN = "Teacher unparsed / re-asks / cut (of requests)"
@@ -57,13 +56,16 @@ def lm_eval_columns(collected: Collected, methods: list[str]) -> dict[str, dict[
     return out
 
 
-CHOICE_LETTER = re.compile(r"[A-Z]")  # a multiple-choice gold answer (ARC, MMLU): one capital letter
 KAPPA_LABEL = "Cohen's κ (chance %)"
+RSTD_LABEL = "RStd (lowest recall %)"
 KAPPA_CAPTION = (
     f" {KAPPA_LABEL}, for multiple-choice columns: Cohen's κ between each run's extracted answers and the gold "
     "letters (sklearn cohen_kappa_score; no answer is its own label), mean ± sd over seeds, and in "
     "parentheses the mean chance accuracy p_e = Σ_L p(answer L)·p(gold L): what a run would score answering "
     "with its own letter frequencies, blind to the question. κ near 0: accuracy is the letter preference."
+    f" {RSTD_LABEL}: the selection bias of Zheng et al. 2024 (ICLR), the standard deviation over the gold "
+    "letters of a run's recall on the items whose answer is that letter, in points, mean ± sd over seeds "
+    "(0: no letter favoured), and in parentheses the letter with the lowest mean recall and that recall."
 )
 
 
@@ -76,28 +78,51 @@ def chance_agreement(answers: pd.Series, gold: pd.Series) -> tuple[float, float]
     return float(kappa), p_e
 
 
+def _letter_stats(run: pd.DataFrame) -> pd.Series:
+    """κ, p_e, RStd (points) and the recall (0-1) of each gold letter, of one run's items."""
+    kappa, p_e = chance_agreement(run["answer"], run["gold"])
+    bias = selection_bias(list(run["answer"]), list(run["gold"]))
+    recalls = {f"recall {k}": bias.hits[k] / bias.totals[k] for k in bias.totals}
+    return pd.Series({"kappa": kappa, "p_e": p_e, "rstd": bias.rstd, **recalls})
+
+
 def agreement_columns(collected: Collected, methods: list[str]) -> dict[str, dict[str, str]]:
-    """Per task/budget column whose test gold answers are all single capital letters: per method
-    ``"κ ± sd (p_e %)"`` over its runs (``chance_agreement``), or ``{}`` when no column qualifies."""
+    """Per task/budget column whose test gold answers are all single capital letters, two columns: per
+    method ``"κ ± sd (p_e %)"`` over its runs (``chance_agreement``) and ``"RStd ± sd (L recall %)"``
+    (``pada.selection_bias``, L the letter with the lowest mean recall); ``{}`` when no column qualifies."""
     items = collected.items[collected.items["method"].isin(methods)].dropna(subset=["answer", "gold"])
+    lettered = items.groupby(["task", "budget"])["gold"].agg(lambda g: is_multiple_choice(list(g)))
+    items = items[[lettered[key] for key in zip(items["task"], items["budget"], strict=True)]]
     if items.empty:
         return {}
-    runs = items.groupby(["task", "budget", "method", "seed"], sort=True)
-    per_run = runs.apply(
-        lambda run: pd.Series(chance_agreement(run["answer"], run["gold"]), ["kappa", "p_e"])
-    )
-    lettered = items.groupby(["task", "budget"])["gold"].agg(lambda g: g.str.fullmatch(CHOICE_LETTER).all())
+    keys = ["task", "budget", "method", "seed"]
+    per_run = items.groupby(keys, sort=True)[["answer", "gold"]].apply(_letter_stats).reset_index()
     out: dict[str, dict[str, str]] = {}
-    for (task, budget), rows in per_run.reset_index().groupby(["task", "budget"], sort=True):
-        if not lettered[(task, budget)]:
-            continue
-        cells = {}
-        for method, run in rows.groupby("method"):
-            kappa = run["kappa"].std(ddof=1) if len(run) > 1 else None
-            spread = "" if kappa is None or not np.isfinite(kappa) else f" ± {kappa:.2f}"
-            cells[method] = f"{run['kappa'].mean():.2f}{spread} ({run['p_e'].mean() * 100:.1f})"
-        out[f"{column_label(task, int(budget))} [{KAPPA_LABEL}]"] = cells
+    for (task, budget), rows in per_run.groupby(["task", "budget"], sort=True):
+        label = column_label(task, int(budget))
+        out[f"{label} [{KAPPA_LABEL}]"] = {
+            method: f"{_spread(run['kappa'], '.2f')} ({run['p_e'].mean() * 100:.1f})"
+            for method, run in rows.groupby("method")
+        }
+        out[f"{label} [{RSTD_LABEL}]"] = {
+            method: f"{_spread(run['rstd'], '.1f')} ({_lowest_recall(run)})"
+            for method, run in rows.groupby("method")
+        }
     return out
+
+
+def _spread(values: pd.Series, fmt: str) -> str:
+    """ "mean ± sd" of one method's runs (sd with ddof 1; no "± sd" for one run or a NaN sd)."""
+    sd = values.std(ddof=1) if len(values) > 1 else None
+    spread = "" if sd is None or not np.isfinite(sd) else f" ± {sd:{fmt}}"
+    return f"{values.mean():{fmt}}{spread}"
+
+
+def _lowest_recall(runs: pd.DataFrame) -> str:
+    """The gold letter with the lowest mean recall over ``runs`` and that recall in %, e.g. "B 0.2"."""
+    recalls = runs.filter(like="recall ").mean()
+    letter = min(recalls.index, key=lambda k: (recalls[k], k))
+    return f"{letter.removeprefix('recall ')} {recalls[letter] * 100:.1f}"
 
 
 def _pm(mean: float, std: float | None) -> str:

@@ -31,6 +31,7 @@ from pada.agent.patterns import (
     draft_strategies,
     group,
     letter_counts,
+    letter_recall,
     subsample,
     summarise,
 )
@@ -86,8 +87,9 @@ class PadaAgent(Method):
     # grammar bounds the verifier's and judge's free-text fields (schemas max_chars) under llama.cpp; 1.7: and
     # a generated multiple-choice item's explanation (synthetic.ChoiceItem.max_chars); 1.8: strategy slots
     # optionally in one list request per pattern (generation.strategy_format, issue 27); 1.9: pattern_summary.v4
-    # (patterns.summary_prompt) shows the failures' answer and gold letters on multiple-choice tasks
-    version = "1.9"
+    # (patterns.summary_prompt) shows the failures' answer and gold letters on multiple-choice tasks; 1.10:
+    # patterns.json failures.letter_recall, the recall per correct letter (pada.selection_bias) in patterns.md
+    version = "1.10"
     instruction_texts = (STRATEGY_GUIDANCE, CORRECTION_GUIDANCE)
     version_sources = (
         "pada.methods.effort",
@@ -97,6 +99,7 @@ class PadaAgent(Method):
         "pada.agent.leakage",
         "pada.agent.patterns",
         "pada.agent.quality",
+        "pada.selection_bias",
         "pada.agent.report",
         "pada.tasks.synthetic",
         "pada.teacher.schemas",
@@ -345,6 +348,8 @@ class PadaAgent(Method):
             "train": len(wrong_seeds),
             # multiple choice: a letter preference, which no one failure's analysis shows ("" otherwise)
             "letters": letter_counts(val_failures),
+            # ... and the recall per correct letter over every validation item, measured (pada.selection_bias)
+            "letter_recall": letter_recall(state.val_records) if self.cfg.use_validation else "",
         }
         curves = clustering.to_dict() if clustering else {}
         grouping = {

@@ -17,6 +17,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from pada.agent.clustering import Clustering, cluster, embed_fields
 from pada.errors import PadaError
+from pada.selection_bias import LETTER, is_multiple_choice, selection_bias
 from pada.teacher import Request, render
 from pada.teacher.schemas import SharedCause, Strategy, schema_for
 from pada.types import EvalRecord
@@ -142,9 +143,6 @@ def group(analyses: list[Analysis], cfg: Any, seed: int) -> tuple[list[list[int]
     return groups, result
 
 
-LETTER = re.compile(r"[A-Z]")
-
-
 def letter_counts(records: list[EvalRecord]) -> str:
     """How often each option letter was the model's answer and the correct one over ``records``, e.g.
     "the model answered C 11, A 11, D 4; the correct answer was B 9, D 8, C 6, A 3" (most frequent first,
@@ -152,7 +150,7 @@ def letter_counts(records: list[EvalRecord]) -> str:
     letter (a multiple-choice task) and there are records. Shown by ``pattern_summary.v4``: a letter
     preference whatever the question (the demo's 135M student never answered B, docs/real_cpu.md) is a
     failure pattern that no single failure's analysis can see."""
-    if not records or not all(LETTER.fullmatch(r.gold.strip()) for r in records):
+    if not is_multiple_choice([r.gold for r in records]):
         return ""
 
     def tally(letters: list[str]) -> str:
@@ -164,6 +162,18 @@ def letter_counts(records: list[EvalRecord]) -> str:
         for r in records
     ]
     return f"the model answered {tally(answered)}; the correct answer was {tally([r.gold.strip() for r in records])}"
+
+
+def letter_recall(records: list[EvalRecord]) -> str:
+    """The model's recall per correct option letter over ``records`` (all of a round's validation items, not
+    only its failures: a recall needs the items it got right) and their spread, RStd (Zheng et al. 2024,
+    ``pada.selection_bias``), e.g. "A 4/10, B 0/9, C 5/7, D 3/6 (RStd 21.9 points)". "" unless every gold
+    answer is one letter and there are records. Measured by pada, not named by the teacher: ``patterns.md``
+    states it beside the teacher's patterns."""
+    gold = [r.gold for r in records]
+    if not is_multiple_choice(gold):
+        return ""
+    return selection_bias([r.extracted for r in records], gold).text()
 
 
 SHARED_WORDS = 8  # at most this many shared words are shown to the summariser, the most shared first

@@ -137,6 +137,13 @@ def markdown(report: dict[str, Any]) -> str:
     lines += [
         f"Validation failures: {f['val']} (analysed {f['analysed']}); wrong seed examples: {f['train']}.",
         *([f"Option letters in the validation failures: {f['letters']}."] if f.get("letters") else []),
+        *(
+            [
+                f"Recall per correct letter over the validation items (measured, not the teacher's): {f['letter_recall']}."
+            ]
+            if f.get("letter_recall")
+            else []
+        ),
         _grouping_line(report),
         *_grouping_notes(report),
         "",

@@ -11,7 +11,7 @@ import pytest
 from agent_support import empty_correction
 from teacher_support import teacher_cfg
 
-from pada.agent.patterns import Analysis, letter_counts, summarise
+from pada.agent.patterns import Analysis, letter_counts, letter_recall, summarise
 from pada.agent.report import markdown
 from pada.teacher import build_teacher, register_script
 from pada.types import EvalRecord
@@ -109,3 +109,38 @@ def test_a_v4_member_missing_from_validation_is_an_error_not_a_prompt_without_co
         pytest.raises(KeyError, match="val/0"),
     ):
         summarise(client, analyses, [[0]], "science multiple-choice", 20, "v4", None, FAILURES[4:])
+
+
+def _scored(i: int, answered: str | None, gold: str) -> EvalRecord:
+    return EvalRecord(
+        f"val/{i}", f"Q{i}", f"The best answer is {answered}.", answered, gold, answered == gold
+    )
+
+
+VALIDATION = [*FAILURES, _scored(6, "A", "A"), _scored(7, "C", "C"), _scored(8, "D", "D")]
+
+
+def test_letter_recall_is_over_every_validation_item_and_empty_off_multiple_choice():
+    # A: 1 of 2 (val/4 answered C), B: 0 of 3, C: 1 of 2, D: 1 of 2; recalls 0.5, 0, 0.5, 0.5 -> sd 0.2165
+    assert letter_recall(VALIDATION) == "A 1/2, B 0/3, C 1/2, D 1/2 (RStd 21.7 points)"
+    assert letter_recall([EvalRecord("gsm/0", "Q", "#### 41", "41", "42", False)]) == ""
+    assert letter_recall([]) == ""
+
+
+def test_patterns_md_states_the_measured_letter_recall_when_there_is_one():
+    def report(recall: str) -> dict:
+        failures = {"val": 6, "sent": 6, "analysed": 6, "train": 0, "letters": "", "letter_recall": recall}
+        return {
+            "iteration": 0,
+            "failures": failures,
+            "grouping": {"how": "single", "k": 1},
+            "patterns": [],
+            "error_correction": empty_correction(),
+        }
+
+    text = markdown(report(letter_recall(VALIDATION)))
+    assert (
+        "Recall per correct letter over the validation items (measured, not the teacher's): A 1/2, B 0/3, "
+        "C 1/2, D 1/2 (RStd 21.7 points).\n"
+    ) in text
+    assert "Recall per correct letter" not in markdown(report(""))

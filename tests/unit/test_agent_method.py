@@ -94,7 +94,14 @@ def test_one_iteration_writes_the_patterns_report(tmp_path, task):
     )
     assert sorted(e.meta["seed_id"] for e in new if "seed_id" in e.meta) == ["seed/1", "seed/3"]
     report = read_json(tmp_path / "patterns.json")
-    assert report["failures"] == {"val": 6, "sent": 6, "analysed": 6, "train": 2, "letters": ""}  # math: none
+    assert report["failures"] == {
+        "val": 6,
+        "sent": 6,
+        "analysed": 6,
+        "train": 2,
+        "letters": "",
+        "letter_recall": "",
+    }
     assert (report["grouping"]["how"], report["grouping"]["k"], report["grouping"]["ks"]) == (
         "kmeans",
         2,

@@ -1,5 +1,5 @@
-"""Table 2's Cohen's κ column: exact values on hand-computed cases, the identity with the accuracy, and the
-rule that only multiple-choice (single-letter gold) columns get it."""
+"""Table 2's Cohen's κ and RStd columns: exact values on hand-computed cases, the identity with the accuracy,
+and the rule that only multiple-choice (single-letter gold) columns get them."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from analysis.collect import CELL_COLUMNS, ITEM_COLUMNS, Collected
-from analysis.columns import KAPPA_LABEL, agreement_columns, chance_agreement
+from analysis.columns import KAPPA_LABEL, RSTD_LABEL, agreement_columns, chance_agreement
 
 
 @pytest.mark.parametrize(
@@ -57,6 +57,16 @@ def _collected(gold: dict[int, str], answers: dict[int, str]) -> Collected:
 
 def test_agreement_column_for_multiple_choice_gold_only():
     lettered = _collected("ABCD", {0: "AAAA", 1: "ABCD"})
-    assert agreement_columns(lettered, ["sft"]) == {f"t b8 [{KAPPA_LABEL}]": {"sft": "0.50 ± 0.71 (25.0)"}}
+    # RStd: seed 0 recalls A 1, B C D 0 (sd 43.30), seed 1 all 1 (sd 0); mean recall B = C = D = 0.5
+    assert agreement_columns(lettered, ["sft"]) == {
+        f"t b8 [{KAPPA_LABEL}]": {"sft": "0.50 ± 0.71 (25.0)"},
+        f"t b8 [{RSTD_LABEL}]": {"sft": "21.7 ± 30.6 (B 50.0)"},
+    }
     numeric = _collected(["12", "7", "3", "9"], {0: ["12", "7", "", "1"]})
     assert agreement_columns(numeric, ["sft"]) == {}
+
+
+def test_rstd_column_names_the_least_recalled_letter_per_method():
+    collected = _collected("ABBC", {0: "AACC", 1: "ACCC"})
+    # seed 0: A 1/1, B 0/2, C 1/1 -> sd 47.14; seed 1: the same recalls; B is never recalled
+    assert agreement_columns(collected, ["sft"])[f"t b8 [{RSTD_LABEL}]"] == {"sft": "47.1 ± 0.0 (B 0.0)"}

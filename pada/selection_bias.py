@@ -1,0 +1,62 @@
+"""Selection bias of a multiple-choice model: its recall per correct option letter and their spread, RStd.
+
+Zheng et al. 2024 ("Large Language Models Are Not Robust Multiple Choice Selectors", ICLR 2024, §2) measure
+a model's preference for some option IDs whatever the question as RStd, the standard deviation of its
+recalls over the option IDs: the recall of letter L is the fraction of the items whose correct answer is L
+that the model answers L. RStd is 0 when every letter is recalled equally often. The paper's released code
+(chujiezheng/LLM-MCQ-Bias) does not include the computation; here the deviation is the population one
+(numpy's default, ddof 0) over the letters that are correct at least once, and recall is scikit-learn's
+``recall_score(average=None)``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.metrics import recall_score
+
+LETTER = re.compile(r"[A-Z]")  # a multiple-choice gold answer (ARC, MMLU): one capital letter
+NO_LETTER = "none"  # the label of an answer that is not one letter: it recalls no letter
+
+
+@dataclass(frozen=True)
+class SelectionBias:
+    """Per correct letter (sorted) how many of its items the model answered with it, and RStd in points."""
+
+    hits: dict[str, int]  # letter -> items with that gold answer the model answered with it
+    totals: dict[str, int]  # letter -> items with that gold answer
+    rstd: float  # points (0-100): the population sd of the recalls hits/totals
+
+    def lowest(self) -> str:
+        """The letter with the lowest recall (the first in alphabetical order on a tie)."""
+        return min(self.totals, key=lambda k: (self.hits[k] / self.totals[k], k))
+
+    def text(self) -> str:
+        """e.g. "A 4/10, B 0/9, C 5/7, D 3/6 (RStd 21.9 points)"."""
+        recalls = ", ".join(f"{k} {self.hits[k]}/{self.totals[k]}" for k in self.totals)
+        return f"{recalls} (RStd {self.rstd:.1f} points)"
+
+
+def is_multiple_choice(gold: Sequence[str]) -> bool:
+    """Whether there are gold answers and every one is a single capital letter."""
+    return bool(gold) and all(LETTER.fullmatch(g.strip()) for g in gold)
+
+
+def selection_bias(answers: Sequence[str | None], gold: Sequence[str]) -> SelectionBias:
+    """RStd (Zheng et al. 2024) of ``answers`` (the extracted answers, None or any text where none was one
+    letter) against ``gold`` (single letters), both of length n. Raises ValueError when the lengths differ or
+    a gold answer is not one capital letter (``is_multiple_choice``)."""
+    if len(answers) != len(gold):
+        raise ValueError(f"selection_bias: {len(answers)} answers for {len(gold)} gold answers")
+    if not is_multiple_choice(gold):
+        raise ValueError("selection_bias: every gold answer must be one capital letter")
+    truth = [g.strip() for g in gold]
+    said = [a.strip() if a and LETTER.fullmatch(a.strip()) else NO_LETTER for a in answers]
+    letters = sorted(set(truth))
+    recalls = recall_score(truth, said, labels=letters, average=None, zero_division=0)
+    totals = {k: truth.count(k) for k in letters}
+    hits = {k: sum(t == s == k for t, s in zip(truth, said, strict=True)) for k in letters}
+    return SelectionBias(hits, totals, float(np.std(recalls)) * 100)
