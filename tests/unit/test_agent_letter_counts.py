@@ -83,23 +83,26 @@ def test_v2_and_non_choice_tasks_show_no_letters(tmp_path):
     assert "Option letters" not in math_first and "In all" not in math_first
 
 
-def test_patterns_md_states_the_validation_failures_letters_on_multiple_choice_only():
-    def report(letters: str) -> dict:
-        return {
-            "iteration": 0,
-            "failures": {"val": 6, "sent": 6, "analysed": 6, "train": 0, "letters": letters},
-            "grouping": {"how": "single", "k": 1},
-            "patterns": [],
-            "error_correction": empty_correction(),
-        }
+def _report(letters: str = "", letter_recall: str = "") -> dict:
+    """A patterns.json report with no patterns, only the letter lines' inputs."""
+    failures = {"val": 6, "sent": 6, "analysed": 6, "train": 0, "letters": letters}
+    return {
+        "iteration": 0,
+        "failures": {**failures, "letter_recall": letter_recall},
+        "grouping": {"how": "single", "k": 1},
+        "patterns": [],
+        "error_correction": empty_correction(),
+    }
 
-    text = markdown(report(letter_counts(FAILURES)))
+
+def test_patterns_md_states_the_validation_failures_letters_on_multiple_choice_only():
+    text = markdown(_report(letters=letter_counts(FAILURES)))
     assert (
         "Validation failures: 6 (analysed 6); wrong seed examples: 0.\n"
         "Option letters in the validation failures: the model answered A 3, C 2, none 1; the correct answer "
         "was B 3, A 1, C 1, D 1.\n"
     ) in text
-    assert "Option letters" not in markdown(report(""))
+    assert "Option letters" not in markdown(_report())
 
 
 def test_a_v4_member_missing_from_validation_is_an_error_not_a_prompt_without_counts(tmp_path):
@@ -128,19 +131,9 @@ def test_letter_recall_is_over_every_validation_item_and_empty_off_multiple_choi
 
 
 def test_patterns_md_states_the_measured_letter_recall_when_there_is_one():
-    def report(recall: str) -> dict:
-        failures = {"val": 6, "sent": 6, "analysed": 6, "train": 0, "letters": "", "letter_recall": recall}
-        return {
-            "iteration": 0,
-            "failures": failures,
-            "grouping": {"how": "single", "k": 1},
-            "patterns": [],
-            "error_correction": empty_correction(),
-        }
-
-    text = markdown(report(letter_recall(VALIDATION)))
+    text = markdown(_report(letter_recall=letter_recall(VALIDATION)))
     assert (
         "Recall per correct letter over the validation items (measured, not the teacher's): A 1/2, B 0/3, "
         "C 1/2, D 1/2 (RStd 21.7 points).\n"
     ) in text
-    assert "Recall per correct letter" not in markdown(report(""))
+    assert "Recall per correct letter" not in markdown(_report())
