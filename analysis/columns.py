@@ -92,7 +92,8 @@ def agreement_columns(collected: Collected, methods: list[str]) -> dict[str, dic
     (``pada.selection_bias``, L the letter with the lowest mean recall); ``{}`` when no column qualifies."""
     items = collected.items[collected.items["method"].isin(methods)].dropna(subset=["answer", "gold"])
     lettered = items.groupby(["task", "budget"])["gold"].agg(lambda g: is_multiple_choice(list(g)))
-    items = items[[lettered[key] for key in zip(items["task"], items["budget"], strict=True)]]
+    chosen = [bool(lettered[key]) for key in zip(items["task"], items["budget"], strict=True)]
+    items = items.loc[np.asarray(chosen, dtype=bool)]
     if items.empty:
         return {}
     keys = ["task", "budget", "method", "seed"]

@@ -131,19 +131,17 @@ def log_table(report: dict[str, Any]) -> None:
     log_to_current_run({f"pada/patterns_{report['iteration']}": table})  # never fails the cell
 
 
+# patterns.md's line for failures.letter_recall: pada's measurement, beside the teacher's patterns
+MEASURED_RECALL = "Recall per correct letter over the validation items (measured, not the teacher's)"
+
+
 def markdown(report: dict[str, Any]) -> str:
     lines = [f"# PaDA-Agent patterns, iteration {report['iteration']}", ""]
     f = report["failures"]
     lines += [
         f"Validation failures: {f['val']} (analysed {f['analysed']}); wrong seed examples: {f['train']}.",
         *([f"Option letters in the validation failures: {f['letters']}."] if f.get("letters") else []),
-        *(
-            [
-                f"Recall per correct letter over the validation items (measured, not the teacher's): {f['letter_recall']}."
-            ]
-            if f.get("letter_recall")
-            else []
-        ),
+        *([f"{MEASURED_RECALL}: {f['letter_recall']}."] if f.get("letter_recall") else []),
         _grouping_line(report),
         *_grouping_notes(report),
         "",
