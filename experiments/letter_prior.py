@@ -21,12 +21,14 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from demo_real import COMMON, METHODS, SIZES, size_overrides
-
 from pada.io import read_jsonl
 from pada.selection_bias import selection_bias
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(
+    0, str(Path(__file__).resolve().parent)
+)  # demo_real, beside this script, imported as a test would
+from demo_real import COMMON, METHODS, SIZES, size_overrides  # noqa: E402
 
 
 def run_sft(seed: int, args: argparse.Namespace) -> Path:
