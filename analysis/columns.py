@@ -78,12 +78,12 @@ def chance_agreement(answers: pd.Series, gold: pd.Series) -> tuple[float, float]
     return float(kappa), p_e
 
 
-def _letter_stats(run: pd.DataFrame) -> pd.Series:
-    """κ, p_e, RStd (points) and the recall (0-1) of each gold letter, of one run's items."""
+def _letter_stats(run: pd.DataFrame) -> dict[str, float]:
+    """κ, p_e, RStd (points) and the recall (0-1) of each of its gold letters, of one run's items."""
     kappa, p_e = chance_agreement(run["answer"], run["gold"])
     bias = selection_bias(list(run["answer"]), list(run["gold"]))
     recalls = {f"recall {k}": bias.hits[k] / bias.totals[k] for k in bias.totals}
-    return pd.Series({"kappa": kappa, "p_e": p_e, "rstd": bias.rstd, **recalls})
+    return {"kappa": kappa, "p_e": p_e, "rstd": bias.rstd, **recalls}
 
 
 def agreement_columns(collected: Collected, methods: list[str]) -> dict[str, dict[str, str]]:
@@ -97,7 +97,13 @@ def agreement_columns(collected: Collected, methods: list[str]) -> dict[str, dic
     if items.empty:
         return {}
     keys = ["task", "budget", "method", "seed"]
-    per_run = items.groupby(keys, sort=True)[["answer", "gold"]].apply(_letter_stats).reset_index()
+    # one row per run; a letter that is never gold in a run is NaN in its "recall L" column
+    per_run = pd.DataFrame(
+        [
+            {**dict(zip(keys, key, strict=True)), **_letter_stats(run)}
+            for key, run in items.groupby(keys, sort=True)
+        ]
+    )
     out: dict[str, dict[str, str]] = {}
     for (task, budget), rows in per_run.groupby(["task", "budget"], sort=True):
         label = column_label(task, int(budget))
@@ -120,8 +126,9 @@ def _spread(values: pd.Series, fmt: str) -> str:
 
 
 def _lowest_recall(runs: pd.DataFrame) -> str:
-    """The gold letter with the lowest mean recall over ``runs`` and that recall in %, e.g. "B 0.2"."""
-    recalls = runs.filter(like="recall ").mean()
+    """The gold letter with the lowest mean recall over ``runs`` and that recall in %, e.g. "B 0.2"; a letter's
+    mean is over the runs in which it is gold at least once (a letter gold in none of them is left out)."""
+    recalls = runs.filter(like="recall ").mean().dropna()
     letter = min(recalls.index, key=lambda k: (recalls[k], k))
     return f"{letter.removeprefix('recall ')} {recalls[letter] * 100:.1f}"
 

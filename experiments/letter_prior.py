@@ -6,7 +6,8 @@ those three seed sets B is the rarest correct letter (3, 3, 2 of 16; of the 1,11
 common). This runs `make demo-real`'s SFT cell (its `quick` settings: 16 seed rows, 8 optimizer steps, 200
 test items; no teacher) for more seeds, e.g. ones whose seed sets make B the most common letter, and prints per
 seed the seed set's correct letters, the student's answers on the test items and its recall per correct letter
-with RStd (``pada.selection_bias``). A run whose cells exist already (the same runs dir) reuses them.
+with RStd (``pada.selection_bias``). Cells it finds finished in ``--runs`` are reused, and the new ones are
+written there: give it a copy of a demo's runs dir, not the dir `pada analyze` reads for the demo.
 
 Usage: python experiments/letter_prior.py --data-dir DIR --seeds 0,1,2,17,25 [--runs runs/demo_real]
        [--cache-dir .cache/pada] [--out experiments/bench/results/letter_prior.json]

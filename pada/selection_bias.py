@@ -30,12 +30,8 @@ class SelectionBias:
     totals: dict[str, int]  # letter -> items with that gold answer
     rstd: float  # points (0-100): the population sd of the recalls hits/totals
 
-    def lowest(self) -> str:
-        """The letter with the lowest recall (the first in alphabetical order on a tie)."""
-        return min(self.totals, key=lambda k: (self.hits[k] / self.totals[k], k))
-
     def text(self) -> str:
-        """e.g. "A 4/10, B 0/9, C 5/7, D 3/6 (RStd 21.9 points)"."""
+        """e.g. "A 4/10, B 0/9, C 5/7, D 3/6 (RStd 25.9 points)"."""
         recalls = ", ".join(f"{k} {self.hits[k]}/{self.totals[k]}" for k in self.totals)
         return f"{recalls} (RStd {self.rstd:.1f} points)"
 
@@ -45,16 +41,16 @@ def is_multiple_choice(gold: Sequence[str]) -> bool:
     return bool(gold) and all(LETTER.fullmatch(g.strip()) for g in gold)
 
 
-def selection_bias(answers: Sequence[str | None], gold: Sequence[str]) -> SelectionBias:
-    """RStd (Zheng et al. 2024) of ``answers`` (the extracted answers, None or any text where none was one
-    letter) against ``gold`` (single letters), both of length n. Raises ValueError when the lengths differ or
+def selection_bias(answers: Sequence[object], gold: Sequence[str]) -> SelectionBias:
+    """RStd (Zheng et al. 2024) of ``answers`` (the extracted answers; None, NaN or any text that is not one
+    capital letter answers no letter) against ``gold`` (single letters), both of length n. Raises ValueError when the lengths differ or
     a gold answer is not one capital letter (``is_multiple_choice``)."""
     if len(answers) != len(gold):
         raise ValueError(f"selection_bias: {len(answers)} answers for {len(gold)} gold answers")
     if not is_multiple_choice(gold):
         raise ValueError("selection_bias: every gold answer must be one capital letter")
     truth = [g.strip() for g in gold]
-    said = [a.strip() if a and LETTER.fullmatch(a.strip()) else NO_LETTER for a in answers]
+    said = [a.strip() if isinstance(a, str) and LETTER.fullmatch(a.strip()) else NO_LETTER for a in answers]
     letters = sorted(set(truth))
     recalls = recall_score(truth, said, labels=letters, average=None, zero_division=0)
     totals = {k: truth.count(k) for k in letters}

@@ -167,7 +167,7 @@ def letter_counts(records: list[EvalRecord]) -> str:
 def letter_recall(records: list[EvalRecord]) -> str:
     """The model's recall per correct option letter over ``records`` (all of a round's validation items, not
     only its failures: a recall needs the items it got right) and their spread, RStd (Zheng et al. 2024,
-    ``pada.selection_bias``), e.g. "A 4/10, B 0/9, C 5/7, D 3/6 (RStd 21.9 points)". "" unless every gold
+    ``pada.selection_bias``), e.g. "A 4/10, B 0/9, C 5/7, D 3/6 (RStd 25.9 points)". "" unless every gold
     answer is one letter and there are records. Measured by pada, not named by the teacher: ``patterns.md``
     states it beside the teacher's patterns."""
     gold = [r.gold for r in records]

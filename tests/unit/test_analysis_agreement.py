@@ -70,3 +70,22 @@ def test_rstd_column_names_the_least_recalled_letter_per_method():
     collected = _collected("ABBC", {0: "AACC", 1: "ACCC"})
     # seed 0: A 1/1, B 0/2, C 1/1 -> sd 47.14; seed 1: the same recalls; B is never recalled
     assert agreement_columns(collected, ["sft"])[f"t b8 [{RSTD_LABEL}]"] == {"sft": "47.1 ± 0.0 (B 0.0)"}
+
+
+def test_runs_with_different_gold_letters_each_get_their_own_recalls():
+    # seed 0's items have no D, seed 1's no A: a letter's mean recall is over the runs where it is gold
+    collected = _collected("ABCD", {0: "ABCA", 1: "BBCD"})
+    collected.items.loc[(collected.items["seed"] == 0) & (collected.items["item_id"] == "i3"), "gold"] = "A"
+    collected.items.loc[(collected.items["seed"] == 1) & (collected.items["item_id"] == "i0"), "gold"] = "B"
+    # seed 0: gold ABCA, answers ABCA: recalls A 1, B 1, C 1 (sd 0); seed 1: gold BBCD, answers BBCD: all 1
+    columns = agreement_columns(collected, ["sft"])
+    assert columns[f"t b8 [{RSTD_LABEL}]"] == {"sft": "0.0 ± 0.0 (A 100.0)"}
+
+
+def test_a_letter_gold_only_in_another_column_is_not_the_lowest():
+    arc, mmlu = _collected("ABCD", {0: "ABCA"}), _collected("ABC", {0: "AAA"})
+    mmlu.items["task"] = "u"
+    both = Collected(cells=arc.cells, items=pd.concat([arc.items, mmlu.items], ignore_index=True))
+    columns = agreement_columns(both, ["sft"])
+    assert columns[f"t b8 [{RSTD_LABEL}]"]["sft"].endswith("(D 0.0)")
+    assert columns[f"u b8 [{RSTD_LABEL}]"]["sft"] == "47.1 (B 0.0)"  # no "recall D" NaN picked
