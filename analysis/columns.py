@@ -91,9 +91,8 @@ def agreement_columns(collected: Collected, methods: list[str]) -> dict[str, dic
     method ``"κ ± sd (p_e %)"`` over its runs (``chance_agreement``) and ``"RStd ± sd (L recall %)"``
     (``pada.selection_bias``, L the letter with the lowest mean recall); ``{}`` when no column qualifies."""
     items = collected.items[collected.items["method"].isin(methods)].dropna(subset=["answer", "gold"])
-    lettered = items.groupby(["task", "budget"])["gold"].agg(lambda g: is_multiple_choice(list(g)))
-    chosen = [bool(lettered[key]) for key in zip(items["task"], items["budget"], strict=True)]
-    items = items.loc[np.asarray(chosen, dtype=bool)]
+    lettered = items.groupby(["task", "budget"])["gold"].transform(lambda g: is_multiple_choice(list(g)))
+    items = items[lettered.astype(bool)]
     if items.empty:
         return {}
     keys = ["task", "budget", "method", "seed"]

@@ -1,5 +1,5 @@
-"""Does the demo's student answer with its seed set's letter frequencies? (issue 27, docs/real_cpu.md "Where
-the letter preference comes from")
+"""Does the demo's student answer with its seed set's letter frequencies? (issue 27, docs/real_cpu.md "Selection
+bias: measured (PaDA-Agent 1.10), and where it comes from")
 
 In every cell of the demo's seeds 0-2 the fine-tuned SmolLM2-135M-Instruct almost never answers B, and in
 those three seed sets B is the rarest correct letter (3, 3, 2 of 16; of the 1,119-item pool it is the most
@@ -9,7 +9,7 @@ seed the seed set's correct letters, the student's answers on the test items and
 with RStd (``pada.selection_bias``). Cells it finds finished in ``--runs`` are reused, and the new ones are
 written there: give it a copy of a demo's runs dir, not the dir `pada analyze` reads for the demo.
 
-Usage: python experiments/letter_prior.py --data-dir DIR --seeds 0,1,2,17,25 [--runs runs/demo_real]
+Usage: python experiments/letter_prior.py --data-dir DIR --seeds 0,1,2,17,25,31 [--runs runs/letter_prior]
        [--cache-dir .cache/pada] [--out experiments/bench/results/letter_prior.json]
 """
 
@@ -26,9 +26,8 @@ from pada.io import read_jsonl
 from pada.selection_bias import selection_bias
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(
-    0, str(Path(__file__).resolve().parent)
-)  # demo_real, beside this script, imported as a test would
+# demo_real.py, beside this script: found also when a test loads this file by path
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from demo_real import COMMON, METHODS, SIZES, size_overrides  # noqa: E402
 
 
@@ -67,8 +66,8 @@ def letters(cell: Path) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, required=True)
-    parser.add_argument("--seeds", default="0,1,2,17,25")
-    parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "demo_real")
+    parser.add_argument("--seeds", default="0,1,2,17,25,31")  # the demo's seeds and three chosen by letters
+    parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "letter_prior")  # not the demo's dir
     parser.add_argument("--cache-dir", type=Path, default=ROOT / ".cache" / "pada")
     parser.add_argument(
         "--out", type=Path, default=ROOT / "experiments" / "bench" / "results" / "letter_prior.json"

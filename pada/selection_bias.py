@@ -5,18 +5,17 @@ a model's preference for some option IDs whatever the question as RStd, the stan
 recalls over the option IDs: the recall of letter L is the fraction of the items whose correct answer is L
 that the model answers L. RStd is 0 when every letter is recalled equally often. The paper's released code
 (chujiezheng/LLM-MCQ-Bias) does not include the computation; here the deviation is the population one
-(numpy's default, ddof 0) over the letters that are correct at least once, and recall is scikit-learn's
-``recall_score(average=None)``.
+(numpy's default, ddof 0) over the letters that are correct at least once.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.metrics import recall_score
 
 LETTER = re.compile(r"[A-Z]")  # a multiple-choice gold answer (ARC, MMLU): one capital letter
 NO_LETTER = "none"  # the label of an answer that is not one letter: it recalls no letter
@@ -41,18 +40,21 @@ def is_multiple_choice(gold: Sequence[str]) -> bool:
     return bool(gold) and all(LETTER.fullmatch(g.strip()) for g in gold)
 
 
+def answer_letter(answer: object) -> str:
+    """``answer`` stripped when it is one capital letter, else ``NO_LETTER`` (None, NaN, "", any other text)."""
+    return answer.strip() if isinstance(answer, str) and LETTER.fullmatch(answer.strip()) else NO_LETTER
+
+
 def selection_bias(answers: Sequence[object], gold: Sequence[str]) -> SelectionBias:
-    """RStd (Zheng et al. 2024) of ``answers`` (the extracted answers; None, NaN or any text that is not one
-    capital letter answers no letter) against ``gold`` (single letters), both of length n. Raises ValueError when the lengths differ or
-    a gold answer is not one capital letter (``is_multiple_choice``)."""
+    """RStd (Zheng et al. 2024) of ``answers`` (the extracted answers, read by ``answer_letter``) against
+    ``gold`` (single letters), both of length n. Raises ValueError when the lengths differ or a gold answer
+    is not one capital letter (``is_multiple_choice``)."""
     if len(answers) != len(gold):
         raise ValueError(f"selection_bias: {len(answers)} answers for {len(gold)} gold answers")
     if not is_multiple_choice(gold):
         raise ValueError("selection_bias: every gold answer must be one capital letter")
-    truth = [g.strip() for g in gold]
-    said = [a.strip() if isinstance(a, str) and LETTER.fullmatch(a.strip()) else NO_LETTER for a in answers]
-    letters = sorted(set(truth))
-    recalls = recall_score(truth, said, labels=letters, average=None, zero_division=0)
-    totals = {k: truth.count(k) for k in letters}
-    hits = {k: sum(t == s == k for t, s in zip(truth, said, strict=True)) for k in letters}
+    pairs = [(g.strip(), answer_letter(a)) for a, g in zip(answers, gold, strict=True)]
+    totals = dict(sorted(Counter(g for g, _ in pairs).items()))
+    hits = {k: sum(g == a == k for g, a in pairs) for k in totals}
+    recalls = [hits[k] / totals[k] for k in totals]
     return SelectionBias(hits, totals, float(np.std(recalls)) * 100)

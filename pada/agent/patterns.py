@@ -17,7 +17,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from pada.agent.clustering import Clustering, cluster, embed_fields
 from pada.errors import PadaError
-from pada.selection_bias import LETTER, is_multiple_choice, selection_bias
+from pada.selection_bias import answer_letter, is_multiple_choice, selection_bias
 from pada.teacher import Request, render
 from pada.teacher.schemas import SharedCause, Strategy, schema_for
 from pada.types import EvalRecord
@@ -157,10 +157,7 @@ def letter_counts(records: list[EvalRecord]) -> str:
         counts = Counter(letters)
         return ", ".join(f"{k} {n}" for k, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
-    answered = [
-        r.extracted.strip() if r.extracted and LETTER.fullmatch(r.extracted.strip()) else "none"
-        for r in records
-    ]
+    answered = [answer_letter(r.extracted) for r in records]
     return f"the model answered {tally(answered)}; the correct answer was {tally([r.gold.strip() for r in records])}"
 
 
